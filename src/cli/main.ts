@@ -1,0 +1,20 @@
+// The ironlb command: one binary, one subcommand per component or tool.
+// Each subcommand lives in its own module and registers itself on the program.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('ironlb')
+    .description('ironlb: Services of type LoadBalancer for bare-metal Kubernetes (Layer 2 and BGP)')
+    .version(pkg.version)
+    .showHelpAfterError();
+  // Subcommands are added here as they ship (see docs/cli.md).
+  return program;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  await buildProgram().parseAsync(process.argv);
+}
