@@ -1,0 +1,244 @@
+// decide(): the pure core of the speaker. From the cluster's facts (configuration, services with
+// their addresses and endpoints, nodes, live members) it computes what THIS node announces over
+// Layer 2 and BGP, and a cluster-wide view of who announces each service (identical on every node).
+// No I/O, no clocks: the speaker loop feeds it and reconciles the announcers with its answer.
+import ipaddr from 'ipaddr.js';
+import { matchesAny, type LabelSelector, type Labels } from '../util/selector.ts';
+import { assignOwners, DEFAULT_LOAD_FACTOR } from './owner.ts';
+
+/** Nodes carrying this label never announce (Kubernetes' well-known label). */
+export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
+
+export interface NodeFacts {
+  name: string;
+  labels: Labels;
+  /** Condition NetworkUnavailable=True. */
+  networkUnavailable: boolean;
+}
+
+export interface ServiceFacts {
+  /** namespace/name */
+  key: string;
+  labels: Labels;
+  /** Addresses the controller assigned (status.loadBalancer.ingress). */
+  ips: readonly string[];
+  /** Pool the addresses came from. */
+  pool: string;
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  /** Nodes that host a ready endpoint (or a serving one while all are terminating). */
+  endpointNodes: ReadonlySet<string>;
+  /** Whether the service has any ready/serving endpoint at all (some may have no node name). */
+  hasServingEndpoint: boolean;
+}
+
+interface AdvertisementBase {
+  name: string;
+  /** Pools this advertisement covers; null means every pool. Resolved from pools + poolSelectors. */
+  pools: ReadonlySet<string> | null;
+  nodeSelectors: readonly LabelSelector[];
+  serviceSelectors: readonly LabelSelector[];
+}
+
+export interface L2Policy extends AdvertisementBase {
+  /** Interface names (or patterns, interpreted by the announcer); empty means any eligible. */
+  interfaces: readonly string[];
+}
+
+export interface BgpPolicy extends AdvertisementBase {
+  aggregationLength?: number;
+  aggregationLengthV6?: number;
+  localPref?: number;
+  communities: readonly string[];
+  largeCommunities: readonly string[];
+  /** BGPPeer names; empty means every peer. */
+  peers: readonly string[];
+}
+
+export interface PeerFacts {
+  name: string;
+  nodeSelectors: readonly LabelSelector[];
+}
+
+export interface DecideInput {
+  self: string;
+  nodes: readonly NodeFacts[];
+  /** Live speakers according to membership (self included). */
+  alive: ReadonlySet<string>;
+  services: readonly ServiceFacts[];
+  l2: readonly L2Policy[];
+  bgp: readonly BgpPolicy[];
+  peers: readonly PeerFacts[];
+  loadFactor?: number;
+}
+
+export interface L2Announcement {
+  services: string[];
+  /** Empty: any eligible interface whose subnet holds the address. */
+  interfaces: string[];
+}
+
+export interface BgpRoute {
+  localPref?: number;
+  communities: string[];
+  largeCommunities: string[];
+  services: string[];
+}
+
+export interface ServiceView {
+  /** Layer 2 owner node of each address, if announced over L2. */
+  l2Owners: Record<string, string>;
+  /** Nodes announcing over BGP (to at least one peer). */
+  bgpNodes: string[];
+  /** Why it is not announced at all, when it isn't. */
+  reason?: string;
+}
+
+export interface Decision {
+  l2: Map<string, L2Announcement>;
+  /** peer name → prefix → route */
+  bgp: Map<string, Map<string, BgpRoute>>;
+  services: Map<string, ServiceView>;
+}
+
+const poolCovered = (ad: AdvertisementBase, pool: string): boolean => ad.pools === null || ad.pools.has(pool);
+
+function nodeCanAnnounce(n: NodeFacts): boolean {
+  return !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LB_LABEL);
+}
+
+function endpointOk(svc: ServiceFacts, node: string): boolean {
+  return svc.externalTrafficPolicy !== 'Local' || svc.endpointNodes.has(node);
+}
+
+/** Prefix announced for an address under an aggregation length (default host route). */
+export function aggregate(ip: string, v4Len = 32, v6Len = 128): string {
+  const addr = ipaddr.parse(ip);
+  const len = addr.kind() === 'ipv4' ? v4Len : v6Len;
+  const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${len}`) : ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${len}`);
+  return `${net.toString()}/${len}`;
+}
+
+/** Groups services connected through shared addresses, so one node owns all of a group's addresses. */
+function l2Units(services: readonly ServiceFacts[]): Array<{ ips: string[]; services: ServiceFacts[] }> {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    for (let p = parent.get(r); p !== undefined && p !== r; p = parent.get(r)) r = p;
+    parent.set(x, r);
+    return r;
+  };
+  for (const s of services) {
+    for (const ip of s.ips) if (!parent.has(ip)) parent.set(ip, ip);
+    for (let i = 1; i < s.ips.length; i++) {
+      const a = find(s.ips[0] as string);
+      const b = find(s.ips[i] as string);
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
+    }
+  }
+  const groups = new Map<string, { ips: Set<string>; services: ServiceFacts[] }>();
+  for (const s of services) {
+    if (s.ips.length === 0) continue;
+    const root = find(s.ips[0] as string);
+    let g = groups.get(root);
+    if (!g) groups.set(root, (g = { ips: new Set(), services: [] }));
+    for (const ip of s.ips) g.ips.add(ip);
+    g.services.push(s);
+  }
+  return [...groups.values()].map((g) => ({ ips: [...g.ips].sort(), services: g.services }));
+}
+
+export function decide(input: DecideInput): Decision {
+  const nodeByName = new Map(input.nodes.map((n) => [n.name, n]));
+  const liveNodes = input.nodes.filter((n) => input.alive.has(n.name) && nodeCanAnnounce(n));
+  const self = nodeByName.get(input.self);
+  const services = new Map<string, ServiceView>();
+  for (const s of input.services) services.set(s.key, { l2Owners: {}, bgpNodes: [] });
+
+  // ---- Layer 2: one owner per unit among eligible live nodes.
+  const l2Ads = (svc: ServiceFacts, node?: NodeFacts) =>
+    input.l2.filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels) && (!node || matchesAny(ad.nodeSelectors, node.labels)));
+  const units = l2Units(input.services.filter((s) => s.hasServingEndpoint && l2Ads(s).length > 0));
+  const ownerUnits = units.map((u) => ({
+    key: u.ips[0] as string,
+    candidates: liveNodes.filter((n) => u.services.every((s) => endpointOk(s, n.name) && l2Ads(s, n).length > 0)).map((n) => n.name),
+  }));
+  const owners = assignOwners(ownerUnits, input.loadFactor ?? DEFAULT_LOAD_FACTOR);
+  const l2 = new Map<string, L2Announcement>();
+  for (const u of units) {
+    const owner = owners.get(u.ips[0] as string);
+    if (owner === undefined) continue;
+    for (const s of u.services) {
+      const view = services.get(s.key);
+      if (view) for (const ip of s.ips) view.l2Owners[ip] = owner;
+    }
+    if (owner !== input.self || !self) continue;
+    const ifaces = new Set<string>();
+    let any = false;
+    for (const s of u.services) {
+      for (const ad of l2Ads(s, self)) {
+        if (ad.interfaces.length === 0) any = true;
+        for (const i of ad.interfaces) ifaces.add(i);
+      }
+    }
+    for (const ip of u.ips) {
+      l2.set(ip, { services: u.services.map((s) => s.key).sort(), interfaces: any ? [] : [...ifaces].sort() });
+    }
+  }
+
+  // ---- BGP: every eligible node announces, each with its own next hop (the engine's job).
+  const bgp = new Map<string, Map<string, BgpRoute>>();
+  for (const svc of input.services) {
+    if (!svc.hasServingEndpoint || svc.ips.length === 0) continue;
+    const ads = input.bgp.filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels));
+    if (ads.length === 0) continue;
+    const view = services.get(svc.key);
+    for (const node of liveNodes) {
+      if (!endpointOk(svc, node.name)) continue;
+      const nodeAds = ads.filter((ad) => matchesAny(ad.nodeSelectors, node.labels));
+      const nodePeers = input.peers.filter((p) => matchesAny(p.nodeSelectors, node.labels));
+      const reaches = nodeAds.some((ad) => nodePeers.some((p) => ad.peers.length === 0 || ad.peers.includes(p.name)));
+      if (!reaches) continue;
+      view?.bgpNodes.push(node.name);
+      if (node.name !== input.self) continue;
+      for (const ad of nodeAds) {
+        for (const peer of nodePeers) {
+          if (ad.peers.length > 0 && !ad.peers.includes(peer.name)) continue;
+          let routes = bgp.get(peer.name);
+          if (!routes) bgp.set(peer.name, (routes = new Map()));
+          for (const ip of svc.ips) {
+            const prefix = aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6);
+            const r = routes.get(prefix) ?? { communities: [], largeCommunities: [], services: [] };
+            if (ad.localPref !== undefined) r.localPref = Math.max(r.localPref ?? 0, ad.localPref);
+            r.communities = union(r.communities, ad.communities);
+            r.largeCommunities = union(r.largeCommunities, ad.largeCommunities);
+            r.services = union(r.services, [svc.key]);
+            routes.set(prefix, r);
+          }
+        }
+      }
+    }
+  }
+
+  for (const svc of input.services) {
+    const view = services.get(svc.key);
+    if (!view) continue;
+    view.bgpNodes.sort();
+    if (Object.keys(view.l2Owners).length === 0 && view.bgpNodes.length === 0) view.reason = whyNotAnnounced(svc, input, liveNodes);
+  }
+  return { l2, bgp, services };
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])].sort();
+}
+
+function whyNotAnnounced(svc: ServiceFacts, input: DecideInput, liveNodes: readonly NodeFacts[]): string {
+  if (svc.ips.length === 0) return 'no address assigned yet';
+  if (!svc.hasServingEndpoint) return 'no ready or serving endpoint: nothing would answer, so the address is not announced';
+  const covering = [...input.l2, ...input.bgp].filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels));
+  if (covering.length === 0) return `no L2Advertisement or BGPAdvertisement covers pool "${svc.pool}" and selects this service: create one`;
+  if (liveNodes.length === 0) return 'no live node may announce (all down, NetworkUnavailable, or excluded from external load balancers)';
+  if (svc.externalTrafficPolicy === 'Local' && !liveNodes.some((n) => svc.endpointNodes.has(n.name)))
+    return 'externalTrafficPolicy Local: no live eligible node hosts a ready endpoint';
+  return 'no live node matches the advertisements\' node selectors (or, for BGP, has a matching peer)';
+}
