@@ -1,0 +1,7 @@
+// The ironlb.io/v1alpha1 API: kinds and types, CRD generation, Service annotations, validation.
+export * from './kinds.ts';
+export * from './service.ts';
+export * from './config.ts';
+export { parseIP, formatIP, parseRange, rangeSize, rangeToCidrs, parseDuration, familyBits, type AddrRange, type Family } from './addr.ts';
+export { crdFor, renderCrds } from './crd.ts';
+export type { FieldError, Infer, Schema } from './schema.ts';

@@ -1,0 +1,521 @@
+// The ironlb.io/v1alpha1 API, defined once. Types are inferred from these schemas; the CRDs
+// (deploy/crds/) are generated from them by src/api/generate.ts; the validator runs them.
+//
+// Scope: IPPool is cluster-scoped (address space belongs to the cluster). Every other
+// configuration kind lives in the ironlb namespace (`ironlb-system`, as MetalLB does): objects of
+// these kinds in other namespaces are ignored. ServiceAnnouncement lives beside its Service.
+import * as s from './schema.ts';
+import { parseIP, parseRange, durationPattern, parseDuration } from './addr.ts';
+import type { Infer, Schema } from './schema.ts';
+
+export const GROUP = 'ironlb.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** The namespace whose configuration objects ironlb reads, and where it writes its state objects. */
+export const DEFAULT_NAMESPACE = 'ironlb-system';
+
+const NAME_RE = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const objName = () => s.string({ pattern: NAME_RE, maxLength: 253, patternHint: 'a Kubernetes object name (lowercase letters, digits, "-" and ".")' });
+
+const ipCheck = (v: string): string | undefined => (parseIP(v) ? undefined : 'must be an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1');
+const ipv4Check = (v: string): string | undefined => (parseIP(v)?.family === 4 ? undefined : 'must be an IPv4 address in dotted form (the BGP router ID is 32 bits)');
+
+// ---- shared pieces --------------------------------------------------------------------------
+
+const selectorRequirement = s.object(
+  {
+    key: s.string({ minLength: 1, maxLength: 317 }).required(),
+    operator: s.enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const).required(),
+    values: s.array(s.string({ maxLength: 63 }), { maxItems: 64 }),
+  },
+  {
+    rules: [
+      {
+        rule: "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+        message: 'In and NotIn need a non-empty values list; Exists and DoesNotExist take no values',
+        fieldPath: 'values',
+        check: (r) => (r.operator === 'In' || r.operator === 'NotIn') === ((r.values?.length ?? 0) > 0),
+      },
+    ],
+  },
+);
+
+export const labelSelector = (): Schema<{ matchLabels?: Record<string, string>; matchExpressions?: Infer<typeof selectorRequirement>[] }, boolean> =>
+  s.object({
+    matchLabels: s.map(s.string({ maxLength: 63 }), { maxProperties: 64 }),
+    matchExpressions: s.array(selectorRequirement, { maxItems: 32 }),
+  });
+const selectors = (what: string) => s.array(labelSelector(), { maxItems: 32, description: what });
+
+const condition = s.object({
+  type: s.string({ maxLength: 316 }).required(),
+  status: s.enumOf(['True', 'False', 'Unknown'] as const).required(),
+  reason: s.string({ maxLength: 1024 }),
+  message: s.string({ maxLength: 32768 }),
+  lastTransitionTime: s.string({ format: 'date-time' }),
+  observedGeneration: s.int({ min: 0, format: 'int64' }),
+});
+export type Condition = Infer<typeof condition>;
+
+const duration = (what: string, minMs: number, maxMs: number) =>
+  s.string({
+    pattern: durationPattern,
+    maxLength: 32,
+    description: what,
+    patternHint: 'a duration such as "90s", "1m30s" or "500ms"',
+    check: (v) => {
+      const ms = parseDuration(v);
+      return ms !== undefined && ms >= minMs && ms <= maxMs ? undefined : `must be between ${minMs / 1000}s and ${maxMs / 1000}s`;
+    },
+  });
+
+// ---- IPPool ---------------------------------------------------------------------------------
+
+export const ipPoolSpec = s.object({
+  addresses: s
+    .array(
+      s.string({
+        maxLength: 100,
+        check: (v) => {
+          const r = parseRange(v);
+          return r.ok ? undefined : r.reason;
+        },
+      }),
+      { minItems: 1, maxItems: 1024, description: 'Address ranges: CIDRs (10.0.0.0/24, fd00::/120) or start-end ranges, IPv4 and IPv6.' },
+    )
+    .required(),
+  autoAssign: s.bool({ default: true, description: 'When false, the pool serves only Services that ask for it by name or by address.' }),
+  avoidBuggyIPs: s.bool({ default: false, description: 'Skip IPv4 addresses ending in .0 or .255.' }),
+  allocateTo: s.object(
+    {
+      priority: s.int({ min: 0, max: 1_000_000, description: 'Lower is tried first; pools without a priority come last.' }),
+      namespaces: s.array(s.string({ maxLength: 63 }), { maxItems: 256, unique: true }),
+      namespaceSelectors: selectors('Namespaces (by label) whose Services may use this pool.'),
+      serviceSelectors: selectors('Services (by label) that may use this pool.'),
+    },
+    { description: 'Restricts the pool to some Services; a restricted pool is tried before unrestricted ones.' },
+  ),
+});
+
+export const ipPoolStatus = s.object({
+  assignedIPv4: s.int({ min: 0, format: 'int64' }),
+  assignedIPv6: s.int({ min: 0, format: 'int64' }),
+  // Saturates at Number.MAX_SAFE_INTEGER: an IPv6 /64 holds more than a JSON number represents exactly.
+  availableIPv4: s.int({ min: 0, format: 'int64' }),
+  availableIPv6: s.int({ min: 0, format: 'int64' }),
+  conditions: s.array(condition, { maxItems: 16 }),
+});
+
+// ---- L2Advertisement -----------------------------------------------------------------------
+
+export const l2AdvertisementSpec = s.object({
+  pools: s.array(objName(), { maxItems: 256, unique: true, description: 'IPPool names; with poolSelectors empty too, every pool.' }),
+  poolSelectors: selectors('IPPools by label.'),
+  nodeSelectors: selectors('Nodes allowed to announce; empty means every node.'),
+  interfaces: s.array(s.string({ minLength: 1, maxLength: 15 }), { maxItems: 64, unique: true, description: 'Interfaces to announce on; empty means every eligible interface.' }),
+  serviceSelectors: selectors('Services this advertisement applies to; empty means every Service.'),
+});
+
+// ---- BGPPeer --------------------------------------------------------------------------------
+
+const asn = (what: string) => s.int({ min: 1, max: 4294967295, format: 'int64', description: what });
+
+export const bgpPeerSpec = s.object(
+  {
+    myASN: asn('Our AS number.').required(),
+    peerASN: asn("The peer's AS number; or set dynamicASN."),
+    dynamicASN: s.enumOf(['internal', 'external'] as const, { description: 'Accept any AS of this kind instead of a fixed peerASN.' }),
+    peerAddress: s.string({ maxLength: 45, check: ipCheck }).required(),
+    peerPort: s.int({ min: 1, max: 65535, default: 179 }),
+    sourceAddress: s.string({ maxLength: 45, check: ipCheck }),
+    routerID: s.string({ maxLength: 15, check: ipv4Check }),
+    holdTime: duration('BGP hold time: 0s (no keepalives) or 3s to 65535s; default 90s.', 0, 65_535_000),
+    keepaliveTime: duration('Keepalive interval, below the hold time; default a third of it.', 0, 65_535_000),
+    connectTime: duration('Time between connection attempts; default 10s.', 1000, 65_535_000),
+    passwordSecret: s.object(
+      { name: objName().required() },
+      { description: 'A kubernetes.io/basic-auth Secret in the ironlb namespace whose `password` key is the TCP MD5 password.' },
+    ),
+    ebgpMultiHop: s.bool({ default: false }),
+    bfdProfile: objName().describe('BFDProfile name: run BFD with the peer.'),
+    gracefulRestart: s.bool({ default: false }),
+    nodeSelectors: selectors('Nodes that peer; empty means every node.'),
+  },
+  {
+    rules: [
+      {
+        rule: 'has(self.peerASN) != has(self.dynamicASN)',
+        message: 'set exactly one of peerASN and dynamicASN',
+        fieldPath: 'peerASN',
+        check: (p) => (p.peerASN !== undefined) !== (p.dynamicASN !== undefined),
+      },
+      {
+        rule: "!has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.holdTime) >= duration('3s')",
+        message: 'holdTime must be 0s (no keepalives) or at least 3s (RFC 4271 4.2)',
+        fieldPath: 'holdTime',
+        check: (p) => {
+          const h = p.holdTime === undefined ? undefined : parseDuration(p.holdTime);
+          return h === undefined || h === 0 || h >= 3000;
+        },
+      },
+      {
+        rule: "!has(self.keepaliveTime) || (has(self.holdTime) ? (duration(self.holdTime) == duration('0s') ? duration(self.keepaliveTime) == duration('0s') : duration(self.keepaliveTime) < duration(self.holdTime)) : duration(self.keepaliveTime) < duration('90s'))",
+        message: 'keepaliveTime must be shorter than holdTime (90s when unset), and 0s when holdTime is 0s',
+        fieldPath: 'keepaliveTime',
+        check: (p) => {
+          if (p.keepaliveTime === undefined) return true;
+          const k = parseDuration(p.keepaliveTime) ?? 0;
+          const h = p.holdTime === undefined ? 90_000 : (parseDuration(p.holdTime) ?? 0);
+          return h === 0 ? k === 0 : k < h;
+        },
+      },
+      {
+        rule: '!(self.ebgpMultiHop && has(self.peerASN) && self.peerASN == self.myASN)',
+        message: 'ebgpMultiHop applies to eBGP only; this peer is iBGP (peerASN == myASN)',
+        fieldPath: 'ebgpMultiHop',
+        check: (p) => !(p.ebgpMultiHop && p.peerASN === p.myASN),
+      },
+    ],
+  },
+);
+
+// ---- BGPAdvertisement -----------------------------------------------------------------------
+
+export const STANDARD_COMMUNITY_RE = '^[0-9]{1,5}:[0-9]{1,5}$';
+export const LARGE_COMMUNITY_RE = '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
+
+export const bgpAdvertisementSpec = s.object({
+  pools: s.array(objName(), { maxItems: 256, unique: true, description: 'IPPool names; with poolSelectors empty too, every pool.' }),
+  poolSelectors: selectors('IPPools by label.'),
+  aggregationLength: s.int({ min: 0, max: 32, default: 32, description: 'Prefix length announced for IPv4 addresses.' }),
+  aggregationLengthV6: s.int({ min: 0, max: 128, default: 128, description: 'Prefix length announced for IPv6 addresses.' }),
+  localPref: s.int({ min: 0, max: 4294967295, format: 'int64', description: 'LOCAL_PREF for iBGP peers.' }),
+  communities: s.array(s.string({ minLength: 1, maxLength: 63 }), {
+    maxItems: 64,
+    unique: true,
+    description: 'Standard communities, as "65000:100" or the name of a Community alias.',
+  }),
+  largeCommunities: s.array(s.string({ minLength: 1, maxLength: 63 }), {
+    maxItems: 64,
+    unique: true,
+    description: 'Large communities, as "65000:1:2" or the name of a Community alias.',
+  }),
+  peers: s.array(objName(), { maxItems: 256, unique: true, description: 'BGPPeer names; empty means every peer.' }),
+  nodeSelectors: selectors('Nodes that announce; empty means every node.'),
+  serviceSelectors: selectors('Services this advertisement applies to; empty means every Service.'),
+});
+
+// ---- BFDProfile -----------------------------------------------------------------------------
+
+const ms = (def: number, what: string) => s.int({ min: 10, max: 60_000, default: def, description: `${what} (milliseconds).` });
+export const bfdProfileSpec = s.object({
+  receiveInterval: ms(300, 'Minimum interval between received control packets'),
+  transmitInterval: ms(300, 'Minimum interval between transmitted control packets'),
+  detectMultiplier: s.int({ min: 2, max: 255, default: 3, description: 'Packets missed before the session is declared down.' }),
+  echoMode: s.bool({ default: false }),
+  echoInterval: ms(50, 'Minimum interval between echo packets'),
+  passiveMode: s.bool({ default: false, description: 'Wait for the peer to start the session.' }),
+  minimumTtl: s.int({ min: 1, max: 254, default: 254, description: 'Lowest TTL accepted for multi-hop sessions.' }),
+});
+
+// ---- Community ------------------------------------------------------------------------------
+
+export const communitySpec = s.object({
+  communities: s
+    .array(
+      s.object({
+        name: s.string({ pattern: '^[A-Za-z0-9][-_A-Za-z0-9.]*$', maxLength: 63, patternHint: 'an alias name (letters, digits, "-", "_", ".")' }).required(),
+        value: s
+          .string({
+            pattern: '^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10})$',
+            maxLength: 40,
+            patternHint: 'a standard community "65000:100" or a large community "large:65000:1:2"',
+          })
+          .required(),
+      }),
+      { minItems: 1, maxItems: 1024 },
+    )
+    .required(),
+});
+
+// ---- state kinds written by ironlb ----------------------------------------------------------
+
+const configErrorItem = s.object({
+  kind: s.string({ maxLength: 63 }),
+  name: s.string({ maxLength: 253 }),
+  field: s.string({ maxLength: 1024 }),
+  value: s.string({ maxLength: 1024 }),
+  message: s.string({ maxLength: 4096 }).required(),
+});
+
+export const configurationStateStatus = s.object({
+  component: s.string({ maxLength: 300, description: '"controller" or "speaker-<node>".' }).required(),
+  valid: s.bool().required(),
+  message: s.string({ maxLength: 32768 }),
+  errors: s.array(configErrorItem, { maxItems: 100 }),
+  lastValidTime: s.string({ format: 'date-time' }),
+  observedTime: s.string({ format: 'date-time' }),
+});
+
+export const serviceAnnouncementStatus = s.object({
+  service: s.string({ maxLength: 253, description: 'Name of the Service (same namespace).' }).required(),
+  addresses: s.array(s.string({ maxLength: 45 }), { maxItems: 2 }),
+  announcements: s.array(
+    s.object({
+      node: s.string({ maxLength: 253 }).required(),
+      mode: s.enumOf(['layer2', 'bgp'] as const).required(),
+      address: s.string({ maxLength: 45 }),
+      interfaces: s.array(s.string({ maxLength: 15 }), { maxItems: 64 }),
+      peers: s.array(s.string({ maxLength: 253 }), { maxItems: 256 }),
+    }),
+    { maxItems: 1024 },
+  ),
+  message: s.string({ maxLength: 4096, description: 'Why the Service is not announced, when it is not.' }),
+  observedTime: s.string({ format: 'date-time' }),
+});
+
+export const bgpSessionStateStatus = s.object({
+  node: s.string({ maxLength: 253 }).required(),
+  peer: s.string({ maxLength: 253 }).required(),
+  peerAddress: s.string({ maxLength: 45 }),
+  state: s.enumOf(['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const).required(),
+  bfdState: s.enumOf(['AdminDown', 'Down', 'Init', 'Up'] as const),
+  advertisedPrefixes: s.int({ min: 0 }),
+  lastError: s.string({ maxLength: 4096 }),
+  lastTransitionTime: s.string({ format: 'date-time' }),
+});
+
+// ---- types ----------------------------------------------------------------------------------
+
+/** The subset of metav1.ObjectMeta ironlb reads and writes (structurally compatible with V1ObjectMeta). */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  resourceVersion?: string;
+  uid?: string;
+  generation?: number;
+  creationTimestamp?: Date | string;
+  deletionTimestamp?: Date | string;
+  generateName?: string;
+}
+
+export interface KubeObject<Kind extends string, Spec, Status = never> {
+  apiVersion?: string;
+  kind?: Kind;
+  metadata: ObjectMeta;
+  spec: Spec;
+  status?: Status;
+}
+export interface StateObject<Kind extends string, Status> {
+  apiVersion?: string;
+  kind?: Kind;
+  metadata: ObjectMeta;
+  status?: Status;
+}
+
+export type IPPoolSpec = Infer<typeof ipPoolSpec>;
+export type IPPoolStatus = Infer<typeof ipPoolStatus>;
+export type L2AdvertisementSpec = Infer<typeof l2AdvertisementSpec>;
+export type BGPPeerSpec = Infer<typeof bgpPeerSpec>;
+export type BGPAdvertisementSpec = Infer<typeof bgpAdvertisementSpec>;
+export type BFDProfileSpec = Infer<typeof bfdProfileSpec>;
+export type CommunitySpec = Infer<typeof communitySpec>;
+export type ConfigurationStateStatus = Infer<typeof configurationStateStatus>;
+export type ServiceAnnouncementStatus = Infer<typeof serviceAnnouncementStatus>;
+export type BGPSessionStateStatus = Infer<typeof bgpSessionStateStatus>;
+
+export type IPPool = KubeObject<'IPPool', IPPoolSpec, IPPoolStatus>;
+export type L2Advertisement = KubeObject<'L2Advertisement', L2AdvertisementSpec>;
+export type BGPPeer = KubeObject<'BGPPeer', BGPPeerSpec>;
+export type BGPAdvertisement = KubeObject<'BGPAdvertisement', BGPAdvertisementSpec>;
+export type BFDProfile = KubeObject<'BFDProfile', BFDProfileSpec>;
+export type Community = KubeObject<'Community', CommunitySpec>;
+export type ConfigurationState = StateObject<'ConfigurationState', ConfigurationStateStatus>;
+export type ServiceAnnouncement = StateObject<'ServiceAnnouncement', ServiceAnnouncementStatus>;
+export type BGPSessionState = StateObject<'BGPSessionState', BGPSessionStateStatus>;
+
+// ---- the kinds table (drives CRDs, validation and the clients) --------------------------------
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'boolean' | 'date' | 'number';
+  jsonPath: string;
+  priority?: number;
+  description?: string;
+}
+
+export interface KindDef {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+  scope: 'Cluster' | 'Namespaced';
+  spec?: Schema<unknown, boolean>;
+  status?: Schema<unknown, boolean>;
+  /** Status written through the /status subresource (kinds with a user-owned spec). */
+  statusSubresource: boolean;
+  columns: readonly PrinterColumn[];
+  description: string;
+}
+
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export const KINDS = {
+  IPPool: {
+    kind: 'IPPool',
+    plural: 'ippools',
+    singular: 'ippool',
+    shortNames: ['ipp'],
+    scope: 'Cluster',
+    spec: ipPoolSpec,
+    status: ipPoolStatus,
+    statusSubresource: true,
+    description: 'A pool of addresses for Services of type LoadBalancer (cluster-scoped).',
+    columns: [
+      { name: 'Auto Assign', type: 'boolean', jsonPath: '.spec.autoAssign' },
+      { name: 'Avoid Buggy IPs', type: 'boolean', jsonPath: '.spec.avoidBuggyIPs' },
+      { name: 'Addresses', type: 'string', jsonPath: '.spec.addresses' },
+      { name: 'Assigned IPv4', type: 'integer', jsonPath: '.status.assignedIPv4' },
+      { name: 'Assigned IPv6', type: 'integer', jsonPath: '.status.assignedIPv6' },
+      { name: 'Available IPv4', type: 'integer', jsonPath: '.status.availableIPv4', priority: 1 },
+      { name: 'Available IPv6', type: 'integer', jsonPath: '.status.availableIPv6', priority: 1 },
+      age,
+    ],
+  },
+  L2Advertisement: {
+    kind: 'L2Advertisement',
+    plural: 'l2advertisements',
+    singular: 'l2advertisement',
+    shortNames: ['l2adv'],
+    scope: 'Namespaced',
+    spec: l2AdvertisementSpec,
+    statusSubresource: false,
+    description: 'Announce addresses of some pools over Layer 2 (ARP for IPv4, NDP for IPv6).',
+    columns: [
+      { name: 'Pools', type: 'string', jsonPath: '.spec.pools' },
+      { name: 'Pool Selectors', type: 'string', jsonPath: '.spec.poolSelectors', priority: 1 },
+      { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' },
+      { name: 'Node Selectors', type: 'string', jsonPath: '.spec.nodeSelectors', priority: 1 },
+      age,
+    ],
+  },
+  BGPPeer: {
+    kind: 'BGPPeer',
+    plural: 'bgppeers',
+    singular: 'bgppeer',
+    shortNames: ['bgpp'],
+    scope: 'Namespaced',
+    spec: bgpPeerSpec,
+    statusSubresource: false,
+    description: 'A BGP neighbour of the speakers.',
+    columns: [
+      { name: 'Address', type: 'string', jsonPath: '.spec.peerAddress' },
+      { name: 'My ASN', type: 'integer', jsonPath: '.spec.myASN' },
+      { name: 'Peer ASN', type: 'integer', jsonPath: '.spec.peerASN' },
+      { name: 'Dynamic ASN', type: 'string', jsonPath: '.spec.dynamicASN', priority: 1 },
+      { name: 'BFD Profile', type: 'string', jsonPath: '.spec.bfdProfile' },
+      { name: 'Multi Hops', type: 'boolean', jsonPath: '.spec.ebgpMultiHop', priority: 1 },
+      age,
+    ],
+  },
+  BGPAdvertisement: {
+    kind: 'BGPAdvertisement',
+    plural: 'bgpadvertisements',
+    singular: 'bgpadvertisement',
+    shortNames: ['bgpadv'],
+    scope: 'Namespaced',
+    spec: bgpAdvertisementSpec,
+    statusSubresource: false,
+    description: 'Announce addresses of some pools over BGP, with attributes.',
+    columns: [
+      { name: 'Pools', type: 'string', jsonPath: '.spec.pools' },
+      { name: 'Peers', type: 'string', jsonPath: '.spec.peers' },
+      { name: 'Aggregation', type: 'integer', jsonPath: '.spec.aggregationLength', priority: 1 },
+      { name: 'Local Pref', type: 'integer', jsonPath: '.spec.localPref', priority: 1 },
+      age,
+    ],
+  },
+  BFDProfile: {
+    kind: 'BFDProfile',
+    plural: 'bfdprofiles',
+    singular: 'bfdprofile',
+    shortNames: ['bfdp'],
+    scope: 'Namespaced',
+    spec: bfdProfileSpec,
+    statusSubresource: false,
+    description: 'BFD session parameters, referenced by BGPPeers.',
+    columns: [
+      { name: 'Receive', type: 'integer', jsonPath: '.spec.receiveInterval' },
+      { name: 'Transmit', type: 'integer', jsonPath: '.spec.transmitInterval' },
+      { name: 'Multiplier', type: 'integer', jsonPath: '.spec.detectMultiplier' },
+      { name: 'Echo', type: 'boolean', jsonPath: '.spec.echoMode' },
+      age,
+    ],
+  },
+  Community: {
+    kind: 'Community',
+    plural: 'communities',
+    singular: 'community',
+    shortNames: ['comm'],
+    scope: 'Namespaced',
+    spec: communitySpec,
+    statusSubresource: false,
+    description: 'Named aliases for BGP standard and large communities.',
+    columns: [age],
+  },
+  ConfigurationState: {
+    kind: 'ConfigurationState',
+    plural: 'configurationstates',
+    singular: 'configurationstate',
+    shortNames: ['cfgstate'],
+    scope: 'Namespaced',
+    status: configurationStateStatus,
+    statusSubresource: false,
+    description: 'Written by ironlb: whether a component (controller, speaker-<node>) accepted the configuration, and why not.',
+    columns: [
+      { name: 'Component', type: 'string', jsonPath: '.status.component' },
+      { name: 'Valid', type: 'boolean', jsonPath: '.status.valid' },
+      { name: 'Message', type: 'string', jsonPath: '.status.message' },
+      age,
+    ],
+  },
+  ServiceAnnouncement: {
+    kind: 'ServiceAnnouncement',
+    plural: 'serviceannouncements',
+    singular: 'serviceannouncement',
+    shortNames: ['svcann'],
+    scope: 'Namespaced',
+    status: serviceAnnouncementStatus,
+    statusSubresource: false,
+    description: 'Written by ironlb: which nodes announce a Service, on which interfaces or to which BGP peers.',
+    columns: [
+      { name: 'Service', type: 'string', jsonPath: '.status.service' },
+      { name: 'Addresses', type: 'string', jsonPath: '.status.addresses' },
+      { name: 'Nodes', type: 'string', jsonPath: '.status.announcements[*].node' },
+      age,
+    ],
+  },
+  BGPSessionState: {
+    kind: 'BGPSessionState',
+    plural: 'bgpsessionstates',
+    singular: 'bgpsessionstate',
+    shortNames: ['bgpss'],
+    scope: 'Namespaced',
+    status: bgpSessionStateStatus,
+    statusSubresource: false,
+    description: 'Written by ironlb speakers: the state of one node\'s session with one BGP peer.',
+    columns: [
+      { name: 'Node', type: 'string', jsonPath: '.status.node' },
+      { name: 'Peer', type: 'string', jsonPath: '.status.peer' },
+      { name: 'State', type: 'string', jsonPath: '.status.state' },
+      { name: 'BFD', type: 'string', jsonPath: '.status.bfdState', priority: 1 },
+      age,
+    ],
+  },
+} as const satisfies Record<string, KindDef>;
+
+export type KindName = keyof typeof KINDS;
+export const CONFIG_KINDS = ['IPPool', 'L2Advertisement', 'BGPPeer', 'BGPAdvertisement', 'BFDProfile', 'Community'] as const;
+export type ConfigKindName = (typeof CONFIG_KINDS)[number];
