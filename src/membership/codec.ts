@@ -1,0 +1,220 @@
+// Membership wire format: pure encode/decode over Buffers (no sockets, no timers, no keys).
+// Authentication (the trailing HMAC) is added and checked by auth.ts around these bytes.
+//
+// Layout (big-endian), version 1:
+//   'I' 'L' | version u8 | type u8 | from: len u8 + utf8 | to: len u8 + utf8
+//   | epoch u64 | seq u64 | timestamp u64 (ms) | sender incarnation u64
+//   | body by type: ping: probeId u32 · ack/nack: probeId u32 + subject name · pingReq: probeId u32 + target name · gossip: —
+//   | updates: count u8, each: state u8 | name | incarnation u64 | from name (empty if none)
+// `to` names the receiver so a message captured on its way to one member cannot be replayed to another.
+
+export const WIRE_VERSION = 1;
+const MAGIC0 = 0x49; // 'I'
+const MAGIC1 = 0x4c; // 'L'
+/** Kubernetes node names are DNS subdomains: at most 253 bytes. */
+export const MAX_NAME_BYTES = 253;
+export const MAX_UPDATES = 255;
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+const STATE_CODES: Record<MemberState, number> = { alive: 1, suspect: 2, dead: 3, left: 4 };
+const STATES_BY_CODE: Record<number, MemberState> = { 1: 'alive', 2: 'suspect', 3: 'dead', 4: 'left' };
+
+/** One piggybacked membership change. `from` is who suspects (counts independent confirmations). */
+export interface Update {
+  name: string;
+  state: MemberState;
+  incarnation: number;
+  from?: string;
+}
+
+export type Body =
+  | { type: 'ping'; probeId: number }
+  | { type: 'ack'; probeId: number; subject: string }
+  | { type: 'nack'; probeId: number; subject: string }
+  | { type: 'pingReq'; probeId: number; target: string }
+  | { type: 'gossip' };
+
+export type MessageType = Body['type'];
+const TYPE_CODES: Record<MessageType, number> = { ping: 1, ack: 2, nack: 3, pingReq: 4, gossip: 5 };
+
+export interface Header {
+  from: string;
+  to: string;
+  /** Sender process epoch (ms at start): a restarted sender starts a new sequence space. */
+  epoch: number;
+  /** Per-sender sequence number, strictly increasing within an epoch. */
+  seq: number;
+  /** Sender wall clock (ms since the Unix epoch) for the replay time window. */
+  timestamp: number;
+  /** The sender's own incarnation: every message is first-hand evidence that the sender is alive. */
+  incarnation: number;
+}
+
+export type Message = Header & { body: Body; updates: Update[] };
+
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+}
+
+const HEADER_FIXED = 2 + 1 + 1 + 1 + 1 + 8 * 4;
+
+function nameBytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/** Bytes one update takes on the wire (for packing updates into a size budget). */
+export function encodedUpdateSize(u: Update): number {
+  return 1 + 1 + nameBytes(u.name) + 8 + 1 + (u.from ? nameBytes(u.from) : 0);
+}
+
+/** Bytes a message takes before its updates and MAC. */
+export function encodedBaseSize(h: Pick<Header, 'from' | 'to'>, body: Body): number {
+  let n = HEADER_FIXED + nameBytes(h.from) + nameBytes(h.to);
+  switch (body.type) {
+    case 'ping': n += 4; break;
+    case 'ack': case 'nack': n += 4 + 1 + nameBytes(body.subject); break;
+    case 'pingReq': n += 4 + 1 + nameBytes(body.target); break;
+    case 'gossip': break;
+  }
+  return n + 1; // update count
+}
+
+class Writer {
+  private readonly buf: Buffer;
+  private off = 0;
+  constructor(size: number) {
+    this.buf = Buffer.alloc(size);
+  }
+  u8(v: number): void {
+    this.buf.writeUInt8(v, this.off);
+    this.off += 1;
+  }
+  u32(v: number): void {
+    this.buf.writeUInt32BE(v >>> 0, this.off);
+    this.off += 4;
+  }
+  u64(v: number, what: string): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${v}`);
+    this.buf.writeBigUInt64BE(BigInt(v), this.off);
+    this.off += 8;
+  }
+  name(s: string, what: string, allowEmpty = false): void {
+    const n = nameBytes(s);
+    if (n > MAX_NAME_BYTES || (!allowEmpty && n === 0)) throw new RangeError(`${what} must be 1..${MAX_NAME_BYTES} bytes, got ${n}`);
+    this.u8(n);
+    this.off += this.buf.write(s, this.off, 'utf8');
+  }
+  done(): Buffer {
+    if (this.off !== this.buf.length) throw new Error(`encoder size mismatch: wrote ${this.off} of ${this.buf.length} bytes`);
+    return this.buf;
+  }
+}
+
+export function encodeMessage(m: Message): Buffer {
+  if (m.updates.length > MAX_UPDATES) throw new RangeError(`at most ${MAX_UPDATES} updates per message, got ${m.updates.length}`);
+  let size = encodedBaseSize(m, m.body);
+  for (const u of m.updates) size += encodedUpdateSize(u);
+  const w = new Writer(size);
+  w.u8(MAGIC0);
+  w.u8(MAGIC1);
+  w.u8(WIRE_VERSION);
+  w.u8(TYPE_CODES[m.body.type]);
+  w.name(m.from, 'sender name');
+  w.name(m.to, 'receiver name');
+  w.u64(m.epoch, 'epoch');
+  w.u64(m.seq, 'seq');
+  w.u64(m.timestamp, 'timestamp');
+  w.u64(m.incarnation, 'incarnation');
+  const b = m.body;
+  switch (b.type) {
+    case 'ping': w.u32(b.probeId); break;
+    case 'ack': case 'nack': w.u32(b.probeId); w.name(b.subject, 'subject'); break;
+    case 'pingReq': w.u32(b.probeId); w.name(b.target, 'target'); break;
+    case 'gossip': break;
+  }
+  w.u8(m.updates.length);
+  for (const u of m.updates) {
+    w.u8(STATE_CODES[u.state]);
+    w.name(u.name, 'update name');
+    w.u64(u.incarnation, 'update incarnation');
+    w.name(u.from ?? '', 'update from', true);
+  }
+  return w.done();
+}
+
+class Reader {
+  private off = 0;
+  private readonly buf: Buffer;
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+  need(n: number, what: string): void {
+    if (this.off + n > this.buf.length) throw new DecodeError(`truncated: ${what} needs ${n} bytes at offset ${this.off}, ${this.buf.length - this.off} left`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf.readUInt8(this.off++);
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32BE(this.off);
+    this.off += 4;
+    return v;
+  }
+  u64(what: string): number {
+    this.need(8, what);
+    const v = this.buf.readBigUInt64BE(this.off);
+    this.off += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(`${what} out of range: ${v}`);
+    return Number(v);
+  }
+  name(what: string, allowEmpty = false): string {
+    const n = this.u8(`${what} length`);
+    if (n === 0 && !allowEmpty) throw new DecodeError(`${what} is empty`);
+    if (n > MAX_NAME_BYTES) throw new DecodeError(`${what} is ${n} bytes, at most ${MAX_NAME_BYTES}`);
+    this.need(n, what);
+    const s = this.buf.toString('utf8', this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+  end(): void {
+    if (this.off !== this.buf.length) throw new DecodeError(`${this.buf.length - this.off} trailing bytes`);
+  }
+}
+
+/** Decodes an (already authenticated) message; throws DecodeError on anything malformed. */
+export function decodeMessage(buf: Buffer): Message {
+  const r = new Reader(buf);
+  if (r.u8('magic') !== MAGIC0 || r.u8('magic') !== MAGIC1) throw new DecodeError('bad magic: not an ironlb membership message');
+  const version = r.u8('version');
+  if (version !== WIRE_VERSION) throw new DecodeError(`unsupported wire version ${version} (this build speaks ${WIRE_VERSION})`);
+  const typeCode = r.u8('type');
+  const from = r.name('sender name');
+  const to = r.name('receiver name');
+  const epoch = r.u64('epoch');
+  const seq = r.u64('seq');
+  const timestamp = r.u64('timestamp');
+  const incarnation = r.u64('incarnation');
+  let body: Body;
+  switch (typeCode) {
+    case 1: body = { type: 'ping', probeId: r.u32('probeId') }; break;
+    case 2: body = { type: 'ack', probeId: r.u32('probeId'), subject: r.name('subject') }; break;
+    case 3: body = { type: 'nack', probeId: r.u32('probeId'), subject: r.name('subject') }; break;
+    case 4: body = { type: 'pingReq', probeId: r.u32('probeId'), target: r.name('target') }; break;
+    case 5: body = { type: 'gossip' }; break;
+    default: throw new DecodeError(`unknown message type ${typeCode}`);
+  }
+  const count = r.u8('update count');
+  const updates: Update[] = [];
+  for (let i = 0; i < count; i++) {
+    const code = r.u8('update state');
+    const state = STATES_BY_CODE[code];
+    if (!state) throw new DecodeError(`unknown member state ${code}`);
+    const name = r.name('update name');
+    const inc = r.u64('update incarnation');
+    const uf = r.name('update from', true);
+    updates.push(uf ? { name, state, incarnation: inc, from: uf } : { name, state, incarnation: inc });
+  }
+  r.end();
+  return { from, to, epoch, seq, timestamp, incarnation, body, updates };
+}

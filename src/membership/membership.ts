@@ -1,0 +1,643 @@
+// SWIM-style failure detection between speakers (Das et al. 2002, with Lifeguard's refinements):
+// direct probes, indirect probes through k members, suspicion refuted by raising the incarnation,
+// piggybacked gossip, and a graceful leave. Every datagram is HMAC-authenticated and replay-checked.
+// Sockets and time come in through Transport and Clock so the protocol runs on a fake clock in tests.
+import { EventEmitter } from 'node:events';
+import { Registry } from 'prom-client';
+import { logger as makeLogger, type Logger } from '../util/log.ts';
+import { deriveKey, open, seal, MAC_BYTES } from './auth.ts';
+import { realClock, type Clock, type TimerHandle } from './clock.ts';
+import { decodeMessage, encodeMessage, encodedBaseSize, encodedUpdateSize, DecodeError, type Body, type MemberState, type Message, type Update } from './codec.ts';
+import { GossipQueue } from './gossip.ts';
+import { createMetrics, type MembershipMetrics, type RejectReason } from './metrics.ts';
+import { ReplayGuard } from './replay.ts';
+import { UdpTransport, type Datagram, type Transport } from './transport.ts';
+
+export const DEFAULT_PORT = 7947;
+
+/**
+ * Timer defaults, chosen for "a killed speaker's addresses move in under 1 s" with no false
+ * failover at 5% loss (measured figures in docs/performance.md, "Membership"):
+ * - probe every 100 ms: with n members each one is probed ~once per 100 ms cluster-wide, so the
+ *   first probe of a dead member comes ~50 ms after death on average. Cost: ~20 small datagrams/s
+ *   per member, independent of cluster size.
+ * - direct ack within 60 ms (LAN RTT is < 1 ms; the rest is event-loop slack on busy nodes), then a
+ *   direct retry plus k = 3 indirect probes with 120 ms more: a live member is falsely suspected
+ *   only if the retry and all indirect paths fail too (≈ 3e-4 per probe at 5% loss).
+ * - suspicion lasts 1500 ms with no independent confirmation and shrinks to 250 ms once k other
+ *   members confirm (Lifeguard's dynamic suspicion). Members that hear a suspicion probe the
+ *   suspect at once, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
+ *   while a falsely suspected one has 1.5 s to refute (it needs one round trip).
+ * - probe timers scale with a local health score (Lifeguard): a starved or isolated speaker
+ *   slows down instead of accusing healthy peers.
+ */
+export interface Timing {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectTimeoutMs: number;
+  indirectProbes: number;
+  suspicionMinMs: number;
+  suspicionMaxMs: number;
+  /** How often one dead, departed or not-yet-seen member is pinged, so healed nodes rejoin. */
+  deadProbeIntervalMs: number;
+  retransmitMult: number;
+  maxLocalHealth: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  probeIntervalMs: 100,
+  probeTimeoutMs: 60,
+  indirectTimeoutMs: 120,
+  indirectProbes: 3,
+  suspicionMinMs: 250,
+  suspicionMaxMs: 1500,
+  deadProbeIntervalMs: 250,
+  retransmitMult: 3,
+  maxLocalHealth: 8,
+};
+
+export interface Peer {
+  name: string;
+  address: string;
+  port?: number;
+}
+
+export interface MembershipOptions {
+  /** This node's name (the Kubernetes Node name). */
+  name: string;
+  /** Address other members reach this one at; also the bind address unless bindAddress is set. */
+  address: string;
+  port?: number;
+  bindAddress?: string;
+  /** Shared secret bytes (from a Kubernetes Secret); at least 16 bytes. */
+  secret: Uint8Array;
+  registry?: Registry;
+  logger?: Logger;
+  timing?: Partial<Timing>;
+  /** Accepted clock difference between members, for the replay window (default 30 s). */
+  maxClockSkewMs?: number;
+  transport?: Transport;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export type DownReason = 'dead' | 'left' | 'removed';
+
+export interface MembershipEvents {
+  change: [alive: string[]];
+  memberUp: [name: string];
+  memberDown: [name: string, reason: DownReason];
+}
+
+type LocalState = MemberState | 'unknown';
+
+interface Suspicion {
+  start: number;
+  confirmers: Set<string>;
+  timer?: TimerHandle;
+}
+
+interface Member {
+  name: string;
+  address: string;
+  port: number;
+  state: LocalState;
+  incarnation: number;
+  /** Clock time of the last authenticated message from this member itself (0 = never). */
+  lastHeard: number;
+  suspicion?: Suspicion;
+}
+
+interface Probe {
+  id: number;
+  target: string;
+  timer?: TimerHandle;
+  helpers: number;
+  nacks: number;
+}
+
+interface Relay {
+  origin: string;
+  originProbeId: number;
+  target: string;
+  timer: TimerHandle;
+}
+
+/** Room for updates in one datagram: stays under a 1500-byte MTU with IPv6 and UDP headers. */
+const MAX_PACKET = 1400;
+
+export class Membership extends EventEmitter<MembershipEvents> {
+  readonly name: string;
+  readonly address: string;
+  readonly timing: Timing;
+  readonly metrics: MembershipMetrics;
+  private port: number;
+  private readonly key: Buffer;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly transport: Transport;
+  private readonly replay: ReplayGuard;
+  private readonly gossip = new GossipQueue();
+  private readonly members = new Map<string, Member>();
+  private readonly probes = new Map<number, Probe>();
+  private readonly probing = new Set<string>();
+  private readonly relays = new Map<number, Relay>();
+  private readonly epoch: number;
+  private incarnation: number;
+  private seq = 0;
+  private nextProbeId = 1;
+  private health = 0;
+  private probeOrder: string[] = [];
+  private deadOrder: string[] = [];
+  private tickTimer: TimerHandle | undefined;
+  private lastDeadProbe = 0;
+  private lastAlive = '';
+  private running = false;
+  private leaving = false;
+
+  constructor(opts: MembershipOptions) {
+    super();
+    this.name = opts.name;
+    this.address = opts.address;
+    this.port = opts.port ?? DEFAULT_PORT;
+    this.timing = { ...DEFAULT_TIMING, ...opts.timing };
+    this.key = deriveKey(opts.secret);
+    this.clock = opts.clock ?? realClock;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.logger ?? makeLogger('membership', { node: opts.name });
+    this.transport = opts.transport ?? new UdpTransport(opts.bindAddress ?? opts.address, this.port, (err) => this.log.debug({ err: err.message }, 'send failed'));
+    this.replay = new ReplayGuard({ maxSkewMs: opts.maxClockSkewMs ?? 30_000, maxSenders: 65_536 });
+    // Epoch and first incarnation from the clock: a restarted speaker always outranks its past self.
+    this.epoch = this.clock.now();
+    this.incarnation = this.epoch;
+    this.metrics = createMetrics(opts.registry ?? new Registry(), () => this.countStates(), () => this.health);
+  }
+
+  /** Binds the socket and starts probing; resolves with the bound port. */
+  async start(): Promise<number> {
+    this.port = await this.transport.bind((d) => this.onDatagram(d));
+    this.running = true;
+    this.lastAlive = this.alive().join(',');
+    this.scheduleTick(0);
+    this.log.info({ port: this.port, timing: this.timing }, 'membership started');
+    return this.port;
+  }
+
+  /** The members to watch, from the API (Nodes): name, address and optional port. Self is ignored. */
+  setPeers(list: readonly Peer[]): void {
+    const wanted = new Set<string>();
+    for (const p of list) {
+      if (p.name === this.name) continue;
+      wanted.add(p.name);
+      const m = this.members.get(p.name);
+      if (m) {
+        m.address = p.address;
+        m.port = p.port ?? DEFAULT_PORT;
+      } else {
+        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0 };
+        this.members.set(p.name, nm);
+        // Join: say hello at once rather than waiting for the slow round over unseen members.
+        if (this.running && !this.leaving) this.send(nm, { type: 'ping', probeId: this.nextProbeId++ });
+      }
+    }
+    for (const [name, m] of this.members) {
+      if (wanted.has(name)) continue;
+      this.clearSuspicion(m);
+      const wasUp = m.state === 'alive' || m.state === 'suspect';
+      this.members.delete(name);
+      if (wasUp) this.emit('memberDown', name, 'removed');
+    }
+    const keep = new Set([...wanted, this.name]);
+    this.gossip.retain(keep);
+    this.replay.retain(keep);
+    this.emitChange();
+  }
+
+  /** Sorted names of live members (alive or suspected), self included. */
+  alive(): string[] {
+    const out = [this.name];
+    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') out.push(m.name);
+    return out.sort();
+  }
+
+  /** Every member's state as seen here (for status and debugging). */
+  snapshot(): Array<{ name: string; state: LocalState; incarnation: number }> {
+    const out: Array<{ name: string; state: LocalState; incarnation: number }> = [{ name: this.name, state: this.leaving ? 'left' : 'alive', incarnation: this.incarnation }];
+    for (const m of this.members.values()) out.push({ name: m.name, state: m.state, incarnation: m.incarnation });
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  get localHealth(): number {
+    return this.health;
+  }
+
+  get boundPort(): number {
+    return this.port;
+  }
+
+  /** Tells every member at once that this one is leaving (call on SIGTERM), then stops probing. */
+  async leave(): Promise<void> {
+    if (this.leaving || !this.running) return;
+    this.leaving = true;
+    this.clock.clearTimeout(this.tickTimer);
+    const bye: Update = { name: this.name, state: 'left', incarnation: this.incarnation };
+    // Twice: a lost goodbye would cost a full failure detection.
+    for (let i = 0; i < 2; i++) {
+      for (const m of this.members.values()) this.sendRaw(m, { type: 'gossip' }, [bye]);
+    }
+    this.log.info('left the membership');
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    this.leaving = true;
+    this.clock.clearTimeout(this.tickTimer);
+    for (const p of this.probes.values()) this.clock.clearTimeout(p.timer);
+    for (const r of this.relays.values()) this.clock.clearTimeout(r.timer);
+    for (const m of this.members.values()) this.clearSuspicion(m);
+    this.probes.clear();
+    this.probing.clear();
+    this.relays.clear();
+    await this.transport.close();
+  }
+
+  // ---- probing -------------------------------------------------------------------------------
+
+  private scale(): number {
+    return 1 + this.health;
+  }
+
+  private scheduleTick(ms: number): void {
+    this.tickTimer = this.clock.setTimeout(() => this.tick(), ms);
+  }
+
+  private tick(): void {
+    if (!this.running || this.leaving) return;
+    const target = this.nextProbeTarget();
+    if (target) this.startProbe(target);
+    const now = this.clock.now();
+    if (now - this.lastDeadProbe >= this.timing.deadProbeIntervalMs) {
+      this.lastDeadProbe = now;
+      const d = this.nextDeadTarget();
+      if (d) this.send(d, { type: 'ping', probeId: this.nextProbeId++ });
+    }
+    this.scheduleTick(this.timing.probeIntervalMs * this.scale());
+  }
+
+  private nextProbeTarget(): Member | undefined {
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.probeOrder.length) {
+        const m = this.members.get(this.probeOrder.shift()!);
+        if (m && (m.state === 'alive' || m.state === 'suspect') && !this.probing.has(m.name)) return m;
+      }
+      // A new round in a fresh random order (SWIM's round-robin bounds the time to the next probe).
+      this.probeOrder = this.shuffle([...this.members.values()].filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.name));
+    }
+    return undefined;
+  }
+
+  private nextDeadTarget(): Member | undefined {
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.deadOrder.length) {
+        const m = this.members.get(this.deadOrder.shift()!);
+        if (m && m.state !== 'alive' && m.state !== 'suspect') return m;
+      }
+      this.deadOrder = this.shuffle([...this.members.values()].filter((m) => m.state !== 'alive' && m.state !== 'suspect').map((m) => m.name));
+    }
+    return undefined;
+  }
+
+  private shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [a[i], a[j]] = [a[j]!, a[i]!];
+    }
+    return a;
+  }
+
+  private startProbe(m: Member): void {
+    const probe: Probe = { id: this.nextProbeId++, target: m.name, helpers: 0, nacks: 0 };
+    this.probes.set(probe.id, probe);
+    this.probing.add(m.name);
+    this.metrics.probes.inc();
+    this.send(m, { type: 'ping', probeId: probe.id });
+    const wait = this.timing.probeTimeoutMs * this.scale();
+    const due = this.clock.now() + wait;
+    probe.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onDirectTimeout(probe, due)), wait);
+  }
+
+  private onDirectTimeout(probe: Probe, due: number): void {
+    if (!this.probes.has(probe.id)) return;
+    const m = this.members.get(probe.target);
+    if (!m || !this.running || this.leaving) return this.endProbe(probe);
+    // Fired far too late: this process was starved, which says more about us than about the target.
+    if (this.clock.now() - due > this.timing.probeTimeoutMs) this.adjustHealth(+1);
+    const helpers = this.shuffle([...this.members.values()].filter((h) => h.state === 'alive' && h.name !== m.name)).slice(0, this.timing.indirectProbes);
+    for (const h of helpers) this.send(h, { type: 'pingReq', probeId: probe.id, target: m.name });
+    probe.helpers = helpers.length;
+    this.send(m, { type: 'ping', probeId: probe.id });
+    const wait = this.timing.indirectTimeoutMs * this.scale();
+    probe.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onIndirectTimeout(probe)), wait);
+  }
+
+  private onIndirectTimeout(probe: Probe): void {
+    if (!this.probes.has(probe.id)) return;
+    this.endProbe(probe);
+    const m = this.members.get(probe.target);
+    if (!m || !this.running || this.leaving) return;
+    this.metrics.probeFailures.inc();
+    // Lifeguard: helpers that answered neither ack nor nack point at our own network or CPU.
+    if (probe.nacks < probe.helpers) this.adjustHealth(+1);
+    if (m.state === 'alive') {
+      this.log.debug({ member: m.name }, 'probe failed; suspecting');
+      this.suspect(m, m.incarnation, this.name);
+    } else if (m.state === 'suspect' && m.suspicion && !m.suspicion.confirmers.has(this.name)) {
+      this.confirm(m, this.name);
+      this.gossip.enqueue({ name: m.name, state: 'suspect', incarnation: m.incarnation, from: this.name });
+      this.broadcastNow();
+    }
+  }
+
+  private endProbe(probe: Probe): void {
+    this.clock.clearTimeout(probe.timer);
+    this.probes.delete(probe.id);
+    this.probing.delete(probe.target);
+  }
+
+  private adjustHealth(delta: number): void {
+    this.health = Math.max(0, Math.min(this.timing.maxLocalHealth, this.health + delta));
+  }
+
+  // ---- state changes -------------------------------------------------------------------------
+
+  private suspect(m: Member, incarnation: number, from: string): void {
+    const wasUp = m.state === 'alive' || m.state === 'suspect';
+    this.clearSuspicion(m);
+    m.state = 'suspect';
+    m.incarnation = incarnation;
+    m.suspicion = { start: this.clock.now(), confirmers: new Set([from]) };
+    this.armSuspicion(m);
+    this.metrics.suspicions.inc();
+    this.gossip.enqueue({ name: m.name, state: 'suspect', incarnation, from });
+    if (from === this.name) {
+      // Tell the suspect (so it refutes) and everyone else (so they check and confirm) right away.
+      this.broadcastNow();
+    } else if (!this.probing.has(m.name) && this.running && !this.leaving) {
+      // Someone else suspects it: check for ourselves now, to confirm or to help the refutation.
+      this.startProbe(m);
+    }
+    if (!wasUp) this.emitUp(m);
+    this.emitChange();
+  }
+
+  /** Counts an independent confirmation of a suspicion and shortens its timeout. */
+  private confirm(m: Member, from: string): boolean {
+    const s = m.suspicion;
+    if (!s || s.confirmers.has(from)) return false;
+    s.confirmers.add(from);
+    this.armSuspicion(m);
+    return true;
+  }
+
+  private suspicionTimeout(confirmations: number): number {
+    const { suspicionMinMs: min, suspicionMaxMs: max, indirectProbes } = this.timing;
+    const live = this.alive().length;
+    const k = Math.min(indirectProbes, live - 2);
+    // Two-member clusters have nobody to confirm: a middle value keeps detection near 1 s.
+    if (k < 1) return Math.min(max, 2 * min);
+    const frac = Math.log(Math.min(confirmations, k) + 1) / Math.log(k + 1);
+    return Math.max(min, max - (max - min) * frac);
+  }
+
+  private armSuspicion(m: Member): void {
+    const s = m.suspicion;
+    if (!s) return;
+    this.clock.clearTimeout(s.timer);
+    const deadline = s.start + this.suspicionTimeout(s.confirmers.size - 1);
+    s.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onSuspicionTimeout(m, s)), Math.max(0, deadline - this.clock.now()));
+  }
+
+  private onSuspicionTimeout(m: Member, s: Suspicion): void {
+    if (m.suspicion !== s || m.state !== 'suspect' || !this.running) return;
+    this.declareDown(m, m.incarnation, 'dead');
+  }
+
+  private clearSuspicion(m: Member): void {
+    if (m.suspicion) this.clock.clearTimeout(m.suspicion.timer);
+    m.suspicion = undefined;
+  }
+
+  private declareDown(m: Member, incarnation: number, state: 'dead' | 'left'): void {
+    const wasUp = m.state === 'alive' || m.state === 'suspect';
+    this.clearSuspicion(m);
+    m.state = state;
+    m.incarnation = incarnation;
+    this.gossip.enqueue({ name: m.name, state, incarnation });
+    if (wasUp) {
+      if (state === 'dead' && m.lastHeard > 0) this.metrics.detection.observe((this.clock.now() - m.lastHeard) / 1000);
+      this.log.info({ member: m.name, state, silentMs: m.lastHeard ? this.clock.now() - m.lastHeard : undefined }, 'member down');
+      // Spread a death at once: the next owner of its addresses may be any member.
+      if (state === 'dead') this.broadcastNow();
+      this.emit('memberDown', m.name, state);
+      this.emitChange();
+    }
+  }
+
+  private setAlive(m: Member, incarnation: number): void {
+    const wasUp = m.state === 'alive' || m.state === 'suspect';
+    this.clearSuspicion(m);
+    m.state = 'alive';
+    m.incarnation = incarnation;
+    this.gossip.enqueue({ name: m.name, state: 'alive', incarnation });
+    if (!wasUp) {
+      this.log.info({ member: m.name, incarnation }, 'member up');
+      this.emitUp(m);
+    }
+    this.emitChange();
+  }
+
+  private emitUp(m: Member): void {
+    this.emit('memberUp', m.name);
+  }
+
+  private emitChange(): void {
+    const now = this.alive();
+    const key = now.join(',');
+    if (key === this.lastAlive) return;
+    this.lastAlive = key;
+    this.emit('change', now);
+  }
+
+  private refute(claimed: number): void {
+    this.incarnation = Math.max(this.incarnation, claimed) + 1;
+    this.metrics.refutations.inc();
+    // Being suspected means our acks are not getting through in time: slow our own probing down.
+    this.adjustHealth(+1);
+    this.log.info({ incarnation: this.incarnation }, 'refuting a suspicion about this node');
+    this.gossip.enqueue({ name: this.name, state: 'alive', incarnation: this.incarnation });
+    this.broadcastNow();
+  }
+
+  /** First-hand evidence: an authenticated, fresh message from the member itself. */
+  private observeAlive(m: Member, incarnation: number): void {
+    m.lastHeard = this.clock.now();
+    if (m.state === 'unknown' || incarnation > m.incarnation) this.setAlive(m, incarnation);
+  }
+
+  private applyUpdate(u: Update, via: string): void {
+    if (u.name === this.name) {
+      if (!this.leaving && u.state !== 'alive' && u.incarnation >= this.incarnation) this.refute(u.incarnation);
+      return;
+    }
+    const m = this.members.get(u.name);
+    if (!m) return;
+    const up = m.state === 'alive' || m.state === 'suspect';
+    switch (u.state) {
+      case 'alive':
+        if (m.state === 'unknown' || u.incarnation > m.incarnation) this.setAlive(m, u.incarnation);
+        return;
+      case 'suspect': {
+        if (m.state === 'unknown') return; // not seen yet: our own probes will tell
+        if ((m.state === 'alive' && u.incarnation >= m.incarnation) || u.incarnation > m.incarnation) {
+          this.suspect(m, u.incarnation, u.from ?? via);
+        } else if (m.state === 'suspect' && u.incarnation === m.incarnation) {
+          if (this.confirm(m, u.from ?? via)) this.gossip.enqueue({ ...u, from: u.from ?? via });
+        }
+        return;
+      }
+      case 'dead':
+      case 'left': {
+        const newer = up ? u.incarnation >= m.incarnation : u.incarnation > m.incarnation || m.state === 'unknown';
+        if (!newer) return;
+        const recent = m.lastHeard > 0 && this.clock.now() - m.lastHeard < this.timing.suspicionMinMs;
+        if (u.state === 'dead' && up && recent) {
+          // We heard from it moments ago: treat the claim as a suspicion, which it can refute,
+          // rather than failing over on someone else's stale view (e.g. a node healing from a cut).
+          if (m.state === 'alive' || u.incarnation > m.incarnation) this.suspect(m, u.incarnation, via);
+          else this.confirm(m, via);
+          return;
+        }
+        this.declareDown(m, u.incarnation, u.state);
+        return;
+      }
+    }
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------
+
+  private reject(reason: RejectReason, d: Datagram, detail?: string): void {
+    this.metrics.rejected.inc({ reason });
+    this.log.debug({ reason, from: `${d.address}:${d.port}`, detail }, 'message rejected');
+  }
+
+  private onDatagram(d: Datagram): void {
+    this.metrics.received.inc();
+    if (!this.running || this.leaving) return;
+    const body = open(this.key, d.data);
+    if (!body) return this.reject('auth', d);
+    let msg: Message;
+    try {
+      msg = decodeMessage(body);
+    } catch (err) {
+      return this.reject('malformed', d, err instanceof DecodeError ? err.message : String(err));
+    }
+    if (msg.to !== this.name) return this.reject('misdirected', d, msg.to);
+    const sender = this.members.get(msg.from);
+    if (!sender) return this.reject('unknown-sender', d, msg.from);
+    const verdict = this.replay.check(msg.from, msg.epoch, msg.seq, msg.timestamp, this.clock.now());
+    if (verdict !== 'ok') return this.reject(verdict, d, msg.from);
+    this.observeAlive(sender, msg.incarnation);
+    for (const u of msg.updates) this.applyUpdate(u, msg.from);
+    this.handleBody(sender, msg.body);
+  }
+
+  private handleBody(sender: Member, b: Body): void {
+    switch (b.type) {
+      case 'ping':
+        this.send(sender, { type: 'ack', probeId: b.probeId, subject: this.name });
+        return;
+      case 'ack': {
+        const relay = this.relays.get(b.probeId);
+        if (relay && relay.target === b.subject) {
+          this.clock.clearTimeout(relay.timer);
+          this.relays.delete(b.probeId);
+          const origin = this.members.get(relay.origin);
+          if (origin) this.send(origin, { type: 'ack', probeId: relay.originProbeId, subject: relay.target });
+          return;
+        }
+        const probe = this.probes.get(b.probeId);
+        if (probe && probe.target === b.subject) {
+          this.endProbe(probe);
+          this.adjustHealth(-1);
+        }
+        return;
+      }
+      case 'nack': {
+        const probe = this.probes.get(b.probeId);
+        if (probe && probe.target === b.subject) probe.nacks++;
+        return;
+      }
+      case 'pingReq': {
+        const target = this.members.get(b.target);
+        if (!target || target.name === sender.name) return;
+        const id = this.nextProbeId++;
+        // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
+        const timer = this.clock.setTimeout(() => {
+          if (!this.relays.delete(id)) return;
+          this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target });
+        }, this.timing.indirectTimeoutMs * 0.8);
+        this.relays.set(id, { origin: sender.name, originProbeId: b.probeId, target: b.target, timer });
+        this.send(target, { type: 'ping', probeId: id });
+        return;
+      }
+      case 'gossip':
+        return;
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /** Sends one gossip message to every other member now (deaths, suspicions, refutations). */
+  private broadcastNow(): void {
+    if (!this.running) return;
+    for (const m of this.members.values()) {
+      if (m.state === 'left') continue;
+      this.send(m, { type: 'gossip' });
+    }
+  }
+
+  private send(m: Member, body: Body): void {
+    // Updates about the receiver itself go first: if we think it suspect or dead, it must learn
+    // that to refute (this is how a healed node and its peers find each other again).
+    const first: Update[] = [];
+    if (m.state === 'suspect' || m.state === 'dead') first.push({ name: m.name, state: m.state, incarnation: m.incarnation });
+    this.sendRaw(m, body, first);
+  }
+
+  private sendRaw(m: Member, body: Body, first: Update[]): void {
+    const base = encodedBaseSize({ from: this.name, to: m.name }, body);
+    let budget = MAX_PACKET - MAC_BYTES - base;
+    for (const u of first) budget -= encodedUpdateSize(u);
+    const limit = this.timing.retransmitMult * Math.ceil(Math.log2(this.members.size + 2));
+    const updates = [...first, ...this.gossip.take(Math.max(0, budget), limit, first.length ? m.name : undefined, 255 - first.length)];
+    const msg: Message = {
+      from: this.name,
+      to: m.name,
+      epoch: this.epoch,
+      seq: ++this.seq,
+      timestamp: this.clock.now(),
+      incarnation: this.incarnation,
+      body,
+      updates,
+    };
+    this.transport.send(seal(this.key, encodeMessage(msg)), m.address, m.port);
+    this.metrics.sent.inc();
+  }
+
+  private countStates(): Record<string, number> {
+    const c: Record<string, number> = { alive: 1, suspect: 0, dead: 0, left: 0, unknown: 0 };
+    for (const m of this.members.values()) c[m.state] = (c[m.state] ?? 0) + 1;
+    return c;
+  }
+}
