@@ -294,6 +294,11 @@ export class Allocator {
       }
     }
     if (!pool) return refuse('InvalidRequest', `Service ${n.key} holds no address`);
+    if (n.requested.length > 0) {
+      const want = n.requested.map((a) => formatAddress(a.family, a.value)).sort().join(', ');
+      const have = entries.map((e) => e.text).sort().join(', ');
+      if (want !== have) return refuse('RequestMismatch', `Service ${n.key} holds ${have} but requests ${want}; it needs the requested address`);
+    }
     const poolCheck = this.#poolFits(n, pool, entries.map((e) => e.text).join(', '));
     if (poolCheck) return poolCheck;
     const fam = familyFit(n, entries.map((e) => e.family));
