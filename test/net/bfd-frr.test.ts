@@ -1,0 +1,75 @@
+// ironlb BFD against FRR bfdd in network namespaces: bring-up (IPv4, IPv6, multihop, passive),
+// timer renegotiation without a flap, and the peer's detection time when the ironlb side dies.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bfdLab, captureBfd, startFrrBfdd, startIronlbBfd, wireDetectionMs } from '../support/bfd-peers.ts';
+import { withNamespaces } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
+
+test('FRR bfdd: sessions come up, timers renegotiate without a flap, a dead ironlb is detected within 3 x 100 ms', { timeout: 120_000 }, async () => {
+  await withNamespaces('ilbf', 3, async (nss) => {
+    const lab = await bfdLab(nss);
+    const frr = await startFrrBfdd(lab.rtr, [
+      { peer: lab.nodeIp, local: lab.rtrIp, receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 },
+      { peer: lab.nodeIp6, local: lab.rtrIp6, receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 },
+      { peer: lab.nodeIp, local: lab.rtrIp, multihop: true, receiveInterval: 200, transmitInterval: 200, detectMultiplier: 3 },
+    ]);
+    const procs = [];
+    try {
+      const v4 = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--rx', '100', '--tx', '100', '--mult', '3']);
+      // Passive: FRR starts the session; ours only answers.
+      const v6 = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp6, '--local', lab.nodeIp6, '--rx', '100', '--tx', '100', '--passive']);
+      const mh = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--multihop', '--rx', '200', '--tx', '200']);
+      procs.push(v4, v6, mh);
+      const frrState = async (addr: string, multihop = false): Promise<string | undefined> =>
+        (await frr.peers()).find((p) => p.peer === addr && (p as unknown as { multihop: boolean }).multihop === multihop)?.status;
+      await waitFor(async () => v4.state() === 'Up' && (await frrState(lab.nodeIp)) === 'up', { what: 'IPv4 session up on both sides', timeoutMs: 15_000, intervalMs: 100 });
+      await waitFor(async () => v6.state() === 'Up' && (await frrState(lab.nodeIp6)) === 'up', { what: 'IPv6 passive session up', timeoutMs: 15_000, intervalMs: 100 });
+      await waitFor(async () => mh.state() === 'Up' && (await frrState(lab.nodeIp, true)) === 'up', { what: 'multihop session up', timeoutMs: 15_000, intervalMs: 100 });
+
+      // Timer change: FRR must see the new intervals through a poll sequence, with no Down on either side.
+      const counters = async (): Promise<{ up: number; down: number }> => {
+        const rows = JSON.parse(await frr.vtysh('show bfd peers counters json')) as Array<Record<string, unknown>>;
+        const r = rows.find((x) => x.peer === lab.nodeIp && x.multihop === false);
+        return { up: Number(r?.['session-up']), down: Number(r?.['session-down']) };
+      };
+      const before = await counters();
+      v4.send({ op: 'update', profile: { transmitInterval: 250, receiveInterval: 150 } });
+      await waitFor(async () => {
+        const p = (await frr.peers()).find((x) => x.peer === lab.nodeIp);
+        return p?.['remote-transmit-interval'] === 250 && p['remote-receive-interval'] === 150;
+      }, { what: 'FRR sees the new intervals', timeoutMs: 10_000, intervalMs: 100 });
+      const snap = await v4.snapshot();
+      assert.equal(snap.polling, false, 'poll sequence finished (Final received)');
+      assert.equal(snap.txIntervalMs, 250);
+      v4.send({ op: 'update', profile: { transmitInterval: 100, receiveInterval: 100 } });
+      await waitFor(async () => (await frr.peers()).find((x) => x.peer === lab.nodeIp)?.['remote-transmit-interval'] === 100,
+        { what: 'FRR sees 100 ms again', timeoutMs: 10_000, intervalMs: 100 });
+      assert.deepEqual(await counters(), before, 'no flap on FRR during renegotiation');
+      assert.deepEqual(v4.events.map((e) => e.state), ['Up'], 'no flap on ironlb during renegotiation');
+
+      // Dead host: cut the node's switch port, then kill ironlb. FRR must declare Down within
+      // 3 x 100 ms of the last packet it got (measured on the wire, kernel timestamps).
+      const cap = await captureBfd(lab.sw, lab.rtrPort);
+      try {
+        await waitFor(() => cap.packets.some((p) => p.src === lab.nodeIp), { what: 'capture sees ironlb packets', timeoutMs: 5000, intervalMs: 20 });
+        const cutAt = Date.now();
+        await lab.cutNode();
+        v4.kill();
+        await waitFor(async () => (await frrState(lab.nodeIp)) === 'down', { what: 'FRR declares the IPv4 session down', timeoutMs: 5000, intervalMs: 25 });
+        const polledMs = Date.now() - cutAt;
+        const wire = await waitFor(() => wireDetectionMs(cap.packets, lab.nodeIp, lab.rtrIp), { what: 'Down packet from FRR on the wire', timeoutMs: 5000, intervalMs: 20 });
+        const p = await frr.peer(lab.nodeIp);
+        assert.equal(p?.diagnostic, 'control detection time expired');
+        console.log(`# FRR detection: ${wire.toFixed(1)} ms on the wire after the last ironlb packet (cut to "down" in vtysh: ${polledMs} ms)`);
+        // 300 ms is FRR's detection time; the margin covers FRR's timer firing late on this loaded machine.
+        assert.ok(wire >= 250 && wire <= 300 + 150, `FRR detected after ${wire.toFixed(1)} ms, expected about 300 ms`);
+      } finally {
+        await cap.stop();
+      }
+    } finally {
+      for (const p of procs) p.kill();
+      await frr.stop();
+    }
+  });
+});
