@@ -2,6 +2,7 @@
 // Each subcommand lives in its own module and registers itself on the program.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerApiServer } from './apiserver.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError();
   // Subcommands are added here as they ship (see docs/cli.md).
+  registerApiServer(program);
   return program;
 }
 
