@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerApiServer } from './apiserver.ts';
+import { registerController } from './controller.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   // Subcommands are added here as they ship (see docs/cli.md).
   registerApiServer(program);
+  registerController(program);
   return program;
 }
 

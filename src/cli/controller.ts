@@ -1,0 +1,77 @@
+// `ironlb controller`: the address allocator for Services of type LoadBalancer.
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
+import { Controller, COMPONENT, createMetrics, startHealthServer } from '../controller/index.ts';
+import { loadKubeConfig, makeClients } from '../k8s/index.ts';
+import { logger } from '../util/log.ts';
+
+interface Opts {
+  kubeconfig?: string;
+  namespace: string;
+  metricsPort: string;
+  metricsHost: string;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
+  loadBalancerClass: string;
+  ignoreServicesWithoutClass?: boolean;
+  identity?: string;
+}
+
+function num(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+export function registerController(program: Command): void {
+  program
+    .command('controller')
+    .description('allocate addresses to Services of type LoadBalancer from IPPools (leader-elected)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
+    .option('--namespace <ns>', 'namespace of ironlb configuration, Secrets, Lease and state', DEFAULT_NAMESPACE)
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 picks one)', '7472')
+    .option('--metrics-host <address>', 'address for the metrics server', '0.0.0.0')
+    .option('--no-leader-elect', 'do not use leader election (run exactly one replica)')
+    .option('--lease-name <name>', 'name of the coordination.k8s.io Lease', COMPONENT)
+    .option('--lease-duration <seconds>', 'how long a standby waits before taking a silent leader\'s Lease', '15')
+    .option('--renew-deadline <seconds>', 'how long the leader retries renewing before stepping down', '10')
+    .option('--retry-period <seconds>', 'interval between Lease renewals or acquisition attempts', '2')
+    .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
+    .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
+    .option('--identity <id>', 'identity in the Lease and Events (default: hostname-pid)')
+    .action(async (o: Opts) => {
+      const log = logger('cli');
+      const port = num('--metrics-port', o.metricsPort, 0, 65535);
+      const leaseDurationMs = num('--lease-duration', o.leaseDuration, 1, 3600) * 1000;
+      const renewDeadlineMs = num('--renew-deadline', o.renewDeadline, 0.5, 3600) * 1000;
+      const retryPeriodMs = num('--retry-period', o.retryPeriod, 0.1, 3600) * 1000;
+      const metrics = createMetrics();
+      collectDefaultMetrics({ register: metrics.registry });
+      const controller = new Controller({
+        clients: makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {})),
+        namespace: o.namespace,
+        loadBalancerClass: o.loadBalancerClass,
+        handleServicesWithoutClass: !o.ignoreServicesWithoutClass,
+        identity: o.identity ?? `${hostname()}-${process.pid}`,
+        leaderElection: o.leaderElect ? { leaseName: o.leaseName, leaseDurationMs, renewDeadlineMs, retryPeriodMs } : false,
+        metrics,
+      });
+      const server = await startHealthServer({ port, host: o.metricsHost, registry: metrics.registry, healthz: () => controller.healthz(), readyz: () => controller.readyz() });
+      log.info({ port: server.port, namespace: o.namespace, class: o.loadBalancerClass }, 'controller starting');
+      const stop = (): void => {
+        log.info('stopping');
+        void controller
+          .stop()
+          .then(() => server.close())
+          .then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await controller.start();
+    });
+}

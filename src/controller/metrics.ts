@@ -1,0 +1,31 @@
+// Controller metrics (prom-client). One registry per controller so several can run in a process.
+import { Registry, Gauge, Counter } from 'prom-client';
+
+export interface ControllerMetrics {
+  registry: Registry;
+  poolCapacity: Gauge<'pool' | 'family'>;
+  poolAssigned: Gauge<'pool' | 'family'>;
+  poolAvailable: Gauge<'pool' | 'family'>;
+  allocations: Counter<'result'>;
+  allocationFailures: Counter<'reason'>;
+  apiErrors: Counter<'op'>;
+  configValid: Gauge;
+  configReloads: Counter<'result'>;
+  leader: Gauge;
+}
+
+export function createMetrics(registry: Registry = new Registry()): ControllerMetrics {
+  const registers = [registry];
+  return {
+    registry,
+    poolCapacity: new Gauge({ name: 'ironlb_pool_capacity_addresses', help: 'Addresses a pool can hand out, per family (after avoidBuggyIPs).', labelNames: ['pool', 'family'], registers }),
+    poolAssigned: new Gauge({ name: 'ironlb_pool_assigned_addresses', help: 'Addresses of a pool in use, per family (a shared address counts once).', labelNames: ['pool', 'family'], registers }),
+    poolAvailable: new Gauge({ name: 'ironlb_pool_available_addresses', help: 'Free addresses of a pool, per family.', labelNames: ['pool', 'family'], registers }),
+    allocations: new Counter({ name: 'ironlb_controller_allocations_total', help: 'Allocation outcomes: allocated, failed, released.', labelNames: ['result'], registers }),
+    allocationFailures: new Counter({ name: 'ironlb_controller_allocation_failures_total', help: 'Refused allocations by reason.', labelNames: ['reason'], registers }),
+    apiErrors: new Counter({ name: 'ironlb_controller_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
+    configValid: new Gauge({ name: 'ironlb_controller_config_valid', help: '1 when the latest configuration is valid, 0 when it was rejected (the last valid one keeps serving).', registers }),
+    configReloads: new Counter({ name: 'ironlb_controller_config_reloads_total', help: 'Configuration loads by result: applied, rejected, unchanged.', labelNames: ['result'], registers }),
+    leader: new Gauge({ name: 'ironlb_controller_leader', help: '1 while this controller is the leader.', registers }),
+  };
+}

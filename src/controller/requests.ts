@@ -1,0 +1,73 @@
+// Pure mapping from Kubernetes objects to the allocator's plain inputs (and back).
+import type { ServiceRequest as AllocRequest, PoolSpec, Protocol, Family } from '../ipam/index.ts';
+import { backendKeyOf } from '../ipam/index.ts';
+import { parseServiceRequest, ANNOTATION_ALLOCATED_FROM_POOL, type ServiceLike, type ParsedConfig } from '../api/index.ts';
+
+/** A Service as the controller reads it (V1Service is structurally compatible). */
+export interface Service extends ServiceLike {
+  metadata?: ServiceLike['metadata'] & { uid?: string; resourceVersion?: string; creationTimestamp?: Date | string };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string; ipMode?: string }> } };
+}
+
+export function serviceKey(svc: Service): string {
+  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}
+
+/** Addresses the Service's status holds (its current assignment as Kubernetes sees it). */
+export function ingressIPs(svc: Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+}
+
+export function poolAnnotation(svc: Service): string | undefined {
+  return svc.metadata?.annotations?.[ANNOTATION_ALLOCATED_FROM_POOL];
+}
+
+const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
+const FAMILIES: readonly string[] = ['IPv4', 'IPv6'];
+
+export type RequestResult = { ok: true; request: AllocRequest } | { ok: false; reason: string };
+
+/** The allocator request for a Service; a refusal says what is wrong with the Service. */
+export function toAllocatorRequest(svc: Service, namespaceLabels: Readonly<Record<string, string>> | undefined): RequestResult {
+  const parsed = parseServiceRequest(svc);
+  if (!parsed.ok) return parsed;
+  const spec = svc.spec ?? {};
+  const ports = (spec.ports ?? []).map((p) => ({ protocol: (PROTOCOLS.includes(p.protocol ?? 'TCP') ? (p.protocol ?? 'TCP') : 'TCP') as Protocol, port: p.port }));
+  const policy = spec.ipFamilyPolicy;
+  const request: AllocRequest = {
+    key: serviceKey(svc),
+    namespace: svc.metadata?.namespace ?? '',
+    labels: svc.metadata?.labels ?? {},
+    namespaceLabels: namespaceLabels ?? {},
+    requestedAddresses: Object.values(parsed.request.addresses),
+    ports,
+    ipFamilies: (spec.ipFamilies ?? []).filter((f) => FAMILIES.includes(f)) as Family[],
+    ipFamilyPolicy: policy === 'PreferDualStack' || policy === 'RequireDualStack' ? policy : 'SingleStack',
+    backendKey: backendKeyOf(spec.selector),
+    externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+  };
+  if (parsed.request.pool) request.pool = parsed.request.pool;
+  if (parsed.request.sharingKey) request.sharingKey = parsed.request.sharingKey;
+  return { ok: true, request };
+}
+
+/** The allocator's pool specs from a validated configuration (sorted by name: deterministic). */
+export function poolSpecs(cfg: ParsedConfig): PoolSpec[] {
+  return [...cfg.pools.values()]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((p) => {
+      const spec: PoolSpec = { name: p.name, addresses: p.ranges.map((r) => r.text), autoAssign: p.autoAssign, avoidBuggyIPs: p.avoidBuggyIPs };
+      if (p.allocateTo) spec.allocateTo = p.allocateTo;
+      return spec;
+    });
+}
+
+/** Orders Services for start-up: oldest first, then by key, so an older claim wins a duplicate. */
+export function startupOrder(a: Service, b: Service): number {
+  const ta = a.metadata?.creationTimestamp ? new Date(a.metadata.creationTimestamp).getTime() : 0;
+  const tb = b.metadata?.creationTimestamp ? new Date(b.metadata.creationTimestamp).getTime() : 0;
+  if (ta !== tb) return ta - tb;
+  const ka = serviceKey(a);
+  const kb = serviceKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

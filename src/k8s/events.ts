@@ -1,0 +1,96 @@
+// Event recorder (core/v1 Events, as `kubectl describe` shows them). Repeats of the same event on
+// the same object within a window bump the count of the existing Event instead of creating another.
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { logger } from '../util/log.ts';
+import { errorText } from './errors.ts';
+
+export interface ObjectRef {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventRecorderOptions {
+  api: CoreV1Api;
+  component: string;
+  /** Namespace for Events about cluster-scoped objects. Default "default", as Kubernetes does. */
+  clusterScopedNamespace?: string;
+  /** Repeats within this window are aggregated. Default 10 min. */
+  aggregateWindowMs?: number;
+  host?: string;
+}
+
+interface Recent {
+  name: string;
+  namespace: string;
+  count: number;
+  first: Date;
+  at: number;
+}
+
+export class EventRecorder {
+  #o: EventRecorderOptions;
+  #recent = new Map<string, Recent>();
+  #seq = 0;
+  #log = logger('events');
+  /** Failed Event writes: Events are best effort and never block the caller's work. */
+  failures = 0;
+
+  constructor(opts: EventRecorderOptions) {
+    this.#o = opts;
+  }
+
+  async record(obj: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
+    const namespace = obj.namespace || this.#o.clusterScopedNamespace || 'default';
+    const key = `${obj.kind}/${namespace}/${obj.name}/${obj.uid ?? ''}/${type}/${reason}/${message}`;
+    const now = new Date();
+    const window = this.#o.aggregateWindowMs ?? 600_000;
+    const prev = this.#recent.get(key);
+    if (this.#recent.size > 4096) this.#prune(now.getTime() - window);
+    try {
+      if (prev && now.getTime() - prev.at < window) {
+        prev.count++;
+        prev.at = now.getTime();
+        const existing = await this.#o.api.readNamespacedEvent({ name: prev.name, namespace: prev.namespace });
+        await this.#o.api.replaceNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { ...existing, count: prev.count, lastTimestamp: now } });
+        return;
+      }
+      const name = `${obj.name}.${now.getTime().toString(16)}${(this.#seq++ % 4096).toString(16).padStart(3, '0')}`;
+      const body: CoreV1Event = {
+        metadata: { name, namespace },
+        involvedObject: {
+          kind: obj.kind,
+          name: obj.name,
+          ...(obj.apiVersion ? { apiVersion: obj.apiVersion } : {}),
+          ...(obj.namespace ? { namespace: obj.namespace } : {}),
+          ...(obj.uid ? { uid: obj.uid } : {}),
+          ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
+        },
+        type,
+        reason,
+        message,
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: this.#o.component, ...(this.#o.host ? { host: this.#o.host } : {}) },
+        reportingComponent: this.#o.component,
+        reportingInstance: this.#o.host ?? this.#o.component,
+      };
+      await this.#o.api.createNamespacedEvent({ namespace, body });
+      this.#recent.set(key, { name, namespace, count: 1, first: now, at: now.getTime() });
+    } catch (err) {
+      this.failures++;
+      this.#recent.delete(key);
+      this.#log.warn({ err: errorText(err), reason, object: `${obj.kind}/${obj.name}` }, 'cannot write Event');
+    }
+  }
+
+  #prune(before: number): void {
+    for (const [k, v] of this.#recent) if (v.at < before) this.#recent.delete(k);
+  }
+}

@@ -1,0 +1,106 @@
+// A list+watch cache over client-node's informer. client-node resumes a watch from the last
+// resourceVersion seen and relists on 410 Gone; on any other error it stops, so this wrapper
+// restarts it after a delay (resuming from the same resourceVersion) until stopped.
+import { makeInformer, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import { logger } from '../util/log.ts';
+import { errorText } from './errors.ts';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kc: KubeConfig;
+  /** Name for logs, e.g. "services". */
+  name: string;
+  /** Watch path, e.g. /api/v1/services or /apis/ironlb.io/v1alpha1/ippools. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  /** Delay before restarting after an error (doubles up to 30 s). Default 500 ms. */
+  restartDelayMs?: number;
+}
+
+export class Informer<T extends KubernetesObject> {
+  readonly name: string;
+  #inf: ReturnType<typeof makeInformer<T>>;
+  #opts: InformerOptions<T>;
+  #synced = false;
+  #stopped = false;
+  #failed: unknown = undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #delay: number;
+  #log;
+  /** Watch errors seen (for metrics and tests). */
+  errors = 0;
+
+  constructor(opts: InformerOptions<T>) {
+    this.name = opts.name;
+    this.#opts = opts;
+    this.#delay = opts.restartDelayMs ?? 500;
+    this.#log = logger('informer', { resource: opts.name });
+    this.#inf = makeInformer<T>(opts.kc, opts.path, opts.list, opts.labelSelector);
+    this.#inf.on('error', (err: unknown) => {
+      this.errors++;
+      this.#failed = err ?? new Error('watch failed');
+      if (!this.#synced || this.#stopped) return; // start() retries during the initial sync
+      this.#log.warn({ err: errorText(err), retryInMs: this.#delay }, 'watch failed; restarting from the last resourceVersion');
+      this.#scheduleRestart();
+    });
+  }
+
+  on(event: InformerEvent, cb: (obj: T) => void): void {
+    this.#inf.on(event, cb);
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Lists, then watches. Resolves once the first list succeeded (retrying until then), or on stop. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    let delay = this.#delay;
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      this.#failed = undefined;
+      await this.#inf.start();
+      if (this.#failed === undefined) {
+        this.#synced = true;
+        return;
+      }
+      this.#log.warn({ err: errorText(this.#failed), attempt, retryInMs: delay }, 'initial list failed; retrying');
+      await new Promise<void>((resolve) => {
+        this.#timer = setTimeout(resolve, delay);
+      });
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+
+  #scheduleRestart(): void {
+    clearTimeout(this.#timer);
+    const delay = this.#delay;
+    this.#delay = Math.min(this.#delay * 2, 30_000);
+    this.#timer = setTimeout(() => {
+      if (this.#stopped) return;
+      this.#failed = undefined;
+      this.#inf.start().then(
+        () => {
+          if (this.#failed === undefined) this.#delay = this.#opts.restartDelayMs ?? 500;
+        },
+        (err: unknown) => this.#log.warn({ err: errorText(err) }, 'restart failed'),
+      );
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#inf.stop();
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.#inf.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.#inf.get(name, namespace);
+  }
+}
