@@ -1,0 +1,113 @@
+// Adj-RIB-Out of one peer: the routes we want the peer to have (desired), what the current
+// session has been told (sent), and which prefixes differ (dirty). Changes are taken as a batch,
+// grouped by AttrSet so the encoder can pack them.
+import type { AttrSet } from './attr-set.ts';
+import { familyOf } from './update-builder.ts';
+import type { Family } from './types.ts';
+
+export interface RibChanges {
+  /** Per family, prefixes to announce grouped by their attributes. */
+  announce: Record<Family, Map<AttrSet, string[]>>;
+  withdraw: Record<Family, string[]>;
+}
+
+export class AdjRibOut {
+  readonly desired = new Map<string, AttrSet>();
+  private readonly sent = new Map<string, AttrSet>();
+  private dirty = new Set<string>();
+  private up = false;
+
+  get advertisedCount(): number {
+    return this.sent.size;
+  }
+
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Sets a route; returns true when the wire needs to change. */
+  set(prefix: string, attrs: AttrSet): boolean {
+    if (this.desired.get(prefix) === attrs) return false;
+    this.desired.set(prefix, attrs);
+    return this.mark(prefix);
+  }
+
+  remove(prefix: string): boolean {
+    if (!this.desired.delete(prefix)) return false;
+    return this.mark(prefix);
+  }
+
+  /** Makes `routes` the whole desired state; returns true when anything changed. */
+  replace(routes: ReadonlyMap<string, AttrSet>): boolean {
+    let changed = false;
+    for (const p of this.desired.keys()) {
+      if (!routes.has(p)) {
+        this.desired.delete(p);
+        changed = this.mark(p) || changed;
+      }
+    }
+    for (const [p, a] of routes) changed = this.set(p, a) || changed;
+    return changed;
+  }
+
+  private mark(prefix: string): boolean {
+    if (!this.up) return false;
+    this.dirty.add(prefix);
+    return true;
+  }
+
+  /** A new session: it knows nothing, so every desired route is pending. */
+  sessionUp(): void {
+    this.up = true;
+    this.sent.clear();
+    this.dirty = new Set(this.desired.keys());
+  }
+
+  sessionDown(): void {
+    this.up = false;
+    this.sent.clear();
+    this.dirty.clear();
+  }
+
+  /** ROUTE-REFRESH: send the family's routes again. */
+  refresh(family: Family): void {
+    if (!this.up) return;
+    for (const p of this.sent.keys()) {
+      if (familyOf(p) === family) {
+        this.sent.delete(p);
+        this.dirty.add(p);
+      }
+    }
+  }
+
+  /** Takes the pending differences and records them as sent. */
+  take(): RibChanges {
+    const ch: RibChanges = { announce: { ipv4: new Map(), ipv6: new Map() }, withdraw: { ipv4: [], ipv6: [] } };
+    for (const p of this.dirty) {
+      const want = this.desired.get(p);
+      const had = this.sent.get(p);
+      if (want === had) continue;
+      const fam = familyOf(p);
+      if (want === undefined) {
+        this.sent.delete(p);
+        ch.withdraw[fam].push(p);
+      } else {
+        this.sent.set(p, want);
+        const group = ch.announce[fam].get(want);
+        if (group) group.push(p);
+        else ch.announce[fam].set(want, [p]);
+      }
+    }
+    this.dirty.clear();
+    return ch;
+  }
+
+  /** Forgets that these were sent (they could not be encoded for this session). */
+  unsend(prefixes: readonly string[]): void {
+    for (const p of prefixes) this.sent.delete(p);
+  }
+
+  attrSetsInUse(into: Set<AttrSet>): void {
+    for (const a of this.desired.values()) into.add(a);
+  }
+}

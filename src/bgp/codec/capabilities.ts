@@ -1,0 +1,163 @@
+// OPEN optional parameters and capabilities (RFC 5492, RFC 9072 extended parameters).
+import { Afi, Cap, Err, OpenSub, SAFI_UNICAST } from './constants.ts';
+import { BgpError } from './errors.ts';
+
+export interface AfiSafi {
+  afi: number;
+  safi: number;
+}
+
+export interface GracefulRestartCap {
+  /** R bit: the sender has restarted (RFC 4724 §3). */
+  restarting: boolean;
+  /** N bit: RFC 8538 notification support (decoded, never sent). */
+  notification: boolean;
+  /** Restart time in seconds (12 bits). */
+  time: number;
+  families: Array<AfiSafi & { forwarding: boolean }>;
+}
+
+/** ADD-PATH send/receive per family (RFC 7911): 1 receive, 2 send, 3 both. */
+export interface AddPathEntry extends AfiSafi {
+  mode: number;
+}
+
+export interface Capabilities {
+  multiprotocol: AfiSafi[];
+  routeRefresh: boolean;
+  enhancedRouteRefresh: boolean;
+  extendedMessage: boolean;
+  fourOctetAs?: number;
+  gracefulRestart?: GracefulRestartCap;
+  addPath: AddPathEntry[];
+  unknown: Array<{ code: number; data: Buffer }>;
+}
+
+export function emptyCapabilities(): Capabilities {
+  return { multiprotocol: [], routeRefresh: false, enhancedRouteRefresh: false, extendedMessage: false, addPath: [], unknown: [] };
+}
+
+function cap(code: number, data: Buffer): Buffer {
+  if (data.length > 255) throw new Error(`capability ${code} is ${data.length} bytes, over 255`);
+  return Buffer.concat([Buffer.from([code, data.length]), data]);
+}
+
+function afiSafiBytes(f: AfiSafi): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(f.afi, 0);
+  b[3] = f.safi;
+  return b;
+}
+
+/** Encodes capabilities as the OPEN's optional parameters (one parameter per capability). */
+export function encodeCapabilities(c: Capabilities): Buffer {
+  const caps: Buffer[] = [];
+  for (const f of c.multiprotocol) caps.push(cap(Cap.MULTIPROTOCOL, afiSafiBytes(f)));
+  if (c.routeRefresh) caps.push(cap(Cap.ROUTE_REFRESH, Buffer.alloc(0)));
+  if (c.enhancedRouteRefresh) caps.push(cap(Cap.ENHANCED_ROUTE_REFRESH, Buffer.alloc(0)));
+  if (c.extendedMessage) caps.push(cap(Cap.EXTENDED_MESSAGE, Buffer.alloc(0)));
+  if (c.gracefulRestart) {
+    const gr = c.gracefulRestart;
+    const b = Buffer.alloc(2 + 4 * gr.families.length);
+    b.writeUInt16BE(((gr.restarting ? 0x8 : 0) | (gr.notification ? 0x4 : 0)) << 12 | (gr.time & 0xfff), 0);
+    gr.families.forEach((f, i) => {
+      b.writeUInt16BE(f.afi, 2 + i * 4);
+      b[4 + i * 4] = f.safi;
+      b[5 + i * 4] = f.forwarding ? 0x80 : 0;
+    });
+    caps.push(cap(Cap.GRACEFUL_RESTART, b));
+  }
+  if (c.fourOctetAs !== undefined) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(c.fourOctetAs >>> 0, 0);
+    caps.push(cap(Cap.FOUR_OCTET_AS, b));
+  }
+  if (c.addPath.length) {
+    const b = Buffer.alloc(4 * c.addPath.length);
+    c.addPath.forEach((f, i) => {
+      b.writeUInt16BE(f.afi, i * 4);
+      b[i * 4 + 2] = f.safi;
+      b[i * 4 + 3] = f.mode;
+    });
+    caps.push(cap(Cap.ADD_PATH, b));
+  }
+  for (const u of c.unknown) caps.push(cap(u.code, u.data));
+  return Buffer.concat(caps.map((v) => Buffer.concat([Buffer.from([2, v.length]), v])));
+}
+
+/**
+ * Decodes the OPEN's optional parameters into capabilities. Parameter types other than
+ * Capabilities (2) are refused as RFC 5492 requires; malformed lengths are errors.
+ */
+export function decodeOptionalParameters(params: Buffer): Capabilities {
+  const c = emptyCapabilities();
+  let off = 0;
+  // RFC 9072: a first parameter of type 255 announces 2-byte lengths.
+  const extended = params.length >= 3 && params[0] === 255;
+  if (extended) off = 3;
+  while (off < params.length) {
+    const hdr = extended ? 3 : 2;
+    if (off + hdr > params.length) throw new BgpError(Err.OPEN, 0, 'optional parameter header is truncated');
+    const type = params[off] ?? 0;
+    const len = extended ? params.readUInt16BE(off + 1) : (params[off + 1] ?? 0);
+    off += hdr;
+    if (off + len > params.length) throw new BgpError(Err.OPEN, 0, 'optional parameter overruns the OPEN message');
+    if (type !== 2) throw new BgpError(Err.OPEN, OpenSub.UNSUPPORTED_OPTIONAL_PARAMETER, `unsupported optional parameter type ${type}`);
+    decodeCapabilityList(params.subarray(off, off + len), c);
+    off += len;
+  }
+  return c;
+}
+
+function decodeCapabilityList(b: Buffer, c: Capabilities): void {
+  let off = 0;
+  while (off < b.length) {
+    if (off + 2 > b.length) throw new BgpError(Err.OPEN, 0, 'capability header is truncated');
+    const code = b[off] ?? 0;
+    const len = b[off + 1] ?? 0;
+    off += 2;
+    if (off + len > b.length) throw new BgpError(Err.OPEN, 0, `capability ${code} overruns its parameter`);
+    const d = b.subarray(off, off + len);
+    off += len;
+    switch (code) {
+      case Cap.MULTIPROTOCOL:
+        if (len !== 4) throw new BgpError(Err.OPEN, 0, `multiprotocol capability has length ${len}, expected 4`);
+        c.multiprotocol.push({ afi: d.readUInt16BE(0), safi: d[3] ?? 0 });
+        break;
+      case Cap.ROUTE_REFRESH:
+      case Cap.ROUTE_REFRESH_OLD:
+        c.routeRefresh = true;
+        break;
+      case Cap.ENHANCED_ROUTE_REFRESH:
+        c.enhancedRouteRefresh = true;
+        break;
+      case Cap.EXTENDED_MESSAGE:
+        c.extendedMessage = true;
+        break;
+      case Cap.FOUR_OCTET_AS:
+        if (len !== 4) throw new BgpError(Err.OPEN, 0, `4-octet AS capability has length ${len}, expected 4`);
+        c.fourOctetAs = d.readUInt32BE(0);
+        break;
+      case Cap.GRACEFUL_RESTART: {
+        if (len < 2 || (len - 2) % 4 !== 0) throw new BgpError(Err.OPEN, 0, `graceful restart capability has length ${len}`);
+        const w = d.readUInt16BE(0);
+        const families: GracefulRestartCap['families'] = [];
+        for (let i = 2; i < len; i += 4) families.push({ afi: d.readUInt16BE(i), safi: d[i + 2] ?? 0, forwarding: ((d[i + 3] ?? 0) & 0x80) !== 0 });
+        c.gracefulRestart = { restarting: (w & 0x8000) !== 0, notification: (w & 0x4000) !== 0, time: w & 0xfff, families };
+        break;
+      }
+      case Cap.ADD_PATH:
+        if (len % 4 !== 0) throw new BgpError(Err.OPEN, 0, `ADD-PATH capability has length ${len}, not a multiple of 4`);
+        for (let i = 0; i < len; i += 4) c.addPath.push({ afi: d.readUInt16BE(i), safi: d[i + 2] ?? 0, mode: d[i + 3] ?? 0 });
+        break;
+      default:
+        // Unknown capabilities are ignored (RFC 5492 §3), kept only for status.
+        c.unknown.push({ code, data: Buffer.from(d) });
+    }
+  }
+}
+
+/** The families a peer supports: IPv4 unicast alone when it sent no multiprotocol capability (RFC 4760 §8). */
+export function peerFamilies(c: Capabilities): AfiSafi[] {
+  return c.multiprotocol.length ? c.multiprotocol : [{ afi: Afi.IPV4, safi: SAFI_UNICAST }];
+}

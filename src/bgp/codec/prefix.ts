@@ -1,0 +1,132 @@
+// IP prefixes: text <-> bytes, and the NLRI encoding (RFC 4271 §4.3, RFC 4760, RFC 7911 path IDs).
+import ipaddr from 'ipaddr.js';
+import { Afi, Err, UpdateSub } from './constants.ts';
+import { BgpError } from './errors.ts';
+
+export type AfiNumber = typeof Afi.IPV4 | typeof Afi.IPV6;
+
+export interface Prefix {
+  afi: AfiNumber;
+  length: number;
+  /** The address, 4 or 16 bytes, host bits cleared. */
+  addr: Buffer;
+}
+
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parses an IPv4 or IPv6 address into 4 or 16 bytes; throws a readable error when invalid. */
+export function parseAddress(text: string): Buffer {
+  const m = IPV4_RE.exec(text);
+  if (m) {
+    const b = Buffer.allocUnsafe(4);
+    for (let i = 0; i < 4; i++) {
+      const v = Number(m[i + 1]);
+      if (v > 255) throw new Error(`invalid IPv4 address "${text}": octet ${v} is over 255`);
+      b[i] = v;
+    }
+    return b;
+  }
+  if (text.includes(':')) {
+    // Zone IDs (fe80::1%eth0) are local to the host: the wire carries the bare address.
+    const bare = text.split('%')[0] ?? text;
+    if (ipaddr.IPv6.isValid(bare)) return Buffer.from(ipaddr.IPv6.parse(bare).toByteArray());
+  }
+  throw new Error(`invalid IP address "${text}": expected dotted IPv4 or IPv6 text`);
+}
+
+/** Formats 4 or 16 address bytes as text (RFC 5952 form for IPv6). */
+export function formatAddress(addr: Uint8Array): string {
+  if (addr.length === 4) return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+  if (addr.length === 16) return ipaddr.fromByteArray(Array.from(addr)).toString();
+  throw new Error(`an IP address has 4 or 16 bytes, got ${addr.length}`);
+}
+
+/** Parses "10.0.0.1/32" or "fd00::/64" (a bare address means a host route); clears host bits. */
+export function parsePrefix(text: string): Prefix {
+  const slash = text.indexOf('/');
+  const addrText = slash < 0 ? text : text.slice(0, slash);
+  const addr = parseAddress(addrText);
+  const max = addr.length * 8;
+  let length = max;
+  if (slash >= 0) {
+    const lenText = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) {
+      throw new Error(`invalid prefix "${text}": the length must be 0..${max}`);
+    }
+    length = Number(lenText);
+  }
+  maskInPlace(addr, length);
+  return { afi: addr.length === 4 ? Afi.IPV4 : Afi.IPV6, length, addr };
+}
+
+function maskInPlace(addr: Buffer, length: number): void {
+  for (let i = 0; i < addr.length; i++) {
+    const bits = length - i * 8;
+    if (bits >= 8) continue;
+    addr[i] = bits <= 0 ? 0 : (addr[i] ?? 0) & (0xff << (8 - bits));
+  }
+}
+
+export function formatPrefix(p: Prefix): string {
+  return `${formatAddress(p.addr)}/${p.length}`;
+}
+
+/** The canonical text of a prefix, used as the key of routes everywhere. */
+export function canonicalPrefix(text: string): string {
+  return formatPrefix(parsePrefix(text));
+}
+
+/** Bytes the prefix takes in an NLRI field (plus 4 with an ADD-PATH path identifier). */
+export function nlriSize(p: Prefix, addPath = false): number {
+  return 1 + ((p.length + 7) >> 3) + (addPath ? 4 : 0);
+}
+
+/** Writes one NLRI entry at `off`; returns the offset after it. */
+export function writeNlri(buf: Buffer, off: number, p: Prefix, pathId?: number): number {
+  if (pathId !== undefined) {
+    buf.writeUInt32BE(pathId, off);
+    off += 4;
+  }
+  buf[off++] = p.length;
+  const n = (p.length + 7) >> 3;
+  p.addr.copy(buf, off, 0, n);
+  return off + n;
+}
+
+export interface DecodedNlri {
+  prefix: string;
+  pathId?: number;
+}
+
+/**
+ * Decodes an NLRI field. A length over the family's maximum or a truncated entry is an
+ * "Invalid Network Field" error (RFC 4271 §6.3; RFC 7606 §5.3: session reset, since the rest
+ * of the field cannot be located).
+ */
+export function decodeNlri(buf: Uint8Array, afi: AfiNumber, addPath: boolean): DecodedNlri[] {
+  const out: DecodedNlri[] = [];
+  const size = afi === Afi.IPV4 ? 4 : 16;
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  while (off < view.length) {
+    let pathId: number | undefined;
+    if (addPath) {
+      if (off + 4 > view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI path identifier is truncated');
+      pathId = view.readUInt32BE(off);
+      off += 4;
+    }
+    if (off >= view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI entry is truncated');
+    const length = view[off++] ?? 0;
+    if (length > size * 8) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, `NLRI prefix length ${length} is over ${size * 8}`);
+    const n = (length + 7) >> 3;
+    if (off + n > view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI prefix bytes are truncated');
+    const addr = Buffer.alloc(size);
+    view.copy(addr, 0, off, off + n);
+    maskInPlace(addr, length);
+    off += n;
+    const entry: DecodedNlri = { prefix: `${formatAddress(addr)}/${length}` };
+    if (pathId !== undefined) entry.pathId = pathId;
+    out.push(entry);
+  }
+  return out;
+}

@@ -1,0 +1,241 @@
+// The BGP engine: peers, their sessions and Adj-RIBs-Out, and the listener for passive opens.
+// This is the API the speaker uses; nothing here knows about Kubernetes.
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import { CeaseSub } from './codec/constants.ts';
+import { canonicalPrefix, parseAddress } from './codec/prefix.ts';
+import { AttrTable, type AttrSet } from './attr-set.ts';
+import { Session, type ResolvedPeer } from './session.ts';
+import { defaultSockets, unmapAddress, type BgpListener, type SocketFactory } from './socket.ts';
+import { defaultRouterId } from './local-link.ts';
+import { logger, type Logger } from '../util/log.ts';
+import type { EngineOptions, PeerConfig, PeerStatus, RouteAttributes, StateEvent } from './types.ts';
+
+export const DEFAULT_PORT = 179;
+const DEFAULT_HOLD = 90;
+const DEFAULT_CONNECT_RETRY = 5;
+
+/** Settings that an established session can take without being reset. */
+const LIVE_KEYS: ReadonlySet<keyof PeerConfig> = new Set(['connectRetryTime', 'passive', 'name']);
+
+function validAsn(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new Error(`${name} must be an integer 1..4294967295, got ${v}`);
+}
+
+function resolve(cfg: PeerConfig, engineRouterId: string | undefined): ResolvedPeer {
+  if (!cfg.name) throw new Error('peer name is required');
+  validAsn('localAsn', cfg.localAsn);
+  validAsn('peerAsn', cfg.peerAsn);
+  parseAddress(cfg.peerAddress);
+  if (cfg.localAddress) parseAddress(cfg.localAddress);
+  const holdTime = cfg.holdTime ?? DEFAULT_HOLD;
+  if (!Number.isInteger(holdTime) || holdTime < 0 || holdTime > 65535 || holdTime === 1 || holdTime === 2) {
+    throw new Error(`peer ${cfg.name}: holdTime must be 0 or 3..65535 seconds, got ${holdTime}`);
+  }
+  const connectRetryTime = cfg.connectRetryTime ?? DEFAULT_CONNECT_RETRY;
+  if (!(connectRetryTime > 0)) throw new Error(`peer ${cfg.name}: connectRetryTime must be positive, got ${connectRetryTime}`);
+  let routerId = cfg.routerId ?? engineRouterId;
+  if (!routerId && cfg.localAddress && parseAddress(cfg.localAddress).length === 4) routerId = cfg.localAddress;
+  routerId ??= defaultRouterId();
+  if (!routerId || parseAddress(routerId).length !== 4) throw new Error(`peer ${cfg.name}: routerId must be an IPv4 address (set routerId on the engine or the peer)`);
+  const families = cfg.families?.length ? [...new Set(cfg.families)] : (['ipv4', 'ipv6'] as const).slice();
+  for (const f of families) if (f !== 'ipv4' && f !== 'ipv6') throw new Error(`peer ${cfg.name}: family must be ipv4 or ipv6, got ${String(f)}`);
+  if (cfg.gracefulRestart && !(cfg.gracefulRestart.restartTime >= 0 && cfg.gracefulRestart.restartTime <= 4095)) {
+    throw new Error(`peer ${cfg.name}: gracefulRestart.restartTime must be 0..4095 seconds`);
+  }
+  if (cfg.minTtl !== undefined && !(cfg.minTtl >= 1 && cfg.minTtl <= 255)) throw new Error(`peer ${cfg.name}: minTtl must be 1..255`);
+  if (cfg.ebgpMultihop !== undefined && !(cfg.ebgpMultihop >= 1 && cfg.ebgpMultihop <= 255)) throw new Error(`peer ${cfg.name}: ebgpMultihop must be 1..255`);
+  return { ...cfg, peerPort: cfg.peerPort ?? DEFAULT_PORT, holdTime, connectRetryTime, routerId, families };
+}
+
+function sameSession(a: ResolvedPeer, b: ResolvedPeer): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof PeerConfig>);
+  for (const k of keys) {
+    if (LIVE_KEYS.has(k)) continue;
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return false;
+  }
+  return true;
+}
+
+export interface BgpEngineEvents {
+  state: [StateEvent];
+}
+
+export class BgpEngine extends EventEmitter<BgpEngineEvents> {
+  private readonly opts: EngineOptions;
+  private readonly log: Logger;
+  private readonly sessions = new Map<string, Session>();
+  private readonly attrs = new AttrTable();
+  private readonly sockets: () => Promise<SocketFactory>;
+  private listener: BgpListener | undefined;
+  private readonly listening: Promise<void>;
+  private closed = false;
+
+  constructor(opts: EngineOptions = {}) {
+    super();
+    this.opts = opts;
+    this.log = opts.logger ?? logger('bgp');
+    if (opts.routerId !== undefined && parseAddress(opts.routerId).length !== 4) throw new Error(`routerId must be an IPv4 address, got "${opts.routerId}"`);
+    const factory = opts.sockets;
+    this.sockets = factory ? () => Promise.resolve(factory) : defaultSockets;
+    this.listening = this.startListener();
+    // Logged in startListener; ready() still reports it to whoever asks.
+    this.listening.catch(() => {});
+  }
+
+  private async startListener(): Promise<void> {
+    const l = this.opts.listen === undefined ? { address: '::', port: DEFAULT_PORT } : this.opts.listen;
+    if (l === false) return;
+    try {
+      const f = await this.sockets();
+      const listener = await f.listen(l, (s) => this.onIncoming(s));
+      if (this.closed) {
+        await listener.close();
+        return;
+      }
+      this.listener = listener;
+      for (const s of this.sessions.values()) this.applyPassword(s.cfg);
+      this.log.info({ address: l.address, port: listener.port, sockets: f.name }, 'listening for BGP peers');
+    } catch (e) {
+      // Active sessions still work; peers that only connect to us will not.
+      this.log.error({ err: (e as Error).message, address: l.address, port: l.port }, 'cannot listen for BGP peers; sessions will only connect out');
+      throw e;
+    }
+  }
+
+  /** Resolves when the listener is up (rejects if it could not bind). */
+  ready(): Promise<void> {
+    return this.listening;
+  }
+
+  /** The listening port, once ready (useful with port 0). */
+  get port(): number | undefined {
+    return this.listener?.port;
+  }
+
+  private onIncoming(socket: net.Socket): void {
+    const remote = unmapAddress(socket.remoteAddress ?? '');
+    for (const s of this.sessions.values()) {
+      if (unmapAddress(s.cfg.peerAddress) === remote) {
+        s.acceptIncoming(socket);
+        return;
+      }
+    }
+    this.log.info({ remote }, 'connection from an unknown address refused');
+    socket.destroy();
+  }
+
+  private applyPassword(cfg: ResolvedPeer, remove = false): void {
+    if (!this.listener) return;
+    try {
+      if (remove) {
+        if (cfg.password !== undefined) this.listener.setPassword(cfg.peerAddress, undefined);
+      } else if (cfg.password !== undefined) this.listener.setPassword(cfg.peerAddress, cfg.password);
+    } catch (e) {
+      this.log.error({ peer: cfg.name, err: (e as Error).message }, 'cannot set the TCP MD5 key on the listener');
+    }
+  }
+
+  addPeer(cfg: PeerConfig): void {
+    if (this.closed) throw new Error('the BGP engine is closed');
+    if (this.sessions.has(cfg.name)) throw new Error(`peer "${cfg.name}" already exists; use updatePeer to change it`);
+    const resolved = resolve(cfg, this.opts.routerId);
+    const session = new Session(resolved, {
+      sockets: this.sockets,
+      log: this.log,
+      onState: (ev) => this.emit('state', ev),
+    });
+    this.sessions.set(cfg.name, session);
+    this.applyPassword(resolved);
+    session.start();
+  }
+
+  /** Changes a peer; the session is reset only when a session-level setting changed. */
+  async updatePeer(cfg: PeerConfig): Promise<void> {
+    const s = this.session(cfg.name);
+    const next = resolve(cfg, this.opts.routerId);
+    if (sameSession(s.cfg, next)) {
+      s.reconfigure(next);
+      return;
+    }
+    this.applyPassword(s.cfg, true);
+    await s.stop(CeaseSub.OTHER_CONFIG_CHANGE);
+    s.reconfigure(next);
+    this.applyPassword(next);
+    s.start();
+  }
+
+  /** Sends Cease (peer de-configured) and forgets the peer. */
+  async removePeer(name: string): Promise<void> {
+    const s = this.session(name);
+    this.sessions.delete(name);
+    this.applyPassword(s.cfg, true);
+    await s.stop(CeaseSub.PEER_DECONFIGURED);
+  }
+
+  /** Desired routes of a peer, as a whole: only the difference goes on the wire. */
+  setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): void {
+    const s = this.session(peerName);
+    const m = new Map<string, AttrSet>();
+    for (const [p, a] of routes) m.set(canonicalPrefix(p), this.attrs.intern(a));
+    if (s.rib.replace(m)) s.scheduleFlush();
+    this.collectAttrs();
+  }
+
+  announce(peerName: string, prefix: string, attrs: RouteAttributes = {}): void {
+    const s = this.session(peerName);
+    if (s.rib.set(canonicalPrefix(prefix), this.attrs.intern(attrs))) s.scheduleFlush();
+  }
+
+  withdraw(peerName: string, prefix: string): void {
+    const s = this.session(peerName);
+    if (s.rib.remove(canonicalPrefix(prefix))) s.scheduleFlush();
+  }
+
+  /** Drops the session at once (e.g. BFD Down); it reconnects per connect-retry. */
+  resetPeer(name: string, reason: string): void {
+    this.session(name).reset(reason);
+  }
+
+  peerStatus(name: string): PeerStatus {
+    return this.session(name).status();
+  }
+
+  peers(): PeerStatus[] {
+    return [...this.sessions.values()].map((s) => s.status());
+  }
+
+  /**
+   * Closes every session and the listener. With graceful restart (or a peer's
+   * preserveOnShutdown) the connection just ends, so the peer keeps our routes as stale until we
+   * come back; otherwise Cease tells the peer to drop them now.
+   */
+  async close(opts: { gracefulRestart?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => {
+      const gr = opts.gracefulRestart ?? s.cfg.gracefulRestart?.preserveOnShutdown ?? false;
+      return gr && s.cfg.gracefulRestart ? s.dropForGracefulRestart() : s.stop(CeaseSub.ADMIN_SHUTDOWN);
+    }));
+    await this.listening.catch(() => {});
+    await this.listener?.close();
+    this.listener = undefined;
+  }
+
+  private session(name: string): Session {
+    const s = this.sessions.get(name);
+    if (!s) throw new Error(`no BGP peer named "${name}"; add it with addPeer first`);
+    return s;
+  }
+
+  private collectCount = 0;
+  /** Drops interned attribute sets no route uses, now and then (they are few, but unbounded otherwise). */
+  private collectAttrs(): void {
+    if (++this.collectCount % 64 !== 0 && this.attrs.size < 10_000) return;
+    const used = new Set<AttrSet>();
+    for (const s of this.sessions.values()) s.rib.attrSetsInUse(used);
+    this.attrs.retain(used);
+  }
+}

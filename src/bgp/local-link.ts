@@ -1,0 +1,49 @@
+// Facts about local addresses the session needs: the link-local address to send with IPv6 next
+// hops when the peer is on-link (RFC 2545 §3), and a router ID when none is configured.
+import os from 'node:os';
+import { parseAddress } from './codec/prefix.ts';
+
+function inSubnet(addr: Buffer, net: Buffer, len: number): boolean {
+  if (addr.length !== net.length) return false;
+  for (let i = 0; i < addr.length && len > 0; i++, len -= 8) {
+    const mask = len >= 8 ? 0xff : (0xff << (8 - len)) & 0xff;
+    if (((addr[i] ?? 0) & mask) !== ((net[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * The link-local address of the interface that holds `localAddress`, when `peerAddress` is in
+ * one of that interface's IPv6 subnets (directly connected); undefined otherwise.
+ */
+export function linkLocalFor(localAddress: string, peerAddress: string, ifaces = os.networkInterfaces()): Buffer | undefined {
+  let local: Buffer;
+  let peer: Buffer;
+  try {
+    local = parseAddress(localAddress);
+    peer = parseAddress(peerAddress);
+  } catch {
+    return undefined;
+  }
+  if (local.length !== 16 || peer.length !== 16) return undefined;
+  for (const list of Object.values(ifaces)) {
+    if (!list) continue;
+    const mine = list.find((a) => a.family === 'IPv6' && parseAddress(a.address).equals(local));
+    if (!mine) continue;
+    const onLink = list.some((a) => {
+      if (a.family !== 'IPv6' || !a.cidr) return false;
+      const len = Number(a.cidr.split('/')[1]);
+      return inSubnet(peer, parseAddress(a.address), len);
+    });
+    if (!onLink) return undefined;
+    const ll = list.find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
+    return ll ? parseAddress(ll.address) : undefined;
+  }
+  return undefined;
+}
+
+/** A router ID from the host's addresses: the first non-internal IPv4, else the first IPv4. */
+export function defaultRouterId(ifaces = os.networkInterfaces()): string | undefined {
+  const all = Object.values(ifaces).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4');
+  return (all.find((a) => !a.internal) ?? all[0])?.address;
+}

@@ -1,0 +1,657 @@
+// One peer's session: sockets, timers and the FSM (fsm.ts) put together, connection collision
+// detection (RFC 4271 §6.8), and the Adj-RIB-Out flushed to the wire as soon as it changes.
+import type net from 'node:net';
+import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SAFI_UNICAST, notificationName } from './codec/constants.ts';
+import { BgpError } from './codec/errors.ts';
+import { emptyCapabilities, peerFamilies, type Capabilities } from './codec/capabilities.ts';
+import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, encodeOpen, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
+import { parseAddress } from './codec/prefix.ts';
+import type { DecodeContext } from './codec/attributes.ts';
+import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
+import { AdjRibOut } from './adj-rib-out.ts';
+import { UpdateEncoder, type EncodingContext } from './update-builder.ts';
+import { linkLocalFor } from './local-link.ts';
+import { unmapAddress, type SocketFactory } from './socket.ts';
+import type { Logger } from '../util/log.ts';
+import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
+import { bgpMetrics } from './metrics.ts';
+
+/** A PeerConfig with every default filled in. */
+export interface ResolvedPeer extends PeerConfig {
+  peerPort: number;
+  holdTime: number;
+  connectRetryTime: number;
+  routerId: string;
+  families: Family[];
+}
+
+const FAMILY_AFI: Record<Family, number> = { ipv4: Afi.IPV4, ipv6: Afi.IPV6 };
+const CONNECT_TIMEOUT_MS = 30_000;
+/** How long a closing socket may take to flush its last message before it is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
+const MAX_RETRY_TIME = 60;
+
+function jitter(seconds: number): number {
+  // RFC 4271 §10: jitter the keepalive and connect-retry timers by up to 25% downwards.
+  return seconds * (0.75 + Math.random() * 0.25);
+}
+
+function ipNumber(a: string): number {
+  const b = parseAddress(a);
+  return b.length === 4 ? b.readUInt32BE(0) : 0;
+}
+
+function emptyCounters(): PeerCounters {
+  return {
+    messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, prefixesAnnouncedIn: 0, prefixesWithdrawnIn: 0,
+    prefixesAnnouncedOut: 0, prefixesWithdrawnOut: 0, treatAsWithdraw: 0, attributesDiscarded: 0,
+    notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0, endOfRibIn: 0, establishedTransitions: 0,
+  };
+}
+
+/** One TCP connection (or connection attempt) with its own FSM state and hold/keepalive timers. */
+class Conn {
+  fsm: FsmState;
+  socket: net.Socket | undefined;
+  outgoing = false;
+  reader = new MessageReader();
+  hold: NodeJS.Timeout | undefined;
+  keepalive: NodeJS.Timeout | undefined;
+  peerCaps: Capabilities | undefined;
+  connecting: AbortController | undefined;
+
+  constructor(fsm: FsmState) {
+    this.fsm = fsm;
+  }
+
+  clearTimers(): void {
+    clearTimeout(this.hold);
+    clearTimeout(this.keepalive);
+    this.hold = undefined;
+    this.keepalive = undefined;
+  }
+}
+
+export interface SessionDeps {
+  sockets: () => Promise<SocketFactory>;
+  log: Logger;
+  onState: (ev: StateEvent) => void;
+}
+
+export class Session {
+  cfg: ResolvedPeer;
+  readonly rib = new AdjRibOut();
+  private fsmCfg: FsmConfig;
+  private main = new Conn(initialState());
+  private extra: Conn | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly deps: SessionDeps;
+  private readonly log: Logger;
+  private counters = emptyCounters();
+  private encoder: UpdateEncoder | undefined;
+  private families = new Set<Family>();
+  private establishedAt = 0;
+  private negotiated: NegotiatedCapabilities | undefined;
+  private localAddress: string | undefined;
+  private firstSession = true;
+  private flushScheduled = false;
+  private lastError: string | undefined;
+  private readonly closing = new Set<Promise<void>>();
+  private warnedSkips = new Set<string>();
+
+  constructor(cfg: ResolvedPeer, deps: SessionDeps) {
+    this.cfg = cfg;
+    this.deps = deps;
+    this.log = deps.log.child({ peer: cfg.name, peerAddress: cfg.peerAddress });
+    this.fsmCfg = Session.fsmConfig(cfg);
+  }
+
+  static fsmConfig(cfg: ResolvedPeer): FsmConfig {
+    const f: FsmConfig = {
+      localAsn: cfg.localAsn, peerAsn: cfg.peerAsn, routerId: cfg.routerId, holdTime: cfg.holdTime,
+      passive: cfg.passive ?? false, connectRetryTime: cfg.connectRetryTime, maxRetryTime: MAX_RETRY_TIME,
+    };
+    if (cfg.keepaliveTime !== undefined) f.keepaliveTime = cfg.keepaliveTime;
+    return f;
+  }
+
+  get state(): State {
+    return this.main.fsm.state;
+  }
+
+  get ibgp(): boolean {
+    return this.cfg.localAsn === this.cfg.peerAsn;
+  }
+
+  /** Applies settings that need no new session (the caller decides which those are). */
+  reconfigure(cfg: ResolvedPeer): void {
+    this.cfg = cfg;
+    this.fsmCfg = Session.fsmConfig(cfg);
+  }
+
+  start(): void {
+    this.dispatch(this.main, { type: 'Start' });
+  }
+
+  /** Sends Cease with `subcode`, closes everything; resolves once the sockets are closed. */
+  async stop(subcode: number = CeaseSub.ADMIN_SHUTDOWN): Promise<void> {
+    if (this.extra) this.dispatch(this.extra, { type: 'Stop', subcode });
+    this.dispatch(this.main, { type: 'Stop', subcode });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.settled();
+  }
+
+  /** Drops the session now (e.g. BFD Down) and reconnects per connect-retry. */
+  reset(reason: string): void {
+    if (this.extra) this.dispatch(this.extra, { type: 'Stop', subcode: CeaseSub.ADMIN_RESET });
+    const s = this.main.fsm.state;
+    if (s === 'Idle' || s === 'Connect' || s === 'Active') {
+      // No session to drop: make the next attempt now rather than after a backoff.
+      if (!this.main.fsm.stopped) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+        this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+      }
+      return;
+    }
+    this.dispatch(this.main, { type: 'Reset', reason });
+  }
+
+  /**
+   * Closes without NOTIFICATION so a graceful-restart peer keeps our routes as stale (RFC 4724
+   * §4.1: the restarting speaker's TCP session just ends).
+   */
+  async dropForGracefulRestart(): Promise<void> {
+    const prev = this.main.fsm.state;
+    for (const c of [this.main, this.extra]) {
+      if (!c) continue;
+      c.connecting?.abort();
+      c.clearTimers();
+      if (c.socket) {
+        const s = c.socket;
+        c.socket = undefined;
+        s.removeAllListeners('data');
+        s.on('error', () => {});
+        this.closing.add(new Promise<void>((resolve) => {
+          s.once('close', () => resolve());
+          s.destroy();
+        }));
+      }
+      c.fsm = { ...initialState(), lastError: 'closed for graceful restart' };
+    }
+    this.extra = undefined;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (prev !== 'Idle') this.mainChanged(prev, 'Idle', 'closed for graceful restart');
+    await this.settled();
+  }
+
+  private async settled(): Promise<void> {
+    const all = [...this.closing];
+    if (!all.length) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(all), new Promise<void>((r) => (t = setTimeout(r, CLOSE_GRACE_MS + 200)))]);
+    clearTimeout(t);
+  }
+
+  /** A connection the listener accepted from this peer's address. */
+  acceptIncoming(socket: net.Socket): void {
+    const m = this.main;
+    const s = m.fsm.state;
+    if (m.fsm.stopped) {
+      socket.destroy();
+      return;
+    }
+    if (s === 'Idle' || s === 'Connect' || s === 'Active') {
+      // Our own attempt (if any) is abandoned: the peer's connection is already up.
+      m.connecting?.abort();
+      m.connecting = undefined;
+      if (m.socket) this.closeSocket(m, false);
+      this.attach(m, socket, false);
+      this.dispatch(m, { type: 'TcpConnected', incoming: true });
+      return;
+    }
+    if (this.extra) {
+      // Already resolving one collision; a third connection is refused.
+      socket.destroy();
+      return;
+    }
+    const x = new Conn({ state: 'Active', stopped: false, connectRetryCounter: 0 });
+    this.extra = x;
+    this.attach(x, socket, false);
+    this.dispatch(x, { type: 'TcpConnected', incoming: true });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // FSM plumbing
+
+  private dispatch(conn: Conn, ev: FsmEvent): void {
+    const prev = conn.fsm.state;
+    const t = step(conn.fsm, this.fsmCfg, ev);
+    conn.fsm = t.next;
+    for (const a of t.actions) this.exec(conn, a);
+    const next = t.next.state;
+    if (conn === this.main) {
+      if (prev !== next) this.mainChanged(prev, next, t.next.lastError);
+    } else if (conn === this.extra && next === 'Idle') {
+      this.extra = undefined;
+    }
+    if (prev === 'OpenSent' && next === 'OpenConfirm') this.afterOpen(conn);
+  }
+
+  private exec(conn: Conn, a: Action): void {
+    switch (a.type) {
+      case 'connect':
+        this.connect(conn);
+        return;
+      case 'closeConnection':
+        conn.connecting?.abort();
+        conn.connecting = undefined;
+        if (conn.socket) this.closeSocket(conn, true);
+        return;
+      case 'sendOpen':
+        this.write(conn, this.openMessage());
+        return;
+      case 'sendKeepalive':
+        this.write(conn, encodeKeepalive());
+        return;
+      case 'sendNotification':
+        this.counters.notificationsOut++;
+        this.lastError = `sent ${notificationName(a.code, a.subcode)}`;
+        this.log.warn({ code: a.code, subcode: a.subcode }, `sending NOTIFICATION ${notificationName(a.code, a.subcode)}`);
+        this.write(conn, encodeNotification(a.code, a.subcode, a.data));
+        return;
+      case 'startTimer':
+      case 'stopTimer':
+        this.timer(conn, a);
+        return;
+    }
+  }
+
+  private timer(conn: Conn, a: Extract<Action, { type: 'startTimer' | 'stopTimer' }>): void {
+    const start = a.type === 'startTimer';
+    const ms = start ? Math.max(1, Math.round((a.timer === 'hold' ? a.seconds : jitter(a.seconds)) * 1000)) : 0;
+    switch (a.timer) {
+      case 'connectRetry':
+        if (conn !== this.main) return;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = start ? setTimeout(() => {
+          this.retryTimer = undefined;
+          this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+        }, ms) : undefined;
+        return;
+      case 'hold':
+        clearTimeout(conn.hold);
+        conn.hold = start ? setTimeout(() => this.dispatch(conn, { type: 'HoldTimerExpires' }), ms) : undefined;
+        return;
+      case 'keepalive':
+        clearTimeout(conn.keepalive);
+        conn.keepalive = start ? setTimeout(() => this.dispatch(conn, { type: 'KeepaliveTimerExpires' }), ms) : undefined;
+        return;
+    }
+  }
+
+  private connect(conn: Conn): void {
+    const ac = new AbortController();
+    conn.connecting = ac;
+    const c = this.cfg;
+    const req: Parameters<SocketFactory['connect']>[0] = { host: c.peerAddress, port: c.peerPort, timeoutMs: CONNECT_TIMEOUT_MS };
+    if (c.localAddress) req.localAddress = c.localAddress;
+    if (c.password !== undefined) req.password = c.password;
+    if (c.device !== undefined) req.device = c.device;
+    if (c.minTtl !== undefined) {
+      req.minTtl = c.minTtl;
+      req.ttl = 255;
+    } else if (c.ebgpMultihop !== undefined) {
+      req.ttl = c.ebgpMultihop;
+    }
+    this.deps.sockets()
+      .then((f) => f.connect(req, ac.signal))
+      .then(
+        (sock) => {
+          if (conn.connecting !== ac || ac.signal.aborted) {
+            sock.destroy();
+            return;
+          }
+          conn.connecting = undefined;
+          this.attach(conn, sock, true);
+          this.dispatch(conn, { type: 'TcpConnected', incoming: false });
+        },
+        (err: Error) => {
+          if (conn.connecting !== ac) return;
+          conn.connecting = undefined;
+          this.log.debug({ err: err.message }, 'connect failed');
+          this.dispatch(conn, { type: 'TcpFails', reason: `connect failed: ${err.message}` });
+        },
+      );
+  }
+
+  private attach(conn: Conn, sock: net.Socket, outgoing: boolean): void {
+    conn.socket = sock;
+    conn.outgoing = outgoing;
+    conn.reader = new MessageReader();
+    conn.peerCaps = undefined;
+    sock.setNoDelay(true);
+    sock.on('data', (d: Buffer) => this.onData(conn, sock, d));
+    sock.on('error', (e: Error) => {
+      if (conn.socket === sock) this.dispatch(conn, { type: 'TcpFails', reason: `connection error: ${e.message}` });
+    });
+    sock.on('close', () => {
+      if (conn.socket === sock) this.dispatch(conn, { type: 'TcpFails', reason: 'connection closed by the peer' });
+    });
+  }
+
+  /** Detaches and closes a socket, letting a last message (NOTIFICATION) flush first. */
+  private closeSocket(conn: Conn, graceful: boolean): void {
+    const s = conn.socket;
+    if (!s) return;
+    conn.socket = undefined;
+    s.removeAllListeners('data');
+    s.on('error', () => {});
+    const p = new Promise<void>((resolve) => {
+      if (s.destroyed) return resolve();
+      const t = setTimeout(() => s.destroy(), graceful ? CLOSE_GRACE_MS : 0);
+      t.unref();
+      s.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      if (graceful) s.end();
+      else s.destroy();
+    });
+    this.closing.add(p);
+    void p.then(() => this.closing.delete(p));
+  }
+
+  private write(conn: Conn, msg: Buffer): void {
+    const s = conn.socket;
+    if (!s || s.destroyed) return;
+    s.write(msg);
+    this.counters.messagesOut++;
+  }
+
+  private openMessage(): Buffer {
+    const c = this.cfg;
+    const caps = emptyCapabilities();
+    for (const f of c.families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
+    caps.routeRefresh = true;
+    caps.extendedMessage = true;
+    caps.fourOctetAs = c.localAsn;
+    if (c.gracefulRestart) {
+      caps.gracefulRestart = {
+        // R: set on this process's first session, so a peer holding our stale routes does not wait for us.
+        restarting: this.firstSession,
+        notification: false,
+        time: Math.min(Math.max(0, Math.round(c.gracefulRestart.restartTime)), 4095),
+        families: c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
+      };
+    }
+    if (c.addPath) caps.addPath = c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
+    return encodeOpen({ asn: c.localAsn, holdTime: c.holdTime, bgpId: c.routerId, capabilities: caps });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving
+
+  private decodeContext(conn: Conn): DecodeContext {
+    return { fourOctetAs: conn.peerCaps?.fourOctetAs !== undefined, ibgp: this.ibgp, addPathReceive: () => false };
+  }
+
+  private onData(conn: Conn, sock: net.Socket, chunk: Buffer): void {
+    if (conn.socket !== sock) return;
+    conn.reader.push(chunk);
+    // Bounded: each turn consumes a whole message from what is buffered, or stops.
+    for (;;) {
+      let msg: BgpMessage;
+      try {
+        const raw = conn.reader.next();
+        if (!raw) return;
+        this.counters.messagesIn++;
+        msg = decodeMessage(raw, this.decodeContext(conn));
+      } catch (e) {
+        const err = e instanceof BgpError ? e : new BgpError(Err.CEASE, 0, `internal error decoding a message: ${(e as Error).message}`);
+        this.dispatch(conn, { type: 'MessageError', error: err });
+        return;
+      }
+      this.receive(conn, msg);
+      if (conn.socket !== sock) return;
+    }
+  }
+
+  private receive(conn: Conn, msg: BgpMessage): void {
+    switch (msg.type) {
+      case 'open':
+        conn.peerCaps = msg.capabilities;
+        this.dispatch(conn, { type: 'OpenReceived', open: msg });
+        if (conn.fsm.state === 'OpenConfirm' && msg.capabilities.extendedMessage) conn.reader.maxSize = MAX_EXTENDED_MESSAGE;
+        return;
+      case 'keepalive':
+        this.dispatch(conn, { type: 'KeepaliveReceived' });
+        return;
+      case 'update':
+        this.dispatch(conn, { type: 'UpdateReceived' });
+        if (conn.fsm.state === 'Established') this.account(msg);
+        return;
+      case 'notification':
+        this.counters.notificationsIn++;
+        this.lastError = `peer sent ${notificationName(msg.code, msg.subcode)}`;
+        this.log.warn({ code: msg.code, subcode: msg.subcode }, `received NOTIFICATION ${notificationName(msg.code, msg.subcode)}`);
+        this.dispatch(conn, { type: 'NotificationReceived', code: msg.code, subcode: msg.subcode });
+        return;
+      case 'route-refresh': {
+        this.dispatch(conn, { type: 'RouteRefreshReceived' });
+        if (conn !== this.main || conn.fsm.state !== 'Established') return;
+        this.counters.routeRefreshIn++;
+        const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'ipv4' : msg.afi === Afi.IPV6 ? 'ipv6' : undefined;
+        if (fam && this.families.has(fam)) {
+          this.rib.refresh(fam);
+          this.flush();
+        }
+        return;
+      }
+    }
+  }
+
+  /** Received routes are not used (we only announce), but validated and counted. */
+  private account(m: UpdateMessage): void {
+    const c = this.counters;
+    c.updatesIn++;
+    if (m.endOfRib) {
+      c.endOfRibIn++;
+      return;
+    }
+    for (const p of m.problems) {
+      if (p.action === 'attribute-discard') c.attributesDiscarded++;
+    }
+    const announced = m.nlri.length + (m.attrs.mpReach?.nlri.length ?? 0);
+    const withdrawn = m.withdrawn.length + (m.attrs.mpUnreach?.withdrawn.length ?? 0);
+    if (m.treatAsWithdraw) {
+      c.treatAsWithdraw++;
+      c.prefixesWithdrawnIn += announced + withdrawn;
+      this.log.warn({ problems: m.problems }, 'UPDATE treated as withdraw (RFC 7606)');
+    } else {
+      c.prefixesAnnouncedIn += announced;
+      c.prefixesWithdrawnIn += withdrawn;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Collision detection and session changes
+
+  private afterOpen(conn: Conn): void {
+    const other = conn === this.main ? this.extra : this.main;
+    if (!other || !other.socket) return;
+    const os = other.fsm.state;
+    if (os !== 'OpenSent' && os !== 'OpenConfirm' && os !== 'Established') return;
+    if (os === 'Established') {
+      // A new OPEN while established: a graceful-restart peer that restarted (RFC 4724 §4.2)
+      // replaces the old session; otherwise the new connection loses (RFC 4271 §6.8).
+      if (conn.peerCaps?.gracefulRestart && conn === this.extra) this.promoteExtra('silent', 'peer restarted (graceful restart)');
+      else this.dispatch(conn, { type: 'CollisionDump' });
+      return;
+    }
+    const remoteId = conn.fsm.negotiated?.peerRouterId ?? '0.0.0.0';
+    const keepIncoming = ipNumber(this.cfg.routerId) < ipNumber(remoteId);
+    // Close the connection the lower BGP identifier initiated.
+    let loser: Conn;
+    if (conn.outgoing !== other.outgoing) loser = keepIncoming ? (conn.outgoing ? conn : other) : (conn.outgoing ? other : conn);
+    else loser = other === this.main ? this.main : other; // both from the same side: keep the newer
+    this.log.info({ keepIncoming, remoteId }, 'connection collision resolved');
+    if (loser === this.main && this.extra) this.promoteExtra('collision', 'connection collision');
+    else this.dispatch(loser, { type: 'CollisionDump' });
+  }
+
+  private promoteExtra(how: 'collision' | 'silent', reason: string): void {
+    const old = this.main;
+    const winner = this.extra;
+    if (!winner) return;
+    const prev = old.fsm.state;
+    if (how === 'collision') {
+      this.write(old, encodeNotification(Err.CEASE, CeaseSub.COLLISION_RESOLUTION));
+      this.counters.notificationsOut++;
+    }
+    old.connecting?.abort();
+    old.clearTimers();
+    if (old.socket) this.closeSocket(old, how === 'collision');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.main = winner;
+    this.extra = undefined;
+    if (prev !== winner.fsm.state) this.mainChanged(prev, winner.fsm.state, reason);
+  }
+
+  private mainChanged(prev: State, next: State, reason: string | undefined): void {
+    if (prev === 'Established') {
+      this.rib.sessionDown();
+      this.encoder = undefined;
+      this.establishedAt = 0;
+      this.flushScheduled = false;
+      bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 0);
+    }
+    if (reason && next === 'Idle' && !this.lastError) this.lastError = reason;
+    if (next === 'Established') this.onEstablished();
+    this.log.info({ from: prev, to: next, reason }, `session ${prev} -> ${next}`);
+    this.deps.onState({ peer: this.cfg.name, state: next, previous: prev, ...(reason !== undefined && next !== 'Established' ? { reason } : {}) });
+  }
+
+  private onEstablished(): void {
+    const conn = this.main;
+    const caps = conn.peerCaps ?? emptyCapabilities();
+    const sock = conn.socket;
+    const local = unmapAddress(sock?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
+    this.localAddress = local;
+    const theirs = peerFamilies(caps);
+    this.families = new Set(this.cfg.families.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
+    const addPath = (f: Family): boolean => !!this.cfg.addPath && caps.addPath.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST && (x.mode & 1) !== 0);
+    const ctx: EncodingContext = {
+      localAsn: this.cfg.localAsn,
+      ibgp: this.ibgp,
+      fourOctetAs: caps.fourOctetAs !== undefined,
+      maxSize: caps.extendedMessage ? MAX_EXTENDED_MESSAGE : MAX_MESSAGE,
+      addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
+      localAddress: parseAddress(local),
+    };
+    // A link-local next hop only for single-hop sessions (RFC 2545 §3).
+    if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
+      const ll = linkLocalFor(local, this.cfg.peerAddress);
+      if (ll) ctx.linkLocal6 = ll;
+    }
+    this.encoder = new UpdateEncoder(ctx);
+    const n = conn.fsm.negotiated;
+    const neg: NegotiatedCapabilities = {
+      fourOctetAs: ctx.fourOctetAs,
+      families: [...this.families],
+      routeRefresh: caps.routeRefresh,
+      extendedMessage: caps.extendedMessage,
+      gracefulRestart: !!(caps.gracefulRestart && this.cfg.gracefulRestart),
+      addPath: (['ipv4', 'ipv6'] as const).filter((f) => ctx.addPath[f]),
+      holdTime: n?.holdTime ?? 0,
+      keepaliveTime: n?.keepaliveTime ?? 0,
+    };
+    if (caps.gracefulRestart) neg.peerRestartTime = caps.gracefulRestart.time;
+    this.negotiated = neg;
+    this.establishedAt = Date.now();
+    this.counters.establishedTransitions++;
+    this.firstSession = false;
+    this.lastError = undefined;
+    bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 1);
+    this.rib.sessionUp();
+    this.flush();
+    // End-of-RIB after the initial table (RFC 4724 §2 recommends it even without graceful restart).
+    for (const f of this.families) this.write(conn, encodeEndOfRib(FAMILY_AFI[f]));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending routes
+
+  /** Called after the RIB changed: sends at the end of this tick, batching same-tick changes. */
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.main.fsm.state !== 'Established') return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      if (!this.flushScheduled) return;
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const conn = this.main;
+    const enc = this.encoder;
+    if (conn.fsm.state !== 'Established' || !conn.socket || !enc) return;
+    const ch = this.rib.take();
+    const out: Buffer[] = [];
+    let announced = 0;
+    let withdrawn = 0;
+    for (const fam of ['ipv4', 'ipv6'] as const) {
+      const usable = this.families.has(fam);
+      if (usable && ch.withdraw[fam].length) {
+        enc.withdraw(fam, ch.withdraw[fam], out);
+        withdrawn += ch.withdraw[fam].length;
+      }
+      for (const [set, prefixes] of ch.announce[fam]) {
+        const r = usable ? enc.announce(fam, set, prefixes, out) : { skipped: prefixes.length, reason: `${fam} unicast is not negotiated with this peer` };
+        if (r.skipped) {
+          this.rib.unsend(prefixes);
+          if (r.reason && !this.warnedSkips.has(r.reason)) {
+            this.warnedSkips.add(r.reason);
+            this.log.warn({ routes: r.skipped }, `routes not sent: ${r.reason}`);
+          }
+        } else announced += prefixes.length;
+      }
+    }
+    if (!out.length) return;
+    const s = conn.socket;
+    s.cork();
+    for (const m of out) s.write(m);
+    s.uncork();
+    const c = this.counters;
+    c.messagesOut += out.length;
+    c.updatesOut += out.length;
+    c.prefixesAnnouncedOut += announced;
+    c.prefixesWithdrawnOut += withdrawn;
+    bgpMetrics.updatesSent.inc({ peer: this.cfg.name }, out.length);
+  }
+
+  status(): PeerStatus {
+    const st: PeerStatus = {
+      name: this.cfg.name,
+      peerAddress: this.cfg.peerAddress,
+      state: this.main.fsm.state,
+      uptimeMs: this.establishedAt ? Date.now() - this.establishedAt : 0,
+      routesDesired: this.rib.desired.size,
+      routesAdvertised: this.rib.advertisedCount,
+      counters: { ...this.counters },
+    };
+    const n = this.main.fsm.negotiated;
+    if (n && this.main.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
+    if (this.state === 'Established') {
+      if (this.negotiated) st.negotiated = this.negotiated;
+      if (this.localAddress) st.localAddress = this.localAddress;
+    }
+    const err = this.lastError ?? this.main.fsm.lastError;
+    if (err) st.lastError = err;
+    return st;
+  }
+}

@@ -1,0 +1,126 @@
+// Public types of the BGP engine API.
+import type { Logger } from '../util/log.ts';
+
+export type Family = 'ipv4' | 'ipv6';
+
+export interface PeerConfig {
+  /** Unique name of the peer in this engine. */
+  name: string;
+  localAsn: number;
+  peerAsn: number;
+  peerAddress: string;
+  /** Default 179. */
+  peerPort?: number;
+  /** Source address of the session (and default next hop). */
+  localAddress?: string;
+  /** Overrides the engine's router ID for this peer. */
+  routerId?: string;
+  /** Seconds, 0 or >= 3. Default 90. */
+  holdTime?: number;
+  /** Seconds. Default a third of the negotiated hold time. */
+  keepaliveTime?: number;
+  /** Base connect-retry seconds (doubling per failure up to 60 s). Default 5. */
+  connectRetryTime?: number;
+  /** TCP MD5 key (RFC 2385), on active and passive sockets. */
+  password?: string;
+  /** eBGP multihop: the TTL of our packets (default 1 for eBGP when the native addon is available). */
+  ebgpMultihop?: number;
+  /** GTSM (RFC 5082): send with TTL 255, refuse segments that arrive with a lower TTL than this. */
+  minTtl?: number;
+  /** Never connect; wait for the peer. */
+  passive?: boolean;
+  gracefulRestart?: { restartTime: number; preserveOnShutdown?: boolean };
+  /** Families announced on this session. Default: both. */
+  families?: Family[];
+  /** Offer ADD-PATH send (RFC 7911) for our families. */
+  addPath?: boolean;
+  /** Bind the session to this interface or VRF (SO_BINDTODEVICE). */
+  device?: string;
+}
+
+export type Origin = 'igp' | 'egp' | 'incomplete';
+
+export interface NextHops {
+  ipv4?: string;
+  ipv6?: string;
+  /** Sent with the IPv6 global next hop (a 32-byte MP_REACH next hop). */
+  ipv6LinkLocal?: string;
+}
+
+export interface RouteAttributes {
+  /** An address (of the route's family), or one per family. Default: the session's local address. */
+  nextHop?: string | NextHops;
+  origin?: Origin;
+  med?: number;
+  /** Sent only on iBGP sessions. */
+  localPref?: number;
+  /** "65000:100" or well-known names ("no-export", "no-advertise", "blackhole", ...). */
+  communities?: string[];
+  /** "1:2:3". */
+  largeCommunities?: string[];
+}
+
+export interface EngineOptions {
+  routerId?: string;
+  /** Where to accept connections from peers; false: active only. Default { address: '::', port: 179 }. */
+  listen?: { address: string; port: number } | false;
+  logger?: Logger;
+  /** Socket creation; tests and platforms without the native addon may swap it. */
+  sockets?: import('./socket.ts').SocketFactory;
+}
+
+export type SessionState = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
+
+export interface StateEvent {
+  peer: string;
+  state: SessionState;
+  previous: SessionState;
+  reason?: string;
+}
+
+export interface PeerCounters {
+  messagesIn: number;
+  messagesOut: number;
+  updatesIn: number;
+  updatesOut: number;
+  prefixesAnnouncedIn: number;
+  prefixesWithdrawnIn: number;
+  prefixesAnnouncedOut: number;
+  prefixesWithdrawnOut: number;
+  treatAsWithdraw: number;
+  attributesDiscarded: number;
+  notificationsIn: number;
+  notificationsOut: number;
+  routeRefreshIn: number;
+  endOfRibIn: number;
+  establishedTransitions: number;
+}
+
+export interface NegotiatedCapabilities {
+  fourOctetAs: boolean;
+  families: Family[];
+  routeRefresh: boolean;
+  extendedMessage: boolean;
+  gracefulRestart: boolean;
+  /** The peer's restart time (seconds) when it offered graceful restart. */
+  peerRestartTime?: number;
+  addPath: Family[];
+  holdTime: number;
+  keepaliveTime: number;
+}
+
+export interface PeerStatus {
+  name: string;
+  peerAddress: string;
+  state: SessionState;
+  /** Milliseconds since Established (0 when not established). */
+  uptimeMs: number;
+  peerRouterId?: string;
+  localAddress?: string;
+  negotiated?: NegotiatedCapabilities;
+  /** Routes desired for this peer, and how many of them are on the wire. */
+  routesDesired: number;
+  routesAdvertised: number;
+  counters: PeerCounters;
+  lastError?: string;
+}
