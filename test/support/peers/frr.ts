@@ -1,0 +1,194 @@
+// FRR bgpd (without zebra) as a real peer: generated bgpd.conf, JSON queries through vtysh.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Netns } from '../netns.ts';
+import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
+import { waitFor } from '../wait.ts';
+import { sortEntries, type DaemonConfig, type Family, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
+
+export interface FrrOptions {
+  /** Update-group coalesce time in ms; FRR's default (~1 s) delays the first UPDATE. */
+  coalesceTimeMs?: number;
+  /** Raw lines appended inside `router bgp`. */
+  extra?: string[];
+}
+
+export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
+  const l: string[] = ['frr defaults traditional', 'hostname ilbg-frr', 'log stdout informational', '!'];
+  l.push(`router bgp ${cfg.asn}`, ` bgp router-id ${cfg.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check',
+    ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax');
+  if (opts.coalesceTimeMs !== undefined) l.push(` coalesce-time ${opts.coalesceTimeMs}`);
+  if (cfg.neighbors.some((n) => n.gracefulRestart)) l.push(' bgp graceful-restart', ' bgp graceful-restart preserve-fw-state');
+  if (cfg.neighbors.some((n) => n.gracefulRestart === false)) l.push(' bgp graceful-restart-disable');
+  for (const n of cfg.neighbors) {
+    const a = n.address;
+    l.push(` neighbor ${a} remote-as ${n.asn}`);
+    l.push(` neighbor ${a} update-source ${isV6(a) ? (cfg.localAddress6 ?? cfg.localAddress) : cfg.localAddress}`);
+    // Reconnect quickly: the default connect-retry is 120 s.
+    l.push(` neighbor ${a} timers connect 1`);
+    if (n.holdTime !== undefined) l.push(` neighbor ${a} timers ${Math.max(1, Math.floor(n.holdTime / 3))} ${n.holdTime}`);
+    if (n.password) l.push(` neighbor ${a} password ${n.password}`);
+    if (n.passive) l.push(` neighbor ${a} passive`);
+    if (n.port) l.push(` neighbor ${a} port ${n.port}`);
+    if (n.multihop) l.push(` neighbor ${a} ebgp-multihop ${n.multihop}`);
+  }
+  for (const o of opts.extra ?? []) l.push(` ${o}`);
+  for (const f of ['ipv4', 'ipv6'] as const) {
+    const ns = cfg.neighbors.filter((n) => (n.families ?? [isV6(n.address) ? 'ipv6' : 'ipv4']).includes(f));
+    const routes = (cfg.originate ?? []).filter((r) => isV6(r.prefix) === (f === 'ipv6'));
+    if (!ns.length && !routes.length) continue;
+    l.push(` address-family ${f} unicast`);
+    if (cfg.multipath) l.push('  maximum-paths 16', '  maximum-paths ibgp 16');
+    for (const n of ns) {
+      l.push(`  neighbor ${n.address} activate`);
+      if (n.asn === cfg.asn) l.push(`  neighbor ${n.address} next-hop-self`);
+      if (routes.some((r) => r.communities?.length || r.largeCommunities?.length)) l.push(`  neighbor ${n.address} send-community all`);
+    }
+    for (const r of routes) l.push(`  network ${r.prefix}`);
+    l.push(' exit-address-family');
+  }
+  l.push('!');
+  return l.join('\n') + '\n';
+}
+
+interface FrrNexthop { ip?: string; afi?: string; scope?: string; used?: boolean }
+interface FrrPath {
+  valid?: boolean; bestpath?: unknown; multipath?: boolean; stale?: boolean; locPrf?: number; localpref?: number;
+  nexthops?: FrrNexthop[]; community?: { string?: string }; largeCommunity?: { string?: string };
+  peer?: { peerId?: string };
+}
+
+/**
+ * Parses `show bgp <afi> unicast json detail`: `routes: { prefix: [header, path...] }` where the
+ * header carries only prefix and version, and `bestpath` is an object on the best path.
+ */
+export function parseFrrRib(json: unknown): RibEntry[] {
+  const routes = ((json ?? {}) as { routes?: Record<string, FrrPath[]> }).routes ?? {};
+  const out: RibEntry[] = [];
+  for (const [prefix, paths0] of Object.entries(routes)) {
+    // Locally originated paths have peerId "(unspec)": they are not "received".
+    const paths = paths0.filter((p) => p.nexthops !== undefined && p.peer?.peerId !== undefined && p.peer.peerId !== '(unspec)');
+    if (!paths.length) continue;
+    const best = paths.find((p) => !!p.bestpath) ?? paths[0]!;
+    const nh = (p: FrrPath): string | undefined => p.nexthops?.find((n) => n.scope !== 'link-local')?.ip ?? p.nexthops?.[0]?.ip;
+    const e: RibEntry = {
+      prefix,
+      nextHops: [...new Set(paths.map(nh).filter((x): x is string => !!x))].sort(),
+      communities: (best.community?.string ?? '').split(' ').filter(Boolean).sort(),
+      largeCommunities: (best.largeCommunity?.string ?? '').split(' ').filter(Boolean).sort(),
+      stale: best.stale === true,
+      selectedNextHops: [...new Set(paths.filter((p) => p.valid && (!!p.bestpath || p.multipath)).map(nh).filter((x): x is string => !!x))].sort(),
+    };
+    const lp = best.locPrf ?? best.localpref;
+    if (typeof lp === 'number') e.localPref = lp;
+    out.push(e);
+  }
+  return sortEntries(out);
+}
+
+const frrStates: Record<string, SessionState> = {
+  Idle: 'idle', Connect: 'connect', Active: 'active', OpenSent: 'opensent', OpenConfirm: 'openconfirm', Established: 'established',
+};
+
+export class Frr implements PeerDaemon {
+  readonly kind = 'frr' as const;
+  readonly ns: Netns;
+  readonly dir: string;
+  readonly cfg: DaemonConfig;
+  private proc: DaemonProcess;
+
+  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess) {
+    this.ns = ns;
+    this.dir = dir;
+    this.cfg = cfg;
+    this.proc = proc;
+  }
+
+  static async start(ns: Netns, cfg: DaemonConfig, opts: FrrOptions = {}): Promise<Frr> {
+    const dir = await tempDir('frr');
+    try {
+      await writeFile(join(dir, 'bgpd.conf'), frrConfig(cfg, opts));
+      const f = new Frr(ns, dir, cfg, Frr.spawn(ns, dir, cfg));
+      await f.ready();
+      return f;
+    } catch (err) {
+      await removeDir(dir);
+      throw err;
+    }
+  }
+
+  private static spawn(ns: Netns, dir: string, cfg: DaemonConfig): DaemonProcess {
+    const args = ['-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid'), '-z', join(dir, 'zserv.api'), '-Z', '-S',
+      '-p', String(cfg.port ?? 179), '-l', cfg.localAddress, '--vty_socket', dir, '-P', '0'];
+    if (cfg.localAddress6) args.push('-l', cfg.localAddress6);
+    return new DaemonProcess(ns, '/usr/lib/frr/bgpd', args);
+  }
+
+  private async ready(): Promise<void> {
+    await waitFor(async () => {
+      if (!this.proc.running) throw new Error(`bgpd exited: ${this.proc.output()}`);
+      await this.vtysh('show bgp summary json');
+      return true;
+    }, { what: 'FRR bgpd vty', timeoutMs: 15_000, intervalMs: 100 });
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** Runs one vtysh command against this bgpd (socket path, no namespace needed). */
+  vtysh(...commands: string[]): Promise<string> {
+    const args = ['--vty_socket', this.dir, '-d', 'bgpd'];
+    for (const c of commands) args.push('-c', c);
+    return this.ns.exec('vtysh', args);
+  }
+
+  async rib(family: Family): Promise<RibEntry[]> {
+    const out = await this.vtysh(`show bgp ${family} unicast json detail`);
+    return parseFrrRib(JSON.parse(out || '{}'));
+  }
+
+  async sessions(): Promise<SessionInfo[]> {
+    const out = JSON.parse((await this.vtysh('show bgp neighbors json')) || '{}') as Record<string, { bgpState?: string }>;
+    return Object.entries(out).map(([neighbor, v]) => ({ neighbor, state: frrStates[v.bgpState ?? 'Idle'] ?? 'idle' }));
+  }
+
+  /** Prefixes received from a neighbor (cheap, for benchmarks). */
+  async receivedCount(neighbor: string): Promise<number> {
+    const out = JSON.parse((await this.vtysh(`show bgp neighbors ${neighbor} json`)) || '{}') as Record<string, { addressFamilyInfo?: Record<string, { acceptedPrefixCounter?: number }> }>;
+    let n = 0;
+    for (const af of Object.values(out[neighbor]?.addressFamilyInfo ?? {})) n += af.acceptedPrefixCounter ?? 0;
+    return n;
+  }
+
+  async requestRouteRefresh(neighbor: string): Promise<void> {
+    await this.vtysh(`clear bgp ${neighbor} soft in`);
+  }
+
+  private async configure(lines: string[]): Promise<void> {
+    await this.vtysh('configure terminal', `router bgp ${this.cfg.asn}`, ...lines);
+  }
+
+  async shutdownNeighbor(neighbor: string): Promise<void> {
+    await this.configure([`neighbor ${neighbor} shutdown`]);
+  }
+
+  async enableNeighbor(neighbor: string): Promise<void> {
+    await this.configure([`no neighbor ${neighbor} shutdown`]);
+  }
+
+  async restart(): Promise<void> {
+    await this.proc.stop();
+    this.proc = Frr.spawn(this.ns, this.dir, this.cfg);
+    await this.ready();
+  }
+
+  output(): string {
+    return this.proc.output();
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop();
+    await removeDir(this.dir);
+  }
+}
