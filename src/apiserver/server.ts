@@ -43,6 +43,8 @@ export interface ApiServer {
   /** A kubeconfig (YAML) whose current context points at this server. */
   kubeconfig(): string;
   writeKubeconfig(path: string): void;
+  /** Ends every open watch (clients reconnect from their last resourceVersion), as an API server restart would. */
+  dropWatches(): number;
   close(): Promise<void>;
 }
 
@@ -139,6 +141,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   };
   const host = opts.host ?? '127.0.0.1';
   let serverAddress = host;
+  const watches = new Set<() => void>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -188,7 +191,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
           return send(res, 200, o);
         }
         if (q.get('watch') === 'true' || q.get('watch') === '1') {
-          serveWatch(core, d, {
+          const stop = serveWatch(core, d, {
             namespace,
             resourceVersion: q.get('resourceVersion'),
             labelSelector: q.get('labelSelector'),
@@ -198,6 +201,10 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
             timeoutSeconds: num(q.get('timeoutSeconds')),
             table: wantsTable(req) ? (q.get('includeObject') ?? 'PartialObjectMetadata') : null,
           }, res, limits);
+          if (stop) {
+            watches.add(stop);
+            res.on('close', () => watches.delete(stop));
+          }
           return;
         }
         const l = core.list(d, namespace, {
@@ -291,6 +298,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     kubeconfig,
     writeKubeconfig(path: string): void {
       writeFileSync(path, kubeconfig(), { mode: 0o600 });
+    },
+    dropWatches(): number {
+      const n = watches.size;
+      for (const stop of [...watches]) stop();
+      watches.clear();
+      return n;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -42,7 +42,8 @@ function serialised(core: ApiCore, d: ResourceDescriptor, o: KObject): string {
   return s;
 }
 
-export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams, res: ServerResponse, limits: WatchLimits): void {
+/** Streams a watch on `res`; returns a function that ends it (undefined when it ended already). */
+export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams, res: ServerResponse, limits: WatchLimits): (() => void) | undefined {
   const labels = parseLabelSelector(p.labelSelector);
   const fields = parseFieldSelector(p.fieldSelector);
   const matches = (o: KObject | undefined): boolean =>
@@ -76,6 +77,8 @@ export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams,
   };
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  // Clients wait for the headers before they consider the watch open: send them before any event.
+  res.flushHeaders();
 
   const rv = p.resourceVersion;
   const fresh = rv === null || rv === '' || rv === '0';
@@ -84,7 +87,7 @@ export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams,
     from = Number(rv);
     if (!Number.isInteger(from) || from < 0) {
       res.end(`${JSON.stringify({ type: 'ERROR', object: new ApiError(400, 'BadRequest', `invalid resourceVersion "${rv}": use a value from metadata.resourceVersion`).toStatus() })}\n`);
-      return;
+      return undefined;
     }
   }
   let sub: { replay: StoreEvent[]; stop: () => void };
@@ -93,7 +96,7 @@ export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams,
   } catch (err) {
     const status = err instanceof ApiError ? err.toStatus() : new ApiError(500, 'InternalError', String(err)).toStatus();
     res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
-    return;
+    return undefined;
   }
   // A watch without a version starts with the current state as ADDED events (synthetic, like the real server).
   if (fresh) {
@@ -120,4 +123,5 @@ export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams,
   timers[0]!.unref();
   res.on('close', stop);
   res.on('error', stop);
+  return closed ? undefined : stop;
 }
