@@ -86,6 +86,8 @@ export class Controller {
   #pumping: Promise<void> | undefined;
   #retryTimers = new Map<string, NodeJS.Timeout>();
   #retryDelay = new Map<string, number>();
+  /** Addresses a configuration change took from a Service, for the Event of its next decision. */
+  #revoked = new Map<string, { addresses: string[]; message: string }>();
   #poolTimer: NodeJS.Timeout | undefined;
   #poolWrite: Promise<void> | undefined;
   #poolConditionSince = new Map<string, { exhausted: boolean; since: string }>();
@@ -228,6 +230,7 @@ export class Controller {
     this.#allocator = undefined;
     this.#startupDone = false;
     this.#queue.clear();
+    this.#revoked.clear();
     for (const t of this.#retryTimers.values()) clearTimeout(t);
     this.#retryTimers.clear();
     clearTimeout(this.#poolTimer);
@@ -328,7 +331,10 @@ export class Controller {
     this.#log.info({ pools: specs.map((p) => p.name), revoked: r.revoked.length }, 'configuration applied');
     await this.#reportConfig(true, []);
     if (first && !this.#startupDone) this.#startup(alloc);
-    else for (const rv of r.revoked) this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
+    for (const rv of r.revoked) {
+      this.#revoked.set(rv.key, { addresses: rv.addresses, message: `${rv.reason}: ${rv.message}` });
+      this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
+    }
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
     for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s))) this.#queue.add(serviceKey(s));
     for (const rv of r.revoked) this.#queue.add(rv.key);
@@ -462,9 +468,14 @@ export class Controller {
     } else {
       result = alloc.assign(req.request);
     }
+    const revoked = this.#revoked.get(key);
+    this.#revoked.delete(key);
+    if (revoked) result.released = [...new Set([...revoked.addresses, ...result.released])];
     if (result.ok) {
       this.#retryDelay.delete(key);
       let event: [string, string, string] | undefined;
+      if (result.ok && revoked && result.addresses.join() !== revoked.addresses.join()) result.changed = true;
+      result.released = result.released.filter((a) => !result.addresses.includes(a));
       if (result.changed) {
         this.metrics.allocations.inc({ result: 'allocated' });
         const moved = result.released.length ? ` (moved from ${result.released.join(', ')})` : '';
@@ -477,7 +488,7 @@ export class Controller {
     this.metrics.allocationFailures.inc({ reason: result.reason });
     this.#log.info({ service: key, reason: result.reason, message: result.message }, 'allocation failed');
     const events: Array<[string, string, string]> = [['Warning', 'AllocationFailed', `${result.reason}: ${result.message}`]];
-    if (result.released.length) events.push(['Normal', 'ClearAssignment', `released ${result.released.join(', ')}: ${result.message}`]);
+    if (result.released.length) events.push(['Normal', 'ClearAssignment', `released ${result.released.join(', ')}: ${revoked?.message ?? result.message}`]);
     return this.#write(svc, { ips: [], pool: undefined }, ...events);
   }
 
