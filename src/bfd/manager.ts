@@ -96,6 +96,7 @@ export class BfdManager extends EventEmitter {
   async addSession(spec: BfdSessionSpec): Promise<void> {
     validateSpec(spec); // fail fast with the caller's stack
     if (this.closed) throw new Error('BfdManager is closed');
+    if (this.states.has(spec.key)) throw new Error(`BFD session ${spec.key} already exists; use updateSession to change it`);
     this.states.set(spec.key, spec.adminDown ? 'AdminDown' : 'Down');
     this.metrics?.setStates(this.states.values());
     try {
