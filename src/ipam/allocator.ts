@@ -22,22 +22,28 @@ import type {
 
 const FAMILIES: readonly Family[] = ['IPv4', 'IPv6'];
 const EMPTY: Labels = Object.freeze({});
+const NONE: readonly never[] = Object.freeze([]);
 
-interface Holder {
-  sharingKey: string;
-  backendKey: string;
-  ports: readonly Port[];
-}
-
-/** One address in use, by one Service or by several sharing it. */
-interface Entry {
+/**
+ * One address in use, by one Service or by several sharing it. Kept small (no text, no Map):
+ * there is one per address in use, and they are most of the allocator's memory.
+ */
+class Entry {
   readonly family: Family;
   readonly value: bigint;
-  readonly text: string;
   pool: CompiledPool;
-  readonly holders: Map<string, Holder>;
+  /** The holders' requests; usually one, a few when shared (an array: lighter than a Map). */
+  holders: readonly Norm[] = NONE;
   /** The sharing key under which it is indexed ('' = not indexed). */
-  indexedKey: string;
+  indexedKey = '';
+  constructor(family: Family, value: bigint, pool: CompiledPool) {
+    this.family = family;
+    this.value = value;
+    this.pool = pool;
+  }
+  get text(): string {
+    return formatAddress(this.family, this.value);
+  }
 }
 
 /** A request with defaults applied and addresses parsed. */
@@ -46,14 +52,14 @@ interface Norm {
   namespace: string;
   labels: Labels;
   nsLabels: Labels;
-  requested: Address[];
+  requested: readonly Address[];
   pool: string | undefined;
   sharingKey: string;
   /** Effective backend key: only with externalTrafficPolicy Local. */
   backendKey: string;
-  ports: Port[];
+  ports: readonly Port[];
   policy: IpFamilyPolicy;
-  families: Family[];
+  families: readonly Family[];
 }
 
 interface Held {
@@ -88,7 +94,8 @@ export class Allocator {
   #byName = new Map<string, CompiledPool>();
   /** Per family, every pool range sorted by start, for the address → pool lookup (binary search). */
   #ranges: Record<Family, RangeRef[]> = { IPv4: [], IPv6: [] };
-  #entries = new Map<string, Entry>();
+  /** Addresses in use, per family, by value: "is it free" is one hash lookup. */
+  #entries: Record<Family, Map<bigint, Entry>> = { IPv4: new Map(), IPv6: new Map() };
   #services = new Map<string, Held>();
   #bySharingKey = new Map<string, Set<Entry>>();
 
@@ -114,7 +121,7 @@ export class Allocator {
     }
     // Rebuild the index from the kept Services only: the new pools' free space starts full.
     this.#services = new Map();
-    this.#entries = new Map();
+    this.#entries = { IPv4: new Map(), IPv6: new Map() };
     this.#bySharingKey = new Map();
     const repooled: Repooled[] = [];
     for (const [key, held] of kept) {
@@ -187,7 +194,7 @@ export class Allocator {
     }
     const prev = this.#services.get(n.key);
     if (prev) this.#release(n.key);
-    const pseudo = addrs.map((a) => this.#entries.get(formatAddress(a.family, a.value)) ?? transient(a));
+    const pseudo = addrs.map((a) => this.#entries[a.family].get(a.value) ?? new Entry(a.family, a.value, undefined as never));
     const check = this.#checkHeld(n, pseudo, true);
     if ('ok' in check) return check;
     return { ok: true, ...this.#commit(n, check, addrs.map((a) => this.#pickAddress(a))) };
@@ -209,8 +216,8 @@ export class Allocator {
   holders(address: string): string[] {
     const a = parseAddress(address);
     if (!a) return [];
-    const e = this.#entries.get(formatAddress(a.family, a.value));
-    return e ? [...e.holders.keys()].sort() : [];
+    const e = this.#entries[a.family].get(a.value);
+    return e ? e.holders.map((h) => h.key).sort() : [];
   }
 
   /** The name of the pool containing an address, if any. */
@@ -271,7 +278,7 @@ export class Allocator {
   }
 
   #pickAddress(a: Address): Pick {
-    const e = this.#entries.get(formatAddress(a.family, a.value));
+    const e = this.#entries[a.family].get(a.value);
     return e ? { kind: 'shared', entry: e } : { kind: 'free', family: a.family, value: a.value };
   }
 
@@ -447,20 +454,21 @@ export class Allocator {
   }
 
   #commit(n: Norm, pool: CompiledPool, picks: readonly Pick[]): Assignment {
-    const entries: Entry[] = [];
-    for (const pick of picks) {
+    // Exact-size arrays (map, spread): an array grown by push reserves room for 17 elements.
+    const entries = picks.map((pick) => {
       let e: Entry;
       if (pick.kind === 'shared') e = pick.entry;
       else {
         const pf = pool.families[pick.family] as PoolFamily;
         if (!pf.free.take(pf.space.toIndex(pick.value))) throw new Error(`internal: ${formatAddress(pick.family, pick.value)} is not free in pool ${pool.name}`);
-        e = { family: pick.family, value: pick.value, text: formatAddress(pick.family, pick.value), pool, holders: new Map(), indexedKey: '' };
-        this.#entries.set(e.text, e);
+        e = new Entry(pick.family, pick.value, pool);
+        this.#entries[pick.family].set(pick.value, e);
       }
-      e.holders.set(n.key, { sharingKey: n.sharingKey, backendKey: n.backendKey, ports: n.ports });
+      const at = e.holders.findIndex((h) => h.key === n.key);
+      e.holders = at >= 0 ? e.holders.map((h, j) => (j === at ? n : h)) : e.holders.length === 0 ? [n] : [...e.holders, n];
       this.#reindex(e);
-      entries.push(e);
-    }
+      return e;
+    });
     // Primary family first: the order of ipFamilies, IPv4 first when none is given.
     const order = n.families.length > 0 ? n.families : FAMILIES;
     entries.sort((a, b) => order.indexOf(a.family) - order.indexOf(b.family));
@@ -473,11 +481,11 @@ export class Allocator {
     if (!held) return [];
     this.#services.delete(key);
     for (const e of held.entries) {
-      e.holders.delete(key);
-      if (e.holders.size === 0) {
+      e.holders = e.holders.filter((h) => h.key !== key);
+      if (e.holders.length === 0) {
         const pf = e.pool.families[e.family] as PoolFamily;
         pf.free.give(pf.space.toIndex(e.value));
-        this.#entries.delete(e.text);
+        this.#entries[e.family].delete(e.value);
       }
       this.#reindex(e);
     }
@@ -486,8 +494,7 @@ export class Allocator {
 
   /** Keeps the sharing-key index in step with an entry's holders. */
   #reindex(e: Entry): void {
-    const first = e.holders.values().next();
-    const key = first.done ? '' : first.value.sharingKey;
+    const key = e.holders[0]?.sharingKey ?? '';
     if (key === e.indexedKey) return;
     if (e.indexedKey !== '') {
       const set = this.#bySharingKey.get(e.indexedKey);
@@ -511,18 +518,14 @@ export class Allocator {
   }
 }
 
-/** An entry-like view of an address not (yet) in use, for checks. */
-function transient(a: Address): Entry {
-  return { family: a.family, value: a.value, text: formatAddress(a.family, a.value), pool: undefined as never, holders: new Map(), indexedKey: '' };
-}
-
 function unknownPool(n: Norm, pools: readonly CompiledPool[]): Refusal {
   const names = pools.map((p) => p.name).slice(0, 10).join(', ');
   return refuse('UnknownPool', `Service ${n.key} asks for pool "${n.pool}", which does not exist; name an existing pool (${names || 'none configured'}) or create it`);
 }
 
 /** Parses addresses: at most one per family. */
-function parseList(texts: readonly string[], what: string): Address[] | Refusal {
+function parseList(texts: readonly string[], what: string): readonly Address[] | Refusal {
+  if (texts.length === 0) return NONE;
   const out: Address[] = [];
   for (const t of texts) {
     const a = parseAddress(t);
@@ -542,15 +545,21 @@ function normalize(req: ServiceRequest): Norm | Refusal {
   const requested = parseList(req.requestedAddresses ?? [], `Service ${key} requests`);
   if ('reason' in requested) return requested;
   const policy = req.ipFamilyPolicy ?? 'SingleStack';
-  const families = [...new Set(req.ipFamilies ?? [])];
-  const ports: Port[] = [];
-  const seen = new Set<string>();
-  for (const p of req.ports ?? []) {
-    const t = portText(p);
-    if (!seen.has(t)) {
-      seen.add(t);
-      ports.push({ protocol: p.protocol, port: p.port });
+  // Shared empty arrays and the caller's own family list: one Norm is kept per Service.
+  const fams = req.ipFamilies ?? NONE;
+  const families: readonly Family[] = fams.length === 2 && fams[0] === fams[1] ? [fams[0] as Family] : fams;
+  let ports: readonly Port[] = NONE;
+  if (req.ports && req.ports.length > 0) {
+    const list: Port[] = [];
+    const seen = new Set<string>();
+    for (const p of req.ports) {
+      const t = portText(p);
+      if (!seen.has(t)) {
+        seen.add(t);
+        list.push({ protocol: p.protocol, port: p.port });
+      }
     }
+    ports = list;
   }
   const n: Norm = {
     key,
@@ -593,7 +602,8 @@ function familyFit(n: Norm, fams: readonly Family[], verb = 'holds'): Refusal | 
 
 /** Whether Service n may use address e alongside its current holders (other than n itself). */
 function sharingRefusal(e: Entry, n: Norm): Refusal | undefined {
-  for (const [otherKey, other] of e.holders) {
+  for (const other of e.holders) {
+    const otherKey = other.key;
     if (otherKey === n.key) continue;
     if (other.sharingKey === '') {
       return refuse('AddressInUse', `${e.text} is in use by Service ${otherKey}, which does not allow sharing; pick another address, or give both Services the same sharing key`);
