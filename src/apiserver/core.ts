@@ -27,6 +27,11 @@ export interface ListResult {
 
 export type Subresource = 'status' | undefined;
 
+export interface WriteOptions {
+  /** `Strict` rejects fields a CRD schema does not declare (kubectl apply asks for it); otherwise they are pruned. */
+  fieldValidation?: string | null;
+}
+
 const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 // Resources whose status is set by the client on create (the others start with an empty status).
 const STATUS_ON_CREATE = new Set(['nodes', 'namespaces', 'customresourcedefinitions']);
@@ -140,11 +145,15 @@ export class ApiCore {
   }
 
   /** Schema, defaults and name checks common to create and update. */
-  private admit(d: ResourceDescriptor, o: KObject, old: KObject | undefined): KObject {
+  private admit(d: ResourceDescriptor, o: KObject, old: KObject | undefined, w: WriteOptions): KObject {
     let obj: KObject = { ...o, apiVersion: apiVersionOf(d), kind: d.kind, metadata: { ...o.metadata } };
     const info = this.crdInfo.get(`${d.group}/${d.version}/${d.plural}`);
     if (info?.schema) {
-      obj = prune(obj, info.schema, true) as KObject;
+      const dropped: string[] = [];
+      obj = prune(obj, info.schema, true, dropped) as KObject;
+      if (w.fieldValidation === 'Strict' && dropped.length) {
+        throw badRequest(`strict decoding error: ${dropped.map((p) => `unknown field "${p}"`).join(', ')}`);
+      }
       obj = applyDefaults(obj, info.schema) as KObject;
       const causes: StatusCause[] = [];
       validate(obj, info.schema, '', causes);
@@ -179,7 +188,7 @@ export class ApiCore {
     return out;
   }
 
-  create(d: ResourceDescriptor, ns: string | undefined, body: unknown): KObject {
+  create(d: ResourceDescriptor, ns: string | undefined, body: unknown, w: WriteOptions = {}): KObject {
     this.requireNamespace(d, ns);
     let o = this.checkMetadata(body, d, ns);
     const generated = !o.metadata.name && typeof o.metadata.generateName === 'string';
@@ -189,14 +198,14 @@ export class ApiCore {
     if (resourceKey(d) === resourceKey(this.crdDescriptor)) {
       const versions = crdVersions(o);
       o = { ...o, status: establishedStatus(o) };
-      const created = this.store.create(d, this.admit(d, o, undefined));
+      const created = this.store.create(d, this.admit(d, o, undefined, w));
       this.registerCrd(versions);
       return this.output(d, created);
     }
-    return this.output(d, this.store.create(d, this.admit(d, o, undefined)));
+    return this.output(d, this.store.create(d, this.admit(d, o, undefined, w)));
   }
 
-  update(d: ResourceDescriptor, ns: string | undefined, name: string, body: unknown, sub: Subresource): KObject {
+  update(d: ResourceDescriptor, ns: string | undefined, name: string, body: unknown, sub: Subresource, w: WriteOptions = {}): KObject {
     const cur = this.store.mustGet(d, ns, name);
     let o = this.checkMetadata(body, d, ns);
     if (o.metadata.name !== undefined && o.metadata.name !== name) throw badRequest(`the name of the object (${String(o.metadata.name)}) does not match the name on the URL (${name})`);
@@ -210,21 +219,21 @@ export class ApiCore {
     if (resourceKey(d) === resourceKey(this.crdDescriptor)) {
       const versions = crdVersions(o);
       if (sub !== 'status') o = { ...o, status: establishedStatus(o) };
-      const updated = this.store.update(d, this.admit(d, o, cur));
+      const updated = this.store.update(d, this.admit(d, o, cur, w));
       for (const v of crdVersions(cur)) this.registry.remove(v.descriptor.group, v.descriptor.version, v.descriptor.plural);
       this.registerCrd(versions);
       return this.output(d, updated);
     }
-    return this.output(d, this.store.update(d, this.admit(d, o, cur)));
+    return this.output(d, this.store.update(d, this.admit(d, o, cur, w)));
   }
 
   /** PATCH by content type; server-side apply (apply-patch+yaml) creates the object when absent. */
-  patch(d: ResourceDescriptor, ns: string | undefined, name: string, contentType: string, patch: unknown, sub: Subresource): KObject {
+  patch(d: ResourceDescriptor, ns: string | undefined, name: string, contentType: string, patch: unknown, sub: Subresource, w: WriteOptions = {}): KObject {
     const ct = contentType.split(';')[0]!.trim().toLowerCase();
     const cur = this.store.get(d, ns, name);
     if (ct === 'application/apply-patch+yaml' && !cur) {
       if (!isObj(patch)) throw badRequest('an apply patch must be an object');
-      return this.create(d, ns, { ...patch, metadata: { ...(isObj(patch.metadata) ? patch.metadata : {}), name } });
+      return this.create(d, ns, { ...patch, metadata: { ...(isObj(patch.metadata) ? patch.metadata : {}), name } }, w);
     }
     if (!cur) this.store.mustGet(d, ns, name);
     const base = this.output(d, cur!) as unknown as Json;
@@ -251,7 +260,7 @@ export class ApiCore {
     // A resourceVersion inside the patch is a precondition; otherwise the patch applies to the current object.
     const patchRv = isObj(patch) && isObj(patch.metadata) ? patch.metadata.resourceVersion : undefined;
     next = { ...next, metadata: { ...meta, resourceVersion: typeof patchRv === 'string' ? patchRv : cur!.metadata.resourceVersion } } as unknown as Json;
-    return this.update(d, ns, name, next, sub);
+    return this.update(d, ns, name, next, sub, w);
   }
 
   delete(d: ResourceDescriptor, ns: string | undefined, name: string, opts: { preconditionRv?: string; preconditionUid?: string; gracePeriodSeconds?: number } = {}): KObject {

@@ -57,26 +57,31 @@ export function applyDefaults(value: unknown, s: Schema | undefined): unknown {
   return value;
 }
 
-/** Drops fields the schema does not declare, unless x-kubernetes-preserve-unknown-fields says otherwise. */
-export function prune(value: unknown, s: Schema | undefined, isRoot = false): unknown {
+/**
+ * Drops fields the schema does not declare, unless x-kubernetes-preserve-unknown-fields says
+ * otherwise. The paths dropped are pushed on `dropped` (for fieldValidation=Strict/Warn).
+ */
+export function prune(value: unknown, s: Schema | undefined, isRoot = false, dropped: string[] = [], path = ''): unknown {
   if (!s) return value;
   if (isObj(value)) {
     const preserve = s['x-kubernetes-preserve-unknown-fields'] === true;
     const out: Obj = {};
     for (const [k, v] of Object.entries(value)) {
+      const at = path ? `${path}.${k}` : k;
       // apiVersion, kind and metadata are always kept at the root and in embedded resources.
       if ((isRoot || s['x-kubernetes-embedded-resource']) && (k === 'apiVersion' || k === 'kind' || k === 'metadata')) {
         out[k] = v;
         continue;
       }
       const ps = s.properties?.[k];
-      if (ps) out[k] = prune(v, ps);
-      else if (isObj(s.additionalProperties)) out[k] = prune(v, s.additionalProperties);
+      if (ps) out[k] = prune(v, ps, false, dropped, at);
+      else if (isObj(s.additionalProperties)) out[k] = prune(v, s.additionalProperties, false, dropped, at);
       else if (preserve || s.additionalProperties === true) out[k] = v;
+      else dropped.push(at);
     }
     return out;
   }
-  if (Array.isArray(value) && s.items) return value.map((v) => prune(v, s.items));
+  if (Array.isArray(value) && s.items) return value.map((v, i) => prune(v, s.items, false, dropped, `${path}[${i}]`));
   return value;
 }
 

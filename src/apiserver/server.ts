@@ -224,17 +224,17 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       case 'POST': {
         if (name !== undefined) throw methodNotAllowed(`POST on a named ${d.kind} is not allowed: POST to the collection, or PUT/PATCH the object`);
         const body = await readBody(req, maxBody);
-        return send(res, 201, core.create(d, namespace, body));
+        return send(res, 201, core.create(d, namespace, body, { fieldValidation: q.get('fieldValidation') }));
       }
       case 'PUT': {
         if (name === undefined) throw methodNotAllowed(`PUT needs an object name: /.../${d.plural}/NAME`);
         const body = await readBody(req, maxBody);
-        return send(res, 200, core.update(d, namespace, name, body, sub));
+        return send(res, 200, core.update(d, namespace, name, body, sub, { fieldValidation: q.get('fieldValidation') }));
       }
       case 'PATCH': {
         if (name === undefined) throw methodNotAllowed(`PATCH needs an object name: /.../${d.plural}/NAME`);
         const body = await readBody(req, maxBody);
-        return send(res, 200, core.patch(d, namespace, name, req.headers['content-type'] ?? '', body, sub));
+        return send(res, 200, core.patch(d, namespace, name, req.headers['content-type'] ?? '', body, sub, { fieldValidation: q.get('fieldValidation') }));
       }
       case 'DELETE': {
         const body = (await readBody(req, maxBody)) as { preconditions?: { resourceVersion?: string; uid?: string } } | undefined;
