@@ -1,0 +1,107 @@
+// BFD transmit jitter with a busy, GC-heavy main thread: sessions in the worker (BfdManager) versus
+// the same engine on the main thread. The receiving peer is a separate process with an idle event
+// loop that timestamps arrivals, so the figures are what a router would see.
+//   node bench/bfd-jitter.ts [--seconds 8] [--busy-ms 50]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { BfdEngine } from '../src/bfd/engine.ts';
+import { BfdManager } from '../src/bfd/manager.ts';
+import { dgramTransport, type BfdTransport } from '../src/bfd/transport.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    'busy-ms': { type: 'string', default: '50' },
+    receiver: { type: 'string' },
+  },
+});
+const profile = { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 };
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+if (args.receiver !== undefined) {
+  // Receiver process: a plain engine on an idle loop, recording arrival times from the sender.
+  const arrivals: number[] = [];
+  const recording: BfdTransport = {
+    name: 'recording', receivesTtl: false,
+    open: (o) => dgramTransport.open({ ...o, onMessage: (m, from) => { arrivals.push(performance.now()); o.onMessage(m, from); } }),
+  };
+  let downs = 0;
+  const engine = new BfdEngine({ transport: recording, singleHopPort: 0, onState: (c) => { if (c.state === 'Down') downs++; } });
+  const port = await engine.listenPort(4, false);
+  await engine.add({ key: 'sender', peerAddress: '127.0.0.1', peerPort: Number(args.receiver), profile });
+  console.log(JSON.stringify({ port }));
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line === 'reset') { arrivals.length = 0; downs = 0; return; }
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!).sort((a, b) => a - b);
+    console.log(JSON.stringify({ packets: arrivals.length, p50: quantile(gaps, 0.5), p99: quantile(gaps, 0.99), max: gaps.at(-1) ?? NaN, over300: gaps.filter((g) => g > 300).length, downs }));
+    void engine.close().then(() => process.exit(0));
+  });
+} else {
+  const seconds = Number(args.seconds);
+  const busyMs = Number(args['busy-ms']);
+
+  /** Allocation-heavy busy work in `busyMs` slices; a retained ring keeps the old generation churning. */
+  function startLoad(): () => void {
+    let stop = false;
+    const ring: unknown[] = new Array(20_000);
+    let k = 0;
+    const slice = (): void => {
+      if (stop) return;
+      const end = performance.now() + busyMs;
+      while (performance.now() < end) {
+        const o = { a: new Array(64).fill(k), s: `x${k}`, m: new Map([[k, k]]) };
+        ring[k++ % ring.length] = o;
+      }
+      setImmediate(slice);
+    };
+    setImmediate(slice);
+    return () => { stop = true; };
+  }
+
+  async function run(mode: 'worker' | 'main', busy: boolean): Promise<Record<string, number | string>> {
+    let close: () => Promise<void>;
+    let add: (port: number) => Promise<void>;
+    let ourPort: number;
+    let upSeen = 0;
+    if (mode === 'worker') {
+      const m = new BfdManager({ singleHopPort: 0 });
+      m.on('state', (e) => { if (e.state === 'Up') upSeen++; });
+      ourPort = await m.listenPort(4);
+      add = (p) => m.addSession({ key: 'r', peerAddress: '127.0.0.1', peerPort: p, profile });
+      close = () => m.close();
+    } else {
+      const e = new BfdEngine({ singleHopPort: 0, onState: (c) => { if (c.state === 'Up') upSeen++; } });
+      ourPort = await e.listenPort(4, false);
+      add = (p) => e.add({ key: 'r', peerAddress: '127.0.0.1', peerPort: p, profile });
+      close = () => e.close();
+    }
+    const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--receiver', String(ourPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const { port } = JSON.parse((await lines.next()).value as string) as { port: number };
+    await add(port);
+    // Let the session come up and settle on 100 ms before measuring.
+    for (let i = 0; i < 100 && upSeen === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.stdin!.write('reset\n');
+    const stopLoad = busy ? startLoad() : () => {};
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    stopLoad();
+    child.stdin!.write('report\n');
+    const stats = JSON.parse((await lines.next()).value as string) as Record<string, number>;
+    await close();
+    child.kill();
+    const f = (n: number | undefined): string => (n ?? NaN).toFixed(1);
+    return { mode, load: busy ? `busy ${busyMs} ms slices + GC` : 'idle', packets: stats.packets!, 'gap p50 ms': f(stats.p50), 'gap p99 ms': f(stats.p99), 'gap max ms': f(stats.max), 'gaps > 300 ms': stats.over300!, 'peer Downs': stats.downs! };
+  }
+
+  const rows = [];
+  rows.push(await run('worker', false));
+  rows.push(await run('worker', true));
+  rows.push(await run('main', true));
+  console.table(rows);
+  process.exit(0);
+}
