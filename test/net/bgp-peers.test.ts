@@ -74,7 +74,7 @@ test('BIRD announces to FRR over iBGP with MD5: local-pref and communities; FRR 
   });
 });
 
-test('BIRD announces to ExaBGP: the JSON log gives the RIB, teardown sends a NOTIFICATION', async () => {
+test('BIRD announces to ExaBGP: the JSON log gives the RIB, teardown closes the session', async () => {
   await withNamespaces('ilbg', 2, async ([a, b]) => {
     const l = await link(a!, b!, 103);
     let exa: Exabgp | undefined;

@@ -15,6 +15,17 @@ export interface FrrOptions {
 
 export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
   const l: string[] = ['frr defaults traditional', 'hostname ilbg-frr', 'log stdout informational', '!'];
+  // Originated routes carry communities through a route-map each (`network P route-map M`).
+  const routeMap = new Map<string, string>();
+  (cfg.originate ?? []).forEach((r, i) => {
+    if (!r.communities?.length && !r.largeCommunities?.length) return;
+    const name = `ILBG-ORIG-${i}`;
+    routeMap.set(r.prefix, name);
+    l.push(`route-map ${name} permit 10`);
+    if (r.communities?.length) l.push(` set community ${r.communities.join(' ')}`);
+    if (r.largeCommunities?.length) l.push(` set large-community ${r.largeCommunities.join(' ')}`);
+    l.push('exit', '!');
+  });
   l.push(`router bgp ${cfg.asn}`, ` bgp router-id ${cfg.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check',
     ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax');
   if (opts.coalesceTimeMs !== undefined) l.push(` coalesce-time ${opts.coalesceTimeMs}`);
@@ -44,7 +55,7 @@ export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
       if (n.asn === cfg.asn) l.push(`  neighbor ${n.address} next-hop-self`);
       if (routes.some((r) => r.communities?.length || r.largeCommunities?.length)) l.push(`  neighbor ${n.address} send-community all`);
     }
-    for (const r of routes) l.push(`  network ${r.prefix}`);
+    for (const r of routes) l.push(`  network ${r.prefix}${routeMap.has(r.prefix) ? ` route-map ${routeMap.get(r.prefix)}` : ''}`);
     l.push(' exit-address-family');
   }
   l.push('!');

@@ -74,7 +74,7 @@ export interface PeerDaemon {
   sessions(): Promise<SessionInfo[]>;
   /** Asks the daemon to send ROUTE-REFRESH to this neighbor. */
   requestRouteRefresh(neighbor: string): Promise<void>;
-  /** Administratively shuts the session down: the daemon sends a NOTIFICATION (Cease). */
+  /** Administratively shuts the session down: the daemon sends a NOTIFICATION (Cease), except ExaBGP (closes only). */
   shutdownNeighbor(neighbor: string): Promise<void>;
   enableNeighbor(neighbor: string): Promise<void>;
   /** Stops the daemon (SIGTERM, then SIGKILL) and waits for it to exit. */
