@@ -2,7 +2,7 @@
 // RFC 7606 revised error handling (treat-as-withdraw, attribute discard, session reset).
 import { Afi, AsSegment, Attr, AttrFlag, AS_TRANS, Err, SAFI_UNICAST, UpdateSub } from './constants.ts';
 import { BgpError } from './errors.ts';
-import { decodeNlri, formatAddress, type AfiNumber, type DecodedNlri } from './prefix.ts';
+import { decodeNlri, formatAddress, parseAddress, type AfiNumber, type DecodedNlri } from './prefix.ts';
 import type { LargeCommunity } from './communities.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +124,7 @@ export interface DecodedAttributes {
   originatorId?: string;
   clusterList?: string[];
   as4Path?: AsPathSegment[];
+  as4Aggregator?: { asn: number; address: string };
   mpReach?: MpReach;
   mpUnreach?: MpUnreach;
   /** Optional attributes we do not interpret, kept as raw values. */
@@ -201,6 +202,11 @@ function addrList(v: Buffer, size: number): string[] {
   return out;
 }
 
+/** An inner error's message without its NOTIFICATION suffix. */
+function bare(e: unknown): string {
+  return (e as Error).message.replace(/ \[[^\]]*\]$/, '');
+}
+
 function decodeMpReach(v: Buffer, ctx: DecodeContext): MpReach {
   if (v.length < 5) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, 'MP_REACH_NLRI is shorter than 5 bytes');
   const afi = v.readUInt16BE(0);
@@ -222,7 +228,7 @@ function decodeMpReach(v: Buffer, ctx: DecodeContext): MpReach {
   try {
     nlri = decodeNlri(rest, afi as AfiNumber, ctx.addPathReceive(afi, safi));
   } catch (e) {
-    throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_REACH_NLRI: ${(e as Error).message}`);
+    throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_REACH_NLRI: ${bare(e)}`);
   }
   return { afi, safi, nextHops, nlri };
 }
@@ -235,7 +241,7 @@ function decodeMpUnreach(v: Buffer, ctx: DecodeContext): MpUnreach {
   try {
     return { afi, safi, withdrawn: decodeNlri(v.subarray(3), afi as AfiNumber, ctx.addPathReceive(afi, safi)) };
   } catch (e) {
-    throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_UNREACH_NLRI: ${(e as Error).message}`);
+    throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_UNREACH_NLRI: ${bare(e)}`);
   }
 }
 
@@ -301,6 +307,7 @@ function decodeOne(code: number, v: Buffer, out: DecodedAttributes, ctx: DecodeC
       return;
     case Attr.AS4_AGGREGATOR:
       if (len !== 8) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `AS4_AGGREGATOR has length ${len}, expected 8`);
+      out.as4Aggregator = { asn: v.readUInt32BE(0), address: formatAddress(v.subarray(4)) };
       return;
     case Attr.LARGE_COMMUNITIES:
       if (len === 0 || len % 12) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `LARGE_COMMUNITIES has length ${len}, not a positive multiple of 12`);
@@ -383,4 +390,83 @@ export function decodeAttributes(field: Buffer, ctx: DecodeContext): AttributesR
     }
   }
   return { attrs, problems };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-encoding decoded attributes (round-trip tests, scripted peers)
+
+function segmentsValue(segs: AsPathSegment[], width: 2 | 4): Buffer {
+  return Buffer.concat(segs.map((s) => {
+    const b = Buffer.allocUnsafe(2 + s.asns.length * width);
+    b[0] = s.type;
+    b[1] = s.asns.length;
+    s.asns.forEach((a, i) => (width === 4 ? b.writeUInt32BE(a >>> 0, 2 + i * 4) : b.writeUInt16BE(a & 0xffff, 2 + i * 2)));
+    return b;
+  }));
+}
+
+function nlriValue(list: DecodedNlri[]): Buffer {
+  return Buffer.concat(list.map((n) => {
+    const slash = n.prefix.lastIndexOf('/');
+    const len = Number(n.prefix.slice(slash + 1));
+    const addr = parseAddressBytes(n.prefix.slice(0, slash));
+    const bytes = (len + 7) >> 3;
+    const head = n.pathId !== undefined ? 5 : 1;
+    const b = Buffer.alloc(head + bytes);
+    if (n.pathId !== undefined) b.writeUInt32BE(n.pathId, 0);
+    b[head - 1] = len;
+    addr.copy(b, head, 0, bytes);
+    return b;
+  }));
+}
+
+/** Encodes an NLRI list (path identifiers included when present). */
+export function encodeNlriList(list: DecodedNlri[]): Buffer {
+  return nlriValue(list);
+}
+
+/**
+ * Encodes decoded attributes back to wire form, in type-code order, with the standard flags.
+ * decodeAttributes(encodeDecodedAttributes(a)) gives `a` back for valid input.
+ */
+export function encodeDecodedAttributes(a: DecodedAttributes, fourOctetAs: boolean): Buffer {
+  const T = AttrFlag.TRANSITIVE;
+  const O = AttrFlag.OPTIONAL;
+  const parts: Array<[number, Buffer]> = [];
+  const add = (code: number, flags: number, v: Buffer): void => {
+    parts.push([code, encodeAttribute(flags, code, v)]);
+  };
+  if (a.origin !== undefined) add(Attr.ORIGIN, T, Buffer.from([a.origin]));
+  if (a.asPath) add(Attr.AS_PATH, T, segmentsValue(a.asPath, fourOctetAs ? 4 : 2));
+  if (a.nextHop !== undefined) add(Attr.NEXT_HOP, T, parseAddressBytes(a.nextHop));
+  if (a.med !== undefined) add(Attr.MED, O, u32(a.med));
+  if (a.localPref !== undefined) add(Attr.LOCAL_PREF, T, u32(a.localPref));
+  if (a.atomicAggregate) add(Attr.ATOMIC_AGGREGATE, T, Buffer.alloc(0));
+  if (a.aggregator) {
+    const asn = fourOctetAs ? u32(a.aggregator.asn) : Buffer.from([a.aggregator.asn >> 8, a.aggregator.asn & 0xff]);
+    add(Attr.AGGREGATOR, O | T, Buffer.concat([asn, parseAddressBytes(a.aggregator.address)]));
+  }
+  if (a.communities) add(Attr.COMMUNITIES, O | T, Buffer.concat(a.communities.map(u32)));
+  if (a.originatorId !== undefined) add(Attr.ORIGINATOR_ID, O, parseAddressBytes(a.originatorId));
+  if (a.clusterList) add(Attr.CLUSTER_LIST, O, Buffer.concat(a.clusterList.map(parseAddressBytes)));
+  if (a.mpReach) {
+    const m = a.mpReach;
+    const nh = Buffer.concat(m.nextHops.map(parseAddressBytes));
+    add(Attr.MP_REACH_NLRI, O, Buffer.concat([Buffer.from([m.afi >> 8, m.afi & 0xff, m.safi, nh.length]), nh, Buffer.from([0]), nlriValue(m.nlri)]));
+  }
+  if (a.mpUnreach) {
+    const m = a.mpUnreach;
+    add(Attr.MP_UNREACH_NLRI, O, Buffer.concat([Buffer.from([m.afi >> 8, m.afi & 0xff, m.safi]), nlriValue(m.withdrawn)]));
+  }
+  if (a.extendedCommunities) add(Attr.EXTENDED_COMMUNITIES, O | T, Buffer.concat(a.extendedCommunities));
+  if (a.as4Path) add(Attr.AS4_PATH, O | T, segmentsValue(a.as4Path, 4));
+  if (a.as4Aggregator) add(Attr.AS4_AGGREGATOR, O | T, Buffer.concat([u32(a.as4Aggregator.asn), parseAddressBytes(a.as4Aggregator.address)]));
+  if (a.largeCommunities) add(Attr.LARGE_COMMUNITIES, O | T, Buffer.concat(a.largeCommunities.map((c) => Buffer.concat([u32(c[0]), u32(c[1]), u32(c[2])]))));
+  for (const u of a.unknown) parts.push([u.code, encodeAttribute(u.flags, u.code, u.value)]);
+  parts.sort((x, y) => x[0] - y[0]);
+  return Buffer.concat(parts.map((p) => p[1]));
+}
+
+function parseAddressBytes(text: string): Buffer {
+  return parseAddress(text);
 }

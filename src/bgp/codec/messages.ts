@@ -222,7 +222,9 @@ export function decodeUpdate(body: Buffer, ctx: DecodeContext): UpdateMessage {
   }
   msg.treatAsWithdraw = problems.some((p) => p.action === 'treat-as-withdraw');
   const un = attrs.mpUnreach;
-  if (un && un.withdrawn.length === 0 && wLen === 0 && nlri.length === 0 && !attrs.mpReach && aLen === 6) {
+  // Only an empty MP_UNREACH_NLRI (some peers write it with the extended-length flag).
+  const onlyUnreach = Object.keys(attrs).length === 2 && attrs.unknown.length === 0 && problems.length === 0;
+  if (un && un.withdrawn.length === 0 && wLen === 0 && nlri.length === 0 && onlyUnreach) {
     msg.endOfRib = { afi: un.afi, safi: un.safi };
   }
   return msg;

@@ -37,7 +37,11 @@ export function parseAddress(text: string): Buffer {
 /** Formats 4 or 16 address bytes as text (RFC 5952 form for IPv6). */
 export function formatAddress(addr: Uint8Array): string {
   if (addr.length === 4) return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
-  if (addr.length === 16) return ipaddr.fromByteArray(Array.from(addr)).toString();
+  if (addr.length === 16) {
+    // IPv4-mapped addresses in their usual mixed form (RFC 5952 §5).
+    if (addr.subarray(0, 10).every((x) => x === 0) && addr[10] === 0xff && addr[11] === 0xff) return `::ffff:${addr[12]}.${addr[13]}.${addr[14]}.${addr[15]}`;
+    return ipaddr.fromByteArray(Array.from(addr)).toString();
+  }
   throw new Error(`an IP address has 4 or 16 bytes, got ${addr.length}`);
 }
 
