@@ -73,3 +73,57 @@ export async function withApiServer<T>(fn: (s: TestApiServer) => Promise<T>, opt
     await s.close();
   }
 }
+
+/**
+ * A test CRD (test.ironlb.io Widget) exercising defaults, enum, pattern, bounds, preserve-unknown-fields,
+ * int-or-string, the status subresource and printer columns. Written as in YAML (JSON field names,
+ * not client-node's typed ones): give it to `crds`, kubectl, or `loadYaml` for the typed client.
+ */
+export const widgetCrd = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'widgets.test.ironlb.io' },
+  spec: {
+    group: 'test.ironlb.io',
+    scope: 'Namespaced',
+    names: { kind: 'Widget', listKind: 'WidgetList', plural: 'widgets', singular: 'widget', shortNames: ['wg'] },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'Size', type: 'integer', jsonPath: '.spec.size' },
+          { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
+          { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              apiVersion: { type: 'string' },
+              kind: { type: 'string' },
+              metadata: { type: 'object' },
+              spec: {
+                type: 'object',
+                required: ['name'],
+                properties: {
+                  name: { type: 'string', pattern: '^[a-z]+$' },
+                  size: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
+                  mode: { type: 'string', enum: ['fast', 'slow'], default: 'fast' },
+                  tags: { type: 'array', maxItems: 2, items: { type: 'string' } },
+                  extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                  port: { 'x-kubernetes-int-or-string': true },
+                },
+                'x-kubernetes-validations': [{ rule: 'self.size < 100', message: 'not evaluated here' }],
+              },
+              status: { type: 'object', properties: { conditions: { type: 'array', items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } } } } },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
