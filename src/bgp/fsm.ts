@@ -170,10 +170,9 @@ export function step(s: FsmState, cfg: FsmConfig, ev: FsmEvent): Transition {
         case 'TcpFails': {
           // Wait in Active (still accepting the peer's connection) for the next attempt.
           const counter = s.connectRetryCounter + 1;
-          return {
-            next: { ...s, state: 'Active', connectRetryCounter: counter, lastError: ev.reason },
-            actions: [{ type: 'closeConnection' }, { type: 'startTimer', timer: 'connectRetry', seconds: cfg.passive ? 0 : retryDelay(cfg, counter) }].filter((a) => !(a.type === 'startTimer' && cfg.passive)) as Action[],
-          };
+          const actions: Action[] = [{ type: 'closeConnection' }];
+          if (!cfg.passive) actions.push({ type: 'startTimer', timer: 'connectRetry', seconds: retryDelay(cfg, counter) });
+          return { next: { ...s, state: 'Active', connectRetryCounter: counter, lastError: ev.reason }, actions };
         }
         default:
           return same;
