@@ -51,7 +51,8 @@ export class FakeClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { id, at: this.t + Math.max(0, ms), fn });
+    // Whole milliseconds, like a real clock, so timestamps stay integers.
+    this.timers.set(id, { id, at: this.t + Math.max(0, Math.ceil(ms)), fn });
     return { id };
   }
 
