@@ -328,3 +328,65 @@ export function wireDetectionMs(packets: CapturedBfd[], from: string, to: string
   const last = packets.filter((p) => p.src === from && p.t <= down.t).at(-1);
   return last ? (down.t - last.t) * 1000 : undefined;
 }
+
+// ------------------------------------------------------------- ironlb node: BGP engine + BFD
+
+export interface BgpNodeConfig {
+  listen: { address: string; port: number };
+  routerId: string;
+  peer: import('../../src/bgp/index.ts').PeerConfig;
+  routes: string[];
+  bfd: import('../../src/bfd/index.ts').BfdSessionSpec;
+}
+
+export interface BgpNodeEvent {
+  event: 'bgp' | 'bfd' | 'ready';
+  /** ms since the child started (one clock for both kinds of event). */
+  t: number;
+  state?: string;
+  previous?: string;
+  diagnostic?: string;
+  reason?: string;
+}
+
+/**
+ * Runs, in `ns`, a child process with a BgpEngine and a BfdManager wired as the speaker wires them
+ * (a BFD Down resets the BGP session at once). Events arrive as JSON lines.
+ */
+export async function startBgpNode(ns: Netns, cfg: BgpNodeConfig): Promise<{ events: BgpNodeEvent[]; kill(): void; output(): string }> {
+  const child = ns.spawn(process.execPath, [new URL(import.meta.url).pathname, 'bgp-node', JSON.stringify(cfg)], { env: { ...process.env, IRONLB_LOG_LEVEL: 'warn' } });
+  const events: BgpNodeEvent[] = [];
+  let text = '';
+  child.stderr?.on('data', (d: Buffer) => { if (text.length < 100_000) text += d.toString(); });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (text.length < 100_000) text += `${line}\n`;
+    try { events.push(JSON.parse(line) as BgpNodeEvent); } catch { /* log line */ }
+  });
+  await waitFor(() => events.some((e) => e.event === 'ready') || (child.exitCode !== null && Promise.reject(new Error(text))), { what: 'ironlb node ready', timeoutMs: 15_000 });
+  return { events, kill: () => { child.kill('SIGKILL'); }, output: () => text };
+}
+
+async function bgpNodeMain(cfg: BgpNodeConfig): Promise<void> {
+  const { BgpEngine } = await import('../../src/bgp/index.ts');
+  const { BfdManager } = await import('../../src/bfd/index.ts');
+  const t0 = performance.now();
+  const out = (o: Omit<BgpNodeEvent, 't'>): void => { process.stdout.write(`${JSON.stringify({ ...o, t: performance.now() - t0 })}\n`); };
+  const engine = new BgpEngine({ routerId: cfg.routerId, listen: cfg.listen });
+  engine.on('state', (e) => out({ event: 'bgp', state: e.state, previous: e.previous, ...(e.reason ? { reason: e.reason } : {}) }));
+  await engine.ready();
+  engine.addPeer(cfg.peer);
+  for (const r of cfg.routes) engine.announce(cfg.peer.name, r);
+  const bfd = new BfdManager();
+  bfd.on('state', (e) => {
+    out({ event: 'bfd', state: e.state, previous: e.previous, diagnostic: e.diagnostic });
+    // The speaker's rule: BFD Down (from Up) takes the BGP session down at once.
+    if (e.state === 'Down' && e.previous === 'Up') engine.resetPeer(cfg.peer.name, `BFD down: ${e.diagnostic}`);
+  });
+  await bfd.addSession(cfg.bfd);
+  out({ event: 'ready' });
+  process.stdin.on('end', () => process.exit(0));
+}
+
+if (process.argv[2] === 'bgp-node' && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  await bgpNodeMain(JSON.parse(process.argv[3] ?? '{}') as BgpNodeConfig);
+}

@@ -1,0 +1,55 @@
+// BFD drives the ironlb BGP engine: when BFD to the router fails while TCP still works, the BGP
+// session is reset at once (not after the hold time) and the router withdraws the node's route.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bfdLab, startBgpNode, startBird } from '../support/bfd-peers.ts';
+import { withNamespaces } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
+
+const ROUTE = '10.99.0.7/32';
+
+test('ironlb BGP engine: a BFD Down resets the BGP session at once and BIRD withdraws the route', { timeout: 120_000 }, async () => {
+  await withNamespaces('ilbf', 3, async (nss) => {
+    const lab = await bfdLab(nss);
+    const bird = await startBird(lab.rtr, 'router id 10.0.0.2;\nprotocol device {}\n' +
+      'protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; neighbor 10.0.0.1; }\n' +
+      // No `bfd on` here: the reset must come from the ironlb side. Hold 60 s rules out the hold timer.
+      'protocol bgp n1 { local 10.0.0.2 as 65002; neighbor 10.0.0.1 as 65001; hold time 60; graceful restart off; ipv4 { import all; export none; }; }\n');
+    let node;
+    try {
+      node = await startBgpNode(lab.node, {
+        listen: { address: lab.nodeIp, port: 179 }, routerId: lab.nodeIp, routes: [ROUTE],
+        peer: { name: 'rtr', localAsn: 65001, peerAsn: 65002, peerAddress: lab.rtrIp, localAddress: lab.nodeIp, holdTime: 60, connectRetryTime: 1 },
+        bfd: { key: 'rtr', peerAddress: lab.rtrIp, localAddress: lab.nodeIp, profile: { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 } },
+      });
+      const n = node;
+      await waitFor(async () => (await bird.routes()).includes(ROUTE), { what: `BIRD imports ${ROUTE} (${n.output().slice(-800)})`, timeoutMs: 20_000, intervalMs: 100 });
+      await waitFor(() => n.events.some((e) => e.event === 'bfd' && e.state === 'Up'), { what: 'BFD up', timeoutMs: 15_000, intervalMs: 50 });
+      // Wait until BFD has settled on 100 ms on both sides.
+      await waitFor(async () => (await bird.bfdSessions())[0]?.interval === 0.1, { what: 'BIRD on 100 ms', timeoutMs: 10_000, intervalMs: 100 });
+
+      // Break BFD only (TCP keeps working): the router drops BFD control packets both ways.
+      const nft = (...a: string[]): Promise<string> => lab.rtr.exec('nft', a);
+      await nft('add', 'table', 'inet', 'ilbf');
+      await nft('add', 'chain', 'inet', 'ilbf', 'in', '{ type filter hook input priority 0 ; }');
+      await nft('add', 'chain', 'inet', 'ilbf', 'out', '{ type filter hook output priority 0 ; }');
+      const cutAt = Date.now();
+      await nft('add', 'rule', 'inet', 'ilbf', 'in', 'udp', 'dport', '3784', 'drop');
+      await nft('add', 'rule', 'inet', 'ilbf', 'out', 'udp', 'dport', '3784', 'drop');
+      await waitFor(async () => !(await bird.routes()).includes(ROUTE), { what: 'BIRD withdraws the route', timeoutMs: 5000, intervalMs: 20 });
+      const withdrawnMs = Date.now() - cutAt;
+      const bfdDown = n.events.find((e) => e.event === 'bfd' && e.state === 'Down');
+      assert.ok(bfdDown, 'ironlb BFD went Down');
+      assert.equal(bfdDown.diagnostic, 'ControlDetectionTimeExpired');
+      const bgpDown = n.events.find((e) => e.event === 'bgp' && e.previous === 'Established' && e.t >= bfdDown.t);
+      assert.ok(bgpDown, `BGP left Established after the BFD Down (${JSON.stringify(n.events)})`);
+      const reactMs = bgpDown.t - bfdDown.t;
+      console.log(`# BFD Down -> BGP reset in ${reactMs.toFixed(1)} ms; route gone from BIRD ${withdrawnMs} ms after BFD was cut (polled)`);
+      assert.ok(reactMs < 100, `BGP reset ${reactMs} ms after BFD Down`);
+      assert.ok(withdrawnMs < 2000, `route withdrawn after ${withdrawnMs} ms (hold time is 60 s)`);
+    } finally {
+      node?.kill();
+      await bird.stop();
+    }
+  });
+});
