@@ -103,6 +103,7 @@ export class Allocator {
    * Replaces the pool configuration. On a configuration error nothing changes. Assignments that the
    * new pools no longer allow (address gone, pool restricted, avoidBuggyIPs, ...) are released and
    * returned, so the caller can assign those Services again; the others keep their addresses.
+   * Turning autoAssign off does not revoke anything: it only stops new automatic assignments.
    */
   setPools(specs: readonly PoolSpec[]): SetPoolsResult {
     const { pools, errors } = compilePools(specs);
@@ -174,7 +175,8 @@ export class Allocator {
    * Start-up: re-registers the addresses a Service already holds (from its status), if they are
    * still valid for it and not already taken; call it for every Service holding addresses before
    * any `assign`, so a restart never moves or duplicates an address. A refusal says why; the
-   * caller should then `assign` the Service afresh.
+   * caller should then `assign` the Service afresh. An earlier registration of the same Service
+   * is replaced (released first), whether or not this one succeeds.
    */
   confirm(req: ServiceRequest, existing: readonly string[]): ConfirmResult {
     const n = normalize(req);
@@ -379,9 +381,9 @@ export class Allocator {
         return refuse('NoPoolMatches', `no pool may serve Service ${n.key} automatically: ${this.#pools.length === 0 ? 'no pool is configured' : 'every pool is restricted to other namespaces or Services, or has autoAssign false'}; add a pool that allows it, or name a pool or an address in the Service's annotations`);
       }
     }
-    const names = candidates.map((p) => `"${p.name}"`).join(', ');
+    const poolList = () => candidates.map((p) => `"${p.name}"`).join(', ');
     const fullMsg = (fams: readonly Family[]) =>
-      `every eligible pool (${names}) is out of free ${fams.join(' + ')} addresses for Service ${n.key}; add addresses to a pool or delete unused Services`;
+      `every eligible pool (${poolList()}) is out of free ${fams.join(' + ')} addresses for Service ${n.key}; add addresses to a pool or delete unused Services`;
     const tryFamilies = (fams: readonly Family[]): { ok: true; pool: CompiledPool; picks: Pick[] } | 'none' | 'full' => {
       let any = false;
       for (const p of candidates) {
@@ -400,7 +402,7 @@ export class Allocator {
     const dual = n.families.length === 2 ? n.families : (['IPv4', 'IPv6'] as const);
     if (n.policy === 'RequireDualStack') {
       const r = tryFamilies(dual);
-      if (r === 'none') return refuse('DualStackUnavailable', `Service ${n.key} requires dual stack, but no eligible pool (${names}) has both IPv4 and IPv6 addresses; add both families to one pool, or set ipFamilyPolicy to PreferDualStack`);
+      if (r === 'none') return refuse('DualStackUnavailable', `Service ${n.key} requires dual stack, but no eligible pool (${poolList()}) has both IPv4 and IPv6 addresses; add both families to one pool, or set ipFamilyPolicy to PreferDualStack`);
       if (r === 'full') return refuse('PoolExhausted', fullMsg(dual));
       return r;
     }
@@ -411,7 +413,7 @@ export class Allocator {
     const primary = n.families[0];
     if (primary) {
       const r = tryFamilies([primary]);
-      if (r === 'none') return refuse('NoPoolMatches', `no eligible pool (${names}) has ${primary} addresses for Service ${n.key}; add ${primary} addresses to a pool or change the Service's ipFamilies`);
+      if (r === 'none') return refuse('NoPoolMatches', `no eligible pool (${poolList()}) has ${primary} addresses for Service ${n.key}; add ${primary} addresses to a pool or change the Service's ipFamilies`);
       if (r === 'full') return refuse('PoolExhausted', fullMsg([primary]));
       return r;
     }

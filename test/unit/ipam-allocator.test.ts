@@ -414,6 +414,21 @@ const cases: Case[] = [
       { assign: svc('a/s3', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 2 }] }), want: ['10.0.0.1'] },
     ],
   },
+  {
+    name: 'turning autoAssign off keeps existing assignments and stops new automatic ones',
+    pools: [v4pool('p', ['10.0.0.1-10.0.0.9'])],
+    steps: [
+      { assign: svc('a/s1'), want: ['10.0.0.1'] },
+      { pools: [v4pool('p', ['10.0.0.1-10.0.0.9'], { autoAssign: false })], revoked: [] },
+      { assign: svc('a/s1'), want: ['10.0.0.1'], changed: false },
+      { assign: svc('a/s2'), want: { reason: 'NoPoolMatches' } },
+    ],
+  },
+  {
+    name: 'PreferDualStack on a single-stack cluster (one ipFamily) stays single',
+    pools: [dual('p')],
+    steps: [{ assign: svc('a/s1', { ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv6'] }), want: ['fd00:1::'] }],
+  },
   // ---- confirm (start-up) ----------------------------------------------------------------------
   {
     name: 'confirm re-registers held addresses before pending Services are assigned',
