@@ -78,6 +78,10 @@ type Pick = { kind: 'shared'; entry: Entry } | { kind: 'free'; family: Family; v
 
 const refuse = (reason: Reason, message: string): Refusal => ({ ok: false, reason, message });
 
+function isRefusal(x: object): x is Refusal {
+  return (x as { ok?: unknown }).ok === false;
+}
+
 const portText = (p: Port): string => `${p.protocol}/${p.port}`;
 
 /** A canonical backend key from a pod selector (sorted key=value pairs). */
@@ -116,7 +120,7 @@ export class Allocator {
     for (const [key, held] of this.#services) {
       const texts = held.entries.map((e) => e.text);
       const check = this.#checkHeld(held.norm, held.entries, false);
-      if ('ok' in check) {
+      if (isRefusal(check)) {
         revoked.push({ key, pool: oldPoolOf.get(key) ?? '', addresses: texts, reason: check.reason, message: check.message });
       } else kept.push([key, held]);
     }
@@ -145,13 +149,13 @@ export class Allocator {
     const prev = this.#services.get(req.key);
     const prevTexts = prev ? prev.entries.map((e) => e.text) : [];
     const n = normalize(req);
-    if ('reason' in n) {
+    if (isRefusal(n)) {
       if (prev) this.#release(req.key);
       return { ...n, released: prevTexts };
     }
     if (prev) {
       const check = this.#checkHeld(n, prev.entries, true);
-      if (!('ok' in check)) {
+      if (!isRefusal(check)) {
         // Still fits: refresh what may change without moving (ports, labels, sharing key).
         this.#release(n.key);
         const pool = check;
@@ -179,10 +183,11 @@ export class Allocator {
    * is replaced (released first), whether or not this one succeeds.
    */
   confirm(req: ServiceRequest, existing: readonly string[]): ConfirmResult {
+    this.#release(req.key);
     const n = normalize(req);
-    if ('reason' in n) return n;
+    if (isRefusal(n)) return n;
     const addrs = parseList(existing, `Service ${n.key} holds`);
-    if ('reason' in addrs) return addrs;
+    if (isRefusal(addrs)) return addrs;
     if (addrs.length === 0) return refuse('InvalidRequest', `Service ${n.key} holds no address to confirm; call assign instead`);
     if (n.requested.length > 0) {
       const want = n.requested.map((a) => formatAddress(a.family, a.value)).sort();
@@ -194,11 +199,9 @@ export class Allocator {
         );
       }
     }
-    const prev = this.#services.get(n.key);
-    if (prev) this.#release(n.key);
     const pseudo = addrs.map((a) => this.#entries[a.family].get(a.value) ?? new Entry(a.family, a.value, undefined as never));
     const check = this.#checkHeld(n, pseudo, true);
-    if ('ok' in check) return check;
+    if (isRefusal(check)) return check;
     return { ok: true, ...this.#commit(n, check, addrs.map((a) => this.#pickAddress(a))) };
   }
 
@@ -545,7 +548,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
   const key = req.key;
   if (!key) return refuse('InvalidRequest', 'the request has no Service key; pass "namespace/name"');
   const requested = parseList(req.requestedAddresses ?? [], `Service ${key} requests`);
-  if ('reason' in requested) return requested;
+  if (isRefusal(requested)) return requested;
   const policy = req.ipFamilyPolicy ?? 'SingleStack';
   // Shared empty arrays and the caller's own family list: one Norm is kept per Service.
   const fams = req.ipFamilies ?? NONE;
