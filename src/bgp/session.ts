@@ -233,7 +233,8 @@ export class Session {
     for (const a of t.actions) this.exec(conn, a);
     const next = t.next.state;
     if (conn === this.main) {
-      if (prev !== next) this.mainChanged(prev, next, t.next.lastError);
+      // A reason belongs to a session ending, not to the steps of the next attempt.
+      if (prev !== next) this.mainChanged(prev, next, next === 'Idle' || prev === 'Established' ? t.next.lastError : undefined);
     } else if (conn === this.extra && next === 'Idle') {
       this.extra = undefined;
     }

@@ -1,0 +1,318 @@
+// The engine on loopback, against a scripted peer (FakePeer) and against another engine:
+// sessions, announce/withdraw, attributes, packing, timers, errors, GR, collision, MD5.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { BgpEngine, type PeerConfig, type StateEvent } from '../../src/bgp/index.ts';
+import { FakePeer, standardCapabilities, type FakeOpen } from '../../src/bgp/testing/fake-peer.ts';
+import * as c from '../../src/bgp/codec/index.ts';
+import { waitFor } from '../support/wait.ts';
+import { pino } from 'pino';
+
+// Engine logs only when asked for (IRONLB_LOG_LEVEL=debug), to keep test output readable.
+const quiet = pino({ level: process.env.IRONLB_LOG_LEVEL ?? 'silent' });
+
+const PEER_ASN = 65010;
+const fakeOpen = (extra: Partial<FakeOpen> = {}): FakeOpen => ({ asn: PEER_ASN, bgpId: '10.9.9.9', ...extra });
+
+async function engineWithFake(t: TestContext, peer: Partial<PeerConfig> = {}, open: FakeOpen = fakeOpen(), established = true): Promise<{ engine: BgpEngine; fake: FakePeer; events: StateEvent[] }> {
+  const fake = await FakePeer.listen(open);
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  const events: StateEvent[] = [];
+  engine.on('state', (e) => events.push(e));
+  t.after(async () => {
+    await engine.close();
+    await fake.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: open.asn, peerAddress: '127.0.0.1', peerPort: fake.port, connectRetryTime: 0.2, ...peer });
+  if (established) await waitFor(() => engine.peerStatus('p').state === 'Established', { what: 'session Established' });
+  return { engine, fake, events };
+}
+
+const notifications = (f: FakePeer): Array<[number, number]> => f.of('notification').map((n) => [n.code, n.subcode]);
+
+test('eBGP: IPv4 and IPv6 routes with their attributes reach the peer at once, End-of-RIB, withdraw', async (t) => {
+  const fake = await FakePeer.listen(fakeOpen());
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  t.after(async () => {
+    await engine.close();
+    await fake.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: fake.port });
+  // Routes set before the session is up go out with the initial table, before End-of-RIB.
+  engine.announce('p', '10.1.0.1/32', { communities: ['65000:100', 'no-export'], largeCommunities: ['65001:1:2'], med: 20, localPref: 500 });
+  engine.announce('p', 'fd00::1/128', { nextHop: { ipv6: 'fd00::99' }, origin: 'incomplete' });
+  await waitFor(() => fake.endOfRib.length === 2, { what: 'End-of-RIB for both families' });
+  const r4 = fake.routes.get('10.1.0.1/32');
+  assert.ok(r4, 'IPv4 route received before End-of-RIB');
+  assert.deepEqual(r4.nextHops, ['127.0.0.1'], 'default next hop: the session address');
+  assert.deepEqual(r4.attrs.asPath, [{ type: 2, asns: [65001] }]);
+  assert.deepEqual(r4.attrs.communities, [0xfde80064, 0xffffff01]);
+  assert.deepEqual(r4.attrs.largeCommunities, [[65001, 1, 2]]);
+  assert.equal(r4.attrs.med, 20);
+  assert.equal(r4.attrs.localPref, undefined, 'LOCAL_PREF is never sent on eBGP');
+  const r6 = fake.routes.get('fd00::1/128');
+  assert.deepEqual(r6?.nextHops, ['fd00::99']);
+  assert.equal(r6?.attrs.origin, 2);
+  assert.deepEqual(fake.endOfRib.sort(), [1, 2]);
+
+  // A change reaches the wire without a debounce: well under a second even on a loaded machine.
+  const t0 = performance.now();
+  engine.announce('p', 'fd00::2/128');
+  await waitFor(() => fake.routes.get('fd00::2/128'), { what: 'IPv6 route', intervalMs: 5 });
+  const latency = performance.now() - t0;
+  assert.ok(latency < 1000, `announce took ${latency.toFixed(0)} ms`);
+  assert.deepEqual(fake.routes.get('fd00::2/128')?.nextHops, ['::ffff:127.0.0.1'], 'IPv6 over an IPv4 session: the mapped address');
+  engine.withdraw('p', '10.1.0.1/32');
+  engine.withdraw('p', 'fd00::1/128');
+  await waitFor(() => !fake.routes.has('10.1.0.1/32') && !fake.routes.has('fd00::1/128'), { what: 'withdrawals' });
+  const st = engine.peerStatus('p');
+  assert.equal(st.state, 'Established');
+  assert.equal(st.routesAdvertised, 1);
+  assert.deepEqual(st.negotiated?.families, ['ipv4', 'ipv6']);
+  assert.equal(st.peerRouterId, '10.9.9.9');
+  assert.equal(st.counters.prefixesWithdrawnOut, 2);
+});
+
+test('iBGP: LOCAL_PREF (default 100), empty AS_PATH', async (t) => {
+  const { engine, fake } = await engineWithFake(t, { peerAsn: 65001 }, fakeOpen({ asn: 65001 }));
+  fake.ibgp = true;
+  engine.announce('p', '10.2.0.1/32', { localPref: 250 });
+  engine.announce('p', '10.2.0.2/32');
+  await waitFor(() => fake.routes.size === 2, { what: 'two routes' });
+  assert.equal(fake.routes.get('10.2.0.1/32')?.attrs.localPref, 250);
+  assert.equal(fake.routes.get('10.2.0.2/32')?.attrs.localPref, 100);
+  assert.deepEqual(fake.routes.get('10.2.0.2/32')?.attrs.asPath, []);
+});
+
+test('packing and setRoutes: one UPDATE per attribute set up to the size limit; only differences go out', async (t) => {
+  const { engine, fake } = await engineWithFake(t);
+  const attrs = { communities: ['65000:1'] };
+  const routes = new Map(Array.from({ length: 3000 }, (_, i) => [`10.3.${i >> 8}.${i & 255}/32`, attrs] as const));
+  const before = fake.of('update').length;
+  engine.setRoutes('p', routes);
+  await waitFor(() => fake.routes.size === 3000, { what: '3000 routes' });
+  const used = fake.of('update').length - before;
+  assert.ok(used <= 4, `3000 routes with one attribute set took ${used} UPDATEs (4096-byte limit)`);
+  // Drop 100, change 1: 100 withdrawals and 1 announcement, nothing else.
+  const next = new Map(routes);
+  for (let i = 0; i < 100; i++) next.delete(`10.3.0.${i}/32`);
+  next.set('10.3.5.5/32', { communities: ['65000:2'] });
+  const mark = fake.of('update').length;
+  engine.setRoutes('p', next);
+  await waitFor(() => fake.routes.size === 2900 && fake.routes.get('10.3.5.5/32')?.attrs.communities?.[0] === 0xfde80002, { what: 'the difference applied' });
+  const diff = fake.of('update').slice(mark);
+  assert.equal(diff.length, 2, 'one withdraw UPDATE and one announce UPDATE');
+  assert.equal(diff.reduce((n, u) => n + u.withdrawn.length + u.nlri.length, 0), 101);
+  assert.equal(engine.peerStatus('p').routesDesired, 2900);
+  // Same desired state again: nothing on the wire.
+  engine.setRoutes('p', next);
+  engine.announce('p', '10.3.5.5/32', { communities: ['65000:2'] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(fake.of('update').length, mark + 2);
+});
+
+test('route refresh from the peer re-sends that family', async (t) => {
+  const { engine, fake } = await engineWithFake(t);
+  engine.announce('p', '10.4.0.1/32');
+  engine.announce('p', 'fd00::4/128');
+  await waitFor(() => fake.routes.size === 2, { what: 'routes' });
+  const mark = fake.of('update').length;
+  fake.send(c.encodeRouteRefresh(1, 1));
+  await waitFor(() => fake.of('update').slice(mark).some((u) => u.nlri.some((n) => n.prefix === '10.4.0.1/32')), { what: 'IPv4 routes again' });
+  assert.ok(!fake.of('update').slice(mark).some((u) => u.attrs.mpReach), 'only the asked family');
+  assert.equal(engine.peerStatus('p').counters.routeRefreshIn, 1);
+});
+
+test('hold timer: keepalives every third of the hold time; a silent peer is dropped with NOTIFICATION 4/0', async (t) => {
+  const { engine, fake } = await engineWithFake(t, { holdTime: 3, connectRetryTime: 30 }, fakeOpen({ holdTime: 3 }));
+  const t0 = performance.now();
+  await waitFor(() => notifications(fake).length > 0, { what: 'hold timer expiry', timeoutMs: 8000 });
+  const elapsed = (performance.now() - t0) / 1000;
+  assert.deepEqual(notifications(fake), [[4, 0]]);
+  assert.ok(elapsed > 2 && elapsed < 5, `hold timer fired after ${elapsed.toFixed(2)} s (hold time 3 s)`);
+  // One KEEPALIVE answers the OPEN, then one about every second (jittered 0.75-1 s).
+  assert.ok(fake.of('keepalive').length >= 3, `${fake.of('keepalive').length} keepalives`);
+  await waitFor(() => engine.peerStatus('p').state !== 'Established', { what: 'session down' });
+  assert.match(engine.peerStatus('p').lastError ?? '', /Hold Timer Expired/);
+});
+
+test('OPEN errors are answered with the right NOTIFICATION, then the engine retries', async (t) => {
+  const { engine, fake } = await engineWithFake(t, { peerAsn: 65099 }, fakeOpen(), false);
+  await waitFor(() => notifications(fake).length > 0, { what: 'NOTIFICATION' });
+  assert.deepEqual(notifications(fake)[0], [2, 2]);
+  assert.match(engine.peerStatus('p').lastError ?? '', /OPEN Message Error/);
+  // The next attempt meets the right AS but an unacceptable hold time.
+  fake.autoOpen = fakeOpen({ asn: 65099, holdTime: 2 });
+  await waitFor(() => notifications(fake).some(([a, b]) => a === 2 && b === 6), { what: 'NOTIFICATION 2/6 for hold time 2' });
+  assert.ok(fake.connections >= 2, 'the engine retried');
+});
+
+test('RFC 7606 on a live session: treat-as-withdraw and attribute discard keep it up; a bad NLRI resets it', async (t) => {
+  const { engine, fake, events } = await engineWithFake(t);
+  const origin = Buffer.from('40010100', 'hex');
+  const aspath = c.encodeAttribute(0x40, 2, Buffer.from('02010000fdf2', 'hex')); // AS_SEQUENCE [PEER_ASN]
+  const nh = c.encodeAttribute(0x40, 3, Buffer.from([10, 0, 0, 9]));
+  const nlri = Buffer.from('180a0909', 'hex');
+  fake.send(c.encodeUpdate(Buffer.alloc(0), Buffer.concat([c.encodeAttribute(0x40, 1, Buffer.from([9])), aspath, nh]), nlri));
+  fake.send(c.encodeUpdate(Buffer.alloc(0), Buffer.concat([origin, aspath, nh, c.encodeAttribute(0x40, 5, Buffer.from([0, 0, 0, 1]))]), nlri));
+  await waitFor(() => engine.peerStatus('p').counters.attributesDiscarded === 1, { what: 'attribute discarded' });
+  const st = engine.peerStatus('p');
+  assert.equal(st.counters.treatAsWithdraw, 1);
+  assert.equal(st.counters.prefixesAnnouncedIn, 1, 'the valid UPDATE counts its route');
+  assert.equal(st.state, 'Established');
+  // NLRI with prefix length 33: session reset with 3/10, then it comes back.
+  fake.send(c.encodeUpdate(Buffer.alloc(0), Buffer.concat([origin, aspath, nh]), Buffer.from('210a09090900', 'hex')));
+  await waitFor(() => notifications(fake).length > 0 || fake.decodeErrors.length > 0, { what: 'NOTIFICATION' });
+  assert.deepEqual(notifications(fake), [[3, 10]]);
+  await waitFor(() => events.filter((e) => e.state === 'Established').length === 2, { what: 'session back up' });
+});
+
+test('a NOTIFICATION from the peer ends the session with its reason; the engine reconnects', async (t) => {
+  const { engine, fake, events } = await engineWithFake(t);
+  engine.announce('p', '10.5.0.1/32');
+  await waitFor(() => fake.routes.size === 1, { what: 'route' });
+  fake.send(c.encodeNotification(6, 2));
+  await waitFor(() => events.some((e) => e.previous === 'Established'), { what: 'session down' });
+  assert.match(events.find((e) => e.previous === 'Established')?.reason ?? '', /NOTIFICATION 6\/2/);
+  fake.routes.clear();
+  await waitFor(() => engine.peerStatus('p').state === 'Established' && fake.routes.size === 1, { what: 'back up with the route re-sent' });
+  assert.equal(engine.peerStatus('p').counters.establishedTransitions, 2);
+});
+
+test('resetPeer, updatePeer and removePeer: Cease subcodes and when a session is (not) reset', async (t) => {
+  const { engine, fake } = await engineWithFake(t);
+  const cfg: PeerConfig = { name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: fake.port, connectRetryTime: 0.2 };
+  engine.resetPeer('p', 'BFD down');
+  await waitFor(() => notifications(fake).length === 1, { what: 'Cease' });
+  assert.deepEqual(notifications(fake), [[6, 4]]);
+  await waitFor(() => fake.connections === 2 && engine.peerStatus('p').state === 'Established', { what: 'reconnected' });
+  await engine.updatePeer({ ...cfg, connectRetryTime: 1 });
+  assert.equal(engine.peerStatus('p').state, 'Established', 'connect-retry time is not a session parameter');
+  await engine.updatePeer({ ...cfg, holdTime: 30 });
+  await waitFor(() => notifications(fake).length === 2, { what: 'Cease for the config change' });
+  assert.deepEqual(notifications(fake)[1], [6, 6]);
+  await waitFor(() => fake.connections === 3 && engine.peerStatus('p').state === 'Established', { what: 'reconnected with the new hold time' });
+  assert.equal(engine.peerStatus('p').negotiated?.holdTime, 30);
+  await engine.removePeer('p');
+  await waitFor(() => notifications(fake).length === 3, { what: 'Cease for removal' });
+  assert.deepEqual(notifications(fake)[2], [6, 3]);
+  assert.throws(() => engine.peerStatus('p'), /no BGP peer named "p"/);
+});
+
+test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {
+  const open = fakeOpen({ capabilities: standardCapabilities(PEER_ASN, { gracefulRestart: { restarting: false, notification: false, time: 120, families: [{ afi: 1, safi: 1, forwarding: true }] } }) });
+  const { engine, fake } = await engineWithFake(t, { gracefulRestart: { restartTime: 90 } }, open);
+  const gr = fake.of('open')[0]?.capabilities.gracefulRestart;
+  assert.deepEqual(gr, { restarting: true, notification: false, time: 90, families: [{ afi: 1, safi: 1, forwarding: true }, { afi: 2, safi: 1, forwarding: true }] });
+  assert.equal(engine.peerStatus('p').negotiated?.gracefulRestart, true);
+  engine.announce('p', '10.6.0.1/32');
+  await waitFor(() => fake.routes.size === 1, { what: 'route' });
+  await engine.close({ gracefulRestart: true });
+  await waitFor(() => fake.closed, { what: 'connection closed' });
+  assert.deepEqual(notifications(fake), [], 'no NOTIFICATION: the peer keeps our routes as stale');
+  // The "restarted" speaker: a new engine announces again, then End-of-RIB clears the stale state.
+  const eorBefore = fake.endOfRib.length;
+  const again = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  t.after(() => again.close());
+  again.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: fake.port, gracefulRestart: { restartTime: 90 } });
+  again.announce('p', '10.6.0.1/32');
+  await waitFor(() => fake.endOfRib.length === eorBefore + 2, { what: 'End-of-RIB after restart' });
+  assert.equal(fake.of('open').at(-1)?.capabilities.gracefulRestart?.restarting, true);
+  const lastUpdates = fake.of('update');
+  const routeIdx = lastUpdates.findLastIndex((u) => u.nlri.some((n) => n.prefix === '10.6.0.1/32'));
+  const eorIdx = lastUpdates.findLastIndex((u) => u.endOfRib?.afi === 1);
+  assert.ok(routeIdx >= 0 && routeIdx < eorIdx, 'routes before End-of-RIB');
+});
+
+test('receiving speaker: a GR peer that restarts (new OPEN while Established) replaces the old session', async (t) => {
+  const grCaps = standardCapabilities(PEER_ASN, { gracefulRestart: { restarting: true, notification: false, time: 120, families: [{ afi: 1, safi: 1, forwarding: true }] } });
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  await engine.ready();
+  const fakes: FakePeer[] = [];
+  t.after(async () => {
+    await engine.close();
+    for (const f of fakes) await f.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', passive: true, gracefulRestart: { restartTime: 60 } });
+  engine.announce('p', '10.7.0.1/32');
+  const first = await FakePeer.connect(engine.port ?? 0, fakeOpen({ capabilities: grCaps }));
+  fakes.push(first);
+  await waitFor(() => first.routes.size === 1, { what: 'first session gets the route' });
+  // The peer "restarted": its old TCP connection is still open here, and a new one arrives.
+  const second = await FakePeer.connect(engine.port ?? 0, fakeOpen({ capabilities: grCaps }));
+  fakes.push(second);
+  await waitFor(() => second.routes.size === 1 && second.endOfRib.includes(1), { what: 'new session gets the route and End-of-RIB' });
+  await waitFor(() => first.closed, { what: 'old session closed' });
+  assert.equal(engine.peerStatus('p').state, 'Established');
+  // Without GR the RFC 4271 rule holds: the new connection loses.
+  const third = await FakePeer.connect(engine.port ?? 0, fakeOpen());
+  fakes.push(third);
+  await waitFor(() => notifications(third).length > 0, { what: 'collision NOTIFICATION' });
+  assert.deepEqual(notifications(third), [[6, 7]]);
+  assert.equal(second.closed, false);
+});
+
+test('ADD-PATH send and extended messages when the peer offers them', async (t) => {
+  const caps = standardCapabilities(PEER_ASN, { addPath: [{ afi: 1, safi: 1, mode: 1 }], extendedMessage: true });
+  const fake = await FakePeer.listen(fakeOpen({ capabilities: caps }));
+  fake.addPath = true;
+  fake.reader.maxSize = 65535;
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  t.after(async () => {
+    await engine.close();
+    await fake.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: fake.port, addPath: true });
+  engine.setRoutes('p', new Map(Array.from({ length: 2000 }, (_, i) => [`10.8.${i >> 8}.${i & 255}/32`, {}] as const)));
+  await waitFor(() => fake.routes.size === 2000, { what: '2000 routes' });
+  assert.deepEqual(fake.of('open')[0]?.capabilities.addPath, [{ afi: 1, safi: 1, mode: 2 }, { afi: 2, safi: 1, mode: 2 }]);
+  assert.equal(fake.routes.get('10.8.0.1/32')?.pathId, 1);
+  const st = engine.peerStatus('p');
+  assert.deepEqual(st.negotiated?.addPath, ['ipv4']);
+  assert.equal(st.negotiated?.extendedMessage, true);
+  assert.equal(fake.of('update').filter((u) => u.nlri.length).length, 1, '2000 routes in one extended UPDATE');
+});
+
+test('two engines: simultaneous opens resolve to one session (collision detection), iBGP routes flow', async (t) => {
+  const a = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  const b = new BgpEngine({ logger: quiet, routerId: '10.0.0.2', listen: { address: '127.0.0.1', port: 0 } });
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  await Promise.all([a.ready(), b.ready()]);
+  a.addPeer({ name: 'b', localAsn: 65000, peerAsn: 65000, peerAddress: '127.0.0.1', peerPort: b.port ?? 0, connectRetryTime: 0.2 });
+  b.addPeer({ name: 'a', localAsn: 65000, peerAsn: 65000, peerAddress: '127.0.0.1', peerPort: a.port ?? 0, connectRetryTime: 0.2 });
+  a.announce('b', '10.9.0.1/32', { localPref: 200 });
+  a.announce('b', 'fd00::9/128');
+  await waitFor(() => a.peerStatus('b').state === 'Established' && b.peerStatus('a').state === 'Established' && b.peerStatus('a').counters.prefixesAnnouncedIn === 2, { what: 'both Established with routes' });
+  assert.equal(a.peerStatus('b').peerRouterId, '10.0.0.2');
+  assert.equal(b.peerStatus('a').counters.establishedTransitions, 1);
+  a.withdraw('b', '10.9.0.1/32');
+  await waitFor(() => b.peerStatus('a').counters.prefixesWithdrawnIn === 1, { what: 'withdraw seen' });
+});
+
+test('the listener refuses connections from addresses that are not peers', async (t) => {
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  t.after(() => engine.close());
+  await engine.ready();
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', passive: true });
+  const stranger = await FakePeer.connect(engine.port ?? 0, fakeOpen(), '127.0.0.2');
+  t.after(() => stranger.close());
+  await waitFor(() => stranger.closed, { what: 'stranger refused' });
+  assert.equal(stranger.of('open').length, 0);
+});
+
+test('configuration errors are explained', () => {
+  const e = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  const base: PeerConfig = { name: 'x', localAsn: 65001, peerAsn: 65002, peerAddress: '127.0.0.1' };
+  assert.throws(() => e.addPeer({ ...base, holdTime: 2 }), /holdTime must be 0 or 3..65535/);
+  assert.throws(() => e.addPeer({ ...base, peerAsn: 0 }), /peerAsn must be an integer/);
+  assert.throws(() => e.addPeer({ ...base, peerAddress: 'bad' }), /invalid IP address "bad"/);
+  e.addPeer(base);
+  assert.throws(() => e.addPeer(base), /already exists/);
+  assert.throws(() => e.announce('x', '10.0.0.0/33'), /length must be 0..32/);
+  assert.throws(() => e.announce('x', '10.0.0.1/32', { communities: ['bogus'] }), /invalid community "bogus"/);
+  assert.throws(() => e.announce('nope', '10.0.0.1/32'), /no BGP peer named "nope"/);
+  return e.close();
+});
