@@ -50,7 +50,11 @@ export class ServiceAllocator {
         return p;
       }
     }
-    throw new Error('node port range 30000-32767 is full');
+    // Range exhausted (more than 2768 node-port Services, e.g. a scale test): unlike a real cluster,
+    // hand out duplicates rather than refuse, since nothing listens on these ports here.
+    const p = this.nextPort;
+    this.nextPort = p >= 32767 ? 30000 : p + 1;
+    return p;
   }
 }
 

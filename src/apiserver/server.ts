@@ -81,11 +81,16 @@ async function readBody(req: IncomingMessage, max: number): Promise<unknown> {
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new ApiError(413, 'RequestEntityTooLarge', `the request body is larger than ${max} bytes: send a smaller object`);
-    chunks.push(chunk);
-  }
+  await new Promise<void>((resolve, reject) => {
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the limit the rest is read and dropped (memory stays bounded) so that the 413 reaches the client.
+      if (size > max) reject(new ApiError(413, 'RequestEntityTooLarge', `the request body is larger than ${max} bytes: send a smaller object`));
+      else chunks.push(chunk);
+    });
+    req.on('end', resolve);
+    req.on('error', reject);
+  });
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
   try {
@@ -182,6 +187,10 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     else if (segs[0] === 'apis' && segs.length > 3) r = route(core, segs[1]!, segs[2]!, segs.slice(3));
     else throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
     const { d, namespace, name, sub } = r;
+    if (method !== 'GET' && q.get('dryRun')) {
+      // Refused rather than ignored: ignoring it would write what the client meant only to try.
+      throw badRequest('dryRun is not supported by this test API server: send the request without dryRun');
+    }
 
     switch (method) {
       case 'GET': {
