@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { BfdDecodeError, decodeControl } from './packet.ts';
 import { type BfdSessionSpec, validateSpec } from './profile.ts';
-import { BfdSession, type Clock, type SessionSnapshot, type StateChange } from './session.ts';
+import { BfdSession, type Clock, type SessionSnapshot, type StateChange, type TimersChange } from './session.ts';
 import { type BfdTransport, dgramTransport, familyOf, type UdpEndpoint, type UdpReceived } from './transport.ts';
 
 export const SINGLE_HOP_PORT = 3784;
@@ -18,6 +18,7 @@ export interface EngineOptions {
   singleHopPort?: number;
   multiHopPort?: number;
   onState: (c: StateChange) => void;
+  onTimers?: (t: TimersChange) => void;
   log?: Logger;
   clock?: Clock;
 }
@@ -44,6 +45,7 @@ export class BfdEngine {
   private readonly transport: BfdTransport;
   private readonly ports: { single: number; multi: number };
   private readonly onState: (c: StateChange) => void;
+  private readonly onTimers: (t: TimersChange) => void;
   private readonly log: Logger | undefined;
   private readonly clock: Clock | undefined;
   private readonly sessions = new Map<string, Entry>();
@@ -58,6 +60,7 @@ export class BfdEngine {
     this.transport = o.transport ?? dgramTransport;
     this.ports = { single: o.singleHopPort ?? SINGLE_HOP_PORT, multi: o.multiHopPort ?? MULTI_HOP_PORT };
     this.onState = o.onState;
+    this.onTimers = o.onTimers ?? (() => {});
     this.log = o.log;
     this.clock = o.clock;
     if (!this.transport.receivesTtl) {
@@ -114,6 +117,7 @@ export class BfdEngine {
       key: spec.key, localDiscriminator: discr, profile, auth: spec.auth, adminDown: spec.adminDown,
       send: (buf) => tx.send(buf, dport, peer),
       onState: (c) => this.onState(c),
+      onTimers: (t) => this.onTimers(t),
       onDrop: (reason) => this.dropped(reason, peer),
       ...(this.clock ? { clock: this.clock } : {}),
     });

@@ -9,7 +9,7 @@ import type { Reply, Request, WorkerConfig } from './messages.ts';
 import { BfdMetrics } from './metrics.ts';
 import type { BfdState } from './packet.ts';
 import { type BfdSessionSpec, validateSpec } from './profile.ts';
-import type { SessionSnapshot, StateChange } from './session.ts';
+import type { SessionSnapshot, StateChange, TimersChange } from './session.ts';
 
 export interface BfdManagerOptions extends WorkerConfig {
   registry?: Registry;
@@ -25,6 +25,8 @@ const log = logger('bfd');
 export interface BfdManager {
   on(event: 'state', listener: (e: BfdStateEvent) => void): this;
   on(event: 'error', listener: (e: Error) => void): this;
+  /** Negotiated detection time / transmit interval changed (bring-up, poll sequence, peer change). */
+  on(event: 'timers', listener: (e: TimersChange) => void): this;
   once(event: 'state', listener: (e: BfdStateEvent) => void): this;
   off(event: 'state', listener: (e: BfdStateEvent) => void): this;
 }
@@ -52,6 +54,12 @@ export class BfdManager extends EventEmitter {
     this.worker.on('message', (m: Reply) => {
       if (m.type === 'ready') return readyResolve({ transport: m.transport, receivesTtl: m.receivesTtl });
       if (m.type === 'state') return this.onState(m.change);
+      if (m.type === 'timers') {
+        if (!this.states.has(m.change.key)) return;
+        this.metrics?.timers(m.change.key, m.change.detectionTimeMs);
+        this.emit('timers', m.change);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

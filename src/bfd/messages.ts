@@ -1,6 +1,6 @@
 // The message API between BfdManager (main thread) and the BFD worker.
 import type { BfdSessionSpec } from './profile.ts';
-import type { SessionSnapshot, StateChange } from './session.ts';
+import type { SessionSnapshot, StateChange, TimersChange } from './session.ts';
 
 export interface WorkerConfig {
   singleHopPort?: number;
@@ -18,4 +18,5 @@ export type Reply =
   | { type: 'reply'; id: number; ok: true; result?: SessionSnapshot[] | number }
   | { type: 'reply'; id: number; ok: false; error: string }
   | { type: 'state'; change: StateChange }
+  | { type: 'timers'; change: TimersChange }
   | { type: 'ready'; transport: string; receivesTtl: boolean };

@@ -32,6 +32,10 @@ export class BfdMetrics {
     this.negotiated.set({ session: key }, detectionTimeMs / 1000);
   }
 
+  timers(key: string, detectionTimeMs: number): void {
+    this.negotiated.set({ session: key }, detectionTimeMs / 1000);
+  }
+
   removed(key: string): void {
     this.negotiated.remove({ session: key });
   }

@@ -62,7 +62,15 @@ export interface SessionOptions {
   send: (pkt: Buffer) => void;
   onState: (c: StateChange) => void;
   onDrop?: (reason: string) => void;
+  /** The negotiated detection time or transmit interval changed (e.g. a poll sequence finished). */
+  onTimers?: (t: TimersChange) => void;
   clock?: Clock;
+}
+
+export interface TimersChange {
+  key: string;
+  detectionTimeMs: number;
+  txIntervalMs: number;
 }
 
 /** RFC 5880 6.8.3: while not Up, send no faster than once a second. */
@@ -76,6 +84,8 @@ export class BfdSession {
   private readonly send: (pkt: Buffer) => void;
   private readonly onState: (c: StateChange) => void;
   private readonly onDrop: (reason: string) => void;
+  private readonly onTimers: (t: TimersChange) => void;
+  private reported = { detect: -1, tx: -1 };
   private readonly clock: Clock;
 
   private state: BfdState;
@@ -109,6 +119,7 @@ export class BfdSession {
     this.send = o.send;
     this.onState = o.onState;
     this.onDrop = o.onDrop ?? (() => {});
+    this.onTimers = o.onTimers ?? (() => {});
     this.clock = o.clock ?? realClock;
     this.state = o.adminDown ? 'AdminDown' : 'Down';
     if (o.adminDown) this.localDiag = Diag.AdministrativelyDown;
@@ -226,6 +237,15 @@ export class BfdSession {
     if (pkt.poll) this.transmit(true);
     this.armDetect();
     if (remoteMinRxChanged) this.scheduleTx(false);
+    this.reportTimers();
+  }
+
+  private reportTimers(): void {
+    const detect = this.detectionTime();
+    const tx = this.txInterval();
+    if (detect === this.reported.detect && tx === this.reported.tx) return;
+    this.reported = { detect, tx };
+    this.onTimers({ key: this.key, detectionTimeMs: detect, txIntervalMs: tx });
   }
 
   private drop(reason: string): void {
@@ -256,6 +276,7 @@ export class BfdSession {
     this.activeTx = this.advTx;
     this.activeRx = this.advRx;
     this.scheduleTx(false);
+    this.reportTimers();
   }
 
   private lastTx = -Infinity;

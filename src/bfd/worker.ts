@@ -17,6 +17,7 @@ const engine = new BfdEngine({
   multiHopPort: cfg.multiHopPort,
   log: logger('bfd'),
   onState: (change) => post({ type: 'state', change }),
+  onTimers: (change) => post({ type: 'timers', change }),
 });
 
 port.on('message', async (req: Request) => {

@@ -46,6 +46,7 @@ test('a peer that falls silent is declared Down after 3 x 100 ms; detection time
   const peer = createSocket('udp4');
   try {
     await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
+    peer.setTTL(255); // a single-hop peer (RFC 5881 GTSM)
     const ours = await bfd.listenPort(4);
     const got: ControlPacket[] = [];
     peer.on('message', (m) => { try { got.push(decodeControl(m)); } catch { /* ignore */ } });
@@ -67,6 +68,35 @@ test('a peer that falls silent is declared Down after 3 x 100 ms; detection time
     assert.ok(down.detectedAfterMs! >= 300 && down.detectedAfterMs! < 300 + 100, `detected after ${down.detectedAfterMs} ms`);
     assert.match(await reg.getSingleMetricAsString('ironlb_bfd_detection_seconds'), /ironlb_bfd_detection_seconds_count 1/);
     assert.equal(got.every((p) => p.myDiscriminator === init.myDiscriminator && p.detectMult === 3 && p.requiredMinEchoRxInterval === 0), true);
+  } finally {
+    peer.close();
+    await bfd.close();
+  }
+});
+
+test('received TTL: with the native transport a single-hop packet below TTL 255 is dropped (RFC 5881 section 5)', { timeout: 30_000 }, async () => {
+  const bfd = new BfdManager({ singleHopPort: 0 });
+  const peer = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
+    const info = await bfd.transportInfo();
+    const ours = await bfd.listenPort(4);
+    const got: ControlPacket[] = [];
+    peer.on('message', (m) => { try { got.push(decodeControl(m)); } catch { /* ignore */ } });
+    await bfd.addSession({ key: 'ttl', peerAddress: '127.0.0.1', peerPort: peer.address().port, profile: fast });
+    const down = (discr: number): Buffer => encodeControl({ version: 1, diagnostic: 0, state: 'Down', poll: false, final: false, controlPlaneIndependent: false,
+      demand: false, multipoint: false, detectMult: 3, myDiscriminator: discr, yourDiscriminator: 0, desiredMinTxInterval: 1_000_000,
+      requiredMinRxInterval: 100_000, requiredMinEchoRxInterval: 0 });
+    const send = (b: Buffer): Promise<void> => new Promise((r) => peer.send(b, ours, '127.0.0.1', () => r()));
+    peer.setTTL(254);
+    await send(down(55));
+    peer.setTTL(255);
+    await send(down(66));
+    // Packets are handled in order: once the answer to 66 is here, 55 has been handled too.
+    await waitFor(() => got.some((p) => p.yourDiscriminator === 66), { what: 'answer to the TTL 255 packet', timeoutMs: 5000, intervalMs: 10 });
+    const answered55 = got.some((p) => p.yourDiscriminator === 55);
+    if (info.receivesTtl) assert.equal(answered55, false, 'TTL 254 packet dropped');
+    else assert.equal(info.transport, 'dgram', 'only the dgram fallback skips the TTL check');
   } finally {
     peer.close();
     await bfd.close();
