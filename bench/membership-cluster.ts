@@ -1,0 +1,184 @@
+// A cluster of membership agents, each in its own network namespace on a bridge: shared by the
+// net tests (test/net/membership-*.test.ts) and the benchmark (bench/membership.ts).
+// Traffic stays inside the namespaces created here; destroy() removes them, also after a failure.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { Netns, bridge } from '../test/support/netns.ts';
+import { waitFor } from '../test/support/wait.ts';
+
+const AGENT = new URL('../src/membership/agent.ts', import.meta.url).pathname;
+const PORT = 7947;
+
+export interface AgentEvent {
+  event: string;
+  t: number;
+  alive?: string[];
+  member?: string;
+  reason?: string;
+  [k: string]: unknown;
+}
+
+export interface AgentStats {
+  uptimeMs: number;
+  sent: number;
+  received: number;
+  rejected: Record<string, number>;
+  suspicions: number;
+  refutations: number;
+  probeFailures: number;
+  localHealth: number;
+}
+
+export class Agent {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly address: string;
+  readonly events: AgentEvent[] = [];
+  proc: ChildProcess | undefined;
+  alive: string[] = [];
+  stderr = '';
+
+  constructor(name: string, ns: Netns, address: string) {
+    this.name = name;
+    this.ns = ns;
+    this.address = address;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  start(secretFile: string, peers: string): void {
+    const proc = this.ns.spawn(process.execPath, [AGENT, '--name', this.name, '--address', this.address, '--port', String(PORT), '--secret-file', secretFile, '--peers', peers], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, IRONLB_LOG_LEVEL: 'warn' },
+    });
+    this.proc = proc;
+    this.alive = [];
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{"event"')) return;
+      const e = JSON.parse(line) as AgentEvent;
+      this.events.push(e);
+      if (e.alive) this.alive = e.alive;
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+  }
+
+  command(line: string): void {
+    this.proc?.stdin?.write(`${line}\n`);
+  }
+
+  async stats(): Promise<AgentStats> {
+    const from = this.events.length;
+    this.command('stats');
+    const e = await waitFor(() => this.events.slice(from).find((x) => x.event === 'stats'), { what: `stats from ${this.name}`, timeoutMs: 5000, intervalMs: 20 });
+    return e as unknown as AgentStats;
+  }
+
+  /** Kills the process at once (no leave) and waits for it to be gone; returns the kill time. */
+  async kill(): Promise<number> {
+    const p = this.proc;
+    const t = Date.now();
+    if (p && this.running) {
+      const gone = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+      p.kill('SIGKILL');
+      await gone;
+    }
+    return t;
+  }
+
+  downs(member: string, since = 0): AgentEvent[] {
+    return this.events.filter((e) => e.event === 'down' && e.member === member && e.t >= since);
+  }
+}
+
+export interface ClusterOptions {
+  /** Namespace prefix, "ilbm" for membership. */
+  prefix: string;
+  size: number;
+  /** Members (by index) that get a different secret. */
+  wrongSecret?: number[];
+  subnet?: string;
+}
+
+export class AgentCluster {
+  readonly agents: Agent[] = [];
+  private readonly namespaces: Netns[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'ilbm-'));
+  private secretFile = '';
+  private wrongFile = '';
+  private peers = '';
+
+  private constructor() {}
+
+  static async create(opts: ClusterOptions): Promise<AgentCluster> {
+    const c = new AgentCluster();
+    try {
+      await c.setup(opts);
+    } catch (err) {
+      await c.destroy();
+      throw err;
+    }
+    return c;
+  }
+
+  private async setup(opts: ClusterOptions): Promise<void> {
+    const subnet = opts.subnet ?? '10.77.0';
+    const sw = await Netns.create(opts.prefix);
+    this.namespaces.push(sw);
+    const plug = await bridge(sw);
+    for (let i = 0; i < opts.size; i++) {
+      const ns = await Netns.create(opts.prefix);
+      this.namespaces.push(ns);
+      await plug(ns, 'eth0', `p${i}`);
+      const address = `${subnet}.${i + 1}`;
+      await ns.ip('addr', 'add', `${address}/24`, 'dev', 'eth0');
+      this.agents.push(new Agent(`m${i}`, ns, address));
+    }
+    this.secretFile = join(this.dir, 'secret');
+    this.wrongFile = join(this.dir, 'wrong');
+    writeFileSync(this.secretFile, randomBytes(32), { mode: 0o600 });
+    writeFileSync(this.wrongFile, randomBytes(32), { mode: 0o600 });
+    this.peers = this.agents.map((a) => `${a.name}=${a.address}:${PORT}`).join(',');
+    const wrong = new Set(opts.wrongSecret ?? []);
+    this.agents.forEach((a, i) => a.start(wrong.has(i) ? this.wrongFile : this.secretFile, this.peers));
+  }
+
+  /** Restarts a stopped agent with the right secret. */
+  restart(a: Agent): void {
+    a.start(this.secretFile, this.peers);
+  }
+
+  /** Drops `percent`% of received UDP in every member's namespace (nftables; netem is not available). */
+  async setLoss(percent: number): Promise<void> {
+    for (const a of this.agents) {
+      await a.ns.exec('nft', ['add', 'table', 'inet', 'ilbm']);
+      await a.ns.exec('nft', ['add', 'chain', 'inet', 'ilbm', 'in', '{ type filter hook input priority 0 ; }']);
+      await a.ns.exec('nft', ['add', 'rule', 'inet', 'ilbm', 'in', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100', '<', String(percent), 'drop']);
+    }
+  }
+
+  /** Waits until every running agent in `who` sees exactly `expected` alive. */
+  async waitViews(who: Agent[], expected: string[], timeoutMs: number, what: string): Promise<number> {
+    const start = Date.now();
+    const want = [...expected].sort().join(',');
+    await waitFor(() => who.every((a) => a.alive.join(',') === want), {
+      what: `${what} (views: ${who.map((a) => `${a.name}=[${a.alive.join(',')}]`).join(' ')}; stderr: ${who.map((a) => a.stderr.trim()).filter(Boolean).join(' | ').slice(0, 500)})`,
+      timeoutMs,
+      intervalMs: 10,
+    });
+    return Date.now() - start;
+  }
+
+  async destroy(): Promise<void> {
+    for (const a of this.agents) if (a.running) a.proc?.kill('SIGKILL');
+    await Promise.all(this.namespaces.map((n) => n.destroy()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,103 @@
+// A stand-alone membership member: one Membership in one process, reporting on stdout as JSON
+// lines and taking commands on stdin. For the lab, the net tests and the benchmark; the speaker
+// embeds Membership directly.
+//   node src/membership/agent.ts --name n1 --address 10.0.0.1 --secret-file /path --peers n2=10.0.0.2:7947,...
+// stdout: {"event":"ready"|"change"|"up"|"down"|"stats"|"left", "t": ms, ...}
+// stdin:  "stats" | "leave" | "peers n2=10.0.0.2:7947,..."
+// SIGTERM: leave (tell the others at once), close, exit 0.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
+import { Membership, DEFAULT_PORT, type Peer } from './membership.ts';
+
+export function parsePeers(spec: string): Peer[] {
+  if (!spec.trim()) return [];
+  return spec.split(',').map((item) => {
+    const m = /^([^=]+)=(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(item.trim());
+    if (!m) throw new Error(`bad peer "${item}": expected name=address[:port], IPv6 as name=[addr]:port`);
+    const address = m[2]!.replace(/^\[|\]$/g, '');
+    return m[3] ? { name: m[1]!, address, port: Number(m[3]) } : { name: m[1]!, address };
+  });
+}
+
+function out(event: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, t: Date.now(), ...fields })}\n`);
+}
+
+async function counterTotal(registry: Registry, name: string): Promise<Record<string, number>> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return {};
+  const res: Record<string, number> = {};
+  for (const v of (await metric.get()).values) {
+    const label = Object.values(v.labels).join(',') || 'total';
+    res[label] = (res[label] ?? 0) + v.value;
+  }
+  return res;
+}
+
+export async function runAgent(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      name: { type: 'string' },
+      address: { type: 'string' },
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      'secret-file': { type: 'string' },
+      peers: { type: 'string', default: '' },
+    },
+  });
+  if (!values.name || !values.address) throw new Error('--name and --address are required');
+  const secretFile = values['secret-file'];
+  const secret = secretFile ? readFileSync(secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64');
+  const registry = new Registry();
+  const m = new Membership({ name: values.name, address: values.address, port: Number(values.port), secret, registry });
+  m.on('change', (alive) => out('change', { alive }));
+  m.on('memberUp', (member) => out('up', { member }));
+  m.on('memberDown', (member, reason) => out('down', { member, reason }));
+  const startedAt = Date.now();
+  const port = await m.start();
+  m.setPeers(parsePeers(values.peers));
+  out('ready', { port, alive: m.alive() });
+
+  const stats = async (): Promise<void> => {
+    out('stats', {
+      uptimeMs: Date.now() - startedAt,
+      sent: (await counterTotal(registry, 'ironlb_membership_messages_sent_total')).total ?? 0,
+      received: (await counterTotal(registry, 'ironlb_membership_messages_received_total')).total ?? 0,
+      rejected: await counterTotal(registry, 'ironlb_membership_messages_rejected_total'),
+      suspicions: (await counterTotal(registry, 'ironlb_membership_suspicions_total')).total ?? 0,
+      refutations: (await counterTotal(registry, 'ironlb_membership_refutations_total')).total ?? 0,
+      probeFailures: (await counterTotal(registry, 'ironlb_membership_probe_failures_total')).total ?? 0,
+      localHealth: m.localHealth,
+      members: m.snapshot(),
+    });
+  };
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await m.leave();
+    out('left');
+    await m.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    const [cmd, ...rest] = line.trim().split(/\s+/);
+    if (cmd === 'stats') void stats();
+    else if (cmd === 'leave') void stop();
+    else if (cmd === 'peers') m.setPeers(parsePeers(rest.join('')));
+    else if (cmd) out('error', { message: `unknown command "${cmd}": use stats, leave or peers` });
+  });
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  runAgent(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`membership agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,63 @@
+// Membership agents as separate processes, each in its own namespace on a bridge: kill, SIGTERM,
+// cut-off and heal, and a member with the wrong secret.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AgentCluster } from '../../bench/membership-cluster.ts';
+
+// The requirement: a killed speaker's addresses move in under 1 s, so every member must know.
+const DETECTION_LIMIT_MS = 1000;
+
+test('membership over UDP: kill, graceful leave, cut-off and rejoin, wrong secret never admitted', async () => {
+  const c = await AgentCluster.create({ prefix: 'ilbm', size: 5, wrongSecret: [4] });
+  try {
+    const [a, b, d, e, intruder] = c.agents as [typeof c.agents[0], typeof c.agents[0], typeof c.agents[0], typeof c.agents[0], typeof c.agents[0]];
+    const good = [a, b, d, e];
+    const names = good.map((x) => x.name);
+    await c.waitViews(good, names, 20_000, 'four members with the right secret see each other');
+    await c.waitViews([intruder], [intruder.name], 5000, 'the intruder sees only itself');
+
+    // Kill one (SIGKILL: no goodbye). Every other member must declare it dead within the limit.
+    const killedAt = await e.kill();
+    await c.waitViews([a, b, d], [a.name, b.name, d.name], 5000, `${e.name} declared dead`);
+    const times = [a, b, d].map((x) => x.downs(e.name, killedAt)[0]!.t - killedAt);
+    console.log(`# membership: killed member detected by all after ${times.join(', ')} ms (max ${Math.max(...times)})`);
+    assert.ok(Math.max(...times) < DETECTION_LIMIT_MS, `detection took ${Math.max(...times)} ms`);
+    assert.ok([a, b, d].every((x) => x.downs(e.name, killedAt)[0]!.reason === 'dead'));
+
+    // Restart it: it rejoins everywhere.
+    c.restart(e);
+    await c.waitViews(good, names, 20_000, `${e.name} rejoined after restart`);
+
+    // SIGTERM: the member leaves and tells everyone at once.
+    const termAt = Date.now();
+    d.proc!.kill('SIGTERM');
+    await c.waitViews([a, b, e], [a.name, b.name, e.name], 5000, `${d.name} left`);
+    const leaveTimes = [a, b, e].map((x) => x.downs(d.name, termAt)[0]!.t - termAt);
+    console.log(`# membership: SIGTERM leave seen by all after ${leaveTimes.join(', ')} ms`);
+    assert.ok([a, b, e].every((x) => x.downs(d.name, termAt)[0]!.reason === 'left'));
+    assert.ok(Math.max(...leaveTimes) < 500, 'a leave is known at once, not after failure detection');
+    c.restart(d);
+    await c.waitViews(good, names, 20_000, `${d.name} back`);
+
+    // Cut b off (link down inside its namespace): detected by the others; b sees itself alone.
+    const cutAt = Date.now();
+    await b.ns.ip('link', 'set', 'eth0', 'down');
+    await c.waitViews([a, d, e], [a.name, d.name, e.name], 5000, `${b.name} cut off and declared dead`);
+    const cutTimes = [a, d, e].map((x) => x.downs(b.name, cutAt)[0]!.t - cutAt);
+    console.log(`# membership: cut-off member detected by all after ${cutTimes.join(', ')} ms`);
+    await c.waitViews([b], [b.name], 10_000, `${b.name} alone`);
+    const healAt = Date.now();
+    await b.ns.ip('link', 'set', 'eth0', 'up');
+    await c.waitViews(good, names, 10_000, `${b.name} rejoined after healing`);
+    console.log(`# membership: healed member rejoined everywhere after ${Date.now() - healAt} ms`);
+
+    // The intruder was never admitted by anyone, and its messages were counted as auth failures.
+    for (const x of good) assert.ok(!x.events.some((ev) => ev.alive?.includes(intruder.name) || ev.member === intruder.name), `${x.name} admitted the intruder`);
+    assert.ok(!intruder.events.some((ev) => (ev.alive?.length ?? 0) > 1), 'the intruder admitted someone');
+    const st = await a.stats();
+    assert.ok((st.rejected.auth ?? 0) > 0, `auth rejections counted: ${JSON.stringify(st.rejected)}`);
+    assert.ok(((await intruder.stats()).rejected.auth ?? 0) > 0);
+  } finally {
+    await c.destroy();
+  }
+});
