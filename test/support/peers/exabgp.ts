@@ -132,7 +132,7 @@ export class Exabgp implements PeerDaemon {
 
   private static spawn(ns: Netns, dir: string, cfg: DaemonConfig): DaemonProcess {
     const env = [
-      'exabgp.daemon.user=root', 'exabgp.daemon.drop=false', `exabgp.tcp.bind=${cfg.localAddress}`, `exabgp.tcp.port=${cfg.port ?? 179}`,
+      'exabgp.daemon.user=root', 'exabgp.daemon.drop=false', `exabgp.tcp.bind=${[cfg.localAddress, ...(cfg.localAddress6 ? [cfg.localAddress6] : [])].join(" ")}`, `exabgp.tcp.port=${cfg.port ?? 179}`,
       'exabgp.api.cli=false', 'exabgp.log.destination=stdout', 'exabgp.api.ack=false', ...(process.env.ILBG_EXABGP_DEBUG ? ['exabgp.log.level=DEBUG', 'exabgp.log.network=true', 'exabgp.log.processes=true'] : []),
     ];
     return new DaemonProcess(ns, 'env', [...env, 'exabgp', join(dir, 'exabgp.conf')]);

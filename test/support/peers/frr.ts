@@ -1,5 +1,6 @@
 // FRR bgpd (without zebra) as a real peer: generated bgpd.conf, JSON queries through vtysh.
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
 import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
@@ -97,6 +98,40 @@ export function parseFrrRib(json: unknown): RibEntry[] {
   return sortEntries(out);
 }
 
+/**
+ * One command on a daemon's vty socket, as vtysh speaks it: the command and a NUL out; the
+ * output, three NULs and a status byte (0 = success) back. ~100x faster than running vtysh.
+ */
+export function vtyCommand(socketPath: string, command: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`vty "${command}" on ${socketPath}: no reply within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(`${command}\0`));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`vty "${command}" on ${socketPath}: ${e.message}`));
+    });
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      if (size < 4) return;
+      // The reply ends with 0 0 0 STATUS; those 4 bytes may straddle chunks.
+      const tail = Buffer.concat(chunks.slice(-4)).subarray(-4);
+      if (tail[0] !== 0 || tail[1] !== 0 || tail[2] !== 0) return;
+      clearTimeout(timer);
+      sock.destroy();
+      const text = Buffer.concat(chunks, size).subarray(0, size - 4).toString();
+      if (tail[3] !== 0) reject(new Error(`vty "${command}": ${text.trim() || `status ${tail[3]}`}`));
+      else resolve(text);
+    });
+  });
+}
+
 const frrStates: Record<string, SessionState> = {
   Idle: 'idle', Connect: 'connect', Active: 'active', OpenSent: 'opensent', OpenConfirm: 'openconfirm', Established: 'established',
 };
@@ -138,7 +173,7 @@ export class Frr implements PeerDaemon {
   private async ready(): Promise<void> {
     await waitFor(async () => {
       if (!this.proc.running) throw new Error(`bgpd exited: ${this.proc.output()}`);
-      await this.vtysh('show bgp summary json');
+      await this.show('show bgp summary json');
       return true;
     }, { what: 'FRR bgpd vty', timeoutMs: 15_000, intervalMs: 100 });
   }
@@ -147,7 +182,12 @@ export class Frr implements PeerDaemon {
     return this.proc.pid;
   }
 
-  /** Runs one vtysh command against this bgpd (socket path, no namespace needed). */
+  /** A read-only command straight on bgpd's vty socket (fast; enough for every `show`). */
+  show(command: string): Promise<string> {
+    return vtyCommand(join(this.dir, 'bgpd.vty'), command);
+  }
+
+  /** Runs vtysh against this bgpd (slow, ~0.4 s; needed for `configure terminal`). */
   vtysh(...commands: string[]): Promise<string> {
     const args = ['--vty_socket', this.dir, '-d', 'bgpd'];
     for (const c of commands) args.push('-c', c);
@@ -155,18 +195,18 @@ export class Frr implements PeerDaemon {
   }
 
   async rib(family: Family): Promise<RibEntry[]> {
-    const out = await this.vtysh(`show bgp ${family} unicast json detail`);
+    const out = await this.show(`show bgp ${family} unicast json detail`);
     return parseFrrRib(JSON.parse(out || '{}'));
   }
 
   async sessions(): Promise<SessionInfo[]> {
-    const out = JSON.parse((await this.vtysh('show bgp neighbors json')) || '{}') as Record<string, { bgpState?: string }>;
+    const out = JSON.parse((await this.show('show bgp neighbors json')) || '{}') as Record<string, { bgpState?: string }>;
     return Object.entries(out).map(([neighbor, v]) => ({ neighbor, state: frrStates[v.bgpState ?? 'Idle'] ?? 'idle' }));
   }
 
   /** Prefixes received from a neighbor (cheap, for benchmarks). */
   async receivedCount(neighbor: string): Promise<number> {
-    const out = JSON.parse((await this.vtysh(`show bgp neighbors ${neighbor} json`)) || '{}') as Record<string, { addressFamilyInfo?: Record<string, { acceptedPrefixCounter?: number }> }>;
+    const out = JSON.parse((await this.show(`show bgp neighbors ${neighbor} json`)) || '{}') as Record<string, { addressFamilyInfo?: Record<string, { acceptedPrefixCounter?: number }> }>;
     let n = 0;
     for (const af of Object.values(out[neighbor]?.addressFamilyInfo ?? {})) n += af.acceptedPrefixCounter ?? 0;
     return n;

@@ -1,0 +1,57 @@
+// The ironlb side of an interop test, run inside a namespace as its own process:
+// `ip netns exec NS node ironlb-child.ts '<EngineOptions JSON>'`. Commands arrive as JSON lines
+// on stdin ({ id, op, args }); replies ({ id, ok, result | error }) and engine state events
+// ({ event: 'state', ... }) leave as JSON lines on stdout. Being a process lets a test kill
+// the speaker (SIGKILL) and start it again, as a crashed node would.
+import { createInterface } from 'node:readline';
+import { BgpEngine } from '../../../src/bgp/index.ts';
+import type { EngineOptions, PeerConfig, RouteAttributes } from '../../../src/bgp/index.ts';
+
+interface Command { id: number; op: string; args: unknown[] }
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as EngineOptions;
+const engine = new BgpEngine(opts);
+const out = (o: unknown): void => {
+  process.stdout.write(JSON.stringify(o) + '\n');
+};
+engine.on('state', (ev) => out({ event: 'state', ...ev }));
+
+async function run(c: Command): Promise<unknown> {
+  const a = c.args;
+  switch (c.op) {
+    case 'ready': return engine.ready();
+    case 'addPeer': return engine.addPeer(a[0] as PeerConfig);
+    case 'updatePeer': return engine.updatePeer(a[0] as PeerConfig);
+    case 'removePeer': return engine.removePeer(a[0] as string);
+    case 'setRoutes': return engine.setRoutes(a[0] as string, new Map(a[1] as Array<[string, RouteAttributes]>));
+    case 'announce': return engine.announce(a[0] as string, a[1] as string, a[2] as RouteAttributes);
+    case 'withdraw': return engine.withdraw(a[0] as string, a[1] as string);
+    case 'resetPeer': return engine.resetPeer(a[0] as string, a[1] as string);
+    case 'peerStatus': return engine.peerStatus(a[0] as string);
+    case 'peers': return engine.peers();
+    case 'usage': return { rss: process.memoryUsage().rss, cpu: process.cpuUsage() };
+    case 'close': {
+      await engine.close(a[0] as { gracefulRestart?: boolean });
+      setImmediate(() => process.exit(0));
+      return undefined;
+    }
+    default: throw new Error(`unknown command ${c.op}`);
+  }
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  let c: Command;
+  try {
+    c = JSON.parse(line) as Command;
+  } catch {
+    out({ error: `not JSON: ${line.slice(0, 100)}` });
+    return;
+  }
+  run(c).then(
+    (result) => out({ id: c.id, ok: true, result }),
+    (err: unknown) => out({ id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
+// The test runner closing our stdin means the test is over.
+process.stdin.on('end', () => process.exit(0));
+out({ event: 'started', pid: process.pid });
