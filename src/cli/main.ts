@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerApiServer } from './apiserver.ts';
 import { registerController } from './controller.ts';
+import { registerBfdCommand } from '../bfd/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   // Subcommands are added here as they ship (see docs/cli.md).
   registerApiServer(program);
   registerController(program);
+  registerBfdCommand(program);
   return program;
 }
 
