@@ -47,8 +47,8 @@ export interface ControllerOptions {
   metrics?: ControllerMetrics;
   /** Coalesces IPPool status writes. Default 250 ms. */
   poolStatusDelayMs?: number;
-  /** Services decided per batch before their writes run concurrently. Default 32. */
-  batchSize?: number;
+  /** Services whose API writes may be in flight at once. Default 64. */
+  concurrency?: number;
 }
 
 type ConfigKind = 'IPPool' | 'L2Advertisement' | 'BGPPeer' | 'BGPAdvertisement' | 'BFDProfile' | 'Community';
@@ -253,27 +253,47 @@ export class Controller {
   }
 
   async #pump(): Promise<void> {
-    // Bounded per run; #kick runs again when more work arrived meanwhile.
-    for (let round = 0; round < 10_000 && this.#leading && !this.#stopped; round++) {
-      if (this.#configDirty) {
-        this.#configDirty = false;
-        await this.#syncConfig();
-        continue;
-      }
-      if (this.#queue.size === 0 || !this.#startupDone) return;
-      const batch: string[] = [];
-      for (const k of this.#queue) {
-        batch.push(k);
-        this.#queue.delete(k);
-        if (batch.length >= (this.#o.batchSize ?? 32)) break;
-      }
-      const writes: Array<Promise<void>> = [];
-      for (const key of batch) {
+    // Decisions are taken one at a time, in queue order; the writes they need run concurrently (a
+    // sliding window, at most one in flight per Service). Bounded per run; #kick runs again when
+    // more work arrived meanwhile.
+    const limit = this.#o.concurrency ?? 64;
+    const inflight = new Map<string, Promise<void>>();
+    try {
+      for (let round = 0; round < 1_000_000 && this.#leading && !this.#stopped; round++) {
+        if (this.#configDirty) {
+          this.#configDirty = false;
+          await this.#syncConfig();
+          continue;
+        }
+        if (!this.#startupDone) return;
+        if (inflight.size >= limit) {
+          await Promise.race(inflight.values());
+          continue;
+        }
+        let key: string | undefined;
+        for (const k of this.#queue) {
+          if (inflight.has(k)) continue;
+          key = k;
+          break;
+        }
+        if (key === undefined) {
+          if (inflight.size === 0) return;
+          await Promise.race(inflight.values());
+          continue;
+        }
+        this.#queue.delete(key);
         const w = this.#decide(key);
-        if (w) writes.push(w);
+        if (w) {
+          const k = key;
+          inflight.set(
+            k,
+            w.finally(() => inflight.delete(k)),
+          );
+        }
+        this.#schedulePoolStatus();
       }
-      await Promise.all(writes);
-      this.#schedulePoolStatus();
+    } finally {
+      await Promise.all(inflight.values());
     }
   }
 
