@@ -1,0 +1,473 @@
+// The TypeScript face of ironlb's native addon (src/native/ironlb_native.c): AF_PACKET sockets,
+// interface facts, and TCP/UDP sockets with options Node cannot set (TCP MD5, TTL, min TTL,
+// SO_BINDTODEVICE, received TTL). Errors are NativeError: `errno`, `code` and the failing call.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** An error from the addon: `code` like "EPERM", `errno` the positive errno, `syscall` the call. */
+export interface NativeError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as Partial<NativeError>).errno === 'number' && typeof (e as Partial<NativeError>).code === 'string';
+}
+
+declare const handleBrand: unique symbol;
+/** Opaque native handle (a napi external). */
+type Handle = { readonly [handleBrand]: true };
+
+interface RawSockOpts {
+  family: 4 | 6;
+  address?: string;
+  port?: number;
+  localAddress?: string;
+  localPort?: number;
+  ttl?: number;
+  minTtl?: number;
+  device?: string;
+  md5?: { peer: string; key: Buffer };
+  backlog?: number;
+  reuseAddr?: boolean;
+}
+
+interface RawLink {
+  index: number;
+  name: string;
+  flags: number;
+  type: number;
+  mac: string;
+  mtu?: number;
+  master: number;
+  operState?: number;
+  kind: string;
+  slaveKind: string;
+}
+
+interface Addon {
+  close(h: Handle): void;
+  setRef(h: Handle, ref: boolean): void;
+  handleFd(h: Handle): number;
+  packetOpen(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void): Handle;
+  packetSend(h: Handle, frame: Buffer): number;
+  packetMembership(h: Handle, ifindex: number, mac: Buffer, add: boolean): void;
+  packetSetFilter(h: Handle, program: Buffer): void;
+  interfaces(): RawLink[];
+  linkWatch(onChange: () => void): Handle;
+  setTcpMd5(fd: number, peer: string, key: Buffer | null): void;
+  setTtl(fd: number, ttl: number): void;
+  setMinTtl(fd: number, ttl: number): void;
+  getTtl(fd: number, min: boolean): number;
+  setBindDevice(fd: number, device: string): void;
+  localAddress(fd: number): { family: 4 | 6; address: string; port: number };
+  tcpConnect(opts: RawSockOpts, cb: (err: NativeError | null, fd?: number) => void): Handle;
+  tcpListen(opts: RawSockOpts): number;
+  udpOpen(opts: RawSockOpts, onMessage: (payload: Buffer, address: string, port: number, ttl: number) => void): Handle;
+  udpSend(h: Handle, payload: Buffer, address: string, port: number): number;
+}
+
+const addonPath = fileURLToPath(new URL('./build/Release/ironlb_native.node', import.meta.url));
+
+function load(): Addon {
+  if (!existsSync(addonPath)) {
+    throw new Error(`ironlb native addon not built (${addonPath} missing): run ". scripts/setup.sh" to build it with node-gyp`);
+  }
+  return createRequire(import.meta.url)(addonPath) as Addon;
+}
+
+let cached: Addon | undefined;
+function addon(): Addon {
+  cached ??= load();
+  return cached;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AF_PACKET
+
+/** Ethernet packet types as the kernel reports them (linux/if_packet.h). */
+export const PacketType = { host: 0, broadcast: 1, multicast: 2, otherHost: 3 } as const;
+
+export const ETH_P_ARP = 0x0806;
+export const ETH_P_IPV6 = 0x86dd;
+export const ETH_P_ALL = 0x0003;
+
+/** One classic BPF instruction (struct sock_filter). */
+export interface BpfInsn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+export function encodeBpf(prog: readonly BpfInsn[]): Buffer {
+  const b = Buffer.alloc(prog.length * 8);
+  prog.forEach((i, n) => {
+    b.writeUInt16LE(i.code, n * 8);
+    b.writeUInt8(i.jt, n * 8 + 2);
+    b.writeUInt8(i.jf, n * 8 + 3);
+    b.writeUInt32LE(i.k >>> 0, n * 8 + 4);
+  });
+  return b;
+}
+
+/**
+ * A raw Ethernet socket bound to one interface and ethertype. Frames arrive on `onFrame` (full
+ * frame with Ethernet header; our own transmissions are filtered out). At most 64 frames are read
+ * per readiness event. Referenced (keeps the process alive) until close() or unref().
+ */
+export class PacketSocket {
+  readonly ifindex: number;
+  readonly ethertype: number;
+  private handle: Handle | null;
+
+  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void) {
+    this.ifindex = ifindex;
+    this.ethertype = ethertype;
+    this.handle = addon().packetOpen(ifindex, ethertype, onFrame);
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  send(frame: Buffer): number {
+    return addon().packetSend(this.live('send'), frame);
+  }
+
+  /** Receive frames sent to this multicast MAC (e.g. an IPv6 solicited-node group). */
+  addMembership(mac: Buffer): void {
+    addon().packetMembership(this.live('addMembership'), this.ifindex, mac, true);
+  }
+
+  dropMembership(mac: Buffer): void {
+    addon().packetMembership(this.live('dropMembership'), this.ifindex, mac, false);
+  }
+
+  setFilter(prog: readonly BpfInsn[]): void {
+    addon().packetSetFilter(this.live('setFilter'), encodeBpf(prog));
+  }
+
+  ref(): this {
+    if (this.handle) addon().setRef(this.handle, true);
+    return this;
+  }
+
+  unref(): this {
+    if (this.handle) addon().setRef(this.handle, false);
+    return this;
+  }
+
+  /** Closes the fd at once; idempotent. */
+  close(): void {
+    if (this.handle) addon().close(this.handle);
+    this.handle = null;
+  }
+
+  private live(call: string): Handle {
+    if (!this.handle) throw closedError(`PacketSocket.${call}`);
+    return this.handle;
+  }
+}
+
+function closedError(call: string): NativeError {
+  const e = new Error(`${call}: socket is closed (EBADF); open a new one`) as NativeError;
+  e.errno = 9;
+  e.code = 'EBADF';
+  e.syscall = call;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// interface facts
+
+// linux/if.h flag bits
+const IFF = {
+  up: 0x1, broadcast: 0x2, loopback: 0x8, pointToPoint: 0x10, running: 0x40, noarp: 0x80,
+  promisc: 0x100, master: 0x400, slave: 0x800, multicast: 0x1000, lowerUp: 0x10000,
+} as const;
+
+export interface LinkInfo {
+  index: number;
+  name: string;
+  /** Lower-case colon-separated hardware address ("" when the link has none). */
+  mac: string;
+  mtu: number;
+  /** Raw IFF_* flags. */
+  flags: number;
+  up: boolean;
+  running: boolean;
+  loopback: boolean;
+  noarp: boolean;
+  broadcast: boolean;
+  multicast: boolean;
+  pointToPoint: boolean;
+  /** ifindex of the bond/bridge this link is enslaved to, 0 if none. */
+  masterIndex: number;
+  /** Name of that master, if it is in this namespace. */
+  master?: string;
+  /** Enslaved to a bond (IFF_SLAVE or slave kind "bond"): the bond itself answers, not the slave. */
+  bondSlave: boolean;
+  /** rtnetlink link kind: "veth", "bridge", "bond", "vlan", ... ("" for physical). */
+  kind: string;
+  /** ARPHRD_* type (1 = Ethernet). */
+  arpType: number;
+  /** RFC 2863 operational state (6 = up, 2 = down, 0 = unknown). */
+  operState: number;
+}
+
+/** All links in this network namespace (one rtnetlink dump). */
+export function listInterfaces(): LinkInfo[] {
+  const raw = addon().interfaces();
+  const byIndex = new Map(raw.map((r) => [r.index, r.name]));
+  return raw.map((r) => {
+    const info: LinkInfo = {
+      index: r.index,
+      name: r.name,
+      mac: r.mac,
+      mtu: r.mtu ?? 0,
+      flags: r.flags,
+      up: (r.flags & IFF.up) !== 0,
+      running: (r.flags & IFF.running) !== 0,
+      loopback: (r.flags & IFF.loopback) !== 0,
+      noarp: (r.flags & IFF.noarp) !== 0,
+      broadcast: (r.flags & IFF.broadcast) !== 0,
+      multicast: (r.flags & IFF.multicast) !== 0,
+      pointToPoint: (r.flags & IFF.pointToPoint) !== 0,
+      masterIndex: r.master,
+      bondSlave: (r.flags & IFF.slave) !== 0 || r.slaveKind === 'bond',
+      kind: r.kind,
+      arpType: r.type,
+      operState: r.operState ?? 0,
+    };
+    const m = byIndex.get(r.master);
+    if (r.master && m !== undefined) info.master = m;
+    return info;
+  });
+}
+
+/**
+ * Calls `onChange` when links or addresses change (rtnetlink multicast). No detail: re-read with
+ * listInterfaces(). Unreferenced by default (a watcher alone does not keep the process alive).
+ */
+export class LinkWatcher {
+  private handle: Handle | null;
+
+  constructor(onChange: () => void) {
+    this.handle = addon().linkWatch(onChange);
+    addon().setRef(this.handle, false);
+  }
+
+  close(): void {
+    if (this.handle) addon().close(this.handle);
+    this.handle = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP (BGP)
+
+export interface TcpOptions {
+  /** Peer (connect) or local (listen) address family. */
+  family: 4 | 6;
+  localAddress?: string;
+  localPort?: number;
+  /** IP_TTL / IPV6_UNICAST_HOPS of outgoing segments (eBGP multihop; 255 for GTSM). */
+  ttl?: number;
+  /** IP_MINTTL / IPV6_MINHOPCOUNT: drop segments arriving with a lower TTL (GTSM, RFC 5082). */
+  minTtl?: number;
+  /** SO_BINDTODEVICE (an interface or VRF name). */
+  device?: string;
+}
+
+export interface TcpConnectOptions extends TcpOptions {
+  address: string;
+  port: number;
+  /** TCP MD5 signature key (RFC 2385) for this peer, set before the SYN. */
+  md5Key?: string | Buffer;
+  /** Rejects with ETIMEDOUT after this long (the fd is closed). Default: the kernel's own timeout. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+function keyBuf(k: string | Buffer): Buffer {
+  return typeof k === 'string' ? Buffer.from(k, 'utf8') : k;
+}
+
+function rawOpts(o: TcpOptions): RawSockOpts {
+  const r: RawSockOpts = { family: o.family };
+  if (o.localAddress !== undefined) r.localAddress = o.localAddress;
+  if (o.localPort !== undefined) r.localPort = o.localPort;
+  if (o.ttl !== undefined) r.ttl = o.ttl;
+  if (o.minTtl !== undefined) r.minTtl = o.minTtl;
+  if (o.device !== undefined) r.device = o.device;
+  return r;
+}
+
+/**
+ * Non-blocking connect with every option applied before the SYN; resolves with the connected fd
+ * (wrap it: `new net.Socket({ fd, readable: true, writable: true })`).
+ */
+export function tcpConnect(opts: TcpConnectOptions): Promise<number> {
+  const raw = rawOpts(opts);
+  raw.address = opts.address;
+  raw.port = opts.port;
+  if (opts.md5Key !== undefined) raw.md5 = { peer: opts.address, key: keyBuf(opts.md5Key) };
+  return new Promise<number>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (): void => {
+      done = true;
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    let handle: Handle | undefined;
+    const cancel = (e: Error): void => {
+      if (done) return;
+      finish();
+      if (handle) addon().close(handle);
+      reject(e);
+    };
+    const onAbort = (): void => cancel(Object.assign(new Error(`tcpConnect to ${opts.address}:${opts.port} aborted`), { name: 'AbortError', code: 'ABORT_ERR' }));
+    try {
+      handle = addon().tcpConnect(raw, (err, fd) => {
+        if (done) return;
+        finish();
+        if (err) {
+          err.message = `${err.message} (to ${opts.address}:${opts.port})`;
+          reject(err);
+        } else resolve(fd as number);
+      });
+    } catch (e) {
+      finish();
+      reject(e);
+      return;
+    }
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        const e = new Error(`tcpConnect to ${opts.address}:${opts.port}: no answer within ${opts.timeoutMs} ms (ETIMEDOUT)`) as NativeError;
+        e.errno = 110;
+        e.code = 'ETIMEDOUT';
+        e.syscall = 'tcpConnect';
+        cancel(e);
+      }, opts.timeoutMs);
+    }
+    if (opts.signal) {
+      if (opts.signal.aborted) onAbort();
+      else opts.signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+}
+
+export interface TcpListenOptions extends TcpOptions {
+  /** Port to listen on (0 or absent: ephemeral; read it back with localAddress(fd)). */
+  localPort?: number;
+  backlog?: number;
+  /** Initial MD5 keys by peer address; more with setTcpMd5(fd, peer, key) at any time. */
+  md5Keys?: ReadonlyMap<string, string | Buffer>;
+}
+
+/** A listening TCP socket (SO_REUSEADDR) with the options applied; returns its fd (`server.listen({ fd })`). */
+export function tcpListen(opts: TcpListenOptions): number {
+  const raw = rawOpts(opts);
+  if (opts.backlog !== undefined) raw.backlog = opts.backlog;
+  const fd = addon().tcpListen(raw);
+  for (const [peer, key] of opts.md5Keys ?? []) addon().setTcpMd5(fd, peer, keyBuf(key));
+  return fd;
+}
+
+/** Adds (key) or removes (null) the MD5 key for a peer on a listening or unconnected socket. */
+export function setTcpMd5(fd: number, peerAddress: string, key: string | Buffer | null): void {
+  addon().setTcpMd5(fd, peerAddress, key === null ? null : keyBuf(key));
+}
+
+export function setTtl(fd: number, ttl: number): void {
+  addon().setTtl(fd, ttl);
+}
+
+export function setMinTtl(fd: number, minTtl: number): void {
+  addon().setMinTtl(fd, minTtl);
+}
+
+/** The TTL (or with min=true the minimum TTL) set on a socket. */
+export function getTtl(fd: number, min = false): number {
+  return addon().getTtl(fd, min);
+}
+
+export function setBindDevice(fd: number, device: string): void {
+  addon().setBindDevice(fd, device);
+}
+
+export function localAddress(fd: number): { family: 4 | 6; address: string; port: number } {
+  return addon().localAddress(fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP with received TTL (BFD)
+
+export interface UdpMessage {
+  payload: Buffer;
+  address: string;
+  port: number;
+  /** TTL / hop limit the datagram arrived with (-1 if the kernel did not report it). */
+  ttl: number;
+}
+
+export interface UdpOptions {
+  family: 4 | 6;
+  localAddress?: string;
+  localPort?: number;
+  /** TTL / hop limit of sent datagrams (255 for single-hop BFD, RFC 5881). */
+  ttl?: number;
+  device?: string;
+  /** SO_REUSEADDR (several sessions sharing the well-known receive port). */
+  reuseAddr?: boolean;
+}
+
+/** A UDP socket that reports each datagram's received TTL. Referenced until close() or unref(). */
+export class UdpSocket {
+  readonly family: 4 | 6;
+  private handle: Handle | null;
+
+  constructor(opts: UdpOptions, onMessage: (m: UdpMessage) => void) {
+    this.family = opts.family;
+    const raw: RawSockOpts = { family: opts.family };
+    if (opts.localAddress !== undefined) raw.localAddress = opts.localAddress;
+    if (opts.localPort !== undefined) raw.localPort = opts.localPort;
+    if (opts.ttl !== undefined) raw.ttl = opts.ttl;
+    if (opts.device !== undefined) raw.device = opts.device;
+    if (opts.reuseAddr) raw.reuseAddr = true;
+    this.handle = addon().udpOpen(raw, (payload, address, port, ttl) => onMessage({ payload, address, port, ttl }));
+  }
+
+  send(payload: Buffer, address: string, port: number): number {
+    if (!this.handle) throw closedError('UdpSocket.send');
+    return addon().udpSend(this.handle, payload, address, port);
+  }
+
+  get fd(): number {
+    if (!this.handle) throw closedError('UdpSocket.fd');
+    return addon().handleFd(this.handle);
+  }
+
+  localAddress(): { family: 4 | 6; address: string; port: number } {
+    return localAddress(this.fd);
+  }
+
+  ref(): this {
+    if (this.handle) addon().setRef(this.handle, true);
+    return this;
+  }
+
+  unref(): this {
+    if (this.handle) addon().setRef(this.handle, false);
+    return this;
+  }
+
+  close(): void {
+    if (this.handle) addon().close(this.handle);
+    this.handle = null;
+  }
+}
