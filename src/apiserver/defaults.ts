@@ -87,7 +87,9 @@ export function defaultService(svc: KObject, alloc: ServiceAllocator, old?: KObj
     if (oldSpec && oldSpec.clusterIP && spec.clusterIP !== oldSpec.clusterIP) {
       causes.push({ reason: 'FieldValueInvalid', field: 'spec.clusterIPs[0]', message: `Invalid value: ${JSON.stringify(spec.clusterIP)}: may not change once set` });
     }
-    const policy = (spec.ipFamilyPolicy as string | undefined) ?? 'SingleStack';
+    // As the real server: two families or two cluster IPs without a policy mean RequireDualStack.
+    const twoGiven = ((spec.ipFamilies as unknown[] | undefined)?.length ?? 0) === 2 || ((spec.clusterIPs as unknown[] | undefined)?.length ?? 0) === 2;
+    const policy = (spec.ipFamilyPolicy as string | undefined) ?? (twoGiven ? 'RequireDualStack' : 'SingleStack');
     spec.ipFamilyPolicy = policy;
     let families = (spec.ipFamilies as string[] | undefined) ?? [];
     if (families.length === 0) {

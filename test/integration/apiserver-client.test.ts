@@ -44,6 +44,12 @@ test('client-node: services CRUD, defaults, status subresource, conflicts', asyn
   const dual = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'dual' }, spec: { ipFamilyPolicy: 'PreferDualStack', ports: [{ port: 80 }] } } });
   assert.deepEqual(dual.spec?.ipFamilies, ['IPv4', 'IPv6']);
   assert.equal(dual.spec?.clusterIPs?.length, 2);
+  const v6first = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'v6first' }, spec: { ipFamilies: ['IPv6', 'IPv4'], ports: [{ port: 80 }] } } });
+  assert.equal(v6first.spec?.ipFamilyPolicy, 'RequireDualStack');
+  assert.match(v6first.spec?.clusterIPs?.[0] ?? '', /:/);
+  const v6only = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'v6only' }, spec: { ipFamilies: ['IPv6'], ports: [{ port: 80 }] } } });
+  assert.deepEqual([v6only.spec?.ipFamilyPolicy, v6only.spec?.clusterIPs?.length], ['SingleStack', 1]);
+  await failsWith(core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'bad-policy' }, spec: { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4', 'IPv6'], ports: [{ port: 80 }] } } }), 422, 'Invalid');
 
   await failsWith(core.createNamespacedService({ namespace: 'default', body: svc('web') }), 409, 'AlreadyExists');
   await failsWith(core.createNamespacedService({ namespace: 'nowhere', body: svc('x') }), 404, 'NotFound');

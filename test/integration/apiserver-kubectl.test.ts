@@ -103,6 +103,9 @@ test('kubectl: discovery, apply, get with server-side columns, delete', async (t
   assert.match(await s.kubectl(['delete', 'widget', 'w1', '-n', 'shop']), /widget.test.ironlb.io "w1" deleted/);
   assert.match(await s.kubectl(['delete', 'svc', 'web', '-n', 'shop']), /service "web" deleted/);
   assert.equal(await s.kubectl(['get', 'svc', '-n', 'shop', '-o', 'name']), '');
+  const serviceOnly = svcYaml(80).split('---')[1]!;
+  await s.kubectl(['apply', '-f', '-'], { input: serviceOnly });
+  assert.match(await s.kubectl(['delete', '-f', '-'], { input: serviceOnly }), /service "web" deleted/);
   assert.match(await s.kubectl(['delete', 'ns', 'shop']), /namespace "shop" deleted/);
   await assert.rejects(s.kubectl(['get', 'ns', 'shop']), /NotFound|not found/);
 });
