@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerApiServer } from './apiserver.ts';
 import { registerController } from './controller.ts';
 import { registerBfdCommand } from '../bfd/cli.ts';
+import { registerMembershipCommand } from '../membership/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerApiServer(program);
   registerController(program);
   registerBfdCommand(program);
+  registerMembershipCommand(program);
   return program;
 }
 

@@ -36,7 +36,17 @@ async function counterTotal(registry: Registry, name: string): Promise<Record<st
   return res;
 }
 
-export async function runAgent(argv: string[]): Promise<void> {
+export interface AgentOptions {
+  name: string;
+  address: string;
+  port?: number;
+  /** File holding the shared secret's bytes (a mounted Secret key); else IRONLB_MEMBERSHIP_SECRET (base64). */
+  secretFile?: string;
+  /** name=address[:port],... */
+  peers?: string;
+}
+
+export function parseAgentArgs(argv: string[]): AgentOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -48,8 +58,12 @@ export async function runAgent(argv: string[]): Promise<void> {
     },
   });
   if (!values.name || !values.address) throw new Error('--name and --address are required');
-  const secretFile = values['secret-file'];
-  const secret = secretFile ? readFileSync(secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64');
+  return { name: values.name, address: values.address, port: Number(values.port), secretFile: values['secret-file'], peers: values.peers };
+}
+
+export async function runAgent(opts: AgentOptions): Promise<void> {
+  const secret = opts.secretFile ? readFileSync(opts.secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64');
+  const values = { name: opts.name, address: opts.address, port: String(opts.port ?? DEFAULT_PORT), peers: opts.peers ?? '' };
   const registry = new Registry();
   const m = new Membership({ name: values.name, address: values.address, port: Number(values.port), secret, registry });
   m.on('change', (alive) => out('change', { alive }));
@@ -96,7 +110,7 @@ export async function runAgent(argv: string[]): Promise<void> {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  runAgent(process.argv.slice(2)).catch((err: unknown) => {
+  Promise.resolve().then(() => runAgent(parseAgentArgs(process.argv.slice(2)))).catch((err: unknown) => {
     process.stderr.write(`membership agent: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });

@@ -1,0 +1,19 @@
+// `ironlb membership`: runs one stand-alone membership member (lab and debugging; the speaker
+// embeds Membership itself).
+import type { Command } from 'commander';
+import { DEFAULT_PORT } from './membership.ts';
+
+export function registerMembershipCommand(program: Command): void {
+  program
+    .command('membership')
+    .description('run a stand-alone membership member: JSON events on stdout, commands (stats, leave, peers) on stdin')
+    .requiredOption('--name <name>', 'this member\'s name (the Node name)')
+    .requiredOption('--address <ip>', 'address to bind and to be reached at')
+    .option('--port <port>', 'UDP port', String(DEFAULT_PORT))
+    .option('--secret-file <path>', 'file with the shared secret bytes (else IRONLB_MEMBERSHIP_SECRET, base64)')
+    .option('--peers <list>', 'members as name=address[:port],...', '')
+    .action(async (o: { name: string; address: string; port: string; secretFile?: string; peers: string }) => {
+      const { runAgent } = await import('./agent.ts');
+      await runAgent({ name: o.name, address: o.address, port: Number(o.port), secretFile: o.secretFile, peers: o.peers });
+    });
+}
