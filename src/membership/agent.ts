@@ -63,15 +63,14 @@ export function parseAgentArgs(argv: string[]): AgentOptions {
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
   const secret = opts.secretFile ? readFileSync(opts.secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64');
-  const values = { name: opts.name, address: opts.address, port: String(opts.port ?? DEFAULT_PORT), peers: opts.peers ?? '' };
   const registry = new Registry();
-  const m = new Membership({ name: values.name, address: values.address, port: Number(values.port), secret, registry });
+  const m = new Membership({ name: opts.name, address: opts.address, port: opts.port ?? DEFAULT_PORT, secret, registry });
   m.on('change', (alive) => out('change', { alive }));
   m.on('memberUp', (member) => out('up', { member }));
   m.on('memberDown', (member, reason) => out('down', { member, reason }));
   const startedAt = Date.now();
   const port = await m.start();
-  m.setPeers(parsePeers(values.peers));
+  m.setPeers(parsePeers(opts.peers ?? ''));
   out('ready', { port, alive: m.alive() });
 
   const stats = async (): Promise<void> => {
