@@ -29,15 +29,21 @@ export interface WatchLimits {
   maxTimeoutSeconds: number;
 }
 
-// One serialisation of each stored object per apiVersion, shared by every watcher.
-const jsonCache = new WeakMap<KObject, string>();
+// One serialised event line per stored object and event type, shared by every watcher of it
+// (many watchers in the lab); objects in another apiVersion than stored are serialised apart.
+const lineCache = new WeakMap<KObject, Map<string, string>>();
 
-function serialised(core: ApiCore, d: ResourceDescriptor, o: KObject): string {
-  if (o.apiVersion !== apiVersionOf(d) || o.kind !== d.kind) return JSON.stringify(core.output(d, o));
-  let s = jsonCache.get(o);
+function eventLine(core: ApiCore, d: ResourceDescriptor, type: string, o: KObject): string {
+  if (o.apiVersion !== apiVersionOf(d) || o.kind !== d.kind) return `{"type":"${type}","object":${JSON.stringify(core.output(d, o))}}\n`;
+  let m = lineCache.get(o);
+  if (m === undefined) {
+    m = new Map();
+    lineCache.set(o, m);
+  }
+  let s = m.get(type);
   if (s === undefined) {
-    s = JSON.stringify(o);
-    jsonCache.set(o, s);
+    s = `{"type":"${type}","object":${JSON.stringify(o)}}\n`;
+    m.set(type, s);
   }
   return s;
 }
@@ -54,8 +60,7 @@ export function serveWatch(core: ApiCore, d: ResourceDescriptor, p: WatchParams,
 
   const line = (type: string, o: KObject): void => {
     if (closed) return;
-    const body = printer ? JSON.stringify(toTable(printer, [core.output(d, o)], { resourceVersion: o.metadata.resourceVersion }, p.table)) : serialised(core, d, o);
-    res.write(`{"type":"${type}","object":${body}}\n`);
+    res.write(printer ? `{"type":"${type}","object":${JSON.stringify(toTable(printer, [core.output(d, o)], { resourceVersion: o.metadata.resourceVersion }, p.table))}}\n` : eventLine(core, d, type, o));
     if (res.writableLength > limits.maxBufferedBytes) stop(); // a stalled reader must not grow memory without bound
   };
   const bookmark = (annotations?: Record<string, string>): void => {

@@ -132,6 +132,14 @@ test('client-node: selectors, paging, namespace deletion, Leases and Events', as
   const ev = await core.createNamespacedEvent({ namespace: 'team', body: { metadata: { generateName: 's00.' }, involvedObject: { kind: 'Service', name: 's00', namespace: 'team' }, reason: 'IPAllocated', message: 'assigned 192.0.2.1', type: 'Normal' } });
   assert.equal((await core.listNamespacedEvent({ namespace: 'team', fieldSelector: 'involvedObject.name=s00' })).items[0]?.metadata?.name, ev.metadata?.name);
 
+  // Finalizers hold a deletion until the last one is removed.
+  await core.createNamespacedConfigMap({ namespace: 'team', body: { metadata: { name: 'held', finalizers: ['ironlb.io/test'] }, data: { a: 'b' } } });
+  await core.deleteNamespacedConfigMap({ name: 'held', namespace: 'team' });
+  const held = await core.readNamespacedConfigMap({ name: 'held', namespace: 'team' });
+  assert.ok(held.metadata?.deletionTimestamp, 'marked for deletion');
+  await core.replaceNamespacedConfigMap({ name: 'held', namespace: 'team', body: { ...held, metadata: { ...held.metadata, finalizers: [] } } });
+  await failsWith(core.readNamespacedConfigMap({ name: 'held', namespace: 'team' }), 404, 'NotFound');
+
   // Deleting a namespace deletes what is in it.
   await core.deleteNamespace({ name: 'team' });
   assert.equal((await core.listServiceForAllNamespaces({ fieldSelector: 'metadata.namespace=team' })).items.length, 0);
