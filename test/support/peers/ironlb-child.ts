@@ -20,7 +20,14 @@ async function run(c: Command): Promise<unknown> {
   const a = c.args;
   switch (c.op) {
     case 'ready': return engine.ready();
-    case 'addPeer': return engine.addPeer(a[0] as PeerConfig);
+    case 'addPeer': {
+      // Routes given with the peer are set in the same tick, so they are in the Adj-RIB-Out
+      // before the session can come up (a restarted speaker's table precedes its End-of-RIB).
+      const cfg = a[0] as PeerConfig;
+      engine.addPeer(cfg);
+      if (a[1]) engine.setRoutes(cfg.name, new Map(a[1] as Array<[string, RouteAttributes]>));
+      return undefined;
+    }
     case 'updatePeer': return engine.updatePeer(a[0] as PeerConfig);
     case 'removePeer': return engine.removePeer(a[0] as string);
     case 'setRoutes': return engine.setRoutes(a[0] as string, new Map(a[1] as Array<[string, RouteAttributes]>));

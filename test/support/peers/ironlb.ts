@@ -77,7 +77,10 @@ export class IronlbSpeaker {
     });
   }
 
-  async addPeer(cfg: PeerConfig): Promise<void> { await this.call('addPeer', cfg); }
+  /** Adds a peer; `routes`, if given, are in its Adj-RIB-Out before the session comes up. */
+  async addPeer(cfg: PeerConfig, routes?: Map<string, RouteAttributes>): Promise<void> {
+    await this.call('addPeer', cfg, ...(routes ? [[...routes]] : []));
+  }
   async removePeer(name: string): Promise<void> { await this.call('removePeer', name); }
   async resetPeer(name: string, reason: string): Promise<void> { await this.call('resetPeer', name, reason); }
   async announce(peer: string, prefix: string, attrs: RouteAttributes = {}): Promise<void> { await this.call('announce', peer, prefix, attrs); }
