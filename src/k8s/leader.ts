@@ -123,7 +123,8 @@ export class LeaderElector {
         this.#observe(identity, `${identity}/created`);
         return true;
       } catch (e) {
-        if (!isAlreadyExists(e)) this.#log.warn({ err: errorText(e) }, 'cannot create the lease');
+        if (isNotFound(e)) this.#log.warn({ err: errorText(e) }, `cannot create the lease: namespace ${namespace} does not exist; create it or choose another namespace`);
+        else if (!isAlreadyExists(e)) this.#log.warn({ err: errorText(e) }, 'cannot create the lease');
         return false;
       }
     }
