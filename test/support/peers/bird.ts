@@ -169,6 +169,8 @@ export interface BirdProtocolInfo {
   state: SessionState;
   grActive: boolean;
   imported: Partial<Record<Family, number>>;
+  /** UPDATE-borne route announcements received, summed over channels ("Import updates"). */
+  importUpdates: number;
 }
 
 /** Parses `show protocols all` (codes stripped): BGP state, graceful restart, imported counts. */
@@ -179,7 +181,7 @@ export function parseBirdProtocols(lines: string[]): Map<string, BirdProtocolInf
   for (const l of lines) {
     const head = /^(\S+)\s+BGP\s/.exec(l);
     if (head) {
-      cur = { state: 'idle', grActive: false, imported: {} };
+      cur = { state: 'idle', grActive: false, imported: {}, importUpdates: 0 };
       channel = undefined;
       out.set(head[1] ?? '', cur);
       continue;
@@ -194,6 +196,7 @@ export function parseBirdProtocols(lines: string[]): Map<string, BirdProtocolInf
     else if (/^\s*Neighbor graceful restart active/.test(l)) cur.grActive = true;
     else if ((m = /^\s*Channel\s+(ipv4|ipv6)/.exec(l))) channel = m[1] as Family;
     else if ((m = /^\s*Routes:\s+(\d+) imported/.exec(l)) && channel) cur.imported[channel] = Number(m[1]);
+    else if ((m = /^\s*Import updates:\s+(\d+)/.exec(l))) cur.importUpdates += Number(m[1]);
   }
   return out;
 }
@@ -278,6 +281,12 @@ export class Bird implements PeerDaemon {
     const name = this.neighborProtocol(address);
     const info = parseBirdProtocols(await this.command(`show protocols all ${name}`));
     return info.get(name)?.imported[family] ?? 0;
+  }
+
+  /** The parsed `show protocols all` block of a neighbor's protocol. */
+  async protocolInfo(address: string): Promise<BirdProtocolInfo | undefined> {
+    const name = this.neighborProtocol(address);
+    return parseBirdProtocols(await this.command(`show protocols all ${name}`)).get(name);
   }
 
   async sessions(): Promise<SessionInfo[]> {
