@@ -72,7 +72,8 @@ test('rejects malformed packets with a reason (RFC 5880 6.8.6)', () => {
 
 // Fuzz target: mutated valid packets and random bytes must either decode to a packet that
 // re-encodes within its length, or throw BfdDecodeError; fed to an engine they must never throw
-// nor create state. IRONLB_FUZZ_ITERATIONS raises the bound for a longer run.
+// nor create state. IRONLB_FUZZ_ITERATIONS (and IRONLB_FUZZ_SECONDS, default 20) raise the bounds
+// for a longer run.
 test('fuzz: malformed control packets are dropped, never crash the decoder or the engine', async () => {
   const iterations = Number(process.env.IRONLB_FUZZ_ITERATIONS ?? 20_000);
   let seed = 12345;
@@ -84,7 +85,7 @@ test('fuzz: malformed control packets are dropped, never crash the decoder or th
   const engine = new BfdEngine({ transport: nullTransport, onState: (c) => changes.push(c) });
   await engine.add({ key: 'fuzz', peerAddress: '10.0.0.2', auth: { type: 'keyed-sha1', keyId: 1, secret: 'k' } });
   let decoded = 0;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 1000 * Number(process.env.IRONLB_FUZZ_SECONDS ?? 20);
   for (let i = 0; i < iterations && Date.now() < deadline; i++) {
     let b: Buffer;
     if (i % 4 === 0) {
