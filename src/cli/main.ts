@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerApiServer } from './apiserver.ts';
 import { registerController } from './controller.ts';
+import { registerSpeaker } from './speaker.ts';
 import { registerBfdCommand } from '../bfd/cli.ts';
 import { registerMembershipCommand } from '../membership/cli.ts';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   // Subcommands are added here as they ship (see docs/cli.md).
   registerApiServer(program);
   registerController(program);
+  registerSpeaker(program);
   registerBfdCommand(program);
   registerMembershipCommand(program);
   return program;

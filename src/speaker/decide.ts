@@ -14,6 +14,12 @@ export interface NodeFacts {
   labels: Labels;
   /** Condition NetworkUnavailable=True. */
   networkUnavailable: boolean;
+  /**
+   * Subnets (CIDRs) of the node's Layer 2 interfaces, as the node's speaker published them. When
+   * known, the node owns an address over L2 only if one of them holds it (one pool may span several
+   * L2 segments); unknown (undefined) means any address.
+   */
+  subnets?: readonly string[];
 }
 
 export interface ServiceFacts {
@@ -106,6 +112,21 @@ function nodeCanAnnounce(n: NodeFacts): boolean {
   return !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LB_LABEL);
 }
 
+function onSegment(n: NodeFacts, ips: readonly string[]): boolean {
+  if (n.subnets === undefined) return true;
+  return ips.every((ip) => {
+    const addr = ipaddr.parse(ip);
+    return (n.subnets as readonly string[]).some((c) => {
+      try {
+        const [net, len] = ipaddr.parseCIDR(c);
+        return net.kind() === addr.kind() && addr.match(net, len);
+      } catch {
+        return false;
+      }
+    });
+  });
+}
+
 function endpointOk(svc: ServiceFacts, node: string): boolean {
   return svc.externalTrafficPolicy !== 'Local' || svc.endpointNodes.has(node);
 }
@@ -160,7 +181,11 @@ export function decide(input: DecideInput): Decision {
   const units = l2Units(input.services.filter((s) => s.hasServingEndpoint && l2Ads(s).length > 0));
   const ownerUnits = units.map((u) => ({
     key: u.ips[0] as string,
-    candidates: liveNodes.filter((n) => u.services.every((s) => endpointOk(s, n.name) && l2Ads(s, n).length > 0)).map((n) => n.name),
+    // With explicit interfaces the advertisement says where to answer; otherwise the node must sit on
+    // the address's subnet.
+    candidates: liveNodes
+      .filter((n) => u.services.every((s) => endpointOk(s, n.name) && l2Ads(s, n).some((ad) => ad.interfaces.length > 0 || onSegment(n, u.ips))))
+      .map((n) => n.name),
   }));
   const owners = assignOwners(ownerUnits, input.loadFactor ?? DEFAULT_LOAD_FACTOR);
   const l2 = new Map<string, L2Announcement>();

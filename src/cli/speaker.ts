@@ -1,0 +1,104 @@
+// `ironlb speaker`: announces Service addresses from this node over Layer 2 (ARP/NDP) and BGP.
+import type { Command } from 'commander';
+import { collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
+import { startHealthServer } from '../controller/index.ts';
+import { loadKubeConfig, makeClients } from '../k8s/index.ts';
+import { DEFAULT_PORT as MEMBERSHIP_PORT } from '../membership/index.ts';
+import { logger } from '../util/log.ts';
+import { AnnouncerBackend } from '../speaker/l2-announcer.ts';
+import { NullL2 } from '../speaker/l2.ts';
+import { DEFAULT_EXCLUDE } from '../speaker/interfaces.ts';
+import { createSpeakerMetrics } from '../speaker/metrics.ts';
+import { Speaker, type ShutdownMode } from '../speaker/speaker.ts';
+
+interface Opts {
+  nodeName?: string;
+  kubeconfig?: string;
+  namespace: string;
+  membershipPort: string;
+  membershipSecretName: string;
+  bgpListen: string | boolean;
+  bgpPort: string;
+  interfaces?: string;
+  excludeInterfaces?: string;
+  layer2: boolean;
+  metricsPort: string;
+  metricsHost: string;
+  shutdownMode: string;
+  loadBalancerClass: string;
+  ignoreServicesWithoutClass?: boolean;
+}
+
+function num(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+
+export function registerSpeaker(program: Command): void {
+  program
+    .command('speaker')
+    .description('announce Service addresses from this node over Layer 2 (ARP/NDP) and BGP (runs on every node)')
+    .option('--node-name <name>', 'this node\'s Kubernetes Node name (default: $NODE_NAME)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
+    .option('--namespace <ns>', 'namespace of ironlb configuration, Secrets and state', DEFAULT_NAMESPACE)
+    .option('--membership-port <port>', 'UDP port of the speaker membership protocol', String(MEMBERSHIP_PORT))
+    .option('--membership-secret-name <name>', 'Secret (in --namespace) whose "secretkey" key authenticates membership messages', 'ironlb-membership')
+    .option('--bgp-listen <address>', 'address the BGP engine listens on for peers', '::')
+    .option('--no-bgp-listen', 'do not listen for BGP connections (connect out only)')
+    .option('--bgp-port <port>', 'BGP listen port', '179')
+    .option('--interfaces <list>', 'comma-separated interface names or patterns used for Layer 2 (default: every eligible one)')
+    .option('--exclude-interfaces <list>', `comma-separated patterns never used for Layer 2 (default: ${DEFAULT_EXCLUDE.join(',')})`)
+    .option('--no-layer2', 'do not open raw sockets: BGP only')
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 picks one)', '7473')
+    .option('--metrics-host <address>', 'address for the metrics server', '0.0.0.0')
+    .option('--shutdown-mode <mode>', 'on SIGTERM: "withdraw" routes, or keep them at peers through "graceful-restart" (upgrades)', 'withdraw')
+    .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
+    .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
+    .action(async (o: Opts) => {
+      const log = logger('cli');
+      const nodeName = o.nodeName ?? process.env.NODE_NAME;
+      if (!nodeName) throw new Error('no node name: pass --node-name or set NODE_NAME (in a DaemonSet, from fieldRef spec.nodeName)');
+      if (o.shutdownMode !== 'withdraw' && o.shutdownMode !== 'graceful-restart') throw new Error(`--shutdown-mode must be "withdraw" or "graceful-restart", got "${o.shutdownMode}"`);
+      const metricsPort = num('--metrics-port', o.metricsPort, 0, 65535);
+      const membershipPort = num('--membership-port', o.membershipPort, 1, 65535);
+      const bgpPort = num('--bgp-port', o.bgpPort, 0, 65535);
+      const include = list(o.interfaces);
+      const exclude = list(o.excludeInterfaces);
+      const metrics = createSpeakerMetrics();
+      collectDefaultMetrics({ register: metrics.registry });
+      const l2 = o.layer2 ? new AnnouncerBackend({ ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), registry: metrics.registry }) : new NullL2();
+      const speaker = new Speaker({
+        clients: makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {})),
+        nodeName,
+        namespace: o.namespace,
+        membership: { port: membershipPort, secretName: o.membershipSecretName },
+        bgpListen: o.bgpListen === false ? false : { address: typeof o.bgpListen === 'string' ? o.bgpListen : '::', port: bgpPort },
+        interfaces: { ...(include ? { include } : {}), ...(exclude ? { exclude } : {}) },
+        shutdownMode: o.shutdownMode as ShutdownMode,
+        l2,
+        metrics,
+        classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
+      });
+      const server = await startHealthServer({ port: metricsPort, host: o.metricsHost, registry: metrics.registry, healthz: () => speaker.healthz(), readyz: () => speaker.readyz() });
+      log.info({ node: nodeName, metricsPort: server.port, namespace: o.namespace, shutdownMode: o.shutdownMode }, 'speaker starting');
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping');
+        // Bounded: a stuck API call must not keep a terminating pod from exiting.
+        setTimeout(() => process.exit(1), 10_000).unref();
+        void speaker
+          .stop()
+          .then(() => server.close())
+          .then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      await speaker.start();
+    });
+}

@@ -1,0 +1,241 @@
+// Reconciles the BGP engine and BFD with what this node should announce: one session per BGPPeer
+// whose node selectors match this node, the routes decide() gave each peer, and a BFD session per
+// peer with a profile. Incremental: a peer's session is touched only when its own settings change
+// (the engine resets it only for session-level changes), and routes go out as differences.
+import type { BfdManager, BfdSessionSpec, BfdStateEvent } from '../bfd/index.ts';
+import type { BgpEngine, PeerConfig, RouteAttributes, SessionState, StateEvent } from '../bgp/index.ts';
+import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
+import { matchesAny, type Labels } from '../util/selector.ts';
+import { logger } from '../util/log.ts';
+import type { BgpRoute } from './decide.ts';
+
+/** Restart time we offer peers when graceful restart is on (seconds; as FRR's default). */
+export const GR_RESTART_TIME = 120;
+
+export interface PeerProblem {
+  peer: string;
+  message: string;
+}
+
+export interface BgpNodeContext {
+  nodeName: string;
+  labels: Labels;
+  /** This node's InternalIP per family (router ID and default next hop). */
+  address4?: string;
+  address6?: string;
+  /** Keep routes at peers across our restart (graceful restart shutdown). */
+  preserveOnShutdown: boolean;
+}
+
+/** The engine's peer settings for a BGPPeer on this node, or a problem that keeps it from running. */
+export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig | PeerProblem {
+  if (p.peerASN === undefined) {
+    return { peer: p.name, message: `dynamicASN "${p.dynamicASN ?? ''}" is not supported by this speaker yet; set peerASN` };
+  }
+  const routerId = p.routerID ?? ctx.address4;
+  const cfg: PeerConfig = {
+    name: p.name,
+    localAsn: p.myASN,
+    peerAsn: p.peerASN,
+    peerAddress: p.peerAddress,
+    peerPort: p.peerPort,
+    holdTime: Math.round(p.holdTimeMs / 1000),
+    keepaliveTime: Math.max(p.holdTimeMs === 0 ? 0 : 1, Math.round(p.keepaliveTimeMs / 1000)),
+    connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
+    families: [p.family === 4 ? 'ipv4' : 'ipv6'],
+  };
+  if (p.holdTimeMs === 0) delete cfg.keepaliveTime;
+  if (routerId !== undefined) cfg.routerId = routerId;
+  if (p.sourceAddress !== undefined) cfg.localAddress = p.sourceAddress;
+  if (p.password !== undefined) cfg.password = p.password;
+  if (p.ebgpMultiHop) cfg.ebgpMultihop = 255;
+  if (p.gracefulRestart) cfg.gracefulRestart = { restartTime: GR_RESTART_TIME, preserveOnShutdown: ctx.preserveOnShutdown };
+  return cfg;
+}
+
+export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSpec | undefined {
+  if (p.bfdProfile === undefined) return undefined;
+  const prof = config.bfdProfiles.get(p.bfdProfile);
+  if (!prof) return undefined;
+  const spec: BfdSessionSpec = {
+    key: p.name,
+    peerAddress: p.peerAddress,
+    multihop: p.ebgpMultiHop,
+    profile: {
+      receiveInterval: prof.receiveInterval,
+      transmitInterval: prof.transmitInterval,
+      detectMultiplier: prof.detectMultiplier,
+      echoMode: prof.echoMode,
+      echoInterval: prof.echoInterval,
+      passiveMode: prof.passiveMode,
+      minimumTtl: prof.minimumTtl,
+    },
+  };
+  if (p.sourceAddress !== undefined) spec.localAddress = p.sourceAddress;
+  return spec;
+}
+
+const familyOfPrefix = (prefix: string): 4 | 6 => (prefix.includes(':') ? 6 : 4);
+
+export interface BgpReconcilerOptions {
+  engine: BgpEngine;
+  /** Created on first need (a worker thread), so nodes without BFD peers pay nothing. */
+  bfd: () => BfdManager;
+  onSessionState?: (ev: StateEvent) => void;
+  onBfdState?: (peer: string, state: BfdStateEvent['state']) => void;
+}
+
+export class BgpReconciler {
+  #o: BgpReconcilerOptions;
+  #log = logger('speaker-bgp');
+  #peers = new Map<string, string>(); // name → JSON of the applied PeerConfig
+  #families = new Map<string, 4 | 6>();
+  #routes = new Map<string, string>(); // name → JSON of the applied routes
+  #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
+  #bfdManager: BfdManager | undefined;
+  #bfdUp = new Set<string>();
+  #chain: Promise<void> = Promise.resolve();
+  problems: PeerProblem[] = [];
+
+  constructor(o: BgpReconcilerOptions) {
+    this.#o = o;
+    o.engine.on('state', (ev) => o.onSessionState?.(ev));
+  }
+
+  /** Peer names with a session on this node. */
+  get peers(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  get bfdManager(): BfdManager | undefined {
+    return this.#bfdManager;
+  }
+
+  /**
+   * Applies a configuration and this node's routes per peer. Serialised: calls queue behind each
+   * other, so the engine sees changes in order.
+   */
+  apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>): Promise<void> {
+    const next = this.#chain.then(() => this.#apply(config, ctx, routes));
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  async #apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>): Promise<void> {
+    const engine = this.#o.engine;
+    const wanted = new Map<string, PeerConfig>();
+    const problems: PeerProblem[] = [];
+    for (const p of config.bgpPeers.values()) {
+      if (!matchesAny(p.nodeSelectors, ctx.labels)) continue;
+      const c = peerConfigFor(p, ctx);
+      if ('message' in c) problems.push(c);
+      else {
+        wanted.set(p.name, c);
+        this.#families.set(p.name, p.family);
+      }
+    }
+    this.problems = problems;
+    for (const name of [...this.#peers.keys()]) {
+      if (wanted.has(name)) continue;
+      await this.#removeBfd(name);
+      this.#peers.delete(name);
+      this.#routes.delete(name);
+      this.#log.info({ peer: name }, 'BGP peer removed');
+      await engine.removePeer(name).catch((err: unknown) => this.#log.warn({ peer: name, err: String(err) }, 'cannot remove BGP peer'));
+    }
+    for (const [name, cfg] of wanted) {
+      const key = JSON.stringify(cfg);
+      const prev = this.#peers.get(name);
+      if (prev === key) continue;
+      try {
+        if (prev === undefined) {
+          engine.addPeer(cfg);
+          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn }, 'BGP peer added');
+        } else {
+          await engine.updatePeer(cfg);
+          this.#log.info({ peer: name }, 'BGP peer changed');
+        }
+        this.#peers.set(name, key);
+      } catch (err) {
+        problems.push({ peer: name, message: `cannot configure the session: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
+    for (const name of this.#peers.keys()) {
+      const family = this.#families.get(name) ?? 4;
+      const m = new Map<string, RouteAttributes>();
+      for (const [prefix, r] of routes.get(name) ?? []) {
+        if (familyOfPrefix(prefix) !== family) continue;
+        const a: RouteAttributes = {};
+        if (r.localPref !== undefined) a.localPref = r.localPref;
+        if (r.communities.length) a.communities = r.communities;
+        if (r.largeCommunities.length) a.largeCommunities = r.largeCommunities;
+        m.set(prefix, a);
+      }
+      const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+      if (this.#routes.get(name) === key) continue;
+      this.#routes.set(name, key);
+      engine.setRoutes(name, m);
+    }
+    // BFD, per peer with a profile.
+    for (const name of [...this.#bfd.keys()]) {
+      const p = config.bgpPeers.get(name);
+      if (!this.#peers.has(name) || !p || bfdSpecFor(p, config) === undefined) await this.#removeBfd(name);
+    }
+    for (const name of this.#peers.keys()) {
+      const p = config.bgpPeers.get(name);
+      const spec = p && bfdSpecFor(p, config);
+      if (!spec) continue;
+      const key = JSON.stringify(spec);
+      if (this.#bfd.get(name) === key) continue;
+      try {
+        await this.#manager().updateSession(spec);
+        this.#bfd.set(name, key);
+      } catch (err) {
+        problems.push({ peer: name, message: `cannot start BFD: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
+  }
+
+  #manager(): BfdManager {
+    if (!this.#bfdManager) {
+      const m = this.#o.bfd();
+      m.on('state', (e: BfdStateEvent) => {
+        this.#o.onBfdState?.(e.key, e.state);
+        if (e.state === 'Up') this.#bfdUp.add(e.key);
+        else if (this.#bfdUp.delete(e.key) && this.#peers.has(e.key)) {
+          // The path is dead: drop the BGP session now rather than after the hold time.
+          this.#log.warn({ peer: e.key, state: e.state }, 'BFD down: resetting the BGP session');
+          try {
+            this.#o.engine.resetPeer(e.key, `BFD ${e.state}`);
+          } catch (err) {
+            this.#log.warn({ peer: e.key, err: String(err) }, 'cannot reset BGP peer');
+          }
+        }
+      });
+      m.on('error', (err: Error) => this.#log.error({ err: err.message }, 'BFD failed'));
+      this.#bfdManager = m;
+    }
+    return this.#bfdManager;
+  }
+
+  async #removeBfd(name: string): Promise<void> {
+    if (!this.#bfd.delete(name)) return;
+    this.#bfdUp.delete(name);
+    await this.#bfdManager?.removeSession(name).catch(() => {});
+  }
+
+  sessionState(name: string): SessionState | undefined {
+    try {
+      return this.#o.engine.peerStatus(name).state;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits for queued changes, then closes the engine (withdrawing, or keeping routes through GR). */
+  async close(gracefulRestart: boolean): Promise<void> {
+    await this.#chain;
+    await this.#o.engine.close({ gracefulRestart });
+    if (this.#bfdManager) await this.#bfdManager.close();
+  }
+}

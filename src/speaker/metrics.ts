@@ -1,0 +1,38 @@
+// Speaker metrics (prom-client). One registry per speaker; membership and BFD register theirs on it.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface SpeakerMetrics {
+  registry: Registry;
+  announced: Gauge<'mode'>;
+  sessions: Gauge<'state'>;
+  sessionUp: Gauge<'peer'>;
+  members: Gauge;
+  failovers: Counter<'mode'>;
+  failoverSeconds: Histogram;
+  reconciles: Counter;
+  reconcileSeconds: Histogram;
+  configValid: Gauge;
+  apiErrors: Counter<'op'>;
+}
+
+export function createSpeakerMetrics(registry: Registry = new Registry()): SpeakerMetrics {
+  const registers = [registry];
+  return {
+    registry,
+    announced: new Gauge({ name: 'ironlb_speaker_announced_addresses', help: 'Addresses this node announces, by mode (layer2: owned addresses; bgp: prefixes summed over peers).', labelNames: ['mode'], registers }),
+    sessions: new Gauge({ name: 'ironlb_speaker_bgp_sessions', help: 'BGP sessions of this node by state.', labelNames: ['state'], registers }),
+    sessionUp: new Gauge({ name: 'ironlb_speaker_bgp_session_up', help: '1 while the session with a BGPPeer is Established.', labelNames: ['peer'], registers }),
+    members: new Gauge({ name: 'ironlb_speaker_members_alive', help: 'Speakers alive according to membership (self included).', registers }),
+    failovers: new Counter({ name: 'ironlb_speaker_failovers_total', help: 'Addresses this node took over from another node that went down or left.', labelNames: ['mode'], registers }),
+    failoverSeconds: new Histogram({
+      name: 'ironlb_speaker_failover_duration_seconds',
+      help: 'From membership declaring the previous owner down to this node announcing its addresses (detection time not included).',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    reconciles: new Counter({ name: 'ironlb_speaker_reconciles_total', help: 'Decisions taken (coalesced changes).', registers }),
+    reconcileSeconds: new Histogram({ name: 'ironlb_speaker_reconcile_duration_seconds', help: 'Time to decide and apply one reconcile (Layer 2 part, synchronous).', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
+    configValid: new Gauge({ name: 'ironlb_speaker_config_valid', help: '1 when the latest configuration is valid, 0 when rejected (the last valid one keeps serving).', registers }),
+    apiErrors: new Counter({ name: 'ironlb_speaker_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
+  };
+}

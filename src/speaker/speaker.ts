@@ -1,0 +1,575 @@
+// The speaker loop: caches of Services, EndpointSlices, Nodes, ironlb's configuration and the
+// Secrets it references; membership among speakers; on every relevant change (coalesced to one
+// decision per event-loop turn) decide() runs and the Layer 2 announcer, the BGP engine and BFD are
+// reconciled with its answer; status objects, Events and metrics follow.
+import { networkInterfaces } from 'node:os';
+import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import { DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  CONFIG_KINDS,
+  GROUP,
+  KINDS,
+  VERSION,
+  formatConfigError,
+  validateConfig,
+  type ClassPolicy,
+  type ConfigError,
+  type ParsedConfig,
+  type ServiceAnnouncement,
+} from '../api/index.ts';
+import { describeValue } from '../api/schema.ts';
+import { BfdManager } from '../bfd/index.ts';
+import { BgpEngine, type SessionState } from '../bgp/index.ts';
+import { EventRecorder, Informer, errorText, type Clients } from '../k8s/index.ts';
+import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
+import { logger } from '../util/log.ts';
+import { BgpReconciler } from './bgp-reconciler.ts';
+import { decide, type Decision, type NodeFacts, type ServiceFacts } from './decide.ts';
+import { ANNOTATION_L2_SUBNETS, nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
+import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
+import type { L2Backend } from './l2.ts';
+import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
+import { StatusWriter, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+
+export const COMPONENT = 'ironlb-speaker';
+/** Key of the membership Secret holding the shared key (any single key is accepted too). */
+export const MEMBERSHIP_SECRET_KEY = 'secretkey';
+
+export type ShutdownMode = 'withdraw' | 'graceful-restart';
+
+export interface SpeakerOptions {
+  clients: Clients;
+  nodeName: string;
+  /** Namespace of ironlb's configuration, Secrets and state objects. */
+  namespace: string;
+  membership: {
+    port?: number;
+    secretName: string;
+    timing?: Partial<Timing>;
+    /** After membership starts, Ready nodes not yet heard from still count as alive this long (ms). Default 1000. */
+    joinMs?: number;
+  };
+  /** Where the BGP engine listens for peers; false: connect out only. */
+  bgpListen: { address: string; port: number } | false;
+  interfaces?: InterfaceFilter;
+  shutdownMode?: ShutdownMode;
+  l2: L2Backend;
+  metrics?: SpeakerMetrics;
+  classPolicy?: ClassPolicy;
+  /** How often local interface addresses are re-read (ms). Default 5000. */
+  interfaceScanMs?: number;
+}
+
+type ConfigKind = (typeof CONFIG_KINDS)[number];
+
+interface PeerSeen {
+  state: SessionState;
+  since: string;
+  lastError?: string;
+  bfd?: 'AdminDown' | 'Down' | 'Init' | 'Up';
+}
+
+export class Speaker {
+  readonly metrics: SpeakerMetrics;
+  readonly node: string;
+  #o: SpeakerOptions;
+  #log;
+  #services: Informer<V1Service>;
+  #slices: Informer<V1EndpointSlice>;
+  #nodes: Informer<V1Node>;
+  #secrets: Informer<V1Secret>;
+  #announcements: Informer<KubernetesObject>;
+  #config = new Map<ConfigKind, Informer<KubernetesObject>>();
+  #events: EventRecorder;
+  #status: StatusWriter;
+  #bgp: BgpReconciler | undefined;
+  #engine: BgpEngine | undefined;
+  #membership: Membership | undefined;
+  #membershipKey = '';
+  #membershipStarting: Promise<void> | undefined;
+  #joinUntil = 0;
+  #joinTimer: NodeJS.Timeout | undefined;
+
+  #applied: ParsedConfig | undefined;
+  #configKey = '';
+  #lastValidTime: string | undefined;
+  #subnets: LocalSubnet[] = [];
+  #subnetsPublished: string | undefined;
+  #scanTimer: NodeJS.Timeout | undefined;
+  #scheduled: NodeJS.Immediate | undefined;
+  #synced = false;
+  #stopped = true;
+  #configDirty = true;
+  #decision: Decision | undefined;
+  #downAt = new Map<string, number>();
+  #peerSeen = new Map<string, PeerSeen>();
+  #lastNodes = new Map<string, string[]>();
+  #statusChain: Promise<void> = Promise.resolve();
+  /** Decisions taken, for tests and logs. */
+  decisions = 0;
+
+  constructor(o: SpeakerOptions) {
+    this.#o = o;
+    this.node = o.nodeName;
+    this.metrics = o.metrics ?? createSpeakerMetrics();
+    this.#log = logger('speaker', { node: o.nodeName });
+    const { kc, core, custom } = o.clients;
+    const ns = o.namespace;
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.#services = new Informer<V1Service>({ kc, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
+    this.#slices = new Informer<V1EndpointSlice>({ kc, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() });
+    this.#nodes = new Informer<V1Node>({ kc, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() });
+    this.#secrets = new Informer<V1Secret>({ kc, name: 'secrets', path: `/api/v1/namespaces/${ns}/secrets`, list: () => core.listNamespacedSecret({ namespace: ns }) });
+    const saPlural = KINDS.ServiceAnnouncement.plural;
+    this.#announcements = new Informer<KubernetesObject>({
+      kc,
+      name: saPlural,
+      path: `/apis/${GROUP}/${VERSION}/${saPlural}`,
+      list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: saPlural })) as KubernetesListObject<KubernetesObject>,
+    });
+    for (const kind of CONFIG_KINDS) {
+      const def = KINDS[kind];
+      const cluster = def.scope === 'Cluster';
+      const path = cluster ? `/apis/${GROUP}/${VERSION}/${def.plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${def.plural}`;
+      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
+        (cluster
+          ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: def.plural })
+          : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
+      this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
+    }
+    this.#events = new EventRecorder({ api: core, component: COMPONENT, host: o.nodeName });
+    this.#status = new StatusWriter({ custom, events: this.#events, onError: (op) => this.metrics.apiErrors.inc({ op }) });
+
+    const kick = (): void => this.#kick();
+    const cfgChanged = (): void => {
+      this.#configDirty = true;
+      this.#kick();
+    };
+    for (const inf of [this.#services, this.#slices, this.#nodes] as Array<Informer<KubernetesObject>>) {
+      inf.on('add', kick);
+      inf.on('update', kick);
+      inf.on('delete', kick);
+    }
+    for (const inf of [...this.#config.values(), this.#secrets] as Array<Informer<KubernetesObject>>) {
+      inf.on('add', cfgChanged);
+      inf.on('update', cfgChanged);
+      inf.on('delete', cfgChanged);
+    }
+  }
+
+  // ---- life cycle ----------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    {
+      this.#engine = new BgpEngine({ listen: this.#o.bgpListen, logger: logger('bgp', { node: this.node }) });
+      this.#bgp = new BgpReconciler({
+        engine: this.#engine,
+        bfd: () => new BfdManager({ registry: this.metrics.registry }),
+        onSessionState: (ev) => {
+          const prev = this.#peerSeen.get(ev.peer);
+          this.#peerSeen.set(ev.peer, { ...prev, state: ev.state, since: new Date().toISOString(), ...(ev.reason ? { lastError: ev.reason } : {}) });
+          this.#kick();
+        },
+        onBfdState: (peer, state) => {
+          const prev = this.#peerSeen.get(peer);
+          if (prev) prev.bfd = state;
+          this.#kick();
+        },
+      });
+    }
+    this.#scanInterfaces();
+    this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#o.interfaceScanMs ?? 5000);
+    this.#scanTimer.unref();
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#announcements, ...this.#config.values()].map((i) => i.start()));
+    if (this.#stopped) return;
+    this.#synced = true;
+    this.#log.info('caches synced');
+    this.#kick();
+  }
+
+  /**
+   * Hands over and stops: leave the membership first (the next owner takes the addresses at once),
+   * stop answering ARP/NDP, then withdraw BGP routes or keep them through graceful restart.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    clearInterval(this.#scanTimer);
+    clearTimeout(this.#joinTimer);
+    const gr = (this.#o.shutdownMode ?? 'withdraw') === 'graceful-restart';
+    this.#log.info({ shutdownMode: gr ? 'graceful-restart' : 'withdraw' }, 'stopping: handing over');
+    await this.#membershipStarting?.catch(() => {});
+    await this.#membership?.leave();
+    this.#o.l2.set(new Map());
+    await this.#bgp?.close(gr);
+    await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.#membership?.close();
+    await this.#o.l2.close();
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#announcements, ...this.#config.values()].map((i) => i.stop()));
+  }
+
+  healthz(): { ok: boolean; detail: Record<string, unknown> } {
+    return { ok: !this.#stopped, detail: { node: this.node, stopped: this.#stopped } };
+  }
+
+  readyz(): { ok: boolean; detail: Record<string, unknown> } {
+    const membership = this.#membership !== undefined;
+    return {
+      ok: this.#synced && membership && this.#applied !== undefined,
+      detail: { synced: this.#synced, membership, configValid: this.#applied !== undefined, alive: this.alive() },
+    };
+  }
+
+  /**
+   * Live speakers: membership's view. Before membership runs, and while it is joining, nodes whose
+   * kubelet is Ready count too: a starting speaker must not grab addresses from peers it has not
+   * heard from yet (every speaker computes the same owners from the same Ready list).
+   */
+  alive(): string[] {
+    const m = this.#membership;
+    if (m && Date.now() >= this.#joinUntil) return m.alive();
+    const ready = this.#nodes.list().filter((n) => nodeReady(n)).map((n) => n.metadata?.name ?? '');
+    return [...new Set([...ready, ...(m ? m.alive() : []), this.node])].filter(Boolean).sort();
+  }
+
+  /** The latest decision (for tests and debugging). */
+  get decision(): Decision | undefined {
+    return this.#decision;
+  }
+
+  get membershipPort(): number | undefined {
+    return this.#membership?.boundPort;
+  }
+
+  get bgpPort(): number | undefined {
+    return this.#engine?.port;
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  #kick(): void {
+    if (this.#scheduled || this.#stopped || !this.#synced) return;
+    // One decision per event-loop turn, however many changes arrived in it.
+    this.#scheduled = setImmediate(() => {
+      this.#scheduled = undefined;
+      try {
+        this.#reconcile();
+      } catch (err) {
+        this.#log.error({ err: err instanceof Error ? err.stack : String(err) }, 'reconcile failed');
+      }
+    });
+  }
+
+  #reconcile(): void {
+    if (this.#stopped) return;
+    const t0 = performance.now();
+    if (this.#configDirty) {
+      this.#configDirty = false;
+      this.#syncConfig();
+    }
+    this.#syncMembership();
+    this.#publishSubnets();
+    const config = this.#applied;
+    if (!config) return;
+    this.decisions++;
+    this.metrics.reconciles.inc();
+    const nodes = this.#nodes.list();
+    const nodeList: NodeFacts[] = nodes.map(nodeFacts).filter((n) => n.name !== '');
+    const self = nodes.find((n) => n.metadata?.name === this.node);
+    const bySvc = slicesByService(this.#slices.list());
+    const services: ServiceFacts[] = [];
+    for (const s of this.#services.list()) {
+      const f = serviceFacts(s, bySvc.get(serviceKeyOf(s)) ?? [], config, this.#o.classPolicy);
+      if (f) services.push(f);
+    }
+    const pol = policies(config);
+    const alive = this.alive();
+    this.metrics.members.set(alive.length);
+    const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
+    const prev = this.#decision;
+    this.#decision = d;
+
+    // Layer 2: addresses owned here, on the interfaces that reach their subnet.
+    const present = this.#o.l2.interfaceNames();
+    const desired = new Map<string, string[]>();
+    const now = Date.now();
+    for (const [ip, ann] of d.l2) {
+      const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
+      if (ifaces.length === 0) {
+        this.#log.debug({ ip }, 'owner of an address but no interface on its subnet here');
+        continue;
+      }
+      desired.set(ip, ifaces);
+      const before = prevOwner(prev, ip);
+      if (before !== undefined && before !== this.node) {
+        const down = this.#downAt.get(before);
+        this.metrics.failovers.inc({ mode: 'layer2' });
+        if (down !== undefined && now - down < 10_000) this.metrics.failoverSeconds.observe((now - down) / 1000);
+        this.#log.info({ ip, from: before, sinceDownMs: down === undefined ? undefined : now - down }, 'took over address');
+      }
+    }
+    this.#o.l2.set(desired);
+    this.metrics.announced.set({ mode: 'layer2' }, desired.size);
+    let bgpCount = 0;
+    for (const r of d.bgp.values()) bgpCount += r.size;
+    this.metrics.announced.set({ mode: 'bgp' }, bgpCount);
+    this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
+
+    // BGP and BFD (asynchronous, serialised inside the reconciler).
+    if (this.#bgp && self) {
+      const ctx = { nodeName: this.node, labels: self.metadata?.labels ?? {}, preserveOnShutdown: this.#o.shutdownMode === 'graceful-restart' } as Parameters<BgpReconciler['apply']>[1];
+      const a4 = nodeAddress(self, 4);
+      const a6 = nodeAddress(self, 6);
+      if (a4) ctx.address4 = a4;
+      if (a6) ctx.address6 = a6;
+      void this.#bgp.apply(config, ctx, d.bgp).then(
+        () => this.#writeSessionStates(),
+        (err: unknown) => this.#log.warn({ err: String(err) }, 'BGP reconcile failed'),
+      );
+    }
+    this.#writeAnnouncements(services, d, nodeList, pol, alive, desired);
+  }
+
+  // ---- configuration ---------------------------------------------------------------------------
+
+  #syncConfig(): void {
+    const objects: unknown[] = [];
+    for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
+    const { config, errors } = validateConfig(objects, this.#secrets.list());
+    if (!config) {
+      this.metrics.configValid.set(0);
+      this.#log.warn({ errors: errors.slice(0, 20).map(formatConfigError) }, 'configuration rejected; the last valid one keeps serving');
+      this.#reportConfig(false, errors);
+      return;
+    }
+    this.metrics.configValid.set(1);
+    this.#lastValidTime = new Date().toISOString();
+    const key = JSON.stringify(config, (_k, v: unknown) => (v instanceof Map ? [...v] : v instanceof Set ? [...v] : typeof v === 'bigint' ? v.toString() : v));
+    if (key !== this.#configKey) {
+      this.#configKey = key;
+      this.#applied = config;
+      this.#log.info({ pools: config.pools.size, l2: config.l2Advertisements.length, peers: config.bgpPeers.size, bgp: config.bgpAdvertisements.length }, 'configuration applied');
+    }
+    this.#reportConfig(true, []);
+  }
+
+  #reportConfig(valid: boolean, errors: ConfigError[]): void {
+    const message = valid ? 'configuration valid and applied' : `configuration rejected (${errors.length} error(s)); the last valid configuration keeps serving: ${errors.slice(0, 3).map(formatConfigError).join('; ')}`;
+    const st = configStatus(
+      this.node,
+      valid,
+      message,
+      errors.map((e) => ({ kind: e.kind, name: e.name, field: e.field.slice(0, 1024), value: describeValue(e.value).slice(0, 1024), message: e.message.slice(0, 4096) })),
+      this.#lastValidTime,
+    );
+    const name = configStateName(this.node);
+    const ns = this.#o.namespace;
+    this.#status.set('ConfigurationState', ns, name, st as unknown as Record<string, unknown>, async (uid) => {
+      const ref = { apiVersion: API_VERSION, kind: 'ConfigurationState', name, namespace: ns, ...(uid ? { uid } : {}) };
+      if (valid) await this.#events.record(ref, 'Normal', 'ConfigurationAccepted', message);
+      else await this.#events.record(ref, 'Warning', 'InvalidConfiguration', message.slice(0, 1024));
+    });
+  }
+
+  // ---- membership ------------------------------------------------------------------------------
+
+  #secretBytes(): Buffer | undefined {
+    const s = this.#secrets.get(this.#o.membership.secretName, this.#o.namespace);
+    const data = s?.data ?? {};
+    const b64 = data[MEMBERSHIP_SECRET_KEY] ?? (Object.keys(data).length === 1 ? Object.values(data)[0] : undefined);
+    if (b64 === undefined) return undefined;
+    const buf = Buffer.from(b64, 'base64');
+    return buf.length >= 16 ? buf : undefined;
+  }
+
+  #syncMembership(): void {
+    const self = this.#nodes.get(this.node);
+    const address = self && nodeAddress(self, 4) ? nodeAddress(self, 4) : self && nodeAddress(self);
+    const secret = this.#secretBytes();
+    if (!address || !secret) {
+      if (!this.#membership && !this.#membershipStarting) {
+        this.#log.warn(
+          { node: this.node, hasAddress: Boolean(address), secret: `${this.#o.namespace}/${this.#o.membership.secretName}` },
+          `membership cannot start: it needs this Node's InternalIP and a Secret with a "${MEMBERSHIP_SECRET_KEY}" key of at least 16 bytes; announcing nothing over Layer 2 until then`,
+        );
+      }
+      return;
+    }
+    const key = `${address}|${secret.toString('base64')}`;
+    const peers = this.#nodes
+      .list()
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '', port: this.#o.membership.port ?? MEMBERSHIP_PORT }))
+      .filter((p) => p.name !== '' && p.address !== '');
+    if (this.#membership && key === this.#membershipKey) {
+      this.#membership.setPeers(peers);
+      return;
+    }
+    if (this.#membershipStarting) return;
+    const old = this.#membership;
+    this.#membershipKey = key;
+    this.#membershipStarting = (async () => {
+      if (old) {
+        // A new key or address: start over (members with the old key stop admitting us, as they should).
+        this.#log.info('membership key or address changed; restarting membership');
+        await old.leave();
+        await old.close();
+        this.#membership = undefined;
+        for (const m of this.metrics.registry.getMetricsAsArray()) if (m.name.startsWith('ironlb_membership_')) this.metrics.registry.removeSingleMetric(m.name);
+      }
+      const m = new Membership({
+        name: this.node,
+        address,
+        port: this.#o.membership.port ?? MEMBERSHIP_PORT,
+        secret,
+        registry: this.metrics.registry,
+        ...(this.#o.membership.timing ? { timing: this.#o.membership.timing } : {}),
+      });
+      m.on('change', () => this.#kick());
+      m.on('memberDown', (name) => {
+        this.#downAt.set(name, Date.now());
+        this.#kick();
+      });
+      await m.start();
+      if (this.#stopped) {
+        await m.close();
+        return;
+      }
+      this.#membership = m;
+      m.setPeers(peers);
+      const joinMs = this.#o.membership.joinMs ?? 1000;
+      this.#joinUntil = Date.now() + joinMs;
+      clearTimeout(this.#joinTimer);
+      this.#joinTimer = setTimeout(() => this.#kick(), joinMs + 1);
+      this.#joinTimer.unref();
+      this.#log.info({ address, port: m.boundPort, peers: peers.length }, 'membership running');
+    })()
+      .catch((err: unknown) => {
+        this.#membershipKey = '';
+        this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start membership; retrying on the next change');
+      })
+      .finally(() => {
+        this.#membershipStarting = undefined;
+        this.#kick();
+      });
+  }
+
+  // ---- local interfaces -------------------------------------------------------------------------
+
+  #scanInterfaces(): void {
+    const next = localSubnets(networkInterfaces(), this.#o.interfaces ?? {});
+    if (JSON.stringify(next) === JSON.stringify(this.#subnets)) return;
+    this.#subnets = next;
+    this.#log.info({ subnets: next }, 'local Layer 2 subnets');
+    this.#kick();
+  }
+
+  /** Publishes this node's subnets on its Node, so every speaker elects L2 owners on the right segment. */
+  #publishSubnets(): void {
+    const value = [...new Set(this.#subnets.map((s) => s.cidr))].sort().join(',');
+    const self = this.#nodes.get(this.node);
+    if (!self) return;
+    const current = self.metadata?.annotations?.[ANNOTATION_L2_SUBNETS];
+    if (current === value || this.#subnetsPublished === value) return;
+    this.#subnetsPublished = value;
+    const body = { metadata: { annotations: { [ANNOTATION_L2_SUBNETS]: value } } };
+    this.#o.clients.core.patchNode({ name: this.node, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).then(
+      () => this.#log.info({ subnets: value }, 'published Layer 2 subnets on the Node'),
+      (err: unknown) => {
+        this.#subnetsPublished = undefined;
+        this.metrics.apiErrors.inc({ op: 'node' });
+        this.#log.warn({ err: errorText(err) }, `cannot annotate the Node with ${ANNOTATION_L2_SUBNETS}; other speakers assume this node is on every subnet`);
+      },
+    );
+  }
+
+  // ---- status --------------------------------------------------------------------------------
+
+  #writeAnnouncements(services: ServiceFacts[], d: Decision, nodes: NodeFacts[], pol: ReturnType<typeof policies>, alive: string[], desired: Map<string, string[]>): void {
+    const nodeMap = new Map(nodes.map((n) => [n.name, n]));
+    const seen = new Set<string>();
+    for (const svc of services) {
+      seen.add(svc.key);
+      const view = d.services.get(svc.key);
+      if (!view || statusWriter(view, alive) !== this.node) continue;
+      const st = announcementStatus(svc, view, { self: this.node, selfInterfaces: (ip) => desired.get(ip) ?? [], nodes: nodeMap, bgp: pol.bgp, peers: pol.peers });
+      const [namespace, name] = splitKey(svc.key);
+      const cached = this.#announcements.get(name, namespace) as ServiceAnnouncement | undefined;
+      const nodesNow = announcingNodes(st);
+      const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
+      const svcObj = this.#services.get(name, namespace);
+      this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
+        const was = before?.join(',') ?? '';
+        this.#lastNodes.set(svc.key, nodesNow);
+        if (was === nodesNow.join(',')) return;
+        const ref = { apiVersion: 'v1', kind: 'Service', name, namespace, ...(svcObj?.metadata?.uid ? { uid: svcObj.metadata.uid } : {}) };
+        const how = st.announcements?.map((a) => (a.mode === 'layer2' ? `${a.address} from ${a.node}${a.interfaces?.length ? ` on ${a.interfaces.join(',')}` : ''}` : `BGP from ${a.node}`)).join('; ');
+        if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
+        else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
+      });
+    }
+    // ServiceAnnouncements of Services gone (or no longer ours): the first live node removes them.
+    if ([...alive].sort()[0] === this.node) {
+      for (const o of this.#announcements.list()) {
+        const key = serviceKeyOf(o);
+        if (seen.has(key)) continue;
+        const [namespace, name] = splitKey(key);
+        this.#lastNodes.delete(key);
+        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+      }
+    }
+  }
+
+  #writeSessionStates(): void {
+    const bgp = this.#bgp;
+    if (!bgp || !this.#engine || this.#stopped) return;
+    const ns = this.#o.namespace;
+    const peers = new Set(bgp.peers);
+    const states: Record<string, number> = { Idle: 0, Connect: 0, Active: 0, OpenSent: 0, OpenConfirm: 0, Established: 0 };
+    this.metrics.sessionUp.reset();
+    for (const p of this.#engine.peers()) {
+      if (!peers.has(p.name)) continue;
+      states[p.state] = (states[p.state] ?? 0) + 1;
+      this.metrics.sessionUp.set({ peer: p.name }, p.state === 'Established' ? 1 : 0);
+      const seen = this.#peerSeen.get(p.name) ?? { state: p.state, since: new Date().toISOString() };
+      this.#peerSeen.set(p.name, seen);
+      const bfd = bgp.bfdManager?.state(p.name);
+      const st = sessionStatus(this.node, p.name, {
+        peerAddress: p.peerAddress,
+        state: p.state,
+        ...(bfd ? { bfdState: bfd } : {}),
+        advertised: p.routesAdvertised,
+        ...(p.lastError ?? seen.lastError ? { lastError: (p.lastError ?? seen.lastError) as string } : {}),
+        since: seen.since,
+      });
+      this.#status.set('BGPSessionState', ns, sessionStateName(this.node, p.name), st as unknown as Record<string, unknown>);
+    }
+    for (const [state, n] of Object.entries(states)) this.metrics.sessions.set({ state }, n);
+    for (const name of [...this.#peerSeen.keys()]) {
+      if (peers.has(name)) continue;
+      this.#peerSeen.delete(name);
+      this.#status.set('BGPSessionState', ns, sessionStateName(this.node, name), undefined);
+    }
+  }
+
+  /** Resolves when status writes queued so far are done (tests). */
+  statusIdle(): Promise<void> {
+    return this.#status.idle();
+  }
+}
+
+function prevOwner(d: Decision | undefined, ip: string): string | undefined {
+  if (!d) return undefined;
+  for (const v of d.services.values()) {
+    const o = v.l2Owners[ip];
+    if (o !== undefined) return o;
+  }
+  return undefined;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

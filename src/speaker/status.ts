@@ -1,0 +1,192 @@
+// Status the speakers write: ServiceAnnouncement per Service (one writer per Service, chosen from
+// the cluster-wide view every speaker shares), BGPSessionState per node and peer, the speaker's
+// ConfigurationState, and an Event on the Service when its announcing nodes change.
+//
+// No write storms: every object has a single writer at a time, desired contents are coalesced
+// (only the latest per object is written), and nothing is written when the content is unchanged.
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KINDS, VERSION, type BGPSessionStateStatus, type ConfigurationStateStatus, type ServiceAnnouncementStatus } from '../api/index.ts';
+import { errorText, isNotFound, retryOnConflict, type EventRecorder } from '../k8s/index.ts';
+import { matchesAny, type Labels } from '../util/selector.ts';
+import { logger } from '../util/log.ts';
+import type { BgpPolicy, NodeFacts, PeerFacts, ServiceFacts, ServiceView } from './decide.ts';
+
+type Announcement = NonNullable<ServiceAnnouncementStatus['announcements']>[number];
+
+export const configStateName = (node: string): string => `speaker-${node}`;
+/** BGPSessionState object name: node and peer, lower-cased into a valid object name. */
+export const sessionStateName = (node: string, peer: string): string => `${node}.${peer}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253);
+
+/**
+ * Which node writes a Service's ServiceAnnouncement: the Layer 2 owner of its first address, else
+ * the first BGP node, else (not announced: only the reason is written) the first live node.
+ */
+export function statusWriter(view: ServiceView, alive: readonly string[]): string | undefined {
+  const owners = Object.keys(view.l2Owners).sort();
+  if (owners.length) return view.l2Owners[owners[0] as string];
+  if (view.bgpNodes.length) return view.bgpNodes[0];
+  return [...alive].sort()[0];
+}
+
+/** BGP peers a node announces a service to (peers selecting the node, filtered by the advertisements). */
+export function peersOf(svc: ServiceFacts, node: NodeFacts, bgp: readonly BgpPolicy[], peers: readonly PeerFacts[]): string[] {
+  const out = new Set<string>();
+  for (const ad of bgp) {
+    if (ad.pools !== null && !ad.pools.has(svc.pool)) continue;
+    if (!matchesAny(ad.serviceSelectors, svc.labels) || !matchesAny(ad.nodeSelectors, node.labels)) continue;
+    for (const p of peers) if (matchesAny(p.nodeSelectors, node.labels) && (ad.peers.length === 0 || ad.peers.includes(p.name))) out.add(p.name);
+  }
+  return [...out].sort();
+}
+
+/** The ServiceAnnouncement status of a service (without observedTime). */
+export function announcementStatus(
+  svc: ServiceFacts,
+  view: ServiceView,
+  ctx: { self: string; selfInterfaces: (ip: string) => string[]; nodes: ReadonlyMap<string, NodeFacts>; bgp: readonly BgpPolicy[]; peers: readonly PeerFacts[] },
+): ServiceAnnouncementStatus {
+  const announcements: Announcement[] = [];
+  for (const ip of svc.ips) {
+    const node = view.l2Owners[ip];
+    if (node === undefined) continue;
+    const a: Announcement = { node, mode: 'layer2', address: ip };
+    if (node === ctx.self) a.interfaces = ctx.selfInterfaces(ip).slice(0, 64);
+    announcements.push(a);
+  }
+  for (const node of view.bgpNodes) {
+    const n = ctx.nodes.get(node);
+    announcements.push({ node, mode: 'bgp', peers: n ? peersOf(svc, n, ctx.bgp, ctx.peers).slice(0, 256) : [] });
+  }
+  const name = svc.key.slice(svc.key.indexOf('/') + 1);
+  const st: ServiceAnnouncementStatus = { service: name, addresses: svc.ips.slice(0, 2), announcements: announcements.slice(0, 1024) };
+  if (view.reason) st.message = view.reason.slice(0, 4096);
+  return st;
+}
+
+export const announcingNodes = (st: ServiceAnnouncementStatus | undefined): string[] => [...new Set((st?.announcements ?? []).map((a) => a.node))].sort();
+
+interface Pending {
+  plural: string;
+  namespace: string;
+  name: string;
+  kind: string;
+  /** undefined: delete the object. */
+  status: Record<string, unknown> | undefined;
+  key: string;
+  after?: (uid: string | undefined) => Promise<void>;
+}
+
+export interface StatusWriterOptions {
+  custom: CustomObjectsApi;
+  events: EventRecorder;
+  /** Writes in flight at once. Default 8. */
+  concurrency?: number;
+  onError?: (op: string) => void;
+}
+
+/** Coalescing writer of ironlb state objects: the latest desired status per object, written once. */
+export class StatusWriter {
+  #o: StatusWriterOptions;
+  #log = logger('speaker-status');
+  #pending = new Map<string, Pending>();
+  #written = new Map<string, string>();
+  #inflight = new Set<string>();
+  #idle: Array<() => void> = [];
+  writes = 0;
+
+  constructor(o: StatusWriterOptions) {
+    this.#o = o;
+  }
+
+  /** Desired status of an object (undefined deletes it). Unchanged contents are not written again. */
+  set(kind: 'ServiceAnnouncement' | 'BGPSessionState' | 'ConfigurationState', namespace: string, name: string, status: Record<string, unknown> | undefined, after?: Pending['after']): void {
+    const id = `${kind}/${namespace}/${name}`;
+    const key = status === undefined ? '' : JSON.stringify(status);
+    const pend = this.#pending.get(id);
+    if (!pend && this.#written.get(id) === key) return;
+    if (pend && pend.key === key) return;
+    const p: Pending = { plural: KINDS[kind].plural, namespace, name, kind, status, key };
+    if (after) p.after = after;
+    this.#pending.set(id, p);
+    this.#pump();
+  }
+
+  /** Forgets what was written (the object changed under us): the next set() writes again. */
+  forget(kind: string, namespace: string, name: string): void {
+    this.#written.delete(`${kind}/${namespace}/${name}`);
+  }
+
+  /** Resolves when nothing is pending or in flight. */
+  idle(): Promise<void> {
+    if (this.#pending.size === 0 && this.#inflight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  #pump(): void {
+    const limit = this.#o.concurrency ?? 8;
+    for (const [id, p] of this.#pending) {
+      if (this.#inflight.size >= limit) break;
+      if (this.#inflight.has(id)) continue;
+      this.#pending.delete(id);
+      this.#inflight.add(id);
+      void this.#write(p)
+        .then(
+          (uid) => {
+            this.#written.set(id, p.key);
+            return p.after?.(uid);
+          },
+          (err: unknown) => {
+            this.#written.delete(id);
+            this.#o.onError?.(p.kind);
+            this.#log.warn({ object: id, err: errorText(err) }, 'cannot write status object; will write again on the next change');
+          },
+        )
+        .finally(() => {
+          this.#inflight.delete(id);
+          this.#pump();
+          if (this.#pending.size === 0 && this.#inflight.size === 0) for (const r of this.#idle.splice(0)) r();
+        });
+    }
+  }
+
+  async #write(p: Pending): Promise<string | undefined> {
+    const { custom } = this.#o;
+    const base = { group: GROUP, version: VERSION, namespace: p.namespace, plural: p.plural };
+    this.writes++;
+    if (p.status === undefined) {
+      try {
+        await custom.deleteNamespacedCustomObject({ ...base, name: p.name });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      return undefined;
+    }
+    const status = { ...p.status, observedTime: new Date().toISOString() };
+    const body = { apiVersion: API_VERSION, kind: p.kind, metadata: { name: p.name, namespace: p.namespace }, status };
+    const res = await retryOnConflict(async () => {
+      try {
+        const cur = (await custom.getNamespacedCustomObject({ ...base, name: p.name })) as { metadata?: { resourceVersion?: string } };
+        return (await custom.replaceNamespacedCustomObject({ ...base, name: p.name, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } })) as { metadata?: { uid?: string } };
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        return (await custom.createNamespacedCustomObject({ ...base, body })) as { metadata?: { uid?: string } };
+      }
+    });
+    return res.metadata?.uid;
+  }
+}
+
+export function configStatus(node: string, valid: boolean, message: string, errors: ConfigurationStateStatus['errors'], lastValidTime?: string): ConfigurationStateStatus {
+  const st: ConfigurationStateStatus = { component: `speaker-${node}`, valid, message: message.slice(0, 32768), errors: (errors ?? []).slice(0, 100) };
+  if (lastValidTime) st.lastValidTime = lastValidTime;
+  return st;
+}
+
+export function sessionStatus(node: string, peer: string, s: { peerAddress: string; state: BGPSessionStateStatus['state']; bfdState?: BGPSessionStateStatus['bfdState']; advertised: number; lastError?: string; since: string }): BGPSessionStateStatus {
+  const st: BGPSessionStateStatus = { node, peer, peerAddress: s.peerAddress, state: s.state, advertisedPrefixes: s.advertised, lastTransitionTime: s.since };
+  if (s.bfdState) st.bfdState = s.bfdState;
+  if (s.lastError) st.lastError = s.lastError.slice(0, 4096);
+  return st;
+}
+
+export type { Labels };
