@@ -99,37 +99,52 @@ export function parseFrrRib(json: unknown): RibEntry[] {
 }
 
 /**
- * One command on a daemon's vty socket, as vtysh speaks it: the command and a NUL out; the
- * output, three NULs and a status byte (0 = success) back. ~100x faster than running vtysh.
+ * Commands on a daemon's vty socket, one connection, as vtysh speaks it: each command and a NUL
+ * out; its output, three NULs and a status byte (0 = success) back. ~100x faster than running
+ * vtysh (which costs ~0.4 s a call here). Returns each command's output.
  */
-export function vtyCommand(socketPath: string, command: string, timeoutMs = 10_000): Promise<string> {
+export function vtyCommands(socketPath: string, commands: string[], timeoutMs = 10_000): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
-    const chunks: Buffer[] = [];
+    const results: string[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`vty "${command}" on ${socketPath}: no reply within ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.on('connect', () => sock.write(`${command}\0`));
-    sock.on('error', (e) => {
+    const fail = (msg: string): void => {
       clearTimeout(timer);
-      reject(new Error(`vty "${command}" on ${socketPath}: ${e.message}`));
-    });
+      sock.destroy();
+      reject(new Error(`vty ${JSON.stringify(commands)} on ${socketPath}: ${msg}`));
+    };
+    const timer = setTimeout(() => fail(`no reply within ${timeoutMs} ms`), timeoutMs);
+    const next = (): void => {
+      if (results.length === commands.length) {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(results);
+        return;
+      }
+      sock.write(`${commands[results.length]}\0`);
+    };
+    sock.on('connect', next);
+    sock.on('error', (e) => fail(e.message));
     sock.on('data', (d: Buffer) => {
       chunks.push(d);
       size += d.length;
       if (size < 4) return;
-      // The reply ends with 0 0 0 STATUS; those 4 bytes may straddle chunks.
+      // A reply ends with 0 0 0 STATUS; those 4 bytes may straddle chunks.
       const tail = Buffer.concat(chunks.slice(-4)).subarray(-4);
       if (tail[0] !== 0 || tail[1] !== 0 || tail[2] !== 0) return;
-      clearTimeout(timer);
-      sock.destroy();
       const text = Buffer.concat(chunks, size).subarray(0, size - 4).toString();
-      if (tail[3] !== 0) reject(new Error(`vty "${command}": ${text.trim() || `status ${tail[3]}`}`));
-      else resolve(text);
+      chunks = [];
+      size = 0;
+      if (tail[3] !== 0) return fail(`"${commands[results.length]}" failed: ${text.trim() || `status ${tail[3]}`}`);
+      results.push(text);
+      next();
     });
   });
+}
+
+export async function vtyCommand(socketPath: string, command: string, timeoutMs = 10_000): Promise<string> {
+  return (await vtyCommands(socketPath, [command], timeoutMs))[0] ?? '';
 }
 
 const frrStates: Record<string, SessionState> = {
@@ -213,11 +228,12 @@ export class Frr implements PeerDaemon {
   }
 
   async requestRouteRefresh(neighbor: string): Promise<void> {
-    await this.vtysh(`clear bgp ${neighbor} soft in`);
+    await vtyCommands(join(this.dir, 'bgpd.vty'), ['enable', `clear bgp ${neighbor} soft in`]);
   }
 
-  private async configure(lines: string[]): Promise<void> {
-    await this.vtysh('configure terminal', `router bgp ${this.cfg.asn}`, ...lines);
+  /** Configuration lines inside `router bgp`, over the vty socket. */
+  async configure(lines: string[]): Promise<void> {
+    await vtyCommands(join(this.dir, 'bgpd.vty'), ['enable', 'configure terminal', `router bgp ${this.cfg.asn}`, ...lines, 'end']);
   }
 
   async shutdownNeighbor(neighbor: string): Promise<void> {
