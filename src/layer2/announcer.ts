@@ -1,0 +1,258 @@
+// The Layer 2 announcer: given the desired set of addresses (desired state, diffed inside), answers
+// ARP/NDP for them on the selected interfaces, tells neighbours at once on acquiring (gratuitous
+// ARP + unsolicited NA, repeated), and stops answering at once on release.
+import { EventEmitter } from 'node:events';
+import ipaddr from 'ipaddr.js';
+import { Registry } from 'prom-client';
+import { logger, type Logger } from '../util/log.ts';
+import { InterfaceMonitor, globMatch, subnetContains, type Iface, type InterfaceChange, type SelectionConfig } from './interfaces.ts';
+import { layer2Metrics, type Layer2Metrics } from './metrics.ts';
+import { InterfaceResponder } from './responder.ts';
+
+export interface AnnouncerOptions extends SelectionConfig {
+  /** Periodic gratuitous refresh of every address (switch FDB / router ARP ageing); 0 = off (default). */
+  refreshIntervalMs?: number;
+  /** Gratuitous messages sent on acquiring, the first at once (default 5). */
+  gratuitousCount?: number;
+  /** Interval between those (default 1000 ms). */
+  gratuitousIntervalMs?: number;
+  /** Interface re-read interval backing up netlink notifications (default 1000 ms). */
+  pollIntervalMs?: number;
+  registry?: Registry;
+  logger?: Logger;
+}
+
+export interface AddressOptions {
+  /** Restrict to these interface names / glob patterns (within the announcer's selection). */
+  interfaces?: readonly string[];
+  /** Only on interfaces with an IPv4/IPv6 prefix containing the address. */
+  requireSubnet?: boolean;
+}
+
+export interface AnnouncerEvents {
+  /** An address is now answered on these interfaces (first time, or a new interface). */
+  acquired: [{ address: string; interfaces: string[]; at: number }];
+  /** An address is no longer answered anywhere. */
+  released: [{ address: string; at: number }];
+  /** Eligible interfaces changed. */
+  interfaces: [{ added: string[]; removed: string[]; replaced: string[] }];
+  error: [Error];
+}
+
+interface Burst {
+  timer: NodeJS.Timeout;
+  left: number;
+}
+
+/** Canonical text for an IP address (RFC 5952 for IPv6); throws a clear error otherwise. */
+export function normaliseIp(ip: string): { text: string; family: 4 | 6 } {
+  if (!ipaddr.isValid(ip)) throw new Error(`not an IP address: "${ip}"`);
+  const a = ipaddr.process(ip); // v4-mapped IPv6 becomes IPv4
+  return { text: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
+}
+
+export class Announcer extends EventEmitter<AnnouncerEvents> {
+  readonly metrics: Layer2Metrics;
+  private readonly opts: Required<Pick<AnnouncerOptions, 'gratuitousCount' | 'gratuitousIntervalMs' | 'refreshIntervalMs'>>;
+  private readonly log: Logger;
+  private readonly monitor: InterfaceMonitor;
+  private desired = new Map<string, { family: 4 | 6; opts: AddressOptions }>();
+  /** address -> interfaces it is answered on */
+  private readonly assigned = new Map<string, Set<string>>();
+  private readonly responders = new Map<string, InterfaceResponder>();
+  private readonly bursts = new Map<string, Burst>();
+  private readonly refreshTimer: NodeJS.Timeout | null;
+  private closed = false;
+
+  constructor(options: AnnouncerOptions = {}) {
+    super();
+    this.opts = {
+      gratuitousCount: Math.max(1, options.gratuitousCount ?? 5),
+      gratuitousIntervalMs: Math.max(10, options.gratuitousIntervalMs ?? 1000),
+      refreshIntervalMs: options.refreshIntervalMs ?? 0,
+    };
+    this.log = options.logger ?? logger('layer2');
+    this.metrics = layer2Metrics(options.registry ?? new Registry());
+    const sel: SelectionConfig = {};
+    if (options.interfaces) sel.interfaces = options.interfaces;
+    if (options.excludePatterns) sel.excludePatterns = options.excludePatterns;
+    this.monitor = new InterfaceMonitor(sel, options.pollIntervalMs ?? 1000, (c, now) => this.onInterfaces(c, now), (err) => this.fail(err));
+    this.monitor.refresh();
+    this.refreshTimer = this.opts.refreshIntervalMs > 0 ? setInterval(() => this.refreshAll(), this.opts.refreshIntervalMs).unref() : null;
+  }
+
+  /** Replaces the set of announced addresses. Invalid addresses throw before anything changes. */
+  setAddresses(addresses: ReadonlyMap<string, AddressOptions>): void {
+    if (this.closed) throw new Error('Announcer.setAddresses after close(): create a new Announcer');
+    const next = new Map<string, { family: 4 | 6; opts: AddressOptions }>();
+    for (const [ip, opts] of addresses) {
+      const n = normaliseIp(ip);
+      next.set(n.text, { family: n.family, opts });
+    }
+    this.desired = next;
+    this.reconcile();
+  }
+
+  /** Address -> interfaces it is currently answered on. */
+  announced(): Map<string, string[]> {
+    return new Map([...this.assigned].map(([a, s]) => [a, [...s].sort()]));
+  }
+
+  /** Eligible interfaces right now. */
+  interfaces(): string[] {
+    return [...this.monitor.interfaces.keys()].sort();
+  }
+
+  /** Re-reads interfaces at once (normally notifications and the poll do this). */
+  refreshInterfaces(): void {
+    this.monitor.refresh();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.monitor.close();
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const b of this.bursts.values()) clearTimeout(b.timer);
+    this.bursts.clear();
+    for (const r of this.responders.values()) r.close();
+    this.responders.clear();
+    this.assigned.clear();
+  }
+
+  private targets(ip: string, opts: AddressOptions, ifaces: ReadonlyMap<string, Iface>): Set<string> {
+    const out = new Set<string>();
+    for (const i of ifaces.values()) {
+      if (opts.interfaces && !opts.interfaces.some((p) => globMatch(p, i.name))) continue;
+      if (opts.requireSubnet && !subnetContains(i.prefixes, ip)) continue;
+      out.add(i.name);
+    }
+    return out;
+  }
+
+  private reconcile(): void {
+    if (this.closed) return;
+    const ifaces = this.monitor.interfaces;
+    const now = Date.now();
+    // Withdrawals first, so release is immediate.
+    for (const [ip, on] of this.assigned) {
+      const d = this.desired.get(ip);
+      const want = d ? this.targets(ip, d.opts, ifaces) : new Set<string>();
+      for (const name of [...on]) {
+        if (want.has(name) && this.responders.has(name)) continue;
+        this.unassign(ip, name);
+        on.delete(name);
+      }
+      if (on.size === 0) {
+        this.assigned.delete(ip);
+        this.emit('released', { address: ip, at: now });
+      }
+    }
+    for (const [ip, d] of this.desired) {
+      const want = this.targets(ip, d.opts, ifaces);
+      let on = this.assigned.get(ip);
+      const added: string[] = [];
+      for (const name of want) {
+        if (on?.has(name)) continue;
+        const iface = ifaces.get(name);
+        if (!iface) continue;
+        if (!this.assign(ip, d.family, iface)) continue;
+        if (!on) {
+          on = new Set();
+          this.assigned.set(ip, on);
+        }
+        on.add(name);
+        added.push(name);
+      }
+      if (added.length) this.emit('acquired', { address: ip, interfaces: added.sort(), at: now });
+    }
+    for (const [name, r] of this.responders) {
+      if (r.empty) {
+        r.close();
+        this.responders.delete(name);
+      }
+    }
+  }
+
+  private assign(ip: string, family: 4 | 6, iface: Iface): boolean {
+    try {
+      let r = this.responders.get(iface.name);
+      if (!r) {
+        r = new InterfaceResponder(iface.name, iface.index, iface.mac, this.metrics, this.log);
+        this.responders.set(iface.name, r);
+      }
+      if (family === 4) r.addV4(ip);
+      else r.addV6(ip);
+      this.startBurst(ip, family, r);
+      return true;
+    } catch (err) {
+      this.fail(new Error(`cannot announce ${ip} on ${iface.name}: ${(err as Error).message}`, { cause: err }));
+      return false;
+    }
+  }
+
+  private unassign(ip: string, name: string): void {
+    const key = `${ip}|${name}`;
+    const b = this.bursts.get(key);
+    if (b) clearTimeout(b.timer);
+    this.bursts.delete(key);
+    const r = this.responders.get(name);
+    if (!r) return;
+    r.removeV4(ip);
+    r.removeV6(ip);
+  }
+
+  private startBurst(ip: string, family: 4 | 6, r: InterfaceResponder): void {
+    const key = `${ip}|${r.name}`;
+    const old = this.bursts.get(key);
+    if (old) clearTimeout(old.timer);
+    r.announce(ip, family);
+    if (this.opts.gratuitousCount <= 1) return;
+    const burst: Burst = { left: this.opts.gratuitousCount - 1, timer: undefined as unknown as NodeJS.Timeout };
+    const tick = (): void => {
+      if (this.responders.get(r.name) !== r || this.closed) return;
+      r.announce(ip, family);
+      burst.left--;
+      if (burst.left > 0) burst.timer = setTimeout(tick, this.opts.gratuitousIntervalMs).unref();
+      else this.bursts.delete(key);
+    };
+    burst.timer = setTimeout(tick, this.opts.gratuitousIntervalMs).unref();
+    this.bursts.set(key, burst);
+  }
+
+  private refreshAll(): void {
+    for (const [ip, on] of this.assigned) {
+      const family = this.desired.get(ip)?.family ?? 4;
+      for (const name of on) this.responders.get(name)?.announce(ip, family);
+    }
+  }
+
+  private onInterfaces(c: InterfaceChange, now: ReadonlyMap<string, Iface>): void {
+    // A vanished or replaced (new index / MAC) interface loses its sockets; reconcile reopens
+    // replaced ones with fresh sockets and announces again with the new MAC.
+    for (const gone of [...c.removed, ...c.replaced.map((x) => x.before)]) {
+      const r = this.responders.get(gone.name);
+      if (r) {
+        r.close();
+        this.responders.delete(gone.name);
+      }
+      for (const [ip, on] of this.assigned) {
+        if (!on.has(gone.name)) continue;
+        const key = `${ip}|${gone.name}`;
+        const b = this.bursts.get(key);
+        if (b) clearTimeout(b.timer);
+        this.bursts.delete(key);
+        on.delete(gone.name);
+      }
+    }
+    this.log.info({ added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name), eligible: [...now.keys()] }, 'interfaces changed');
+    this.emit('interfaces', { added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name) });
+    this.reconcile();
+  }
+
+  private fail(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log.error({ err: e }, 'layer 2 announcer error');
+    if (this.listenerCount('error') > 0) this.emit('error', e);
+  }
+}

@@ -1,0 +1,100 @@
+// ARP for IPv4 over Ethernet (RFC 826, gratuitous forms per RFC 5227): pure encode/decode.
+import { BROADCAST_MAC, ETH_HEADER_LEN, ETH_MIN_FRAME, ETHERTYPE_ARP, ZERO_MAC, decodeEthernet, writeEthernet } from './ethernet.ts';
+
+export const ARP_REQUEST = 1;
+export const ARP_REPLY = 2;
+const ARP_LEN = 28;
+
+export interface ArpPacket {
+  /** Ethernet destination and source of the frame carrying it. */
+  ethDst: Buffer;
+  ethSrc: Buffer;
+  op: number;
+  senderMac: Buffer;
+  /** Dotted-quad IPv4. */
+  senderIp: string;
+  targetMac: Buffer;
+  targetIp: string;
+}
+
+export function ipv4ToBytes(ip: string): Buffer {
+  const parts = ip.split('.');
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: "${ip}"`);
+  const b = Buffer.alloc(4);
+  parts.forEach((p, i) => {
+    const n = Number(p);
+    if (!/^\d{1,3}$/.test(p) || n > 255) throw new Error(`not an IPv4 address: "${ip}"`);
+    b[i] = n;
+  });
+  return b;
+}
+
+export function bytesToIpv4(b: Buffer, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/**
+ * Decodes an Ethernet frame carrying ARP for IPv4 over Ethernet. Returns null for anything else
+ * (other hardware/protocol types, wrong lengths, truncation): never throws.
+ */
+export function decodeArp(frame: Buffer): ArpPacket | null {
+  const eth = decodeEthernet(frame);
+  if (!eth || eth.ethertype !== ETHERTYPE_ARP || frame.length < ETH_HEADER_LEN + ARP_LEN) return null;
+  const o = ETH_HEADER_LEN;
+  if (frame.readUInt16BE(o) !== 1 || frame.readUInt16BE(o + 2) !== 0x0800 || frame[o + 4] !== 6 || frame[o + 5] !== 4) return null;
+  const op = frame.readUInt16BE(o + 6);
+  if (op !== ARP_REQUEST && op !== ARP_REPLY) return null;
+  return {
+    ethDst: eth.dst,
+    ethSrc: eth.src,
+    op,
+    senderMac: frame.subarray(o + 8, o + 14),
+    senderIp: bytesToIpv4(frame, o + 14),
+    targetMac: frame.subarray(o + 18, o + 24),
+    targetIp: bytesToIpv4(frame, o + 24),
+  };
+}
+
+export interface ArpFields {
+  ethDst: Buffer;
+  ethSrc: Buffer;
+  op: number;
+  senderMac: Buffer;
+  senderIp: string;
+  targetMac: Buffer;
+  targetIp: string;
+}
+
+/** Encodes an ARP frame, padded to the Ethernet minimum. */
+export function encodeArp(p: ArpFields): Buffer {
+  const f = Buffer.alloc(ETH_MIN_FRAME);
+  writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_ARP);
+  const o = ETH_HEADER_LEN;
+  f.writeUInt16BE(1, o);
+  f.writeUInt16BE(0x0800, o + 2);
+  f[o + 4] = 6;
+  f[o + 5] = 4;
+  f.writeUInt16BE(p.op, o + 6);
+  p.senderMac.copy(f, o + 8, 0, 6);
+  ipv4ToBytes(p.senderIp).copy(f, o + 14);
+  p.targetMac.copy(f, o + 18, 0, 6);
+  ipv4ToBytes(p.targetIp).copy(f, o + 24);
+  return f;
+}
+
+/** The reply to `req` saying `ip` is at `mac`, unicast to the requester. */
+export function arpReply(req: ArpPacket, mac: Buffer, ip: string): Buffer {
+  return encodeArp({ ethDst: req.senderMac, ethSrc: mac, op: ARP_REPLY, senderMac: mac, senderIp: ip, targetMac: req.senderMac, targetIp: req.senderIp });
+}
+
+/**
+ * Gratuitous ARP, both forms receivers honour: a broadcast request (sender = target = ip, target
+ * MAC zero) and a broadcast reply (target MAC = sender MAC, which Linux needs to treat a reply as
+ * gratuitous and override an existing entry).
+ */
+export function gratuitousArp(mac: Buffer, ip: string): [Buffer, Buffer] {
+  return [
+    encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: ip, targetMac: ZERO_MAC, targetIp: ip }),
+    encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REPLY, senderMac: mac, senderIp: ip, targetMac: mac, targetIp: ip }),
+  ];
+}

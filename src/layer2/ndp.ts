@@ -1,0 +1,206 @@
+// IPv6 Neighbor Discovery (RFC 4861) Neighbor Solicitation / Advertisement over Ethernet, with the
+// ICMPv6 checksum (RFC 4443): pure encode/decode. The solicited-node group join itself is done by
+// the kernel (see mld.ts), which sends real MLD reports.
+import ipaddr from 'ipaddr.js';
+import { ETH_HEADER_LEN, ETHERTYPE_IPV6, decodeEthernet, writeEthernet } from './ethernet.ts';
+
+export const ICMPV6_NS = 135;
+export const ICMPV6_NA = 136;
+const IPV6_HEADER_LEN = 40;
+const NEXT_HEADER_ICMPV6 = 58;
+const OPT_SOURCE_LLA = 1;
+const OPT_TARGET_LLA = 2;
+
+export const NA_FLAG_ROUTER = 0x80;
+export const NA_FLAG_SOLICITED = 0x40;
+export const NA_FLAG_OVERRIDE = 0x20;
+
+export const ALL_NODES = 'ff02::1';
+export const ALL_NODES_MAC = Buffer.from([0x33, 0x33, 0, 0, 0, 1]);
+
+export function ipv6ToBytes(ip: string): Buffer {
+  if (!ipaddr.IPv6.isValid(ip)) throw new Error(`not an IPv6 address: "${ip}"`);
+  return Buffer.from(ipaddr.IPv6.parse(ip).toByteArray());
+}
+
+export function bytesToIpv6(b: Buffer, off = 0): string {
+  return ipaddr.fromByteArray(Array.from(b.subarray(off, off + 16))).toString();
+}
+
+/** ff02::1:ffXX:XXXX for an address (RFC 4291 2.7.1). */
+export function solicitedNode(ip: string): string {
+  const b = ipv6ToBytes(ip);
+  const g = Buffer.from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, b[13]!, b[14]!, b[15]!]);
+  return bytesToIpv6(g);
+}
+
+/** 33:33 + the low 32 bits of a multicast IPv6 address (RFC 2464 7). */
+export function multicastMac(group: string): Buffer {
+  const b = ipv6ToBytes(group);
+  return Buffer.from([0x33, 0x33, b[12]!, b[13]!, b[14]!, b[15]!]);
+}
+
+/** ICMPv6 checksum over the pseudo-header and the message (with its checksum field zero). */
+export function icmpv6Checksum(src: Buffer, dst: Buffer, msg: Buffer): number {
+  let sum = 0;
+  const add16 = (b: Buffer, len: number): void => {
+    for (let i = 0; i + 1 < len; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+    if (len & 1) sum += b[len - 1]! << 8;
+  };
+  add16(src, 16);
+  add16(dst, 16);
+  sum += (msg.length >>> 16) + (msg.length & 0xffff);
+  sum += NEXT_HEADER_ICMPV6;
+  add16(msg, msg.length);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+export interface NdpMessage {
+  ethDst: Buffer;
+  ethSrc: Buffer;
+  /** IPv6 source and destination (compressed text). */
+  src: string;
+  dst: string;
+  hopLimit: number;
+  type: typeof ICMPV6_NS | typeof ICMPV6_NA;
+  /** NA flags byte (R, S, O); 0 for NS. */
+  flags: number;
+  target: string;
+  /** Source (NS) or target (NA) link-layer address option, if present. */
+  lla?: Buffer;
+}
+
+/**
+ * Decodes NS/NA in an Ethernet frame and validates it as RFC 4861 7.1 asks: hop limit 255,
+ * code 0, valid checksum, sane option lengths, target not multicast, no source link-layer option
+ * when the source is unspecified. Null for anything else; never throws.
+ */
+export function decodeNdp(frame: Buffer): NdpMessage | null {
+  try {
+    return decodeNdpUnsafe(frame);
+  } catch {
+    return null;
+  }
+}
+
+function decodeNdpUnsafe(frame: Buffer): NdpMessage | null {
+  const eth = decodeEthernet(frame);
+  if (!eth || eth.ethertype !== ETHERTYPE_IPV6) return null;
+  const ip = ETH_HEADER_LEN;
+  if (frame.length < ip + IPV6_HEADER_LEN + 24) return null;
+  if (frame[ip]! >> 4 !== 6 || frame[ip + 6] !== NEXT_HEADER_ICMPV6) return null;
+  const payloadLen = frame.readUInt16BE(ip + 4);
+  const icmp = ip + IPV6_HEADER_LEN;
+  if (payloadLen < 24 || icmp + payloadLen > frame.length) return null;
+  const hopLimit = frame[ip + 7]!;
+  if (hopLimit !== 255) return null;
+  const type = frame[icmp]!;
+  if ((type !== ICMPV6_NS && type !== ICMPV6_NA) || frame[icmp + 1] !== 0) return null;
+  const srcB = frame.subarray(ip + 8, ip + 24);
+  const dstB = frame.subarray(ip + 24, ip + 40);
+  const msg = frame.subarray(icmp, icmp + payloadLen);
+  if (icmpv6Checksum(srcB, dstB, zeroChecksum(msg)) !== msg.readUInt16BE(2)) return null;
+  const targetB = msg.subarray(8, 24);
+  if (targetB[0] === 0xff) return null;
+  let lla: Buffer | undefined;
+  for (let o = 24; o < msg.length; ) {
+    if (o + 2 > msg.length) return null;
+    const len = msg[o + 1]! * 8;
+    if (len === 0 || o + len > msg.length) return null;
+    const t = msg[o]!;
+    if (len >= 8 && ((type === ICMPV6_NS && t === OPT_SOURCE_LLA) || (type === ICMPV6_NA && t === OPT_TARGET_LLA))) {
+      lla = msg.subarray(o + 2, o + 8);
+    }
+    o += len;
+  }
+  const src = bytesToIpv6(srcB);
+  if (type === ICMPV6_NS && src === '::' && lla) return null;
+  const m: NdpMessage = {
+    ethDst: eth.dst,
+    ethSrc: eth.src,
+    src,
+    dst: bytesToIpv6(dstB),
+    hopLimit,
+    type,
+    flags: type === ICMPV6_NA ? msg[4]! : 0,
+    target: bytesToIpv6(targetB),
+  };
+  if (lla) m.lla = lla;
+  return m;
+}
+
+function zeroChecksum(msg: Buffer): Buffer {
+  const c = Buffer.from(msg);
+  c.writeUInt16BE(0, 2);
+  return c;
+}
+
+export interface NdpFields {
+  ethDst: Buffer;
+  ethSrc: Buffer;
+  src: string;
+  dst: string;
+  type: typeof ICMPV6_NS | typeof ICMPV6_NA;
+  flags?: number;
+  target: string;
+  /** Link-layer option: source (NS) or target (NA). Omitted when undefined. */
+  lla?: Buffer;
+  /** Always 255 for ND; settable only so tests can build invalid frames. */
+  hopLimit?: number;
+}
+
+/** Encodes an NS or NA with hop limit 255 and a correct ICMPv6 checksum. */
+export function encodeNdp(p: NdpFields): Buffer {
+  const msgLen = 24 + (p.lla ? 8 : 0);
+  const f = Buffer.alloc(ETH_HEADER_LEN + IPV6_HEADER_LEN + msgLen);
+  writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_IPV6);
+  const ip = ETH_HEADER_LEN;
+  f.writeUInt32BE(0x60000000, ip);
+  f.writeUInt16BE(msgLen, ip + 4);
+  f[ip + 6] = NEXT_HEADER_ICMPV6;
+  f[ip + 7] = p.hopLimit ?? 255;
+  const srcB = ipv6ToBytes(p.src);
+  const dstB = ipv6ToBytes(p.dst);
+  srcB.copy(f, ip + 8);
+  dstB.copy(f, ip + 24);
+  const icmp = ip + IPV6_HEADER_LEN;
+  f[icmp] = p.type;
+  f[icmp + 4] = p.type === ICMPV6_NA ? (p.flags ?? 0) : 0;
+  ipv6ToBytes(p.target).copy(f, icmp + 8);
+  if (p.lla) {
+    f[icmp + 24] = p.type === ICMPV6_NS ? OPT_SOURCE_LLA : OPT_TARGET_LLA;
+    f[icmp + 25] = 1;
+    p.lla.copy(f, icmp + 26, 0, 6);
+  }
+  const msg = f.subarray(icmp);
+  msg.writeUInt16BE(icmpv6Checksum(srcB, dstB, msg), 2);
+  return f;
+}
+
+/**
+ * The NA answering `ns` for `target` (owned by us at `mac`): Solicited + Override, Router = 0,
+ * sent to the solicitor at its link-layer option, or at the frame's Ethernet source when the probe
+ * carried none (unicast reachability probes may omit it, RFC 4861 7.2.4). A DAD probe (source ::)
+ * is answered to all-nodes without Solicited, as 7.2.4 asks.
+ */
+export function naReply(ns: NdpMessage, mac: Buffer, target: string): Buffer {
+  if (ns.src === '::') {
+    return encodeNdp({ ethDst: ALL_NODES_MAC, ethSrc: mac, src: target, dst: ALL_NODES, type: ICMPV6_NA, flags: NA_FLAG_OVERRIDE, target, lla: mac });
+  }
+  return encodeNdp({
+    ethDst: ns.lla ?? ns.ethSrc,
+    ethSrc: mac,
+    src: target,
+    dst: ns.src,
+    type: ICMPV6_NA,
+    flags: NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE,
+    target,
+    lla: mac,
+  });
+}
+
+/** Unsolicited NA to all-nodes with Override: neighbours replace their cached link-layer address. */
+export function unsolicitedNa(mac: Buffer, target: string): Buffer {
+  return encodeNdp({ ethDst: ALL_NODES_MAC, ethSrc: mac, src: target, dst: ALL_NODES, type: ICMPV6_NA, flags: NA_FLAG_OVERRIDE, target, lla: mac });
+}
