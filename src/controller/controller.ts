@@ -532,7 +532,9 @@ export class Controller {
     const namespace = cached.metadata?.namespace ?? '';
     const sameIPs = (s: V1Service) => {
       const ing = s.status?.loadBalancer?.ingress ?? [];
-      return ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips[n] && i.ipMode === 'VIP' && !i.hostname);
+      // ipMode is written but not compared: API servers without the field drop it, and comparing
+      // it would then rewrite the status forever.
+      return ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips[n] && !i.hostname);
     };
     const samePool = (s: V1Service) => poolAnnotation(s) === want.pool;
     let base: V1Service | undefined = cached;
