@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withNamespaces, bridge, type Netns } from '../support/netns.ts';
+import { withNamespaces, bridge, veth, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 import { AgentProcess } from '../../src/layer2/agent-process.ts';
 
@@ -270,4 +270,51 @@ test('the agent process exits promptly when its input closes', async () => {
     child.once('exit', (c) => { clearTimeout(t); resolve(c); });
   });
   assert.equal(code, 0);
+});
+
+test('only selected interfaces, only matching subnets; a flood of requests does not stop answers', async () => {
+  await withNamespaces('ilbl', 3, async ([n, c1, c2]) => {
+    await veth(n!, 'eth0', c1!, 'eth0');
+    await veth(n!, 'eth1', c2!, 'eth0');
+    await n!.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.all.arp_ignore=1']);
+    await n!.ip('addr', 'add', '10.77.0.10/24', 'dev', 'eth0');
+    await n!.ip('addr', 'add', '10.78.0.10/24', 'dev', 'eth1');
+    await c1!.ip('addr', 'add', '10.77.0.1/24', 'dev', 'eth0');
+    await c2!.ip('addr', 'add', '10.78.0.1/24', 'dev', 'eth0');
+    const mac0 = JSON.parse(await n!.ip('-j', 'link', 'show', 'eth0'))[0].address as string;
+    const host: Node = { ns: n!, mac: mac0 };
+    const agent = startAgent(host);
+    try {
+      await ready(agent);
+      // 10.77.0.100 only where a prefix contains it (eth0); 10.99.0.1 only on eth1 by name.
+      await setAndWait(agent, { [VIP4]: { requireSubnet: true }, '10.99.0.1': { interfaces: ['eth1'] } });
+      const set = agent.find((e) => e.event === 'set')!;
+      assert.deepEqual(set.announced, { [VIP4]: ['eth0'], '10.99.0.1': ['eth1'] });
+      assert.equal(await arpingMac(c1!, VIP4), mac0);
+      assert.equal(await arpingMac(c2!, VIP4), null);
+      assert.equal(await arpingMac(c1!, '10.99.0.1'), null);
+      // Flood eth0 with requests for addresses not owned, while asking for the VIP.
+      const flood = c1!.exec(process.execPath, ['--input-type=module', '-e', `
+        import * as n from ${JSON.stringify(nativeIndex)};
+        import * as arp from ${JSON.stringify(layer2Dir + 'arp.ts')};
+        import { parseMac } from ${JSON.stringify(layer2Dir + 'ethernet.ts')};
+        const l = n.listInterfaces().find((i) => i.name === 'eth0');
+        const mac = parseMac(l.mac);
+        const s = new n.PacketSocket(l.index, n.ETH_P_ARP, () => {});
+        const end = Date.now() + 3000; let sent = 0;
+        const burst = () => { for (let i = 0; i < 500; i++) { try { s.send(arp.encodeArp({ ethDst: Buffer.alloc(6, 0xff), ethSrc: mac, op: 1, senderMac: mac, senderIp: '10.77.0.1', targetMac: Buffer.alloc(6), targetIp: '10.77.1.' + (i % 250) })); sent++; } catch {} }
+          if (Date.now() < end && sent < 400000) setImmediate(burst); else { s.close(); console.log(sent); } };
+        burst();
+      `], 30_000);
+      let answered = 0;
+      for (let i = 0; i < 3; i++) if ((await arpingMac(c1!, VIP4)) === mac0) answered++;
+      const sent = Number(await flood);
+      console.log(`flood: ${sent} ARP requests for other addresses in 3 s; VIP answered ${answered}/3 during it`);
+      assert.ok(sent > 1000, `flood sent only ${sent}`);
+      assert.ok(answered >= 2, `answered ${answered}/3 under flood`);
+      assert.equal(await arpingMac(c1!, VIP4), mac0);
+    } finally {
+      agent.kill();
+    }
+  });
 });
