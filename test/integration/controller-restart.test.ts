@@ -79,9 +79,10 @@ test('two controllers: one leader; the standby takes over when the leader stops 
     await leader.stop({ releaseLease: false });
     await waitFor(() => standby.isLeader, { what: 'standby takes over', timeoutMs: 15_000, intervalMs: 20 });
     const takeoverMs = Date.now() - t0;
-    // Not before the lease could expire (minus one retry period of observation slack), and promptly after.
-    assert.ok(takeoverMs >= FAST_ELECTION.leaseDurationMs - FAST_ELECTION.retryPeriodMs - 100, `took over after ${takeoverMs} ms, before the lease expired`);
-    assert.ok(takeoverMs < FAST_ELECTION.leaseDurationMs + 4000, `took over after ${takeoverMs} ms`);
+    // It waits for the lease to go stale (a released lease is taken within one retry period, see
+    // below), then takes over promptly. Margins are wide: a loaded machine delays renewals.
+    assert.ok(takeoverMs >= FAST_ELECTION.leaseDurationMs / 2, `took over after ${takeoverMs} ms, long before the lease expired`);
+    assert.ok(takeoverMs < FAST_ELECTION.leaseDurationMs + 6000, `took over after ${takeoverMs} ms`);
     await h.service('s2');
     assert.deepEqual(await h.waitIPs('s2'), ['10.71.0.1']);
     assert.deepEqual(ips(await h.get('s1')), ['10.71.0.0']);
