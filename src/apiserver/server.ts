@@ -151,7 +151,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const q = url.searchParams;
-    const segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    let segs: string[];
+    try {
+      segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    } catch {
+      throw badRequest(`the path ${url.pathname} is not validly percent-encoded`);
+    }
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
 

@@ -107,9 +107,10 @@ const builtinPrinters: Record<string, Printer> = {
   },
 };
 
+/** NAME then the CRD's declared columns (a CRD that wants AGE declares it, as on the real server). */
 function crdPrinter(columns: readonly PrinterColumn[]): Printer {
   return {
-    columns: [NAME, ...columns.map((c) => col(c.name, c.type === 'date' ? 'date' : c.type, c.priority ?? 0, c.format ?? '')), ...(columns.some((c) => c.jsonPath === '.metadata.creationTimestamp') ? [] : columns.length ? [] : [AGE])],
+    columns: [NAME, ...columns.map((c) => col(c.name, c.type, c.priority ?? 0, c.format ?? ''))],
     cells: (o) => [
       o.metadata.name ?? '',
       ...columns.map((c): Cell => {
@@ -126,7 +127,6 @@ function crdPrinter(columns: readonly PrinterColumn[]): Printer {
         if (c.type === 'boolean') return typeof v === 'boolean' ? v : String(v) === 'true';
         return String(v);
       }),
-      ...(columns.length ? [] : [age(o.metadata.creationTimestamp)]),
     ],
   };
 }

@@ -37,6 +37,7 @@ test('bad requests get Kubernetes Status errors and the server keeps serving', a
     ['protobuf body', call(svcs, 'POST', 'k8s\0...', 'application/vnd.kubernetes.protobuf'), 415, 'UnsupportedMediaType', /send JSON or YAML/],
     ['unknown patch type', call(`${svcs}/x`, 'PATCH', '{}', 'text/plain'), 404, 'NotFound', /services "x" not found/],
     ['dryRun', call(`${svcs}?dryRun=All`, 'POST', JSON.stringify({ metadata: { name: 'x' } })), 400, 'BadRequest', /dryRun is not supported/],
+    ['bad percent-encoding', call(`${s.url}/api/v1/namespaces/%E0%A4%A`, 'GET'), 400, 'BadRequest', /not validly percent-encoded/],
     ['unknown resource', call(`${s.url}/api/v1/namespaces/default/gizmos`, 'GET'), 404, 'NotFound', /could not find the requested resource/],
     ['unknown group', call(`${s.url}/apis/nope.io/v1`, 'GET'), 404, 'NotFound', /not served/],
     ['bad subresource', call(`${svcs}/x/exec`, 'GET'), 404, 'NotFound', /subresource "exec"/],
