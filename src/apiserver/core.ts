@@ -32,7 +32,8 @@ export interface WriteOptions {
   fieldValidation?: string | null;
 }
 
-const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+// Namespaces the real server refuses to delete.
+const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 // Resources whose status is set by the client on create (the others start with an empty status).
 const STATUS_ON_CREATE = new Set(['nodes', 'namespaces', 'customresourcedefinitions']);
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -265,7 +266,7 @@ export class ApiCore {
 
   delete(d: ResourceDescriptor, ns: string | undefined, name: string, opts: { preconditionRv?: string; preconditionUid?: string; gracePeriodSeconds?: number } = {}): KObject {
     if (d === this.nsDescriptor || resourceKey(d) === resourceKey(this.nsDescriptor)) {
-      if (PROTECTED_NAMESPACES.has(name) && name !== 'kube-node-lease') throw new ApiError(403, 'Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`);
+      if (PROTECTED_NAMESPACES.has(name)) throw new ApiError(403, 'Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`);
       this.store.mustGet(d, undefined, name);
       // Namespace deletion is synchronous here: contents first, then the namespace itself.
       this.store.deleteNamespaceContents(this.registry.all(), name);
