@@ -116,7 +116,7 @@ export class BfdEngine {
     const session = new BfdSession({
       key: spec.key, localDiscriminator: discr, profile, auth: spec.auth, adminDown: spec.adminDown,
       send: (buf) => tx.send(buf, dport, peer),
-      onState: (c) => this.onState(c),
+      onState: (c) => this.onState({ ...c, at: performance.timeOrigin + performance.now() }),
       onTimers: (t) => this.onTimers(t),
       onDrop: (reason) => this.dropped(reason, peer),
       ...(this.clock ? { clock: this.clock } : {}),

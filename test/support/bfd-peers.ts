@@ -42,6 +42,7 @@ export interface FrrPeerConfig {
 /** One row of `show bfd peers json` (the fields tests use). */
 export interface FrrBfdPeer {
   peer: string;
+  multihop: boolean;
   status: string;
   diagnostic: string;
   'remote-diagnostic': string;
@@ -347,6 +348,8 @@ export interface BgpNodeEvent {
   previous?: string;
   diagnostic?: string;
   reason?: string;
+  /** bfd: ms from the worker's decision to the main thread's handler. */
+  lagMs?: number;
 }
 
 /**
@@ -378,7 +381,8 @@ async function bgpNodeMain(cfg: BgpNodeConfig): Promise<void> {
   for (const r of cfg.routes) engine.announce(cfg.peer.name, r);
   const bfd = new BfdManager();
   bfd.on('state', (e) => {
-    out({ event: 'bfd', state: e.state, previous: e.previous, diagnostic: e.diagnostic });
+    const lagMs = e.at === undefined ? undefined : performance.timeOrigin + performance.now() - e.at;
+    out({ event: 'bfd', state: e.state, previous: e.previous, diagnostic: e.diagnostic, ...(lagMs !== undefined ? { lagMs } : {}) });
     // The speaker's rule: BFD Down (from Up) takes the BGP session down at once.
     if (e.state === 'Down' && e.previous === 'Up') engine.resetPeer(cfg.peer.name, `BFD down: ${e.diagnostic}`);
   });
