@@ -10,4 +10,5 @@ cd "$ROOT"
 if [[ "${CI:-}" == "true" || "${IRONLB_CLEANUP:-}" == "1" ]]; then node scripts/cleanup-netns.ts || true; fi
 tsc -p tsconfig.json
 if (($#)); then files=("$@"); else files=("test/**/*.test.ts"); fi
+export NODE_ENV=test
 exec node --test --test-concurrency="${IRONLB_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${files[@]}"
