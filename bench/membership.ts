@@ -32,12 +32,14 @@ try {
   for (let k = 0; k < kills; k++) {
     const victim = c.agents[k % size]!;
     const rest = c.agents.filter((a) => a !== victim);
+    const healthBefore = (await Promise.all(rest.map((a) => a.stats()))).map((st) => st.localHealth);
     const killedAt = await victim.kill();
     await c.waitViews(rest, rest.map((a) => a.name), 10_000, `kill ${k}: ${victim.name} declared dead`);
     const times = rest.map((a) => a.downs(victim.name, killedAt)[0]!.t - killedAt);
     allObservers.push(...times);
     lastObserver.push(Math.max(...times));
-    process.stderr.write(`kill ${k + 1}/${kills}: ${victim.name} detected after ${times.join(', ')} ms\n`);
+    const healthAfter = (await Promise.all(rest.map((a) => a.stats()))).map((st) => st.localHealth);
+    process.stderr.write(`kill ${k + 1}/${kills}: ${victim.name} detected after ${times.join(', ')} ms (local health before ${healthBefore.join(',')}, after ${healthAfter.join(',')})\n`);
     c.restart(victim);
     await c.waitViews(c.agents, names, 30_000, `kill ${k}: ${victim.name} rejoined`);
   }
