@@ -176,9 +176,25 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   /** Desired routes of a peer, as a whole: only the difference goes on the wire. */
   setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): void {
     const s = this.session(peerName);
-    const m = new Map<string, AttrSet>();
-    for (const [p, a] of routes) m.set(canonicalPrefix(p), this.attrs.intern(a));
-    if (s.rib.replace(m)) s.scheduleFlush();
+    // Validate everything first, so a bad route changes nothing. Keys already in canonical form
+    // (the usual case) are used as they are, without a copy of the table.
+    let canonical = true;
+    const sets: AttrSet[] = [];
+    for (const [p, a] of routes) {
+      if (canonicalPrefix(p) !== p) canonical = false;
+      sets.push(this.attrs.intern(a));
+    }
+    let changed: boolean;
+    if (canonical) {
+      let i = 0;
+      changed = s.rib.replaceWith(routes.keys(), () => sets[i++], (p) => routes.has(p));
+    } else {
+      const m = new Map<string, AttrSet>();
+      let i = 0;
+      for (const p of routes.keys()) m.set(canonicalPrefix(p), sets[i++] as AttrSet);
+      changed = s.rib.replace(m);
+    }
+    if (changed) s.scheduleFlush();
     this.collectAttrs();
   }
 

@@ -2,7 +2,7 @@
 // message size allows. Pure: bytes in, bytes out; one encoder per session (its encoding context).
 import { Afi, Attr, AttrFlag, HEADER_LENGTH, MsgType, SAFI_UNICAST } from './codec/constants.ts';
 import { encodeAttributes, type OutgoingAttributes } from './codec/attributes.ts';
-import { nlriSize, parsePrefix, writeNlri, type Prefix } from './codec/prefix.ts';
+import { writeNlriText } from './codec/prefix.ts';
 import type { AttrSet } from './attr-set.ts';
 import type { Family } from './types.ts';
 
@@ -153,10 +153,11 @@ export class UpdateEncoder {
   /** Writes NLRI from prefixes[from] on while they fit below `limit`; reports the next index. */
   private fill(buf: Buffer, off: number, limit: number, prefixes: readonly string[], from: number, addPath: boolean, setNext: (n: number) => void): number {
     let i = from;
+    const pathId = addPath ? PATH_ID : undefined;
     for (; i < prefixes.length; i++) {
-      const p: Prefix = parsePrefix(prefixes[i] as string);
-      if (off + nlriSize(p, addPath) > limit) break;
-      off = writeNlri(buf, off, p, addPath ? PATH_ID : undefined);
+      const next = writeNlriText(buf, off, limit, prefixes[i] as string, pathId);
+      if (next < 0) break;
+      off = next;
     }
     if (i === from) throw new Error(`attributes leave no room for a prefix in a ${limit}-byte UPDATE`);
     setNext(i);

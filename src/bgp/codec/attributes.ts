@@ -222,7 +222,6 @@ function decodeMpReach(v: Buffer, ctx: DecodeContext): MpReach {
   let nextHops: string[];
   if (nhLen === 4) nextHops = addrList(nh, 4);
   else if (nhLen === 16 || nhLen === 32) nextHops = addrList(nh, 16);
-  else if (nhLen === 24 || nhLen === 48) nextHops = addrList(nh, 24).map(() => 'rd-nexthop');
   else throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_REACH_NLRI next hop length ${nhLen} is invalid`);
   let nlri: DecodedNlri[];
   try {

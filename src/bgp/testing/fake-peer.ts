@@ -51,6 +51,10 @@ export class FakePeer {
   /** Answer the engine's OPEN with a KEEPALIVE automatically. */
   autoKeepalive = true;
   connections = 0;
+  /** Only count routes (for 100k-route tests): `announced` and `withdrawn` totals. */
+  countOnly = false;
+  announced = 0;
+  withdrawn = 0;
 
   /** Listens on 127.0.0.1, port 0; each new connection replaces the previous one. */
   static async listen(autoOpen?: FakeOpen): Promise<FakePeer> {
@@ -118,6 +122,13 @@ export class FakePeer {
   private apply(u: UpdateMessage): void {
     if (u.endOfRib) {
       this.endOfRib.push(u.endOfRib.afi);
+      return;
+    }
+    if (this.countOnly) {
+      // Large tables: count, keep nothing (the messages list is not kept either).
+      this.messages.pop();
+      this.announced += u.nlri.length + (u.attrs.mpReach?.nlri.length ?? 0);
+      this.withdrawn += u.withdrawn.length + (u.attrs.mpUnreach?.withdrawn.length ?? 0);
       return;
     }
     for (const w of u.withdrawn) this.routes.delete(w.prefix);

@@ -1,0 +1,48 @@
+// A child process for scale tests: one engine announces N /32 routes to a peer on loopback,
+// then withdraws them, and prints timings and its own peak RSS as one JSON line.
+// Usage: node src/bgp/testing/scale-probe.ts PORT N
+import { BgpEngine } from '../engine.ts';
+import { logger } from '../../util/log.ts';
+
+const port = Number(process.argv[2]);
+const n = Number(process.argv[3] ?? 100_000);
+if (!port || !n) throw new Error('usage: scale-probe.ts PORT N');
+
+const engine = new BgpEngine({ routerId: '10.0.0.1', listen: false, logger: logger('bgp-probe').child({}, { level: 'silent' }) });
+engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: 65010, peerAddress: '127.0.0.1', peerPort: port });
+const attrs = { communities: ['65000:1'], largeCommunities: ['65001:1:1'] };
+const routes = new Map<string, typeof attrs>();
+for (let i = 0; i < n; i++) routes.set(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, attrs);
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`scale probe: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+await until(() => engine.peerStatus('p').state === 'Established', 'Established');
+// With --expose-gc: the live heap the engine keeps for the table (the input map excluded).
+const gc = (globalThis as { gc?: () => void }).gc;
+const liveHeap = (): number => {
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
+const heap0 = liveHeap();
+const cpu0 = process.cpuUsage();
+let t = performance.now();
+engine.setRoutes('p', routes);
+const setMs = performance.now() - t;
+await until(() => engine.peerStatus('p').routesAdvertised === n, 'routes encoded');
+const announceMs = performance.now() - t;
+routes.clear();
+const retainedMB = gc ? (liveHeap() - heap0) / 1e6 : undefined;
+t = performance.now();
+engine.setRoutes('p', new Map());
+await until(() => engine.peerStatus('p').routesAdvertised === 0, 'routes withdrawn');
+const withdrawMs = performance.now() - t;
+const cpu = process.cpuUsage(cpu0);
+const st = engine.peerStatus('p');
+await engine.close();
+process.stdout.write(`${JSON.stringify({ n, retainedMB, setMs, announceMs, withdrawMs, cpuMs: (cpu.user + cpu.system) / 1000, updatesOut: st.counters.updatesOut, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
