@@ -73,7 +73,7 @@ export function renderAll(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [name, text] of renderCrds()) files.set(`deploy/helm/ironlb/crds/${name}`, text);
   // CRDs from the API definition, not from the chart's crds/ on disk (which may be stale).
-  const crds: RenderedObject[] = [...renderCrds()].map(([name, text]) => ({ source: `crds/${name}`, object: parse(text) as K8sObject }));
+  const crds: RenderedObject[] = [...renderCrds()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, text]) => ({ source: `crds/${name}`, object: parse(text) as K8sObject }));
   const chart = (values: Values) => sortForInstall([...crds, ...renderChart({ values, includeCrds: false })]);
   const base = chart(MANIFEST_VALUES);
   files.set('deploy/manifests/ironlb.yaml', `${HEADER}# Then create the speakers' membership key once:\n#   kubectl -n ironlb-system create secret generic ironlb-membership --from-literal=secretkey="$(openssl rand -base64 32)"\n${toYamlDocs(base.map((r) => r.object))}`);
