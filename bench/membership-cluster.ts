@@ -168,11 +168,13 @@ export class AgentCluster {
   async waitViews(who: Agent[], expected: string[], timeoutMs: number, what: string): Promise<number> {
     const start = Date.now();
     const want = [...expected].sort().join(',');
-    await waitFor(() => who.every((a) => a.alive.join(',') === want), {
-      what: `${what} (views: ${who.map((a) => `${a.name}=[${a.alive.join(',')}]`).join(' ')}; stderr: ${who.map((a) => a.stderr.trim()).filter(Boolean).join(' | ').slice(0, 500)})`,
-      timeoutMs,
-      intervalMs: 10,
-    });
+    try {
+      const r = await waitFor(() => who.find((a) => !a.running) ?? who.every((a) => a.alive.join(',') === want), { what, timeoutMs, intervalMs: 10 });
+      if (r !== true) throw new Error(`agent ${r.name} is not running: ${r.stderr.trim().slice(-800) || 'no stderr'}`);
+    } catch (err) {
+      const views = who.map((a) => `${a.name}=[${a.alive.join(',')}]`).join(' ');
+      throw new Error(`${(err as Error).message}; views: ${views}`);
+    }
     return Date.now() - start;
   }
 

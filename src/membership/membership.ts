@@ -53,7 +53,9 @@ export const DEFAULT_TIMING: Timing = {
   suspicionMaxMs: 1500,
   deadProbeIntervalMs: 250,
   retransmitMult: 3,
-  maxLocalHealth: 8,
+  // Lifeguard uses 8 with 1 s rounds; with 100 ms rounds a cap of 4 (timers ×5 at worst) still
+  // keeps a starved member from accusing others while its own view stays within ~2 s of reality.
+  maxLocalHealth: 4,
 };
 
 export interface Peer {
