@@ -1,0 +1,120 @@
+// RBAC has exactly the verbs the code uses: the Kubernetes API calls each component makes are
+// found in its sources, each call's permissions are listed below (one place to review), and the
+// union must equal the chart's ClusterRole + Role rules. A new API call fails this test until its
+// permission is added to the chart and here; a permission no call needs fails it too.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderChart } from '../../src/install/chart.ts';
+import { ROOT } from '../../src/install/render.ts';
+
+const CONFIG = ['l2advertisements', 'bgppeers', 'bgpadvertisements', 'bfdprofiles', 'communities'];
+const ns = (res: string[], verbs: string[]) => res.flatMap((r) => verbs.map((v) => `ns ${r}:${v}`));
+const cl = (res: string[], verbs: string[]) => res.flatMap((r) => verbs.map((v) => `cluster ${r}:${v}`));
+// Every list call feeds an informer, which also watches.
+const LW = ['list', 'watch'];
+
+const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string[]> }> = {
+  controller: {
+    files: ['src/controller', 'src/cli/controller.ts', 'src/k8s/events.ts', 'src/k8s/leader.ts', 'src/k8s/informer.ts'],
+    calls: {
+      listServiceForAllNamespaces: cl(['services'], LW),
+      listNamespace: cl(['namespaces'], LW),
+      listNamespacedSecret: ns(['secrets'], LW),
+      listClusterCustomObject: cl(['ironlb.io/ippools'], LW),
+      listNamespacedCustomObject: ns(CONFIG.map((p) => `ironlb.io/${p}`), LW),
+      readNamespacedService: cl(['services'], ['get']),
+      replaceNamespacedService: cl(['services'], ['update']),
+      replaceNamespacedServiceStatus: cl(['services/status'], ['update']),
+      getNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['get']),
+      replaceNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['update']),
+      createNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['create']),
+      getClusterCustomObject: cl(['ironlb.io/ippools'], ['get']),
+      replaceClusterCustomObjectStatus: cl(['ironlb.io/ippools/status'], ['update']),
+      // EventRecorder: Events beside Services (any namespace) and in "default" for IPPools.
+      readNamespacedEvent: cl(['events'], ['get']),
+      replaceNamespacedEvent: cl(['events'], ['update']),
+      createNamespacedEvent: cl(['events'], ['create']),
+      // LeaderElector.
+      readNamespacedLease: ns(['coordination.k8s.io/leases'], ['get']),
+      createNamespacedLease: ns(['coordination.k8s.io/leases'], ['create']),
+      replaceNamespacedLease: ns(['coordination.k8s.io/leases'], ['update']),
+    },
+  },
+  speaker: {
+    files: ['src/speaker', 'src/cli/speaker.ts', 'src/k8s/events.ts', 'src/k8s/informer.ts'],
+    calls: {
+      listServiceForAllNamespaces: cl(['services'], LW),
+      listEndpointSliceForAllNamespaces: cl(['discovery.k8s.io/endpointslices'], LW),
+      listNode: cl(['nodes'], LW),
+      patchNode: cl(['nodes'], ['patch']),
+      listNamespacedSecret: ns(['secrets'], LW),
+      listClusterCustomObject: cl(['ironlb.io/ippools', 'ironlb.io/serviceannouncements'], LW),
+      listNamespacedCustomObject: ns(CONFIG.map((p) => `ironlb.io/${p}`), LW),
+      // StatusWriter: ServiceAnnouncements beside their Service; session and configuration states in ironlb's namespace.
+      getNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['get']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['get'])],
+      replaceNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['update']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['update'])],
+      createNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['create']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['create'])],
+      // Deleted when a Service is no longer announced / a peer is gone (ConfigurationState never is).
+      deleteNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['delete']), ...ns(['ironlb.io/bgpsessionstates'], ['delete'])],
+      readNamespacedEvent: cl(['events'], ['get']),
+      replaceNamespacedEvent: cl(['events'], ['update']),
+      createNamespacedEvent: cl(['events'], ['create']),
+    },
+  },
+};
+
+function sources(paths: string[]): Array<{ file: string; text: string }> {
+  const out: Array<{ file: string; text: string }> = [];
+  for (const p of paths) {
+    const abs = join(ROOT, p);
+    const files = p.endsWith('.ts') ? [abs] : readdirSync(abs).filter((f) => f.endsWith('.ts')).map((f) => join(abs, f));
+    for (const f of files) out.push({ file: f.slice(ROOT.length), text: readFileSync(f, 'utf8') });
+  }
+  return out;
+}
+
+/** Client-node API methods called in the text: `.listNode(`, `.replaceNamespacedServiceStatus(`, ... */
+function apiCalls(text: string): string[] {
+  const re = /\.((?:list|read|get|create|replace|patch|delete)(?:Namespaced|Cluster)?[A-Z][A-Za-z]*)\(/g;
+  const out = new Set<string>();
+  for (const m of text.matchAll(re)) {
+    const name = m[1] as string;
+    // Not Kubernetes calls: node's http server, Date, prom-client, client-node config helpers.
+    if (/^(createServer|getTime|getMetricsAsArray|getCurrentCluster|getCurrentUser|getCurrentContext|getContexts|getClusters)$/.test(name)) continue;
+    out.add(name);
+  }
+  return [...out];
+}
+
+function rules(component: string): Set<string> {
+  const objs = renderChart({}).map((r) => r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> });
+  const out = new Set<string>();
+  for (const o of objs) {
+    if (o.metadata.name !== `ironlb-${component}` || (o.kind !== 'ClusterRole' && o.kind !== 'Role')) continue;
+    const scope = o.kind === 'Role' ? 'ns' : 'cluster';
+    for (const r of o.rules ?? []) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${scope} ${g ? `${g}/` : ''}${res}:${v}`);
+  }
+  return out;
+}
+
+for (const [component, def] of Object.entries(COMPONENTS)) {
+  test(`${component}: every Kubernetes API call in the code has its permission, and the Roles grant nothing more`, () => {
+    const found = new Map<string, string>();
+    for (const s of sources(def.files)) for (const c of apiCalls(s.text)) found.set(c, s.file);
+    const unlisted = [...found].filter(([c]) => !(c in def.calls)).map(([c, f]) => `${c} (in ${f})`);
+    assert.deepEqual(unlisted, [], 'new API calls: add their verbs to deploy/helm/ironlb/templates/rbac.yaml and to this table');
+    const unused = Object.keys(def.calls).filter((c) => !found.has(c));
+    assert.deepEqual(unused, [], 'calls listed here that the code no longer makes: drop them and their verbs');
+    const want = new Set(Object.values(def.calls).flat());
+    const have = rules(component);
+    assert.deepEqual([...have].filter((r) => !want.has(r)).sort(), [], 'rules no call needs');
+    assert.deepEqual([...want].filter((r) => !have.has(r)).sort(), [], 'calls without a rule');
+  });
+}
+
+test('the API calls found are real: the scanner sees calls of every verb', () => {
+  const all = Object.values(COMPONENTS).flatMap((d) => sources(d.files).flatMap((s) => apiCalls(s.text)));
+  for (const verb of ['list', 'read', 'get', 'create', 'replace', 'patch', 'delete']) assert.ok(all.some((c) => c.startsWith(verb)), verb);
+});
