@@ -70,6 +70,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   private listener: BgpListener | undefined;
   private readonly listening: Promise<void>;
   private closed = false;
+  private listenerTtl255 = false;
 
   constructor(opts: EngineOptions = {}) {
     super();
@@ -127,6 +128,16 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
 
   private applyPassword(cfg: ResolvedPeer, remove = false): void {
     if (!this.listener) return;
+    if (!remove && cfg.minTtl !== undefined && !this.listenerTtl255) {
+      // GTSM peers must see our SYN-ACK with TTL 255 already; harmless for the other peers.
+      try {
+        if (!this.listener.setTtl) throw new Error('TTL on the listening socket needs the native addon (src/native)');
+        this.listener.setTtl(255);
+        this.listenerTtl255 = true;
+      } catch (e) {
+        this.log.error({ peer: cfg.name, err: (e as Error).message }, 'cannot set TTL 255 on the listener for GTSM');
+      }
+    }
     try {
       if (remove) {
         if (cfg.password !== undefined) this.listener.setPassword(cfg.peerAddress, undefined);

@@ -45,7 +45,7 @@ function emptyCounters(): PeerCounters {
   return {
     messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, prefixesAnnouncedIn: 0, prefixesWithdrawnIn: 0,
     prefixesAnnouncedOut: 0, prefixesWithdrawnOut: 0, treatAsWithdraw: 0, attributesDiscarded: 0,
-    notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0, endOfRibIn: 0, establishedTransitions: 0,
+    notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0, endOfRibIn: 0, establishedTransitions: 0, connectAttempts: 0,
   };
 }
 
@@ -197,6 +197,7 @@ export class Session {
 
   /** A connection the listener accepted from this peer's address. */
   acceptIncoming(socket: net.Socket): void {
+    this.tuneAccepted(socket);
     const m = this.main;
     const s = m.fsm.state;
     if (m.fsm.stopped) {
@@ -221,6 +222,29 @@ export class Session {
     this.extra = x;
     this.attach(x, socket, false);
     this.dispatch(x, { type: 'TcpConnected', incoming: true });
+  }
+
+  /** The TTL this peer's packets go out with (undefined: the system default). */
+  private ttlOptions(): { ttl?: number; minTtl?: number } {
+    const c = this.cfg;
+    if (c.minTtl !== undefined) return { ttl: 255, minTtl: c.minTtl };
+    if (c.ebgpMultihop !== undefined) return { ttl: c.ebgpMultihop };
+    return {};
+  }
+
+  private tuneAccepted(socket: net.Socket): void {
+    const opts = this.ttlOptions();
+    if (opts.ttl === undefined && opts.minTtl === undefined) return;
+    void this.deps.sockets().then((f) => {
+      try {
+        if (!f.tune) throw new Error('TTL options on accepted connections need the native addon (src/native)');
+        f.tune(socket, opts);
+      } catch (e) {
+        // GTSM cannot be honoured: refuse the connection rather than run without it.
+        this.log.error({ err: (e as Error).message }, 'cannot set TTL options on an accepted connection; closing it');
+        socket.destroy();
+      }
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -296,17 +320,15 @@ export class Session {
   private connect(conn: Conn): void {
     const ac = new AbortController();
     conn.connecting = ac;
+    this.counters.connectAttempts++;
     const c = this.cfg;
     const req: Parameters<SocketFactory['connect']>[0] = { host: c.peerAddress, port: c.peerPort, timeoutMs: CONNECT_TIMEOUT_MS };
     if (c.localAddress) req.localAddress = c.localAddress;
     if (c.password !== undefined) req.password = c.password;
     if (c.device !== undefined) req.device = c.device;
-    if (c.minTtl !== undefined) {
-      req.minTtl = c.minTtl;
-      req.ttl = 255;
-    } else if (c.ebgpMultihop !== undefined) {
-      req.ttl = c.ebgpMultihop;
-    }
+    const ttl = this.ttlOptions();
+    if (ttl.ttl !== undefined) req.ttl = ttl.ttl;
+    if (ttl.minTtl !== undefined) req.minTtl = ttl.minTtl;
     this.deps.sockets()
       .then((f) => f.connect(req, ac.signal))
       .then(

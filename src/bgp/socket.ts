@@ -27,7 +27,8 @@ export interface BgpListener {
   readonly port: number;
   /** Sets (or with undefined removes) the TCP MD5 key for connections from a peer address. */
   setPassword(peerAddress: string, password: string | undefined): void;
-  setMinTtl?(minTtl: number): void;
+  /** TTL of the listener's SYN-ACKs and of accepted connections until tuned (255 for GTSM peers). */
+  setTtl?(ttl: number): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +36,14 @@ export interface SocketFactory {
   readonly name: string;
   connect(req: ConnectRequest, signal: AbortSignal): Promise<net.Socket>;
   listen(req: ListenRequest, onConnection: (socket: net.Socket) => void): Promise<BgpListener>;
+  /** Sets the TTL options of a peer on a connection accepted by the listener (eBGP multihop, GTSM). */
+  tune?(socket: net.Socket, opts: { ttl?: number; minTtl?: number }): void;
+}
+
+/** The file descriptor behind a connected net.Socket (Unix), for socket options Node lacks. */
+function socketFd(s: net.Socket): number | undefined {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 function family(address: string): 4 | 6 {
@@ -155,13 +164,19 @@ export function nativeSockets(native: NativeModule): SocketFactory {
         setPassword(peer, password) {
           for (const x of entries) if (x.fam === family(peer)) native.setTcpMd5(x.fd, peer, password ?? null);
         },
-        setMinTtl(minTtl) {
-          for (const x of entries) native.setMinTtl(x.fd, minTtl);
+        setTtl(ttl) {
+          for (const x of entries) native.setTtl(x.fd, ttl);
         },
         async close() {
           await Promise.all(entries.map((x) => closeServer(x.server)));
         },
       };
+    },
+    tune(socket, opts) {
+      const fd = socketFd(socket);
+      if (fd === undefined) throw new Error('cannot find the file descriptor of an accepted BGP connection to set its TTL');
+      if (opts.ttl !== undefined) native.setTtl(fd, opts.ttl);
+      if (opts.minTtl !== undefined) native.setMinTtl(fd, opts.minTtl);
     },
   };
 }

@@ -94,6 +94,8 @@ export interface PeerCounters {
   routeRefreshIn: number;
   endOfRibIn: number;
   establishedTransitions: number;
+  /** Outgoing TCP connection attempts. */
+  connectAttempts: number;
 }
 
 export interface NegotiatedCapabilities {

@@ -316,3 +316,40 @@ test('configuration errors are explained', () => {
   assert.throws(() => e.announce('nope', '10.0.0.1/32'), /no BGP peer named "nope"/);
   return e.close();
 });
+
+test('TCP MD5 (native sockets): the right key establishes, a wrong key never does', async (t) => {
+  const { defaultSockets } = await import('../../src/bgp/socket.ts');
+  const f = await defaultSockets();
+  assert.equal(f.name, 'native', 'the native addon is built (scripts/setup.sh) so MD5 can be set before the SYN');
+  const a = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  const good = new BgpEngine({ logger: quiet, routerId: '10.0.0.2', listen: false });
+  const bad = new BgpEngine({ logger: quiet, routerId: '10.0.0.3', listen: false });
+  t.after(async () => {
+    await Promise.all([good.close(), bad.close()]);
+    await a.close();
+  });
+  await a.ready();
+  const aEvents: StateEvent[] = [];
+  a.on('state', (e) => aEvents.push(e));
+  a.addPeer({ name: 'good', localAsn: 65001, peerAsn: 65002, peerAddress: '127.0.0.1', passive: true, password: 'sesame' });
+  a.addPeer({ name: 'bad', localAsn: 65001, peerAsn: 65003, peerAddress: '127.0.0.2', passive: true, password: 'sesame' });
+  bad.addPeer({ name: 'a', localAsn: 65003, peerAsn: 65001, peerAddress: '127.0.0.1', peerPort: a.port ?? 0, localAddress: '127.0.0.2', password: 'wrong', connectRetryTime: 0.3 });
+  good.addPeer({ name: 'a', localAsn: 65002, peerAsn: 65001, peerAddress: '127.0.0.1', peerPort: a.port ?? 0, password: 'sesame', connectRetryTime: 0.3 });
+  await waitFor(() => good.peerStatus('a').state === 'Established', { what: 'MD5 session Established' });
+  await waitFor(() => bad.peerStatus('a').counters.connectAttempts >= 3, { what: 'three attempts with the wrong key' });
+  assert.notEqual(bad.peerStatus('a').state, 'Established');
+  assert.ok(!aEvents.some((e) => e.peer === 'bad' && e.state !== 'Active'), 'the listener never saw a connection with the wrong key');
+});
+
+test('GTSM (RFC 5082): peers with minTtl send TTL 255 and establish, on active and passive sockets', async (t) => {
+  const a = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  const b = new BgpEngine({ logger: quiet, routerId: '10.0.0.2', listen: false });
+  t.after(async () => {
+    await b.close();
+    await a.close();
+  });
+  await a.ready();
+  a.addPeer({ name: 'b', localAsn: 65001, peerAsn: 65002, peerAddress: '127.0.0.1', passive: true, minTtl: 254 });
+  b.addPeer({ name: 'a', localAsn: 65002, peerAsn: 65001, peerAddress: '127.0.0.1', peerPort: a.port ?? 0, minTtl: 254, connectRetryTime: 0.3 });
+  await waitFor(() => a.peerStatus('b').state === 'Established' && b.peerStatus('a').state === 'Established', { what: 'GTSM session Established' });
+});
