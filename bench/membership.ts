@@ -27,6 +27,7 @@ try {
   const sentPerSec = s1.map((s, i) => (s.sent - s0[i]!.sent) / secs);
   const recvPerSec = s1.map((s, i) => (s.received - s0[i]!.received) / secs);
 
+  const benchStart = Date.now();
   const allObservers: number[] = []; // every observer's detection time
   const lastObserver: number[] = []; // time until the last observer knew (what a failover needs at worst)
   for (let k = 0; k < kills; k++) {
@@ -43,9 +44,12 @@ try {
     c.restart(victim);
     await c.waitViews(c.agents, names, 30_000, `kill ${k}: ${victim.name} rejoined`);
   }
+  // Every kill should produce exactly size - 1 downs (one per observer); anything more is a false failover.
+  const downs = c.agents.reduce((n, a) => n + a.events.filter((e) => e.event === 'down' && e.t >= benchStart).length, 0);
   const result = {
     members: size,
     kills,
+    falseFailovers: downs - kills * (size - 1),
     detectionMs: {
       allObservers: { p50: quantile(allObservers, 0.5), p90: quantile(allObservers, 0.9), p99: quantile(allObservers, 0.99), max: Math.max(...allObservers), min: Math.min(...allObservers) },
       lastObserver: { p50: quantile(lastObserver, 0.5), p90: quantile(lastObserver, 0.9), p99: quantile(lastObserver, 0.99), max: Math.max(...lastObserver) },
@@ -58,6 +62,7 @@ try {
   console.log(`members ${size}, ${kills} kills (SIGKILL, no goodbye)`);
   console.log(`detection, every observer: p50 ${result.detectionMs.allObservers.p50} ms, p90 ${result.detectionMs.allObservers.p90} ms, p99 ${result.detectionMs.allObservers.p99} ms, range ${result.detectionMs.allObservers.min}-${result.detectionMs.allObservers.max} ms`);
   console.log(`detection, last observer:  p50 ${result.detectionMs.lastObserver.p50} ms, p99 ${result.detectionMs.lastObserver.p99} ms, max ${result.detectionMs.lastObserver.max} ms`);
+  console.log(`false failovers (members declared down that were not killed): ${result.falseFailovers}`);
   console.log(`steady state per member: ${result.messagesPerSecondPerMember.sent} messages/s sent, ${result.messagesPerSecondPerMember.received} received`);
   console.log(JSON.stringify(result));
 } finally {
