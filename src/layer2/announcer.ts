@@ -8,6 +8,9 @@ import { logger, type Logger } from '../util/log.ts';
 import { InterfaceMonitor, globMatch, subnetContains, type Iface, type InterfaceChange, type SelectionConfig } from './interfaces.ts';
 import { layer2Metrics, type Layer2Metrics } from './metrics.ts';
 import { InterfaceResponder } from './responder.ts';
+import { gratuitousArp } from './arp.ts';
+import { ZERO_MAC } from './ethernet.ts';
+import { unsolicitedNa } from './ndp.ts';
 
 export interface AnnouncerOptions extends SelectionConfig {
   /** Periodic gratuitous refresh of every address (switch FDB / router ARP ageing); 0 = off (default). */
@@ -78,6 +81,10 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (options.excludePatterns) sel.excludePatterns = options.excludePatterns;
     this.monitor = new InterfaceMonitor(sel, options.pollIntervalMs ?? 1000, (c, now) => this.onInterfaces(c, now), (err) => this.fail(err));
     this.monitor.refresh();
+    this.reconcile();
+    // Warm the send path's code so the first takeover is not paid in JIT time.
+    gratuitousArp(ZERO_MAC, '0.0.0.0');
+    unsolicitedNa(ZERO_MAC, '::1');
     this.refreshTimer = this.opts.refreshIntervalMs > 0 ? setInterval(() => this.refreshAll(), this.opts.refreshIntervalMs).unref() : null;
   }
 
@@ -166,21 +173,35 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
       }
       if (added.length) this.emit('acquired', { address: ip, interfaces: added.sort(), at: now });
     }
+    // Every eligible interface keeps open sockets, ready for the next takeover; only interfaces
+    // that left the selection lose theirs.
     for (const [name, r] of this.responders) {
-      if (r.empty) {
+      if (!ifaces.has(name)) {
         r.close();
         this.responders.delete(name);
       }
     }
+    for (const iface of ifaces.values()) {
+      try {
+        this.responder(iface).open();
+      } catch (err) {
+        this.fail(new Error(`cannot open raw sockets on ${iface.name}: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+  }
+
+  private responder(iface: Iface): InterfaceResponder {
+    let r = this.responders.get(iface.name);
+    if (!r) {
+      r = new InterfaceResponder(iface.name, iface.index, iface.mac, this.metrics, this.log);
+      this.responders.set(iface.name, r);
+    }
+    return r;
   }
 
   private assign(ip: string, family: 4 | 6, iface: Iface): boolean {
     try {
-      let r = this.responders.get(iface.name);
-      if (!r) {
-        r = new InterfaceResponder(iface.name, iface.index, iface.mac, this.metrics, this.log);
-        this.responders.set(iface.name, r);
-      }
+      const r = this.responder(iface);
       if (family === 4) r.addV4(ip);
       else r.addV6(ip);
       this.startBurst(ip, family, r);

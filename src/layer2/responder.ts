@@ -3,28 +3,55 @@
 // send, synchronously): nothing is queued, so a flood costs CPU but never memory or staleness.
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket, PacketType, type BpfInsn } from '../native/index.ts';
 import { type Logger } from '../util/log.ts';
-import { ARP_REQUEST, arpReply, decodeArp, gratuitousArp } from './arp.ts';
+import { ARP_REQUEST, arpReply, decodeArp, gratuitousArp, ipv4ToBytes } from './arp.ts';
 import { parseMac } from './ethernet.ts';
 import { GroupMembership } from './mld.ts';
-import { ICMPV6_NS, decodeNdp, multicastMac, naReply, solicitedNode, unsolicitedNa } from './ndp.ts';
+import { ICMPV6_NS, decodeNdp, ipv6ToBytes, multicastMac, naReply, solicitedNode, unsolicitedNa } from './ndp.ts';
 import type { Layer2Metrics } from './metrics.ts';
 
-// Kernel-side filters so only candidate frames wake us up: ARP requests; ICMPv6 NS without
-// extension headers (next header 58 at byte 20, ICMPv6 type 135 at byte 54).
-const ARP_FILTER: BpfInsn[] = [
-  { code: 0x28, jt: 0, jf: 0, k: 20 }, // ldh [20]  (ARP op)
-  { code: 0x15, jt: 0, jf: 1, k: 1 }, // jeq #1
-  { code: 0x06, jt: 0, jf: 0, k: 0x40000 }, // ret all
-  { code: 0x06, jt: 0, jf: 0, k: 0 }, // ret 0
-];
-const NS_FILTER: BpfInsn[] = [
-  { code: 0x30, jt: 0, jf: 0, k: 20 }, // ldb [20]  (next header)
-  { code: 0x15, jt: 0, jf: 3, k: 58 }, // jeq #58
-  { code: 0x30, jt: 0, jf: 0, k: 54 }, // ldb [54]  (ICMPv6 type)
-  { code: 0x15, jt: 0, jf: 1, k: 135 }, // jeq #135
-  { code: 0x06, jt: 0, jf: 0, k: 0x40000 },
-  { code: 0x06, jt: 0, jf: 0, k: 0 },
-];
+// Kernel-side filters (classic BPF) so only requests for our own addresses wake us up: a flood
+// of requests for other addresses is dropped in the kernel and cannot fill the socket buffer
+// ahead of the requests we must answer. Above MAX_FILTERED addresses (jump offsets are 8-bit) the
+// filter passes every ARP request / Neighbor Solicitation and the lookup happens in JavaScript.
+const MAX_FILTERED = 200;
+const RET_ALL: BpfInsn = { code: 0x06, jt: 0, jf: 0, k: 0x40000 };
+const RET_NONE: BpfInsn = { code: 0x06, jt: 0, jf: 0, k: 0 };
+const ldh = (k: number): BpfInsn => ({ code: 0x28, jt: 0, jf: 0, k });
+const ldb = (k: number): BpfInsn => ({ code: 0x30, jt: 0, jf: 0, k });
+const ldw = (k: number): BpfInsn => ({ code: 0x20, jt: 0, jf: 0, k });
+const jeq = (k: number, jt: number, jf: number): BpfInsn => ({ code: 0x15, jt, jf, k });
+
+/** Accepts when the 32-bit word at `offset` is one of `words`, after the `pre` checks. */
+export function matchWords(pre: Array<{ load: BpfInsn; value: number }>, offset: number, words: number[]): BpfInsn[] {
+  if (words.length === 0) return [RET_NONE];
+  const P = pre.length;
+  const prog: BpfInsn[] = [];
+  if (words.length > MAX_FILTERED) {
+    // checks, then RET_ALL at 2P, RET_NONE at 2P + 1
+    pre.forEach((p, i) => prog.push(p.load, jeq(p.value, 0, 2 * P - 2 * i - 1)));
+    prog.push(RET_ALL, RET_NONE);
+    return prog;
+  }
+  const n = words.length;
+  const drop = 2 * P + 1 + n; // RET_NONE; RET_ALL follows it
+  pre.forEach((p, i) => prog.push(p.load, jeq(p.value, 0, drop - 2 * i - 2)));
+  prog.push(ldw(offset));
+  words.forEach((w, k) => prog.push(jeq(w >>> 0, n - k, 0)));
+  prog.push(RET_NONE, RET_ALL);
+  return prog;
+}
+
+/** ARP requests (op at byte 20) whose target IPv4 (byte 38) is one of ours. */
+export function arpFilter(v4: Iterable<string>): BpfInsn[] {
+  const words = [...new Set([...v4].map((ip) => ipv4ToBytes(ip).readUInt32BE(0)))];
+  return matchWords([{ load: ldh(20), value: 1 }], 38, words);
+}
+
+/** ICMPv6 (next header 58 at byte 20, no extension headers) NS (type 135 at byte 54) whose target's low 32 bits (byte 74) match one of ours. */
+export function nsFilter(v6: Iterable<string>): BpfInsn[] {
+  const words = [...new Set([...v6].map((ip) => ipv6ToBytes(ip).readUInt32BE(12)))];
+  return matchWords([{ load: ldb(20), value: 58 }, { load: ldb(54), value: 135 }], 74, words);
+}
 
 export class InterfaceResponder {
   readonly name: string;
@@ -48,26 +75,35 @@ export class InterfaceResponder {
     this.log = log.child({ interface: name });
   }
 
-  addV4(ip: string): void {
+  /** Opens the sockets ahead of need, so acquiring an address costs only the sends. Idempotent. */
+  open(): void {
     if (!this.arp) {
       this.arp = new PacketSocket(this.index, ETH_P_ARP, (f, t) => this.onArp(f, t));
-      this.arp.setFilter(ARP_FILTER);
+      this.arp.setFilter(arpFilter(this.v4));
     }
+    if (!this.ip6) {
+      this.ip6 = new PacketSocket(this.index, ETH_P_IPV6, (f, t) => this.onNdp(f, t));
+      this.ip6.setFilter(nsFilter(this.v6));
+      this.mld = new GroupMembership(this.name);
+    }
+  }
+
+  addV4(ip: string): void {
+    this.open();
+    if (this.v4.has(ip)) return;
     this.v4.add(ip);
+    this.arp?.setFilter(arpFilter(this.v4));
   }
 
   removeV4(ip: string): void {
-    this.v4.delete(ip);
+    if (this.v4.delete(ip)) this.arp?.setFilter(arpFilter(this.v4));
   }
 
   addV6(ip: string): void {
-    if (!this.ip6) {
-      this.ip6 = new PacketSocket(this.index, ETH_P_IPV6, (f, t) => this.onNdp(f, t));
-      this.ip6.setFilter(NS_FILTER);
-      this.mld = new GroupMembership(this.name);
-    }
-    if (this.v6.has(ip)) return;
+    this.open();
+    if (this.v6.has(ip) || !this.ip6) return;
     this.v6.add(ip);
+    this.ip6.setFilter(nsFilter(this.v6));
     const g = solicitedNode(ip);
     const n = this.groups.get(g) ?? 0;
     this.groups.set(g, n + 1);
@@ -83,6 +119,11 @@ export class InterfaceResponder {
 
   removeV6(ip: string): void {
     if (!this.v6.delete(ip)) return;
+    try {
+      this.ip6?.setFilter(nsFilter(this.v6));
+    } catch (err) {
+      this.log.warn({ err }, 'could not update the NS filter');
+    }
     const g = solicitedNode(ip);
     const n = this.groups.get(g) ?? 0;
     if (n > 1) {
@@ -96,10 +137,6 @@ export class InterfaceResponder {
     } catch {
       /* socket already gone */
     }
-  }
-
-  get empty(): boolean {
-    return this.v4.size === 0 && this.v6.size === 0;
   }
 
   /** Gratuitous ARP (request and reply) or an unsolicited NA for one address. */

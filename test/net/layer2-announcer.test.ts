@@ -138,8 +138,8 @@ function probe(client: Netns, frames: Array<{ kind: 'ns' | 'arp'; target: string
     const link = n.listInterfaces().find((i) => i.name === 'eth0');
     const mac = parseMac(link.mac);
     const seen = [];
-    const rx6 = new n.PacketSocket(link.index, n.ETH_P_IPV6, (f) => { const m = ndp.decodeNdp(f); if (m && m.type === ndp.ICMPV6_NA) seen.push({ kind: 'na', target: m.target, flags: m.flags, dst: m.dst, ethDst: m.ethDst.toString('hex'), lla: m.lla?.toString('hex') }); });
-    const rx4 = new n.PacketSocket(link.index, n.ETH_P_ARP, (f) => { const m = arp.decodeArp(f); if (m && m.op === arp.ARP_REPLY) seen.push({ kind: 'arp', ip: m.senderIp, mac: m.senderMac.toString('hex') }); });
+    const rx6 = new n.PacketSocket(link.index, n.ETH_P_IPV6, (f) => { const m = ndp.decodeNdp(f); if (m && m.type === ndp.ICMPV6_NA && m.dst === 'fd00:77::1') seen.push({ kind: 'na', target: m.target, flags: m.flags, dst: m.dst, ethDst: m.ethDst.toString('hex'), lla: m.lla?.toString('hex') }); });
+    const rx4 = new n.PacketSocket(link.index, n.ETH_P_ARP, (f) => { const m = arp.decodeArp(f); if (m && m.op === arp.ARP_REPLY && m.targetIp === '10.77.0.1') seen.push({ kind: 'arp', ip: m.senderIp, mac: m.senderMac.toString('hex') }); });
     for (const p of ${JSON.stringify(frames)}) {
       if (p.kind === 'ns') rx6.send(ndp.encodeNdp({ ethDst: parseMac(p.dstMac), ethSrc: mac, src: 'fd00:77::1', dst: p.dstIp ?? p.target, type: ndp.ICMPV6_NS, target: p.target, lla: p.withLla ? mac : undefined }));
       else rx4.send(arp.encodeArp({ ethDst: parseMac(p.dstMac), ethSrc: mac, op: arp.ARP_REQUEST, senderMac: mac, senderIp: '10.77.0.1', targetMac: Buffer.alloc(6), targetIp: p.target }));
@@ -151,7 +151,7 @@ function probe(client: Netns, frames: Array<{ kind: 'ns' | 'arp'; target: string
 
 test('unicast reachability probes are answered with and without a source link-layer option; unowned targets never', async () => {
   await setup(1, async (_sw, client, [a]) => {
-    const agent = startAgent(a!);
+    const agent = startAgent(a!, { gratuitousCount: 1 });
     await ready(agent);
     await setAndWait(agent, { [VIP4]: {}, [VIP6]: {} });
     const seen = JSON.parse(await probe(client, [
