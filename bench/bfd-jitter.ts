@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { BfdEngine } from '../src/bfd/engine.ts';
 import { BfdManager } from '../src/bfd/manager.ts';
+import { selectTransport } from '../src/bfd/native-transport.ts';
 import { dgramTransport, type BfdTransport } from '../src/bfd/transport.ts';
 
 const { values: args } = parseArgs({
@@ -64,6 +65,7 @@ if (args.receiver !== undefined) {
 
   async function run(mode: 'worker' | 'main', busy: boolean): Promise<Record<string, number | string>> {
     let close: () => Promise<void>;
+    let late: () => Promise<{ maxMs: number; over50ms: number } | undefined>;
     let add: (port: number) => Promise<void>;
     let ourPort: number;
     let upSeen = 0;
@@ -73,11 +75,14 @@ if (args.receiver !== undefined) {
       ourPort = await m.listenPort(4);
       add = (p) => m.addSession({ key: 'r', peerAddress: '127.0.0.1', peerPort: p, profile });
       close = () => m.close();
+      late = async () => (await m.sessions())[0]?.txLate;
     } else {
-      const e = new BfdEngine({ singleHopPort: 0, onState: (c) => { if (c.state === 'Up') upSeen++; } });
+      // The same transport the worker picks, so only the thread differs.
+      const e = new BfdEngine({ transport: await selectTransport(), singleHopPort: 0, onState: (c) => { if (c.state === 'Up') upSeen++; } });
       ourPort = await e.listenPort(4, false);
       add = (p) => e.add({ key: 'r', peerAddress: '127.0.0.1', peerPort: p, profile });
       close = () => e.close();
+      late = async () => e.snapshot()[0]?.txLate;
     }
     const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--receiver', String(ourPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -87,15 +92,19 @@ if (args.receiver !== undefined) {
     for (let i = 0; i < 100 && upSeen === 0; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1500));
     child.stdin!.write('reset\n');
+    const lateBefore = await late();
     const stopLoad = busy ? startLoad() : () => {};
     await new Promise((r) => setTimeout(r, seconds * 1000));
     stopLoad();
     child.stdin!.write('report\n');
     const stats = JSON.parse((await lines.next()).value as string) as Record<string, number>;
+    const lateAfter = await late();
     await close();
     child.kill();
     const f = (n: number | undefined): string => (n ?? NaN).toFixed(1);
-    return { mode, load: busy ? `busy ${busyMs} ms slices + GC` : 'idle', packets: stats.packets!, 'gap p50 ms': f(stats.p50), 'gap p99 ms': f(stats.p99), 'gap max ms': f(stats.max), 'gaps > 300 ms': stats.over300!, 'peer Downs': stats.downs! };
+    return { mode, load: busy ? `busy ${busyMs} ms slices + GC` : 'idle', packets: stats.packets!, 'gap p50 ms': f(stats.p50), 'gap p99 ms': f(stats.p99), 'gap max ms': f(stats.max), 'gaps > 300 ms': stats.over300!, 'peer Downs': stats.downs!,
+      // Sender-side: how late our own timer fired (max over the whole run, count during the load).
+      'tx late max ms': f(lateAfter?.maxMs), 'tx late > 50 ms': (lateAfter?.over50ms ?? 0) - (lateBefore?.over50ms ?? 0) };
   }
 
   const rows = [];

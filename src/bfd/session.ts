@@ -53,6 +53,8 @@ export interface SessionSnapshot {
   txPackets: number;
   rxPackets: number;
   rxDropped: number;
+  /** How late periodic packets left versus their schedule (event-loop delay in the BFD thread). */
+  txLate: { maxMs: number; over20ms: number; over50ms: number; over100ms: number };
 }
 
 export interface SessionOptions {
@@ -112,6 +114,7 @@ export class BfdSession {
   private detectTimer: unknown;
   private closed = false;
   private stats = { tx: 0, rx: 0, dropped: 0 };
+  private late = { maxMs: 0, over20ms: 0, over50ms: 0, over100ms: 0 };
 
   constructor(o: SessionOptions) {
     this.key = o.key;
@@ -295,8 +298,14 @@ export class BfdSession {
     const max = this.profile.detectMultiplier === 1 ? 0.9 : 1;
     const interval = base * (0.75 + this.clock.random() * (max - 0.75));
     const wait = immediate ? 0 : Math.max(0, this.lastTx + interval - this.clock.now());
+    const due = this.clock.now() + wait;
     this.txTimer = this.clock.setTimeout(() => {
       this.txTimer = undefined;
+      const late = this.clock.now() - due;
+      if (late > this.late.maxMs) this.late.maxMs = late;
+      if (late > 20) this.late.over20ms++;
+      if (late > 50) this.late.over50ms++;
+      if (late > 100) this.late.over100ms++;
       this.transmit(false);
       this.scheduleTx(false);
     }, wait);
@@ -341,7 +350,7 @@ export class BfdSession {
       diagnostic: diagName(this.localDiag), remoteDiagnostic: diagName(this.remoteDiag),
       polling: this.polling, txIntervalMs: this.txInterval(), detectionTimeMs: this.detectionTime(),
       remoteMinRxMs: this.remoteMinRx, remoteDesiredTxMs: this.remoteDesiredTx, remoteDetectMult: this.remoteDetectMult,
-      txPackets: this.stats.tx, rxPackets: this.stats.rx, rxDropped: this.stats.dropped,
+      txPackets: this.stats.tx, rxPackets: this.stats.rx, rxDropped: this.stats.dropped, txLate: { ...this.late },
     };
   }
 
