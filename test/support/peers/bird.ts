@@ -12,6 +12,8 @@ export interface BirdOptions {
   kernelEcmp?: boolean;
   /** Log every BGP state change and route with timestamps to DIR/bird.log (benchmarks). */
   debugLog?: boolean;
+  /** Import only: export nothing to the neighbors (a pure receiver, for benchmarks). */
+  receiveOnly?: boolean;
   /** Raw text appended to the config. */
   extra?: string;
 }
@@ -32,7 +34,7 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
   const lines: string[] = [];
   lines.push(`router id ${cfg.routerId};`);
   if (logFile) lines.push(`log "${logFile}" all;`);
-  lines.push('timeformat protocol iso long;', 'timeformat route iso long;');
+  lines.push('timeformat protocol iso long;', 'timeformat route iso long;', 'timeformat log "%F %T.%6f";');
   lines.push('protocol device { scan time 10; }');
   if (opts.kernelEcmp) {
     lines.push('protocol kernel k4 { ipv4 { export all; import none; }; merge paths on; }');
@@ -53,7 +55,7 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
     const ibgp = n.asn === cfg.asn;
     const local = isV6(n.address) ? (cfg.localAddress6 ?? cfg.localAddress) : cfg.localAddress;
     lines.push(`protocol bgp ${protocolName(i)} {`);
-    if (opts.debugLog) lines.push('  debug { states, events };');
+    if (opts.debugLog) lines.push('  debug { states };');
     lines.push(`  local ${local}${cfg.port ? ` port ${cfg.port}` : ''} as ${cfg.asn};`);
     lines.push(`  neighbor ${n.address}${n.port ? ` port ${n.port}` : ''} as ${n.asn};`);
     lines.push('  strict bind on;');
@@ -69,7 +71,7 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
     for (const f of familiesOf(n)) {
       const gw = n.multihop ? '' : ' gateway direct;';
       const nh = ibgp ? ' next hop self;' : '';
-      lines.push(`  ${f} { import all; export all;${gw}${nh} };`);
+      lines.push(`  ${f} { import all; export ${opts.receiveOnly ? 'none' : 'all'};${gw}${nh} };`);
     }
     lines.push('}');
   });

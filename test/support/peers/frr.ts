@@ -12,10 +12,13 @@ export interface FrrOptions {
   coalesceTimeMs?: number;
   /** Raw lines appended inside `router bgp`. */
   extra?: string[];
+  /** Raw lines before `router bgp` (route-maps, prefix-lists). */
+  preamble?: string[];
 }
 
 export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
   const l: string[] = ['frr defaults traditional', 'hostname ilbg-frr', 'log stdout informational', '!'];
+  l.push(...(opts.preamble ?? []));
   // Originated routes carry communities through a route-map each (`network P route-map M`).
   const routeMap = new Map<string, string>();
   (cfg.originate ?? []).forEach((r, i) => {
