@@ -181,6 +181,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.port = await this.transport.bind((d) => this.onDatagram(d));
     this.running = true;
     this.lastAlive = this.alive().join(',');
+    // Peers set before start: say hello to all of them now, not one per dead-probe interval.
+    for (const m of this.members.values()) if (m.state === 'unknown') this.send(m, { type: 'ping', probeId: this.nextProbeId++ });
     this.scheduleTick(0);
     this.log.info({ port: this.port, timing: this.timing }, 'membership started');
     return this.port;

@@ -297,3 +297,47 @@ test('replayed, stale, misdirected and forged messages are rejected', async () =
   assert.deepEqual(m.alive(), ['a', 'b']);
   await m.close();
 });
+
+test('peers set before start are greeted at once', async () => {
+  const c = new Cluster(13);
+  const list = names(4).map((name, i) => ({ name, address: Cluster.addr(i), port: 7947 }));
+  for (let i = 0; i < 4; i++) {
+    const m = new Membership({ name: `n${i}`, address: Cluster.addr(i), port: 7947, secret: SECRET, logger: silent, clock: c.clock, transport: c.net.transport(Cluster.addr(i), 7947), random: prng(i) });
+    m.setPeers(list);
+    c.members.set(m.name, m);
+  }
+  try {
+    for (const m of c.members.values()) await m.start();
+    const took = c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'joined');
+    assert.ok(took <= 10, `join took ${took} ms`);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a "dead" claim about a member heard from moments ago becomes a suspicion, which it refutes', async () => {
+  const c = await Cluster.of(4, 17);
+  try {
+    // "x" stands for a node that comes back from a cut with a stale view; it is a listed peer.
+    const list = [...names(4).map((name, i) => ({ name, address: Cluster.addr(i), port: 7947 })), { name: 'x', address: '10.0.0.99', port: 7947 }];
+    for (const m of c.members.values()) m.setPeers(list);
+    c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'converged');
+    c.clock.advance(500);
+    const x = c.net.transport('10.0.0.99', 7947);
+    await x.bind(() => {});
+    const t0 = c.clock.now();
+    const n2inc = c.get('n0').snapshot().find((s) => s.name === 'n2')!.incarnation;
+    x.send(seal(deriveKey(SECRET), encodeMessage({
+      from: 'x', to: 'n0', epoch: t0, seq: 1, timestamp: t0, incarnation: t0, body: { type: 'gossip' }, updates: [{ name: 'n2', state: 'dead', incarnation: n2inc }],
+    })), Cluster.addr(0), 7947);
+    c.clock.advance(2);
+    assert.equal(c.get('n0').snapshot().find((s) => s.name === 'n2')!.state, 'suspect');
+    c.clock.advance(3000);
+    assert.equal(c.events.filter((e) => e.kind === 'down' && e.member === 'n2' && e.at >= t0).length, 0, 'n2 never failed over');
+    assert.ok((await counter(c.get('n2'), 'refutations')) >= 1);
+    for (const v of c.views(names(4))) assert.deepEqual(v.filter((n) => n !== 'x'), names(4));
+    await x.close();
+  } finally {
+    await c.close();
+  }
+});
