@@ -93,13 +93,14 @@ test('ironlb apiserver runs the server, prints its URL and writes a kubeconfig',
   const dir = mkdtempSync(join(tmpdir(), 'ironlb-apiserver-cli-'));
   const bin = fileURLToPath(new URL('../../bin/ironlb', import.meta.url));
   const kc = join(dir, 'kubeconfig');
+  // bin/ironlb loads every subcommand's modules: allow for a slow start on a loaded machine.
   const child = spawn(bin, ['apiserver', '--port', '0', '--kubeconfig', kc, '--crds', fileURLToPath(new URL('../../deploy/crds', import.meta.url))], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: 'silent' } });
   try {
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1], { what: `the URL on stdout (stderr: ${err})`, timeoutMs: 20_000 });
+    const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1], { what: `the URL on stdout (stderr: ${err})`, timeoutMs: 60_000 });
     assert.match(readFileSync(kc, 'utf8'), new RegExp(`server: ${url}`));
     const groups = (await (await fetch(`${url}/apis`)).json()) as { groups: { name: string }[] };
     assert.ok(groups.groups.some((g) => g.name === 'ironlb.io'), 'the project CRDs are served');
