@@ -318,3 +318,31 @@ test('only selected interfaces, only matching subnets; a flood of requests does 
     }
   });
 });
+
+test('periodic refresh re-sends gratuitous messages only when enabled', async () => {
+  await withNamespaces('ilbl', 1, async ([n]) => {
+    await n!.ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0');
+    await n!.ip('link', 'set', 'eth0', 'up');
+    await n!.ip('link', 'set', 'peer0', 'up');
+    const host: Node = { ns: n!, mac: '' };
+    const on = startAgent(host, { interfaces: ['eth0'], gratuitousCount: 1, refreshIntervalMs: 200 });
+    const off = new AgentProcess((c, args) => n!.spawn(c, args, { stdio: ['pipe', 'pipe', 'pipe'] }), { interfaces: ['peer0'], gratuitousCount: 1 });
+    try {
+      await Promise.all([ready(on), ready(off)]);
+      await setAndWait(on, { [VIP4]: {} });
+      await setAndWait(off, { [OTHER4]: {} });
+      const gratuitous = async (a: AgentProcess): Promise<number> => {
+        const from = a.events.length;
+        a.send({ metrics: true });
+        const m = await waitFor(() => a.find((e) => e.event === 'metrics', from), { what: 'metrics' });
+        return Number(/ironlb_layer2_gratuitous_total\{[^}]*protocol="arp"\} (\d+)/.exec(m.text as string)?.[1] ?? 0);
+      };
+      // Each refresh sends the request and the reply form.
+      await waitFor(async () => (await gratuitous(on)) >= 8, { what: 'refreshes with the option on', timeoutMs: 10_000, intervalMs: 200 });
+      assert.equal(await gratuitous(off), 2, 'one announcement (two frames) and no refresh with the option off');
+    } finally {
+      on.kill();
+      off.kill();
+    }
+  });
+});
