@@ -182,6 +182,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.sessions.delete(name);
     this.applyPassword(s.cfg, true);
     await s.stop(CeaseSub.PEER_DECONFIGURED);
+    s.forgetMetrics();
   }
 
   /** Desired routes of a peer, as a whole: only the difference goes on the wire. */

@@ -134,6 +134,11 @@ export class Session {
   }
 
   /** Sends Cease with `subcode`, closes everything; resolves once the sockets are closed. */
+  /** Drops this peer's metric series (the peer is gone). */
+  forgetMetrics(): void {
+    for (const m of Object.values(bgpMetrics)) m.remove({ peer: this.cfg.name });
+  }
+
   async stop(subcode: number = CeaseSub.ADMIN_SHUTDOWN): Promise<void> {
     if (this.extra) this.dispatch(this.extra, { type: 'Stop', subcode });
     this.dispatch(this.main, { type: 'Stop', subcode });
@@ -551,6 +556,7 @@ export class Session {
       this.establishedAt = 0;
       this.flushScheduled = false;
       bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 0);
+      bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, 0);
     }
     if (reason && next === 'Idle' && !this.lastError) this.lastError = reason;
     if (next === 'Established') this.onEstablished();
@@ -655,6 +661,7 @@ export class Session {
     c.prefixesAnnouncedOut += announced;
     c.prefixesWithdrawnOut += withdrawn;
     bgpMetrics.updatesSent.inc({ peer: this.cfg.name }, out.length);
+    bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, this.rib.advertisedCount);
   }
 
   status(): PeerStatus {
