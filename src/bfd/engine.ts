@@ -152,8 +152,16 @@ export class BfdEngine {
       const same = norm(spec.peerAddress) === e.spec.peerAddress && (spec.multihop ?? false) === (e.spec.multihop ?? false) &&
         spec.localAddress === e.spec.localAddress && spec.interface === e.spec.interface && spec.peerPort === e.spec.peerPort;
       if (!same) {
-        await this.removeNow(spec.key);
-        return this.addNow(spec);
+        // Hold the listener across the re-creation so it is not closed and re-bound.
+        const family = familyOf(e.spec.peerAddress);
+        const multihop = e.spec.multihop ?? false;
+        await this.listener(family, multihop, true);
+        try {
+          await this.removeNow(spec.key);
+          return await this.addNow(spec);
+        } finally {
+          await this.release(family, multihop);
+        }
       }
       e.spec = { ...spec, peerAddress: e.spec.peerAddress };
       e.minTtl = profile.minimumTtl;
@@ -174,10 +182,14 @@ export class BfdEngine {
     this.byDiscr.delete(e.session.localDiscr);
     this.byPeer.delete(e.demuxKey);
     await e.tx.close();
-    const family = familyOf(e.spec.peerAddress);
-    const l = await this.listener(family, e.spec.multihop ?? false, false);
+    await this.release(familyOf(e.spec.peerAddress), e.spec.multihop ?? false);
+  }
+
+  /** Drops one use of a listener, closing it with the last one. */
+  private async release(family: 4 | 6, multihop: boolean): Promise<void> {
+    const l = await this.listener(family, multihop, false);
     if (--l.users <= 0) {
-      this.listeners.delete(`${family}/${e.spec.multihop ? 'mh' : 'sh'}`);
+      this.listeners.delete(`${family}/${multihop ? 'mh' : 'sh'}`);
       await l.endpoint.close();
     }
   }

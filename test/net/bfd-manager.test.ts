@@ -102,3 +102,27 @@ test('received TTL: with the native transport a single-hop packet below TTL 255 
     await bfd.close();
   }
 });
+
+test('a crashed worker is reported as Down and restarted with its sessions', { timeout: 60_000 }, async () => {
+  const a = new BfdManager({ singleHopPort: 0 });
+  const b = new BfdManager({ singleHopPort: 0 });
+  try {
+    const [pa, pb] = await Promise.all([a.listenPort(4), b.listenPort(4)]);
+    await a.addSession({ key: 'to-b', peerAddress: '127.0.0.1', peerPort: pb, profile: fast });
+    await b.addSession({ key: 'to-a', peerAddress: '127.0.0.1', peerPort: pa, profile: fast });
+    await waitFor(() => a.state('to-b') === 'Up' && b.state('to-a') === 'Up', { what: 'both Up', timeoutMs: 10_000 });
+    const events: BfdStateEvent[] = [];
+    a.on('state', (e) => events.push(e));
+    // Kill the worker from outside, as a crash would.
+    await (a as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const down = await waitFor(() => events.find((e) => e.state === 'Down'), { what: 'Down reported for the lost session', timeoutMs: 5000, intervalMs: 10 });
+    assert.equal(down.diagnostic, 'WorkerRestarted');
+    // The restarted worker binds port 0 afresh: the peer must be told the new port.
+    const pa2 = await a.listenPort(4);
+    await b.updateSession({ key: 'to-a', peerAddress: '127.0.0.1', peerPort: pa2, profile: fast });
+    await waitFor(() => a.state('to-b') === 'Up' && b.state('to-a') === 'Up', { what: 'Up again after the restart', timeoutMs: 15_000 });
+    assert.equal((await a.sessions()).length, 1);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
