@@ -7,6 +7,7 @@ import { registerController } from './controller.ts';
 import { registerSpeaker } from './speaker.ts';
 import { registerBfdCommand } from '../bfd/cli.ts';
 import { registerMembershipCommand } from '../membership/cli.ts';
+import { registerValidate } from './validate.ts';
 import { registerLayer2Command } from '../layer2/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSpeaker(program);
   registerBfdCommand(program);
   registerMembershipCommand(program);
+  registerValidate(program);
   registerLayer2Command(program);
   return program;
 }
