@@ -189,21 +189,22 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): void {
     const s = this.session(peerName);
     // Validate everything first, so a bad route changes nothing. Keys already in canonical form
-    // (the usual case) are used as they are, without a copy of the table.
+    // (the usual case) are used as they are, without a copy of the table; interning is cached
+    // per attributes object, so the second pass costs a lookup.
     let canonical = true;
-    const sets: AttrSet[] = [];
     for (const [p, a] of routes) {
       if (canonicalPrefix(p) !== p) canonical = false;
-      sets.push(this.attrs.intern(a));
+      this.attrs.intern(a);
     }
     let changed: boolean;
     if (canonical) {
-      let i = 0;
-      changed = s.rib.replaceWith(routes.keys(), () => sets[i++], (p) => routes.has(p));
+      changed = s.rib.replaceWith(routes.keys(), (p) => {
+        const a = routes.get(p);
+        return a ? this.attrs.intern(a) : undefined;
+      }, (p) => routes.has(p));
     } else {
       const m = new Map<string, AttrSet>();
-      let i = 0;
-      for (const p of routes.keys()) m.set(canonicalPrefix(p), sets[i++] as AttrSet);
+      for (const [p, a] of routes) m.set(canonicalPrefix(p), this.attrs.intern(a));
       changed = s.rib.replace(m);
     }
     if (changed) s.scheduleFlush();
