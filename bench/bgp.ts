@@ -19,6 +19,8 @@ type SenderName = 'ironlb' | 'gobgp' | 'frr' | 'frr-coalesce';
 
 interface Sender {
   pid: number;
+  /** RSS before any route was loaded (ironlb only: the others load theirs at start-up). */
+  baseRssMb?: number;
   /** Removes every route; resolves when the command has been issued. */
   withdrawAll(): Promise<void>;
   stop(): Promise<void>;
@@ -39,6 +41,8 @@ export interface RunResult {
   /** Sender CPU seconds over its whole life (start-up and loading its routes included). */
   cpuTotalS: number;
   peakRssMb: number;
+  /** ironlb: RSS of the speaker process before its routes were loaded. */
+  baseRssMb?: number;
 }
 
 const FIRST = '10.128.0.0';
@@ -50,11 +54,14 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(f[11]) + Number(f[12])) / TICK;
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+async function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+const peakRssMb = (pid: number): Promise<number> => statusMb(pid, 'VmHWM');
+const rssMb = (pid: number): Promise<number> => statusMb(pid, 'VmRSS');
 
+/** The N prefixes every sender announces. */
 function prefixes(n: number): string[] {
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++) out[i] = `${nthAddress(FIRST, i)}/32`;
@@ -64,13 +71,14 @@ function prefixes(n: number): string[] {
 async function startSender(name: SenderName, ns: Netns, n: number, self: string, peer: string): Promise<Sender> {
   const neighbor = { address: peer, asn: 65000, passive: true, gracefulRestart: false, families: ['ipv4' as const] };
   const cfg: DaemonConfig = { asn: 65001, routerId: self, localAddress: self, neighbors: [neighbor] };
+  let baseRss: number | undefined;
   if (name === 'ironlb') {
     const s = await IronlbSpeaker.start(ns, { routerId: self, listen: { address: self, port: 179 } });
-    await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: peer, localAddress: self, passive: true, families: ['ipv4'] },
-      new Map(prefixes(n).map((p) => [p, {}])));
+    baseRss = await rssMb(s.pid);
+    await s.call('addPeerRange', { name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: peer, localAddress: self, passive: true, families: ['ipv4'] }, FIRST, n, {});
     const st = await s.peerStatus('r');
     if (st.routesDesired !== n) throw new Error(`ironlb holds ${st.routesDesired} routes, wanted ${n}`);
-    return { pid: s.pid, withdrawAll: () => s.setRoutes('r', new Map()), stop: () => s.close() };
+    return { pid: s.pid, baseRssMb: baseRss, withdrawAll: () => s.setRoutes('r', new Map()), stop: () => s.close() };
   }
   if (name === 'gobgp') {
     const g = await Gobgp.start(ns, cfg);
@@ -144,6 +152,7 @@ async function oneRun(name: SenderName, n: number, net: number): Promise<RunResu
         cpuWithdrawS: c2 - c1,
         cpuTotalS: c2,
         peakRssMb: await peakRssMb(sender.pid),
+        ...(sender.baseRssMb !== undefined ? { baseRssMb: sender.baseRssMb } : {}),
       };
     } finally {
       await sender?.stop().catch(() => undefined);
@@ -174,6 +183,8 @@ export function summarize(results: RunResult[]): string {
       lines.push(`| ${n.toLocaleString('en')} | ${s} | ${range(rs.map((r) => r.loadMs))} | ${range(rs.map((r) => r.withdrawMs))} | ${range(rs.map((r) => r.withdrawFromFirstMs))} | ${range(rs.map((r) => r.cpuLoadS), 2)} | ${range(rs.map((r) => r.cpuWithdrawS), 2)} | ${range(rs.map((r) => r.cpuTotalS), 2)} | ${range(rs.map((r) => r.peakRssMb))} |`);
     }
   }
+  const base = results.filter((r) => r.baseRssMb !== undefined);
+  if (base.length) lines.push('', `ironlb RSS before any route (Node.js + the engine's modules): ${range(base.map((r) => r.baseRssMb!))} MB.`);
   lines.push('');
   lines.push('Ratios of medians (ironlb / other; below 1 = ironlb faster or smaller):');
   lines.push('');
@@ -217,7 +228,7 @@ async function main(): Promise<void> {
       for (const s of senders) {
         const r = await oneRun(s, n, net++ > 90 ? (net = 60) : net);
         results.push(r);
-        console.error(`${s} N=${n} #${i + 1}: load ${fmt(r.loadMs)} ms, withdraw ${fmt(r.withdrawMs)} ms (${fmt(r.withdrawFromFirstMs)} from first drop), CPU ${fmt(r.cpuLoadS, 2)}+${fmt(r.cpuWithdrawS, 2)} s (total ${fmt(r.cpuTotalS, 2)}), peak RSS ${fmt(r.peakRssMb)} MB`);
+        console.error(`${s} N=${n} #${i + 1}: load ${fmt(r.loadMs)} ms, withdraw ${fmt(r.withdrawMs)} ms (${fmt(r.withdrawFromFirstMs)} from first drop), CPU ${fmt(r.cpuLoadS, 2)}+${fmt(r.cpuWithdrawS, 2)} s (total ${fmt(r.cpuTotalS, 2)}), peak RSS ${fmt(r.peakRssMb)} MB${r.baseRssMb !== undefined ? ` (${fmt(r.baseRssMb)} MB before routes)` : ''}`);
       }
     }
   }
