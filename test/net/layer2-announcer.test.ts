@@ -153,7 +153,15 @@ test('unicast reachability probes are answered with and without a source link-la
   await setup(1, async (_sw, client, [a]) => {
     const agent = startAgent(a!, { gratuitousCount: 1 });
     await ready(agent);
+    // MLDv2 reports (hop-by-hop header, then ICMPv6 type 143) from the node: the real group join.
+    const mld = client.spawn('tcpdump', ['-i', 'eth0', '-n', '-v', '-l', '--immediate-mode', 'ip6 and ip6[6] == 0 and ip6[40] == 58 and ip6[48] == 143']);
+    let mldOut = '';
+    mld.stdout!.on('data', (d: Buffer) => (mldOut += d.toString()));
+    mld.stderr!.on('data', (d: Buffer) => (mldOut += d.toString()));
+    await waitFor(() => mldOut.includes('listening'), { what: 'tcpdump listening', timeoutMs: 10_000 });
     await setAndWait(agent, { [VIP4]: {}, [VIP6]: {} });
+    await waitFor(() => mldOut.includes('ff02::1:ff00:100'), { what: `an MLD report joining ff02::1:ff00:100 (capture: ${mldOut.slice(-500)})`, timeoutMs: 5000 });
+    mld.kill('SIGKILL');
     const seen = JSON.parse(await probe(client, [
       { kind: 'ns', target: VIP6, dstMac: a!.mac, withLla: false }, // MetalLB #2920 case
       { kind: 'ns', target: OTHER6, dstMac: a!.mac, withLla: false },
