@@ -304,7 +304,8 @@ export class Speaker {
       }
       desired.set(ip, ifaces);
       const before = prevOwner(prev, ip);
-      if (before !== undefined && before !== this.node) {
+      // A takeover from a node that went away (not a rebalance after a node came back).
+      if (before !== undefined && before !== this.node && !alive.includes(before)) {
         const down = this.#downAt.get(before);
         this.metrics.failovers.inc({ mode: 'layer2' });
         if (down !== undefined && now - down < 10_000) this.metrics.failoverSeconds.observe((now - down) / 1000);

@@ -20,6 +20,22 @@ async function owner(c: SpeakerCluster, svc: string, notOn?: string, timeoutMs =
   );
 }
 
+/** The owner once status and the wire agree (ownership may move back when a node rejoins). */
+async function settledOwner(c: SpeakerCluster, svc: string, ip: string): Promise<string> {
+  let seen = '';
+  return waitFor(
+    async () => {
+      const o = await owner(c, svc);
+      const arp = await c.arpOwners(ip);
+      seen = `status ${o}, ARP ${arp.join(',')}`;
+      return arp.length === 1 && arp[0] === o ? o : undefined;
+    },
+    { what: `status and ARP to agree on the owner of ${svc}`, timeoutMs: 15_000, intervalMs: 200 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (${seen})`);
+  });
+}
+
 const byName = (c: SpeakerCluster, name: string): SpeakerNode => c.nodes.find((n) => n.name === name) as SpeakerNode;
 
 test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming, node conditions, ETP Local, selectors, interfaces, membership', async () => {
@@ -66,12 +82,45 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
       async () => (await c.api.core.listNamespacedEvent({ namespace: 'default' })).items.find((e) => e.involvedObject.name === 's1' && e.reason === 'AnnouncingNodesChanged' && e.message?.includes(`from ${o1b}`)),
       { what: 'AnnouncingNodesChanged Event on s1', timeoutMs: 10_000 },
     );
+    const hist = await byName(c, o1b).metrics();
+    console.log(`# speaker L2 failover at ${o1b}: ${hist.split('\n').filter((l) => /^ironlb_speaker_failover(s_total|_duration_seconds_(sum|count))/.test(l)).join('; ')}`);
     c.startSpeaker(c.nodes.indexOf(byName(c, o1)));
     await byName(c, o1).waitLog(/membership running/, 90_000, byName(c, o1).log.length);
 
+    // ---- SIGTERM hands over at once: the owner leaves the membership before it stops answering
+    const o1c = await settledOwner(c, 's1', '10.82.0.100');
+    const client2 = c.tcpClient('10.82.0.100', 50);
+    await waitFor(() => client2.results.some((r) => r.node === o1c), { what: `TCP answers from ${o1c} before SIGTERM`, timeoutMs: 10_000 });
+    const termAt = Date.now();
+    const termNode = byName(c, o1c);
+    termNode.proc?.kill('SIGTERM');
+    const resumed2 = await waitFor(() => client2.results.find((r) => r.t >= termAt && r.node !== undefined && r.node !== o1c), { what: 'TCP answers from another node after SIGTERM', timeoutMs: 10_000 });
+    client2.stop();
+    console.log(`# speaker L2 handover on SIGTERM: ${resumed2.node} answered TCP after ${resumed2.t - termAt} ms (${client2.results.filter((r) => r.t >= termAt && r.err).length} failed requests)`);
+    assert.ok(resumed2.t - termAt < FAILOVER_LIMIT_MS);
+    await waitFor(() => !termNode.running, { what: `${o1c} exited after SIGTERM`, timeoutMs: 15_000 });
+    c.startSpeaker(c.nodes.indexOf(termNode));
+    await termNode.waitLog(/membership running/, 90_000, termNode.log.length);
+
+    // ---- an invalid change keeps the last valid configuration serving, and says why
+    await c.apply('L2Advertisement', 'broken', { pools: ['no-such-pool'] });
+    const cs = await waitFor(
+      async () => {
+        const o = (await c.api.custom.getNamespacedCustomObject({ group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'configurationstates', name: 'speaker-n0' })) as { status?: { valid: boolean; message?: string } };
+        return o.status?.valid === false ? o.status : undefined;
+      },
+      { what: 'ConfigurationState speaker-n0 invalid', timeoutMs: 10_000 },
+    );
+    assert.match(cs.message ?? '', /no-such-pool/);
+    assert.equal((await c.arpOwners('10.82.0.100')).length, 1, 'the last valid configuration keeps serving');
+    await waitFor(
+      async () => (await c.api.core.listNamespacedEvent({ namespace: 'ironlb-system' })).items.find((e) => e.involvedObject.name === 'speaker-n0' && e.reason === 'InvalidConfiguration'),
+      { what: 'InvalidConfiguration Event on speaker-n0', timeoutMs: 10_000 },
+    );
+    await c.remove('L2Advertisement', 'broken');
+
     // ---- NetworkUnavailable and the exclusion label take a node's services away
-    const o2 = await owner(c, 's2');
-    await c.waitArpOwners('10.82.0.101', [o2]);
+    const o2 = await settledOwner(c, 's2', '10.82.0.101');
     await c.setNodeStatus(o2, { networkUnavailable: true });
     const o2b = await owner(c, 's2', o2);
     await c.waitArpOwners('10.82.0.101', [o2b]);
