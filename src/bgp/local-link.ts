@@ -14,7 +14,7 @@ function inSubnet(addr: Buffer, net: Buffer, len: number): boolean {
 
 /**
  * The link-local address of the interface that holds `localAddress`, when `peerAddress` is in
- * one of that interface's IPv6 subnets (directly connected); undefined otherwise.
+ * one of that interface's subnets of the same family (directly connected); undefined otherwise.
  */
 export function linkLocalFor(localAddress: string, peerAddress: string, ifaces = os.networkInterfaces()): Buffer | undefined {
   let local: Buffer;
@@ -25,13 +25,14 @@ export function linkLocalFor(localAddress: string, peerAddress: string, ifaces =
   } catch {
     return undefined;
   }
-  if (local.length !== 16 || peer.length !== 16) return undefined;
+  if (local.length !== peer.length) return undefined;
+  const fam = local.length === 4 ? 'IPv4' : 'IPv6';
   for (const list of Object.values(ifaces)) {
     if (!list) continue;
-    const mine = list.find((a) => a.family === 'IPv6' && parseAddress(a.address).equals(local));
+    const mine = list.find((a) => a.family === fam && parseAddress(a.address).equals(local));
     if (!mine) continue;
     const onLink = list.some((a) => {
-      if (a.family !== 'IPv6' || !a.cidr) return false;
+      if (a.family !== fam || !a.cidr) return false;
       const len = Number(a.cidr.split('/')[1]);
       return inSubnet(peer, parseAddress(a.address), len);
     });
@@ -40,6 +41,31 @@ export function linkLocalFor(localAddress: string, peerAddress: string, ifaces =
     return ll ? parseAddress(ll.address) : undefined;
   }
   return undefined;
+}
+
+/**
+ * Addresses of the interface that holds `localAddress`: its first IPv4, its first global IPv6
+ * and its link-local. The default next hop of the other family than the session's.
+ */
+export function interfaceAddresses(localAddress: string, ifaces = os.networkInterfaces()): { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } {
+  let local: Buffer;
+  try {
+    local = parseAddress(localAddress);
+  } catch {
+    return {};
+  }
+  for (const list of Object.values(ifaces)) {
+    if (!list || !list.some((a) => parseAddress(a.address).equals(local))) continue;
+    const out: { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } = {};
+    const v4 = list.find((a) => a.family === 'IPv4');
+    const v6 = list.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:') && a.address !== '::1');
+    const ll = list.find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
+    if (v4) out.ipv4 = parseAddress(v4.address);
+    if (v6) out.ipv6 = parseAddress(v6.address);
+    if (ll) out.linkLocal = parseAddress(ll.address);
+    return out;
+  }
+  return {};
 }
 
 /** A router ID from the host's addresses: the first non-internal IPv4, else the first IPv4. */

@@ -10,7 +10,7 @@ import type { DecodeContext } from './codec/attributes.ts';
 import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
 import { AdjRibOut } from './adj-rib-out.ts';
 import { UpdateEncoder, type EncodingContext } from './update-builder.ts';
-import { linkLocalFor } from './local-link.ts';
+import { interfaceAddresses, linkLocalFor } from './local-link.ts';
 import { unmapAddress, type SocketFactory } from './socket.ts';
 import type { Logger } from '../util/log.ts';
 import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
@@ -581,9 +581,13 @@ export class Session {
       addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
       localAddress: parseAddress(local),
     };
-    // A link-local next hop only for single-hop sessions (RFC 2545 §3).
+    const iface = interfaceAddresses(local);
+    const other = ctx.localAddress.length === 4 ? iface.ipv6 : iface.ipv4;
+    if (other) ctx.otherFamilyNextHop = other;
+    // A link-local next hop only when the peer is on-link (RFC 2545 §3): in one of the subnets of
+    // the session's interface; on an IPv4 session only along with the interface's global IPv6.
     if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
-      const ll = linkLocalFor(local, this.cfg.peerAddress);
+      const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local, this.cfg.peerAddress) : undefined;
       if (ll) ctx.linkLocal6 = ll;
     }
     this.encoder = new UpdateEncoder(ctx);

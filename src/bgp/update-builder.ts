@@ -17,6 +17,8 @@ export interface EncodingContext {
   localAddress: Buffer;
   /** The local interface's link-local address, sent with IPv6 next hops when the peer is on-link. */
   linkLocal6?: Buffer;
+  /** Default next hop for the family the session is not: an address of the same interface. */
+  otherFamilyNextHop?: Buffer;
 }
 
 /** Path identifier sent with every route when ADD-PATH send is negotiated: one path per prefix. */
@@ -58,17 +60,20 @@ export class UpdateEncoder {
     if (set.communities.length) a.communities = [...set.communities];
     if (set.largeCommunities.length) a.largeCommunities = [...set.largeCommunities];
     if (family === 'ipv4') {
-      const nh = set.nextHop4 ?? (c.localAddress.length === 4 ? c.localAddress : undefined);
-      if (!nh) return 'an IPv4 route on an IPv6 session needs an explicit IPv4 next hop (nextHop.ipv4)';
+      const nh = set.nextHop4 ?? (c.localAddress.length === 4 ? c.localAddress : c.otherFamilyNextHop?.length === 4 ? c.otherFamilyNextHop : undefined);
+      if (!nh) return 'an IPv4 route on an IPv6 session needs an IPv4 next hop: set nextHop.ipv4, or give the session interface an IPv4 address';
       a.nextHop = nh;
       return { attrs: encodeAttributes(a, c.fourOctetAs) };
     }
     let global = set.nextHop6;
     let ll = set.nextHop6LinkLocal;
     if (!global) {
-      // The session's address; an IPv4 session gives the IPv4-mapped form (RFC 4291 §2.5.5.2).
-      global = c.localAddress.length === 16 ? c.localAddress : Buffer.concat([MAPPED_PREFIX, c.localAddress]);
-      if (!ll && c.localAddress.length === 16) ll = c.linkLocal6;
+      // The session's address; on an IPv4 session the interface's global IPv6 address, else the
+      // IPv4-mapped form (RFC 4291 §2.5.5.2), which many routers cannot forward to.
+      if (c.localAddress.length === 16) global = c.localAddress;
+      else if (c.otherFamilyNextHop?.length === 16) global = c.otherFamilyNextHop;
+      else global = Buffer.concat([MAPPED_PREFIX, c.localAddress]);
+      if (!ll) ll = c.linkLocal6;
     }
     return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: ll ? Buffer.concat([global, ll]) : global };
   }

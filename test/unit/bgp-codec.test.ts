@@ -252,13 +252,18 @@ test('update builder: packing by attributes, size limit, withdrawals, IPv6 next 
   assert.equal(ws.slice(0, -2).reduce((n, u) => n + u.withdrawn.length, 0), 2000);
   assert.deepEqual(ws.at(-2)?.attrs.mpUnreach?.withdrawn.map((n) => n.prefix), ['fd00::1/128', 'fd00::2/128']);
   assert.deepEqual(ws.at(-1)?.attrs.mpReach?.nextHops, ['::ffff:10.0.0.1']);
+  // With the interface's own IPv6 address (and link-local) known, those are used instead.
+  const withV6 = new UpdateEncoder({ ...ctxE, otherFamilyNextHop: c.parseAddress('fd00::5'), linkLocal6: c.parseAddress('fe80::5') });
+  const o: Buffer[] = [];
+  withV6.announce('ipv6', b, ['fd00::3/128'], o);
+  assert.deepEqual((decodeOne(o[0] as Buffer) as c.UpdateMessage).attrs.mpReach?.nextHops, ['fd00::5', 'fe80::5']);
   // iBGP on an IPv6 session with a link-local: LOCAL_PREF 100 by default, 32-byte next hop, path IDs.
   const v6: EncodingContext = { ...ctxE, ibgp: true, localAddress: c.parseAddress('fd00::1'), linkLocal6: c.parseAddress('fe80::1'), addPath: { ipv4: true, ipv6: true } };
   const e6 = new UpdateEncoder(v6);
   const o6: Buffer[] = [];
   e6.announce('ipv6', table.intern({}), ['fd00::9/128'], o6);
   const v4res = e6.announce('ipv4', table.intern({}), ['10.9.9.9/32'], o6);
-  assert.match(v4res.reason ?? '', /explicit IPv4 next hop/);
+  assert.match(v4res.reason ?? '', /needs an IPv4 next hop: set nextHop.ipv4/);
   e6.announce('ipv4', table.intern({ nextHop: '10.0.0.9', localPref: 300 }), ['10.9.9.9/32'], o6);
   const u6 = decodeOne(o6[0] as Buffer, ctx({ addPathReceive: () => true, ibgp: true })) as c.UpdateMessage;
   assert.deepEqual(u6.attrs.mpReach, { afi: 2, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: [{ prefix: 'fd00::9/128', pathId: 1 }] });
