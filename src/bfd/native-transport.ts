@@ -1,16 +1,11 @@
 // Chooses the socket transport: the native addon (received TTL for the RFC 5881/5883 checks,
-// SO_BINDTODEVICE) when it is built, else node:dgram. The addon is loaded lazily and by a computed
-// specifier, so BFD builds and runs on checkouts where src/native is absent or not compiled.
+// SO_BINDTODEVICE) when it is built, else node:dgram. The addon is loaded lazily, so BFD still runs
+// where it was not compiled.
+import type * as Native from '../native/index.ts';
 import { logger } from '../util/log.ts';
 import { type BfdTransport, dgramTransport, type UdpEndpoint } from './transport.ts';
 
-/** The part of src/native/index.ts this module uses. */
-interface NativeUdpModule {
-  UdpSocket: new (
-    opts: { family: 4 | 6; localAddress?: string; localPort?: number; ttl?: number; device?: string },
-    onMessage: (m: { payload: Buffer; address: string; port: number; ttl: number }) => void,
-  ) => { send(p: Buffer, address: string, port: number): number; localAddress(): { port: number }; close(): void };
-}
+type NativeUdpModule = Pick<typeof Native, 'UdpSocket'>;
 
 export function nativeTransport(mod: NativeUdpModule): BfdTransport {
   return {
@@ -35,9 +30,8 @@ export function nativeTransport(mod: NativeUdpModule): BfdTransport {
 
 export async function selectTransport(): Promise<BfdTransport> {
   if (process.env.IRONLB_BFD_TRANSPORT === 'dgram') return dgramTransport;
-  const spec = import.meta.url.endsWith('.ts') ? '../native/index.ts' : '../native/index.js';
   try {
-    const mod = (await import(spec)) as NativeUdpModule;
+    const mod: NativeUdpModule = await import('../native/index.ts');
     // Probe once: the module loads lazily and throws here if the addon is not built.
     const probe = new mod.UdpSocket({ family: 4, localAddress: '127.0.0.1', localPort: 0 }, () => {});
     probe.close();

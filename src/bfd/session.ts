@@ -269,6 +269,13 @@ export class BfdSession {
     this.detectTimer = undefined;
     if (this.closed) return;
     const after = this.clock.now() - this.lastRx;
+    // Timers may fire up to a millisecond early (whole-ms loop time): never declare Down before
+    // a full detection time has passed.
+    const remaining = this.detectionTime() - after;
+    if (remaining >= 1) {
+      this.detectTimer = this.clock.setTimeout(() => this.onDetectTimeout(), remaining);
+      return;
+    }
     // The peer is gone: forget it (RFC 5880 6.8.1 bfd.RemoteDiscr, bfd.AuthSeqKnown).
     this.remoteDiscr = 0;
     this.remoteState = 'Down';
