@@ -8,6 +8,7 @@ import { registerSpeaker } from './speaker.ts';
 import { registerBfdCommand } from '../bfd/cli.ts';
 import { registerMembershipCommand } from '../membership/cli.ts';
 import { registerValidate } from './validate.ts';
+import { registerStatus } from './status.ts';
 import { registerLayer2Command } from '../layer2/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerBfdCommand(program);
   registerMembershipCommand(program);
   registerValidate(program);
+  registerStatus(program);
   registerLayer2Command(program);
   return program;
 }
