@@ -30,6 +30,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** How long a closing socket may take to flush its last message before it is destroyed. */
 const CLOSE_GRACE_MS = 1_000;
 const MAX_RETRY_TIME = 60;
+/** A peer that stops reading gets its session reset before our send buffer grows past this. */
+const MAX_SEND_BUFFER = 32 * 1024 * 1024;
 
 function jitter(seconds: number): number {
   // RFC 4271 §10: jitter the keepalive and connect-retry timers by up to 25% downwards.
@@ -666,6 +668,9 @@ export class Session {
     c.prefixesWithdrawnOut += withdrawn;
     bgpMetrics.updatesSent.inc({ peer: this.cfg.name }, out.length);
     bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, this.rib.advertisedCount);
+    if (s.writableLength > MAX_SEND_BUFFER) {
+      this.dispatch(conn, { type: 'MessageError', error: new BgpError(Err.CEASE, CeaseSub.OUT_OF_RESOURCES, `peer is not reading: ${s.writableLength} bytes wait to be sent`) });
+    }
   }
 
   status(): PeerStatus {
