@@ -64,7 +64,8 @@ export interface Peer {
   port?: number;
 }
 
-export interface MembershipOptions {
+/** Timer settings may be given flat (`probeIntervalMs: 200`) or grouped (`timing: { ... }`). */
+export interface MembershipOptions extends Partial<Timing> {
   /** This node's name (the Kubernetes Node name). */
   name: string;
   /** Address other members reach this one at; also the bind address unless bindAddress is set. */
@@ -91,7 +92,14 @@ export interface MembershipEvents {
   memberDown: [name: string, reason: DownReason];
 }
 
-type LocalState = MemberState | 'unknown';
+/** A member's state as one speaker sees it: 'unknown' until first heard of. */
+export type LocalState = MemberState | 'unknown';
+
+export interface MemberInfo {
+  name: string;
+  state: LocalState;
+  incarnation: number;
+}
 
 interface Suspicion {
   start: number;
@@ -163,7 +171,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.name = opts.name;
     this.address = opts.address;
     this.port = opts.port ?? DEFAULT_PORT;
-    this.timing = { ...DEFAULT_TIMING, ...opts.timing };
+    const flat: Partial<Timing> = {};
+    for (const k of Object.keys(DEFAULT_TIMING) as Array<keyof Timing>) if (opts[k] !== undefined) flat[k] = opts[k];
+    this.timing = { ...DEFAULT_TIMING, ...flat, ...opts.timing };
+    for (const [k, v] of Object.entries(this.timing)) {
+      if (!Number.isFinite(v) || v < 0) throw new Error(`membership: timing ${k} must be a non-negative number, got ${v}`);
+    }
+    if (this.timing.suspicionMinMs > this.timing.suspicionMaxMs) throw new Error('membership: suspicionMinMs must not exceed suspicionMaxMs');
     this.key = deriveKey(opts.secret);
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
@@ -226,8 +240,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /** Every member's state as seen here (for status and debugging). */
-  snapshot(): Array<{ name: string; state: LocalState; incarnation: number }> {
-    const out: Array<{ name: string; state: LocalState; incarnation: number }> = [{ name: this.name, state: this.leaving ? 'left' : 'alive', incarnation: this.incarnation }];
+  snapshot(): MemberInfo[] {
+    const out: MemberInfo[] = [{ name: this.name, state: this.leaving ? 'left' : 'alive', incarnation: this.incarnation }];
     for (const m of this.members.values()) out.push({ name: m.name, state: m.state, incarnation: m.incarnation });
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

@@ -341,3 +341,12 @@ test('a "dead" claim about a member heard from moments ago becomes a suspicion, 
     await c.close();
   }
 });
+
+test('timer options are accepted flat or grouped and validated', () => {
+  const base = { name: 'a', address: '10.0.0.1', secret: SECRET, logger: silent, clock: new FakeClock(), transport: new MemoryNetwork(new FakeClock()).transport('10.0.0.1', 7947) };
+  assert.equal(new Membership({ ...base, probeIntervalMs: 200 }).timing.probeIntervalMs, 200);
+  assert.equal(new Membership({ ...base, timing: { suspicionMaxMs: 3000 } }).timing.suspicionMaxMs, 3000);
+  assert.throws(() => new Membership({ ...base, probeTimeoutMs: -1 }), /probeTimeoutMs must be a non-negative number/);
+  assert.throws(() => new Membership({ ...base, suspicionMinMs: 5000 }), /suspicionMinMs must not exceed/);
+  assert.throws(() => new Membership({ ...base, secret: Buffer.from('short') }), /at least 16 random bytes/);
+});
