@@ -19,12 +19,14 @@ test('BIRD: a dead node is detected within 3 x 100 ms and its BGP route withdraw
       birdBfd(' authentication meticulous keyed sha1; password "s3cret" { id 7; };') +
       // Hold time 60 s: the route can only disappear within a second through BFD.
       `protocol bgp n1 { local 10.0.0.2 as 65002; neighbor 10.0.0.1 as 65001; bfd on; hold time 60; graceful restart off; ipv4 { import all; export none; }; }\n`);
-    const exa = await startExabgp(lab.node, { local: lab.nodeIp, peer: lab.rtrIp, localAs: 65001, peerAs: 65002, routes: [ROUTE] });
+    let exa: Awaited<ReturnType<typeof startExabgp>> | undefined;
     let node;
     try {
+      exa = await startExabgp(lab.node, { local: lab.nodeIp, peer: lab.rtrIp, localAs: 65001, peerAs: 65002, routes: [ROUTE] });
+      const e = exa;
       node = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--rx', '100', '--tx', '100', '--auth', 'meticulous-keyed-sha1:7:s3cret']);
       await waitFor(async () => node!.state() === 'Up' && (await bird.bfdSessions())[0]?.state === 'Up', { what: 'BFD up on both sides', timeoutMs: 15_000, intervalMs: 100 });
-      await waitFor(async () => (await bird.routes()).includes(ROUTE), { what: `BIRD imports ${ROUTE} (exabgp: ${exa.log().slice(-500)})`, timeoutMs: 20_000, intervalMs: 100 });
+      await waitFor(async () => (await bird.routes()).includes(ROUTE), { what: `BIRD imports ${ROUTE} (exabgp: ${e.log().slice(-500)})`, timeoutMs: 20_000, intervalMs: 100 });
       const s = await bird.bfdSessions();
       assert.equal(s[0]?.interval, 0.1, 'BIRD sends every 100 ms');
 
@@ -48,7 +50,7 @@ test('BIRD: a dead node is detected within 3 x 100 ms and its BGP route withdraw
       }
     } finally {
       node?.kill();
-      await exa.stop();
+      await exa?.stop();
       await bird.stop();
     }
   });
@@ -66,19 +68,21 @@ test('BIRD: every authentication type comes up; a wrong key never does', { timeo
     ];
     for (const c of cases) {
       const bird = await startBird(lab.rtr, `router id 10.0.0.2;\nprotocol device {}\n${birdBfd(` authentication ${c.bird}; password "pw" { id 1; };`)}`);
-      const node = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--rx', '100', '--tx', '100', '--auth', c.ours]);
+      let node: Awaited<ReturnType<typeof startIronlbBfd>> | undefined;
       try {
+        node = await startIronlbBfd(lab.node, ['--peer', lab.rtrIp, '--local', lab.nodeIp, '--rx', '100', '--tx', '100', '--auth', c.ours]);
+        const n = node;
         if (c.up) {
-          await waitFor(async () => node.state() === 'Up' && (await bird.bfdSessions())[0]?.state === 'Up', { what: `${c.bird} session up`, timeoutMs: 15_000, intervalMs: 100 });
+          await waitFor(async () => n.state() === 'Up' && (await bird.bfdSessions())[0]?.state === 'Up', { what: `${c.bird} session up`, timeoutMs: 15_000, intervalMs: 100 });
         } else {
           // BIRD sends every second while down: two of its packets must have been dropped by us.
-          const snap = await waitFor(async () => { const s = await node.snapshot(); return (s.rxDropped as number) >= 2 && s; }, { what: 'packets with the wrong key dropped', timeoutMs: 10_000, intervalMs: 200 });
+          const snap = await waitFor(async () => { const s = await n.snapshot(); return (s.rxDropped as number) >= 2 && s; }, { what: 'packets with the wrong key dropped', timeoutMs: 10_000, intervalMs: 200 });
           assert.equal(snap.state, 'Down');
           assert.equal(snap.rxPackets, 0);
           assert.notEqual((await bird.bfdSessions())[0]?.state, 'Up');
         }
       } finally {
-        node.kill();
+        node?.kill();
         await bird.stop();
       }
     }

@@ -85,7 +85,13 @@ export async function startFrrBfdd(ns: Netns, peers: FrrPeerConfig[]): Promise<F
   const log = collect(child);
   const vtysh = (...cmds: string[]): Promise<string> => sh('vtysh', ['--vty_socket', dir, '-d', 'bfdd', ...cmds.flatMap((c) => ['-c', c])], 10_000);
   const peersFn = async (): Promise<FrrBfdPeer[]> => JSON.parse(await vtysh('show bfd peers json')) as FrrBfdPeer[];
-  await waitFor(() => peersFn().then((l) => l.length === peers.length), { what: `FRR bfdd up (log: ${log()})`, timeoutMs: 15_000, intervalMs: 100 });
+  try {
+    await waitFor(() => peersFn().then((l) => l.length === peers.length), { what: 'FRR bfdd up', timeoutMs: 15_000, intervalMs: 100 });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}; bfdd log: ${log()}`);
+  }
   return {
     dir,
     peers: peersFn,
@@ -127,7 +133,13 @@ export async function startBird(ns: Netns, config: string): Promise<Bird> {
   const child = ns.spawn('bird', ['-f', '-c', conf, '-s', ctl, '-P', join(dir, 'bird.pid')]);
   const out = collect(child);
   const cmd = (c: string): Promise<string> => sh('birdc', ['-s', ctl, ...c.split(' ')], 10_000);
-  await waitFor(() => cmd('show status').then((s) => s.includes('Daemon is up')), { what: `BIRD up (${out()})`, timeoutMs: 15_000, intervalMs: 100 });
+  try {
+    await waitFor(() => cmd('show status').then((s) => s.includes('Daemon is up')), { what: 'BIRD up', timeoutMs: 15_000, intervalMs: 100 });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}; bird output: ${out()}`);
+  }
   return {
     dir,
     cmd,
