@@ -196,7 +196,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.running = true;
     this.lastAlive = this.alive().join(',');
     // Peers set before start: say hello to all of them now, not one per dead-probe interval.
-    for (const m of this.members.values()) if (m.state === 'unknown') this.send(m, { type: 'ping', probeId: this.nextProbeId++ });
+    for (const m of this.members.values()) if (m.state === 'unknown') this.send(m, { type: 'ping', probeId: this.newProbeId() });
     this.scheduleTick(0);
     this.log.info({ port: this.port, timing: this.timing }, 'membership started');
     return this.port;
@@ -216,7 +216,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0 };
         this.members.set(p.name, nm);
         // Join: say hello at once rather than waiting for the slow round over unseen members.
-        if (this.running && !this.leaving) this.send(nm, { type: 'ping', probeId: this.nextProbeId++ });
+        if (this.running && !this.leaving) this.send(nm, { type: 'ping', probeId: this.newProbeId() });
       }
     }
     for (const [name, m] of this.members) {
@@ -282,6 +282,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   // ---- probing -------------------------------------------------------------------------------
 
+  /** Probe ids travel as u32: wrap before they would be truncated on the wire. */
+  private newProbeId(): number {
+    const id = this.nextProbeId;
+    this.nextProbeId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
   private scale(): number {
     return 1 + this.health;
   }
@@ -298,7 +305,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (now - this.lastDeadProbe >= this.timing.deadProbeIntervalMs) {
       this.lastDeadProbe = now;
       const d = this.nextDeadTarget();
-      if (d) this.send(d, { type: 'ping', probeId: this.nextProbeId++ });
+      if (d) this.send(d, { type: 'ping', probeId: this.newProbeId() });
     }
     // Ticks fall on wall-clock round boundaries so that every member works on the same round.
     const interval = this.timing.probeIntervalMs;
@@ -352,7 +359,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private startProbe(m: Member): void {
-    const probe: Probe = { id: this.nextProbeId++, target: m.name, helpers: 0, nacks: 0 };
+    const probe: Probe = { id: this.newProbeId(), target: m.name, helpers: 0, nacks: 0 };
     this.probes.set(probe.id, probe);
     this.probing.add(m.name);
     this.metrics.probes.inc();
@@ -616,7 +623,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       case 'pingReq': {
         const target = this.members.get(b.target);
         if (!target || target.name === sender.name) return;
-        const id = this.nextProbeId++;
+        const id = this.newProbeId();
         // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
         const timer = this.clock.setTimeout(() => {
           if (!this.relays.delete(id)) return;
