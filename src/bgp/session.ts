@@ -405,6 +405,8 @@ export class Session {
     const c = this.cfg;
     const caps = emptyCapabilities();
     for (const f of c.families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
+    // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
+    if (c.families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
     caps.routeRefresh = true;
     caps.extendedMessage = true;
     caps.fourOctetAs = c.localAsn;
@@ -583,6 +585,9 @@ export class Session {
       addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
       localAddress: parseAddress(local),
     };
+    if (parseAddress(this.cfg.peerAddress).length === 16 && caps.extendedNextHop?.some((x) => x.afi === Afi.IPV4 && x.safi === SAFI_UNICAST && x.nextHopAfi === Afi.IPV6)) {
+      ctx.ipv4WithIpv6NextHop = true;
+    }
     const iface = interfaceAddresses(local);
     const other = ctx.localAddress.length === 4 ? iface.ipv6 : iface.ipv4;
     if (other) ctx.otherFamilyNextHop = other;
@@ -599,6 +604,7 @@ export class Session {
       families: [...this.families],
       routeRefresh: caps.routeRefresh,
       extendedMessage: caps.extendedMessage,
+      extendedNextHop: !!ctx.ipv4WithIpv6NextHop,
       gracefulRestart: !!(caps.gracefulRestart && this.cfg.gracefulRestart),
       addPath: (['ipv4', 'ipv6'] as const).filter((f) => ctx.addPath[f]),
       holdTime: n?.holdTime ?? 0,

@@ -103,6 +103,8 @@ export interface NegotiatedCapabilities {
   families: Family[];
   routeRefresh: boolean;
   extendedMessage: boolean;
+  /** RFC 8950: IPv4 routes may carry an IPv6 next hop. */
+  extendedNextHop: boolean;
   gracefulRestart: boolean;
   /** The peer's restart time (seconds) when it offered graceful restart. */
   peerRestartTime?: number;

@@ -19,6 +19,8 @@ export interface EncodingContext {
   linkLocal6?: Buffer;
   /** Default next hop for the family the session is not: an address of the same interface. */
   otherFamilyNextHop?: Buffer;
+  /** RFC 8950 negotiated: IPv4 routes may go in MP_REACH_NLRI with an IPv6 next hop. */
+  ipv4WithIpv6NextHop?: boolean;
 }
 
 /** Path identifier sent with every route when ADD-PATH send is negotiated: one path per prefix. */
@@ -29,7 +31,7 @@ const MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 interface Encoded {
   /** Path attributes without MP_REACH_NLRI. */
   attrs: Buffer;
-  /** MP_REACH next hop field (IPv6 routes). */
+  /** MP_REACH next hop field: IPv6 routes, and IPv4 routes with an IPv6 next hop (RFC 8950). */
   nextHop?: Buffer;
 }
 
@@ -61,9 +63,17 @@ export class UpdateEncoder {
     if (set.largeCommunities.length) a.largeCommunities = [...set.largeCommunities];
     if (family === 'ipv4') {
       const nh = set.nextHop4 ?? (c.localAddress.length === 4 ? c.localAddress : c.otherFamilyNextHop?.length === 4 ? c.otherFamilyNextHop : undefined);
-      if (!nh) return 'an IPv4 route on an IPv6 session needs an IPv4 next hop: set nextHop.ipv4, or give the session interface an IPv4 address';
-      a.nextHop = nh;
-      return { attrs: encodeAttributes(a, c.fourOctetAs) };
+      if (nh) {
+        a.nextHop = nh;
+        return { attrs: encodeAttributes(a, c.fourOctetAs) };
+      }
+      if (c.ipv4WithIpv6NextHop && c.localAddress.length === 16) {
+        // RFC 8950: the IPv6 session address (and link-local) as the IPv4 route's next hop.
+        const global = set.nextHop6 ?? c.localAddress;
+        const ll = set.nextHop6 ? set.nextHop6LinkLocal : c.linkLocal6;
+        return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: ll ? Buffer.concat([global, ll]) : global };
+      }
+      return 'an IPv4 route on an IPv6 session needs an IPv4 next hop: set nextHop.ipv4, give the session interface an IPv4 address, or use a peer with the extended next hop capability (RFC 8950)';
     }
     let global = set.nextHop6;
     let ll = set.nextHop6LinkLocal;
@@ -96,7 +106,7 @@ export class UpdateEncoder {
       const attrLenAt = off;
       off += 2;
       off += e.attrs.copy(buf, off);
-      if (family === 'ipv4') {
+      if (family === 'ipv4' && !e.nextHop) {
         const nlriStart = off;
         off = this.fill(buf, off, max, prefixes, i, addPath, (n) => (i = n));
         buf.writeUInt16BE(nlriStart - attrLenAt - 2, attrLenAt);
@@ -106,7 +116,7 @@ export class UpdateEncoder {
         buf[off] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH;
         buf[off + 1] = Attr.MP_REACH_NLRI;
         off += 4;
-        buf.writeUInt16BE(Afi.IPV6, off);
+        buf.writeUInt16BE(family === 'ipv4' ? Afi.IPV4 : Afi.IPV6, off);
         buf[off + 2] = SAFI_UNICAST;
         buf[off + 3] = nh.length;
         off += 4;

@@ -81,6 +81,7 @@ test('OPEN: hand-built bytes (RFC 4271 §4.2, RFC 5492) decode; encode/decode ro
   });
   const caps: c.Capabilities = {
     multiprotocol: [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }], routeRefresh: true, enhancedRouteRefresh: false, extendedMessage: true,
+    extendedNextHop: [{ afi: 1, safi: 1, nextHopAfi: 2 }],
     fourOctetAs: 4200000001,
     gracefulRestart: { restarting: true, notification: false, time: 120, families: [{ afi: 1, safi: 1, forwarding: true }, { afi: 2, safi: 1, forwarding: false }] },
     addPath: [{ afi: 1, safi: 1, mode: 2 }], unknown: [{ code: 73, data: hex('0161') }],
@@ -265,6 +266,11 @@ test('update builder: packing by attributes, size limit, withdrawals, IPv6 next 
   const v4res = e6.announce('ipv4', table.intern({}), ['10.9.9.9/32'], o6);
   assert.match(v4res.reason ?? '', /needs an IPv4 next hop: set nextHop.ipv4/);
   e6.announce('ipv4', table.intern({ nextHop: '10.0.0.9', localPref: 300 }), ['10.9.9.9/32'], o6);
+  // RFC 8950: with the extended next hop capability, IPv4 routes go in MP_REACH with the IPv6 address.
+  const enh = new UpdateEncoder({ ...v6, addPath: { ipv4: false, ipv6: false }, ipv4WithIpv6NextHop: true });
+  const oe: Buffer[] = [];
+  assert.deepEqual(enh.announce('ipv4', table.intern({}), ['10.9.9.8/32'], oe), { skipped: 0 });
+  assert.deepEqual((decodeOne(oe[0] as Buffer, ctx({ ibgp: true })) as c.UpdateMessage).attrs.mpReach, { afi: 1, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: [{ prefix: '10.9.9.8/32' }] });
   const u6 = decodeOne(o6[0] as Buffer, ctx({ addPathReceive: () => true, ibgp: true })) as c.UpdateMessage;
   assert.deepEqual(u6.attrs.mpReach, { afi: 2, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: [{ prefix: 'fd00::9/128', pathId: 1 }] });
   assert.equal(u6.attrs.localPref, 100);

@@ -353,3 +353,23 @@ test('GTSM (RFC 5082): peers with minTtl send TTL 255 and establish, on active a
   b.addPeer({ name: 'a', localAsn: 65002, peerAsn: 65001, peerAddress: '127.0.0.1', peerPort: a.port ?? 0, minTtl: 254, connectRetryTime: 0.3 });
   await waitFor(() => a.peerStatus('b').state === 'Established' && b.peerStatus('a').state === 'Established', { what: 'GTSM session Established' });
 });
+
+test('IPv6 session: IPv4 routes take the session interface\'s IPv4 address; extended next hop (RFC 8950) negotiated', async (t) => {
+  const caps = standardCapabilities(PEER_ASN, { extendedNextHop: [{ afi: 1, safi: 1, nextHopAfi: 2 }] });
+  const fake = await FakePeer.listen(fakeOpen({ capabilities: caps }), '::1');
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  t.after(async () => {
+    await engine.close();
+    await fake.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '::1', peerPort: fake.port });
+  engine.announce('p', '10.10.0.1/32');
+  engine.announce('p', 'fd00::10/128');
+  await waitFor(() => fake.routes.size === 2, { what: 'both routes' });
+  // lo has 127.0.0.1: a plain IPv4 next hop is preferred; without one, RFC 8950 gives ::1
+  // (the encoding is checked in bgp-codec.test.ts).
+  assert.deepEqual(fake.routes.get('10.10.0.1/32')?.nextHops, ['127.0.0.1']);
+  assert.deepEqual(fake.routes.get('fd00::10/128')?.nextHops, ['::1']);
+  assert.deepEqual(fake.of('open')[0]?.capabilities.extendedNextHop, [{ afi: 1, safi: 1, nextHopAfi: 2 }]);
+  assert.equal(engine.peerStatus('p').negotiated?.extendedNextHop, true);
+});

@@ -22,8 +22,14 @@ export interface AddPathEntry extends AfiSafi {
   mode: number;
 }
 
+/** RFC 8950: NLRI of (afi, safi) may carry a next hop of nextHopAfi. */
+export interface ExtendedNextHop extends AfiSafi {
+  nextHopAfi: number;
+}
+
 export interface Capabilities {
   multiprotocol: AfiSafi[];
+  extendedNextHop?: ExtendedNextHop[];
   routeRefresh: boolean;
   enhancedRouteRefresh: boolean;
   extendedMessage: boolean;
@@ -55,6 +61,15 @@ export function encodeCapabilities(c: Capabilities): Buffer {
   for (const f of c.multiprotocol) caps.push(cap(Cap.MULTIPROTOCOL, afiSafiBytes(f)));
   if (c.routeRefresh) caps.push(cap(Cap.ROUTE_REFRESH, Buffer.alloc(0)));
   if (c.enhancedRouteRefresh) caps.push(cap(Cap.ENHANCED_ROUTE_REFRESH, Buffer.alloc(0)));
+  if (c.extendedNextHop?.length) {
+    const b = Buffer.alloc(6 * c.extendedNextHop.length);
+    c.extendedNextHop.forEach((e, i) => {
+      b.writeUInt16BE(e.afi, i * 6);
+      b.writeUInt16BE(e.safi, i * 6 + 2);
+      b.writeUInt16BE(e.nextHopAfi, i * 6 + 4);
+    });
+    caps.push(cap(Cap.EXTENDED_NEXT_HOP, b));
+  }
   if (c.extendedMessage) caps.push(cap(Cap.EXTENDED_MESSAGE, Buffer.alloc(0)));
   if (c.gracefulRestart) {
     const gr = c.gracefulRestart;
@@ -133,6 +148,11 @@ function decodeCapabilityList(b: Buffer, c: Capabilities): void {
         break;
       case Cap.EXTENDED_MESSAGE:
         c.extendedMessage = true;
+        break;
+      case Cap.EXTENDED_NEXT_HOP:
+        if (len % 6 !== 0) throw new BgpError(Err.OPEN, 0, `extended next hop capability has length ${len}, not a multiple of 6`);
+        c.extendedNextHop ??= [];
+        for (let i = 0; i < len; i += 6) c.extendedNextHop.push({ afi: d.readUInt16BE(i), safi: d.readUInt16BE(i + 2), nextHopAfi: d.readUInt16BE(i + 4) });
         break;
       case Cap.FOUR_OCTET_AS:
         if (len !== 4) throw new BgpError(Err.OPEN, 0, `4-octet AS capability has length ${len}, expected 4`);

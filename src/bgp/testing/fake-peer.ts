@@ -56,13 +56,13 @@ export class FakePeer {
   announced = 0;
   withdrawn = 0;
 
-  /** Listens on 127.0.0.1, port 0; each new connection replaces the previous one. */
-  static async listen(autoOpen?: FakeOpen): Promise<FakePeer> {
+  /** Listens on 127.0.0.1 (or `host`), port 0; each new connection replaces the previous one. */
+  static async listen(autoOpen?: FakeOpen, host = '127.0.0.1'): Promise<FakePeer> {
     const p = new FakePeer();
     p.autoOpen = autoOpen;
     const server = net.createServer((s) => p.adopt(s));
     p.server = server;
-    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+    await new Promise<void>((resolve) => server.listen({ host, port: 0 }, () => resolve()));
     return p;
   }
 
