@@ -9,6 +9,7 @@ import { registerBfdCommand } from '../bfd/cli.ts';
 import { registerMembershipCommand } from '../membership/cli.ts';
 import { registerValidate } from './validate.ts';
 import { registerStatus } from './status.ts';
+import { registerMigrate } from './migrate.ts';
 import { registerLayer2Command } from '../layer2/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerMembershipCommand(program);
   registerValidate(program);
   registerStatus(program);
+  registerMigrate(program);
   registerLayer2Command(program);
   return program;
 }
