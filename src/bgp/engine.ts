@@ -5,7 +5,7 @@ import type net from 'node:net';
 import { CeaseSub } from './codec/constants.ts';
 import { canonicalPrefix, parseAddress } from './codec/prefix.ts';
 import { AttrTable, type AttrSet } from './attr-set.ts';
-import { Session, type ResolvedPeer } from './session.ts';
+import { refuse, Session, type ResolvedPeer } from './session.ts';
 import { defaultSockets, unmapAddress, type BgpListener, type SocketFactory } from './socket.ts';
 import { defaultRouterId } from './local-link.ts';
 import { logger, type Logger } from '../util/log.ts';
@@ -123,7 +123,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       }
     }
     this.log.info({ remote }, 'connection from an unknown address refused');
-    socket.destroy();
+    refuse(socket);
   }
 
   private applyPassword(cfg: ResolvedPeer, remove = false): void {

@@ -51,6 +51,13 @@ function emptyCounters(): PeerCounters {
   };
 }
 
+/** Refuses a connection with Cease "Connection Rejected" (RFC 4486 §3), then closes it. */
+export function refuse(socket: net.Socket): void {
+  socket.on('error', () => {});
+  socket.end(encodeNotification(Err.CEASE, CeaseSub.CONNECTION_REJECTED));
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
+
 /** One TCP connection (or connection attempt) with its own FSM state and hold/keepalive timers. */
 class Conn {
   fsm: FsmState;
@@ -208,7 +215,7 @@ export class Session {
     const m = this.main;
     const s = m.fsm.state;
     if (m.fsm.stopped) {
-      socket.destroy();
+      refuse(socket);
       return;
     }
     if (s === 'Idle' || s === 'Connect' || s === 'Active') {
@@ -222,7 +229,7 @@ export class Session {
     }
     if (this.extra) {
       // Already resolving one collision; a third connection is refused.
-      socket.destroy();
+      refuse(socket);
       return;
     }
     const x = new Conn({ state: 'Active', stopped: false, connectRetryCounter: 0 });

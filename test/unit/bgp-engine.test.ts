@@ -301,6 +301,7 @@ test('the listener refuses connections from addresses that are not peers', async
   t.after(() => stranger.close());
   await waitFor(() => stranger.closed, { what: 'stranger refused' });
   assert.equal(stranger.of('open').length, 0);
+  assert.deepEqual(notifications(stranger), [[6, 5]], 'Cease: connection rejected');
 });
 
 test('configuration errors are explained', () => {
