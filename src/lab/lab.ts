@@ -1,0 +1,691 @@
+// The lab: a whole cluster on this machine, in network namespaces. Building blocks (one namespace
+// each): a switch holding the nodes' L2 segment (a bridge), N nodes (speaker, hostname backend,
+// kube-proxy's part), a router (BIRD, ECMP) on that segment, a client on it, and an external client
+// behind the router. The API server and the controller run in the current namespace on loopback.
+//
+// Every daemon is detached and recorded in DIR/state.json, and carries DIR/ in its command line, so
+// `lab down` (another process, maybe after a crash) finds and stops all of it.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
+import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRESS_POOL, type KindName } from '../api/index.ts';
+import { isNotFound, kubeConfigForServer } from '../k8s/index.ts';
+import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
+import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
+import { birdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+
+const SRC = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(SRC, 'cli', 'main.ts');
+const AGENT = (f: string): string => join(SRC, 'lab', f);
+export const DEFAULT_DIR = '/run/ironlb-lab';
+export const DEFAULT_PREFIX = 'ilab';
+export const SECRET_NAME = 'ironlb-membership';
+const METRICS_PORT = 7473;
+
+export interface LabOptions {
+  /** Namespace prefix ("ilab" for `ironlb lab up`, "ilbx…" for the e2e tests). */
+  prefix?: string;
+  /** State folder (PIDs, logs, kubeconfig, router config). */
+  dir?: string;
+  nodes?: number;
+  /** Second octet of the lab's 10.x/16 (and fd00:x::/48). */
+  net?: number;
+  router?: RouterKind;
+  bfd?: boolean;
+  /** BGP hold time at the router (seconds). */
+  holdTime?: number;
+  /** Progress lines (the CLI prints them). */
+  progress?: (line: string) => void;
+  /** Seconds to wait for the speakers to start (a busy machine needs more). */
+  startTimeoutS?: number;
+}
+
+export interface LabState {
+  version: 1;
+  dir: string;
+  plan: LabPlan;
+  router: RouterKind;
+  bfd: boolean;
+  holdTime: number;
+  pids: Record<string, number>;
+  macs: Record<string, string>;
+  /** Where each speaker's current run starts in its log file. */
+  logOffsets: Record<string, number>;
+  /** Links cut with cut-link (node names). */
+  cut: string[];
+  apiUrl?: string;
+  createdAt: string;
+}
+
+export interface ServiceOptions {
+  pool?: string;
+  etp?: 'Cluster' | 'Local';
+  /** Nodes holding a ready endpoint (default: every node). */
+  endpointNodes?: string[];
+  dualStack?: boolean;
+  family?: 'IPv4' | 'IPv6';
+  /** ironlb.io/loadBalancerIPs */
+  ips?: string[];
+  sharingKey?: string;
+  port?: number;
+  labels?: Record<string, string>;
+  namespace?: string;
+}
+
+export interface ProbeResult {
+  t: number;
+  url: string;
+  node?: string;
+  err?: string;
+}
+
+const plural = (kind: KindName): string => KINDS[kind].plural;
+
+function writeJson(path: string, v: unknown): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(v, null, 2));
+  renameSync(`${path}.tmp`, path);
+}
+
+/** `http://ADDR:PORT/` with IPv6 addresses bracketed. */
+export function urlFor(ip: string, port = 80): string {
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}/`;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let i = 0; i < Math.ceil(timeoutMs / intervalMs) + 1; i++) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`lab: timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+}
+
+export class Lab {
+  readonly state: LabState;
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly discovery: DiscoveryV1Api;
+
+  private constructor(state: LabState) {
+    this.state = state;
+    const kc = kubeConfigForServer(state.apiUrl ?? 'http://127.0.0.1:1');
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.discovery = kc.makeApiClient(DiscoveryV1Api);
+  }
+
+  get dir(): string {
+    return this.state.dir;
+  }
+  get plan(): LabPlan {
+    return this.state.plan;
+  }
+  get kubeconfig(): string {
+    return join(this.dir, 'kubeconfig');
+  }
+  /** What every daemon of this lab has in its command line. */
+  get marker(): string {
+    return `${this.dir}/`;
+  }
+
+  node(ref: number | string): NodePlan {
+    const n = typeof ref === 'number' ? this.plan.nodes[ref] : this.plan.nodes.find((x) => x.name === ref || String(x.index) === ref);
+    if (!n) throw new Error(`lab has no node "${ref}": nodes are ${this.plan.nodes.map((x) => `${x.index} (${x.name})`).join(', ')}`);
+    return n;
+  }
+
+  /** Opens a running lab from its state folder. */
+  static open(dir = DEFAULT_DIR): Lab {
+    const file = join(dir, 'state.json');
+    if (!existsSync(file)) throw new Error(`no lab state in ${dir}: start one with "ironlb lab up" (or pass --dir)`);
+    return new Lab(JSON.parse(readFileSync(file, 'utf8')) as LabState);
+  }
+
+  private save(): void {
+    writeJson(join(this.dir, 'state.json'), this.state);
+  }
+
+  private log(name: string): string {
+    return join(this.dir, 'logs', `${name}.log`);
+  }
+
+  /** Builds and starts the lab (without configuration or Services: see applyExample). */
+  static async up(o: LabOptions = {}): Promise<Lab> {
+    const prefix = o.prefix ?? DEFAULT_PREFIX;
+    const dir = o.dir ?? DEFAULT_DIR;
+    const plan = labPlan(prefix, o.nodes ?? 3, o.net ?? DEFAULT_NET);
+    if (existsSync(join(dir, 'state.json'))) throw new Error(`a lab is already running from ${dir}: "ironlb lab down" first (it also cleans up after a crash)`);
+    const existing = (await sh('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
+    if (existing.length) throw new Error(`namespaces of an earlier lab are left (${existing.join(', ')}): run "ironlb lab down" first`);
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString() });
+    lab.save();
+    const say = o.progress ?? ((): void => {});
+    try {
+      say('starting the API server');
+      lab.state.pids.apiserver = spawnDaemon(undefined, process.execPath, [AGENT('apiserver-agent.ts'), '--lab-dir', lab.marker], lab.log('apiserver'), lab.childEnv());
+      lab.save();
+      const info = await until('the lab API server', 60_000, () => {
+        if (!alive(lab.state.pids.apiserver ?? 0)) throw new Error(`the API server exited: see ${lab.log('apiserver')}`);
+        const f = join(dir, 'apiserver.json');
+        return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { url: string }) : undefined;
+      });
+      lab.state.apiUrl = info.url;
+      lab.save();
+      const ready = new Lab(lab.state);
+      say('creating the network: switch, nodes, router, clients');
+      await ready.network();
+      say('registering Nodes and the membership Secret');
+      await ready.seedApi();
+      say(`starting the router (${ready.state.router})`);
+      await ready.startRouter();
+      say('starting the controller');
+      ready.startController();
+      say(`starting ${plan.nodes.length} speakers and hostname backends`);
+      for (const n of plan.nodes) {
+        ready.startBackend(n.index);
+        ready.startSpeaker(n.index);
+      }
+      await Promise.all(plan.nodes.map((n) => ready.waitSpeaker(n.index, (o.startTimeoutS ?? 120) * 1000)));
+      return ready;
+    } catch (err) {
+      await Lab.down(dir, prefix).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private childEnv(): NodeJS.ProcessEnv {
+    // Children log at info level to their files whatever this process's level is (tests silence theirs).
+    return { ...process.env, IRONLB_LOG_LEVEL: process.env.IRONLB_LAB_LOG_LEVEL ?? 'info', NODE_ENV: 'production' };
+  }
+
+  private async ns(name: string): Promise<void> {
+    await sh('ip', ['netns', 'add', name]);
+    await nsIp(name, 'link', 'set', 'lo', 'up');
+  }
+
+  private async network(): Promise<void> {
+    const p = this.plan;
+    const sysctl = (ns: string, ...kv: string[]): Promise<string> => nsExec(ns, 'sysctl', ['-q', '-w', ...kv]);
+    await this.ns(p.switchNs);
+    await nsIp(p.switchNs, 'link', 'add', 'br0', 'type', 'bridge');
+    // Forward at once (no STP delay) and flood multicast (no snooping) so NDP reaches every host.
+    await nsIp(p.switchNs, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0', 'mcast_snooping', '0');
+    await nsIp(p.switchNs, 'link', 'set', 'br0', 'up');
+    const plug = async (ns: string, port: string): Promise<void> => {
+      await nsIp(p.switchNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await nsIp(p.switchNs, 'link', 'set', port, 'master', 'br0');
+      await nsIp(p.switchNs, 'link', 'set', port, 'up');
+      await nsIp(ns, 'link', 'set', 'eth0', 'up');
+    };
+    const base = (ns: string): Promise<string> => sysctl(ns, 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0');
+    // Nodes in parallel: each is a few dozen `ip` commands, slow on a busy machine one after another.
+    await Promise.all(p.nodes.map(async (n) => {
+      await this.ns(n.ns);
+      await base(n.ns);
+      // kube-proxy's part: service addresses are local, but the kernel must not answer ARP/NDP for
+      // them (the speaker does). A local route, unlike an address on eth0, is never announced; the
+      // kernel answers NDP only for assigned addresses, and arp_ignore=1 only for addresses on the
+      // asking interface.
+      await sysctl(n.ns, 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2');
+      await plug(n.ns, n.port);
+      await nsIp(n.ns, 'addr', 'add', `${n.ipv4}/24`, 'dev', 'eth0');
+      await nsIp(n.ns, '-6', 'addr', 'add', `${n.ipv6}/64`, 'dev', 'eth0', 'nodad');
+      await nsIp(n.ns, 'route', 'add', 'default', 'via', p.router4);
+      await nsIp(n.ns, '-6', 'route', 'add', 'default', 'via', p.router6);
+      for (const r of p.serviceRanges4) await nsIp(n.ns, 'route', 'add', 'local', r, 'dev', 'lo');
+      for (const r of p.serviceRanges6) await nsIp(n.ns, '-6', 'route', 'add', 'local', r, 'dev', 'lo');
+      this.state.macs[n.name] = (JSON.parse(await nsIp(n.ns, '-j', 'link', 'show', 'eth0')) as Array<{ address: string }>)[0]?.address ?? '';
+    }));
+    await this.ns(p.routerNs);
+    await base(p.routerNs);
+    await sysctl(p.routerNs, 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv6.fib_multipath_hash_policy=1');
+    await plug(p.routerNs, 'pr');
+    await nsIp(p.routerNs, 'addr', 'add', `${p.router4}/24`, 'dev', 'eth0');
+    await nsIp(p.routerNs, '-6', 'addr', 'add', `${p.router6}/64`, 'dev', 'eth0', 'nodad');
+    await this.ns(p.clientNs);
+    await base(p.clientNs);
+    await plug(p.clientNs, 'pc');
+    await nsIp(p.clientNs, 'addr', 'add', `${p.client4}/24`, 'dev', 'eth0');
+    await nsIp(p.clientNs, '-6', 'addr', 'add', `${p.client6}/64`, 'dev', 'eth0', 'nodad');
+    await nsIp(p.clientNs, 'route', 'add', 'default', 'via', p.router4);
+    await nsIp(p.clientNs, '-6', 'route', 'add', 'default', 'via', p.router6);
+    await this.ns(p.extClientNs);
+    await base(p.extClientNs);
+    await nsIp(p.routerNs, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.extClientNs);
+    await nsIp(p.routerNs, 'link', 'set', 'eth1', 'up');
+    await nsIp(p.extClientNs, 'link', 'set', 'eth0', 'up');
+    await nsIp(p.routerNs, 'addr', 'add', `${p.routerExt4}/24`, 'dev', 'eth1');
+    await nsIp(p.routerNs, '-6', 'addr', 'add', `${p.routerExt6}/64`, 'dev', 'eth1', 'nodad');
+    await nsIp(p.extClientNs, 'addr', 'add', `${p.ext4}/24`, 'dev', 'eth0');
+    await nsIp(p.extClientNs, '-6', 'addr', 'add', `${p.ext6}/64`, 'dev', 'eth0', 'nodad');
+    await nsIp(p.extClientNs, 'route', 'add', 'default', 'via', p.routerExt4);
+    await nsIp(p.extClientNs, '-6', 'route', 'add', 'default', 'via', p.routerExt6);
+    this.save();
+  }
+
+  private async seedApi(): Promise<void> {
+    await this.core.createNamespace({ body: { metadata: { name: DEFAULT_NAMESPACE } } });
+    await this.core.createNamespacedSecret({ namespace: DEFAULT_NAMESPACE, body: { metadata: { name: SECRET_NAME, namespace: DEFAULT_NAMESPACE }, data: { secretkey: randomBytes(32).toString('base64') } } });
+    for (const n of this.plan.nodes) {
+      await this.core.createNode({ body: { metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'lab.ironlb.io/index': String(n.index) } } } });
+      await this.setNodeStatus(n.name);
+    }
+  }
+
+  /** Node status as a kubelet would write it: addresses, Ready, NetworkUnavailable when asked. */
+  async setNodeStatus(name: string, o: { networkUnavailable?: boolean } = {}): Promise<void> {
+    const n = this.node(name);
+    const cur = await this.core.readNode({ name });
+    const now = new Date();
+    await this.core.replaceNodeStatus({
+      name,
+      body: {
+        ...cur,
+        status: {
+          addresses: [{ type: 'InternalIP', address: n.ipv4 }, { type: 'InternalIP', address: n.ipv6 }, { type: 'Hostname', address: name }],
+          conditions: [
+            { type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now },
+            { type: 'NetworkUnavailable', status: o.networkUnavailable ? 'True' : 'False', reason: 'Lab', lastHeartbeatTime: now, lastTransitionTime: now },
+          ],
+        },
+      },
+    });
+  }
+
+  async setNodeLabels(name: string, labels: Record<string, string | null>): Promise<void> {
+    const cur = await this.core.readNode({ name });
+    const next: Record<string, string> = { ...(cur.metadata?.labels ?? {}) };
+    for (const [k, v] of Object.entries(labels)) {
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    await this.core.replaceNode({ name, body: { ...cur, metadata: { ...cur.metadata, labels: next } } });
+  }
+
+  // ---- daemons -----------------------------------------------------------------------------------
+
+  private async startRouter(): Promise<void> {
+    const p = this.plan;
+    const o = { bfd: this.state.bfd, holdTime: this.state.holdTime };
+    if (this.state.router === 'bird') {
+      writeFileSync(join(this.dir, 'bird.conf'), birdConfig(p, o));
+      this.state.pids.router = spawnDaemon(p.routerNs, 'bird', ['-f', '-c', join(this.dir, 'bird.conf'), '-s', join(this.dir, 'bird.ctl'), '-P', join(this.dir, 'bird.pid')], this.log('router'));
+      this.save();
+      await until('BIRD control socket', 20_000, async () => {
+        if (!alive(this.state.pids.router ?? 0)) throw new Error(`bird exited: see ${this.log('router')}`);
+        await sh('birdc', ['-s', join(this.dir, 'bird.ctl'), 'show', 'status'], 3000);
+        return true;
+      });
+      return;
+    }
+    // FRR: zebra installs the routes in the kernel (ECMP), bgpd and bfdd talk to the nodes.
+    const fdir = join(this.dir, 'frr');
+    mkdirSync(fdir, { recursive: true });
+    writeFileSync(join(fdir, 'frr.conf'), frrConfig(p, o));
+    writeFileSync(join(fdir, 'zebra.conf'), 'hostname lab-router\n');
+    const common = ['-z', join(fdir, 'zserv.api'), '--vty_socket', fdir, '-u', 'root', '-g', 'root'];
+    this.state.pids.zebra = spawnDaemon(p.routerNs, '/usr/lib/frr/zebra', ['-f', join(fdir, 'zebra.conf'), '-i', join(fdir, 'zebra.pid'), ...common], this.log('zebra'));
+    await until('FRR zebra', 20_000, () => existsSync(join(fdir, 'zserv.api')));
+    if (o.bfd) this.state.pids.bfdd = spawnDaemon(p.routerNs, '/usr/lib/frr/bfdd', ['-f', join(fdir, 'frr.conf'), '-i', join(fdir, 'bfdd.pid'), ...common], this.log('bfdd'));
+    this.state.pids.router = spawnDaemon(p.routerNs, '/usr/lib/frr/bgpd', ['-f', join(fdir, 'frr.conf'), '-i', join(fdir, 'bgpd.pid'), '-P', '0', ...common], this.log('router'));
+    this.save();
+    await until('FRR bgpd', 20_000, () => {
+      if (!alive(this.state.pids.router ?? 0)) throw new Error(`bgpd exited: see ${this.log('router')}`);
+      return existsSync(join(fdir, 'bgpd.vty'));
+    });
+  }
+
+  startController(): void {
+    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', this.kubeconfig, '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect'], this.log('controller'), this.childEnv());
+    this.save();
+  }
+
+  /** Stops the controller (SIGKILL: a crash) and waits until it is gone. */
+  async stopController(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const pid = this.state.pids.controller;
+    if (pid === undefined) return;
+    signal(pid, sig);
+    await waitGone([pid], 10_000);
+    delete this.state.pids.controller;
+    this.save();
+  }
+
+  startBackend(i: number): void {
+    const n = this.node(i);
+    this.state.pids[`${n.name}-backend`] = spawnDaemon(n.ns, process.execPath, [AGENT('backend.ts'), '--lab-dir', this.marker, '--name', n.name, '--port', String(this.plan.appPort)], this.log(`${n.name}-backend`));
+    this.save();
+  }
+
+  /** Starts node i's speaker; the log file is appended to, so waitSpeaker looks past `logOffset`. */
+  startSpeaker(i: number, extra: string[] = []): number {
+    const n = this.node(i);
+    const args = [AGENT('node-agent.ts'), '--lab-dir', this.marker, '--node', n.name, '--', '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
+    const file = this.log(`${n.name}-speaker`);
+    const offset = existsSync(file) ? readFileSync(file).length : 0;
+    this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, process.execPath, args, file, this.childEnv());
+    this.state.logOffsets[n.name] = offset;
+    this.save();
+    return offset;
+  }
+
+  /** Waits until node i's speaker has joined the membership (its log says so). */
+  async waitSpeaker(i: number, timeoutMs = 120_000): Promise<void> {
+    const n = this.node(i);
+    const file = this.log(`${n.name}-speaker`);
+    const from = this.state.logOffsets[n.name] ?? 0;
+    await until(`${n.name}'s speaker to start`, timeoutMs, () => {
+      const pid = this.state.pids[`${n.name}-speaker`] ?? 0;
+      const text = readFileSync(file).subarray(from).toString();
+      if (!alive(pid)) throw new Error(`${n.name}'s speaker exited: ${text.split('\n').slice(-15).join('\n')}`);
+      return /membership running/.test(text);
+    }, 200);
+  }
+
+  speakerRunning(i: number): boolean {
+    return alive(this.state.pids[`${this.node(i).name}-speaker`] ?? 0);
+  }
+
+  /** Kills node i's speaker (SIGKILL by default: no goodbye). Returns the time of the kill. */
+  async killSpeaker(i: number, sig: NodeJS.Signals = 'SIGKILL'): Promise<number> {
+    const n = this.node(i);
+    const pid = this.state.pids[`${n.name}-speaker`];
+    const t = Date.now();
+    if (pid !== undefined) {
+      signal(pid, sig);
+      await waitGone([pid], 15_000);
+    }
+    delete this.state.pids[`${n.name}-speaker`];
+    this.save();
+    return t;
+  }
+
+  /** A node stopping: its speaker and backend die and its link goes down. Returns the time. */
+  async killNode(i: number): Promise<number> {
+    const n = this.node(i);
+    const t = Date.now();
+    const pids = [this.state.pids[`${n.name}-speaker`], this.state.pids[`${n.name}-backend`]].filter((x): x is number => x !== undefined);
+    await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
+    for (const p of pids) signal(p, 'SIGKILL');
+    await waitGone(pids, 10_000);
+    delete this.state.pids[`${n.name}-speaker`];
+    delete this.state.pids[`${n.name}-backend`];
+    this.save();
+    return t;
+  }
+
+  /** Brings a killed node back: link up, backend, speaker; waits until the speaker runs. */
+  async reviveNode(i: number, timeoutMs = 120_000): Promise<void> {
+    const n = this.node(i);
+    await this.healLink(i);
+    if (!alive(this.state.pids[`${n.name}-backend`] ?? 0)) this.startBackend(i);
+    if (!this.speakerRunning(i)) this.startSpeaker(i);
+    await this.waitSpeaker(i, timeoutMs);
+  }
+
+  /** Cuts node i's cable: its switch port goes down (processes keep running). Returns the time. */
+  async cutLink(i: number): Promise<number> {
+    const n = this.node(i);
+    const t = Date.now();
+    await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
+    if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
+    this.save();
+    return t;
+  }
+
+  async healLink(i: number): Promise<void> {
+    const n = this.node(i);
+    await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'up');
+    this.state.cut = this.state.cut.filter((x) => x !== n.name);
+    this.save();
+  }
+
+  // ---- configuration and workloads ---------------------------------------------------------------
+
+  /** Creates or replaces an ironlb.io object (IPPool cluster-scoped, the others in ironlb-system). */
+  async apply(kind: KindName, name: string, spec: unknown, labels?: Record<string, string>): Promise<void> {
+    const cluster = kind === 'IPPool';
+    const body = { apiVersion: API_VERSION, kind, metadata: { name, ...(cluster ? {} : { namespace: DEFAULT_NAMESPACE }), ...(labels ? { labels } : {}) }, spec };
+    const base = { group: GROUP, version: VERSION, plural: plural(kind) };
+    try {
+      const cur = (cluster ? await this.custom.getClusterCustomObject({ ...base, name }) : await this.custom.getNamespacedCustomObject({ ...base, namespace: DEFAULT_NAMESPACE, name })) as { metadata: { resourceVersion: string } };
+      const b = { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } };
+      if (cluster) await this.custom.replaceClusterCustomObject({ ...base, name, body: b });
+      else await this.custom.replaceNamespacedCustomObject({ ...base, namespace: DEFAULT_NAMESPACE, name, body: b });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (cluster) await this.custom.createClusterCustomObject({ ...base, body });
+      else await this.custom.createNamespacedCustomObject({ ...base, namespace: DEFAULT_NAMESPACE, body });
+    }
+  }
+
+  async remove(kind: KindName, name: string): Promise<void> {
+    const base = { group: GROUP, version: VERSION, plural: plural(kind), name };
+    if (kind === 'IPPool') await this.custom.deleteClusterCustomObject(base);
+    else await this.custom.deleteNamespacedCustomObject({ ...base, namespace: DEFAULT_NAMESPACE });
+  }
+
+  /** The example configuration: an L2 pool and advertisement, a BGP pool, peers (v4, v6) and advertisement. */
+  async applyConfig(): Promise<void> {
+    const p = this.plan;
+    await this.apply('IPPool', 'lab-l2', { addresses: [p.l2Pool4, p.l2Pool6] });
+    await this.apply('IPPool', 'lab-bgp', { addresses: [p.bgpPool4, p.bgpPool6] });
+    await this.apply('L2Advertisement', 'lab-l2', { pools: ['lab-l2'] });
+    if (this.state.bfd) await this.apply('BFDProfile', 'lab-fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 });
+    const peer = (addr: string) => ({ myASN: p.asn, peerASN: p.routerAsn, peerAddress: addr, holdTime: `${this.state.holdTime}s`, connectTime: '1s', ...(this.state.bfd ? { bfdProfile: 'lab-fast' } : {}) });
+    await this.apply('BGPPeer', 'router', peer(p.router4));
+    await this.apply('BGPPeer', 'router-v6', peer(p.router6));
+    await this.apply('BGPAdvertisement', 'lab-bgp', { pools: ['lab-bgp'] });
+  }
+
+  /** The example Services: hello-l2 (dual stack, Layer 2), hello-bgp (BGP, ECMP), hello-local (BGP, ETP Local on the last node). */
+  async applyExample(): Promise<void> {
+    await this.applyConfig();
+    const last = this.plan.nodes[this.plan.nodes.length - 1]!.name;
+    await this.service('hello-l2', { pool: 'lab-l2', dualStack: true });
+    await this.service('hello-bgp', { pool: 'lab-bgp' });
+    await this.service('hello-local', { pool: 'lab-bgp', etp: 'Local', endpointNodes: [last] });
+  }
+
+  /** Creates a Service of type LoadBalancer and its EndpointSlice (Pods don't run: the node's backend is the endpoint). */
+  async service(name: string, o: ServiceOptions = {}): Promise<V1Service> {
+    const namespace = o.namespace ?? 'default';
+    const ann: Record<string, string> = {};
+    if (o.pool) ann[ANNOTATION_ADDRESS_POOL] = o.pool;
+    if (o.ips) ann['ironlb.io/loadBalancerIPs'] = o.ips.join(',');
+    if (o.sharingKey) ann['ironlb.io/allow-shared-ip'] = o.sharingKey;
+    const port = o.port ?? this.plan.appPort;
+    const svc = await this.core.createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name, namespace, annotations: ann, ...(o.labels ? { labels: o.labels } : {}) },
+        spec: {
+          type: 'LoadBalancer',
+          ports: [{ name: 'http', port, targetPort: this.plan.appPort, protocol: 'TCP' }],
+          selector: { app: name },
+          externalTrafficPolicy: o.etp ?? 'Cluster',
+          ...(o.dualStack ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : o.family ? { ipFamilyPolicy: 'SingleStack', ipFamilies: [o.family] } : {}),
+        },
+      },
+    });
+    await this.endpoints(name, o.endpointNodes ?? this.plan.nodes.map((n) => n.name), namespace);
+    return svc;
+  }
+
+  /** Replaces the Service's EndpointSlice: one ready endpoint (the node's backend) on each named node. */
+  async endpoints(service: string, nodes: string[], namespace = 'default'): Promise<void> {
+    const name = `${service}-lab`;
+    const body = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      addressType: 'IPv4',
+      metadata: { name, namespace, labels: { 'kubernetes.io/service-name': service } },
+      ports: [{ name: 'http', port: this.plan.appPort, protocol: 'TCP' }],
+      endpoints: nodes.map((n) => ({ addresses: [this.node(n).ipv4], nodeName: n, conditions: { ready: true, serving: true, terminating: false } })),
+    };
+    try {
+      const cur = await this.discovery.readNamespacedEndpointSlice({ name, namespace });
+      await this.discovery.replaceNamespacedEndpointSlice({ name, namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.discovery.createNamespacedEndpointSlice({ namespace, body });
+    }
+  }
+
+  async deleteService(name: string, namespace = 'default'): Promise<void> {
+    await this.core.deleteNamespacedService({ name, namespace });
+    await this.discovery.deleteNamespacedEndpointSlice({ name: `${name}-lab`, namespace }).catch(() => undefined);
+  }
+
+  /** The Service's ingress addresses (empty while pending). */
+  async addresses(name: string, namespace = 'default'): Promise<string[]> {
+    const s = await this.core.readNamespacedService({ name, namespace });
+    return (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter(Boolean);
+  }
+
+  /** Waits until the Service has `count` addresses; returns them. */
+  async waitAddresses(name: string, count = 1, timeoutMs = 30_000, namespace = 'default'): Promise<string[]> {
+    return until(`${count} address(es) on Service ${namespace}/${name}`, timeoutMs, async () => {
+      const a = await this.addresses(name, namespace);
+      return a.length === count ? a : undefined;
+    }, 200);
+  }
+
+  /** Who announces the Service (its ServiceAnnouncement status). */
+  async announcements(name: string, namespace = 'default'): Promise<Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }>> {
+    try {
+      const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: { announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }> } };
+      return o.status?.announcements ?? [];
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
+  // ---- observing -----------------------------------------------------------------------------------
+
+  /** The router's kernel routes installed by its BGP daemon: prefix → next hops (ECMP). */
+  async routes(): Promise<KernelRoute[]> {
+    const [v4, v6] = await Promise.all([nsIp(this.plan.routerNs, '-j', '-4', 'route', 'show'), nsIp(this.plan.routerNs, '-j', '-6', 'route', 'show')]);
+    return [...parseKernelRoutes(v4), ...parseKernelRoutes(v6)];
+  }
+
+  /** Next hops of one prefix at the router, mapped to node names ([] when absent). */
+  async routeNodes(prefix: string): Promise<string[]> {
+    const r = (await this.routes()).find((x) => x.prefix === prefix);
+    return (r?.nextHops ?? []).map((h) => this.plan.nodes.find((n) => n.ipv4 === h || n.ipv6 === h)?.name ?? h).sort();
+  }
+
+  /** The router's BGP sessions. */
+  async sessions(): Promise<SessionRow[]> {
+    if (this.state.router === 'bird') return parseBirdProtocols(await sh('birdc', ['-s', join(this.dir, 'bird.ctl'), 'show', 'protocols'], 5000));
+    const out = await nsExec(this.plan.routerNs, 'vtysh', ['--vty_socket', join(this.dir, 'frr'), '-c', 'show bgp summary json'], 10_000);
+    const j = JSON.parse(out) as Record<string, { peers?: Record<string, { state?: string }> }>;
+    const rows: SessionRow[] = [];
+    for (const af of Object.values(j)) for (const [peer, v] of Object.entries(af.peers ?? {})) rows.push({ name: peer, state: v.state ?? '' });
+    return rows;
+  }
+
+  /** Requests from a client namespace ("lan" on the nodes' segment, "ext" behind the router). */
+  async requests(from: 'lan' | 'ext', urls: string[], count: number, o: { intervalMs?: number; timeoutMs?: number } = {}): Promise<ProbeResult[]> {
+    const ns = from === 'lan' ? this.plan.clientNs : this.plan.extClientNs;
+    const out = await nsExec(ns, process.execPath, [AGENT('probe.ts'), ...urls.flatMap((u) => ['--url', u]), '--count', String(count), '--interval', String(o.intervalMs ?? 0), '--timeout', String(o.timeoutMs ?? 1000), '--max-ms', '60000'], 90_000);
+    return out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeResult);
+  }
+
+  /**
+   * A probe running in the background (for failover measurements): a request every intervalMs,
+   * results appended as they come. Ends by itself after maxMs; stop() ends it sooner.
+   */
+  probe(from: 'lan' | 'ext', url: string, o: { intervalMs?: number; timeoutMs?: number; maxMs?: number } = {}): { results: ProbeResult[]; stop: () => void } {
+    const ns = from === 'lan' ? this.plan.clientNs : this.plan.extClientNs;
+    const maxMs = o.maxMs ?? 60_000;
+    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT('probe.ts'), '--url', url, '--count', '1000000', '--interval', String(o.intervalMs ?? 20), '--timeout', String(o.timeoutMs ?? 300), '--max-ms', String(maxMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const results: ProbeResult[] = [];
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      try {
+        results.push(JSON.parse(l) as ProbeResult);
+      } catch { /* a partial line at exit */ }
+    });
+    return { results, stop: () => proc.kill('SIGKILL') };
+  }
+
+  /** Node names whose MAC answers ARP (IPv4) or NDP (IPv6) for ip, asked from the LAN client. */
+  async neighOwners(ip: string): Promise<string[]> {
+    let out = '';
+    try {
+      out = ip.includes(':')
+        ? await nsExec(this.plan.clientNs, 'ndisc6', ['-m', '-n', '-r', '2', '-w', '300', ip, 'eth0'], 5000)
+        : await nsExec(this.plan.clientNs, 'arping', ['-i', 'eth0', '-c', '2', '-W', '0.1', '-w', '0.3', ip], 5000);
+    } catch (err) {
+      out = err instanceof Error ? err.message : String(err);
+    }
+    const macs = new Set<string>();
+    for (const m of out.matchAll(/([0-9a-f]{2}(?::[0-9a-f]{2}){5})/gi)) macs.add((m[1] as string).toLowerCase());
+    const own = new Set(Object.values(this.state.macs));
+    return [...macs].filter((m) => own.has(m)).map((m) => Object.entries(this.state.macs).find(([, v]) => v === m)?.[0] ?? m).sort();
+  }
+
+  /** Which daemons are alive. */
+  daemons(): Record<string, boolean> {
+    const out: Record<string, boolean> = {};
+    for (const [k, pid] of Object.entries(this.state.pids)) out[k] = alive(pid);
+    return out;
+  }
+
+  // ---- teardown ------------------------------------------------------------------------------------
+
+  /**
+   * Removes a lab: every process whose command line names the state folder, every namespace with
+   * the prefix (and what runs in it), and the folder. Works without state (after a crash).
+   * Returns what was removed.
+   */
+  static async down(dir = DEFAULT_DIR, prefix = DEFAULT_PREFIX): Promise<string[]> {
+    const removed: string[] = [];
+    const marker = `${dir}/`;
+    let pids = pidsWith(marker);
+    try {
+      const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as LabState;
+      for (const p of Object.values(st.pids)) if (alive(p) && !pids.includes(p) && pidsWith(marker).includes(p)) pids.push(p);
+    } catch { /* no state: the scan above is what there is */ }
+    for (const p of pids) signal(p, 'SIGKILL');
+    await waitGone(pids, 5000);
+    if (pids.length) removed.push(`${pids.length} processes`);
+    let names: string[] = [];
+    try {
+      names = (await sh('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
+    } catch { /* no namespaces */ }
+    for (const n of names) {
+      try {
+        const inside = (await sh('ip', ['netns', 'pids', n])).split('\n').filter(Boolean).map(Number);
+        for (const p of inside) signal(p, 'SIGKILL');
+        await waitGone(inside, 3000);
+      } catch { /* already gone */ }
+      try {
+        await sh('ip', ['netns', 'del', n]);
+        removed.push(n);
+      } catch { /* already gone */ }
+    }
+    if (existsSync(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+    return removed;
+  }
+
+  /** Tears this lab down (the e2e tests' `finally`). */
+  async destroy(): Promise<string[]> {
+    return Lab.down(this.dir, this.plan.prefix);
+  }
+}

@@ -1,0 +1,35 @@
+// A lab node's speaker process, run inside the node's namespace: relays a loopback port of the
+// namespace to the lab API server's Unix socket, writes a kubeconfig for it, and runs
+// `ironlb speaker` in this process (only that subcommand is loaded: the others cost start-up time).
+// Usage: node src/lab/node-agent.ts --lab-dir DIR --node NAME -- <speaker flags>
+import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Command } from 'commander';
+import { kubeConfigForServer } from '../k8s/index.ts';
+import { registerSpeaker } from '../cli/speaker.ts';
+
+const sep = process.argv.indexOf('--');
+const own = sep < 0 ? process.argv.slice(2) : process.argv.slice(2, sep);
+const speakerArgs = sep < 0 ? [] : process.argv.slice(sep + 1);
+const { values } = parseArgs({ args: own, options: { 'lab-dir': { type: 'string' }, node: { type: 'string' } } });
+const dir = values['lab-dir'];
+const node = values.node;
+if (!dir || !node) throw new Error('node-agent: --lab-dir and --node are required');
+
+const socket = join(dir, 'api.sock');
+const relay = net.createServer((c) => {
+  const u = net.connect(socket);
+  c.pipe(u).pipe(c);
+  c.on('error', () => u.destroy());
+  u.on('error', () => c.destroy());
+});
+await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+relay.unref();
+const port = (relay.address() as net.AddressInfo).port;
+const kubeconfig = join(dir, `kubeconfig-${node}`);
+writeFileSync(kubeconfig, kubeConfigForServer(`http://127.0.0.1:${port}`).exportConfig());
+const program = new Command('ironlb');
+registerSpeaker(program);
+await program.parseAsync([process.execPath, 'ironlb', 'speaker', '--kubeconfig', kubeconfig, '--node-name', node, ...speakerArgs]);

@@ -1,0 +1,93 @@
+// Running commands for the lab: one-shot commands (optionally inside a network namespace) and
+// detached daemons whose PIDs the lab records, so `lab down` can stop them from another process.
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export async function sh(cmd: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+/** Runs a command inside a network namespace. */
+export function nsExec(ns: string, cmd: string, args: readonly string[], timeoutMs?: number): Promise<string> {
+  return sh('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
+}
+
+export function nsIp(ns: string, ...args: string[]): Promise<string> {
+  return nsExec(ns, 'ip', args);
+}
+
+/**
+ * Starts a daemon that outlives this process (the CLI returns while the lab runs), with stdout and
+ * stderr appended to `logFile`. `ns` undefined: in the current namespace. Returns its PID.
+ */
+export function spawnDaemon(ns: string | undefined, cmd: string, args: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+  const fd = openSync(logFile, 'a');
+  try {
+    const argv = ns ? ['netns', 'exec', ns, cmd, ...args] : [...args];
+    const child = spawn(ns ? 'ip' : cmd, argv, { detached: true, stdio: ['ignore', fd, fd], env });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${cmd} (see ${logFile})`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+/** Command line of a process, or '' when it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** PIDs of processes whose command line contains `marker` (the lab's state folder). */
+export function pidsWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    if (cmdline(pid).includes(marker)) out.push(pid);
+  }
+  return out;
+}
+
+/** Sends `signal` to a PID (ignoring a process already gone); true if the signal was delivered. */
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until none of the PIDs is alive; SIGKILLs the ones left at the deadline. */
+export async function waitGone(pids: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    if (!pids.some(alive)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const p of pids) signal(p, 'SIGKILL');
+}

@@ -1,0 +1,93 @@
+// The lab's router: BIRD 2 (or FRR) peered with every node over IPv4 and IPv6, installing the
+// learned routes in its namespace's kernel table with ECMP. Config generation is pure; queries go
+// through `ip` (kernel routes, what traffic actually follows) and birdc/vtysh (sessions).
+import type { LabPlan } from './plan.ts';
+
+export type RouterKind = 'bird' | 'frr';
+
+export interface RouterOptions {
+  /** BFD on the sessions (the example BGPPeers then name a BFDProfile). */
+  bfd: boolean;
+  holdTime: number;
+}
+
+export function birdConfig(plan: LabPlan, o: RouterOptions): string {
+  const l: string[] = [];
+  l.push(`router id ${plan.router4};`);
+  l.push('protocol device { scan time 10; }');
+  // merge paths: routes to one prefix from several nodes become one multipath kernel route (ECMP).
+  l.push('protocol kernel k4 { ipv4 { export all; import none; }; merge paths on; }');
+  l.push('protocol kernel k6 { ipv6 { export all; import none; }; merge paths on; }');
+  if (o.bfd) l.push('protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }');
+  for (const n of plan.nodes) {
+    for (const [fam, local, peer] of [['ipv4', plan.router4, n.ipv4], ['ipv6', plan.router6, n.ipv6]] as const) {
+      l.push(`protocol bgp ${n.name}_${fam === 'ipv4' ? 4 : 6} {`);
+      l.push(`  local ${local} as ${plan.routerAsn};`, `  neighbor ${peer} as ${plan.asn};`, '  direct;', '  strict bind on;');
+      l.push(`  hold time ${o.holdTime};`, `  keepalive time ${Math.max(1, Math.floor(o.holdTime / 3))};`);
+      // The defaults wait a minute or more after an error: far too long for a lab where nodes die on purpose.
+      l.push('  connect delay time 1;', '  connect retry time 2;', '  error wait time 1, 4;', '  error forget time 10;');
+      if (o.bfd) l.push('  bfd on;');
+      l.push(`  ${fam} { import all; export none; gateway direct; };`, '}');
+    }
+  }
+  return `${l.join('\n')}\n`;
+}
+
+export function frrConfig(plan: LabPlan, o: RouterOptions): string {
+  const l: string[] = ['frr defaults traditional', 'hostname lab-router', 'log stdout informational', 'no ipv6 forwarding', '!'];
+  l.push(`router bgp ${plan.routerAsn}`, ` bgp router-id ${plan.router4}`, ' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax');
+  for (const n of plan.nodes) {
+    for (const peer of [n.ipv4, n.ipv6]) {
+      l.push(` neighbor ${peer} remote-as ${plan.asn}`, ` neighbor ${peer} timers ${Math.max(1, Math.floor(o.holdTime / 3))} ${o.holdTime}`, ` neighbor ${peer} timers connect 1`);
+      if (o.bfd) l.push(` neighbor ${peer} bfd`);
+    }
+  }
+  for (const [fam, pick] of [['ipv4', (n: LabPlan['nodes'][number]) => n.ipv4], ['ipv6', (n: LabPlan['nodes'][number]) => n.ipv6]] as const) {
+    l.push(` address-family ${fam} unicast`, '  maximum-paths ibgp 16', '  maximum-paths 16');
+    for (const n of plan.nodes) l.push(`  neighbor ${pick(n)} activate`);
+    l.push(' exit-address-family');
+  }
+  l.push('!');
+  if (o.bfd) l.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' !', '!');
+  return `${l.join('\n')}\n`;
+}
+
+export interface KernelRoute {
+  prefix: string;
+  nextHops: string[];
+}
+
+interface IpJsonRoute {
+  dst?: string;
+  gateway?: string;
+  protocol?: string;
+  nexthops?: Array<{ gateway?: string }>;
+}
+
+/** Parses `ip -j route` output into the routes a routing daemon installed (prefix → next hops). */
+export function parseKernelRoutes(json: string, protocols: readonly string[] = ['bird', 'bgp']): KernelRoute[] {
+  const rows = JSON.parse(json || '[]') as IpJsonRoute[];
+  const out: KernelRoute[] = [];
+  for (const r of rows) {
+    if (!r.dst || !protocols.includes(r.protocol ?? '')) continue;
+    const hops = r.nexthops ? r.nexthops.map((h) => h.gateway ?? '') : [r.gateway ?? ''];
+    const prefix = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
+    out.push({ prefix, nextHops: hops.filter(Boolean).sort() });
+  }
+  return out.sort((a, b) => a.prefix.localeCompare(b.prefix));
+}
+
+export interface SessionRow {
+  name: string;
+  state: string;
+}
+
+/** Parses `birdc show protocols` into BGP protocol names and their states. */
+export function parseBirdProtocols(text: string): SessionRow[] {
+  const out: SessionRow[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+BGP\s+\S+\s+\S+\s+\S+(?:\s+\S+)?\s+(\w+)\s*$/.exec(line.trim()) ?? /^(\S+)\s+BGP\s+.*\b(Established|Idle|Connect|Active|OpenSent|OpenConfirm|Down)\b/.exec(line.trim());
+    if (m) out.push({ name: m[1] ?? '', state: m[2] ?? '' });
+  }
+  return out;
+}
