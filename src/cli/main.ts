@@ -11,6 +11,7 @@ import { registerValidate } from './validate.ts';
 import { registerStatus } from './status.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerLayer2Command } from '../layer2/cli.ts';
+import { registerLab } from './lab.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerMigrate(program);
   registerLayer2Command(program);
+  registerLab(program);
   return program;
 }
 

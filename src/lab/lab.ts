@@ -421,6 +421,7 @@ export class Lab {
     await waitGone(pids, 10_000);
     delete this.state.pids[`${n.name}-speaker`];
     delete this.state.pids[`${n.name}-backend`];
+    if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
     this.save();
     return t;
   }

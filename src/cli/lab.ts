@@ -1,0 +1,123 @@
+// `ironlb lab`: a whole cluster on this machine in network namespaces (docs/lab.md).
+import type { Command } from 'commander';
+import { DEFAULT_NAMESPACE } from '../api/index.ts';
+import { DEFAULT_DIR, DEFAULT_NET, Lab, formatSummary, summarize } from '../lab/index.ts';
+
+const out = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+
+function nodeIndex(lab: Lab, ref: string): number {
+  return lab.node(ref).index;
+}
+
+async function settle(lab: Lab, timeoutMs: number): Promise<void> {
+  // Until every example Service has its addresses and announcements and the router its routes.
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    const s = await summarize(lab, { requests: 0 }).catch(() => undefined);
+    const want = lab.plan.nodes.length > 0 ? 3 : 0;
+    if (s && s.services.length >= want && s.services.every((v) => v.addresses.length && v.announced.length) && s.routes.length >= 2 && s.sessions.established === s.sessions.total && s.sessions.total > 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function registerLab(program: Command): void {
+  const lab = program.command('lab').description('a whole cluster on this machine in network namespaces: API server, controller, speakers, router, clients (root)');
+  const dirOpt = ['--dir <path>', 'state folder of the lab (PIDs, logs, kubeconfig)', DEFAULT_DIR] as const;
+
+  lab
+    .command('up')
+    .description('build and start the lab, apply the example configuration and Services, and show what happened')
+    .option(...dirOpt)
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--net <n>', 'second octet of the lab\'s 10.x.0.0/16 (and fd00:x::/48)', String(DEFAULT_NET))
+    .option('--router <kind>', 'routing daemon in the router namespace: bird or frr', 'bird')
+    .option('--no-bfd', 'BGP without BFD (node loss then takes the hold time to detect)')
+    .option('--empty', 'no example configuration or Services')
+    .action(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean }) => {
+      if (o.router !== 'bird' && o.router !== 'frr') throw new Error(`--router must be "bird" or "frr", got "${o.router}"`);
+      const t0 = Date.now();
+      const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router: o.router, bfd: o.bfd, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
+      if (!o.empty) {
+        out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] applying the example configuration (pools lab-l2 and lab-bgp, peers, advertisements) and Services`);
+        await l.applyExample();
+        await settle(l, 60_000);
+      }
+      out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] lab up\n`);
+      out(formatSummary(l, await summarize(l)));
+      out(`\nkubectl:  export KUBECONFIG=${l.kubeconfig}; kubectl get svc -A; kubectl -n ${DEFAULT_NAMESPACE} get ippools,serviceannouncements -A`);
+      out('try:      ironlb lab kill-node 0 | revive-node 0 | cut-link 1 | heal-link 1 | status');
+      out(`logs:     ${l.dir}/logs/    remove everything:  ironlb lab down`);
+    });
+
+  lab
+    .command('status')
+    .description('addresses, announcing nodes, router routes and sessions, requests from both clients, nodes')
+    .option(...dirOpt)
+    .option('--requests <n>', 'requests per address from each client', '6')
+    .action(async (o: { dir: string; requests: string }) => {
+      const l = Lab.open(o.dir);
+      out(formatSummary(l, await summarize(l, { requests: Number(o.requests) })));
+    });
+
+  lab
+    .command('kill-node <node>')
+    .description('stop a node (index or name): its speaker and backend die and its link goes down')
+    .option(...dirOpt)
+    .action(async (ref: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      await l.killNode(nodeIndex(l, ref));
+      out(`${l.node(ref).name} stopped; "ironlb lab status" shows who took over; "ironlb lab revive-node ${ref}" brings it back`);
+    });
+
+  lab
+    .command('kill-speaker <node>')
+    .description('kill only the speaker of a node (SIGKILL); its backend keeps running')
+    .option(...dirOpt)
+    .action(async (ref: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      await l.killSpeaker(nodeIndex(l, ref));
+      out(`${l.node(ref).name}'s speaker killed; "ironlb lab revive-node ${ref}" starts it again`);
+    });
+
+  lab
+    .command('revive-node <node>')
+    .description('bring a node back: link up, backend and speaker started')
+    .option(...dirOpt)
+    .action(async (ref: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      await l.reviveNode(nodeIndex(l, ref));
+      out(`${l.node(ref).name} running again`);
+    });
+
+  lab
+    .command('cut-link <node>')
+    .description('cut a node\'s cable (its switch port goes down; its processes keep running)')
+    .option(...dirOpt)
+    .action(async (ref: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      await l.cutLink(nodeIndex(l, ref));
+      out(`${l.node(ref).name}'s link cut; "ironlb lab heal-link ${ref}" restores it`);
+    });
+
+  lab
+    .command('heal-link <node>')
+    .description('restore a node\'s link')
+    .option(...dirOpt)
+    .action(async (ref: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      await l.healLink(nodeIndex(l, ref));
+      out(`${l.node(ref).name}'s link restored`);
+    });
+
+  lab
+    .command('down')
+    .description('remove the lab: every process, namespace and the state folder (also after a crash)')
+    .option(...dirOpt)
+    .option('--prefix <prefix>', 'namespace prefix of the lab', 'ilab')
+    .action(async (o: { dir: string; prefix: string }) => {
+      const removed = await Lab.down(o.dir, o.prefix);
+      out(removed.length ? `removed: ${removed.join(', ')}` : 'no lab was running');
+    });
+}
