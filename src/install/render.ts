@@ -3,12 +3,14 @@
 //   deploy/manifests/ironlb.yaml      the chart with MANIFEST_VALUES
 //   deploy/kustomize/base/            the same objects, one file per chart template
 //   deploy/kustomize/overlays/NAME/   the base plus what the chart renders differently with OVERLAYS[NAME]
+//   docs/reference.md                 every CRD field, from src/api/kinds.ts
 // Run: node src/install/render.ts        (test/unit/install-render.test.ts fails when these are stale)
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { renderCrds } from '../api/crd.ts';
+import { renderReference } from './reference.ts';
 import { mergeValues, renderChart, sortForInstall, type K8sObject, type RenderedObject, type Values } from './chart.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -72,6 +74,7 @@ function fileOf(r: RenderedObject): string {
 export function renderAll(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [name, text] of renderCrds()) files.set(`deploy/helm/ironlb/crds/${name}`, text);
+  files.set('docs/reference.md', renderReference());
   // CRDs from the API definition, not from the chart's crds/ on disk (which may be stale).
   const crds: RenderedObject[] = [...renderCrds()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, text]) => ({ source: `crds/${name}`, object: parse(text) as K8sObject }));
   const chart = (values: Values) => sortForInstall([...crds, ...renderChart({ values, includeCrds: false })]);

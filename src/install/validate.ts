@@ -133,6 +133,8 @@ export function validateFiles(files: readonly string[], opts: ValidateOptions = 
         add(l, 'metadata.namespace', `ironlb reads ${kind} objects only from namespace ${ns}; this one is ignored (set metadata.namespace: ${ns}, or pass --namespace)`, 'warning');
       }
       if (def.scope === 'Cluster' && metaNs !== undefined) add(l, 'metadata.namespace', `${kind} is cluster-scoped; metadata.namespace is ignored`, 'warning');
+    } else if (!apiVersion || !kind) {
+      add(l, '', 'not a Kubernetes object (no apiVersion or kind): skipped; give objects as kubectl would apply them', 'warning');
     } else if (apiVersion === 'v1' && kind === 'Secret') {
       const metaNs = (l.obj.metadata as { namespace?: unknown } | undefined)?.namespace;
       if (metaNs === undefined || metaNs === ns) secrets.push(l.obj as SecretLike);

@@ -149,3 +149,9 @@ test('ironlb validate: exit status 0 on the examples, 1 with errors on stderr', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('documents that are not Kubernetes objects are warned about, not silently passed', () => {
+  const r = run({ 'values.yaml': 'config:\n  ipPools: []\n' });
+  assert.equal(r.objects, 0);
+  assert.match(lines(r)[0] as string, /^values\.yaml:1:1: warning: .*not a Kubernetes object/);
+});
