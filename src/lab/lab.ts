@@ -229,7 +229,12 @@ export class Lab {
       await nsIp(p.switchNs, 'link', 'set', port, 'up');
       await nsIp(ns, 'link', 'set', 'eth0', 'up');
     };
-    const base = (ns: string): Promise<string> => sysctl(ns, 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0');
+    // Before any interface exists, so every interface inherits it. No ICMP redirects: the router would
+    // tell the LAN client to go straight to one node, and ECMP would stop spreading its requests.
+    const base = (ns: string): Promise<string> =>
+      sysctl(ns, 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0',
+        'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.default.send_redirects=0', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.default.accept_redirects=0',
+        'net.ipv6.conf.all.accept_redirects=0', 'net.ipv6.conf.default.accept_redirects=0');
     // Nodes in parallel: each is a few dozen `ip` commands, slow on a busy machine one after another.
     await Promise.all(p.nodes.map(async (n) => {
       await this.ns(n.ns);

@@ -36,7 +36,7 @@ export async function summarize(lab: Lab, o: { requests?: number } = {}): Promis
   const urls = services.flatMap((s) => s.addresses.map((a) => urlFor(a, lab.plan.appPort)));
   if (n > 0 && urls.length) {
     for (const from of ['lan', 'ext'] as const) {
-      const rs = await lab.requests(from, urls, n, { timeoutMs: 500 }).catch(() => []);
+      const rs = await lab.requests(from, urls, n, { timeoutMs: 1500 }).catch(() => []);
       for (const u of urls) requests.push({ from, url: u, answers: count(rs, u) });
     }
   }
