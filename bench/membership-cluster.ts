@@ -173,7 +173,16 @@ export class AgentCluster {
       if (r !== true) throw new Error(`agent ${r.name} is not running: ${r.stderr.trim().slice(-800) || 'no stderr'}`);
     } catch (err) {
       const views = who.map((a) => `${a.name}=[${a.alive.join(',')}]`).join(' ');
-      throw new Error(`${(err as Error).message}; views: ${views}`);
+      // What each member saw and dropped, to tell a network problem from a protocol one.
+      const stats = await Promise.all(who.filter((a) => a.running).map(async (a) => {
+        try {
+          const s = await a.stats();
+          return `${a.name}: sent ${s.sent} received ${s.received} rejected ${JSON.stringify(s.rejected)} members ${JSON.stringify((s as unknown as { members: unknown }).members)}`;
+        } catch {
+          return `${a.name}: no stats`;
+        }
+      }));
+      throw new Error(`${(err as Error).message}; views: ${views}\n${stats.join('\n')}`);
     }
     return Date.now() - start;
   }
