@@ -59,7 +59,11 @@ test('BIRD announces to FRR over iBGP with MD5: local-pref and communities; FRR 
         asn: 65000, routerId: l.b4, localAddress: l.b4, neighbors: [{ address: l.a4, asn: 65000, gracefulRestart: true, password: 'k3y' }],
         originate: [{ prefix: '10.202.0.1/32', communities: ['65000:1'], largeCommunities: ['4:5:6'] }],
       }, { extra: 'filter lp { bgp_local_pref = 250; accept; }' });
-      const e = await waitFor(async () => find(await frr!.rib('ipv4'), '10.202.0.1/32'), { what: 'route at FRR' });
+      // FRR selects best paths after receiving them (its work queue): wait for the selection too.
+      const e = await waitFor(async () => {
+        const x = find(await frr!.rib('ipv4'), '10.202.0.1/32');
+        return x?.selectedNextHops?.length ? x : undefined;
+      }, { what: 'route at FRR, selected' });
       assert.deepEqual(e.nextHops, [l.b4]);
       assert.deepEqual(e.communities, ['65000:1']);
       assert.deepEqual(e.largeCommunities, ['4:5:6']);
