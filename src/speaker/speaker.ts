@@ -30,7 +30,7 @@ import { ANNOTATION_L2_SUBNETS, nodeAddress, nodeFacts, nodeReady, policies, ser
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
-import { StatusWriter, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 /** Key of the membership Secret holding the shared key (any single key is accepted too). */
@@ -151,6 +151,9 @@ export class Speaker {
       inf.on('update', kick);
       inf.on('delete', kick);
     }
+    // A ServiceAnnouncement changed by another speaker may need correcting by its writer.
+    this.#announcements.on('update', kick);
+    this.#announcements.on('add', kick);
     for (const inf of [...this.#config.values(), this.#secrets] as Array<Informer<KubernetesObject>>) {
       inf.on('add', cfgChanged);
       inf.on('update', cfgChanged);
@@ -501,6 +504,16 @@ export class Speaker {
       const nodesNow = announcingNodes(st);
       const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
       const svcObj = this.#services.get(name, namespace);
+      // Another speaker wrote it last (a transition with two writers, one with a stale view): write
+      // ours again even though we wrote this content before. Our own writes are told by resourceVersion.
+      if (
+        cached &&
+        !this.#status.busy('ServiceAnnouncement', namespace, name) &&
+        cached.metadata.resourceVersion !== this.#status.writtenVersion('ServiceAnnouncement', namespace, name) &&
+        !sameStatus(cached.status, st)
+      ) {
+        this.#status.forget('ServiceAnnouncement', namespace, name);
+      }
       this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
         const was = before?.join(',') ?? '';
         this.#lastNodes.set(svc.key, nodesNow);

@@ -65,6 +65,21 @@ export function announcementStatus(
 
 export const announcingNodes = (st: ServiceAnnouncementStatus | undefined): string[] => [...new Set((st?.announcements ?? []).map((a) => a.node))].sort();
 
+/** JSON with sorted keys, for comparing objects written by different processes. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Same status content, ignoring observedTime. */
+export function sameStatus(a: object | undefined, b: object | undefined): boolean {
+  const strip = (x: object | undefined) => (x ? { ...x, observedTime: undefined } : x);
+  return stableJson(strip(a)) === stableJson(strip(b));
+}
+
 interface Pending {
   plural: string;
   namespace: string;
@@ -91,6 +106,8 @@ export class StatusWriter {
   #pending = new Map<string, Pending>();
   #written = new Map<string, string>();
   #inflight = new Set<string>();
+  #inflightKey = new Map<string, string>();
+  #rv = new Map<string, string>();
   #idle: Array<() => void> = [];
   writes = 0;
 
@@ -103,7 +120,7 @@ export class StatusWriter {
     const id = `${kind}/${namespace}/${name}`;
     const key = status === undefined ? '' : JSON.stringify(status);
     const pend = this.#pending.get(id);
-    if (!pend && this.#written.get(id) === key) return;
+    if (!pend && (this.#inflight.has(id) ? this.#inflightKey.get(id) : this.#written.get(id)) === key) return;
     if (pend && pend.key === key) return;
     const p: Pending = { plural: KINDS[kind].plural, namespace, name, kind, status, key };
     if (after) p.after = after;
@@ -114,6 +131,16 @@ export class StatusWriter {
   /** Forgets what was written (the object changed under us): the next set() writes again. */
   forget(kind: string, namespace: string, name: string): void {
     this.#written.delete(`${kind}/${namespace}/${name}`);
+  }
+
+  /** resourceVersion of our last write of an object (to tell our writes from another writer's). */
+  writtenVersion(kind: string, namespace: string, name: string): string | undefined {
+    return this.#rv.get(`${kind}/${namespace}/${name}`);
+  }
+
+  busy(kind: string, namespace: string, name: string): boolean {
+    const id = `${kind}/${namespace}/${name}`;
+    return this.#inflight.has(id) || this.#pending.has(id);
   }
 
   /** Resolves when nothing is pending or in flight. */
@@ -129,11 +156,14 @@ export class StatusWriter {
       if (this.#inflight.has(id)) continue;
       this.#pending.delete(id);
       this.#inflight.add(id);
+      this.#inflightKey.set(id, p.key);
       void this.#write(p)
         .then(
-          (uid) => {
+          (meta) => {
             this.#written.set(id, p.key);
-            return p.after?.(uid);
+            if (meta?.resourceVersion) this.#rv.set(id, meta.resourceVersion);
+            else this.#rv.delete(id);
+            return p.after?.(meta?.uid);
           },
           (err: unknown) => {
             this.#written.delete(id);
@@ -143,13 +173,14 @@ export class StatusWriter {
         )
         .finally(() => {
           this.#inflight.delete(id);
+          this.#inflightKey.delete(id);
           this.#pump();
           if (this.#pending.size === 0 && this.#inflight.size === 0) for (const r of this.#idle.splice(0)) r();
         });
     }
   }
 
-  async #write(p: Pending): Promise<string | undefined> {
+  async #write(p: Pending): Promise<{ uid?: string; resourceVersion?: string } | undefined> {
     const { custom } = this.#o;
     const base = { group: GROUP, version: VERSION, namespace: p.namespace, plural: p.plural };
     this.writes++;
@@ -166,13 +197,13 @@ export class StatusWriter {
     const res = await retryOnConflict(async () => {
       try {
         const cur = (await custom.getNamespacedCustomObject({ ...base, name: p.name })) as { metadata?: { resourceVersion?: string } };
-        return (await custom.replaceNamespacedCustomObject({ ...base, name: p.name, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } })) as { metadata?: { uid?: string } };
+        return (await custom.replaceNamespacedCustomObject({ ...base, name: p.name, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } })) as { metadata?: { uid?: string; resourceVersion?: string } };
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        return (await custom.createNamespacedCustomObject({ ...base, body })) as { metadata?: { uid?: string } };
+        return (await custom.createNamespacedCustomObject({ ...base, body })) as { metadata?: { uid?: string; resourceVersion?: string } };
       }
     });
-    return res.metadata?.uid;
+    return res.metadata;
   }
 }
 
