@@ -86,7 +86,7 @@ export async function startFrrBfdd(ns: Netns, peers: FrrPeerConfig[]): Promise<F
   const vtysh = (...cmds: string[]): Promise<string> => sh('vtysh', ['--vty_socket', dir, '-d', 'bfdd', ...cmds.flatMap((c) => ['-c', c])], 10_000);
   const peersFn = async (): Promise<FrrBfdPeer[]> => JSON.parse(await vtysh('show bfd peers json')) as FrrBfdPeer[];
   try {
-    await waitFor(() => peersFn().then((l) => l.length === peers.length), { what: 'FRR bfdd up', timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(() => peersFn().then((l) => l.length === peers.length), { what: 'FRR bfdd up', timeoutMs: 30_000, intervalMs: 100 });
   } catch (err) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
@@ -134,7 +134,7 @@ export async function startBird(ns: Netns, config: string): Promise<Bird> {
   const out = collect(child);
   const cmd = (c: string): Promise<string> => sh('birdc', ['-s', ctl, ...c.split(' ')], 10_000);
   try {
-    await waitFor(() => cmd('show status').then((s) => s.includes('Daemon is up')), { what: 'BIRD up', timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(() => cmd('show status').then((s) => s.includes('Daemon is up')), { what: 'BIRD up', timeoutMs: 30_000, intervalMs: 100 });
   } catch (err) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
@@ -231,7 +231,7 @@ export async function startIronlbBfd(ns: Netns, args: string[]): Promise<IronlbB
       if (m.event === 'snapshot' && m.sessions?.[0]) snapshots.push(m.sessions[0]);
     } catch { /* a log line */ }
   });
-  await waitFor(() => ready || child.exitCode !== null && Promise.reject(new Error(text)), { what: 'ironlb bfd ready', timeoutMs: 15_000 });
+  await waitFor(() => ready || child.exitCode !== null && Promise.reject(new Error(text)), { what: 'ironlb bfd ready', timeoutMs: 30_000 });
   const send = (cmd: object): void => { child.stdin?.write(`${JSON.stringify(cmd)}\n`); };
   return {
     events,
@@ -377,7 +377,7 @@ export async function startBgpNode(ns: Netns, cfg: BgpNodeConfig): Promise<{ eve
     if (text.length < 100_000) text += `${line}\n`;
     try { events.push(JSON.parse(line) as BgpNodeEvent); } catch { /* log line */ }
   });
-  await waitFor(() => events.some((e) => e.event === 'ready') || (child.exitCode !== null && Promise.reject(new Error(text))), { what: 'ironlb node ready', timeoutMs: 15_000 });
+  await waitFor(() => events.some((e) => e.event === 'ready') || (child.exitCode !== null && Promise.reject(new Error(text))), { what: 'ironlb node ready', timeoutMs: 30_000 });
   return { events, kill: () => { child.kill('SIGKILL'); }, output: () => text };
 }
 
