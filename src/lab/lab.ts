@@ -369,7 +369,7 @@ export class Lab {
 
   startBackend(i: number): void {
     const n = this.node(i);
-    this.state.pids[`${n.name}-backend`] = spawnDaemon(n.ns, process.execPath, [AGENT('backend.ts'), '--lab-dir', this.marker, '--name', n.name, '--port', String(this.plan.appPort)], this.log(`${n.name}-backend`));
+    this.state.pids[`${n.name}-backend`] = spawnDaemon(n.ns, process.execPath, [AGENT('backend.ts'), '--lab-dir', this.marker, '--name', n.name, '--port', String(this.plan.appPort), '--port', String(this.plan.appPort2)], this.log(`${n.name}-backend`));
     this.save();
   }
 

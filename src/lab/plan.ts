@@ -48,6 +48,8 @@ export interface LabPlan {
   routerAsn: number;
   /** Port the hostname backends listen on (and the example Services expose). */
   appPort: number;
+  /** A second port of the backends (Services sharing an address need distinct ports). */
+  appPort2: number;
 }
 
 export const DEFAULT_NET = 150;
@@ -92,5 +94,6 @@ export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET
     asn: 64512,
     routerAsn: 64512,
     appPort: 80,
+    appPort2: 8080,
   };
 }

@@ -1,0 +1,68 @@
+// The e2e suite's lab: `Lab` from src/lab with the tests' namespace prefix (ilbx), a temporary state
+// folder, and one net number per test file (labs are independent: every address lives inside the
+// lab's own namespaces). The lab is always torn down, also on failure.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../src/lab/index.ts';
+import { waitFor } from '../support/wait.ts';
+
+export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: LabOptions = {}): Promise<T> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'ilbx-')), 'lab');
+  const lab = await Lab.up({ prefix: `ilbx${net}p${process.pid % 10000}`, dir, net, startTimeoutS: 150, ...o });
+  try {
+    return await fn(lab);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n(lab logs were in ${dir}/logs)`, { cause: err });
+  } finally {
+    await lab.destroy();
+  }
+}
+
+/** The Service's Layer 2 owner per its ServiceAnnouncement (optionally: not `notOn`). */
+export async function l2Owner(lab: Lab, svc: string, o: { notOn?: string; timeoutMs?: number } = {}): Promise<string> {
+  return waitFor(async () => {
+    const a = (await lab.announcements(svc)).find((x) => x.mode === 'layer2');
+    return a && a.node !== o.notOn ? a.node : undefined;
+  }, { what: `a Layer 2 owner of ${svc}${o.notOn ? ` other than ${o.notOn}` : ''}`, timeoutMs: o.timeoutMs ?? 20_000, intervalMs: 200 });
+}
+
+/** Waits until status and the wire (ARP/NDP from the LAN client) agree on one owner of `ip`. */
+export async function settledOwner(lab: Lab, svc: string, ip: string, timeoutMs = 20_000): Promise<string> {
+  let seen = '';
+  return waitFor(async () => {
+    const o = await l2Owner(lab, svc, { timeoutMs: 2000 }).catch(() => '');
+    const wire = await lab.neighOwners(ip);
+    seen = `status ${o || 'none'}, wire ${wire.join(',') || 'none'}`;
+    return o && wire.length === 1 && wire[0] === o ? o : undefined;
+  }, { what: `status and ARP/NDP to agree on the owner of ${ip}`, timeoutMs, intervalMs: 250 }).catch((err: Error) => {
+    throw new Error(`${err.message} (${seen})`);
+  });
+}
+
+/** Waits until the router's next hops for `prefix` are exactly `nodes` (names). */
+export async function waitRoute(lab: Lab, prefix: string, nodes: string[], timeoutMs = 20_000): Promise<void> {
+  let last: string[] = [];
+  await waitFor(async () => {
+    last = await lab.routeNodes(prefix);
+    return JSON.stringify(last) === JSON.stringify([...nodes].sort());
+  }, { what: `router next hops for ${prefix} to be [${nodes.join(', ')}]`, timeoutMs, intervalMs: 200 }).catch((err: Error) => {
+    throw new Error(`${err.message}; last [${last.join(', ')}]`);
+  });
+}
+
+export const hostPrefix = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
+
+/** Answers per node for `count` requests (each a new connection) to ip from a client. */
+export async function spread(lab: Lab, from: 'lan' | 'ext', ip: string, count: number, port?: number): Promise<Record<string, number>> {
+  const rs = await lab.requests(from, [urlFor(ip, port ?? lab.plan.appPort)], count, { timeoutMs: 2000 });
+  const out: Record<string, number> = {};
+  for (const r of rs) out[r.node ?? `error:${r.err}`] = (out[r.node ?? `error:${r.err}`] ?? 0) + 1;
+  return out;
+}
+
+/** Time from `t0` to the first answer after t0 from a node other than `old`, from a running probe. */
+export async function firstAnswerElsewhere(results: ProbeResult[], t0: number, old: string, timeoutMs = 30_000): Promise<{ ms: number; node: string; failed: number }> {
+  const r = await waitFor(() => results.find((x) => x.t >= t0 && x.node !== undefined && x.node !== old), { what: `an answer from a node other than ${old}`, timeoutMs, intervalMs: 20 });
+  return { ms: r.t - t0, node: r.node!, failed: results.filter((x) => x.t >= t0 && x.t < r.t && x.err).length };
+}
