@@ -12,6 +12,11 @@ import { waitFor } from '../test/support/wait.ts';
 
 const AGENT = new URL('../src/membership/agent.ts', import.meta.url).pathname;
 const PORT = 7947;
+/**
+ * Bound for waits that include starting agent processes (not a timing assertion): a Node process
+ * needs ~0.5 s of CPU to start, which took up to 16 s on this 2-core machine at load 24.
+ */
+export const STARTUP_MS = 90_000;
 
 export interface AgentEvent {
   event: string;

@@ -3,7 +3,7 @@
 //   node bench/membership.ts [--members 5] [--kills 20]
 // Prints a summary and a JSON line; figures go to docs/performance.md ("Membership").
 import { parseArgs } from 'node:util';
-import { AgentCluster } from './membership-cluster.ts';
+import { AgentCluster, STARTUP_MS } from './membership-cluster.ts';
 
 const { values } = parseArgs({ options: { members: { type: 'string', default: '5' }, kills: { type: 'string', default: '20' } } });
 const size = Number(values.members);
@@ -17,7 +17,7 @@ function quantile(xs: number[], q: number): number {
 const c = await AgentCluster.create({ prefix: 'ilbm', size, subnet: '10.79.0' });
 try {
   const names = c.agents.map((a) => a.name);
-  await c.waitViews(c.agents, names, 30_000, 'initial convergence');
+  await c.waitViews(c.agents, names, STARTUP_MS, 'initial convergence');
   // Message rate in steady state: 10 s with nothing happening.
   const s0 = await Promise.all(c.agents.map((a) => a.stats()));
   const tRate = Date.now();
@@ -42,7 +42,7 @@ try {
     const healthAfter = (await Promise.all(rest.map((a) => a.stats()))).map((st) => st.localHealth);
     process.stderr.write(`kill ${k + 1}/${kills}: ${victim.name} detected after ${times.join(', ')} ms (local health before ${healthBefore.join(',')}, after ${healthAfter.join(',')})\n`);
     c.restart(victim);
-    await c.waitViews(c.agents, names, 30_000, `kill ${k}: ${victim.name} rejoined`);
+    await c.waitViews(c.agents, names, STARTUP_MS, `kill ${k}: ${victim.name} rejoined`);
   }
   // Every kill should produce exactly size - 1 downs (one per observer); anything more is a false failover.
   const downs = c.agents.reduce((n, a) => n + a.events.filter((e) => e.event === 'down' && e.t >= benchStart).length, 0);

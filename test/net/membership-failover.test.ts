@@ -2,7 +2,7 @@
 // cut-off and heal, and a member with the wrong secret.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentCluster } from '../../bench/membership-cluster.ts';
+import { AgentCluster, STARTUP_MS } from '../../bench/membership-cluster.ts';
 
 // The requirement: a killed speaker's addresses move in under 1 s, so every member must know.
 const DETECTION_LIMIT_MS = 1000;
@@ -13,7 +13,7 @@ test('membership over UDP: kill, graceful leave, cut-off and rejoin, wrong secre
     const [a, b, d, e, intruder] = c.agents as [typeof c.agents[0], typeof c.agents[0], typeof c.agents[0], typeof c.agents[0], typeof c.agents[0]];
     const good = [a, b, d, e];
     const names = good.map((x) => x.name);
-    await c.waitViews(good, names, 20_000, 'four members with the right secret see each other');
+    await c.waitViews(good, names, STARTUP_MS, 'four members with the right secret see each other');
     await c.waitViews([intruder], [intruder.name], 5000, 'the intruder sees only itself');
 
     // Kill one (SIGKILL: no goodbye). Every other member must declare it dead within the limit.
@@ -26,7 +26,7 @@ test('membership over UDP: kill, graceful leave, cut-off and rejoin, wrong secre
 
     // Restart it: it rejoins everywhere.
     c.restart(e);
-    await c.waitViews(good, names, 20_000, `${e.name} rejoined after restart`);
+    await c.waitViews(good, names, STARTUP_MS, `${e.name} rejoined after restart`);
 
     // SIGTERM: the member leaves and tells everyone at once.
     const termAt = Date.now();
@@ -41,7 +41,7 @@ test('membership over UDP: kill, graceful leave, cut-off and rejoin, wrong secre
     assert.ok([a, b, e].every((x) => x.downs(d.name, termAt)[0]!.reason === 'left'));
     assert.ok(Math.max(...leaveTimes) < 2 * DETECTION_LIMIT_MS);
     c.restart(d);
-    await c.waitViews(good, names, 20_000, `${d.name} back`);
+    await c.waitViews(good, names, STARTUP_MS, `${d.name} back`);
 
     // Cut b off (link down inside its namespace): detected by the others; b sees itself alone.
     // The time the link went down, read inside the namespace right after (spawning `ip` under load

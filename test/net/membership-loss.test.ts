@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../support/wait.ts';
-import { AgentCluster } from '../../bench/membership-cluster.ts';
+import { AgentCluster, STARTUP_MS } from '../../bench/membership-cluster.ts';
 
 const DURATION_MS = 60_000;
 
@@ -11,7 +11,7 @@ test('60 s at 5% loss on every link: no false failover', async () => {
   const c = await AgentCluster.create({ prefix: 'ilbm', size: 4, subnet: '10.78.0' });
   try {
     const names = c.agents.map((a) => a.name);
-    await c.waitViews(c.agents, names, 20_000, 'all four see each other');
+    await c.waitViews(c.agents, names, STARTUP_MS, 'all four see each other');
     await c.setLoss(5);
     const from = Date.now();
     // Watch for the whole period; stop at the first false failover rather than at the end.
