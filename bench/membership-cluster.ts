@@ -82,7 +82,7 @@ export class Agent {
   async stats(): Promise<AgentStats> {
     const from = this.events.length;
     this.command('stats');
-    const e = await waitFor(() => this.events.slice(from).find((x) => x.event === 'stats'), { what: `stats from ${this.name}`, timeoutMs: 5000, intervalMs: 20 });
+    const e = await waitFor(() => this.events.slice(from).find((x) => x.event === 'stats'), { what: `stats from ${this.name}`, timeoutMs: 30_000, intervalMs: 20 });
     return e as unknown as AgentStats;
   }
 

@@ -14,7 +14,7 @@ test('membership over UDP: kill, graceful leave, cut-off and rejoin, wrong secre
     const good = [a, b, d, e];
     const names = good.map((x) => x.name);
     await c.waitViews(good, names, STARTUP_MS, 'four members with the right secret see each other');
-    await c.waitViews([intruder], [intruder.name], 5000, 'the intruder sees only itself');
+    await c.waitViews([intruder], [intruder.name], STARTUP_MS, 'the intruder sees only itself');
 
     // Kill one (SIGKILL: no goodbye). Every other member must declare it dead within the limit.
     const killedAt = await e.kill();
