@@ -240,7 +240,7 @@ export class Bird implements PeerDaemon {
   }
 
   private static spawn(ns: Netns, dir: string): DaemonProcess {
-    return new DaemonProcess(ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')]);
+    return new DaemonProcess(ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], dir);
   }
 
   private async ready(): Promise<void> {

@@ -4,7 +4,7 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
-import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
+import { DaemonProcess, isV6, removeDir, tempDir, UNPRIVILEGED } from './process.ts';
 import { waitFor } from '../wait.ts';
 import { sortEntries, type DaemonConfig, type Family, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
 
@@ -132,10 +132,10 @@ export class Exabgp implements PeerDaemon {
 
   private static spawn(ns: Netns, dir: string, cfg: DaemonConfig): DaemonProcess {
     const env = [
-      'exabgp.daemon.user=root', 'exabgp.daemon.drop=false', `exabgp.tcp.bind=${[cfg.localAddress, ...(cfg.localAddress6 ? [cfg.localAddress6] : [])].join(" ")}`, `exabgp.tcp.port=${cfg.port ?? 179}`,
+      `exabgp.daemon.user=${UNPRIVILEGED ? 'nobody' : 'root'}`, 'exabgp.daemon.drop=false', `exabgp.tcp.bind=${[cfg.localAddress, ...(cfg.localAddress6 ? [cfg.localAddress6] : [])].join(" ")}`, `exabgp.tcp.port=${cfg.port ?? 179}`,
       'exabgp.api.cli=false', 'exabgp.log.destination=stdout', 'exabgp.api.ack=false', ...(process.env.ILBG_EXABGP_DEBUG ? ['exabgp.log.level=DEBUG', 'exabgp.log.network=true', 'exabgp.log.processes=true'] : []),
     ];
-    return new DaemonProcess(ns, 'env', [...env, 'exabgp', join(dir, 'exabgp.conf')]);
+    return new DaemonProcess(ns, 'env', [...env, 'exabgp', join(dir, 'exabgp.conf')], dir);
   }
 
   private async ready(): Promise<void> {

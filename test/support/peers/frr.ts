@@ -185,7 +185,7 @@ export class Frr implements PeerDaemon {
     const args = ['-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid'), '-z', join(dir, 'zserv.api'), '-Z', '-S',
       '-p', String(cfg.port ?? 179), '-l', cfg.localAddress, '--vty_socket', dir, '-P', '0'];
     if (cfg.localAddress6) args.push('-l', cfg.localAddress6);
-    return new DaemonProcess(ns, '/usr/lib/frr/bgpd', args);
+    return new DaemonProcess(ns, '/usr/lib/frr/bgpd', args, dir);
   }
 
   private async ready(): Promise<void> {

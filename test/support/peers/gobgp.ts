@@ -99,7 +99,7 @@ export class Gobgp implements PeerDaemon {
   }
 
   private static spawn(ns: Netns, dir: string): DaemonProcess {
-    return new DaemonProcess(ns, 'gobgpd', ['-f', join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${API_PORT}`, '--pprof-disable', '-l', 'info']);
+    return new DaemonProcess(ns, 'gobgpd', ['-f', join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${API_PORT}`, '--pprof-disable', '-l', 'info'], dir);
   }
 
   private async ready(): Promise<void> {

@@ -3,10 +3,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import type { Netns } from '../netns.ts';
 
 const OUTPUT_LIMIT = 64 * 1024;
+
+/**
+ * ILBG_PEERS_UNPRIVILEGED=1 runs every daemon as nobody (setpriv, no capabilities, no new
+ * privileges): its temp dir is handed to nobody and the namespace lets unprivileged processes
+ * bind port 179 (a per-namespace sysctl, so nothing outside the test changes).
+ */
+export const UNPRIVILEGED = process.env.ILBG_PEERS_UNPRIVILEGED === '1';
+const NOBODY = '65534';
 
 export async function tempDir(kind: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `ilbg-${kind}-`));
@@ -23,9 +31,15 @@ export class DaemonProcess {
   private exitCode: number | null | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(ns: Netns, cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
-    // `ip netns exec` execs the command, so the child's PID is the daemon's own.
-    this.child = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  constructor(ns: Netns, cmd: string, args: string[], dir?: string) {
+    if (UNPRIVILEGED) {
+      if (dir) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+      execFileSync('ip', ['netns', 'exec', ns.name, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
+      args = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--no-new-privs', cmd, ...args];
+      cmd = 'setpriv';
+    }
+    // `ip netns exec` and setpriv exec the command, so the child's PID is the daemon's own.
+    this.child = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     if (this.child.pid === undefined) throw new Error(`could not start ${cmd} in ${ns.name}`);
     this.pid = this.child.pid;
     const keep = (b: Buffer): void => {
