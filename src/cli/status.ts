@@ -15,6 +15,17 @@ interface Opts {
   ignoreServicesWithoutClass?: boolean;
 }
 
+/** `[service]` and -n: NAMESPACE/NAME wins; a bare NAME takes -n, else the context's namespace. */
+export function serviceTarget(service: string | undefined, namespace: string | undefined, contextNamespace: string | undefined): { namespace?: string; name?: string } {
+  if (service?.includes('/')) {
+    const [ns, name] = service.split('/', 2) as [string, string];
+    if (!ns || !name) throw new Error(`a Service is NAME or NAMESPACE/NAME, got "${service}"`);
+    return { namespace: ns, name };
+  }
+  if (service) return { namespace: namespace ?? contextNamespace ?? 'default', name: service };
+  return namespace ? { namespace } : {};
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
@@ -31,10 +42,7 @@ export function registerStatus(program: Command): void {
       // kubectl passes its own --kubeconfig through the environment (KUBECONFIG) to plugins.
       const kc = loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {});
       const { core, custom } = makeClients(kc);
-      let serviceNamespace = o.namespace;
-      let name = service;
-      if (service?.includes('/')) [serviceNamespace, name] = service.split('/', 2) as [string, string];
-      else if (service && !serviceNamespace) serviceNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+      const { namespace: serviceNamespace, name } = serviceTarget(service, o.namespace, kc.getContextObject(kc.getCurrentContext())?.namespace);
       const report = await collectStatus({
         core,
         custom,

@@ -77,25 +77,25 @@ test('ironlb status: services, addresses, announcing nodes, sessions, pools, pen
     assert.match(text, /^small\s+192\.0\.2\.10\/32\s+1\/0\s+0\/0\s+yes\s+YES$/m);
     assert.match(text, /^tor-a\s+10\.0\.0\.1\s+node-a\s+Established\s+Up\s+1\s+2026-01-01T00:00:00Z$/m);
 
-    // The CLI, one Service by NAMESPACE/NAME and by -n; JSON output.
-    const env = { ...process.env, KUBECONFIG: h.api.kubeconfigPath, HOME: h.api.dir, KUBECACHEDIR: `${h.api.dir}/kube-cache` };
-    const all = await run(bin, ['status', '--kubeconfig', h.api.kubeconfigPath], env);
-    assert.equal(all.code, 0, all.stderr);
-    assert.match(all.stdout, /^default\s+web\s+Announced/m);
-    const one = await run(bin, ['status', 'db', '-n', 'default'], env);
-    assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /WHY NOT ANNOUNCED\n {2}default\/db: /);
-    assert.doesNotMatch(one.stdout, /\bweb\b/);
-    const json = await run(bin, ['status', 'default/web', '-o', 'json'], env);
-    assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual((JSON.parse(json.stdout) as StatusReport).services.map((s) => s.name), ['web']);
     await assert.rejects(collectStatus({ ...opts, serviceNamespace: 'default', service: 'nope' }), /Service default\/nope not found/);
 
-    // As a kubectl plugin: bin/ on PATH.
-    const plugin = await run('kubectl', ['ironlb', 'status'], { ...env, PATH: `${dirname(bin)}:${process.env.PATH ?? ''}` });
+    // The CLI (one Service, text), and the kubectl plugin (everything, JSON): each start of the
+    // command costs seconds on a loaded machine, so two runs cover both paths.
+    const env = { ...process.env, KUBECONFIG: h.api.kubeconfigPath, HOME: h.api.dir, KUBECACHEDIR: `${h.api.dir}/kube-cache` };
+    const one = await run(bin, ['status', 'db', '-n', 'default', '--kubeconfig', h.api.kubeconfigPath], env);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^default\s+db\s+Pending/m);
+    assert.match(one.stdout, /WHY NOT ANNOUNCED\n {2}default\/db: /);
+    assert.doesNotMatch(one.stdout, /\bweb\b/);
+    const pathEnv = { ...env, PATH: `${dirname(bin)}:${process.env.PATH ?? ''}` };
+    const plugin = await run('kubectl', ['ironlb', 'status', '-o', 'json'], pathEnv);
     assert.equal(plugin.code, 0, plugin.stderr);
-    assert.match(plugin.stdout, /^default\s+web\s+Announced/m);
-    const list = await run('kubectl', ['plugin', 'list'], { ...env, PATH: `${dirname(bin)}:${process.env.PATH ?? ''}` });
+    assert.deepEqual((JSON.parse(plugin.stdout) as StatusReport).services.map((s) => [s.name, s.state, s.addresses]), [
+      ['db', 'pending', []],
+      ['ext', 'other-class', []],
+      ['web', 'announced', ['192.0.2.10']],
+    ]);
+    const list = await run('kubectl', ['plugin', 'list'], pathEnv);
     assert.match(list.stdout, /kubectl-ironlb/);
   });
 });
@@ -109,4 +109,15 @@ test('ironlb status says when the CRDs are missing instead of failing', async ()
     assert.match(r.services[0]?.reason ?? '', /no controller has reported/);
     assert.ok(r.warnings.some((w) => /ippools\.ironlb\.io CRD is not installed/.test(w)), r.warnings.join('\n'));
   });
+});
+
+test('ironlb status [service] -n: NAMESPACE/NAME, NAME with -n or the context namespace', async () => {
+  const { serviceTarget } = await import('../../src/cli/status.ts');
+  assert.deepEqual(serviceTarget('shop/web', 'other', 'ctx'), { namespace: 'shop', name: 'web' });
+  assert.deepEqual(serviceTarget('web', 'shop', 'ctx'), { namespace: 'shop', name: 'web' });
+  assert.deepEqual(serviceTarget('web', undefined, 'ctx'), { namespace: 'ctx', name: 'web' });
+  assert.deepEqual(serviceTarget('web', undefined, undefined), { namespace: 'default', name: 'web' });
+  assert.deepEqual(serviceTarget(undefined, 'shop', 'ctx'), { namespace: 'shop' });
+  assert.deepEqual(serviceTarget(undefined, undefined, 'ctx'), {});
+  assert.throws(() => serviceTarget('/web', undefined, undefined), /NAME or NAMESPACE\/NAME/);
 });
