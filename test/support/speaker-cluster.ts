@@ -118,6 +118,13 @@ export class SpeakerNode {
     });
   }
 
+  /** The log time (ms) of the first line at or after `from` matching `re` (pino's "time" field). */
+  logTime(re: RegExp, from = 0): number | undefined {
+    const line = this.log.slice(from).find((l) => re.test(l));
+    const m = line ? /"time":(\d+)/.exec(line) : null;
+    return m ? Number(m[1]) : undefined;
+  }
+
   /** Kills the speaker at once (SIGKILL: no goodbye); resolves when it is gone, with the kill time. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
     const p = this.proc;
@@ -416,16 +423,16 @@ export class SpeakerCluster {
   }
 
   /**
-   * A TCP client in the client namespace connecting to ip:APP_PORT every intervalMs (timeout 250 ms),
+   * A TCP client in the client namespace connecting to ip:APP_PORT every intervalMs (timeout connectTimeoutMs),
    * recording which node answered. Stop it with the returned function; it ends by itself after maxMs.
    */
-  tcpClient(ip: string, intervalMs = 50, maxMs = 60_000): { results: Array<{ t: number; node?: string; err?: string }>; stop: () => void } {
+  tcpClient(ip: string, intervalMs = 50, maxMs = 60_000, connectTimeoutMs = 150): { results: Array<{ t: number; node?: string; err?: string }>; stop: () => void } {
     if (!this.client) throw new Error('cluster has no client namespace');
     const code = `
 const net=require('net');const end=Date.now()+${maxMs};
 function once(){if(Date.now()>end)process.exit(0);const t=Date.now();let done=false;const s=net.connect({host:${JSON.stringify(ip)},port:${APP_PORT}});let buf='';
 const fin=(r)=>{if(done)return;done=true;s.destroy();process.stdout.write(JSON.stringify({t,...r})+'\\n');setTimeout(once,${intervalMs});};
-s.setTimeout(250,()=>fin({err:'timeout'}));s.on('data',(d)=>{buf+=d;if(buf.includes('\\n'))fin({node:buf.trim()});});s.on('error',(e)=>fin({err:e.code||e.message}));s.on('end',()=>fin(buf?{node:buf.trim()}:{err:'eof'}));}
+s.setTimeout(${connectTimeoutMs},()=>fin({err:'timeout'}));s.on('data',(d)=>{buf+=d;if(buf.includes('\\n'))fin({node:buf.trim()});});s.on('error',(e)=>fin({err:e.code||e.message}));s.on('end',()=>fin(buf?{node:buf.trim()}:{err:'eof'}));}
 once();`;
     const proc = this.client.spawn(process.execPath, ['-e', code]);
     const results: Array<{ t: number; node?: string; err?: string }> = [];
