@@ -9,7 +9,7 @@ import { withApiServer } from '../support/apiserver.ts';
 import { renderChart } from '../../src/install/chart.ts';
 import { ROOT, toYamlDocs } from '../../src/install/render.ts';
 
-test('kubectl apply -f deploy/manifests/ironlb.yaml, then the example configuration, then apply -k the overlays', async () => {
+test('kubectl apply -f deploy/manifests/ironlb.yaml, the Helm render, the example configurations, then apply -k the overlays', async () => {
   await withApiServer(async (s) => {
     const out = await s.kubectl(['apply', '-f', join(ROOT, 'deploy/manifests/ironlb.yaml')], { timeoutMs: 60_000 });
     assert.match(out, /namespace\/ironlb-system created/);
@@ -25,6 +25,11 @@ test('kubectl apply -f deploy/manifests/ironlb.yaml, then the example configurat
     // Re-applying is a no-op (idempotent install).
     const again = await s.kubectl(['apply', '-f', join(ROOT, 'deploy/manifests/ironlb.yaml')], { timeoutMs: 60_000 });
     assert.doesNotMatch(again, /created/);
+
+    // The Helm chart's own render (default values: generated membership Secret, no Namespace
+    // object) applies over the same install.
+    const helm = await s.kubectl(['apply', '-f', '-'], { input: toYamlDocs(renderChart({ includeCrds: false }).map((r) => r.object)), timeoutMs: 60_000 });
+    assert.match(helm, /secret\/ironlb-membership created/);
 
     // The example configurations apply against the CRDs the manifest installed.
     for (const f of ['values-layer2.yaml', 'values-bgp.yaml']) {
