@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_NAMESPACE } from '../api/index.ts';
+import { expandFiles } from '../install/validate.ts';
 import { SOURCES, formatMigration, migrate, readObjects, type Source } from '../migrate/index.ts';
 
 export function registerMigrate(program: Command): void {
@@ -14,7 +15,7 @@ export function registerMigrate(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace for ironlb\'s configuration objects', DEFAULT_NAMESPACE)
     .action((files: string[], o: { from: string; namespace: string }) => {
       if (!(SOURCES as readonly string[]).includes(o.from)) throw new Error(`--from must be ${SOURCES.join(' or ')}, got "${o.from}"`);
-      const docs = files.flatMap((f) => readObjects(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
+      const docs = expandFiles(files).flatMap((f) => readObjects(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
       const r = migrate(o.from as Source, docs, { namespace: o.namespace });
       process.stdout.write(formatMigration(r, o.from as Source));
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);

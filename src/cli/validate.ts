@@ -2,17 +2,17 @@
 // would judge them, with file:line:column for every problem. Exit status 1 when any error.
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE } from '../api/index.ts';
-import { formatProblem, validateFiles } from '../install/validate.ts';
+import { expandFiles, formatProblem, validateFiles } from '../install/validate.ts';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('check ironlb configuration files offline (schemas and the controller\'s own validation)')
-    .requiredOption('-f, --filename <file...>', 'YAML files to check ("-" reads standard input); all files form one configuration')
+    .requiredOption('-f, --filename <file...>', 'YAML files or folders of them to check ("-" reads standard input); all files form one configuration')
     .option('-n, --namespace <ns>', 'the namespace ironlb reads its configuration from', DEFAULT_NAMESPACE)
     .option('-q, --quiet', 'print only problems')
     .action((o: { filename: string[]; namespace: string; quiet?: boolean }) => {
-      const r = validateFiles(o.filename, { namespace: o.namespace });
+      const r = validateFiles(expandFiles(o.filename), { namespace: o.namespace });
       for (const p of r.problems) (p.severity === 'error' ? process.stderr : process.stdout).write(`${formatProblem(p)}\n`);
       const errors = r.problems.filter((p) => p.severity === 'error').length;
       if (errors) {

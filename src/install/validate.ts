@@ -2,7 +2,8 @@
 // object against its CRD schema, the whole set with the controller's own validateConfig, and the
 // ironlb annotations of Services; each problem located at file:line:column through the YAML
 // node of the field it names.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
 import { ANNOTATION_ADDRESS_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_LOAD_BALANCER_IPS, CONFIG_KINDS, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, parseServiceRequest, validateConfig, type SecretLike, type ServiceLike } from '../api/index.ts';
 import { describeValue } from '../api/schema.ts';
@@ -77,6 +78,22 @@ export interface ValidateReport {
   /** ironlb objects checked. */
   objects: number;
   ok: boolean;
+}
+
+/** Files as kubectl -f takes them: a folder stands for its .yaml, .yml and .json files (sorted, not recursive). */
+export function expandFiles(paths: readonly string[]): string[] {
+  return paths.flatMap((p) => {
+    if (p === '-') return [p];
+    try {
+      if (!statSync(p).isDirectory()) return [p];
+    } catch {
+      return [p]; // reported as unreadable by the caller
+    }
+    return readdirSync(p)
+      .filter((f) => /\.(ya?ml|json)$/.test(f))
+      .sort()
+      .map((f) => join(p, f));
+  });
 }
 
 export function validateFiles(files: readonly string[], opts: ValidateOptions = {}): ValidateReport {

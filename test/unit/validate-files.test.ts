@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldSegments, formatProblem, validateFiles } from '../../src/install/validate.ts';
+import { expandFiles, fieldSegments, formatProblem, validateFiles } from '../../src/install/validate.ts';
 
 const bin = fileURLToPath(new URL('../../bin/ironlb', import.meta.url));
 const run = (files: Record<string, string>, opts: { namespace?: string } = {}) => validateFiles(Object.keys(files), { ...opts, read: (f) => files[f] as string });
@@ -154,4 +154,20 @@ test('documents that are not Kubernetes objects are warned about, not silently p
   const r = run({ 'values.yaml': 'config:\n  ipPools: []\n' });
   assert.equal(r.objects, 0);
   assert.match(lines(r)[0] as string, /^values\.yaml:1:1: warning: .*not a Kubernetes object/);
+});
+
+test('folders stand for their YAML and JSON files, as with kubectl -f', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ironlb-validate-dir-'));
+  try {
+    writeFileSync(join(dir, 'b.yaml'), GOOD);
+    writeFileSync(join(dir, 'a.json'), '{}');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    assert.deepEqual(expandFiles([dir, '-', join(dir, 'missing.yaml')]), [join(dir, 'a.json'), join(dir, 'b.yaml'), '-', join(dir, 'missing.yaml')]);
+    const r = validateFiles(expandFiles([dir]));
+    assert.equal(r.objects, 2);
+    assert.equal(r.ok, true);
+    assert.match(formatProblem(validateFiles([join(dir, 'missing.yaml')]).problems[0] as never), /missing\.yaml:0:0: error: cannot read/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
