@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import type { Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -178,4 +179,28 @@ test('template subset: unknown functions and actions are refused with file and l
   refuse('{{ if .x }}', /\{\{if\}\} without \{\{end\}\}/);
   refuse('{{ .x ', /unclosed action/);
   assert.throws(() => parseTemplates(new Map([['t/r.yaml', '{{ required "give x" .x }}']])).render('t/r.yaml', {}), /t\/r\.yaml:1: required: give x/);
+});
+
+test('every flag the manifests pass exists on the ironlb command they run', async () => {
+  const { buildProgram } = await import('../../src/cli/main.ts');
+  const program = buildProgram();
+  const values = [{}, { speaker: { bgp: { listen: false }, layer2: { enabled: false, interfaces: ['eth0'], excludeInterfaces: ['lo'] } }, controller: { leaderElection: { enabled: false } }, ignoreServicesWithoutClass: true }];
+  let checked = 0;
+  for (const v of values) {
+    for (const o of objs(v)) {
+      if (o.kind !== 'Deployment' && o.kind !== 'DaemonSet') continue;
+      const c = (o as unknown as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }).spec.template.spec.containers[0] as { args: string[] };
+      const [sub, ...flags] = c.args;
+      const cmd = program.commands.find((x) => x.name() === sub);
+      assert.ok(cmd, `ironlb ${sub} exists`);
+      for (const f of flags) {
+        const long = f.split('=')[0] as string;
+        const opt: Option | undefined = cmd.options.find((x: Option) => x.long === long);
+        assert.ok(opt, `ironlb ${sub} has ${long}`);
+        assert.equal(f.includes('='), opt.required || opt.optional, `ironlb ${sub} ${long}: a value is given exactly when the flag takes one`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 20);
 });
