@@ -66,3 +66,14 @@ export async function firstAnswerElsewhere(results: ProbeResult[], t0: number, o
   const r = await waitFor(() => results.find((x) => x.t >= t0 && x.node !== undefined && x.node !== old), { what: `an answer from a node other than ${old}`, timeoutMs, intervalMs: 20 });
   return { ms: r.t - t0, node: r.node!, failed: results.filter((x) => x.t >= t0 && x.t < r.t && x.err).length };
 }
+
+/** Reasons of the Events about a Service (oldest first). */
+export async function eventReasons(lab: Lab, svc: string, namespace = 'default'): Promise<string[]> {
+  const list = await lab.core.listNamespacedEvent({ namespace });
+  return list.items.filter((e) => e.involvedObject?.name === svc && e.involvedObject?.kind === 'Service').map((e) => e.reason ?? '');
+}
+
+/** Waits until the Service got an Event with this reason (e.g. AllocationFailed). */
+export async function waitEvent(lab: Lab, svc: string, reason: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await eventReasons(lab, svc)).includes(reason), { what: `a ${reason} Event on Service ${svc}`, timeoutMs, intervalMs: 250 });
+}
