@@ -41,11 +41,12 @@ export function registerStatus(program: Command): void {
       if (o.output !== 'text' && o.output !== 'json') throw new Error(`--output must be "text" or "json", got "${o.output}"`);
       // kubectl passes its own --kubeconfig through the environment (KUBECONFIG) to plugins.
       const kc = loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {});
-      const { core, custom } = makeClients(kc);
+      const { core, custom, coordination } = makeClients(kc);
       const { namespace: serviceNamespace, name } = serviceTarget(service, o.namespace, kc.getContextObject(kc.getCurrentContext())?.namespace);
       const report = await collectStatus({
         core,
         custom,
+        coordination,
         namespace: o.ironlbNamespace,
         ...(serviceNamespace ? { serviceNamespace } : {}),
         ...(name ? { service: name } : {}),

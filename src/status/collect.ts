@@ -2,7 +2,7 @@
 // addresses, announcing nodes (ServiceAnnouncement), BGP sessions (BGPSessionState), pool usage
 // (IPPool status), each component's view of the configuration (ConfigurationState), and for a
 // Service without an address the reason (its latest AllocationFailed Event, or an invalid configuration).
-import type { CoreV1Api, CoreV1Event, CustomObjectsApi, V1Service } from '@kubernetes/client-node';
+import type { CoordinationV1Api, CoreV1Api, CoreV1Event, CustomObjectsApi, V1Service } from '@kubernetes/client-node';
 import {
   ANNOTATION_ALLOCATED_FROM_POOL,
   ANNOTATION_ADDRESS_POOL,
@@ -75,6 +75,8 @@ export interface StatusReport {
   pools: PoolStatus[];
   sessions: SessionStatus[];
   components: ComponentConfig[];
+  /** The controller replica holding the leader Lease, when it is read and held. */
+  leader?: { identity: string; renewTime?: string };
   /** Problems reading the API (missing CRDs, permissions), to show instead of failing. */
   warnings: string[];
 }
@@ -89,6 +91,10 @@ export interface CollectOptions {
   /** Only this Service (with serviceNamespace). */
   service?: string;
   classPolicy?: ClassPolicy;
+  /** To read the controller's leader Lease (optional). */
+  coordination?: CoordinationV1Api;
+  /** Name of that Lease; default ironlb-controller. */
+  leaseName?: string;
 }
 
 interface List<T> {
@@ -153,6 +159,17 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     }
   } catch (err) {
     warnings.push(`cannot list Events: ${errorText(err)}`);
+  }
+
+  let leader: StatusReport['leader'];
+  if (o.coordination) {
+    try {
+      const lease = await o.coordination.readNamespacedLease({ name: o.leaseName ?? 'ironlb-controller', namespace: ns });
+      const id = lease.spec?.holderIdentity;
+      if (id) leader = { identity: id, ...(lease.spec?.renewTime ? { renewTime: new Date(lease.spec.renewTime as unknown as string).toISOString() } : {}) };
+    } catch (err) {
+      if (!isNotFound(err)) warnings.push(`cannot read the controller's leader Lease: ${errorText(err)}`);
+    }
   }
 
   const controllerState = states.find((s) => s.status?.component === 'controller');
@@ -238,6 +255,7 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
         return c;
       })
       .sort((a, b) => (a.component < b.component ? -1 : 1)),
+    ...(leader ? { leader } : {}),
     warnings,
   };
 }

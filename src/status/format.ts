@@ -69,6 +69,7 @@ export function formatStatus(r: StatusReport, opts: FormatOptions = {}): string 
         ),
       );
     out.push('', 'CONFIGURATION');
+    out.push(r.leader ? `  controller leader: ${r.leader.identity}${r.leader.renewTime ? ` (renewed ${r.leader.renewTime})` : ''}` : '  controller leader: none (leader election off, or no controller running)');
     if (!r.components.length) out.push('  (no component has reported; are the controller and speakers running?)');
     else out.push(table(['COMPONENT', 'VALID', 'MESSAGE'], r.components.map((c) => [c.component, c.valid ? 'yes' : 'NO', c.valid ? (c.message ?? '') : c.errors.slice(0, 5).join('; ') || (c.message ?? '')])));
   }

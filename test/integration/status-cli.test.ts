@@ -21,7 +21,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
 
 test('ironlb status: services, addresses, announcing nodes, sessions, pools, pending reasons; kubectl ironlb', async () => {
   await withCluster(async (h) => {
-    await h.startController({ leaderElection: false });
+    await h.startController({ leaderElection: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 } });
     await h.pool('small', { addresses: ['192.0.2.10/32'] });
     await h.service('web');
     assert.deepEqual(await h.waitIPs('web'), ['192.0.2.10']);
@@ -44,7 +44,7 @@ test('ironlb status: services, addresses, announcing nodes, sessions, pools, pen
       body: { apiVersion: API_VERSION, kind: 'BGPSessionState', metadata: { name: 'node-a.tor-a', namespace: NS }, status: { node: 'node-a', peer: 'tor-a', peerAddress: '10.0.0.1', state: 'Established', bfdState: 'Up', advertisedPrefixes: 1, lastTransitionTime: '2026-01-01T00:00:00Z' } },
     });
 
-    const opts = { core: h.clients.core, custom: h.clients.custom };
+    const opts = { core: h.clients.core, custom: h.clients.custom, coordination: h.clients.coordination };
     const r = await waitFor(
       async () => {
         const x = await collectStatus(opts);
@@ -69,12 +69,14 @@ test('ironlb status: services, addresses, announcing nodes, sessions, pools, pen
     assert.deepEqual(r.sessions, [{ node: 'node-a', peer: 'tor-a', peerAddress: '10.0.0.1', state: 'Established', bfdState: 'Up', advertisedPrefixes: 1, since: '2026-01-01T00:00:00Z' }]);
     assert.deepEqual(r.components.map((c) => [c.component, c.valid]), [['controller', true]]);
     assert.deepEqual(r.warnings, []);
+    assert.equal(r.leader?.identity, h.controllers[0]?.identity);
 
     const text = formatStatus(r);
     assert.match(text, /^default\s+web\s+Announced\s+192\.0\.2\.10\s+small\s+node-a \(L2 eth0\)$/m);
     assert.match(text, /^default\s+db\s+Pending\s+-\s+-\s+-$/m);
     assert.match(text, /^ {2}default\/db: .+/m);
     assert.match(text, /^small\s+192\.0\.2\.10\/32\s+1\/0\s+0\/0\s+yes\s+YES$/m);
+    assert.match(text, new RegExp(`^ {2}controller leader: ${h.controllers[0]?.identity}`, 'm'));
     assert.match(text, /^tor-a\s+10\.0\.0\.1\s+node-a\s+Established\s+Up\s+1\s+2026-01-01T00:00:00Z$/m);
 
     await assert.rejects(collectStatus({ ...opts, serviceNamespace: 'default', service: 'nope' }), /Service default\/nope not found/);
