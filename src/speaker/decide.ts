@@ -2,6 +2,7 @@
 // their addresses and endpoints, nodes, live members) it computes what THIS node announces over
 // Layer 2 and BGP, and a cluster-wide view of who announces each service (identical on every node).
 // No I/O, no clocks: the speaker loop feeds it and reconciles the announcers with its answer.
+import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { matchesAny, type LabelSelector, type Labels } from '../util/selector.ts';
 import { assignOwners, DEFAULT_LOAD_FACTOR } from './owner.ts';
@@ -112,17 +113,42 @@ function nodeCanAnnounce(n: NodeFacts): boolean {
   return !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LB_LABEL);
 }
 
+// Parsing addresses dominated decide()'s time (ipaddr.parse tries IPv6 first and throws for IPv4):
+// parse each distinct text once. Bounded caches, cleared when they grow past a limit.
+const CACHE_LIMIT = 100_000;
+const ipCache = new Map<string, ipaddr.IPv4 | ipaddr.IPv6>();
+function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 {
+  let a = ipCache.get(ip);
+  if (!a) {
+    a = isIPv4(ip) ? ipaddr.IPv4.parse(ip) : ipaddr.IPv6.parse(ip);
+    if (ipCache.size > CACHE_LIMIT) ipCache.clear();
+    ipCache.set(ip, a);
+  }
+  return a;
+}
+const cidrCache = new Map<string, [ipaddr.IPv4 | ipaddr.IPv6, number] | null>();
+function parseCidr(c: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+  let r = cidrCache.get(c);
+  if (r === undefined) {
+    try {
+      r = ipaddr.parseCIDR(c);
+    } catch {
+      r = null;
+    }
+    if (cidrCache.size > CACHE_LIMIT) cidrCache.clear();
+    cidrCache.set(c, r);
+  }
+  return r;
+}
+
 function onSegment(n: NodeFacts, ips: readonly string[]): boolean {
   if (n.subnets === undefined) return true;
+  const subnets = n.subnets;
   return ips.every((ip) => {
-    const addr = ipaddr.parse(ip);
-    return (n.subnets as readonly string[]).some((c) => {
-      try {
-        const [net, len] = ipaddr.parseCIDR(c);
-        return net.kind() === addr.kind() && addr.match(net, len);
-      } catch {
-        return false;
-      }
+    const addr = parseIp(ip);
+    return subnets.some((c) => {
+      const net = parseCidr(c);
+      return net !== null && net[0].kind() === addr.kind() && addr.match(net[0], net[1]);
     });
   });
 }
@@ -131,12 +157,19 @@ function endpointOk(svc: ServiceFacts, node: string): boolean {
   return svc.externalTrafficPolicy !== 'Local' || svc.endpointNodes.has(node);
 }
 
+const aggCache = new Map<string, string>();
 /** Prefix announced for an address under an aggregation length (default host route). */
 export function aggregate(ip: string, v4Len = 32, v6Len = 128): string {
-  const addr = ipaddr.parse(ip);
+  const key = `${ip}|${v4Len}|${v6Len}`;
+  let out = aggCache.get(key);
+  if (out !== undefined) return out;
+  const addr = parseIp(ip);
   const len = addr.kind() === 'ipv4' ? v4Len : v6Len;
   const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${len}`) : ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${len}`);
-  return `${net.toString()}/${len}`;
+  out = `${net.toString()}/${len}`;
+  if (aggCache.size > CACHE_LIMIT) aggCache.clear();
+  aggCache.set(key, out);
+  return out;
 }
 
 /** Groups services connected through shared addresses, so one node owns all of a group's addresses. */
@@ -175,16 +208,29 @@ export function decide(input: DecideInput): Decision {
   const services = new Map<string, ServiceView>();
   for (const s of input.services) services.set(s.key, { l2Owners: {}, bgpNodes: [] });
 
+  // Selector matches are computed once per (advertisement, node) and per service, not per pair:
+  // decide() runs on every change and at failover, for thousands of services.
+  const matchNodes = (sels: readonly LabelSelector[]): Set<string> => {
+    const out = new Set<string>();
+    for (const n of input.nodes) if (matchesAny(sels, n.labels)) out.add(n.name);
+    return out;
+  };
+
   // ---- Layer 2: one owner per unit among eligible live nodes.
-  const l2Ads = (svc: ServiceFacts, node?: NodeFacts) =>
-    input.l2.filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels) && (!node || matchesAny(ad.nodeSelectors, node.labels)));
-  const units = l2Units(input.services.filter((s) => s.hasServingEndpoint && l2Ads(s).length > 0));
+  const l2Nodes = new Map(input.l2.map((ad) => [ad, matchNodes(ad.nodeSelectors)]));
+  const l2BySvc = new Map<ServiceFacts, L2Policy[]>();
+  for (const svc of input.services) l2BySvc.set(svc, input.l2.filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels)));
+  const l2Ads = (svc: ServiceFacts, node: NodeFacts): L2Policy[] => (l2BySvc.get(svc) ?? []).filter((ad) => l2Nodes.get(ad)?.has(node.name));
+  const units = l2Units(input.services.filter((s) => s.hasServingEndpoint && (l2BySvc.get(s)?.length ?? 0) > 0));
   const ownerUnits = units.map((u) => ({
     key: u.ips[0] as string,
     // With explicit interfaces the advertisement says where to answer; otherwise the node must sit on
     // the address's subnet.
     candidates: liveNodes
-      .filter((n) => u.services.every((s) => endpointOk(s, n.name) && l2Ads(s, n).some((ad) => ad.interfaces.length > 0 || onSegment(n, u.ips))))
+      .filter((n) => {
+        let seg: boolean | undefined;
+        return u.services.every((s) => endpointOk(s, n.name) && l2Ads(s, n).some((ad) => ad.interfaces.length > 0 || (seg ??= onSegment(n, u.ips))));
+      })
       .map((n) => n.name),
   }));
   const owners = assignOwners(ownerUnits, input.loadFactor ?? DEFAULT_LOAD_FACTOR);
@@ -211,7 +257,10 @@ export function decide(input: DecideInput): Decision {
   }
 
   // ---- BGP: every eligible node announces, each with its own next hop (the engine's job).
+  const bgpNodes = new Map(input.bgp.map((ad) => [ad, matchNodes(ad.nodeSelectors)]));
+  const peersOfNode = new Map(liveNodes.map((n) => [n.name, input.peers.filter((p) => matchesAny(p.nodeSelectors, n.labels))]));
   const bgp = new Map<string, Map<string, BgpRoute>>();
+  const routeServices = new Map<BgpRoute, Set<string>>();
   for (const svc of input.services) {
     if (!svc.hasServingEndpoint || svc.ips.length === 0) continue;
     const ads = input.bgp.filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels));
@@ -219,8 +268,9 @@ export function decide(input: DecideInput): Decision {
     const view = services.get(svc.key);
     for (const node of liveNodes) {
       if (!endpointOk(svc, node.name)) continue;
-      const nodeAds = ads.filter((ad) => matchesAny(ad.nodeSelectors, node.labels));
-      const nodePeers = input.peers.filter((p) => matchesAny(p.nodeSelectors, node.labels));
+      const nodeAds = ads.filter((ad) => bgpNodes.get(ad)?.has(node.name));
+      if (nodeAds.length === 0) continue;
+      const nodePeers = peersOfNode.get(node.name) ?? [];
       const reaches = nodeAds.some((ad) => nodePeers.some((p) => ad.peers.length === 0 || ad.peers.includes(p.name)));
       if (!reaches) continue;
       view?.bgpNodes.push(node.name);
@@ -232,17 +282,23 @@ export function decide(input: DecideInput): Decision {
           if (!routes) bgp.set(peer.name, (routes = new Map()));
           for (const ip of svc.ips) {
             const prefix = aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6);
-            const r = routes.get(prefix) ?? { communities: [], largeCommunities: [], services: [] };
+            let r = routes.get(prefix);
+            if (!r) {
+              r = { communities: [], largeCommunities: [], services: [] };
+              routes.set(prefix, r);
+              routeServices.set(r, new Set());
+            }
             if (ad.localPref !== undefined) r.localPref = Math.max(r.localPref ?? 0, ad.localPref);
-            r.communities = union(r.communities, ad.communities);
-            r.largeCommunities = union(r.largeCommunities, ad.largeCommunities);
-            r.services = union(r.services, [svc.key]);
-            routes.set(prefix, r);
+            if (ad.communities.length) r.communities = union(r.communities, ad.communities);
+            if (ad.largeCommunities.length) r.largeCommunities = union(r.largeCommunities, ad.largeCommunities);
+            routeServices.get(r)?.add(svc.key);
           }
         }
       }
     }
   }
+  // Services per route collected in sets: an aggregate can cover thousands of them.
+  for (const [r, set] of routeServices) r.services = [...set].sort();
 
   for (const svc of input.services) {
     const view = services.get(svc.key);
