@@ -216,7 +216,10 @@ export class Bird implements PeerDaemon {
   readonly logFile: string;
   private proc: DaemonProcess;
 
-  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess) {
+  private readonly needsRoot: boolean;
+
+  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess, needsRoot: boolean) {
+    this.needsRoot = needsRoot;
     this.ns = ns;
     this.dir = dir;
     this.cfg = cfg;
@@ -229,8 +232,10 @@ export class Bird implements PeerDaemon {
     const dir = await tempDir('bird');
     try {
       await writeFile(join(dir, 'bird.conf'), birdConfig(cfg, opts, opts.debugLog ? join(dir, 'bird.log') : undefined));
-      const proc = Bird.spawn(ns, dir);
-      const b = new Bird(ns, dir, cfg, proc);
+      // Installing routes in the kernel (ECMP check) needs CAP_NET_ADMIN: no unprivileged run then.
+      const needsRoot = opts.kernelEcmp === true;
+      const proc = Bird.spawn(ns, dir, needsRoot);
+      const b = new Bird(ns, dir, cfg, proc, needsRoot);
       await b.ready();
       return b;
     } catch (err) {
@@ -239,8 +244,8 @@ export class Bird implements PeerDaemon {
     }
   }
 
-  private static spawn(ns: Netns, dir: string): DaemonProcess {
-    return new DaemonProcess(ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], dir);
+  private static spawn(ns: Netns, dir: string, needsRoot: boolean): DaemonProcess {
+    return new DaemonProcess(ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], dir, needsRoot);
   }
 
   private async ready(): Promise<void> {
@@ -310,7 +315,7 @@ export class Bird implements PeerDaemon {
 
   async restart(): Promise<void> {
     await this.proc.stop();
-    this.proc = Bird.spawn(this.ns, this.dir);
+    this.proc = Bird.spawn(this.ns, this.dir, this.needsRoot);
     await this.ready();
   }
 

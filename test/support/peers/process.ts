@@ -31,8 +31,9 @@ export class DaemonProcess {
   private exitCode: number | null | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(ns: Netns, cmd: string, args: string[], dir?: string) {
-    if (UNPRIVILEGED) {
+  /** `needsRoot`: keep root even with ILBG_PEERS_UNPRIVILEGED (e.g. BIRD writing kernel routes). */
+  constructor(ns: Netns, cmd: string, args: string[], dir?: string, needsRoot = false) {
+    if (UNPRIVILEGED && !needsRoot) {
       if (dir) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
       execFileSync('ip', ['netns', 'exec', ns.name, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
       args = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--no-new-privs', cmd, ...args];
