@@ -27,15 +27,25 @@ export async function l2Owner(lab: Lab, svc: string, o: { notOn?: string; timeou
   }, { what: `a Layer 2 owner of ${svc}${o.notOn ? ` other than ${o.notOn}` : ''}`, timeoutMs: o.timeoutMs ?? 20_000, intervalMs: 200 });
 }
 
-/** Waits until status and the wire (ARP/NDP from the LAN client) agree on one owner of `ip`. */
+/**
+ * Waits until status and the wire (ARP/NDP from the LAN client) agree on one owner of `ip`, and
+ * keep agreeing for a second (ownership moves back when a node rejoins: a first agreement may pass).
+ */
 export async function settledOwner(lab: Lab, svc: string, ip: string, timeoutMs = 20_000): Promise<string> {
   let seen = '';
+  let since = 0;
+  let cur = '';
   return waitFor(async () => {
     const o = await l2Owner(lab, svc, { timeoutMs: 2000 }).catch(() => '');
     const wire = await lab.neighOwners(ip);
     seen = `status ${o || 'none'}, wire ${wire.join(',') || 'none'}`;
-    return o && wire.length === 1 && wire[0] === o ? o : undefined;
-  }, { what: `status and ARP/NDP to agree on the owner of ${ip}`, timeoutMs, intervalMs: 250 }).catch((err: Error) => {
+    const agreed = o && wire.length === 1 && wire[0] === o ? o : '';
+    if (agreed !== cur) {
+      cur = agreed;
+      since = Date.now();
+    }
+    return cur && Date.now() - since >= 1000 ? cur : undefined;
+  }, { what: `status and ARP/NDP to agree on the owner of ${ip} for a second`, timeoutMs, intervalMs: 250 }).catch((err: Error) => {
     throw new Error(`${err.message} (${seen})`);
   });
 }
