@@ -112,6 +112,17 @@ export function registerLab(program: Command): void {
     });
 
   lab
+    .command('owner <service>')
+    .description('print the node announcing a Service over Layer 2 (namespace default), e.g. to kill it')
+    .option(...dirOpt)
+    .action(async (svc: string, o: { dir: string }) => {
+      const l = Lab.open(o.dir);
+      const a = (await l.announcements(svc)).find((x) => x.mode === 'layer2');
+      if (!a) throw new Error(`Service default/${svc} has no Layer 2 announcement: see "ironlb lab status"`);
+      out(a.node);
+    });
+
+  lab
     .command('down')
     .description('remove the lab: every process, namespace and the state folder (also after a crash)')
     .option(...dirOpt)
