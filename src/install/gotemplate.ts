@@ -4,7 +4,7 @@
 //
 // Subset: text, {{/* comments */}}, "{{-" / "-}}" trimming; actions with pipelines ("a | f b");
 // .Field chains on ".", "$" and variables; string (double-quoted and raw), number, bool and nil
-// literals; parenthesised sub-pipelines; "$x := ..." and "$x = ..."; if / else if / else, with / else,
+// literals; parenthesised sub-pipelines; "$x := ..." (not "$x = ..."); if / else if / else, with / else,
 // range (over lists and maps, with "$i, $v :=" or "$v :="), define, include, template; the functions
 // listed in FUNCTIONS below.
 import { randomInt } from 'node:crypto';
@@ -190,7 +190,10 @@ function parsePipeline(toks: Tok[], where: string): Pipeline {
         if (t.t !== 'var' || t.fields.length) throw new TemplateError(where, 'only variables can be declared or assigned');
         return t.v;
       });
-    p.decl = { names, assign: (toks[declEnd] as { v: string }).v === '=' };
+    // Go's "$x = v" writes the variable of an enclosing block; block scopes here are copies, so
+    // refuse it rather than render it differently.
+    if ((toks[declEnd] as { v: string }).v === '=') throw new TemplateError(where, `assignment "${names.join(', ')} = ..." is not in the supported subset; declare with ":=" instead`);
+    p.decl = { names, assign: false };
     pos = declEnd + 1;
   }
   const operand = (): Arg => {

@@ -178,6 +178,7 @@ test('template subset: unknown functions and actions are refused with file and l
   refuse('{{ block "x" . }}{{ end }}', /\{\{block\}\} is not in the supported subset/);
   refuse('{{ if .x }}', /\{\{if\}\} without \{\{end\}\}/);
   refuse('{{ .x ', /unclosed action/);
+  refuse('{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}', /assignment "\$x = \.\.\." is not in the supported subset/);
   assert.throws(() => parseTemplates(new Map([['t/r.yaml', '{{ required "give x" .x }}']])).render('t/r.yaml', {}), /t\/r\.yaml:1: required: give x/);
 });
 
