@@ -40,7 +40,7 @@ function startAgent(n: Node, opts: Record<string, unknown> = {}): AgentProcess {
 }
 
 async function ready(a: AgentProcess): Promise<void> {
-  await waitFor(() => a.find((e) => e.event === 'ready'), { what: `agent ready (stderr: ${a.stderr})`, timeoutMs: 15_000 });
+  await waitFor(() => a.find((e) => e.event === 'ready'), { what: `agent ready (stderr: ${a.stderr})`, timeoutMs: 60_000 });
 }
 
 async function setAndWait(a: AgentProcess, set: Record<string, object>): Promise<void> {
@@ -271,7 +271,7 @@ test('the agent process exits promptly when its input closes', async () => {
   const child = spawnProcess(process.execPath, [fileURLToPath(new URL('../../src/layer2/agent.ts', import.meta.url)), '{"interfaces":["nonexistent0"]}'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(() => out.includes('"ready"'), { what: 'agent ready', timeoutMs: 15_000 });
+  await waitFor(() => out.includes('"ready"'), { what: 'agent ready', timeoutMs: 60_000 });
   child.stdin.end();
   const code = await new Promise<number | null>((resolve) => {
     const t = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 5000);
