@@ -9,6 +9,18 @@ import { withApiServer } from '../support/apiserver.ts';
 import { renderChart } from '../../src/install/chart.ts';
 import { ROOT, toYamlDocs } from '../../src/install/render.ts';
 
+const SERVICE_MONITOR_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+  spec: {
+    group: 'monitoring.coreos.com',
+    scope: 'Namespaced',
+    names: { kind: 'ServiceMonitor', listKind: 'ServiceMonitorList', plural: 'servicemonitors', singular: 'servicemonitor' },
+    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+  },
+};
+
 test('kubectl apply -f deploy/manifests/ironlb.yaml, the Helm render, the example configurations, then apply -k the overlays', async () => {
   await withApiServer(async (s) => {
     const out = await s.kubectl(['apply', '-f', join(ROOT, 'deploy/manifests/ironlb.yaml')], { timeoutMs: 60_000 });
@@ -46,9 +58,13 @@ test('kubectl apply -f deploy/manifests/ironlb.yaml, the Helm render, the exampl
       /unknown field/,
     );
 
-    // The Kustomize base and the l2-only overlay apply over the same objects (the prometheus
-    // overlay needs the Prometheus Operator's CRDs, which this server does not have).
+    // The Kustomize base and the overlays apply over the same objects. The prometheus overlay
+    // needs the Prometheus Operator's ServiceMonitor CRD: a stand-in that keeps any field.
     await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/base')], { timeoutMs: 60_000 });
+    await s.kubectl(['apply', '-f', '-'], { input: stringify(SERVICE_MONITOR_CRD) });
+    const prom = await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/overlays/prometheus')], { timeoutMs: 60_000 });
+    assert.match(prom, /servicemonitor.monitoring.coreos.com\/ironlb-speaker created/);
+    assert.match(prom, /service\/ironlb-controller-metrics created/);
     await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/overlays/l2-only')], { timeoutMs: 60_000 });
     const ds = JSON.parse(await s.kubectl(['get', 'daemonset', '-n', 'ironlb-system', 'ironlb-speaker', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
     assert.ok(ds.spec.template.spec.containers[0]?.args.includes('--no-bgp-listen'));

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateConfig } from '../../src/api/index.ts';
@@ -61,13 +62,15 @@ test('example values give working configurations', () => {
   assert.deepEqual(sm.map((o) => o.metadata.name).sort(), ['ironlb-controller', 'ironlb-speaker']);
 });
 
-test('kubectl kustomize renders the base and each overlay to exactly the chart output for the same values', () => {
+test('kubectl kustomize renders the base and each overlay to exactly the chart output for the same values', (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'ironlb-kustomize-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
   const cases2: Array<[string, Record<string, unknown>]> = [
     ['base', MANIFEST_VALUES],
     ...Object.entries(OVERLAYS).map(([n, o]) => [`overlays/${n}`, mergeValues(MANIFEST_VALUES, o.values)] as [string, Record<string, unknown>]),
   ];
   for (const [dir, values] of cases2) {
-    const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy/kustomize', dir)], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: '/tmp' } });
+    const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy/kustomize', dir)], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: home } });
     const got = byKey(parseAllDocuments(out).map((d) => d.toJS() as K8sObject));
     const want = byKey(objs(values));
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), dir);
