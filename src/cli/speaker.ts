@@ -80,6 +80,7 @@ export function registerSpeaker(program: Command): void {
         interfaces: { ...(include ? { include } : {}), ...(exclude ? { exclude } : {}) },
         shutdownMode: o.shutdownMode as ShutdownMode,
         l2,
+        layer2Disabled: !o.layer2,
         metrics,
         classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
       });

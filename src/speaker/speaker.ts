@@ -55,6 +55,8 @@ export interface SpeakerOptions {
   interfaces?: InterfaceFilter;
   shutdownMode?: ShutdownMode;
   l2: L2Backend;
+  /** This node never answers ARP/NDP (BGP only): it publishes no Layer 2 subnet, so it is never an L2 owner. */
+  layer2Disabled?: boolean;
   metrics?: SpeakerMetrics;
   classPolicy?: ClassPolicy;
   /** How often local interface addresses are re-read (ms). Default 5000. */
@@ -463,7 +465,7 @@ export class Speaker {
   // ---- local interfaces -------------------------------------------------------------------------
 
   #scanInterfaces(): void {
-    const next = localSubnets(networkInterfaces(), this.#o.interfaces ?? {});
+    const next = this.#o.layer2Disabled ? [] : localSubnets(networkInterfaces(), this.#o.interfaces ?? {});
     if (JSON.stringify(next) === JSON.stringify(this.#subnets)) return;
     this.#subnets = next;
     this.#log.info({ subnets: next }, 'local Layer 2 subnets');
@@ -559,6 +561,16 @@ export class Speaker {
         since: seen.since,
       });
       this.#status.set('BGPSessionState', ns, sessionStateName(this.node, p.name), st as unknown as Record<string, unknown>);
+    }
+    // Peers this node should have but cannot run (e.g. dynamicASN): say why, where users look.
+    const config = this.#applied;
+    for (const pr of bgp.problems) {
+      const peerAddress = config?.bgpPeers.get(pr.peer)?.peerAddress ?? '';
+      peers.add(pr.peer);
+      const seen = this.#peerSeen.get(pr.peer) ?? { state: 'Idle' as const, since: new Date().toISOString() };
+      this.#peerSeen.set(pr.peer, seen);
+      states.Idle = (states.Idle ?? 0) + 1;
+      this.#status.set('BGPSessionState', ns, sessionStateName(this.node, pr.peer), sessionStatus(this.node, pr.peer, { peerAddress, state: 'Idle', advertised: 0, lastError: pr.message, since: seen.since }) as unknown as Record<string, unknown>);
     }
     for (const [state, n] of Object.entries(states)) this.metrics.sessions.set({ state }, n);
     for (const name of [...this.#peerSeen.keys()]) {

@@ -192,7 +192,8 @@ export class StatusWriter {
       }
       return undefined;
     }
-    const status = { ...p.status, observedTime: new Date().toISOString() };
+    // BGPSessionState has no observedTime (lastTransitionTime says what matters there).
+    const status = p.kind === 'BGPSessionState' ? p.status : { ...p.status, observedTime: new Date().toISOString() };
     const body = { apiVersion: API_VERSION, kind: p.kind, metadata: { name: p.name, namespace: p.namespace }, status };
     const res = await retryOnConflict(async () => {
       try {
