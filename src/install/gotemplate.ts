@@ -370,7 +370,8 @@ const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Functions of the subset; semantics follow Go templates and Sprig/Helm. The piped value is the last argument. */
 const FUNCTIONS: Record<string, Fn> = {
-  toYaml: (_h, v) => (v === undefined || v === null ? 'null' : stringify(v, { lineWidth: 0 }).replace(/\n$/, '')),
+  // Helm's toYaml goes through JSON, so map keys come out sorted.
+  toYaml: (_h, v) => (v === undefined || v === null ? 'null' : stringify(v, { lineWidth: 0, sortMapEntries: true }).replace(/\n$/, '')),
   toJson: (_h, v) => JSON.stringify(v ?? null),
   indent: (_h, n, s) => indentLines(num(n, 'indent'), toText(s)),
   nindent: (_h, n, s) => `\n${indentLines(num(n, 'nindent'), toText(s))}`,
