@@ -20,7 +20,7 @@ export function buildProgram(): Command {
     .description('ironlb: Services of type LoadBalancer for bare-metal Kubernetes (Layer 2 and BGP)')
     .version(pkg.version)
     .showHelpAfterError();
-  // Subcommands are added here as they ship (see docs/cli.md).
+  // Subcommands are added here as they ship; README lists them.
   registerApiServer(program);
   registerController(program);
   registerSpeaker(program);
