@@ -132,10 +132,36 @@ export class Session {
     return this.cfg.localAsn === this.cfg.peerAsn;
   }
 
-  /** Applies settings that need no new session (the caller decides which those are). */
+  /**
+   * Applies settings that need no new session (the caller decides which those are). They still
+   * take effect now: a session that is not up yet starts over in its new mode (passive or active)
+   * or with its new connect-retry time, rather than waiting for a timer that may never fire.
+   */
   reconfigure(cfg: ResolvedPeer): void {
+    const before = this.fsmCfg;
     this.cfg = cfg;
     this.fsmCfg = Session.fsmConfig(cfg);
+    const m = this.main.fsm;
+    const waiting = m.state === 'Idle' || m.state === 'Connect' || m.state === 'Active';
+    if (!waiting || m.stopped) return;
+    if (before.passive === this.fsmCfg.passive && before.connectRetryTime === this.fsmCfg.connectRetryTime) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.fsmCfg.passive) {
+      // Drop any attempt under way and wait for the peer (Connect/Idle -> Active).
+      if (m.state !== 'Active' || this.main.connecting) {
+        this.dispatch(this.main, { type: 'Stop' });
+        this.dispatch(this.main, { type: 'Start' });
+      }
+      return;
+    }
+    if (m.state === 'Connect' && this.main.connecting) {
+      // An attempt is under way: let it finish, retry per the new time if it fails.
+      this.timer(this.main, { type: 'startTimer', timer: 'connectRetry', seconds: this.fsmCfg.connectRetryTime });
+      return;
+    }
+    // Active mode: try now; the FSM re-arms connect-retry from the new settings.
+    this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
   }
 
   start(): void {

@@ -199,6 +199,19 @@ test('resetPeer, updatePeer and removePeer: Cease subcodes and when a session is
   assert.throws(() => engine.peerStatus('p'), /no BGP peer named "p"/);
 });
 
+test('updatePeer: passive to active (and back) takes effect on a session that is not up', async (t) => {
+  const { engine, fake } = await engineWithFake(t, { passive: true, connectRetryTime: 1 }, fakeOpen(), false);
+  const cfg: PeerConfig = { name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: fake.port, connectRetryTime: 1 };
+  await waitFor(() => engine.peerStatus('p').state === 'Active', { what: 'passive session waiting (Active)' });
+  assert.equal(fake.connections, 0, 'a passive session never connects');
+  await engine.updatePeer({ ...cfg, passive: false });
+  // Connects at once: well within one connect-retry period even on a loaded machine.
+  await waitFor(() => engine.peerStatus('p').state === 'Established', { what: 'Established after passive: false', timeoutMs: 5000 });
+  assert.equal(fake.connections, 1);
+  await engine.updatePeer({ ...cfg, passive: true });
+  assert.equal(engine.peerStatus('p').state, 'Established', 'an established session stays up when it becomes passive');
+});
+
 test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {
   const open = fakeOpen({ capabilities: standardCapabilities(PEER_ASN, { gracefulRestart: { restarting: false, notification: false, time: 120, families: [{ afi: 1, safi: 1, forwarding: true }] } }) });
   const { engine, fake } = await engineWithFake(t, { gracefulRestart: { restartTime: 90 } }, open);
