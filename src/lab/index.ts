@@ -2,4 +2,4 @@
 export { Lab, DEFAULT_DIR, DEFAULT_PREFIX, urlFor, type LabOptions, type LabState, type ServiceOptions, type ProbeResult } from './lab.ts';
 export { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 export { summarize, formatSummary, type Summary } from './summary.ts';
-export { birdConfig, frrConfig, parseKernelRoutes, parseBirdProtocols, type RouterKind, type KernelRoute } from './router.ts';
+export { birdConfig, frrConfig, frrBfdConfig, parseKernelRoutes, parseBirdProtocols, type RouterKind, type KernelRoute } from './router.ts';

@@ -16,7 +16,7 @@ import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRE
 import { isNotFound, kubeConfigForServer } from '../k8s/index.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
-import { birdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(SRC, 'cli', 'main.ts');
@@ -340,10 +340,13 @@ export class Lab {
     mkdirSync(fdir, { recursive: true });
     writeFileSync(join(fdir, 'frr.conf'), frrConfig(p, o));
     writeFileSync(join(fdir, 'zebra.conf'), 'hostname lab-router\n');
-    const common = ['-z', join(fdir, 'zserv.api'), '--vty_socket', fdir, '-u', 'root', '-g', 'root'];
+    writeFileSync(join(fdir, 'bfdd.conf'), frrBfdConfig());
+    // The daemons drop to the frr user: their folder (PID files, sockets) must be theirs.
+    await sh('chown', ['-R', 'frr:frr', fdir]);
+    const common = ['-z', join(fdir, 'zserv.api'), '--vty_socket', fdir];
     this.state.pids.zebra = spawnDaemon(p.routerNs, '/usr/lib/frr/zebra', ['-f', join(fdir, 'zebra.conf'), '-i', join(fdir, 'zebra.pid'), ...common], this.log('zebra'));
     await until('FRR zebra', 20_000, () => existsSync(join(fdir, 'zserv.api')));
-    if (o.bfd) this.state.pids.bfdd = spawnDaemon(p.routerNs, '/usr/lib/frr/bfdd', ['-f', join(fdir, 'frr.conf'), '-i', join(fdir, 'bfdd.pid'), ...common], this.log('bfdd'));
+    if (o.bfd) this.state.pids.bfdd = spawnDaemon(p.routerNs, '/usr/lib/frr/bfdd', ['-f', join(fdir, 'bfdd.conf'), '-i', join(fdir, 'bfdd.pid'), ...common], this.log('bfdd'));
     this.state.pids.router = spawnDaemon(p.routerNs, '/usr/lib/frr/bgpd', ['-f', join(fdir, 'frr.conf'), '-i', join(fdir, 'bgpd.pid'), '-P', '0', ...common], this.log('router'));
     this.save();
     await until('FRR bgpd', 20_000, () => {

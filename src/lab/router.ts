@@ -39,7 +39,7 @@ export function frrConfig(plan: LabPlan, o: RouterOptions): string {
   for (const n of plan.nodes) {
     for (const peer of [n.ipv4, n.ipv6]) {
       l.push(` neighbor ${peer} remote-as ${plan.asn}`, ` neighbor ${peer} timers ${Math.max(1, Math.floor(o.holdTime / 3))} ${o.holdTime}`, ` neighbor ${peer} timers connect 1`);
-      if (o.bfd) l.push(` neighbor ${peer} bfd`);
+      if (o.bfd) l.push(` neighbor ${peer} bfd profile lab`);
     }
   }
   for (const [fam, pick] of [['ipv4', (n: LabPlan['nodes'][number]) => n.ipv4], ['ipv6', (n: LabPlan['nodes'][number]) => n.ipv6]] as const) {
@@ -48,8 +48,12 @@ export function frrConfig(plan: LabPlan, o: RouterOptions): string {
     l.push(' exit-address-family');
   }
   l.push('!');
-  if (o.bfd) l.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' !', '!');
   return `${l.join('\n')}\n`;
+}
+
+/** bfdd's own configuration: the profile the BGP neighbours name (100 ms x 3, like BIRD's). */
+export function frrBfdConfig(): string {
+  return ['bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', '  detect-multiplier 3', ' !', '!', ''].join('\n');
 }
 
 export interface KernelRoute {

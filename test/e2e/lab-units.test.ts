@@ -31,7 +31,7 @@ test('router configs: BIRD peers every node over both families with ECMP and BFD
   assert.doesNotMatch(birdConfig(p, { bfd: false, holdTime: 9 }), /bfd/);
   const frr = frrConfig(p, { bfd: true, holdTime: 9 });
   assert.match(frr, /maximum-paths ibgp 16/);
-  assert.match(frr, /neighbor 10\.150\.0\.11 bfd/);
+  assert.match(frr, /neighbor 10\.150\.0\.11 bfd profile lab/);
   assert.match(frr, /neighbor fd00:96::12 activate/);
 });
 
