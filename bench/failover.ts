@@ -39,12 +39,23 @@ function moved(results: ProbeResult[], t0: number, old: string): number | undefi
   return undefined;
 }
 
+/**
+ * The Layer 2 owner once status and ARP have agreed on it for 3 s: after a revive or a healed link
+ * ownership moves back when the node rejoins, and a round must not start in the middle of that.
+ */
 async function owner(lab: Lab, ip: string): Promise<string> {
+  let cur = '';
+  let since = 0;
   return waitFor(async () => {
     const a = (await lab.announcements('l2')).find((x) => x.mode === 'layer2');
     const wire = await lab.neighOwners(ip);
-    return a && wire.length === 1 && wire[0] === a.node ? a.node : undefined;
-  }, { what: 'a settled Layer 2 owner', timeoutMs: 60_000, intervalMs: 250 });
+    const agreed = a && wire.length === 1 && wire[0] === a.node ? a.node : '';
+    if (agreed !== cur) {
+      cur = agreed;
+      since = Date.now();
+    }
+    return cur && Date.now() - since >= 3000 ? cur : undefined;
+  }, { what: 'a settled Layer 2 owner', timeoutMs: 90_000, intervalMs: 250 });
 }
 
 const dir = join(mkdtempSync(join(tmpdir(), 'ilbx-bench-')), 'lab');
