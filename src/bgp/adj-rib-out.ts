@@ -16,18 +16,21 @@ export class AdjRibOut {
   private readonly sent = new Map<string, AttrSet>();
   private dirty = new Set<string>();
   /**
-   * Compare the whole of desired and sent at the next take(), instead of tracking each prefix in
-   * `dirty`: after a new session or a whole-table replace, without a 100k-key set.
+   * Compares the whole of desired and sent across take() calls, instead of tracking each prefix
+   * in `dirty`: after a new session or a whole-table replace, without a 100k-key set. Map
+   * iterators stay valid while the maps change between takes; a prefix changed meanwhile also
+   * goes into `dirty`, so a part already scanned is not missed.
    */
-  private fullScan = false;
+  private scan: Iterator<string> | undefined;
   private up = false;
 
   get advertisedCount(): number {
     return this.sent.size;
   }
 
-  get pending(): number {
-    return this.fullScan ? this.desired.size + this.dirty.size : this.dirty.size;
+  /** True while changes wait to be taken. */
+  get pending(): boolean {
+    return this.scan !== undefined || this.dirty.size > 0;
   }
 
   /** Sets a route; returns true when the wire needs to change. */
@@ -44,54 +47,66 @@ export class AdjRibOut {
 
   /** Makes `routes` the whole desired state; returns true when anything changed. */
   replace(routes: ReadonlyMap<string, AttrSet>): boolean {
-    return this.replaceWith(routes.keys(), (p) => routes.get(p), (p) => routes.has(p));
+    return this.replaceWith(routes, (a) => a);
   }
 
   /**
-   * The same without building a map: `keys` are the new canonical prefixes, `attrsOf` gives each
-   * one's attributes, `has` answers membership for deletions.
+   * The same without building a map of AttrSets: `routes` has canonical prefixes as keys,
+   * `attrsOf` turns each value into its AttrSet.
    */
-  replaceWith(keys: Iterable<string>, attrsOf: (p: string) => AttrSet | undefined, has: (p: string) => boolean): boolean {
+  replaceWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): boolean {
     let changed = false;
-    for (const p of this.desired.keys()) {
-      if (!has(p)) {
-        this.desired.delete(p);
-        changed = true;
+    if (routes.size === 0) {
+      // Withdraw all: one clear instead of a lookup and a delete per route.
+      changed = this.desired.size > 0;
+      this.desired.clear();
+    } else {
+      for (const p of this.desired.keys()) {
+        if (!routes.has(p)) {
+          this.desired.delete(p);
+          changed = true;
+        }
       }
     }
-    for (const p of keys) {
-      const a = attrsOf(p);
-      if (a && this.desired.get(p) !== a) {
+    for (const [p, v] of routes) {
+      const a = attrsOf(v);
+      if (this.desired.get(p) !== a) {
         this.desired.set(p, a);
         changed = true;
       }
     }
-    if (changed && this.up) {
-      this.fullScan = true;
-      this.dirty.clear();
-    }
+    if (changed && this.up) this.startScan();
     return changed && this.up;
   }
 
   private mark(prefix: string): boolean {
     if (!this.up) return false;
-    if (!this.fullScan) this.dirty.add(prefix);
+    this.dirty.add(prefix);
     return true;
+  }
+
+  private startScan(): void {
+    this.dirty.clear();
+    this.scan = this.scanAll();
+  }
+
+  private *scanAll(): Generator<string> {
+    for (const p of this.sent.keys()) if (!this.desired.has(p)) yield p;
+    yield* this.desired.keys();
   }
 
   /** A new session: it knows nothing, so every desired route is pending. */
   sessionUp(): void {
     this.up = true;
     this.sent.clear();
-    this.dirty.clear();
-    this.fullScan = true;
+    this.startScan();
   }
 
   sessionDown(): void {
     this.up = false;
     this.sent.clear();
     this.dirty.clear();
-    this.fullScan = false;
+    this.scan = undefined;
   }
 
   /** ROUTE-REFRESH: send the family's routes again. */
@@ -105,23 +120,37 @@ export class AdjRibOut {
     }
   }
 
-  /** Takes the pending differences and records them as sent. */
-  take(): RibChanges {
+  /**
+   * Takes up to `limit` pending differences (all by default) and records them as sent; `pending`
+   * tells whether more wait. Unchanged prefixes visited by a scan count a quarter, so a scan of a
+   * large table that finds little to do also returns in bounded time.
+   */
+  take(limit = Infinity): RibChanges {
     const ch: RibChanges = { announce: { ipv4: new Map(), ipv6: new Map() }, withdraw: { ipv4: [], ipv6: [] } };
-    if (this.fullScan) {
-      this.fullScan = false;
-      for (const p of this.sent.keys()) if (!this.desired.has(p)) this.takeOne(p, ch);
-      for (const p of this.desired.keys()) this.takeOne(p, ch);
+    let work = 0;
+    if (this.scan) {
+      for (;;) {
+        if (work >= limit) return ch;
+        const r = this.scan.next();
+        if (r.done) {
+          this.scan = undefined;
+          break;
+        }
+        work += this.takeOne(r.value, ch) ? 1 : 0.25;
+      }
     }
-    for (const p of this.dirty) this.takeOne(p, ch);
-    this.dirty.clear();
+    for (const p of this.dirty) {
+      if (work >= limit) break;
+      this.dirty.delete(p);
+      if (this.takeOne(p, ch)) work++;
+    }
     return ch;
   }
 
-  private takeOne(p: string, ch: RibChanges): void {
+  private takeOne(p: string, ch: RibChanges): boolean {
     const want = this.desired.get(p);
     const had = this.sent.get(p);
-    if (want === had) return;
+    if (want === had) return false;
     const fam = familyOf(p);
     if (want === undefined) {
       this.sent.delete(p);
@@ -132,6 +161,7 @@ export class AdjRibOut {
       if (group) group.push(p);
       else ch.announce[fam].set(want, [p]);
     }
+    return true;
   }
 
   /** Forgets that these were sent (they could not be encoded for this session). */

@@ -191,20 +191,27 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     // Validate everything first, so a bad route changes nothing. Keys already in canonical form
     // (the usual case) are used as they are, without a copy of the table; interning is cached
     // per attributes object, so the second pass costs a lookup.
+    // Routes usually share a few attribute objects: remember the last one to skip most lookups.
+    let lastIn: RouteAttributes | undefined;
+    let lastSet: AttrSet | undefined;
+    const intern = (a: RouteAttributes): AttrSet => {
+      if (a !== lastIn || !lastSet) {
+        lastSet = this.attrs.intern(a);
+        lastIn = a;
+      }
+      return lastSet;
+    };
     let canonical = true;
     for (const [p, a] of routes) {
       if (canonicalPrefix(p) !== p) canonical = false;
-      this.attrs.intern(a);
+      intern(a);
     }
     let changed: boolean;
     if (canonical) {
-      changed = s.rib.replaceWith(routes.keys(), (p) => {
-        const a = routes.get(p);
-        return a ? this.attrs.intern(a) : undefined;
-      }, (p) => routes.has(p));
+      changed = s.rib.replaceWith(routes, intern);
     } else {
       const m = new Map<string, AttrSet>();
-      for (const [p, a] of routes) m.set(canonicalPrefix(p), this.attrs.intern(a));
+      for (const [p, a] of routes) m.set(canonicalPrefix(p), intern(a));
       changed = s.rib.replace(m);
     }
     if (changed) s.scheduleFlush();

@@ -8,7 +8,7 @@ import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, enc
 import { parseAddress } from './codec/prefix.ts';
 import type { DecodeContext } from './codec/attributes.ts';
 import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
-import { AdjRibOut } from './adj-rib-out.ts';
+import { AdjRibOut, type RibChanges } from './adj-rib-out.ts';
 import { UpdateEncoder, type EncodingContext } from './update-builder.ts';
 import { interfaceAddresses, linkLocalFor } from './local-link.ts';
 import { unmapAddress, type SocketFactory } from './socket.ts';
@@ -32,6 +32,12 @@ const CLOSE_GRACE_MS = 1_000;
 const MAX_RETRY_TIME = 60;
 /** A peer that stops reading gets its session reset before our send buffer grows past this. */
 const MAX_SEND_BUFFER = 32 * 1024 * 1024;
+/**
+ * Route changes encoded per event-loop turn. A small change goes out whole at once; a large one
+ * (a 100k-route table or its withdrawal) in turns of this many, so the loop (other sessions,
+ * keepalives, BFD, membership) is never blocked for long: a few ms per turn on an idle core.
+ */
+export const FLUSH_BATCH = 4096;
 
 function jitter(seconds: number): number {
   // RFC 4271 §10: jitter the keepalive and connect-retry timers by up to 25% downwards.
@@ -104,6 +110,8 @@ export class Session {
   private localAddress: string | undefined;
   private firstSession = true;
   private flushScheduled = false;
+  /** End-of-RIB goes out once the initial table has (it may take several turns). */
+  private endOfRibDue = false;
   private lastError: string | undefined;
   private readonly closing = new Set<Promise<void>>();
   private warnedSkips = new Set<string>();
@@ -592,6 +600,7 @@ export class Session {
       this.encoder = undefined;
       this.establishedAt = 0;
       this.flushScheduled = false;
+      this.endOfRibDue = false;
       bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 0);
       bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, 0);
     }
@@ -651,9 +660,8 @@ export class Session {
     this.lastError = undefined;
     bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 1);
     this.rib.sessionUp();
+    this.endOfRibDue = true;
     this.flush();
-    // End-of-RIB after the initial table (RFC 4724 §2 recommends it even without graceful restart).
-    for (const f of this.families) this.write(conn, encodeEndOfRib(FAMILY_AFI[f]));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -674,7 +682,22 @@ export class Session {
     const conn = this.main;
     const enc = this.encoder;
     if (conn.fsm.state !== 'Established' || !conn.socket || !enc) return;
-    const ch = this.rib.take();
+    const ch = this.rib.take(FLUSH_BATCH);
+    this.send(conn, enc, ch);
+    if (conn.fsm.state !== 'Established') return;
+    if (this.rib.pending) {
+      // The rest in the next turn, after whatever else waits on the loop.
+      this.scheduleFlush();
+      return;
+    }
+    if (this.endOfRibDue) {
+      // End-of-RIB after the initial table (RFC 4724 §2 recommends it even without graceful restart).
+      this.endOfRibDue = false;
+      for (const f of this.families) this.write(conn, encodeEndOfRib(FAMILY_AFI[f]));
+    }
+  }
+
+  private send(conn: Conn, enc: UpdateEncoder, ch: RibChanges): void {
     const out: Buffer[] = [];
     let announced = 0;
     let withdrawn = 0;
@@ -695,8 +718,8 @@ export class Session {
         } else announced += prefixes.length;
       }
     }
-    if (!out.length) return;
     const s = conn.socket;
+    if (!out.length || !s) return;
     s.cork();
     for (const m of out) s.write(m);
     s.uncork();

@@ -212,6 +212,29 @@ test('updatePeer: passive to active (and back) takes effect on a session that is
   assert.equal(engine.peerStatus('p').state, 'Established', 'an established session stays up when it becomes passive');
 });
 
+test('a large table goes out in bounded turns of the event loop (End-of-RIB after all of it); a small change in one', async (t) => {
+  const N = 20_000;
+  const { engine, fake } = await engineWithFake(t, {}, fakeOpen(), false);
+  fake.countOnly = true;
+  const routes = new Map<string, object>();
+  for (let i = 0; i < N; i++) routes.set(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, {});
+  engine.setRoutes('p', routes);
+  await waitFor(() => fake.endOfRib.length === 2, { what: 'End-of-RIB', timeoutMs: 30_000 });
+  assert.deepEqual(fake.routesAtEndOfRib, [N, N], 'End-of-RIB follows the whole initial table');
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  // Withdraw all: after the first turn part of it is out and the rest waits, so the loop ran.
+  engine.setRoutes('p', new Map());
+  await turn();
+  const left = engine.peerStatus('p').routesAdvertised;
+  assert.ok(left > 0 && left < N, `after one turn ${left} of ${N} routes still advertised (expected part of the table)`);
+  await waitFor(() => fake.withdrawn === N, { what: `${N} withdrawn at the peer`, timeoutMs: 30_000 });
+  assert.equal(engine.peerStatus('p').routesAdvertised, 0);
+  // A small change: all of it in the first turn.
+  for (let i = 0; i < 100; i++) engine.announce('p', `10.200.0.${i}/32`);
+  await turn();
+  assert.equal(engine.peerStatus('p').routesAdvertised, 100);
+});
+
 test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {
   const open = fakeOpen({ capabilities: standardCapabilities(PEER_ASN, { gracefulRestart: { restarting: false, notification: false, time: 120, families: [{ afi: 1, safi: 1, forwarding: true }] } }) });
   const { engine, fake } = await engineWithFake(t, { gracefulRestart: { restartTime: 90 } }, open);

@@ -36,6 +36,8 @@ export class FakePeer {
   readonly messages: BgpMessage[] = [];
   readonly routes = new Map<string, FakeRoute>();
   readonly endOfRib: number[] = [];
+  /** Routes held (or counted, with countOnly) when each End-of-RIB arrived. */
+  readonly routesAtEndOfRib: number[] = [];
   decodeErrors: BgpError[] = [];
   socket: net.Socket | undefined;
   closed = false;
@@ -122,6 +124,7 @@ export class FakePeer {
   private apply(u: UpdateMessage): void {
     if (u.endOfRib) {
       this.endOfRib.push(u.endOfRib.afi);
+      this.routesAtEndOfRib.push(this.countOnly ? this.announced - this.withdrawn : this.routes.size);
       return;
     }
     if (this.countOnly) {
