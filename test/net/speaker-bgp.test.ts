@@ -35,13 +35,15 @@ test('speaker BGP: every node announces with its own next hop; ETP Local; attrib
     await c.apply('BGPPeer', 'r1', { myASN: AS, peerASN: AS, peerAddress: r1, holdTime: '9s', connectTime: '1s' });
     await c.apply('BGPAdvertisement', 'adv', { pools: ['bgp'] });
     for (let i = 0; i < 3; i++) c.startSpeaker(i, ['--no-layer2']);
-    await Promise.all(c.nodes.map((n) => n.waitLog(/membership running/, 90_000)));
+    await Promise.all(c.nodes.map((n) => n.waitLog(/membership running/, 180_000)));
     await c.service('web', ['10.183.0.10']);
 
     // ---- three next hops at the router
     await route(c, 0, '10.183.0.10/32', (e) => JSON.stringify(e?.nextHops) === JSON.stringify(nodeIPs), 'three next hops for 10.183.0.10/32');
-    const st = await c.announcement('web');
-    assert.deepEqual(st?.announcements?.map((a) => `${a.node}:${a.mode}:${(a.peers ?? []).join(',')}`), ['n0:bgp:r1', 'n1:bgp:r1', 'n2:bgp:r1']);
+    await waitFor(
+      async () => JSON.stringify((await c.announcement('web'))?.announcements?.map((a) => `${a.node}:${a.mode}:${(a.peers ?? []).join(',')}`)) === JSON.stringify(['n0:bgp:r1', 'n1:bgp:r1', 'n2:bgp:r1']),
+      { what: 'the ServiceAnnouncement lists three BGP nodes with peer r1', timeoutMs: 15_000 },
+    );
     await waitFor(async () => (await sessionState(c, 'n0', 'r1'))?.state === 'Established', { what: 'BGPSessionState n0.r1 Established', timeoutMs: 10_000 });
     const since = (await sessionState(c, 'n0', 'r1'))?.lastTransitionTime;
 
@@ -92,7 +94,7 @@ test('speaker BGP graceful restart: a speaker restarted with GR keeps its route 
     await c.apply('BGPPeer', 'r1', { myASN: AS, peerASN: AS, peerAddress: r1, holdTime: '9s', connectTime: '1s', gracefulRestart: true });
     await c.apply('BGPAdvertisement', 'adv', {});
     for (let i = 0; i < 2; i++) c.startSpeaker(i, ['--no-layer2', '--shutdown-mode', 'graceful-restart']);
-    await Promise.all(c.nodes.map((n) => n.waitLog(/membership running/, 90_000)));
+    await Promise.all(c.nodes.map((n) => n.waitLog(/membership running/, 180_000)));
     await c.service('web', ['10.184.0.10']);
     const both = c.nodes.map((n) => n.address).sort();
     await route(c, 0, '10.184.0.10/32', (e) => JSON.stringify(e?.nextHops) === JSON.stringify(both), 'two next hops');
@@ -114,7 +116,7 @@ test('speaker BGP graceful restart: a speaker restarted with GR keeps its route 
     await waitFor(async () => (await c.routers[0]!.rib('ipv4')).some((e) => e.stale), { what: 'the router marks n0\'s route stale', timeoutMs: 10_000 }).catch(() => undefined);
     const from = n0.log.length;
     c.startSpeaker(0, ['--no-layer2', '--shutdown-mode', 'graceful-restart']);
-    await n0.waitLog(/membership running/, 90_000, from);
+    await n0.waitLog(/membership running/, 180_000, from);
     await waitFor(async () => (await c.routers[0]!.sessions()).every((s) => s.state === 'established') && !(await c.routers[0]!.rib('ipv4')).some((e) => e.stale), { what: 'n0 back, routes fresh', timeoutMs: 30_000 });
     polling = false;
     await poller;
