@@ -7,6 +7,18 @@ const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
 
+/** Runs an action; an error prints its message (not a stack) and exits 1. */
+function act<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
+  return async (...a: A) => {
+    try {
+      await fn(...a);
+    } catch (err) {
+      process.stderr.write(`ironlb lab: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+  };
+}
+
 function nodeIndex(lab: Lab, ref: string): number {
   return lab.node(ref).index;
 }
@@ -35,7 +47,7 @@ export function registerLab(program: Command): void {
     .option('--router <kind>', 'routing daemon in the router namespace: bird or frr', 'bird')
     .option('--no-bfd', 'BGP without BFD (node loss then takes the hold time to detect)')
     .option('--empty', 'no example configuration or Services')
-    .action(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean }) => {
+    .action(act(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean }) => {
       if (o.router !== 'bird' && o.router !== 'frr') throw new Error(`--router must be "bird" or "frr", got "${o.router}"`);
       const t0 = Date.now();
       const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router: o.router, bfd: o.bfd, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
@@ -49,86 +61,86 @@ export function registerLab(program: Command): void {
       out(`\nkubectl:  export KUBECONFIG=${l.kubeconfig}; kubectl get svc -A; kubectl -n ${DEFAULT_NAMESPACE} get ippools,serviceannouncements -A`);
       out('try:      ironlb lab kill-node 0 | revive-node 0 | cut-link 1 | heal-link 1 | status');
       out(`logs:     ${l.dir}/logs/    remove everything:  ironlb lab down`);
-    });
+    }));
 
   lab
     .command('status')
     .description('addresses, announcing nodes, router routes and sessions, requests from both clients, nodes')
     .option(...dirOpt)
     .option('--requests <n>', 'requests per address from each client', '6')
-    .action(async (o: { dir: string; requests: string }) => {
+    .action(act(async (o: { dir: string; requests: string }) => {
       const l = Lab.open(o.dir);
       out(formatSummary(l, await summarize(l, { requests: Number(o.requests) })));
-    });
+    }));
 
   lab
     .command('kill-node <node>')
     .description('stop a node (index or name): its speaker and backend die and its link goes down')
     .option(...dirOpt)
-    .action(async (ref: string, o: { dir: string }) => {
+    .action(act(async (ref: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       await l.killNode(nodeIndex(l, ref));
       out(`${l.node(ref).name} stopped; "ironlb lab status" shows who took over; "ironlb lab revive-node ${ref}" brings it back`);
-    });
+    }));
 
   lab
     .command('kill-speaker <node>')
     .description('kill only the speaker of a node (SIGKILL); its backend keeps running')
     .option(...dirOpt)
-    .action(async (ref: string, o: { dir: string }) => {
+    .action(act(async (ref: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       await l.killSpeaker(nodeIndex(l, ref));
       out(`${l.node(ref).name}'s speaker killed; "ironlb lab revive-node ${ref}" starts it again`);
-    });
+    }));
 
   lab
     .command('revive-node <node>')
     .description('bring a node back: link up, backend and speaker started')
     .option(...dirOpt)
-    .action(async (ref: string, o: { dir: string }) => {
+    .action(act(async (ref: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       await l.reviveNode(nodeIndex(l, ref));
       out(`${l.node(ref).name} running again`);
-    });
+    }));
 
   lab
     .command('cut-link <node>')
     .description('cut a node\'s cable (its switch port goes down; its processes keep running)')
     .option(...dirOpt)
-    .action(async (ref: string, o: { dir: string }) => {
+    .action(act(async (ref: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       await l.cutLink(nodeIndex(l, ref));
       out(`${l.node(ref).name}'s link cut; "ironlb lab heal-link ${ref}" restores it`);
-    });
+    }));
 
   lab
     .command('heal-link <node>')
     .description('restore a node\'s link')
     .option(...dirOpt)
-    .action(async (ref: string, o: { dir: string }) => {
+    .action(act(async (ref: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       await l.healLink(nodeIndex(l, ref));
       out(`${l.node(ref).name}'s link restored`);
-    });
+    }));
 
   lab
     .command('owner <service>')
     .description('print the node announcing a Service over Layer 2 (namespace default), e.g. to kill it')
     .option(...dirOpt)
-    .action(async (svc: string, o: { dir: string }) => {
+    .action(act(async (svc: string, o: { dir: string }) => {
       const l = Lab.open(o.dir);
       const a = (await l.announcements(svc)).find((x) => x.mode === 'layer2');
       if (!a) throw new Error(`Service default/${svc} has no Layer 2 announcement: see "ironlb lab status"`);
       out(a.node);
-    });
+    }));
 
   lab
     .command('down')
     .description('remove the lab: every process, namespace and the state folder (also after a crash)')
     .option(...dirOpt)
     .option('--prefix <prefix>', 'namespace prefix of the lab', 'ilab')
-    .action(async (o: { dir: string; prefix: string }) => {
+    .action(act(async (o: { dir: string; prefix: string }) => {
       const removed = await Lab.down(o.dir, o.prefix);
       out(removed.length ? `removed: ${removed.join(', ')}` : 'no lab was running');
-    });
+    }));
 }
