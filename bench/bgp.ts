@@ -5,17 +5,48 @@
 // the sender process come from /proc. Fresh daemons every run; medians and ranges over repeats.
 //
 // Usage (root): node bench/bgp.ts [--sizes 1000,10000,100000] [--repeats 3]
-//               [--senders ironlb,gobgp,frr,frr-coalesce] [--json FILE]
+//               [--senders ironlb,gobgp,frr,frr-coalesce] [--ironlb-node-args="..."] [--json FILE]
+// "ironlb" runs compiled JavaScript (tsc -p tsconfig.build.json, into a temp dir), the form the
+// container image runs; "ironlb-ts" the TypeScript sources (Node's type stripping costs ~30 MB).
+// --ironlb-node-args="...": Node.js options for both, e.g. --ironlb-node-args=--max-semi-space-size=1.
 // "frr" runs with coalesce-time 0; "frr-coalesce" with FRR's default update-group coalescing.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { withNamespaces, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
-import { Bird, Frr, Gobgp, IronlbSpeaker, link, type DaemonConfig } from '../test/support/peers/index.ts';
+import { Bird, Frr, Gobgp, IronlbSpeaker, link, type DaemonConfig, type SpeakerProcess } from '../test/support/peers/index.ts';
 import { mrtRib, nthAddress } from './bgp-mrt.ts';
 
-type SenderName = 'ironlb' | 'gobgp' | 'frr' | 'frr-coalesce';
+const SENDERS = ['ironlb', 'ironlb-ts', 'gobgp', 'frr', 'frr-coalesce'] as const;
+type SenderName = (typeof SENDERS)[number];
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Compiles the speaker child (and the sources it imports) as the image's build does, into a temp
+ * dir that resolves packages and the native addon from this checkout. Returns the dir.
+ */
+async function buildIronlb(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ilbg-bench-'));
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
+    extends: join(ROOT, 'tsconfig.build.json'),
+    compilerOptions: { rootDir: ROOT, outDir: dir, sourceMap: false, typeRoots: [join(ROOT, 'node_modules/@types')] },
+    include: [join(ROOT, 'test/support/peers/ironlb-child.ts')],
+  }));
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')]);
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  await symlink(join(ROOT, 'src/native/build'), join(dir, 'src/native/build'));
+  return dir;
+}
+
+/** How each ironlb variant runs (set in main). */
+const ironlbProcess: Partial<Record<SenderName, SpeakerProcess>> = {};
 
 interface Sender {
   pid: number;
@@ -72,8 +103,8 @@ async function startSender(name: SenderName, ns: Netns, n: number, self: string,
   const neighbor = { address: peer, asn: 65000, passive: true, gracefulRestart: false, families: ['ipv4' as const] };
   const cfg: DaemonConfig = { asn: 65001, routerId: self, localAddress: self, neighbors: [neighbor] };
   let baseRss: number | undefined;
-  if (name === 'ironlb') {
-    const s = await IronlbSpeaker.start(ns, { routerId: self, listen: { address: self, port: 179 } });
+  if (name === 'ironlb' || name === 'ironlb-ts') {
+    const s = await IronlbSpeaker.start(ns, { routerId: self, listen: { address: self, port: 179 } }, ironlbProcess[name]);
     baseRss = await rssMb(s.pid);
     await s.call('addPeerRange', { name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: peer, localAddress: self, passive: true, families: ['ipv4'] }, FIRST, n, {});
     const st = await s.peerStatus('r');
@@ -183,8 +214,10 @@ export function summarize(results: RunResult[]): string {
       lines.push(`| ${n.toLocaleString('en')} | ${s} | ${range(rs.map((r) => r.loadMs))} | ${range(rs.map((r) => r.withdrawMs))} | ${range(rs.map((r) => r.withdrawFromFirstMs))} | ${range(rs.map((r) => r.cpuLoadS), 2)} | ${range(rs.map((r) => r.cpuWithdrawS), 2)} | ${range(rs.map((r) => r.cpuTotalS), 2)} | ${range(rs.map((r) => r.peakRssMb))} |`);
     }
   }
-  const base = results.filter((r) => r.baseRssMb !== undefined);
-  if (base.length) lines.push('', `ironlb RSS before any route (Node.js + the engine's modules): ${range(base.map((r) => r.baseRssMb!))} MB.`);
+  for (const s of senders) {
+    const base = results.filter((r) => r.sender === s && r.baseRssMb !== undefined);
+    if (base.length) lines.push('', `${s} RSS before any route (Node.js + the engine's modules): ${range(base.map((r) => r.baseRssMb!))} MB.`);
+  }
   lines.push('');
   lines.push('Ratios of medians (ironlb / other; below 1 = ironlb faster or smaller):');
   lines.push('');
@@ -213,13 +246,26 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '1000,10000,100000' },
       repeats: { type: 'string', default: '3' },
       senders: { type: 'string', default: 'ironlb,gobgp,frr,frr-coalesce' },
+      'ironlb-node-args': { type: 'string', default: '' },
       json: { type: 'string' },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
   const repeats = Number(values.repeats);
   const senders = values.senders.split(',') as SenderName[];
-  for (const s of senders) if (!['ironlb', 'gobgp', 'frr', 'frr-coalesce'].includes(s)) throw new Error(`unknown sender "${s}"; use ironlb, gobgp, frr, frr-coalesce`);
+  for (const s of senders) if (!SENDERS.includes(s)) throw new Error(`unknown sender "${s}"; use ${SENDERS.join(', ')}`);
+  const nodeArgs = values['ironlb-node-args'].split(' ').filter(Boolean);
+  const build = senders.includes('ironlb') ? await buildIronlb() : undefined;
+  if (build) ironlbProcess.ironlb = { script: join(build, 'test/support/peers/ironlb-child.js'), nodeArgs };
+  ironlbProcess['ironlb-ts'] = { nodeArgs };
+  try {
+    await runAll(sizes, repeats, senders, values.json);
+  } finally {
+    if (build) await rm(build, { recursive: true, force: true });
+  }
+}
+
+async function runAll(sizes: number[], repeats: number, senders: SenderName[], json: string | undefined): Promise<void> {
   const results: RunResult[] = [];
   let net = 60;
   // Interleave senders within each repeat, so a burst of load on the shared machine hits all.
@@ -233,7 +279,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(summarize(results));
-  if (values.json) await writeFile(values.json, JSON.stringify(results, null, 1) + '\n');
+  if (json) await writeFile(json, JSON.stringify(results, null, 1) + '\n');
 }
 
 if (import.meta.main) await main();

@@ -1,7 +1,7 @@
 // The BGP finite state machine of one connection attempt (RFC 4271 §8), as a pure function:
 // (state, event) -> (state, actions). Sockets, timers and collision detection between two
 // connections live in session.ts; this module only decides.
-import { CeaseSub, Err, FsmSub } from './codec/constants.ts';
+import { CeaseSub, Err, FsmSub, notificationName } from './codec/constants.ts';
 import { BgpError } from './codec/errors.ts';
 import type { OpenMessage } from './codec/messages.ts';
 import { checkOpen, type Negotiated, type OpenExpectation } from './open-check.ts';
@@ -129,7 +129,7 @@ function connectedCommon(s: FsmState, cfg: FsmConfig, ev: FsmEvent): Transition 
     case 'TcpFails':
       return fail(s, cfg, ev.reason);
     case 'NotificationReceived':
-      return fail(s, cfg, `peer sent NOTIFICATION ${ev.code}/${ev.subcode}`);
+      return fail(s, cfg, `peer sent NOTIFICATION ${notificationName(ev.code, ev.subcode)}`);
     case 'MessageError':
       return fail(s, cfg, ev.error.message, [notify(ev.error.code, ev.error.subcode, ev.error.data)]);
     case 'CollisionDump':

@@ -38,6 +38,8 @@ const MAX_SEND_BUFFER = 32 * 1024 * 1024;
  * keepalives, BFD, membership) is never blocked for long: a few ms per turn on an idle core.
  */
 export const FLUSH_BATCH = 4096;
+/** Bytes queued on the socket above which the next batch waits for 'drain'. */
+const SEND_HIGH_WATER = 256 * 1024;
 
 function jitter(seconds: number): number {
   // RFC 4271 §10: jitter the keepalive and connect-retry timers by up to 25% downwards.
@@ -331,7 +333,7 @@ export class Session {
         return;
       case 'sendNotification':
         this.counters.notificationsOut++;
-        this.lastError = `sent ${notificationName(a.code, a.subcode)}`;
+        this.lastError = `sent NOTIFICATION ${notificationName(a.code, a.subcode)}`;
         this.log.warn({ code: a.code, subcode: a.subcode }, `sending NOTIFICATION ${notificationName(a.code, a.subcode)}`);
         this.write(conn, encodeNotification(a.code, a.subcode, a.data));
         return;
@@ -508,7 +510,7 @@ export class Session {
         return;
       case 'notification':
         this.counters.notificationsIn++;
-        this.lastError = `peer sent ${notificationName(msg.code, msg.subcode)}`;
+        this.lastError = `peer sent NOTIFICATION ${notificationName(msg.code, msg.subcode)}`;
         this.log.warn({ code: msg.code, subcode: msg.subcode }, `received NOTIFICATION ${notificationName(msg.code, msg.subcode)}`);
         this.dispatch(conn, { type: 'NotificationReceived', code: msg.code, subcode: msg.subcode });
         return;
@@ -686,8 +688,17 @@ export class Session {
     this.send(conn, enc, ch);
     if (conn.fsm.state !== 'Established') return;
     if (this.rib.pending) {
-      // The rest in the next turn, after whatever else waits on the loop.
-      this.scheduleFlush();
+      // The rest in the next turn, after whatever else waits on the loop; when the peer reads
+      // slower than we encode, after the socket drained, so encoded UPDATEs do not pile up here.
+      const sock = conn.socket;
+      if (sock && sock.writableLength > SEND_HIGH_WATER) {
+        this.flushScheduled = true;
+        sock.once('drain', () => {
+          if (!this.flushScheduled) return;
+          this.flushScheduled = false;
+          this.flush();
+        });
+      } else this.scheduleFlush();
       return;
     }
     if (this.endOfRibDue) {

@@ -113,7 +113,45 @@ const codeNames: Record<number, string> = {
   7: 'ROUTE-REFRESH Message Error',
 };
 
-/** A readable name for a NOTIFICATION code/subcode, for logs and status. */
+/** Subcode names per code, as the RFCs (and the IANA registry) name them. */
+const subcodeNames: Record<number, Record<number, string>> = {
+  // RFC 4271 §6.1
+  1: { 0: 'Unspecific', 1: 'Connection Not Synchronized', 2: 'Bad Message Length', 3: 'Bad Message Type' },
+  // RFC 4271 §6.2, RFC 5492 (7), RFC 9234 (11)
+  2: {
+    0: 'Unspecific', 1: 'Unsupported Version Number', 2: 'Bad Peer AS', 3: 'Bad BGP Identifier', 4: 'Unsupported Optional Parameter',
+    5: 'Authentication Failure (deprecated)', 6: 'Unacceptable Hold Time', 7: 'Unsupported Capability', 11: 'Role Mismatch',
+  },
+  // RFC 4271 §6.3
+  3: {
+    0: 'Unspecific', 1: 'Malformed Attribute List', 2: 'Unrecognized Well-known Attribute', 3: 'Missing Well-known Attribute',
+    4: 'Attribute Flags Error', 5: 'Attribute Length Error', 6: 'Invalid ORIGIN Attribute', 7: 'AS Routing Loop (deprecated)',
+    8: 'Invalid NEXT_HOP Attribute', 9: 'Optional Attribute Error', 10: 'Invalid Network Field', 11: 'Malformed AS_PATH',
+  },
+  // RFC 6608
+  5: {
+    0: 'Unspecified Error', 1: 'Receive Unexpected Message in OpenSent State', 2: 'Receive Unexpected Message in OpenConfirm State',
+    3: 'Receive Unexpected Message in Established State',
+  },
+  // RFC 4486, RFC 8538 (9), RFC 9384 (10)
+  6: {
+    0: 'Unspecific', 1: 'Maximum Number of Prefixes Reached', 2: 'Administrative Shutdown', 3: 'Peer De-configured',
+    4: 'Administrative Reset', 5: 'Connection Rejected', 6: 'Other Configuration Change', 7: 'Connection Collision Resolution',
+    8: 'Out of Resources', 9: 'Hard Reset', 10: 'BFD Down',
+  },
+  // RFC 7313
+  7: { 0: 'Reserved', 1: 'Invalid Message Length' },
+};
+
+/**
+ * A readable name for a NOTIFICATION code/subcode, for logs and status, with the numbers:
+ * "Cease/Administrative Shutdown (6/2)", "Hold Timer Expired (4/0)", "code 9/subcode 1 (9/1)".
+ */
 export function notificationName(code: number, subcode: number): string {
-  return `${codeNames[code] ?? `code ${code}`} (subcode ${subcode})`;
+  const c = codeNames[code];
+  const nums = `(${code}/${subcode})`;
+  if (!c) return `code ${code}/subcode ${subcode} ${nums}`;
+  // Hold Timer Expired has no subcodes (RFC 4271 §6.5): 0 needs no name.
+  if (code === Err.HOLD_TIMER && subcode === 0) return `${c} ${nums}`;
+  return `${c}/${subcodeNames[code]?.[subcode] ?? `subcode ${subcode}`} ${nums}`;
 }

@@ -6,5 +6,5 @@ export { Gobgp, gobgpConfig, parseGobgpRib } from './gobgp.ts';
 export { Exabgp, exabgpConfig, replayExabgpLog } from './exabgp.ts';
 export { DaemonProcess, tempDir, removeDir, isV6 } from './process.ts';
 export { link, type Link } from './topology.ts';
-export { IronlbSpeaker } from './ironlb.ts';
+export { IronlbSpeaker, type SpeakerProcess } from './ironlb.ts';
 export { startDaemon, sessionState, DAEMON_KINDS, type DaemonKind } from './start.ts';

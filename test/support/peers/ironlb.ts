@@ -9,6 +9,14 @@ import type { EngineOptions, PeerConfig, PeerStatus, RouteAttributes, StateEvent
 
 const child = join(dirname(fileURLToPath(import.meta.url)), 'ironlb-child.ts');
 
+/** How the speaker process runs: by default ironlb-child.ts from the sources. */
+export interface SpeakerProcess {
+  /** Another build of ironlb-child (benchmarks: the compiled JavaScript, as deployed). */
+  script?: string;
+  /** Node.js options before the script (e.g. V8 heap flags). */
+  nodeArgs?: string[];
+}
+
 interface Reply { id?: number; ok?: boolean; result?: unknown; error?: string; event?: string }
 
 export class IronlbSpeaker {
@@ -22,10 +30,10 @@ export class IronlbSpeaker {
   private exited = false;
   private readonly exitPromise: Promise<void>;
 
-  private constructor(ns: Netns, opts: Omit<EngineOptions, 'logger' | 'sockets'>) {
+  private constructor(ns: Netns, opts: Omit<EngineOptions, 'logger' | 'sockets'>, proc: SpeakerProcess) {
     this.ns = ns;
     // IRONLB_LOG_LEVEL=debug in the environment shows the engine's logs in output().
-    this.proc = ns.spawn(process.execPath, [child, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = ns.spawn(process.execPath, [...(proc.nodeArgs ?? []), proc.script ?? child, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => this.onLine(line));
     this.proc.stderr!.on('data', (d: Buffer) => {
       this.out = (this.out + d.toString()).slice(-32_000);
@@ -38,8 +46,8 @@ export class IronlbSpeaker {
     }));
   }
 
-  static async start(ns: Netns, opts: Omit<EngineOptions, 'logger' | 'sockets'> = {}): Promise<IronlbSpeaker> {
-    const s = new IronlbSpeaker(ns, opts);
+  static async start(ns: Netns, opts: Omit<EngineOptions, 'logger' | 'sockets'> = {}, proc: SpeakerProcess = {}): Promise<IronlbSpeaker> {
+    const s = new IronlbSpeaker(ns, opts, proc);
     await s.call('ready');
     return s;
   }
