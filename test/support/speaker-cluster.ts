@@ -170,6 +170,8 @@ export interface ClusterOptions {
   routers?: number;
   routerAsn?: number;
   speakerAsn?: number;
+  /** Router namespaces on the LAN without a daemon (the test starts its own), after `routers`. */
+  bareRouters?: number;
   /** BIRD neighbours with graceful restart on. */
   routerGracefulRestart?: boolean;
   client?: boolean;
@@ -184,6 +186,8 @@ export class SpeakerCluster {
   readonly nodes: SpeakerNode[] = [];
   readonly routers: Bird[] = [];
   routerAddresses: string[] = [];
+  /** Namespaces of the bare routers (option bareRouters), with their addresses. */
+  readonly bareRouters: Array<{ ns: Netns; address: string }> = [];
   client: Netns | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'ilbs-'));
   readonly socket = join(this.dir, 'api.sock');
@@ -262,6 +266,18 @@ export class SpeakerCluster {
           neighbors: this.nodes.map((n) => ({ address: n.address, asn: o.speakerAsn ?? 64512, holdTime: 9, ...(o.routerGracefulRestart ? { gracefulRestart: true } : {}) })),
         }),
       );
+    }
+    await this.bare(plug);
+  }
+
+  private async bare(plug: (host: Netns, hostIf: string, portIf: string) => Promise<void>): Promise<void> {
+    const first = 254 - (this.opts.routers ?? 0);
+    for (let r = 0; r < (this.opts.bareRouters ?? 0); r++) {
+      const ns = await this.ns();
+      await plug(ns, 'eth0', `pb${r}`);
+      const address = `${this.lan}.${first - r}`;
+      await ns.ip('addr', 'add', `${address}/24`, 'dev', 'eth0');
+      this.bareRouters.push({ ns, address });
     }
   }
 
