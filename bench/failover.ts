@@ -7,7 +7,7 @@
 // For L2 that is the takeover (new owner's gratuitous ARP); for BGP, the withdrawal of X's next hop.
 // Then X is revived (or its link healed) and the next round waits for a settled owner.
 // Usage: node bench/failover.ts [--rounds 20] [--net 154]   (root; ~10-20 minutes on a busy machine)
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,7 +58,8 @@ async function owner(lab: Lab, ip: string): Promise<string> {
   }, { what: 'a settled Layer 2 owner', timeoutMs: 90_000, intervalMs: 250 });
 }
 
-const dir = join(mkdtempSync(join(tmpdir(), 'ilbx-bench-')), 'lab');
+const parent = mkdtempSync(join(tmpdir(), 'ilbx-bench-'));
+const dir = join(parent, 'lab');
 const t0 = Date.now();
 const lab = await Lab.up({ prefix: `ilbxb${process.pid % 10000}`, dir, net: Number(values.net), startTimeoutS: 180 });
 const samples: Record<string, number[]> = { 'L2, speaker killed': [], 'BGP, speaker killed': [], 'L2, link cut': [], 'BGP, link cut': [] };
@@ -104,4 +105,5 @@ try {
   for (const [k, xs] of Object.entries(samples)) console.log(line(k, xs));
 } finally {
   await lab.destroy();
+  rmSync(parent, { recursive: true, force: true });
 }

@@ -1,21 +1,29 @@
 // The e2e suite's lab: `Lab` from src/lab with the tests' namespace prefix (ilbx), a temporary state
 // folder, and one net number per test file (labs are independent: every address lives inside the
 // lab's own namespaces). The lab is always torn down, also on failure.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../src/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
 
 export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: LabOptions = {}): Promise<T> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ilbx-')), 'lab');
-  const lab = await Lab.up({ prefix: `ilbx${net}p${process.pid % 10000}`, dir, net, startTimeoutS: 150, ...o });
+  const parent = mkdtempSync(join(tmpdir(), 'ilbx-'));
+  const dir = join(parent, 'lab');
+  let lab: Lab;
+  try {
+    lab = await Lab.up({ prefix: `ilbx${net}p${process.pid % 10000}`, dir, net, startTimeoutS: 150, ...o });
+  } catch (err) {
+    rmSync(parent, { recursive: true, force: true });
+    throw err;
+  }
   try {
     return await fn(lab);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n(lab logs were in ${dir}/logs)`, { cause: err });
   } finally {
     await lab.destroy();
+    rmSync(parent, { recursive: true, force: true });
   }
 }
 
