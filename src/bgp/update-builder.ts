@@ -95,11 +95,7 @@ export class UpdateEncoder {
   announce(family: Family, set: AttrSet, prefixes: readonly string[], out: Buffer[]): { skipped: number; reason?: string } {
     const e = this.encoded(family, set);
     if (typeof e === 'string') return { skipped: prefixes.length, reason: e };
-    const addPath = this.ctx.addPath[family];
-    const max = this.ctx.maxSize;
-    let i = 0;
-    while (i < prefixes.length) {
-      const buf = Buffer.allocUnsafe(max);
+    this.pack(family, prefixes, out, (buf, nlri) => {
       let off = HEADER_LENGTH;
       buf.writeUInt16BE(0, off); // no withdrawn routes
       off += 2;
@@ -107,77 +103,86 @@ export class UpdateEncoder {
       off += 2;
       off += e.attrs.copy(buf, off);
       if (family === 'ipv4' && !e.nextHop) {
-        const nlriStart = off;
-        off = this.fill(buf, off, max, prefixes, i, addPath, (n) => (i = n));
-        buf.writeUInt16BE(nlriStart - attrLenAt - 2, attrLenAt);
-      } else {
-        const nh = e.nextHop as Buffer;
-        const mpAt = off;
-        buf[off] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH;
-        buf[off + 1] = Attr.MP_REACH_NLRI;
-        off += 4;
-        buf.writeUInt16BE(family === 'ipv4' ? Afi.IPV4 : Afi.IPV6, off);
-        buf[off + 2] = SAFI_UNICAST;
-        buf[off + 3] = nh.length;
-        off += 4;
-        off += nh.copy(buf, off);
-        buf[off++] = 0;
-        off = this.fill(buf, off, max, prefixes, i, addPath, (n) => (i = n));
-        buf.writeUInt16BE(off - mpAt - 4, mpAt + 2);
         buf.writeUInt16BE(off - attrLenAt - 2, attrLenAt);
+        return nlri(off, buf.length);
       }
-      out.push(finish(buf, off));
-    }
+      const nh = e.nextHop as Buffer;
+      const mpAt = off;
+      off = startMpAttribute(buf, off, Attr.MP_REACH_NLRI, family);
+      buf[off++] = nh.length;
+      off += nh.copy(buf, off);
+      buf[off++] = 0; // reserved
+      off = nlri(off, buf.length);
+      endMpAttribute(buf, mpAt, attrLenAt, off);
+      return off;
+    });
     return { skipped: 0 };
   }
 
   /** Appends UPDATEs withdrawing `prefixes` to `out`. */
   withdraw(family: Family, prefixes: readonly string[], out: Buffer[]): void {
-    const addPath = this.ctx.addPath[family];
-    const max = this.ctx.maxSize;
-    let i = 0;
-    while (i < prefixes.length) {
-      const buf = Buffer.allocUnsafe(max);
+    this.pack(family, prefixes, out, (buf, nlri) => {
       let off = HEADER_LENGTH;
       if (family === 'ipv4') {
-        off += 2;
-        off = this.fill(buf, off, max - 2, prefixes, i, addPath, (n) => (i = n));
+        // Withdrawn routes, then an empty path attributes field (2 bytes kept free for it).
+        off = nlri(off + 2, buf.length - 2);
         buf.writeUInt16BE(off - HEADER_LENGTH - 2, HEADER_LENGTH);
         buf.writeUInt16BE(0, off);
-        off += 2;
-      } else {
-        buf.writeUInt16BE(0, off);
-        off += 2;
-        const attrLenAt = off;
-        off += 2;
-        const mpAt = off;
-        buf[off] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH;
-        buf[off + 1] = Attr.MP_UNREACH_NLRI;
-        off += 4;
-        buf.writeUInt16BE(Afi.IPV6, off);
-        buf[off + 2] = SAFI_UNICAST;
-        off += 3;
-        off = this.fill(buf, off, max, prefixes, i, addPath, (n) => (i = n));
-        buf.writeUInt16BE(off - mpAt - 4, mpAt + 2);
-        buf.writeUInt16BE(off - attrLenAt - 2, attrLenAt);
+        return off + 2;
       }
-      out.push(finish(buf, off));
-    }
+      buf.writeUInt16BE(0, off);
+      off += 2;
+      const attrLenAt = off;
+      off += 2;
+      const mpAt = off;
+      off = startMpAttribute(buf, off, Attr.MP_UNREACH_NLRI, family);
+      off = nlri(off, buf.length);
+      endMpAttribute(buf, mpAt, attrLenAt, off);
+      return off;
+    });
   }
 
-  /** Writes NLRI from prefixes[from] on while they fit below `limit`; reports the next index. */
-  private fill(buf: Buffer, off: number, limit: number, prefixes: readonly string[], from: number, addPath: boolean, setNext: (n: number) => void): number {
-    let i = from;
-    const pathId = addPath ? PATH_ID : undefined;
-    for (; i < prefixes.length; i++) {
-      const next = writeNlriText(buf, off, limit, prefixes[i] as string, pathId);
-      if (next < 0) break;
-      off = next;
+  /**
+   * UPDATEs until every prefix is in one: `message` writes one from HEADER_LENGTH on into a
+   * maxSize buffer and returns its end; its `nlri(off, limit)` writes as many of the prefixes
+   * still to go as fit below `limit` and returns the offset after them.
+   */
+  private pack(family: Family, prefixes: readonly string[], out: Buffer[], message: (buf: Buffer, nlri: (off: number, limit: number) => number) => number): void {
+    const pathId = this.ctx.addPath[family] ? PATH_ID : undefined;
+    let i = 0;
+    while (i < prefixes.length) {
+      const buf = Buffer.allocUnsafe(this.ctx.maxSize);
+      const end = message(buf, (off, limit) => {
+        const from = i;
+        for (; i < prefixes.length; i++) {
+          const next = writeNlriText(buf, off, limit, prefixes[i] as string, pathId);
+          if (next < 0) break;
+          off = next;
+        }
+        if (i === from) throw new Error(`attributes leave no room for a prefix in a ${limit}-byte UPDATE`);
+        return off;
+      });
+      out.push(finish(buf, end));
     }
-    if (i === from) throw new Error(`attributes leave no room for a prefix in a ${limit}-byte UPDATE`);
-    setNext(i);
-    return off;
   }
+}
+
+/**
+ * Starts an MP_REACH_NLRI or MP_UNREACH_NLRI attribute (RFC 4760) at `off`: flags (extended
+ * length, filled in by endMpAttribute), type, AFI and SAFI. Returns the offset after them.
+ */
+function startMpAttribute(buf: Buffer, off: number, type: number, family: Family): number {
+  buf[off] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH;
+  buf[off + 1] = type;
+  buf.writeUInt16BE(family === 'ipv4' ? Afi.IPV4 : Afi.IPV6, off + 4);
+  buf[off + 6] = SAFI_UNICAST;
+  return off + 7;
+}
+
+/** Writes the lengths of the MP attribute at `mpAt` and of the path attributes at `attrLenAt`, both ending at `end`. */
+function endMpAttribute(buf: Buffer, mpAt: number, attrLenAt: number, end: number): void {
+  buf.writeUInt16BE(end - mpAt - 4, mpAt + 2);
+  buf.writeUInt16BE(end - attrLenAt - 2, attrLenAt);
 }
 
 function finish(buf: Buffer, len: number): Buffer {

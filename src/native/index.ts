@@ -114,40 +114,20 @@ export function encodeBpf(prog: readonly BpfInsn[]): Buffer {
 }
 
 /**
- * A raw Ethernet socket bound to one interface and ethertype. Frames arrive on `onFrame` (full
- * frame with Ethernet header; our own transmissions are filtered out). At most 64 frames are read
- * per readiness event. Referenced (keeps the process alive) until close() or unref().
+ * A socket held through a native handle: ref/unref as node:net sockets have, an idempotent
+ * close, and the check that it is still open before each call.
  */
-export class PacketSocket {
-  readonly ifindex: number;
-  readonly ethertype: number;
-  private handle: Handle | null;
+abstract class NativeSocket {
+  protected handle: Handle | null;
+  private readonly kind: string;
 
-  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void) {
-    this.ifindex = ifindex;
-    this.ethertype = ethertype;
-    this.handle = addon().packetOpen(ifindex, ethertype, onFrame);
+  protected constructor(kind: string, handle: Handle) {
+    this.kind = kind;
+    this.handle = handle;
   }
 
   get closed(): boolean {
     return this.handle === null;
-  }
-
-  send(frame: Buffer): number {
-    return addon().packetSend(this.live('send'), frame);
-  }
-
-  /** Receive frames sent to this multicast MAC (e.g. an IPv6 solicited-node group). */
-  addMembership(mac: Buffer): void {
-    addon().packetMembership(this.live('addMembership'), this.ifindex, mac, true);
-  }
-
-  dropMembership(mac: Buffer): void {
-    addon().packetMembership(this.live('dropMembership'), this.ifindex, mac, false);
-  }
-
-  setFilter(prog: readonly BpfInsn[]): void {
-    addon().packetSetFilter(this.live('setFilter'), encodeBpf(prog));
   }
 
   ref(): this {
@@ -166,9 +146,42 @@ export class PacketSocket {
     this.handle = null;
   }
 
-  private live(call: string): Handle {
-    if (!this.handle) throw closedError(`PacketSocket.${call}`);
+  protected live(call: string): Handle {
+    if (!this.handle) throw closedError(`${this.kind}.${call}`);
     return this.handle;
+  }
+}
+
+/**
+ * A raw Ethernet socket bound to one interface and ethertype. Frames arrive on `onFrame` (full
+ * frame with Ethernet header; our own transmissions are filtered out). At most 64 frames are read
+ * per readiness event. Referenced (keeps the process alive) until close() or unref().
+ */
+export class PacketSocket extends NativeSocket {
+  readonly ifindex: number;
+  readonly ethertype: number;
+
+  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void) {
+    super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame));
+    this.ifindex = ifindex;
+    this.ethertype = ethertype;
+  }
+
+  send(frame: Buffer): number {
+    return addon().packetSend(this.live('send'), frame);
+  }
+
+  /** Receive frames sent to this multicast MAC (e.g. an IPv6 solicited-node group). */
+  addMembership(mac: Buffer): void {
+    addon().packetMembership(this.live('addMembership'), this.ifindex, mac, true);
+  }
+
+  dropMembership(mac: Buffer): void {
+    addon().packetMembership(this.live('dropMembership'), this.ifindex, mac, false);
+  }
+
+  setFilter(prog: readonly BpfInsn[]): void {
+    addon().packetSetFilter(this.live('setFilter'), encodeBpf(prog));
   }
 }
 
@@ -427,47 +440,29 @@ export interface UdpOptions {
 }
 
 /** A UDP socket that reports each datagram's received TTL. Referenced until close() or unref(). */
-export class UdpSocket {
+export class UdpSocket extends NativeSocket {
   readonly family: 4 | 6;
-  private handle: Handle | null;
 
   constructor(opts: UdpOptions, onMessage: (m: UdpMessage) => void) {
-    this.family = opts.family;
     const raw: RawSockOpts = { family: opts.family };
     if (opts.localAddress !== undefined) raw.localAddress = opts.localAddress;
     if (opts.localPort !== undefined) raw.localPort = opts.localPort;
     if (opts.ttl !== undefined) raw.ttl = opts.ttl;
     if (opts.device !== undefined) raw.device = opts.device;
     if (opts.reuseAddr) raw.reuseAddr = true;
-    this.handle = addon().udpOpen(raw, (payload, address, port, ttl) => onMessage({ payload, address, port, ttl }));
+    super('UdpSocket', addon().udpOpen(raw, (payload, address, port, ttl) => onMessage({ payload, address, port, ttl })));
+    this.family = opts.family;
   }
 
   send(payload: Buffer, address: string, port: number): number {
-    if (!this.handle) throw closedError('UdpSocket.send');
-    return addon().udpSend(this.handle, payload, address, port);
+    return addon().udpSend(this.live('send'), payload, address, port);
   }
 
   get fd(): number {
-    if (!this.handle) throw closedError('UdpSocket.fd');
-    return addon().handleFd(this.handle);
+    return addon().handleFd(this.live('fd'));
   }
 
   localAddress(): { family: 4 | 6; address: string; port: number } {
     return localAddress(this.fd);
-  }
-
-  ref(): this {
-    if (this.handle) addon().setRef(this.handle, true);
-    return this;
-  }
-
-  unref(): this {
-    if (this.handle) addon().setRef(this.handle, false);
-    return this;
-  }
-
-  close(): void {
-    if (this.handle) addon().close(this.handle);
-    this.handle = null;
   }
 }

@@ -283,6 +283,20 @@ static int handle_start(napi_env env, handle_t* h, int events, uv_poll_cb cb) {
   return 1;
 }
 
+// A new handle for `fd` polled for `events`: the JS external, or NULL with an exception pending
+// (the fd is closed then).
+static napi_value handle_open(napi_env env, int kind, int fd, int family, napi_value cb, const char* name, int events,
+                              uv_poll_cb on_ready) {
+  napi_value ext;
+  handle_t* h = handle_new(env, kind, fd, family, cb, name, &ext);
+  if (!h) return NULL;
+  if (!handle_start(env, h, events, on_ready)) {
+    handle_close(h);
+    return NULL;
+  }
+  return ext;
+}
+
 static handle_t* get_handle(napi_env env, napi_value v, int kind) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
@@ -297,6 +311,26 @@ static handle_t* get_handle(napi_env env, napi_value v, int kind) {
     return NULL;
   }
   return h;
+}
+
+// As get_handle, and the handle must not be closed yet; `closed_msg` names the call.
+static handle_t* get_open_handle(napi_env env, napi_value v, int kind, const char* closed_msg) {
+  handle_t* h = get_handle(env, v, kind);
+  if (h && h->closed) {
+    throw_errno(env, closed_msg, EBADF);
+    return NULL;
+  }
+  return h;
+}
+
+// The bytes of a Buffer argument: 1, or 0 (data NULL, len 0) when `v` is not a Buffer.
+static int arg_buffer(napi_env env, napi_value v, void** data, size_t* len) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  *data = NULL;
+  *len = 0;
+  if (isbuf) napi_get_buffer_info(env, v, data, len);
+  return isbuf;
 }
 
 // Calls the handle's JS callback. Returns 0 if the callback threw (then surfaced as fatal).
@@ -410,14 +444,7 @@ static napi_value js_packet_open(napi_env env, napi_callback_info info) {
     throw_errno(env, "packetOpen bind(AF_PACKET)", e);
     return NULL;
   }
-  napi_value ext;
-  handle_t* h = handle_new(env, K_PACKET, fd, AF_PACKET, argv[2], "ironlb.PacketSocket", &ext);
-  if (!h) return NULL;
-  if (!handle_start(env, h, UV_READABLE, on_packet)) {
-    handle_close(h);
-    return NULL;
-  }
-  return ext;
+  return handle_open(env, K_PACKET, fd, AF_PACKET, argv[2], "ironlb.PacketSocket", UV_READABLE, on_packet);
 }
 
 static napi_value js_packet_send(napi_env env, napi_callback_info info) {
@@ -425,21 +452,14 @@ static napi_value js_packet_send(napi_env env, napi_callback_info info) {
   napi_value argv[2], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) return NULL;
-  handle_t* h = get_handle(env, argv[0], K_PACKET);
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetSend (socket closed)");
   if (!h) return NULL;
-  if (h->closed) {
-    throw_errno(env, "packetSend (socket closed)", EBADF);
-    return NULL;
-  }
   void* data;
   size_t len;
-  bool isbuf = false;
-  napi_is_buffer(env, argv[1], &isbuf);
-  if (!isbuf) {
+  if (!arg_buffer(env, argv[1], &data, &len)) {
     throw_type(env, "packetSend: frame must be a Buffer");
     return NULL;
   }
-  napi_get_buffer_info(env, argv[1], &data, &len);
   ssize_t n = send(h->fd, data, len, MSG_DONTWAIT);
   if (n < 0) {
     throw_errno(env, "packetSend send", errno);
@@ -459,11 +479,9 @@ static napi_value js_packet_membership(napi_env env, napi_callback_info info) {
   int32_t ifindex;
   if (!h || !arg_int(env, argv[1], &ifindex, "ifindex")) return NULL;
   void* data;
-  size_t len = 0;
-  bool isbuf = false, add = false;
-  napi_is_buffer(env, argv[2], &isbuf);
-  if (isbuf) napi_get_buffer_info(env, argv[2], &data, &len);
-  if (!isbuf || len != 6) {
+  size_t len;
+  bool add = false;
+  if (!arg_buffer(env, argv[2], &data, &len) || len != 6) {
     throw_type(env, "packetMembership: mac must be a 6-byte Buffer");
     return NULL;
   }
@@ -491,11 +509,8 @@ static napi_value js_packet_filter(napi_env env, napi_callback_info info) {
   handle_t* h = get_handle(env, argv[0], K_PACKET);
   if (!h) return NULL;
   void* data;
-  size_t len = 0;
-  bool isbuf = false;
-  napi_is_buffer(env, argv[1], &isbuf);
-  if (isbuf) napi_get_buffer_info(env, argv[1], &data, &len);
-  if (!isbuf || len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 4096) {
+  size_t len;
+  if (!arg_buffer(env, argv[1], &data, &len) || len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 4096) {
     throw_type(env, "packetSetFilter: program must be a Buffer of 8-byte BPF instructions");
     return NULL;
   }
@@ -670,14 +685,7 @@ static napi_value js_link_watch(napi_env env, napi_callback_info info) {
     throw_errno(env, "linkWatch bind(AF_NETLINK)", e);
     return NULL;
   }
-  napi_value ext;
-  handle_t* h = handle_new(env, K_WATCH, fd, AF_NETLINK, argv[0], "ironlb.LinkWatch", &ext);
-  if (!h) return NULL;
-  if (!handle_start(env, h, UV_READABLE, on_watch)) {
-    handle_close(h);
-    return NULL;
-  }
-  return ext;
+  return handle_open(env, K_WATCH, fd, AF_NETLINK, argv[0], "ironlb.LinkWatch", UV_READABLE, on_watch);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -763,11 +771,9 @@ static napi_value js_set_tcp_md5(napi_env env, napi_callback_info info) {
   char peer[INET6_ADDRSTRLEN + 1];
   if (argc < 3 || !arg_int(env, argv[0], &fd, "fd") || !arg_str(env, argv[1], peer, sizeof peer, "peerAddress"))
     return NULL;
-  void* key = NULL;
-  size_t keylen = 0;
-  bool isbuf = false;
-  napi_is_buffer(env, argv[2], &isbuf);
-  if (isbuf) napi_get_buffer_info(env, argv[2], &key, &keylen);
+  void* key;
+  size_t keylen;
+  arg_buffer(env, argv[2], &key, &keylen);  // not a Buffer: no key, MD5 off
   int fam = fd_family_or_throw(env, fd, "setTcpMd5 getsockname");
   if (fam < 0) return NULL;
   const char* call = "setTcpMd5";
@@ -880,7 +886,6 @@ static int read_opts(napi_env env, napi_value o, sockopts_t* s, int need_remote)
   napi_typeof(env, md5, &t);
   if (t == napi_object) {
     napi_value key;
-    bool isbuf = false;
     if (opt_str(env, md5, "peer", s->md5_peer, sizeof s->md5_peer) != 1) {
       bool pending = false;
       napi_is_exception_pending(env, &pending);
@@ -888,12 +893,10 @@ static int read_opts(napi_env env, napi_value o, sockopts_t* s, int need_remote)
       return 0;
     }
     napi_get_named_property(env, md5, "key", &key);
-    napi_is_buffer(env, key, &isbuf);
-    if (!isbuf) {
+    if (!arg_buffer(env, key, &s->md5_key, &s->md5_keylen)) {
       throw_type(env, "options.md5.key must be a Buffer");
       return 0;
     }
-    napi_get_buffer_info(env, key, &s->md5_key, &s->md5_keylen);
     s->has_md5 = 1;
   }
   return 1;
@@ -992,14 +995,7 @@ static napi_value js_tcp_connect(napi_env env, napi_callback_info info) {
     throw_errno(env, "tcpConnect connect", e);
     return NULL;
   }
-  napi_value ext;
-  handle_t* h = handle_new(env, K_CONNECT, fd, s.family, argv[1], "ironlb.TcpConnect", &ext);
-  if (!h) return NULL;
-  if (!handle_start(env, h, UV_WRITABLE, on_connect)) {
-    handle_close(h);
-    return NULL;
-  }
-  return ext;
+  return handle_open(env, K_CONNECT, fd, s.family, argv[1], "ironlb.TcpConnect", UV_WRITABLE, on_connect);
 }
 
 // tcpListen(options) -> fd (listening, non-blocking). JS: server.listen({ fd }).
@@ -1178,14 +1174,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  napi_value ext;
-  handle_t* h = handle_new(env, K_UDP, fd, s.family, argv[1], "ironlb.UdpSocket", &ext);
-  if (!h) return NULL;
-  if (!handle_start(env, h, UV_READABLE, on_udp)) {
-    handle_close(h);
-    return NULL;
-  }
-  return ext;
+  return handle_open(env, K_UDP, fd, s.family, argv[1], "ironlb.UdpSocket", UV_READABLE, on_udp);
 }
 
 // udpSend(handle, payload, address, port) -> bytes sent
@@ -1194,21 +1183,14 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   napi_value argv[4], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 4) return NULL;
-  handle_t* h = get_handle(env, argv[0], K_UDP);
+  handle_t* h = get_open_handle(env, argv[0], K_UDP, "udpSend (socket closed)");
   if (!h) return NULL;
-  if (h->closed) {
-    throw_errno(env, "udpSend (socket closed)", EBADF);
-    return NULL;
-  }
   void* data;
   size_t len;
-  bool isbuf = false;
-  napi_is_buffer(env, argv[1], &isbuf);
-  if (!isbuf) {
+  if (!arg_buffer(env, argv[1], &data, &len)) {
     throw_type(env, "udpSend: payload must be a Buffer");
     return NULL;
   }
-  napi_get_buffer_info(env, argv[1], &data, &len);
   char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
   int32_t port;
   if (!arg_str(env, argv[2], addr, sizeof addr, "address") || !arg_int(env, argv[3], &port, "port")) return NULL;

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
-import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
-import { waitFor } from '../wait.ts';
+import { DaemonProcess, isV6 } from './process.ts';
+import { PeerDaemonBase, startInTempDir } from './daemon.ts';
 import { sortEntries, type DaemonConfig, type Family, type NeighborConfig, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
 
 export interface BirdOptions {
@@ -207,57 +207,39 @@ const birdStates: Record<string, SessionState> = {
   idle: 'idle', connect: 'connect', active: 'active', opensent: 'opensent', openconfirm: 'openconfirm', established: 'established',
 };
 
-export class Bird implements PeerDaemon {
+export class Bird extends PeerDaemonBase implements PeerDaemon {
   readonly kind = 'bird' as const;
-  readonly ns: Netns;
-  readonly dir: string;
-  readonly cfg: DaemonConfig;
   readonly socket: string;
   readonly logFile: string;
-  private proc: DaemonProcess;
-
   private readonly needsRoot: boolean;
 
-  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess, needsRoot: boolean) {
+  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, needsRoot: boolean) {
+    super(ns, dir, cfg);
     this.needsRoot = needsRoot;
-    this.ns = ns;
-    this.dir = dir;
-    this.cfg = cfg;
-    this.proc = proc;
     this.socket = join(dir, 'bird.ctl');
     this.logFile = join(dir, 'bird.log');
   }
 
   static async start(ns: Netns, cfg: DaemonConfig, opts: BirdOptions = {}): Promise<Bird> {
-    const dir = await tempDir('bird');
-    try {
+    return startInTempDir('bird', async (dir) => {
       await writeFile(join(dir, 'bird.conf'), birdConfig(cfg, opts, opts.debugLog ? join(dir, 'bird.log') : undefined));
       // Installing routes in the kernel (ECMP check) needs CAP_NET_ADMIN: no unprivileged run then.
-      const needsRoot = opts.kernelEcmp === true;
-      const proc = Bird.spawn(ns, dir, needsRoot);
-      const b = new Bird(ns, dir, cfg, proc, needsRoot);
-      await b.ready();
+      const b = new Bird(ns, dir, cfg, opts.kernelEcmp === true);
+      await b.boot();
       return b;
-    } catch (err) {
-      await removeDir(dir);
-      throw err;
-    }
+    });
   }
 
-  private static spawn(ns: Netns, dir: string, needsRoot: boolean): DaemonProcess {
-    return new DaemonProcess(ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], dir, needsRoot);
+  protected override spawn(): DaemonProcess {
+    const dir = this.dir;
+    return new DaemonProcess(this.ns, 'bird', ['-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], dir, this.needsRoot);
   }
 
-  private async ready(): Promise<void> {
-    await waitFor(async () => {
-      if (!this.proc.running) throw new Error(`bird exited: ${this.proc.output()}`);
+  protected override async ready(): Promise<void> {
+    await this.waitAnswering('bird', 'BIRD control socket', async () => {
       await this.command('show status');
       return true;
-    }, { what: 'BIRD control socket', timeoutMs: 10_000, intervalMs: 50 });
-  }
-
-  get pid(): number {
-    return this.proc.pid;
+    }, 10_000, 50);
   }
 
   command(cmd: string): Promise<string[]> {
@@ -311,20 +293,5 @@ export class Bird implements PeerDaemon {
 
   async enableNeighbor(neighbor: string): Promise<void> {
     await this.command(`enable ${this.neighborProtocol(neighbor)}`);
-  }
-
-  async restart(): Promise<void> {
-    await this.proc.stop();
-    this.proc = Bird.spawn(this.ns, this.dir, this.needsRoot);
-    await this.ready();
-  }
-
-  output(): string {
-    return this.proc.output();
-  }
-
-  async stop(): Promise<void> {
-    await this.proc.stop();
-    await removeDir(this.dir);
   }
 }

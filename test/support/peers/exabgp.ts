@@ -4,8 +4,8 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
-import { DaemonProcess, isV6, removeDir, tempDir, UNPRIVILEGED } from './process.ts';
-import { waitFor } from '../wait.ts';
+import { DaemonProcess, isV6, UNPRIVILEGED } from './process.ts';
+import { PeerDaemonBase, startInTempDir } from './daemon.ts';
 import { sortEntries, type DaemonConfig, type Family, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
 
 export function exabgpConfig(cfg: DaemonConfig, dir: string): string {
@@ -98,39 +98,25 @@ export function replayExabgpLog(text: string): { ribs: Map<string, Map<string, R
   return { ribs, states };
 }
 
-export class Exabgp implements PeerDaemon {
+export class Exabgp extends PeerDaemonBase implements PeerDaemon {
   readonly kind = 'exabgp' as const;
-  readonly ns: Netns;
-  readonly dir: string;
-  readonly cfg: DaemonConfig;
-  private proc: DaemonProcess;
-
-  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess) {
-    this.ns = ns;
-    this.dir = dir;
-    this.cfg = cfg;
-    this.proc = proc;
-  }
 
   static async start(ns: Netns, cfg: DaemonConfig): Promise<Exabgp> {
-    const dir = await tempDir('exabgp');
-    try {
+    return startInTempDir('exabgp', async (dir) => {
       // The API process: stdin (ExaBGP's JSON messages) to a file; the command file, followed
       // until ExaBGP exits, to stdout (its command input). dash gives a background job /dev/null as stdin, hence fd 3.
       await writeFile(join(dir, 'api.sh'), `exec 3<&0\ncat <&3 >> ${join(dir, 'events.jsonl')} &\nexec tail -n +1 -f --pid=$PPID ${join(dir, 'commands')}\n`);
       await writeFile(join(dir, 'commands'), '');
       await writeFile(join(dir, 'events.jsonl'), '');
       await writeFile(join(dir, 'exabgp.conf'), exabgpConfig(cfg, dir));
-      const e = new Exabgp(ns, dir, cfg, Exabgp.spawn(ns, dir, cfg));
-      await e.ready();
+      const e = new Exabgp(ns, dir, cfg);
+      await e.boot();
       return e;
-    } catch (err) {
-      await removeDir(dir);
-      throw err;
-    }
+    });
   }
 
-  private static spawn(ns: Netns, dir: string, cfg: DaemonConfig): DaemonProcess {
+  protected override spawn(): DaemonProcess {
+    const { ns, dir, cfg } = this;
     const env = [
       `exabgp.daemon.user=${UNPRIVILEGED ? 'nobody' : 'root'}`, 'exabgp.daemon.drop=false', `exabgp.tcp.bind=${[cfg.localAddress, ...(cfg.localAddress6 ? [cfg.localAddress6] : [])].join(" ")}`, `exabgp.tcp.port=${cfg.port ?? 179}`,
       'exabgp.api.cli=false', 'exabgp.log.destination=stdout', 'exabgp.api.ack=false', ...(process.env.ILBG_EXABGP_DEBUG ? ['exabgp.log.level=DEBUG', 'exabgp.log.network=true', 'exabgp.log.processes=true'] : []),
@@ -138,21 +124,16 @@ export class Exabgp implements PeerDaemon {
     return new DaemonProcess(ns, 'env', [...env, 'exabgp', join(dir, 'exabgp.conf')], dir);
   }
 
-  private async ready(): Promise<void> {
+  protected override async ready(): Promise<void> {
     // ExaBGP has no status endpoint; its API process starting shows the config was accepted.
-    await waitFor(async () => {
-      if (!this.proc.running) throw new Error(`exabgp exited: ${this.proc.output()}`);
+    await this.waitAnswering('exabgp', 'ExaBGP API process', async () => {
       const pids = (await this.ns.exec('ip', ['netns', 'pids', this.ns.name]).catch(() => '')).split('\n').filter(Boolean);
       for (const p of pids) {
         const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
         if (cmd.includes('tail') && cmd.includes(this.dir)) return true;
       }
       return false;
-    }, { what: 'ExaBGP API process', timeoutMs: 15_000, intervalMs: 100 });
-  }
-
-  get pid(): number {
-    return this.proc.pid;
+    }, 15_000, 100);
   }
 
   async log(): Promise<string> {
@@ -196,20 +177,5 @@ export class Exabgp implements PeerDaemon {
 
   async enableNeighbor(): Promise<void> {
     // Nothing to do: ExaBGP re-establishes after a teardown on its own.
-  }
-
-  async restart(): Promise<void> {
-    await this.proc.stop();
-    this.proc = Exabgp.spawn(this.ns, this.dir, this.cfg);
-    await this.ready();
-  }
-
-  output(): string {
-    return this.proc.output();
-  }
-
-  async stop(): Promise<void> {
-    await this.proc.stop();
-    await removeDir(this.dir);
   }
 }

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
-import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
-import { waitFor } from '../wait.ts';
+import { DaemonProcess, isV6 } from './process.ts';
+import { PeerDaemonBase, startInTempDir } from './daemon.ts';
 import { sortEntries, type DaemonConfig, type Family, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
 
 export interface FrrOptions {
@@ -154,50 +154,31 @@ const frrStates: Record<string, SessionState> = {
   Idle: 'idle', Connect: 'connect', Active: 'active', OpenSent: 'opensent', OpenConfirm: 'openconfirm', Established: 'established',
 };
 
-export class Frr implements PeerDaemon {
+export class Frr extends PeerDaemonBase implements PeerDaemon {
   readonly kind = 'frr' as const;
-  readonly ns: Netns;
-  readonly dir: string;
-  readonly cfg: DaemonConfig;
-  private proc: DaemonProcess;
-
-  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess) {
-    this.ns = ns;
-    this.dir = dir;
-    this.cfg = cfg;
-    this.proc = proc;
-  }
 
   static async start(ns: Netns, cfg: DaemonConfig, opts: FrrOptions = {}): Promise<Frr> {
-    const dir = await tempDir('frr');
-    try {
+    return startInTempDir('frr', async (dir) => {
       await writeFile(join(dir, 'bgpd.conf'), frrConfig(cfg, opts));
-      const f = new Frr(ns, dir, cfg, Frr.spawn(ns, dir, cfg));
-      await f.ready();
+      const f = new Frr(ns, dir, cfg);
+      await f.boot();
       return f;
-    } catch (err) {
-      await removeDir(dir);
-      throw err;
-    }
+    });
   }
 
-  private static spawn(ns: Netns, dir: string, cfg: DaemonConfig): DaemonProcess {
+  protected override spawn(): DaemonProcess {
+    const { dir, cfg } = this;
     const args = ['-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid'), '-z', join(dir, 'zserv.api'), '-Z', '-S',
       '-p', String(cfg.port ?? 179), '-l', cfg.localAddress, '--vty_socket', dir, '-P', '0'];
     if (cfg.localAddress6) args.push('-l', cfg.localAddress6);
-    return new DaemonProcess(ns, '/usr/lib/frr/bgpd', args, dir);
+    return new DaemonProcess(this.ns, '/usr/lib/frr/bgpd', args, dir);
   }
 
-  private async ready(): Promise<void> {
-    await waitFor(async () => {
-      if (!this.proc.running) throw new Error(`bgpd exited: ${this.proc.output()}`);
+  protected override async ready(): Promise<void> {
+    await this.waitAnswering('bgpd', 'FRR bgpd vty', async () => {
       await this.show('show bgp summary json');
       return true;
-    }, { what: 'FRR bgpd vty', timeoutMs: 15_000, intervalMs: 100 });
-  }
-
-  get pid(): number {
-    return this.proc.pid;
+    }, 15_000, 100);
   }
 
   /** A read-only command straight on bgpd's vty socket (fast; enough for every `show`). */
@@ -245,20 +226,5 @@ export class Frr implements PeerDaemon {
 
   async enableNeighbor(neighbor: string): Promise<void> {
     await this.configure([`no neighbor ${neighbor} shutdown`]);
-  }
-
-  async restart(): Promise<void> {
-    await this.proc.stop();
-    this.proc = Frr.spawn(this.ns, this.dir, this.cfg);
-    await this.ready();
-  }
-
-  output(): string {
-    return this.proc.output();
-  }
-
-  async stop(): Promise<void> {
-    await this.proc.stop();
-    await removeDir(this.dir);
   }
 }

@@ -2,8 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
-import { DaemonProcess, isV6, removeDir, tempDir } from './process.ts';
-import { waitFor } from '../wait.ts';
+import { DaemonProcess, isV6 } from './process.ts';
+import { PeerDaemonBase, startInTempDir } from './daemon.ts';
 import { communityString, sortEntries, type DaemonConfig, type Family, type PeerDaemon, type RibEntry, type SessionInfo, type SessionState } from './types.ts';
 
 // The API listens on the namespace's own loopback, so a fixed port cannot collide.
@@ -70,48 +70,30 @@ export function parseGobgpRib(json: unknown, localSource?: string): RibEntry[] {
 
 const fsmStates: Record<number, SessionState> = { 1: 'idle', 2: 'connect', 3: 'active', 4: 'opensent', 5: 'openconfirm', 6: 'established' };
 
-export class Gobgp implements PeerDaemon {
+export class Gobgp extends PeerDaemonBase implements PeerDaemon {
   readonly kind = 'gobgp' as const;
-  readonly ns: Netns;
-  readonly dir: string;
-  readonly cfg: DaemonConfig;
-  private proc: DaemonProcess;
-
-  private constructor(ns: Netns, dir: string, cfg: DaemonConfig, proc: DaemonProcess) {
-    this.ns = ns;
-    this.dir = dir;
-    this.cfg = cfg;
-    this.proc = proc;
-  }
 
   static async start(ns: Netns, cfg: DaemonConfig): Promise<Gobgp> {
-    const dir = await tempDir('gobgp');
-    try {
+    return startInTempDir('gobgp', async (dir) => {
       await writeFile(join(dir, 'gobgpd.toml'), gobgpConfig(cfg));
-      const g = new Gobgp(ns, dir, cfg, Gobgp.spawn(ns, dir));
-      await g.ready();
-      for (const r of cfg.originate ?? []) await g.addRoute(r.prefix, r.nextHop ?? (isV6(r.prefix) ? (cfg.localAddress6 ?? '::') : cfg.localAddress), r.communities, r.largeCommunities);
+      const g = new Gobgp(ns, dir, cfg);
+      await g.boot();
       return g;
-    } catch (err) {
-      await removeDir(dir);
-      throw err;
-    }
+    });
   }
 
-  private static spawn(ns: Netns, dir: string): DaemonProcess {
-    return new DaemonProcess(ns, 'gobgpd', ['-f', join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${API_PORT}`, '--pprof-disable', '-l', 'info'], dir);
+  protected override spawn(): DaemonProcess {
+    return new DaemonProcess(this.ns, 'gobgpd', ['-f', join(this.dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${API_PORT}`, '--pprof-disable', '-l', 'info'], this.dir);
   }
 
-  private async ready(): Promise<void> {
-    await waitFor(async () => {
-      if (!this.proc.running) throw new Error(`gobgpd exited: ${this.proc.output()}`);
+  /** Waits for the API, then adds the configured routes (GoBGP keeps none across a restart). */
+  protected override async ready(): Promise<void> {
+    await this.waitAnswering('gobgpd', 'gobgpd API', async () => {
       await this.cli(['global']);
       return true;
-    }, { what: 'gobgpd API', timeoutMs: 10_000, intervalMs: 100 });
-  }
-
-  get pid(): number {
-    return this.proc.pid;
+    }, 10_000, 100);
+    const cfg = this.cfg;
+    for (const r of cfg.originate ?? []) await this.addRoute(r.prefix, r.nextHop ?? (isV6(r.prefix) ? (cfg.localAddress6 ?? '::') : cfg.localAddress), r.communities, r.largeCommunities);
   }
 
   /** Runs the gobgp CLI against this daemon. */
@@ -157,21 +139,5 @@ export class Gobgp implements PeerDaemon {
 
   async enableNeighbor(neighbor: string): Promise<void> {
     await this.cli(['neighbor', neighbor, 'enable']);
-  }
-
-  async restart(): Promise<void> {
-    await this.proc.stop();
-    this.proc = Gobgp.spawn(this.ns, this.dir);
-    await this.ready();
-    for (const r of this.cfg.originate ?? []) await this.addRoute(r.prefix, r.nextHop ?? this.cfg.localAddress, r.communities, r.largeCommunities);
-  }
-
-  output(): string {
-    return this.proc.output();
-  }
-
-  async stop(): Promise<void> {
-    await this.proc.stop();
-    await removeDir(this.dir);
   }
 }
