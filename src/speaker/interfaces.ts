@@ -1,9 +1,11 @@
 // Which local interfaces may carry a Layer 2 address (pure, over os.networkInterfaces()-shaped
 // data): the interface whose subnet holds the address, or the advertisement's named interfaces.
 import ipaddr from 'ipaddr.js';
+import { DEFAULT_EXCLUDE_PATTERNS, globMatch } from '../layer2/interfaces.ts';
 
-/** Interface names never used for Layer 2 by default (container, virtual and tunnel devices). */
-export const DEFAULT_EXCLUDE = ['docker*', 'cbr*', 'dummy*', 'virbr*', 'lxcbr*', 'veth*', 'lo', 'cali*', 'tunl*', 'flannel*', 'kube-ipvs*', 'cni*', 'nodelocaldns*', 'lxc*'];
+/** Interface names never used for Layer 2 by default: the announcer's own defaults. */
+export const DEFAULT_EXCLUDE: readonly string[] = DEFAULT_EXCLUDE_PATTERNS;
+export { globMatch };
 
 export interface IfaceAddress {
   address: string;
@@ -16,12 +18,6 @@ export interface LocalSubnet {
   iface: string;
   /** Network CIDR, e.g. "10.0.0.0/24". */
   cidr: string;
-}
-
-/** Shell-style patterns: "*" any run, "?" one character. */
-export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(name);
 }
 
 export interface InterfaceFilter {

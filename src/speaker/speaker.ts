@@ -167,23 +167,22 @@ export class Speaker {
 
   async start(): Promise<void> {
     this.#stopped = false;
-    {
-      this.#engine = new BgpEngine({ listen: this.#o.bgpListen, logger: logger('bgp', { node: this.node }) });
-      this.#bgp = new BgpReconciler({
-        engine: this.#engine,
-        bfd: () => new BfdManager({ registry: this.metrics.registry }),
-        onSessionState: (ev) => {
-          const prev = this.#peerSeen.get(ev.peer);
-          this.#peerSeen.set(ev.peer, { ...prev, state: ev.state, since: new Date().toISOString(), ...(ev.reason ? { lastError: ev.reason } : {}) });
-          this.#kick();
-        },
-        onBfdState: (peer, state) => {
-          const prev = this.#peerSeen.get(peer);
-          if (prev) prev.bfd = state;
-          this.#kick();
-        },
-      });
-    }
+    // The engine exists on every node (it also connects out); --no-bgp-listen only skips the listener.
+    this.#engine = new BgpEngine({ listen: this.#o.bgpListen, logger: logger('bgp', { node: this.node }) });
+    this.#bgp = new BgpReconciler({
+      engine: this.#engine,
+      bfd: () => new BfdManager({ registry: this.metrics.registry }),
+      onSessionState: (ev) => {
+        const prev = this.#peerSeen.get(ev.peer);
+        this.#peerSeen.set(ev.peer, { ...prev, state: ev.state, since: new Date().toISOString(), ...(ev.reason ? { lastError: ev.reason } : {}) });
+        this.#kick();
+      },
+      onBfdState: (peer, state) => {
+        const prev = this.#peerSeen.get(peer);
+        if (prev) prev.bfd = state;
+        this.#kick();
+      },
+    });
     this.#scanInterfaces();
     this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#o.interfaceScanMs ?? 5000);
     this.#scanTimer.unref();
