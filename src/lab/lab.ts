@@ -345,7 +345,7 @@ export class Lab {
     await sh('chown', ['-R', 'frr:frr', fdir]);
     const common = ['-z', join(fdir, 'zserv.api'), '--vty_socket', fdir];
     this.state.pids.zebra = spawnDaemon(p.routerNs, '/usr/lib/frr/zebra', ['-f', join(fdir, 'zebra.conf'), '-i', join(fdir, 'zebra.pid'), ...common], this.log('zebra'));
-    await until('FRR zebra', 20_000, () => existsSync(join(fdir, 'zserv.api')));
+    await until(`FRR zebra (it runs as the frr user, which must be able to reach ${fdir}; see ${this.log('zebra')})`, 20_000, () => existsSync(join(fdir, 'zserv.api')));
     if (o.bfd) this.state.pids.bfdd = spawnDaemon(p.routerNs, '/usr/lib/frr/bfdd', ['-f', join(fdir, 'bfdd.conf'), '-i', join(fdir, 'bfdd.pid'), ...common], this.log('bfdd'));
     this.state.pids.router = spawnDaemon(p.routerNs, '/usr/lib/frr/bgpd', ['-f', join(fdir, 'frr.conf'), '-i', join(fdir, 'bgpd.pid'), '-P', '0', ...common], this.log('router'));
     this.save();

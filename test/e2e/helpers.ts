@@ -1,7 +1,7 @@
 // The e2e suite's lab: `Lab` from src/lab with the tests' namespace prefix (ilbx), a temporary state
 // folder, and one net number per test file (labs are independent: every address lives inside the
 // lab's own namespaces). The lab is always torn down, also on failure.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../src/lab/index.ts';
@@ -9,6 +9,8 @@ import { waitFor } from '../support/wait.ts';
 
 export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: LabOptions = {}): Promise<T> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbx-'));
+  // mkdtemp makes it 0700; FRR's daemons run as the frr user and must reach their folder inside.
+  chmodSync(parent, 0o755);
   const dir = join(parent, 'lab');
   let lab: Lab;
   try {
