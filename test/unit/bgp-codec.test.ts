@@ -325,19 +325,22 @@ test('round trip: decode -> encode -> decode is the identity on messages we buil
 });
 
 test('NOTIFICATION names: RFC names for every code and subcode, numbers kept; unknown ones still readable', () => {
-  assert.equal(c.notificationName(6, 2), 'Cease/Administrative Shutdown (6/2)');
-  assert.equal(c.notificationName(6, 3), 'Cease/Peer De-configured (6/3)');
-  assert.equal(c.notificationName(6, 7), 'Cease/Connection Collision Resolution (6/7)');
-  assert.equal(c.notificationName(6, 9), 'Cease/Hard Reset (6/9)');
-  assert.equal(c.notificationName(1, 2), 'Message Header Error/Bad Message Length (1/2)');
-  assert.equal(c.notificationName(2, 2), 'OPEN Message Error/Bad Peer AS (2/2)');
-  assert.equal(c.notificationName(2, 7), 'OPEN Message Error/Unsupported Capability (2/7)');
-  assert.equal(c.notificationName(3, 11), 'UPDATE Message Error/Malformed AS_PATH (3/11)');
-  assert.equal(c.notificationName(4, 0), 'Hold Timer Expired (4/0)');
-  assert.equal(c.notificationName(5, 3), 'Finite State Machine Error/Receive Unexpected Message in Established State (5/3)');
-  assert.equal(c.notificationName(7, 1), 'ROUTE-REFRESH Message Error/Invalid Message Length (7/1)');
-  assert.equal(c.notificationName(6, 99), 'Cease/subcode 99 (6/99)');
-  assert.equal(c.notificationName(42, 1), 'code 42/subcode 1 (42/1)');
+  const cases: Array<[number, number, string]> = [
+    [6, 2, 'Cease/Administrative Shutdown (6/2)'],
+    [6, 3, 'Cease/Peer De-configured (6/3)'],
+    [6, 7, 'Cease/Connection Collision Resolution (6/7)'],
+    [6, 9, 'Cease/Hard Reset (6/9)'],
+    [1, 2, 'Message Header Error/Bad Message Length (1/2)'],
+    [2, 2, 'OPEN Message Error/Bad Peer AS (2/2)'],
+    [2, 7, 'OPEN Message Error/Unsupported Capability (2/7)'],
+    [3, 11, 'UPDATE Message Error/Malformed AS_PATH (3/11)'],
+    [4, 0, 'Hold Timer Expired (4/0)'],
+    [5, 3, 'Finite State Machine Error/Receive Unexpected Message in Established State (5/3)'],
+    [7, 1, 'ROUTE-REFRESH Message Error/Invalid Message Length (7/1)'],
+    [6, 99, 'Cease/subcode 99 (6/99)'],
+    [42, 1, 'code 42/subcode 1 (42/1)'],
+  ];
+  for (const [code, sub, name] of cases) assert.equal(c.notificationName(code, sub), name);
   // Every subcode ironlb sends or checks has its name.
   const named: Array<[number, Record<string, number>]> = [[1, c.HeaderSub], [2, c.OpenSub], [3, c.UpdateSub], [5, c.FsmSub], [6, c.CeaseSub]];
   for (const [code, subs] of named) {
