@@ -11,6 +11,9 @@ export interface RibChanges {
   withdraw: Record<Family, string[]>;
 }
 
+/** Changes of one replace() tracked one by one; more make the next take() scan the table. */
+const MAX_MARKED = 1024;
+
 export class AdjRibOut {
   readonly desired = new Map<string, AttrSet>();
   private readonly sent = new Map<string, AttrSet>();
@@ -55,16 +58,21 @@ export class AdjRibOut {
    * `attrsOf` turns each value into its AttrSet.
    */
   replaceWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): boolean {
-    let changed = false;
+    // A few changes are marked one by one, so they go out in the next turn without a scan of
+    // the whole table; past MAX_MARKED a scan is cheaper than the set.
+    let changes = 0;
+    const changed = (p: string): void => {
+      if (++changes <= MAX_MARKED && this.up) this.dirty.add(p);
+    };
     if (routes.size === 0) {
       // Withdraw all: one clear instead of a lookup and a delete per route.
-      changed = this.desired.size > 0;
+      changes = this.desired.size;
       this.desired.clear();
     } else {
       for (const p of this.desired.keys()) {
         if (!routes.has(p)) {
           this.desired.delete(p);
-          changed = true;
+          changed(p);
         }
       }
     }
@@ -72,11 +80,12 @@ export class AdjRibOut {
       const a = attrsOf(v);
       if (this.desired.get(p) !== a) {
         this.desired.set(p, a);
-        changed = true;
+        changed(p);
       }
     }
-    if (changed && this.up) this.startScan();
-    return changed && this.up;
+    if (!this.up || changes === 0) return false;
+    if (changes > MAX_MARKED) this.startScan();
+    return true;
   }
 
   private mark(prefix: string): boolean {

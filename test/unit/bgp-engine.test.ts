@@ -222,12 +222,17 @@ test('a large table goes out in bounded turns of the event loop (End-of-RIB afte
   await waitFor(() => fake.endOfRib.length === 2, { what: 'End-of-RIB', timeoutMs: 30_000 });
   assert.deepEqual(fake.routesAtEndOfRib, [N, N], 'End-of-RIB follows the whole initial table');
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  // The whole table again with one route more: that one goes out in the first turn.
+  routes.set('10.250.0.1/32', {});
+  engine.setRoutes('p', routes);
+  await turn();
+  assert.equal(engine.peerStatus('p').routesAdvertised, N + 1);
   // Withdraw all: after the first turn part of it is out and the rest waits, so the loop ran.
   engine.setRoutes('p', new Map());
   await turn();
   const left = engine.peerStatus('p').routesAdvertised;
-  assert.ok(left > 0 && left < N, `after one turn ${left} of ${N} routes still advertised (expected part of the table)`);
-  await waitFor(() => fake.withdrawn === N, { what: `${N} withdrawn at the peer`, timeoutMs: 30_000 });
+  assert.ok(left > 0 && left < N, `after one turn ${left} of ${N + 1} routes still advertised (expected part of the table)`);
+  await waitFor(() => fake.withdrawn === N + 1, { what: `${N + 1} withdrawn at the peer`, timeoutMs: 30_000 });
   assert.equal(engine.peerStatus('p').routesAdvertised, 0);
   // A small change: all of it in the first turn.
   for (let i = 0; i < 100; i++) engine.announce('p', `10.200.0.${i}/32`);
