@@ -28,6 +28,7 @@ interface Opts {
   shutdownMode: string;
   loadBalancerClass: string;
   ignoreServicesWithoutClass?: boolean;
+  l2Quorum: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -58,6 +59,7 @@ export function registerSpeaker(program: Command): void {
     .option('--shutdown-mode <mode>', 'on SIGTERM: "withdraw" routes, or keep them at peers through "graceful-restart" (upgrades)', 'withdraw')
     .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
     .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
+    .option('--l2-quorum <bool>', 'answer ARP/NDP only while at least half of the known speakers are alive (a cut-off node stops): true or false', 'true')
     .action(async (o: Opts) => {
       const log = logger('cli');
       const nodeName = o.nodeName ?? process.env.NODE_NAME;
@@ -66,6 +68,7 @@ export function registerSpeaker(program: Command): void {
       const metricsPort = num('--metrics-port', o.metricsPort, 0, 65535);
       const membershipPort = num('--membership-port', o.membershipPort, 1, 65535);
       const bgpPort = num('--bgp-port', o.bgpPort, 0, 65535);
+      if (o.l2Quorum !== 'true' && o.l2Quorum !== 'false') throw new Error(`--l2-quorum must be "true" or "false", got "${o.l2Quorum}"`);
       const include = list(o.interfaces);
       const exclude = list(o.excludeInterfaces);
       const metrics = createSpeakerMetrics();
@@ -81,6 +84,7 @@ export function registerSpeaker(program: Command): void {
         shutdownMode: o.shutdownMode as ShutdownMode,
         l2,
         layer2Disabled: !o.layer2,
+        l2Quorum: o.l2Quorum === 'true',
         metrics,
         classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
       });

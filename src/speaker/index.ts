@@ -10,3 +10,4 @@ export { ANNOTATION_L2_SUBNETS, nodeFacts, serviceFacts, endpointFacts, policies
 export { interfacesFor, localSubnets, DEFAULT_EXCLUDE } from './interfaces.ts';
 export { announcementStatus, statusWriter, configStateName, sessionStateName } from './status.ts';
 export { peerConfigFor, bfdSpecFor, GR_RESTART_TIME } from './bgp-reconciler.ts';
+export { hasL2Quorum } from './quorum.ts';

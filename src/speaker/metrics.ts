@@ -7,6 +7,7 @@ export interface SpeakerMetrics {
   sessions: Gauge<'state'>;
   sessionUp: Gauge<'peer'>;
   members: Gauge;
+  l2Quorum: Gauge;
   failovers: Counter<'mode'>;
   failoverSeconds: Histogram;
   reconciles: Counter;
@@ -23,6 +24,7 @@ export function createSpeakerMetrics(registry: Registry = new Registry()): Speak
     sessions: new Gauge({ name: 'ironlb_speaker_bgp_sessions', help: 'BGP sessions of this node by state.', labelNames: ['state'], registers }),
     sessionUp: new Gauge({ name: 'ironlb_speaker_bgp_session_up', help: '1 while the session with a BGPPeer is Established.', labelNames: ['peer'], registers }),
     members: new Gauge({ name: 'ironlb_speaker_members_alive', help: 'Speakers alive according to membership (self included).', registers }),
+    l2Quorum: new Gauge({ name: 'ironlb_speaker_l2_quorum', help: '1 while this node may announce over Layer 2 (it sees at least half of the known speakers alive, or the quorum is off), 0 while it holds back as possibly cut off.', registers }),
     failovers: new Counter({ name: 'ironlb_speaker_failovers_total', help: 'Addresses this node took over from another node that went down or left.', labelNames: ['mode'], registers }),
     failoverSeconds: new Histogram({
       name: 'ironlb_speaker_failover_duration_seconds',

@@ -30,6 +30,7 @@ import { ANNOTATION_L2_SUBNETS, nodeAddress, nodeFacts, nodeReady, policies, ser
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
+import { hasL2Quorum } from './quorum.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
@@ -61,6 +62,11 @@ export interface SpeakerOptions {
   classPolicy?: ClassPolicy;
   /** How often local interface addresses are re-read (ms). Default 5000. */
   interfaceScanMs?: number;
+  /**
+   * Announce over Layer 2 only while at least half of the known speakers are alive (default true):
+   * a node cut off from the others stops answering instead of answering for every address.
+   */
+  l2Quorum?: boolean;
 }
 
 type ConfigKind = (typeof CONFIG_KINDS)[number];
@@ -108,6 +114,7 @@ export class Speaker {
   #peerSeen = new Map<string, PeerSeen>();
   #lastNodes = new Map<string, string[]>();
   #statusChain: Promise<void> = Promise.resolve();
+  #quorate: boolean | undefined;
   /** Decisions taken, for tests and logs. */
   decisions = 0;
 
@@ -223,7 +230,7 @@ export class Speaker {
     const membership = this.#membership !== undefined;
     return {
       ok: this.#synced && membership && this.#applied !== undefined,
-      detail: { synced: this.#synced, membership, configValid: this.#applied !== undefined, alive: this.alive() },
+      detail: { synced: this.#synced, membership, configValid: this.#applied !== undefined, alive: this.alive(), l2Quorum: this.#quorate ?? true },
     };
   }
 
@@ -292,6 +299,7 @@ export class Speaker {
     const pol = policies(config);
     const alive = this.alive();
     this.metrics.members.set(alive.length);
+    const quorate = this.#checkQuorum(alive, nodeList);
     const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
     const prev = this.#decision;
     this.#decision = d;
@@ -300,7 +308,7 @@ export class Speaker {
     const present = this.#o.l2.interfaceNames();
     const desired = new Map<string, string[]>();
     const now = Date.now();
-    for (const [ip, ann] of d.l2) {
+    for (const [ip, ann] of quorate ? d.l2 : []) {
       const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
       if (ifaces.length === 0) {
         this.#log.debug({ ip }, 'owner of an address but no interface on its subnet here');
@@ -335,7 +343,26 @@ export class Speaker {
         (err: unknown) => this.#log.warn({ err: String(err) }, 'BGP reconcile failed'),
       );
     }
-    this.#writeAnnouncements(services, d, nodeList, pol, alive, desired);
+    // A node without quorum has the stale, minority view: it leaves status to the majority.
+    if (quorate) this.#writeAnnouncements(services, d, nodeList, pol, alive, desired);
+  }
+
+  /**
+   * The Layer 2 quorum (see quorum.ts): known speakers are the Nodes membership probes (those with
+   * an address). Logs and sets the metric on every change.
+   */
+  #checkQuorum(alive: readonly string[], nodes: readonly NodeFacts[]): boolean {
+    const known = this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodes.length;
+    const enabled = this.#o.l2Quorum ?? true;
+    const quorate = !enabled || hasL2Quorum(alive.length, known);
+    this.metrics.l2Quorum.set(quorate ? 1 : 0);
+    if (quorate !== this.#quorate) {
+      const detail = { alive: alive.length, known, enabled };
+      if (!quorate) this.#log.warn(detail, 'Layer 2 quorum lost: fewer than half of the known speakers alive, so this node may be cut off; not answering ARP/NDP until it sees them again');
+      else if (this.#quorate === false) this.#log.info(detail, 'Layer 2 quorum regained: announcing over Layer 2 again');
+      this.#quorate = quorate;
+    }
+    return quorate;
   }
 
   // ---- configuration ---------------------------------------------------------------------------
