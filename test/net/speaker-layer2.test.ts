@@ -162,12 +162,24 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
     const o4 = await owner(c, 's4');
     await c.waitArpOwners('10.82.0.130', [o4]);
     const other = o4 === 'n1' ? 'n2' : 'n1';
+    // Cut off from the other speakers only (membership's UDP dropped), its link still up and ARP
+    // still flowing: without the Layer 2 quorum it would see itself alone and keep answering too.
+    const cut = byName(c, o4).ns;
     const cutAt = Date.now();
-    await byName(c, o4).ns.ip('link', 'set', 'eth0', 'down');
-    await c.waitArpOwners('10.82.0.130', [other], 10_000);
-    console.log(`# speaker L2: node cut off, its address answered elsewhere after ${Date.now() - cutAt} ms (ARP probed every ~0.5 s)`);
-    await byName(c, o4).ns.ip('link', 'set', 'eth0', 'up');
+    await cut.exec('nft', ['add table inet ilbscut { chain in { type filter hook input priority 0; meta l4proto udp drop; }; chain out { type filter hook output priority 0; meta l4proto udp drop; }; }']);
+    try {
+      await c.waitArpOwners('10.82.0.130', [other], 10_000);
+      console.log(`# speaker L2: node cut off (link up), only ${other} answers after ${Date.now() - cutAt} ms (ARP probed every ~0.5 s)`);
+      await waitFor(async () => (await byName(c, o4).metric('ironlb_speaker_l2_quorum')) === 0, { what: `${o4} reports no Layer 2 quorum`, timeoutMs: 5000, intervalMs: 200 });
+      await byName(c, o4).waitLog(/Layer 2 quorum lost/, 5000);
+      // The address stays with the survivor (the cut node holds back; no second MAC answers).
+      assert.deepEqual(await c.arpOwners('10.82.0.130'), [other]);
+      assert.deepEqual(await c.arpOwners('10.82.0.100'), [await owner(c, 's1', o4)], 'the cut-off node answers for no address');
+    } finally {
+      await cut.exec('nft', ['delete', 'table', 'inet', 'ilbscut']);
+    }
     await waitFor(async () => (await c.nodes[0]!.metric('ironlb_speaker_members_alive')) === 3, { what: 'the healed node rejoins (3 alive)', timeoutMs: 15_000, intervalMs: 200 });
+    await waitFor(async () => (await byName(c, o4).metric('ironlb_speaker_l2_quorum')) === 1, { what: `${o4} regains the Layer 2 quorum`, timeoutMs: 10_000, intervalMs: 200 });
 
     // ---- a speaker with the wrong membership key is never admitted
     await c.api.core.createNamespacedSecret({ namespace: 'ironlb-system', body: { metadata: { name: 'wrong', namespace: 'ironlb-system' }, data: { secretkey: Buffer.alloc(32, 7).toString('base64') } } });
@@ -179,6 +191,11 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
     for (const n of [c.nodes[0]!, c.nodes[1]!]) assert.equal(await n.metric('ironlb_speaker_members_alive'), 2, `${n.name} must not admit the intruder`);
     // Once its join period is over the intruder counts only itself.
     await waitFor(async () => (await intruder.metric('ironlb_speaker_members_alive')) === 1, { what: 'the intruder alone in its own view', timeoutMs: 10_000, intervalMs: 200 });
+    // Alone (1 of 3), the intruder has no Layer 2 quorum: it answers for nothing.
+    assert.equal(await intruder.metric('ironlb_speaker_l2_quorum'), 0);
+    const s1Owner = await owner(c, 's1');
+    assert.notEqual(s1Owner, intruder.name);
+    await c.waitArpOwners('10.82.0.100', [s1Owner]);
     for (const n of [c.nodes[0]!, c.nodes[1]!]) assert.equal(await n.metric('ironlb_speaker_members_alive'), 2, `${n.name} must not admit the intruder`);
   } finally {
     await c.destroy();
