@@ -25,6 +25,18 @@ export interface BgpNodeContext {
   address6?: string;
   /** Keep routes at peers across our restart (graceful restart shutdown). */
   preserveOnShutdown: boolean;
+  /**
+   * Families this node can give a next hop for (a global address of that family on an interface,
+   * or an InternalIP). Every session also carries the other family's routes (MP-BGP) when the node
+   * has its next hop; the engine takes it from the session interface. Unset: the peer's family only.
+   */
+  nextHopFamilies?: ReadonlySet<4 | 6>;
+}
+
+/** Address families a session with this peer carries: its own, plus the other when the node has a next hop for it. */
+export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 | 6> {
+  const other = p.family === 4 ? 6 : 4;
+  return ctx.nextHopFamilies?.has(other) ? [4, 6] : [p.family];
 }
 
 /** The engine's peer settings for a BGPPeer on this node, or a problem that keeps it from running. */
@@ -42,7 +54,7 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
     holdTime: Math.round(p.holdTimeMs / 1000),
     keepaliveTime: Math.max(p.holdTimeMs === 0 ? 0 : 1, Math.round(p.keepaliveTimeMs / 1000)),
     connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
-    families: [p.family === 4 ? 'ipv4' : 'ipv6'],
+    families: sessionFamilies(p, ctx).map((f) => (f === 4 ? 'ipv4' : 'ipv6')),
   };
   if (p.holdTimeMs === 0) delete cfg.keepaliveTime;
   if (routerId !== undefined) cfg.routerId = routerId;
@@ -89,7 +101,7 @@ export class BgpReconciler {
   #o: BgpReconcilerOptions;
   #log = logger('speaker-bgp');
   #peers = new Map<string, string>(); // name → JSON of the applied PeerConfig
-  #families = new Map<string, 4 | 6>();
+  #families = new Map<string, ReadonlySet<4 | 6>>();
   #routes = new Map<string, string>(); // name → JSON of the applied routes
   #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
   #bfdManager: BfdManager | undefined;
@@ -131,7 +143,7 @@ export class BgpReconciler {
       if ('message' in c) problems.push(c);
       else {
         wanted.set(p.name, c);
-        this.#families.set(p.name, p.family);
+        this.#families.set(p.name, new Set(sessionFamilies(p, ctx)));
       }
     }
     this.problems = problems;
@@ -161,10 +173,10 @@ export class BgpReconciler {
       }
     }
     for (const name of this.#peers.keys()) {
-      const family = this.#families.get(name) ?? 4;
+      const families = this.#families.get(name) ?? new Set([4]);
       const m = new Map<string, RouteAttributes>();
       for (const [prefix, r] of routes.get(name) ?? []) {
-        if (familyOfPrefix(prefix) !== family) continue;
+        if (!families.has(familyOfPrefix(prefix))) continue;
         const a: RouteAttributes = {};
         if (r.localPref !== undefined) a.localPref = r.localPref;
         if (r.communities.length) a.communities = r.communities;

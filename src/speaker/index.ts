@@ -9,5 +9,5 @@ export { AnnouncerBackend, type AnnouncerBackendOptions } from './l2-announcer.t
 export { ANNOTATION_L2_SUBNETS, nodeFacts, serviceFacts, endpointFacts, policies } from './facts.ts';
 export { interfacesFor, localSubnets, DEFAULT_EXCLUDE } from './interfaces.ts';
 export { announcementStatus, statusWriter, configStateName, sessionStateName } from './status.ts';
-export { peerConfigFor, bfdSpecFor, GR_RESTART_TIME } from './bgp-reconciler.ts';
+export { peerConfigFor, bfdSpecFor, sessionFamilies, GR_RESTART_TIME, BgpReconciler, type BgpNodeContext } from './bgp-reconciler.ts';
 export { hasL2Quorum } from './quorum.ts';

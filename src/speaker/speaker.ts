@@ -115,6 +115,7 @@ export class Speaker {
   #lastNodes = new Map<string, string[]>();
   #statusChain: Promise<void> = Promise.resolve();
   #quorate: boolean | undefined;
+  #globalFamilies = new Set<4 | 6>();
   /** Decisions taken, for tests and logs. */
   decisions = 0;
 
@@ -338,6 +339,7 @@ export class Speaker {
       const a6 = nodeAddress(self, 6);
       if (a4) ctx.address4 = a4;
       if (a6) ctx.address6 = a6;
+      ctx.nextHopFamilies = this.#nextHopFamilies(a4, a6);
       void this.#bgp.apply(config, ctx, d.bgp).then(
         () => this.#writeSessionStates(),
         (err: unknown) => this.#log.warn({ err: String(err) }, 'BGP reconcile failed'),
@@ -490,7 +492,20 @@ export class Speaker {
 
   // ---- local interfaces -------------------------------------------------------------------------
 
+  /** Families this node has a next hop for: an InternalIP, or a global address on an interface (read at the interface scan). */
+  #nextHopFamilies(a4: string | undefined, a6: string | undefined): Set<4 | 6> {
+    const out = new Set<4 | 6>(this.#globalFamilies);
+    if (a4) out.add(4);
+    if (a6) out.add(6);
+    return out;
+  }
+
   #scanInterfaces(): void {
+    const fams = globalFamilies(networkInterfaces());
+    if ([...fams].join() !== [...this.#globalFamilies].join()) {
+      this.#globalFamilies = fams;
+      this.#kick();
+    }
     const next = this.#o.layer2Disabled ? [] : localSubnets(networkInterfaces(), this.#o.interfaces ?? {});
     if (JSON.stringify(next) === JSON.stringify(this.#subnets)) return;
     this.#subnets = next;
@@ -610,6 +625,19 @@ export class Speaker {
   statusIdle(): Promise<void> {
     return this.#status.idle();
   }
+}
+
+/** Families with a usable next hop on some interface: IPv4, or IPv6 other than link-local. */
+function globalFamilies(ifs: ReturnType<typeof networkInterfaces>): Set<4 | 6> {
+  const out = new Set<4 | 6>();
+  for (const list of Object.values(ifs)) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4') out.add(4);
+      else if (!/^fe[89ab]/i.test(a.address)) out.add(6);
+    }
+  }
+  return new Set([...out].sort());
 }
 
 function prevOwner(d: Decision | undefined, ip: string): string | undefined {

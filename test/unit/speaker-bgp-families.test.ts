@@ -1,0 +1,89 @@
+// Address families per session: every session carries its peer's family, and the other family too
+// (MP-BGP) when the node has a next hop for it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { validateConfig, type ParsedConfig } from '../../src/api/index.ts';
+import type { BgpEngine, PeerConfig, RouteAttributes } from '../../src/bgp/index.ts';
+import type { BfdManager } from '../../src/bfd/index.ts';
+import { BgpReconciler, peerConfigFor, sessionFamilies, type BgpNodeContext } from '../../src/speaker/bgp-reconciler.ts';
+import type { BgpRoute } from '../../src/speaker/decide.ts';
+
+const ns = 'ironlb-system';
+function config(): ParsedConfig {
+  const r = validateConfig([
+    { kind: 'IPPool', metadata: { name: 'p1' }, spec: { addresses: ['10.0.0.100-10.0.0.120', 'fd00::100/124'] } },
+    { kind: 'BGPPeer', metadata: { name: 'v4', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } },
+    { kind: 'BGPPeer', metadata: { name: 'v6', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: 'fd00::1' } },
+  ]);
+  assert.deepEqual(r.errors, []);
+  return r.config as ParsedConfig;
+}
+
+const ctx = (fams: Array<4 | 6> | undefined): BgpNodeContext => ({ nodeName: 'n1', labels: {}, address4: '10.0.0.11', preserveOnShutdown: false, ...(fams ? { nextHopFamilies: new Set(fams) } : {}) });
+
+test('session families: the peer\'s own, plus the other when the node has a next hop for it', () => {
+  const c = config();
+  const v4 = c.bgpPeers.get('v4');
+  const v6 = c.bgpPeers.get('v6');
+  assert.ok(v4 && v6);
+  const table: Array<[string, Array<4 | 6> | undefined, Array<4 | 6>, Array<4 | 6>]> = [
+    ['unknown next hops: own family only', undefined, [4], [6]],
+    ['IPv4 only on the node', [4], [4], [4, 6]],
+    ['IPv6 only on the node', [6], [4, 6], [6]],
+    ['dual-stack node: both everywhere', [4, 6], [4, 6], [4, 6]],
+  ];
+  for (const [why, fams, want4, want6] of table) {
+    assert.deepEqual(sessionFamilies(v4, ctx(fams)), want4, `v4 peer, ${why}`);
+    assert.deepEqual(sessionFamilies(v6, ctx(fams)), want6, `v6 peer, ${why}`);
+  }
+  const cfg = peerConfigFor(v4, ctx([4, 6]));
+  assert.ok(!('message' in cfg));
+  assert.deepEqual(cfg.families, ['ipv4', 'ipv6']);
+});
+
+/** Records what the reconciler asks of the engine (the engine itself is tested in test/unit/bgp-*). */
+class FakeEngine extends EventEmitter {
+  peers = new Map<string, PeerConfig>();
+  routes = new Map<string, string[]>();
+  updates = 0;
+  addPeer(cfg: PeerConfig): void {
+    this.peers.set(cfg.name, cfg);
+  }
+  async updatePeer(cfg: PeerConfig): Promise<void> {
+    this.updates++;
+    this.peers.set(cfg.name, cfg);
+  }
+  async removePeer(name: string): Promise<void> {
+    this.peers.delete(name);
+  }
+  setRoutes(name: string, m: ReadonlyMap<string, RouteAttributes>): void {
+    this.routes.set(name, [...m.keys()].sort());
+  }
+}
+
+test('reconciler: IPv6 service routes go over the IPv4 session when the node has an IPv6 next hop, and back off when it has none', async () => {
+  const engine = new FakeEngine();
+  const r = new BgpReconciler({ engine: engine as unknown as BgpEngine, bfd: () => assert.fail('no BFD profile here') as unknown as BfdManager });
+  const route: BgpRoute = { communities: [], largeCommunities: [], services: ['default/s'] };
+  const routes = new Map([
+    ['v4', new Map([['10.0.0.100/32', route], ['fd00::100/128', route]])],
+    ['v6', new Map([['10.0.0.100/32', route], ['fd00::100/128', route]])],
+  ]);
+  await r.apply(config(), ctx([4, 6]), routes);
+  assert.deepEqual(engine.peers.get('v4')?.families, ['ipv4', 'ipv6']);
+  assert.deepEqual(engine.routes.get('v4'), ['10.0.0.100/32', 'fd00::100/128']);
+  assert.deepEqual(engine.routes.get('v6'), ['10.0.0.100/32', 'fd00::100/128']);
+
+  // The same input again changes nothing (no session reset).
+  await r.apply(config(), ctx([4, 6]), routes);
+  assert.equal(engine.updates, 0);
+
+  // The IPv6 address goes away: each session keeps its own family's routes only.
+  await r.apply(config(), ctx([4]), routes);
+  assert.deepEqual(engine.peers.get('v4')?.families, ['ipv4']);
+  assert.deepEqual(engine.routes.get('v4'), ['10.0.0.100/32']);
+  assert.deepEqual(engine.peers.get('v6')?.families, ['ipv4', 'ipv6']);
+  assert.deepEqual(engine.routes.get('v6'), ['10.0.0.100/32', 'fd00::100/128']);
+  assert.equal(engine.updates, 1, 'only the session whose families changed is updated');
+});
