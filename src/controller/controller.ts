@@ -85,6 +85,8 @@ export class Controller {
   #configDirty = false;
   #pumping: Promise<void> | undefined;
   #retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Services whose last allocation failed: retried whenever an address is released. */
+  #pending = new Set<string>();
   #retryDelay = new Map<string, number>();
   /** Addresses a configuration change took from a Service, for the Event of its next decision. */
   #revoked = new Map<string, { addresses: string[]; message: string }>();
@@ -297,6 +299,11 @@ export class Controller {
     }
   }
 
+  /** Addresses were released: Services waiting for one (pool exhausted, address in use...) try again. */
+  #retryPending(except: string): void {
+    for (const k of this.#pending) if (k !== except) this.#enqueue(k);
+  }
+
   #retryLater(key: string): void {
     if (this.#retryTimers.has(key) || !this.#leading) return;
     const delay = Math.min((this.#retryDelay.get(key) ?? 250) * 2, 30_000);
@@ -461,17 +468,21 @@ export class Controller {
     const svc = this.#services.get(name, namespace);
     const held = alloc.lookup(key);
     if (!svc) {
+      this.#pending.delete(key);
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
         this.#log.info({ service: key, addresses: held.addresses }, 'Service deleted; addresses released');
+        this.#retryPending(key);
       }
       return undefined;
     }
     if (!isOurs(svc, this.#classPolicy())) {
+      this.#pending.delete(key);
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
+        this.#retryPending(key);
       }
       // A Service that stops being a LoadBalancer gives its address back and loses our status.
       if (svc.spec?.type !== 'LoadBalancer' && (held || poolAnnotation(svc) !== undefined)) {
@@ -491,7 +502,9 @@ export class Controller {
     const revoked = this.#revoked.get(key);
     this.#revoked.delete(key);
     if (revoked) result.released = [...new Set([...revoked.addresses, ...result.released])];
+    if (result.released.length) this.#retryPending(key);
     if (result.ok) {
+      this.#pending.delete(key);
       this.#retryDelay.delete(key);
       let event: [string, string, string] | undefined;
       if (result.ok && revoked && result.addresses.join() !== revoked.addresses.join()) result.changed = true;
@@ -504,6 +517,7 @@ export class Controller {
       }
       return this.#write(svc, { ips: result.addresses, pool: result.pool }, event);
     }
+    this.#pending.add(key);
     this.metrics.allocations.inc({ result: 'failed' });
     this.metrics.allocationFailures.inc({ reason: result.reason });
     this.#log.info({ service: key, reason: result.reason, message: result.message }, 'allocation failed');
