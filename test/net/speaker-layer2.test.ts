@@ -59,10 +59,14 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
     await c.service('s2', ['10.82.0.101']);
 
     // ---- only the owner answers, and the status says who it is
-    const o1 = await owner(c, 's1');
-    await c.waitArpOwners('10.82.0.100', [o1]);
-    const st = await c.announcement('s1');
-    assert.deepEqual(st?.announcements, [{ node: o1, mode: 'layer2', address: '10.82.0.100', interfaces: ['eth0'] }]);
+    // (Ownership can still move once while the speakers' membership converges: wait until it settles.)
+    const o1 = await settledOwner(c, 's1', '10.82.0.100');
+    const want = [{ node: o1, mode: 'layer2', address: '10.82.0.100', interfaces: ['eth0'] }];
+    const st = await waitFor(async () => {
+      const a = await c.announcement('s1');
+      return JSON.stringify(a?.announcements) === JSON.stringify(want) ? a : undefined;
+    }, { what: `ServiceAnnouncement of s1 naming ${o1}`, timeoutMs: 15_000, intervalMs: 200 });
+    assert.deepEqual(st.announcements, want);
 
     // ---- kill the owner: another node answers within 1 s, and TCP requests resume
     const client = c.tcpClient('10.82.0.100', 20);
