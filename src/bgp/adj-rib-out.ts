@@ -65,8 +65,10 @@ export class AdjRibOut {
       if (++changes <= MAX_MARKED && this.up) this.dirty.add(p);
     };
     if (routes.size === 0) {
-      // Withdraw all: one clear instead of a lookup and a delete per route.
-      changes = this.desired.size;
+      // Withdraw all: one clear instead of a lookup and a delete per route. A small table is
+      // marked prefix by prefix like any change; a large one is found by the scan.
+      if (this.desired.size <= MAX_MARKED) for (const p of this.desired.keys()) changed(p);
+      else changes = this.desired.size;
       this.desired.clear();
     } else {
       for (const p of this.desired.keys()) {
