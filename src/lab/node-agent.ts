@@ -2,13 +2,13 @@
 // namespace to the lab API server's Unix socket, writes a kubeconfig for it, and runs
 // `ironlb speaker` in this process (only that subcommand is loaded: the others cost start-up time).
 // Usage: node src/lab/node-agent.ts --lab-dir DIR --node NAME -- <speaker flags>
-import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Command } from 'commander';
 import { kubeConfigForServer } from '../k8s/index.ts';
 import { registerSpeaker } from '../cli/speaker.ts';
+import { relayToUnixSocket } from './relay.ts';
 
 const sep = process.argv.indexOf('--');
 const own = sep < 0 ? process.argv.slice(2) : process.argv.slice(2, sep);
@@ -19,15 +19,7 @@ const node = values.node;
 if (!dir || !node) throw new Error('node-agent: --lab-dir and --node are required');
 
 const socket = join(dir, 'api.sock');
-const relay = net.createServer((c) => {
-  const u = net.connect(socket);
-  c.pipe(u).pipe(c);
-  c.on('error', () => u.destroy());
-  u.on('error', () => c.destroy());
-});
-await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-relay.unref();
-const port = (relay.address() as net.AddressInfo).port;
+const port = await relayToUnixSocket(socket);
 const kubeconfig = join(dir, `kubeconfig-${node}`);
 writeFileSync(kubeconfig, kubeConfigForServer(`http://127.0.0.1:${port}`).exportConfig());
 const program = new Command('ironlb');

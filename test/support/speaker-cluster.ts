@@ -17,9 +17,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { DiscoveryV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_NAMESPACE } from '../../src/api/index.ts';
-import { isNotFound } from '../../src/k8s/index.ts';
+import { isNotFound, kubeConfigForServer } from '../../src/k8s/index.ts';
+import { relayToUnixSocket } from '../../src/lab/relay.ts';
 import { Netns, bridge } from './netns.ts';
 import { startTestApiServer, type TestApiServer } from './apiserver.ts';
 import { waitFor } from './wait.ts';
@@ -47,24 +48,9 @@ async function runChild(argv: string[]): Promise<void> {
   };
   const socket = opt('--api-socket');
   const dir = opt('--dir');
-  const relay = net.createServer((c) => {
-    const u = net.connect(socket);
-    c.pipe(u).pipe(c);
-    c.on('error', () => u.destroy());
-    u.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  relay.unref();
-  const port = (relay.address() as net.AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
+  const port = await relayToUnixSocket(socket);
   const kubeconfig = join(dir, `kubeconfig-${process.pid}`);
-  writeFileSync(kubeconfig, kc.exportConfig());
+  writeFileSync(kubeconfig, kubeConfigForServer(`http://127.0.0.1:${port}`).exportConfig());
   // Only the speaker's subcommand: loading every other one costs seconds on a busy machine.
   const { Command } = await import('commander');
   const { registerSpeaker } = await import('../../src/cli/speaker.ts');
