@@ -7,18 +7,9 @@ import { pino } from 'pino';
 import { Membership } from '../src/membership/membership.ts';
 import { FakeClock } from '../src/membership/clock.ts';
 import { MemoryNetwork } from '../src/membership/transport.ts';
+import { prng } from '../test/support/prng.ts';
 
 const silent = pino({ level: 'silent' });
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const n = Number(process.argv[2] ?? 5);
 const loss = Number(process.argv[3] ?? 0);
 const runs = Number(process.argv[4] ?? 200);

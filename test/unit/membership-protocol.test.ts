@@ -7,20 +7,11 @@ import { FakeClock } from '../../src/membership/clock.ts';
 import { MemoryNetwork, type Datagram, type Transport } from '../../src/membership/transport.ts';
 import { deriveKey, seal } from '../../src/membership/auth.ts';
 import { encodeMessage, type Message } from '../../src/membership/codec.ts';
+import { prng } from '../support/prng.ts';
 
 const SECRET = Buffer.from('test-secret-0123456789abcdef');
 const silent = pino({ level: 'silent' });
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Event {
   at: number;
