@@ -1,4 +1,4 @@
-// Failover on the lab (src/lab): three nodes, a Layer 2 Service and a BGP Service (BIRD router,
+// Failover on the lab (testbed/lab): three nodes, a Layer 2 Service and a BGP Service (BIRD router,
 // ECMP, BFD 100 ms x 3). Each round picks the Layer 2 owner X, runs two probes — the LAN client to
 // the L2 address, the client behind the router to the BGP address, each a new HTTP connection every
 // 20 ms with a 150 ms timeout — then either kills X's speaker (SIGKILL) or cuts X's link, and
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Lab, urlFor, type ProbeResult } from '../src/lab/index.ts';
+import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { waitFor } from '../test/support/wait.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' } } });

@@ -1,7 +1,14 @@
-// OpenAPI v3 structural schemas as CRDs declare them: defaulting, pruning of unknown fields and
-// validation (type, enum, pattern, format-free bounds, required), reporting Kubernetes-style causes
-// with field paths. CEL rules (x-kubernetes-validations) are not evaluated (see docs/apiserver.md).
-import type { StatusCause } from './errors.ts';
+// OpenAPI v3 structural schemas as the CRDs declare them, for `ironlb validate` (offline, before
+// anything reaches a cluster): defaulting, pruning of unknown fields and validation (type, enum,
+// pattern, bounds, required), with Kubernetes-style field paths. CEL rules
+// (x-kubernetes-validations) are left to the API server, which evaluates them on apply.
+
+/** One problem at one field, as the API server's Status causes name them. */
+export interface StatusCause {
+  reason?: string;
+  message: string;
+  field?: string;
+}
 
 export interface Schema {
   type?: string;

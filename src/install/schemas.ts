@@ -4,8 +4,7 @@
 import { parse } from 'yaml';
 import { renderCrds } from '../api/crd.ts';
 import { GROUP } from '../api/kinds.ts';
-import { prune, validate, type Schema } from '../apiserver/schema.ts';
-import type { StatusCause } from '../apiserver/errors.ts';
+import { prune, validate, type Schema, type StatusCause } from '../api/structural.ts';
 
 interface Validatable {
   validate(): void;

@@ -1,10 +1,10 @@
-// The e2e suite's lab: `Lab` from src/lab with the tests' namespace prefix (ilbx), a temporary state
+// The e2e suite's lab: `Lab` from testbed/lab with the tests' namespace prefix (ilbx), a temporary state
 // folder, and one net number per test file (labs are independent: every address lives inside the
 // lab's own namespaces). The lab is always torn down, also on failure.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../src/lab/index.ts';
+import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
 
 export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: LabOptions = {}): Promise<T> {

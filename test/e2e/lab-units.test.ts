@@ -2,7 +2,7 @@
 // route` and `birdc show protocols` (no namespaces needed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { birdConfig, frrConfig, labPlan, parseBirdProtocols, parseKernelRoutes } from '../../src/lab/index.ts';
+import { birdConfig, frrConfig, labPlan, parseBirdProtocols, parseKernelRoutes } from '../../testbed/lab/index.ts';
 
 test('lab plan: addresses inside the lab\'s 10.<net>/16 and fd00:<net>::/48, pools inside the ranges nodes accept', () => {
   const p = labPlan('ilab', 3, 150);

@@ -3,7 +3,7 @@
 // shared addresses, node selectors. One lab, each family a subtest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { urlFor } from '../../src/lab/index.ts';
+import { urlFor } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
 import { firstAnswerElsewhere, l2Owner, settledOwner, spread, waitEvent, withLab } from './helpers.ts';
 

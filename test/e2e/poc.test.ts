@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { firstAnswerElsewhere, hostPrefix, settledOwner, spread, waitRoute, withLab } from './helpers.ts';
-import { urlFor } from '../../src/lab/index.ts';
+import { urlFor } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);

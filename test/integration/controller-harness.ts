@@ -1,20 +1,21 @@
-// Shared set-up for the controller's integration tests: the in-repo API server with ironlb's
-// CRDs, the ironlb-system namespace, controllers started in-process, and small helpers.
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Shared set-up for the controller's integration tests: a real control plane with ironlb installed
+// by helm, controllers started in-process as the chart's controller ServiceAccount (so every call
+// they make passes the chart's RBAC), and small helpers that act as the cluster admin.
 import type { CoreV1Event, V1Service } from '@kubernetes/client-node';
-import { startTestApiServer, type TestApiServer } from '../support/apiserver.ts';
+import { componentClients, startTestApiServer, type TestApiServer } from '../support/apiserver.ts';
 import { waitFor } from '../support/wait.ts';
 import { Controller, type ControllerOptions } from '../../src/controller/index.ts';
 import { makeClients, type Clients } from '../../src/k8s/index.ts';
 import { API_VERSION, DEFAULT_NAMESPACE } from '../../src/api/index.ts';
 
-const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
 export const NS = DEFAULT_NAMESPACE;
 
 export interface Harness {
   api: TestApiServer;
+  /** The cluster admin's clients (the test acts as the operator). */
   clients: Clients;
+  /** The controller ServiceAccount's clients (what the controllers run with). */
+  controllerClients: Clients;
   controllers: Controller[];
   startController(o?: Partial<ControllerOptions>): Promise<Controller>;
   pool(name: string, spec: Record<string, unknown>, labels?: Record<string, string>): Promise<void>;
@@ -65,17 +66,24 @@ export function serviceBody(name: string, o: SvcOpts = {}): V1Service {
 export const FAST_ELECTION = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
 
 export async function withCluster(fn: (h: Harness) => Promise<void>): Promise<void> {
-  const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).map((f) => CRD_DIR + f);
-  const api = await startTestApiServer({ crds });
+  const api = await startTestApiServer();
   const clients = makeClients(api.kc);
+  let controllerClients: Clients;
+  try {
+    controllerClients = await componentClients(api, 'controller');
+  } catch (err) {
+    await api.close();
+    throw err;
+  }
   const controllers: Controller[] = [];
   let n = 0;
   const h: Harness = {
     api,
     clients,
+    controllerClients,
     controllers,
     async startController(o = {}) {
-      const c = new Controller({ clients, namespace: NS, identity: `ctl-${n++}`, leaderElection: FAST_ELECTION, poolStatusDelayMs: 50, ...o });
+      const c = new Controller({ clients: controllerClients, namespace: NS, identity: `ctl-${n++}`, leaderElection: FAST_ELECTION, poolStatusDelayMs: 50, ...o });
       controllers.push(c);
       await c.start();
       return c;
@@ -115,7 +123,6 @@ export async function withCluster(fn: (h: Harness) => Promise<void>): Promise<vo
     },
   };
   try {
-    await clients.core.createNamespace({ body: { metadata: { name: NS } } });
     await fn(h);
   } finally {
     for (const c of controllers) await c.stop().catch(() => undefined);

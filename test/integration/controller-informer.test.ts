@@ -1,8 +1,13 @@
-// The informers under the controller: a dropped watch resumes from its resourceVersion without a
-// relist; a resourceVersion that left the server's history (410 Gone) leads to a relist.
+// The informers under the controller, against the real kube-apiserver: a dropped watch (its TCP
+// connection cut, as a load balancer in front of the API server would) resumes from its
+// resourceVersion without a relist; after an API server restart a resourceVersion older than the
+// new watch cache gets 410 Gone, and the informer relists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Service } from '@kubernetes/client-node';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { kubeconfigWithServer } from '../../testbed/controlplane.ts';
 import { waitFor } from '../support/wait.ts';
 import { withApiServer } from '../support/apiserver.ts';
 import { EventRecorder, Informer, retryOnConflict } from '../../src/k8s/index.ts';
@@ -11,14 +16,32 @@ import { serviceBody } from './controller-harness.ts';
 test('informer: resumes by resourceVersion after a dropped watch, relists on 410 Gone', async () => {
   await withApiServer(
     async (api) => {
+      // A TCP relay in front of the API server whose connections the test can cut.
+      const conns = new Set<net.Socket>();
+      const relay = net.createServer((c) => {
+        const u = net.connect(api.port, '127.0.0.1');
+        conns.add(c);
+        c.pipe(u).pipe(c);
+        const drop = (): void => {
+          conns.delete(c);
+          c.destroy();
+          u.destroy();
+        };
+        c.on('error', drop).on('close', drop);
+        u.on('error', drop).on('close', drop);
+      });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+      const kc = new KubeConfig();
+      kc.loadFromString(kubeconfigWithServer(readFileSync(api.kubeconfigPath, 'utf8'), `https://127.0.0.1:${(relay.address() as net.AddressInfo).port}`));
+      const core = kc.makeApiClient(CoreV1Api);
       let lists = 0;
       const inf = new Informer<V1Service>({
-        kc: api.kc,
+        kc,
         name: 'services',
         path: '/api/v1/services',
         list: () => {
           lists++;
-          return api.core.listServiceForAllNamespaces();
+          return core.listServiceForAllNamespaces();
         },
         restartDelayMs: 50,
       });
@@ -30,25 +53,32 @@ test('informer: resumes by resourceVersion after a dropped watch, relists on 410
         await inf.start();
         assert.equal(lists, 1);
         assert.ok(inf.get('a', 'default'));
-        // A dropped watch (API server restart, load balancer timeout): resume, no relist.
-        await waitFor(() => api.server.dropWatches() > 0, { what: 'an open watch to drop' });
+        // A dropped watch (a load balancer's idle timeout, a proxy restart): resume, no relist.
+        await waitFor(() => conns.size > 0, { what: 'an open watch to drop' });
+        for (const c of conns) c.destroy();
         await api.core.createNamespacedService({ namespace: 'default', body: serviceBody('b') });
         await waitFor(() => inf.get('b', 'default'), { what: 'b seen after the dropped watch' });
         assert.equal(lists, 1, 'resumed from the resourceVersion without listing again');
-        // Stopped long enough for its resourceVersion to leave the history: 410 Gone, then a relist
-        // that also reports what was deleted meanwhile.
+        // Stopped while things change and the API server restarts: its resourceVersion is older than
+        // the new server's watch cache, so 410 Gone, then a relist that also reports what was
+        // deleted meanwhile.
         await inf.stop();
         await api.core.deleteNamespacedService({ name: 'a', namespace: 'default' });
         for (let i = 0; i < 8; i++) await api.core.createNamespacedService({ namespace: 'default', body: serviceBody(`c${i}`) });
+        await api.cp.apiserver.kill();
+        await api.cp.apiserver.start();
         await inf.start();
-        await waitFor(() => inf.list().length === 9 && !inf.get('a', 'default'), { what: 'cache relisted: b, c0..c7', timeoutMs: 10_000 });
+        // The default namespace also holds the "kubernetes" Service.
+        await waitFor(() => inf.list().filter((s) => s.metadata?.name !== 'kubernetes').length === 9 && !inf.get('a', 'default'), { what: 'cache relisted: b, c0..c7', timeoutMs: 20_000 });
         assert.equal(lists, 2, 'relisted once after 410 Gone');
         assert.ok(seen.includes('delete a'), 'the relist reported the deletion made while stopped');
       } finally {
         await inf.stop();
+        relay.close();
+        for (const c of conns) c.destroy();
       }
     },
-    { historyLimit: 3 },
+    { install: false },
   );
 });
 
@@ -77,5 +107,5 @@ test('events: a repeated Event bumps the count of one object; 409 conflicts are 
     const got = await api.core.readNamespacedService({ name: 'race', namespace: 'default' });
     assert.equal(got.metadata?.labels?.writer, 'other', 'the other writer\'s change survives');
     assert.equal(got.metadata?.annotations?.mine, 'yes');
-  });
+  }, { install: false });
 });

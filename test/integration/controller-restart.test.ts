@@ -12,14 +12,17 @@ test(`controller restart with ${N} Services keeps every address`, async () => {
   await withCluster(async (h) => {
     await h.pool('big', { addresses: ['10.70.0.0/22'] });
     await h.pool('v6', { addresses: ['fd00:70::/118'] });
-    // Seeded in-process (the seeding is not under test; the controller then works over HTTP).
-    // A third are IPv6-only and a few share addresses.
+    // Seeded by the admin, 16 creates in flight. A third are IPv6-only and a few share addresses.
     const names = Array.from({ length: N }, (_, i) => `svc-${String(i).padStart(4, '0')}`);
-    const services = h.api.server.core.resolve('', 'v1', 'services');
-    names.forEach((name, n) => {
-      const opts = n % 3 === 0 ? { ipFamilies: ['IPv6'] } : n % 100 === 1 ? { annotations: { 'ironlb.io/allow-shared-ip': 'shared' }, ports: [{ port: 1000 + n }] } : {};
-      h.api.server.core.create(services, 'default', serviceBody(name, opts));
-    });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let n = next++; n < N; n = next++) {
+          const opts = n % 3 === 0 ? { ipFamilies: ['IPv6'] } : n % 100 === 1 ? { annotations: { 'ironlb.io/allow-shared-ip': 'shared' }, ports: [{ port: 1000 + n }] } : {};
+          await h.clients.core.createNamespacedService({ namespace: 'default', body: serviceBody(names[n] as string, opts) });
+        }
+      }),
+    );
     const t0 = Date.now();
     const first = await h.startController();
     const allocated = async (c: typeof first) => (await c.metrics.allocations.get()).values.find((v) => v.labels.result === 'allocated')?.value ?? 0;

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderChart } from '../../src/install/chart.ts';
-import { ROOT } from '../../src/install/render.ts';
+import { renderChart } from '../../testbed/helm.ts';
+import { ROOT } from '../../testbed/tools.ts';
 
 const CONFIG = ['l2advertisements', 'bgppeers', 'bgpadvertisements', 'bfdprofiles', 'communities'];
 const ns = (res: string[], verbs: string[]) => res.flatMap((r) => verbs.map((v) => `ns ${r}:${v}`));
@@ -88,8 +88,8 @@ function apiCalls(text: string): string[] {
   return [...out];
 }
 
-function rules(component: string): Set<string> {
-  const objs = renderChart({}).map((r) => r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> });
+async function rules(component: string): Promise<Set<string>> {
+  const objs = (await renderChart({})).map((r) => r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> });
   const out = new Set<string>();
   for (const o of objs) {
     if (o.metadata.name !== `ironlb-${component}` || (o.kind !== 'ClusterRole' && o.kind !== 'Role')) continue;
@@ -100,7 +100,7 @@ function rules(component: string): Set<string> {
 }
 
 for (const [component, def] of Object.entries(COMPONENTS)) {
-  test(`${component}: every Kubernetes API call in the code has its permission, and the Roles grant nothing more`, () => {
+  test(`${component}: every Kubernetes API call in the code has its permission, and the Roles grant nothing more`, async () => {
     const found = new Map<string, string>();
     for (const s of sources(def.files)) for (const c of apiCalls(s.text)) found.set(c, s.file);
     const unlisted = [...found].filter(([c]) => !(c in def.calls)).map(([c, f]) => `${c} (in ${f})`);
@@ -108,7 +108,7 @@ for (const [component, def] of Object.entries(COMPONENTS)) {
     const unused = Object.keys(def.calls).filter((c) => !found.has(c));
     assert.deepEqual(unused, [], 'calls listed here that the code no longer makes: drop them and their verbs');
     const want = new Set(Object.values(def.calls).flat());
-    const have = rules(component);
+    const have = await rules(component);
     assert.deepEqual([...have].filter((r) => !want.has(r)).sort(), [], 'rules no call needs');
     assert.deepEqual([...want].filter((r) => !have.has(r)).sort(), [], 'calls without a rule');
   });

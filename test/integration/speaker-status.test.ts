@@ -1,14 +1,11 @@
-// The status writer against the in-repo API server on loopback: coalescing, no rewrites of
+// The status writer against the real kube-apiserver, as the speaker's ServiceAccount: coalescing, no rewrites of
 // unchanged content, deletes, and the comparison that tells another writer's content from ours.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { startTestApiServer } from '../support/apiserver.ts';
+import { componentClients, startTestApiServer } from '../support/apiserver.ts';
 import { EventRecorder } from '../../src/k8s/index.ts';
 import { StatusWriter, sameStatus, stableJson } from '../../src/speaker/status.ts';
 
-const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
 
 test('stableJson and sameStatus ignore key order and observedTime', () => {
   assert.equal(stableJson({ b: 1, a: [{ d: 2, c: 3 }] }), stableJson({ a: [{ c: 3, d: 2 }], b: 1 }));
@@ -17,11 +14,10 @@ test('stableJson and sameStatus ignore key order and observedTime', () => {
 });
 
 test('StatusWriter: the latest content per object is written once; unchanged content is not rewritten; undefined deletes', async () => {
-  const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).map((f) => CRD_DIR + f);
-  const api = await startTestApiServer({ crds });
+  const api = await startTestApiServer();
   try {
-    await api.core.createNamespace({ body: { metadata: { name: 'ironlb-system' } } });
-    const w = new StatusWriter({ custom: api.custom, events: new EventRecorder({ api: api.core, component: 'test' }), concurrency: 2 });
+    const speaker = await componentClients(api, 'speaker');
+    const w = new StatusWriter({ custom: speaker.custom, events: new EventRecorder({ api: speaker.core, component: 'test' }), concurrency: 2 });
     const st = (node: string) => ({ node, peer: 'r1', peerAddress: '10.0.0.1', state: 'Established', advertisedPrefixes: 1 });
     // A burst of changes to one object: only the first (in flight) and the last are written.
     for (let i = 0; i < 50; i++) w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st(`n${i}`));

@@ -1,5 +1,6 @@
-// A cluster of `ironlb speaker` processes for tests, benchmarks and the lab: the in-repo API server
-// (with ironlb's CRDs), N nodes each in its own network namespace on one bridge, optional BIRD
+// A cluster of `ironlb speaker` processes for tests, benchmarks and the lab: a real control plane
+// (etcd + kube-apiserver, ironlb installed by helm; speakers authenticate as the chart's speaker
+// ServiceAccount), N nodes each in its own network namespace on one bridge, optional BIRD
 // routers and a client namespace on the same bridge, and helpers to seed Nodes, Services,
 // EndpointSlices and configuration.
 //
@@ -8,9 +9,9 @@
 // socket to the server, and each speaker child (this file run as a program) relays a loopback TCP
 // port in its namespace to the socket. No interface is created in the root namespace.
 //
-// Child mode: node test/support/speaker-cluster.ts --api-socket PATH --dir DIR -- <speaker args>
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// Child mode: node test/support/speaker-cluster.ts --api-socket PATH --kubeconfig PATH --dir DIR -- <speaker args>
+//   (the kubeconfig's server is replaced by the relay's loopback address; TLS passes through)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,15 +20,15 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_NAMESPACE } from '../../src/api/index.ts';
-import { isNotFound, kubeConfigForServer } from '../../src/k8s/index.ts';
-import { relayToUnixSocket } from '../../src/lab/relay.ts';
+import { isNotFound } from '../../src/k8s/index.ts';
+import { relayToUnixSocket } from '../../testbed/lab/relay.ts';
+import { kubeconfigWithServer } from '../../testbed/controlplane.ts';
 import { Netns, bridge } from './netns.ts';
-import { startTestApiServer, type TestApiServer } from './apiserver.ts';
+import { componentClients, startTestApiServer, type TestApiServer } from './apiserver.ts';
 import { waitFor } from './wait.ts';
 import { Bird } from './peers/bird.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
 export const NS = DEFAULT_NAMESPACE;
 export const SECRET_NAME = 'ironlb-membership';
 export const METRICS_PORT = 7473;
@@ -36,6 +37,7 @@ const GROUP = 'ironlb.io';
 const VERSION = 'v1alpha1';
 
 // ---- child mode ---------------------------------------------------------------------------------
+
 
 async function runChild(argv: string[]): Promise<void> {
   const sep = argv.indexOf('--');
@@ -50,7 +52,7 @@ async function runChild(argv: string[]): Promise<void> {
   const dir = opt('--dir');
   const port = await relayToUnixSocket(socket);
   const kubeconfig = join(dir, `kubeconfig-${process.pid}`);
-  writeFileSync(kubeconfig, kubeConfigForServer(`http://127.0.0.1:${port}`).exportConfig());
+  writeFileSync(kubeconfig, kubeconfigWithServer(readFileSync(opt('--kubeconfig'), 'utf8'), `https://127.0.0.1:${port}`));
   // Only the speaker's subcommand: loading every other one costs seconds on a busy machine.
   const { Command } = await import('commander');
   const { registerSpeaker } = await import('../../src/cli/speaker.ts');
@@ -181,6 +183,8 @@ export class SpeakerCluster {
   private readonly namespaces: Netns[] = [];
   private relay: net.Server | undefined;
   private discovery!: DiscoveryV1Api;
+  /** The speaker ServiceAccount's kubeconfig (bound token). */
+  private speakerKubeconfig = '';
 
   private constructor(opts: ClusterOptions) {
     this.opts = opts;
@@ -203,10 +207,10 @@ export class SpeakerCluster {
 
   private async setup(): Promise<void> {
     const o = this.opts;
-    const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).map((f) => CRD_DIR + f);
-    this.api = await startTestApiServer({ crds });
+    this.api = await startTestApiServer();
+    this.speakerKubeconfig = (await componentClients(this.api, 'speaker')).kubeconfigPath;
     this.discovery = this.api.kc.makeApiClient(DiscoveryV1Api);
-    const target = this.api.server.port;
+    const target = this.api.port;
     this.relay = net.createServer((c) => {
       const u = net.connect(target, '127.0.0.1');
       c.pipe(u).pipe(c);
@@ -214,8 +218,7 @@ export class SpeakerCluster {
       u.on('error', () => c.destroy());
     });
     await new Promise<void>((r) => this.relay!.listen(this.socket, r));
-    await this.api.core.createNamespace({ body: { metadata: { name: NS } } });
-    await this.api.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: SECRET_NAME, namespace: NS }, data: { secretkey: randomBytes(32).toString('base64') } } });
+    // Namespace and membership Secret (random key): from the chart's install.
 
     const sw = await this.ns();
     const plug = await bridge(sw);
@@ -315,7 +318,7 @@ export class SpeakerCluster {
   startSpeaker(i: number, extra: string[] = []): SpeakerNode {
     const node = this.nodes[i];
     if (!node) throw new Error(`no node ${i}`);
-    const args = [SELF, '--api-socket', this.socket, '--dir', this.dir, '--', '--node-name', node.name, '--namespace', NS, '--metrics-port', String(METRICS_PORT), '--interfaces', 'eth0', ...extra];
+    const args = [SELF, '--api-socket', this.socket, '--kubeconfig', this.speakerKubeconfig, '--dir', this.dir, '--', '--node-name', node.name, '--namespace', NS, '--metrics-port', String(METRICS_PORT), '--interfaces', 'eth0', ...extra];
     const proc = node.ns.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: process.env.IRONLB_LOG_LEVEL ?? 'info' } });
     node.proc = proc;
     const keep = (line: string): void => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../src/install/render.ts';
+import { ROOT } from '../../testbed/tools.ts';
 
 interface Stage {
   base: string;

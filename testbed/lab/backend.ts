@@ -1,7 +1,7 @@
 // The lab's hostname backend (the classic demo): an HTTP server on every address of its node that
 // answers each request with the node's name. Connection: close, so each request is a new
 // connection and the router's ECMP hash can spread them.
-// Usage: node src/lab/backend.ts --lab-dir DIR --name NODE --port PORT [--port PORT...]
+// Usage: node testbed/lab/backend.ts --lab-dir DIR --name NODE --port PORT [--port PORT...]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 

@@ -1,7 +1,7 @@
 // `ironlb lab`: a whole cluster on this machine in network namespaces (docs/lab.md).
 import type { Command } from 'commander';
-import { DEFAULT_NAMESPACE } from '../api/index.ts';
-import { DEFAULT_DIR, DEFAULT_NET, Lab, formatSummary, summarize } from '../lab/index.ts';
+import { DEFAULT_NAMESPACE } from '../../src/api/index.ts';
+import { DEFAULT_DIR, DEFAULT_NET, Lab, formatSummary, summarize } from './index.ts';
 
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -35,7 +35,7 @@ async function settle(lab: Lab, timeoutMs: number): Promise<void> {
 }
 
 export function registerLab(program: Command): void {
-  const lab = program.command('lab').description('a whole cluster on this machine in network namespaces: API server, controller, speakers, router, clients (root)');
+  const lab = program.command('lab').description('a whole cluster on this machine in network namespaces: control plane, controller, speakers, router, clients (root)');
   const dirOpt = ['--dir <path>', 'state folder of the lab (PIDs, logs, kubeconfig)', DEFAULT_DIR] as const;
 
   lab
@@ -143,4 +143,12 @@ export function registerLab(program: Command): void {
       const removed = await Lab.down(o.dir, o.prefix);
       out(removed.length ? `removed: ${removed.join(', ')}` : 'no lab was running');
     }));
+}
+
+/** `ironlb lab ARGS...` (src/cli/main.ts loads this module only when the lab runs). */
+export async function runLab(argv: string[]): Promise<void> {
+  const { Command } = await import('commander');
+  const program = new Command('ironlb').showHelpAfterError();
+  registerLab(program);
+  await program.parseAsync(['lab', ...argv], { from: 'user' });
 }

@@ -10,17 +10,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
-import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRESS_POOL, type KindName } from '../api/index.ts';
-import { isNotFound, kubeConfigForServer } from '../k8s/index.ts';
+import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRESS_POOL, type KindName } from '../../src/api/index.ts';
+import { isNotFound } from '../../src/k8s/index.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
 import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
 
-const SRC = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(SRC, 'cli', 'main.ts');
-const AGENT = (f: string): string => join(SRC, 'lab', f);
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const AGENT = (f: string): string => join(HERE, f);
 export const DEFAULT_DIR = '/run/ironlb-lab';
 export const DEFAULT_PREFIX = 'ilab';
 export const SECRET_NAME = 'ironlb-membership';
@@ -119,7 +119,11 @@ export class Lab {
 
   private constructor(state: LabState) {
     this.state = state;
-    const kc = kubeConfigForServer(state.apiUrl ?? 'http://127.0.0.1:1');
+    // The admin kubeconfig the control-plane agent wrote; before it exists, clients point nowhere.
+    const kc = new KubeConfig();
+    const file = join(state.dir, 'kubeconfig');
+    if (existsSync(file)) kc.loadFromFile(file);
+    else kc.loadFromOptions({ clusters: [{ name: 'none', server: 'https://127.0.0.1:1' }], users: [{ name: 'none' }], contexts: [{ name: 'none', cluster: 'none', user: 'none' }], currentContext: 'none' });
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -173,11 +177,11 @@ export class Lab {
     lab.save();
     const say = o.progress ?? ((): void => {});
     try {
-      say('starting the API server');
-      lab.state.pids.apiserver = spawnDaemon(undefined, process.execPath, [AGENT('apiserver-agent.ts'), '--lab-dir', lab.marker], lab.log('apiserver'), lab.childEnv());
+      say('starting the control plane (etcd, kube-apiserver, kube-controller-manager) and installing ironlb with helm');
+      lab.state.pids.apiserver = spawnDaemon(undefined, process.execPath, [AGENT('controlplane-agent.ts'), '--lab-dir', lab.marker], lab.log('controlplane'), lab.childEnv());
       lab.save();
-      const info = await until('the lab API server', 60_000, () => {
-        if (!alive(lab.state.pids.apiserver ?? 0)) throw new Error(`the API server exited: see ${lab.log('apiserver')}`);
+      const info = await until('the lab control plane', 180_000, () => {
+        if (!alive(lab.state.pids.apiserver ?? 0)) throw new Error(`the control plane exited: see ${lab.log('controlplane')} and ${join(dir, 'controlplane')}/*.log`);
         const f = join(dir, 'apiserver.json');
         return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { url: string }) : undefined;
       });
@@ -186,7 +190,7 @@ export class Lab {
       const ready = new Lab(lab.state);
       say('creating the network: switch, nodes, router, clients');
       await ready.network();
-      say('registering Nodes and the membership Secret');
+      say('registering Nodes (as their kubelets would)');
       await ready.seedApi();
       say(`starting the router (${ready.state.router})`);
       await ready.startRouter();
@@ -281,8 +285,7 @@ export class Lab {
   }
 
   private async seedApi(): Promise<void> {
-    await this.core.createNamespace({ body: { metadata: { name: DEFAULT_NAMESPACE } } });
-    await this.core.createNamespacedSecret({ namespace: DEFAULT_NAMESPACE, body: { metadata: { name: SECRET_NAME, namespace: DEFAULT_NAMESPACE }, data: { secretkey: randomBytes(32).toString('base64') } } });
+    // Namespace, ServiceAccounts, RBAC and the membership Secret came with the helm install.
     for (const n of this.plan.nodes) {
       await this.core.createNode({ body: { metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'lab.ironlb.io/index': String(n.index) } } } });
       await this.setNodeStatus(n.name);
@@ -356,7 +359,7 @@ export class Lab {
   }
 
   startController(): void {
-    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', this.kubeconfig, '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect'], this.log('controller'), this.childEnv());
+    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect'], this.log('controller'), this.childEnv());
     this.save();
   }
 
@@ -507,7 +510,7 @@ export class Lab {
     await this.service('hello-local', { pool: 'lab-bgp', etp: 'Local', endpointNodes: [last] });
   }
 
-  /** Creates a Service of type LoadBalancer and its EndpointSlice (Pods don't run: the node's backend is the endpoint). */
+  /** Creates a Service of type LoadBalancer and its backend Pods (the node's backend process answers for them). */
   async service(name: string, o: ServiceOptions = {}): Promise<V1Service> {
     const namespace = o.namespace ?? 'default';
     const ann: Record<string, string> = {};
@@ -532,29 +535,55 @@ export class Lab {
     return svc;
   }
 
-  /** Replaces the Service's EndpointSlice: one ready endpoint (the node's backend) on each named node. */
+  /**
+   * The Service's backends: one Pod on each named node, made as the scheduler and that node's
+   * kubelet would (bound to the node, host network, Running and Ready with the node's address);
+   * kube-controller-manager's EndpointSlice controller turns them into the Service's EndpointSlices.
+   * Pods on other nodes are removed (force: no kubelet is there to confirm).
+   */
   async endpoints(service: string, nodes: string[], namespace = 'default'): Promise<void> {
-    const name = `${service}-lab`;
-    const body = {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      addressType: 'IPv4',
-      metadata: { name, namespace, labels: { 'kubernetes.io/service-name': service } },
-      ports: [{ name: 'http', port: this.plan.appPort, protocol: 'TCP' }],
-      endpoints: nodes.map((n) => ({ addresses: [this.node(n).ipv4], nodeName: n, conditions: { ready: true, serving: true, terminating: false } })),
-    };
-    try {
-      const cur = await this.discovery.readNamespacedEndpointSlice({ name, namespace });
-      await this.discovery.replaceNamespacedEndpointSlice({ name, namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await this.discovery.createNamespacedEndpointSlice({ namespace, body });
+    const label = `lab.ironlb.io/service=${service}`;
+    const want = new Set(nodes);
+    for (const p of (await this.core.listNamespacedPod({ namespace, labelSelector: label })).items) {
+      if (!want.has(p.spec?.nodeName ?? '')) await this.core.deleteNamespacedPod({ name: p.metadata?.name ?? '', namespace, gracePeriodSeconds: 0 }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    }
+    for (const n of nodes) {
+      const node = this.node(n);
+      const name = `${service}-${node.name}`;
+      let pod = await this.core.readNamespacedPod({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      pod ??= await this.core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name, namespace, labels: { app: service, 'lab.ironlb.io/service': service } },
+          spec: { nodeName: node.name, hostNetwork: true, containers: [{ name: 'backend', image: 'lab.ironlb.io/backend:local', ports: [{ name: 'http', containerPort: this.plan.appPort }] }] },
+        },
+      });
+      if (pod.status?.podIP === node.ipv4 && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
+      const now = new Date();
+      const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
+      await this.core.replaceNamespacedPodStatus({
+        name,
+        namespace,
+        body: {
+          ...pod,
+          status: {
+            phase: 'Running',
+            hostIP: node.ipv4,
+            hostIPs: [{ ip: node.ipv4 }],
+            podIP: node.ipv4,
+            podIPs: [{ ip: node.ipv4 }],
+            startTime: now,
+            conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')],
+            containerStatuses: [{ name: 'backend', ready: true, restartCount: 0, image: 'lab.ironlb.io/backend:local', imageID: '', started: true, state: { running: { startedAt: now } } }],
+          },
+        },
+      });
     }
   }
 
   async deleteService(name: string, namespace = 'default'): Promise<void> {
     await this.core.deleteNamespacedService({ name, namespace });
-    await this.discovery.deleteNamespacedEndpointSlice({ name: `${name}-lab`, namespace }).catch(() => undefined);
+    await this.core.deleteCollectionNamespacedPod({ namespace, labelSelector: `lab.ironlb.io/service=${name}`, gracePeriodSeconds: 0 }).catch(() => undefined);
   }
 
   /** The Service's ingress addresses (empty while pending). */

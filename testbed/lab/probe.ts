@@ -1,6 +1,6 @@
 // A client probe, run inside a client namespace: HTTP GETs to one or more URLs, each on a new
 // connection, printing one JSON line per request: {t, url, node} or {t, url, err}. Bounded in count
-// and in time. Usage: node src/lab/probe.ts --url URL [--url URL] --count N --interval MS --timeout MS --max-ms MS
+// and in time. Usage: node testbed/lab/probe.ts --url URL [--url URL] --count N --interval MS --timeout MS --max-ms MS
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
