@@ -265,6 +265,9 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
           '--advertise-address=127.0.0.1',
           // The endpoint reconciler refuses a loopback address; nothing here needs the kubernetes Service's endpoints.
           '--endpoint-reconciler-type=none',
+          // Webhooks and aggregated APIs are reached through their Services' endpoints, never a
+          // cluster IP: no kube-proxy runs here, and a cluster IP would leave through the default route.
+          '--enable-aggregator-routing=true',
           `--secure-port=${apiPort}`,
           `--tls-cert-file=${certFile}`,
           `--tls-private-key-file=${keyFile}`,

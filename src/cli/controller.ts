@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { Controller, COMPONENT, createMetrics, startHealthServer } from '../controller/index.ts';
+import { AdmissionWebhook, Controller, COMPONENT, createMetrics, startHealthServer } from '../controller/index.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 
@@ -20,6 +20,11 @@ interface Opts {
   loadBalancerClass: string;
   ignoreServicesWithoutClass?: boolean;
   identity?: string;
+  webhookPort: string;
+  webhookHost: string;
+  webhookSecret: string;
+  webhookConfiguration: string;
+  webhookService: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -44,6 +49,11 @@ export function registerController(program: Command): void {
     .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
     .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
     .option('--identity <id>', 'identity in the Lease and Events (default: hostname-pid)')
+    .option('--webhook-port <port>', 'port of the validating admission webhook (HTTPS); 0 turns it off', '0')
+    .option('--webhook-host <address>', 'address of the admission webhook', '0.0.0.0')
+    .option('--webhook-secret <name>', 'Secret (in --namespace) holding the webhook\'s CA and serving certificate, created empty by the chart', 'ironlb-webhook-cert')
+    .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the controller keeps current', 'ironlb-validating')
+    .option('--webhook-service <name>', 'Service in front of the webhook (its DNS names go into the certificate)', 'ironlb-webhook')
     .action(async (o: Opts) => {
       const log = logger('cli');
       const port = num('--metrics-port', o.metricsPort, 0, 65535);
@@ -52,8 +62,10 @@ export function registerController(program: Command): void {
       const retryPeriodMs = num('--retry-period', o.retryPeriod, 0.1, 3600) * 1000;
       const metrics = createMetrics();
       collectDefaultMetrics({ register: metrics.registry });
+      const webhookPort = num('--webhook-port', o.webhookPort, 0, 65535);
+      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
       const controller = new Controller({
-        clients: makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {})),
+        clients,
         namespace: o.namespace,
         loadBalancerClass: o.loadBalancerClass,
         handleServicesWithoutClass: !o.ignoreServicesWithoutClass,
@@ -63,15 +75,31 @@ export function registerController(program: Command): void {
       });
       const server = await startHealthServer({ port, host: o.metricsHost, registry: metrics.registry, healthz: () => controller.healthz(), readyz: () => controller.readyz() });
       log.info({ port: server.port, namespace: o.namespace, class: o.loadBalancerClass }, 'controller starting');
+      let webhook: AdmissionWebhook | undefined;
+      if (webhookPort > 0) {
+        const svc = `${o.webhookService}.${o.namespace}.svc`;
+        webhook = new AdmissionWebhook({
+          clients,
+          namespace: o.namespace,
+          host: o.webhookHost,
+          port: webhookPort,
+          secretName: o.webhookSecret,
+          configurationName: o.webhookConfiguration,
+          dnsNames: [svc, `${svc}.cluster.local`, `${o.webhookService}.${o.namespace}`],
+          snapshot: () => controller.configSnapshot(),
+        });
+      }
       const stop = (): void => {
         log.info('stopping');
-        void controller
-          .stop()
+        void Promise.resolve(webhook?.stop())
+          .then(() => controller.stop())
           .then(() => server.close())
           .then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       await controller.start();
+      // After the caches are filled: the webhook judges changes against them.
+      await webhook?.start();
     });
 }

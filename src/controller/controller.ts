@@ -319,10 +319,16 @@ export class Controller {
 
   // ---- configuration ------------------------------------------------------------------------
 
-  async #syncConfig(): Promise<void> {
+  /** The configuration objects (each with its kind) and the Secrets, as the caches hold them now. */
+  configSnapshot(): { objects: unknown[]; secrets: readonly V1Secret[] } {
     const objects: unknown[] = [];
     for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
-    const { config, errors } = validateConfig(objects, this.#secrets.list());
+    return { objects, secrets: this.#secrets.list() };
+  }
+
+  async #syncConfig(): Promise<void> {
+    const { objects, secrets } = this.configSnapshot();
+    const { config, errors } = validateConfig(objects, secrets);
     const alloc = this.#allocator;
     if (!alloc) return;
     if (!config) {

@@ -3,3 +3,4 @@ export { Controller, COMPONENT, CONFIG_STATE_NAME, type ControllerOptions } from
 export { createMetrics, type ControllerMetrics } from './metrics.ts';
 export { startHealthServer, type HealthServer, type HealthServerOptions, type Probe } from './server.ts';
 export { toAllocatorRequest, poolSpecs, serviceKey, ingressIPs, startupOrder, type Service } from './requests.ts';
+export { AdmissionWebhook, WEBHOOK_PATH, type WebhookOptions } from './webhook.ts';

@@ -36,6 +36,11 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       readNamespacedEvent: cl(['events'], ['get']),
       replaceNamespacedEvent: cl(['events'], ['update']),
       createNamespacedEvent: cl(['events'], ['create']),
+      // AdmissionWebhook: its certificate Secret and the caBundle of its configuration (by name).
+      readNamespacedSecret: ns(['secrets'], ['get']),
+      replaceNamespacedSecret: ns(['secrets'], ['update']),
+      readValidatingWebhookConfiguration: cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['get']),
+      replaceValidatingWebhookConfiguration: cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['update']),
       // LeaderElector.
       readNamespacedLease: ns(['coordination.k8s.io/leases'], ['get']),
       createNamespacedLease: ns(['coordination.k8s.io/leases'], ['create']),
