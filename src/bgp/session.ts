@@ -15,6 +15,7 @@ import { unmapAddress, type SocketFactory } from './socket.ts';
 import type { Logger } from '../util/log.ts';
 import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
 import { bgpMetrics } from './metrics.ts';
+import { isIbgp } from './open-check.ts';
 
 /** A PeerConfig with every default filled in. */
 export interface ResolvedPeer extends PeerConfig {
@@ -127,9 +128,11 @@ export class Session {
 
   static fsmConfig(cfg: ResolvedPeer): FsmConfig {
     const f: FsmConfig = {
-      localAsn: cfg.localAsn, peerAsn: cfg.peerAsn, routerId: cfg.routerId, holdTime: cfg.holdTime,
+      localAsn: cfg.localAsn, routerId: cfg.routerId, holdTime: cfg.holdTime,
       passive: cfg.passive ?? false, connectRetryTime: cfg.connectRetryTime, maxRetryTime: MAX_RETRY_TIME,
     };
+    if (cfg.peerAsn !== undefined) f.peerAsn = cfg.peerAsn;
+    if (cfg.dynamicAsn !== undefined) f.dynamicAsn = cfg.dynamicAsn;
     if (cfg.keepaliveTime !== undefined) f.keepaliveTime = cfg.keepaliveTime;
     return f;
   }
@@ -139,7 +142,7 @@ export class Session {
   }
 
   get ibgp(): boolean {
-    return this.cfg.localAsn === this.cfg.peerAsn;
+    return isIbgp(this.cfg);
   }
 
   /**
@@ -304,7 +307,11 @@ export class Session {
     const prev = conn.fsm.state;
     const t = step(conn.fsm, this.fsmCfg, ev);
     conn.fsm = t.next;
-    for (const a of t.actions) this.exec(conn, a);
+    for (const a of t.actions) {
+      this.exec(conn, a);
+      // Say why we sent it (e.g. which AS the peer offered), not only which NOTIFICATION.
+      if (a.type === 'sendNotification' && t.next.lastError && t.next.state === 'Idle') this.lastError += `: ${t.next.lastError}`;
+    }
     const next = t.next.state;
     if (conn === this.main) {
       // A reason belongs to a session ending, not to the steps of the next attempt.
@@ -758,6 +765,8 @@ export class Session {
     };
     const n = this.main.fsm.negotiated;
     if (n && this.main.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
+    const asn = this.cfg.peerAsn ?? (n && this.main.fsm.state !== 'Idle' ? n.peerAsn : undefined);
+    if (asn !== undefined) st.peerAsn = asn;
     if (this.state === 'Established') {
       if (this.negotiated) st.negotiated = this.negotiated;
       if (this.localAddress) st.localAddress = this.localAddress;

@@ -7,7 +7,13 @@ export interface PeerConfig {
   /** Unique name of the peer in this engine. */
   name: string;
   localAsn: number;
-  peerAsn: number;
+  /** The peer's AS. Exactly one of peerAsn and dynamicAsn. */
+  peerAsn?: number;
+  /**
+   * Accept the AS the peer's OPEN carries: `internal` only our own AS (iBGP), `external` any
+   * other (eBGP). Any other AS is refused with OPEN Message Error / Bad Peer AS (2/2).
+   */
+  dynamicAsn?: 'internal' | 'external';
   peerAddress: string;
   /** Default 179. */
   peerPort?: number;
@@ -117,6 +123,8 @@ export interface PeerStatus {
   name: string;
   peerAddress: string;
   state: SessionState;
+  /** The peer's AS: configured, or learned from its OPEN with dynamicAsn (unset until then). */
+  peerAsn?: number;
   /** Milliseconds since Established (0 when not established). */
   uptimeMs: number;
   peerRouterId?: string;

@@ -41,14 +41,14 @@ export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 
 
 /** The engine's peer settings for a BGPPeer on this node, or a problem that keeps it from running. */
 export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig | PeerProblem {
-  if (p.peerASN === undefined) {
-    return { peer: p.name, message: `dynamicASN "${p.dynamicASN ?? ''}" is not supported by this speaker yet; set peerASN` };
+  if (p.peerASN === undefined && p.dynamicASN === undefined) {
+    return { peer: p.name, message: 'neither peerASN nor dynamicASN is set; set one of them' };
   }
   const routerId = p.routerID ?? ctx.address4;
   const cfg: PeerConfig = {
     name: p.name,
     localAsn: p.myASN,
-    peerAsn: p.peerASN,
+    ...(p.peerASN !== undefined ? { peerAsn: p.peerASN } : { dynamicAsn: p.dynamicASN }),
     peerAddress: p.peerAddress,
     peerPort: p.peerPort,
     holdTime: Math.round(p.holdTimeMs / 1000),
@@ -162,7 +162,7 @@ export class BgpReconciler {
       try {
         if (prev === undefined) {
           engine.addPeer(cfg);
-          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn }, 'BGP peer added');
+          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn ?? cfg.dynamicAsn }, 'BGP peer added');
         } else {
           await engine.updatePeer(cfg);
           this.#log.info({ peer: name }, 'BGP peer changed');
