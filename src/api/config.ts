@@ -71,8 +71,18 @@ export interface ParsedBGPPeer {
   myASN: number;
   peerASN?: number;
   dynamicASN?: 'internal' | 'external';
-  peerAddress: string;
+  /** Unset for an unnumbered peer (`interface`): its link-local address is learned on the link. */
+  peerAddress?: string;
+  /** BGP unnumbered: the interface the peer is on (IPv6 link-local session). */
+  interface?: string;
+  /** The VRF device the session is bound to. */
+  vrf?: string;
+  /** The session's own family: the peer address's; IPv6 for unnumbered peers. */
   family: Family;
+  /** Only the session's own family (MetalLB disableMP). */
+  disableMP: boolean;
+  /** Both families on the session, whatever the session interface holds. */
+  dualStackAddressFamily: boolean;
   peerPort: number;
   sourceAddress?: string;
   routerID?: string;
@@ -318,10 +328,11 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
   const secretsByName = new Map<string, SecretLike>();
   for (const s of secrets) if (s.metadata?.name) secretsByName.set(s.metadata.name, s);
   for (const { meta, spec } of list<BGPPeerSpec>('BGPPeer')) {
-    const peerIP = parseIP(spec.peerAddress);
-    const family: Family = peerIP?.family ?? 4;
+    const peerIP = spec.peerAddress === undefined ? undefined : parseIP(spec.peerAddress);
+    const family: Family = peerIP?.family ?? (spec.interface !== undefined ? 6 : 4);
     if (spec.sourceAddress !== undefined && parseIP(spec.sourceAddress)?.family !== family) {
-      err('BGPPeer', meta.name, 'spec.sourceAddress', spec.sourceAddress, `must be an IPv${family} address, the family of peerAddress ${spec.peerAddress}`);
+      const what = spec.peerAddress !== undefined ? `the family of peerAddress ${spec.peerAddress}` : 'as an unnumbered session (interface) runs over IPv6 link-local addresses; or leave it unset';
+      err('BGPPeer', meta.name, 'spec.sourceAddress', spec.sourceAddress, `must be an IPv${family} address, ${what}`);
     }
     if (spec.bfdProfile !== undefined && !bfdProfiles.has(spec.bfdProfile)) {
       err('BGPPeer', meta.name, 'spec.bfdProfile', spec.bfdProfile, `names no BFDProfile; existing profiles: ${[...bfdProfiles.keys()].join(', ') || '(none)'}`);
@@ -345,8 +356,12 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
       myASN: spec.myASN,
       ...(spec.peerASN !== undefined ? { peerASN: spec.peerASN } : {}),
       ...(spec.dynamicASN !== undefined ? { dynamicASN: spec.dynamicASN } : {}),
-      peerAddress: spec.peerAddress,
+      ...(spec.peerAddress !== undefined ? { peerAddress: spec.peerAddress } : {}),
+      ...(spec.interface !== undefined ? { interface: spec.interface } : {}),
+      ...(spec.vrf !== undefined ? { vrf: spec.vrf } : {}),
       family,
+      disableMP: spec.disableMP,
+      dualStackAddressFamily: spec.dualStackAddressFamily,
       peerPort: spec.peerPort,
       ...(spec.sourceAddress !== undefined ? { sourceAddress: spec.sourceAddress } : {}),
       ...(spec.routerID !== undefined ? { routerID: spec.routerID } : {}),

@@ -77,6 +77,8 @@ class Conn {
   keepalive: NodeJS.Timeout | undefined;
   peerCaps: Capabilities | undefined;
   connecting: AbortController | undefined;
+  /** Families our OPEN offered on this connection. */
+  offered: Family[] = [];
 
   constructor(fsm: FsmState) {
     this.fsm = fsm;
@@ -333,7 +335,7 @@ export class Session {
         if (conn.socket) this.closeSocket(conn, true);
         return;
       case 'sendOpen':
-        this.write(conn, this.openMessage());
+        this.write(conn, this.openMessage(conn));
         return;
       case 'sendKeepalive':
         this.write(conn, encodeKeepalive());
@@ -451,12 +453,34 @@ export class Session {
     this.counters.messagesOut++;
   }
 
-  private openMessage(): Buffer {
+  /**
+   * The families to offer on a connection: the configured ones; with familiesFromInterface, a
+   * family other than the session's only when the interface holding the connection's local
+   * address has an address of it to give as next hop (an IPv6 one must be global).
+   */
+  private offeredFamilies(conn: Conn): Family[] {
     const c = this.cfg;
+    if (!c.familiesFromInterface) return c.families;
+    const own: Family = parseAddress(c.peerAddress).length === 4 ? 'ipv4' : 'ipv6';
+    const local = unmapAddress(conn.socket?.localAddress ?? c.localAddress ?? '');
+    const iface = local ? interfaceAddresses(local) : {};
+    const offered = c.families.filter((f) => f === own || (f === 'ipv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
+    const dropped = c.families.filter((f) => !offered.includes(f));
+    if (dropped.length && !this.warnedSkips.has(`offer:${dropped.join()}`)) {
+      this.warnedSkips.add(`offer:${dropped.join()}`);
+      this.log.info({ localAddress: local, dropped }, `not offering ${dropped.join(', ')}: the session interface has no address of that family for a next hop`);
+    }
+    return offered;
+  }
+
+  private openMessage(conn: Conn): Buffer {
+    const c = this.cfg;
+    const families = this.offeredFamilies(conn);
+    conn.offered = families;
     const caps = emptyCapabilities();
-    for (const f of c.families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
+    for (const f of families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
     // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
-    if (c.families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
+    if (families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
     caps.routeRefresh = true;
     caps.extendedMessage = true;
     caps.fourOctetAs = c.localAsn;
@@ -466,10 +490,10 @@ export class Session {
         restarting: this.firstSession,
         notification: false,
         time: Math.min(Math.max(0, Math.round(c.gracefulRestart.restartTime)), 4095),
-        families: c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
+        families: families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
       };
     }
-    if (c.addPath) caps.addPath = c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
+    if (c.addPath) caps.addPath = families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
     return encodeOpen({ asn: c.localAsn, holdTime: c.holdTime, bgpId: c.routerId, capabilities: caps });
   }
 
@@ -626,7 +650,7 @@ export class Session {
     const local = unmapAddress(sock?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
     this.localAddress = local;
     const theirs = peerFamilies(caps);
-    this.families = new Set(this.cfg.families.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
+    this.families = new Set(conn.offered.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
     const addPath = (f: Family): boolean => !!this.cfg.addPath && caps.addPath.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST && (x.mode & 1) !== 0);
     const ctx: EncodingContext = {
       localAsn: this.cfg.localAsn,

@@ -38,6 +38,11 @@ export interface PeerConfig {
   gracefulRestart?: { restartTime: number; preserveOnShutdown?: boolean };
   /** Families announced on this session. Default: both. */
   families?: Family[];
+  /**
+   * Offer a family other than the peer address's only when the interface the session runs on
+   * has an address of it (a global one for IPv6) to give as next hop; checked per connection.
+   */
+  familiesFromInterface?: boolean;
   /** Offer ADD-PATH send (RFC 7911) for our families. */
   addPath?: boolean;
   /** Bind the session to this interface or VRF (SO_BINDTODEVICE). */

@@ -33,8 +33,15 @@ export interface BgpNodeContext {
   nextHopFamilies?: ReadonlySet<4 | 6>;
 }
 
-/** Address families a session with this peer carries: its own, plus the other when the node has a next hop for it. */
+/**
+ * Address families a session with this peer carries: only its own with disableMP; both with
+ * dualStackAddressFamily (and on unnumbered sessions, where IPv4 goes with IPv6 next hops);
+ * otherwise its own, plus the other when the node has a next hop for it (the engine then checks
+ * the session's own interface, per connection: familiesFromInterface).
+ */
 export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 | 6> {
+  if (p.disableMP) return [p.family];
+  if (p.dualStackAddressFamily || p.interface !== undefined) return [4, 6];
   const other = p.family === 4 ? 6 : 4;
   return ctx.nextHopFamilies?.has(other) ? [4, 6] : [p.family];
 }
@@ -43,6 +50,9 @@ export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 
 export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig | PeerProblem {
   if (p.peerASN === undefined && p.dynamicASN === undefined) {
     return { peer: p.name, message: 'neither peerASN nor dynamicASN is set; set one of them' };
+  }
+  if (p.peerAddress === undefined) {
+    return { peer: p.name, message: `BGP unnumbered (interface ${p.interface ?? '?'}) is not supported by this speaker yet; set peerAddress` };
   }
   const routerId = p.routerID ?? ctx.address4;
   const cfg: PeerConfig = {
@@ -56,6 +66,8 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
     connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
     families: sessionFamilies(p, ctx).map((f) => (f === 4 ? 'ipv4' : 'ipv6')),
   };
+  if (!p.disableMP && !p.dualStackAddressFamily && cfg.families?.length === 2) cfg.familiesFromInterface = true;
+  if (p.vrf !== undefined) cfg.device = p.vrf;
   if (p.holdTimeMs === 0) delete cfg.keepaliveTime;
   if (routerId !== undefined) cfg.routerId = routerId;
   if (p.sourceAddress !== undefined) cfg.localAddress = p.sourceAddress;
@@ -66,7 +78,7 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
 }
 
 export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSpec | undefined {
-  if (p.bfdProfile === undefined) return undefined;
+  if (p.bfdProfile === undefined || p.peerAddress === undefined) return undefined;
   const prof = config.bfdProfiles.get(p.bfdProfile);
   if (!prof) return undefined;
   const spec: BfdSessionSpec = {

@@ -447,3 +447,15 @@ test('IPv6 session: IPv4 routes take the session interface\'s IPv4 address; exte
   assert.deepEqual(fake.of('open')[0]?.capabilities.extendedNextHop, [{ afi: 1, safi: 1, nextHopAfi: 2 }]);
   assert.equal(engine.peerStatus('p').negotiated?.extendedNextHop, true);
 });
+
+test('familiesFromInterface: a family the session interface has no address of is not offered (lo: no global IPv6)', async (t) => {
+  // The fake peer offers both families; lo holds 127.0.0.1 and ::1 but no global IPv6 to give as next hop.
+  const { engine, fake } = await engineWithFake(t, { families: ['ipv4', 'ipv6'], familiesFromInterface: true });
+  const ours = fake.of('open')[0];
+  assert.ok(ours, 'our OPEN reached the fake peer');
+  assert.deepEqual(ours.capabilities.multiprotocol, [{ afi: 1, safi: 1 }], 'only IPv4 unicast offered');
+  assert.deepEqual(engine.peerStatus('p').negotiated?.families, ['ipv4']);
+  // Without the check both families are offered (the peer's interface is not consulted).
+  const plain = await engineWithFake(t, { families: ['ipv4', 'ipv6'] });
+  assert.deepEqual(plain.engine.peerStatus('p').negotiated?.families, ['ipv4', 'ipv6']);
+});
