@@ -65,12 +65,14 @@ test('MetalLB CRs (v1beta1 and v1beta2) become ironlb objects that validate', ()
     ebgpMultiHop: true,
     gracefulRestart: true,
     passwordSecret: { name: 'tor-b-password' },
+    vrf: 'red',
+    disableMP: true,
   });
+  // Unnumbered, dynamic ASN and dual-stack carried across; MetalLB's "" VRF is the default one.
+  assert.deepEqual(get(r, 'BGPPeer', 'tor-c').spec, { myASN: 64512, dynamicASN: 'external', interface: 'eth2', dualStackAddressFamily: true });
   assert.deepEqual(r.warnings, [
     'BGPPeer/tor-a: the plain-text password moved into Secret ironlb-system/tor-a-bgp-password (in the output): keep the output private',
     'BGPPeer/tor-b: copy Secret metallb-system/tor-b-password into namespace ironlb-system (type kubernetes.io/basic-auth, key "password") before applying',
-    'BGPPeer/tor-b: spec.vrf ("red") has no ironlb equivalent; dropped: ironlb peers from the default VRF only',
-    'BGPPeer/tor-b: spec.disableMP (true) has no ironlb equivalent; dropped: ironlb negotiates one session per address family of the peer address',
   ]);
   const cfg = valid(r, [{ metadata: { name: 'tor-b-password' }, type: 'kubernetes.io/basic-auth', stringData: { password: 'x' } }]);
   assert.deepEqual(cfg?.bgpAdvertisements[0]?.pools, ['production']);
