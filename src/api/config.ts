@@ -155,6 +155,7 @@ export function validateObject(kind: ConfigKindName, obj: unknown): { spec?: unk
     return { errors: [{ ...where, field: '(root)', value: obj, message: 'must be an object with metadata and spec' }] };
   }
   if (typeof name !== 'string' || name === '') errs.push({ path: 'metadata.name', value: name, message: 'is required' });
+  metadataStrings(o.metadata, errs);
   let spec: unknown;
   if (def.spec) {
     if (o.spec === undefined || o.spec === null) errs.push({ path: 'spec', value: o.spec, message: 'is required' });
@@ -163,6 +164,28 @@ export function validateObject(kind: ConfigKindName, obj: unknown): { spec?: unk
   const errors = errs.map((e) => ({ ...where, field: e.path, value: e.value, message: e.message }));
   if (errors.length) return { errors };
   return { spec, meta: { ...(o.metadata as ObjectMeta), name: name as string }, errors };
+}
+
+/** Why a value kubectl reads from unquoted YAML is not the string it was meant to be. */
+export const YAML_STRING_HINT = 'quote it in YAML ("yes", "on", "true", "0123"): kubectl reads YAML 1.1, where such words and numbers are not strings';
+
+/**
+ * Labels and annotations are maps of strings, as the API server decodes them (a boolean or a
+ * number there makes kubectl apply fail, e.g. an unquoted `yes` read as YAML 1.1).
+ */
+function metadataStrings(metadata: unknown, errs: FieldError[]): void {
+  if (typeof metadata !== 'object' || metadata === null) return;
+  for (const key of ['labels', 'annotations'] as const) {
+    const m = (metadata as Record<string, unknown>)[key];
+    if (m === undefined || m === null) continue;
+    if (typeof m !== 'object' || Array.isArray(m)) {
+      errs.push({ path: `metadata.${key}`, value: m, message: 'must be a map of strings' });
+      continue;
+    }
+    for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
+      if (typeof v !== 'string') errs.push({ path: `metadata.${key}.${k}`, value: v, message: `must be a string, got ${v === null ? 'null' : typeof v}: ${YAML_STRING_HINT}` });
+    }
+  }
 }
 
 function kindOf(obj: unknown): string | undefined {

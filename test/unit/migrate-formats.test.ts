@@ -197,3 +197,24 @@ test('ironlb migrate prints YAML that ironlb validate accepts, warnings on stder
   const v = validateFiles(['out.yaml'], { read: () => stdout });
   assert.deepEqual(v.problems, []);
 });
+
+test('migrate output keeps YAML 1.1 look-alikes strings: a label "yes" and a BGP password "yes" read back as strings (kubectl reads YAML 1.1)', () => {
+  const src = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: p, namespace: metallb-system, labels: { public: "yes", rack: "0755", at: "1:20" } }
+spec: { addresses: [192.0.2.0/28] }
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPPeer
+metadata: { name: r, namespace: metallb-system }
+spec: { myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, password: "yes" }
+`;
+  const text = formatMigration(migrate('metallb', readObjects(src, 'in.yaml')), 'metallb');
+  // Read the output as kubectl does (YAML 1.1): every value must still be the string it was.
+  const docs = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as O);
+  const pool = docs.find((d) => d.kind === 'IPPool');
+  assert.deepEqual(pool?.metadata.labels, { public: 'yes', rack: '0755', at: '1:20' }, text);
+  const secret = docs.find((d) => d.kind === 'Secret');
+  assert.deepEqual(secret?.stringData, { password: 'yes' }, text);
+  assert.match(text, /public: "yes"/);
+});
