@@ -65,6 +65,22 @@ test('session families per BGPPeer: disableMP (own family only), dualStackAddres
   assert.match(both.errors.map((e) => e.message).join('; '), /exclude each other/);
 });
 
+test('vrf becomes the session device; an unnumbered peer (interface) is reported as not supported yet, with what to do', () => {
+  const r = validateConfig([
+    { kind: 'BGPPeer', metadata: { name: 'red', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1', vrf: 'red' } },
+    { kind: 'BGPPeer', metadata: { name: 'unnumbered', namespace: ns }, spec: { myASN: 64512, dynamicASN: 'external', interface: 'eth1' } },
+  ]);
+  assert.deepEqual(r.errors, []);
+  const c = r.config as ParsedConfig;
+  const red = peerConfigFor(c.bgpPeers.get('red')!, ctx([4]));
+  assert.ok(!('message' in red));
+  assert.equal(red.device, 'red');
+  const un = peerConfigFor(c.bgpPeers.get('unnumbered')!, ctx([4, 6]));
+  assert.ok('message' in un);
+  assert.match(un.message, /BGP unnumbered \(interface eth1\) is not supported by this speaker yet; set peerAddress/);
+  assert.equal(c.bgpPeers.get('unnumbered')!.family, 6, 'unnumbered sessions are IPv6 link-local');
+});
+
 /** Records what the reconciler asks of the engine (the engine itself is tested in test/unit/bgp-*). */
 class FakeEngine extends EventEmitter {
   peers = new Map<string, PeerConfig>();
