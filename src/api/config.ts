@@ -71,8 +71,18 @@ export interface ParsedBGPPeer {
   myASN: number;
   peerASN?: number;
   dynamicASN?: 'internal' | 'external';
-  peerAddress: string;
+  /** Unset for an unnumbered peer (`interface`): its link-local address is learned on the link. */
+  peerAddress?: string;
+  /** BGP unnumbered: the interface the peer is on (IPv6 link-local session). */
+  interface?: string;
+  /** The VRF device the session is bound to. */
+  vrf?: string;
+  /** The session's own family: the peer address's; IPv6 for unnumbered peers. */
   family: Family;
+  /** Only the session's own family (MetalLB disableMP). */
+  disableMP: boolean;
+  /** Both families on the session, whatever the session interface holds. */
+  dualStackAddressFamily: boolean;
   peerPort: number;
   sourceAddress?: string;
   routerID?: string;
@@ -145,6 +155,7 @@ export function validateObject(kind: ConfigKindName, obj: unknown): { spec?: unk
     return { errors: [{ ...where, field: '(root)', value: obj, message: 'must be an object with metadata and spec' }] };
   }
   if (typeof name !== 'string' || name === '') errs.push({ path: 'metadata.name', value: name, message: 'is required' });
+  metadataStrings(o.metadata, errs);
   let spec: unknown;
   if (def.spec) {
     if (o.spec === undefined || o.spec === null) errs.push({ path: 'spec', value: o.spec, message: 'is required' });
@@ -153,6 +164,28 @@ export function validateObject(kind: ConfigKindName, obj: unknown): { spec?: unk
   const errors = errs.map((e) => ({ ...where, field: e.path, value: e.value, message: e.message }));
   if (errors.length) return { errors };
   return { spec, meta: { ...(o.metadata as ObjectMeta), name: name as string }, errors };
+}
+
+/** Why a value kubectl reads from unquoted YAML is not the string it was meant to be. */
+export const YAML_STRING_HINT = 'quote it in YAML ("yes", "on", "true", "0123"): kubectl reads YAML 1.1, where such words and numbers are not strings';
+
+/**
+ * Labels and annotations are maps of strings, as the API server decodes them (a boolean or a
+ * number there makes kubectl apply fail, e.g. an unquoted `yes` read as YAML 1.1).
+ */
+function metadataStrings(metadata: unknown, errs: FieldError[]): void {
+  if (typeof metadata !== 'object' || metadata === null) return;
+  for (const key of ['labels', 'annotations'] as const) {
+    const m = (metadata as Record<string, unknown>)[key];
+    if (m === undefined || m === null) continue;
+    if (typeof m !== 'object' || Array.isArray(m)) {
+      errs.push({ path: `metadata.${key}`, value: m, message: 'must be a map of strings' });
+      continue;
+    }
+    for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
+      if (typeof v !== 'string') errs.push({ path: `metadata.${key}.${k}`, value: v, message: `must be a string, got ${v === null ? 'null' : typeof v}: ${YAML_STRING_HINT}` });
+    }
+  }
 }
 
 function kindOf(obj: unknown): string | undefined {
@@ -318,10 +351,11 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
   const secretsByName = new Map<string, SecretLike>();
   for (const s of secrets) if (s.metadata?.name) secretsByName.set(s.metadata.name, s);
   for (const { meta, spec } of list<BGPPeerSpec>('BGPPeer')) {
-    const peerIP = parseIP(spec.peerAddress);
-    const family: Family = peerIP?.family ?? 4;
+    const peerIP = spec.peerAddress === undefined ? undefined : parseIP(spec.peerAddress);
+    const family: Family = peerIP?.family ?? (spec.interface !== undefined ? 6 : 4);
     if (spec.sourceAddress !== undefined && parseIP(spec.sourceAddress)?.family !== family) {
-      err('BGPPeer', meta.name, 'spec.sourceAddress', spec.sourceAddress, `must be an IPv${family} address, the family of peerAddress ${spec.peerAddress}`);
+      const what = spec.peerAddress !== undefined ? `the family of peerAddress ${spec.peerAddress}` : 'as an unnumbered session (interface) runs over IPv6 link-local addresses; or leave it unset';
+      err('BGPPeer', meta.name, 'spec.sourceAddress', spec.sourceAddress, `must be an IPv${family} address, ${what}`);
     }
     if (spec.bfdProfile !== undefined && !bfdProfiles.has(spec.bfdProfile)) {
       err('BGPPeer', meta.name, 'spec.bfdProfile', spec.bfdProfile, `names no BFDProfile; existing profiles: ${[...bfdProfiles.keys()].join(', ') || '(none)'}`);
@@ -345,8 +379,12 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
       myASN: spec.myASN,
       ...(spec.peerASN !== undefined ? { peerASN: spec.peerASN } : {}),
       ...(spec.dynamicASN !== undefined ? { dynamicASN: spec.dynamicASN } : {}),
-      peerAddress: spec.peerAddress,
+      ...(spec.peerAddress !== undefined ? { peerAddress: spec.peerAddress } : {}),
+      ...(spec.interface !== undefined ? { interface: spec.interface } : {}),
+      ...(spec.vrf !== undefined ? { vrf: spec.vrf } : {}),
       family,
+      disableMP: spec.disableMP,
+      dualStackAddressFamily: spec.dualStackAddressFamily,
       peerPort: spec.peerPort,
       ...(spec.sourceAddress !== undefined ? { sourceAddress: spec.sourceAddress } : {}),
       ...(spec.routerID !== undefined ? { routerID: spec.routerID } : {}),

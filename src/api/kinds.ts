@@ -17,6 +17,8 @@ export const DEFAULT_NAMESPACE = 'ironlb-system';
 const NAME_RE = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const objName = () => s.string({ pattern: NAME_RE, maxLength: 253, patternHint: 'a Kubernetes object name (lowercase letters, digits, "-" and ".")' });
 
+/** Linux interface names (IFNAMSIZ 16 with the NUL; no "/", ":" or whitespace). */
+const IFNAME_RE = '^[A-Za-z0-9_.@-]{1,15}$';
 const ipCheck = (v: string): string | undefined => (parseIP(v) ? undefined : 'must be an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1');
 const ipv4Check = (v: string): string | undefined => (parseIP(v)?.family === 4 ? undefined : 'must be an IPv4 address in dotted form (the BGP router ID is 32 bits)');
 
@@ -125,7 +127,20 @@ export const bgpPeerSpec = s.object(
     myASN: asn('Our AS number.').required(),
     peerASN: asn("The peer's AS number; or set dynamicASN."),
     dynamicASN: s.enumOf(['internal', 'external'] as const, { description: 'Accept any AS of this kind instead of a fixed peerASN.' }),
-    peerAddress: s.string({ maxLength: 45, check: ipCheck }).required(),
+    peerAddress: s.string({ maxLength: 45, check: ipCheck, description: "The peer's address; or set interface (BGP unnumbered)." }),
+    interface: s.string({
+      pattern: IFNAME_RE, maxLength: 15, patternHint: 'a Linux interface name',
+      description: "BGP unnumbered: peer over this interface with IPv6 link-local addresses (the peer's learned from its router advertisements and neighbour entries) instead of a peerAddress.",
+    }),
+    vrf: s.string({
+      pattern: IFNAME_RE, maxLength: 15, patternHint: 'a Linux VRF device name',
+      description: 'Run the session in this VRF: bound to the VRF device, with a source address from the VRF.',
+    }),
+    disableMP: s.bool({ default: false, description: 'Carry only the address family of the session (IPv4 routes over IPv4 sessions, IPv6 over IPv6); MetalLB disableMP.' }),
+    dualStackAddressFamily: s.bool({
+      default: false,
+      description: 'Always carry both address families over this one session (MP-BGP), even when the session interface has no address of the other family (IPv4 then goes with an IPv6 next hop where the peer supports RFC 8950). Default: the other family only when the session interface has an address of it.',
+    }),
     peerPort: s.int({ min: 1, max: 65535, default: 179 }),
     sourceAddress: s.string({ maxLength: 45, check: ipCheck }),
     routerID: s.string({ maxLength: 15, check: ipv4Check }),
@@ -143,6 +158,24 @@ export const bgpPeerSpec = s.object(
   },
   {
     rules: [
+      {
+        rule: 'has(self.peerAddress) != has(self.interface)',
+        message: 'set exactly one of peerAddress and interface (BGP unnumbered)',
+        fieldPath: 'peerAddress',
+        check: (p) => (p.peerAddress !== undefined) !== (p.interface !== undefined),
+      },
+      {
+        rule: '!(self.disableMP && self.dualStackAddressFamily)',
+        message: 'disableMP (one family per session) and dualStackAddressFamily (both families on the session) exclude each other; set one',
+        fieldPath: 'dualStackAddressFamily',
+        check: (p) => !(p.disableMP && p.dualStackAddressFamily),
+      },
+      {
+        rule: '!(has(self.interface) && self.ebgpMultiHop)',
+        message: 'an unnumbered peer (interface) is on the link; ebgpMultiHop does not apply',
+        fieldPath: 'ebgpMultiHop',
+        check: (p) => !(p.interface !== undefined && p.ebgpMultiHop),
+      },
       {
         rule: 'has(self.peerASN) != has(self.dynamicASN)',
         message: 'set exactly one of peerASN and dynamicASN',
@@ -412,6 +445,8 @@ export const KINDS = {
     description: 'A BGP neighbour of the speakers.',
     columns: [
       { name: 'Address', type: 'string', jsonPath: '.spec.peerAddress' },
+      { name: 'Interface', type: 'string', jsonPath: '.spec.interface', priority: 1 },
+      { name: 'VRF', type: 'string', jsonPath: '.spec.vrf', priority: 1 },
       { name: 'My ASN', type: 'integer', jsonPath: '.spec.myASN' },
       { name: 'Peer ASN', type: 'integer', jsonPath: '.spec.peerASN' },
       { name: 'Dynamic ASN', type: 'string', jsonPath: '.spec.dynamicASN', priority: 1 },

@@ -119,7 +119,9 @@ export function string<O extends StringOpts>(opts: O = {} as O): Schema<string, 
       },
       parse: (v, path, errors) => {
         if (typeof v !== 'string') {
-          errors.push({ path, value: v, message: `must be a string, got ${typeName(v)}` });
+          // An unquoted yes/no/on/off/true/false or number in YAML 1.1 (kubectl) is not a string.
+          const hint = typeof v === 'boolean' || typeof v === 'number' ? ': quote it in YAML ("yes", "on", "true", "0123"); kubectl reads YAML 1.1, where such words and numbers are not strings' : '';
+          errors.push({ path, value: v, message: `must be a string, got ${typeName(v)}${hint}` });
           return undefined;
         }
         if (opts.minLength !== undefined && v.length < opts.minLength) {

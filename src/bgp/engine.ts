@@ -25,7 +25,13 @@ function validAsn(name: string, v: number): void {
 function resolve(cfg: PeerConfig, engineRouterId: string | undefined): ResolvedPeer {
   if (!cfg.name) throw new Error('peer name is required');
   validAsn('localAsn', cfg.localAsn);
-  validAsn('peerAsn', cfg.peerAsn);
+  if ((cfg.peerAsn === undefined) === (cfg.dynamicAsn === undefined)) {
+    throw new Error(`peer ${cfg.name}: set exactly one of peerAsn and dynamicAsn`);
+  }
+  if (cfg.peerAsn !== undefined) validAsn('peerAsn', cfg.peerAsn);
+  if (cfg.dynamicAsn !== undefined && cfg.dynamicAsn !== 'internal' && cfg.dynamicAsn !== 'external') {
+    throw new Error(`peer ${cfg.name}: dynamicAsn must be "internal" or "external", got ${JSON.stringify(cfg.dynamicAsn)}`);
+  }
   parseAddress(cfg.peerAddress);
   if (cfg.localAddress) parseAddress(cfg.localAddress);
   const holdTime = cfg.holdTime ?? DEFAULT_HOLD;

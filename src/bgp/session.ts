@@ -15,6 +15,7 @@ import { unmapAddress, type SocketFactory } from './socket.ts';
 import type { Logger } from '../util/log.ts';
 import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
 import { bgpMetrics } from './metrics.ts';
+import { isIbgp } from './open-check.ts';
 
 /** A PeerConfig with every default filled in. */
 export interface ResolvedPeer extends PeerConfig {
@@ -76,6 +77,8 @@ class Conn {
   keepalive: NodeJS.Timeout | undefined;
   peerCaps: Capabilities | undefined;
   connecting: AbortController | undefined;
+  /** Families our OPEN offered on this connection. */
+  offered: Family[] = [];
 
   constructor(fsm: FsmState) {
     this.fsm = fsm;
@@ -127,9 +130,11 @@ export class Session {
 
   static fsmConfig(cfg: ResolvedPeer): FsmConfig {
     const f: FsmConfig = {
-      localAsn: cfg.localAsn, peerAsn: cfg.peerAsn, routerId: cfg.routerId, holdTime: cfg.holdTime,
+      localAsn: cfg.localAsn, routerId: cfg.routerId, holdTime: cfg.holdTime,
       passive: cfg.passive ?? false, connectRetryTime: cfg.connectRetryTime, maxRetryTime: MAX_RETRY_TIME,
     };
+    if (cfg.peerAsn !== undefined) f.peerAsn = cfg.peerAsn;
+    if (cfg.dynamicAsn !== undefined) f.dynamicAsn = cfg.dynamicAsn;
     if (cfg.keepaliveTime !== undefined) f.keepaliveTime = cfg.keepaliveTime;
     return f;
   }
@@ -139,7 +144,7 @@ export class Session {
   }
 
   get ibgp(): boolean {
-    return this.cfg.localAsn === this.cfg.peerAsn;
+    return isIbgp(this.cfg);
   }
 
   /**
@@ -304,7 +309,11 @@ export class Session {
     const prev = conn.fsm.state;
     const t = step(conn.fsm, this.fsmCfg, ev);
     conn.fsm = t.next;
-    for (const a of t.actions) this.exec(conn, a);
+    for (const a of t.actions) {
+      this.exec(conn, a);
+      // Say why we sent it (e.g. which AS the peer offered), not only which NOTIFICATION.
+      if (a.type === 'sendNotification' && t.next.lastError && t.next.state === 'Idle') this.lastError += `: ${t.next.lastError}`;
+    }
     const next = t.next.state;
     if (conn === this.main) {
       // A reason belongs to a session ending, not to the steps of the next attempt.
@@ -326,7 +335,7 @@ export class Session {
         if (conn.socket) this.closeSocket(conn, true);
         return;
       case 'sendOpen':
-        this.write(conn, this.openMessage());
+        this.write(conn, this.openMessage(conn));
         return;
       case 'sendKeepalive':
         this.write(conn, encodeKeepalive());
@@ -444,12 +453,34 @@ export class Session {
     this.counters.messagesOut++;
   }
 
-  private openMessage(): Buffer {
+  /**
+   * The families to offer on a connection: the configured ones; with familiesFromInterface, a
+   * family other than the session's only when the interface holding the connection's local
+   * address has an address of it to give as next hop (an IPv6 one must be global).
+   */
+  private offeredFamilies(conn: Conn): Family[] {
     const c = this.cfg;
+    if (!c.familiesFromInterface) return c.families;
+    const own: Family = parseAddress(c.peerAddress).length === 4 ? 'ipv4' : 'ipv6';
+    const local = unmapAddress(conn.socket?.localAddress ?? c.localAddress ?? '');
+    const iface = local ? interfaceAddresses(local) : {};
+    const offered = c.families.filter((f) => f === own || (f === 'ipv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
+    const dropped = c.families.filter((f) => !offered.includes(f));
+    if (dropped.length && !this.warnedSkips.has(`offer:${dropped.join()}`)) {
+      this.warnedSkips.add(`offer:${dropped.join()}`);
+      this.log.info({ localAddress: local, dropped }, `not offering ${dropped.join(', ')}: the session interface has no address of that family for a next hop`);
+    }
+    return offered;
+  }
+
+  private openMessage(conn: Conn): Buffer {
+    const c = this.cfg;
+    const families = this.offeredFamilies(conn);
+    conn.offered = families;
     const caps = emptyCapabilities();
-    for (const f of c.families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
+    for (const f of families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
     // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
-    if (c.families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
+    if (families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
     caps.routeRefresh = true;
     caps.extendedMessage = true;
     caps.fourOctetAs = c.localAsn;
@@ -459,10 +490,10 @@ export class Session {
         restarting: this.firstSession,
         notification: false,
         time: Math.min(Math.max(0, Math.round(c.gracefulRestart.restartTime)), 4095),
-        families: c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
+        families: families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
       };
     }
-    if (c.addPath) caps.addPath = c.families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
+    if (c.addPath) caps.addPath = families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
     return encodeOpen({ asn: c.localAsn, holdTime: c.holdTime, bgpId: c.routerId, capabilities: caps });
   }
 
@@ -619,7 +650,7 @@ export class Session {
     const local = unmapAddress(sock?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
     this.localAddress = local;
     const theirs = peerFamilies(caps);
-    this.families = new Set(this.cfg.families.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
+    this.families = new Set(conn.offered.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
     const addPath = (f: Family): boolean => !!this.cfg.addPath && caps.addPath.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST && (x.mode & 1) !== 0);
     const ctx: EncodingContext = {
       localAsn: this.cfg.localAsn,
@@ -758,6 +789,8 @@ export class Session {
     };
     const n = this.main.fsm.negotiated;
     if (n && this.main.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
+    const asn = this.cfg.peerAsn ?? (n && this.main.fsm.state !== 'Idle' ? n.peerAsn : undefined);
+    if (asn !== undefined) st.peerAsn = asn;
     if (this.state === 'Established') {
       if (this.negotiated) st.negotiated = this.negotiated;
       if (this.localAddress) st.localAddress = this.localAddress;

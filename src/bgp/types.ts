@@ -7,7 +7,13 @@ export interface PeerConfig {
   /** Unique name of the peer in this engine. */
   name: string;
   localAsn: number;
-  peerAsn: number;
+  /** The peer's AS. Exactly one of peerAsn and dynamicAsn. */
+  peerAsn?: number;
+  /**
+   * Accept the AS the peer's OPEN carries: `internal` only our own AS (iBGP), `external` any
+   * other (eBGP). Any other AS is refused with OPEN Message Error / Bad Peer AS (2/2).
+   */
+  dynamicAsn?: 'internal' | 'external';
   peerAddress: string;
   /** Default 179. */
   peerPort?: number;
@@ -32,6 +38,11 @@ export interface PeerConfig {
   gracefulRestart?: { restartTime: number; preserveOnShutdown?: boolean };
   /** Families announced on this session. Default: both. */
   families?: Family[];
+  /**
+   * Offer a family other than the peer address's only when the interface the session runs on
+   * has an address of it (a global one for IPv6) to give as next hop; checked per connection.
+   */
+  familiesFromInterface?: boolean;
   /** Offer ADD-PATH send (RFC 7911) for our families. */
   addPath?: boolean;
   /** Bind the session to this interface or VRF (SO_BINDTODEVICE). */
@@ -117,6 +128,8 @@ export interface PeerStatus {
   name: string;
   peerAddress: string;
   state: SessionState;
+  /** The peer's AS: configured, or learned from its OPEN with dynamicAsn (unset until then). */
+  peerAsn?: number;
   /** Milliseconds since Established (0 when not established). */
   uptimeMs: number;
   peerRouterId?: string;

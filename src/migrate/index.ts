@@ -43,7 +43,9 @@ export function annotateCommand(r: MigrationResult['services'][number]): string 
 /** YAML to apply, followed by the Service rewrites as commented kubectl commands. */
 export function formatMigration(r: MigrationResult, from: Source): string {
   const parts = [`# Migrated from ${from} by \`ironlb migrate\`. Check with: ironlb validate -f FILE\n`];
-  parts.push(r.objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+  // YAML 1.1 rules, as kubectl reads them: strings such as "yes", "on", "0755" or "1:20" are quoted
+  // (YAML 1.2 would leave them plain, and kubectl would read a boolean or a number).
+  parts.push(r.objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n'));
   if (r.services.length) {
     parts.push('# Service annotations to rewrite (after ironlb runs and the old implementation is removed):\n');
     for (const s of r.services) parts.push(`#   ${annotateCommand(s)}\n`);

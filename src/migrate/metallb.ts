@@ -96,7 +96,9 @@ function bgpPeer(m: Migration, o: Obj): void {
   const where = `BGPPeer/${meta.name}`;
   const f = new Fields(o.spec);
   const spec: Obj = {};
-  for (const k of ['myASN', 'peerASN', 'dynamicASN', 'peerAddress', 'peerPort', 'sourceAddress', 'routerID', 'holdTime', 'keepaliveTime', 'connectTime', 'ebgpMultiHop', 'bfdProfile']) put(spec, k, f.take(k));
+  // vrf, interface (unnumbered), disableMP and dualStackAddressFamily have the same names and meaning in ironlb.
+  for (const k of ['myASN', 'peerASN', 'dynamicASN', 'peerAddress', 'interface', 'vrf', 'peerPort', 'sourceAddress', 'routerID', 'holdTime', 'keepaliveTime', 'connectTime', 'ebgpMultiHop', 'bfdProfile', 'disableMP', 'dualStackAddressFamily']) put(spec, k, f.take(k));
+  if (spec.vrf === '') delete spec.vrf; // MetalLB: "" is the default VRF
   put(spec, 'gracefulRestart', f.take('enableGracefulRestart'));
   put(spec, 'nodeSelectors', selectors(f.take('nodeSelectors')));
   const pw = f.take<string>('password');
@@ -106,12 +108,7 @@ function bgpPeer(m: Migration, o: Obj): void {
     spec.passwordSecret = { name: ref.name };
     m.warn(where, `copy Secret ${typeof ref.namespace === 'string' ? ref.namespace : 'metallb-system'}/${ref.name} into namespace ${m.ns} (type ${BGP_PASSWORD_SECRET_TYPE}, key "${BGP_PASSWORD_SECRET_KEY}") before applying`);
   }
-  f.warnRest(m, where, 'spec.', {
-    vrf: 'ironlb peers from the default VRF only',
-    disableMP: 'ironlb negotiates one session per address family of the peer address',
-    interface: 'BGP unnumbered is not supported; give peerAddress',
-    dualStackAddressFamily: 'ironlb announces the family of the peer address',
-  });
+  f.warnRest(m, where, 'spec.');
   m.add('BGPPeer', meta.name, spec, meta.labels);
 }
 

@@ -33,22 +33,32 @@ export interface BgpNodeContext {
   nextHopFamilies?: ReadonlySet<4 | 6>;
 }
 
-/** Address families a session with this peer carries: its own, plus the other when the node has a next hop for it. */
+/**
+ * Address families a session with this peer carries: only its own with disableMP; both with
+ * dualStackAddressFamily (and on unnumbered sessions, where IPv4 goes with IPv6 next hops);
+ * otherwise its own, plus the other when the node has a next hop for it (the engine then checks
+ * the session's own interface, per connection: familiesFromInterface).
+ */
 export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 | 6> {
+  if (p.disableMP) return [p.family];
+  if (p.dualStackAddressFamily || p.interface !== undefined) return [4, 6];
   const other = p.family === 4 ? 6 : 4;
   return ctx.nextHopFamilies?.has(other) ? [4, 6] : [p.family];
 }
 
 /** The engine's peer settings for a BGPPeer on this node, or a problem that keeps it from running. */
 export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig | PeerProblem {
-  if (p.peerASN === undefined) {
-    return { peer: p.name, message: `dynamicASN "${p.dynamicASN ?? ''}" is not supported by this speaker yet; set peerASN` };
+  if (p.peerASN === undefined && p.dynamicASN === undefined) {
+    return { peer: p.name, message: 'neither peerASN nor dynamicASN is set; set one of them' };
+  }
+  if (p.peerAddress === undefined) {
+    return { peer: p.name, message: `BGP unnumbered (interface ${p.interface ?? '?'}) is not supported by this speaker yet; set peerAddress` };
   }
   const routerId = p.routerID ?? ctx.address4;
   const cfg: PeerConfig = {
     name: p.name,
     localAsn: p.myASN,
-    peerAsn: p.peerASN,
+    ...(p.peerASN !== undefined ? { peerAsn: p.peerASN } : { dynamicAsn: p.dynamicASN }),
     peerAddress: p.peerAddress,
     peerPort: p.peerPort,
     holdTime: Math.round(p.holdTimeMs / 1000),
@@ -56,6 +66,8 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
     connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
     families: sessionFamilies(p, ctx).map((f) => (f === 4 ? 'ipv4' : 'ipv6')),
   };
+  if (!p.disableMP && !p.dualStackAddressFamily && cfg.families?.length === 2) cfg.familiesFromInterface = true;
+  if (p.vrf !== undefined) cfg.device = p.vrf;
   if (p.holdTimeMs === 0) delete cfg.keepaliveTime;
   if (routerId !== undefined) cfg.routerId = routerId;
   if (p.sourceAddress !== undefined) cfg.localAddress = p.sourceAddress;
@@ -66,7 +78,7 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
 }
 
 export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSpec | undefined {
-  if (p.bfdProfile === undefined) return undefined;
+  if (p.bfdProfile === undefined || p.peerAddress === undefined) return undefined;
   const prof = config.bfdProfiles.get(p.bfdProfile);
   if (!prof) return undefined;
   const spec: BfdSessionSpec = {
@@ -162,7 +174,7 @@ export class BgpReconciler {
       try {
         if (prev === undefined) {
           engine.addPeer(cfg);
-          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn }, 'BGP peer added');
+          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn ?? cfg.dynamicAsn }, 'BGP peer added');
         } else {
           await engine.updatePeer(cfg);
           this.#log.info({ peer: name }, 'BGP peer changed');

@@ -56,6 +56,7 @@ async function md5Case(kind: DaemonKind, net: number): Promise<void> {
 test('MD5 with BIRD: right key establishes, wrong key never does', () => md5Case('bird', 170));
 test('MD5 with FRR: right key establishes, wrong key never does', () => md5Case('frr', 171));
 test('MD5 with GoBGP: right key establishes, wrong key never does', () => md5Case('gobgp', 172));
+test('MD5 with ExaBGP: right key establishes, wrong key never does', () => md5Case('exabgp', 174));
 
 test('MD5 on the listening side: BIRD dials a passive ironlb with the key; a wrong key is refused', async () => {
   await withNamespaces('ilbg', 2, async ([a, b]) => {

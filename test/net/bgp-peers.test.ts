@@ -120,3 +120,31 @@ test('FRR announces to GoBGP with MD5; route refresh from FRR reaches GoBGP', as
     }
   });
 });
+
+// ExaBGP and BIRD with TCP MD5, each side listening in turn, on IPv4 and IPv6: the harness sets
+// the keys right for both (a failure here is the harness's or the daemons', not ironlb's).
+for (const v6 of [false, true]) {
+  for (const exaPassive of [false, true]) {
+    test(`ExaBGP and BIRD with MD5 (${v6 ? 'IPv6' : 'IPv4'}, ${exaPassive ? 'ExaBGP listens' : 'ExaBGP dials'}): established, route carried`, async () => {
+      await withNamespaces('hb-g', 2, async ([a, b]) => {
+        const net = 110 + (v6 ? 2 : 0) + (exaPassive ? 1 : 0);
+        const l = await link(a!, b!, net);
+        const [A, B] = v6 ? [l.a6, l.b6] : [l.a4, l.b4];
+        let bird: Bird | undefined;
+        let exa: Exabgp | undefined;
+        try {
+          bird = await Bird.start(a!, { asn: 65000, routerId: l.a4, localAddress: A, neighbors: [{ address: B, asn: 65001, password: 'k3y', passive: !exaPassive }] });
+          const prefix = v6 ? `fd00:${net}:1::1/128` : `10.${net}.1.1/32`;
+          exa = await Exabgp.start(b!, { asn: 65001, routerId: l.b4, localAddress: B, neighbors: [{ address: A, asn: 65000, password: 'k3y', passive: exaPassive }], originate: [{ prefix }] });
+          await established(bird, B);
+          const b2 = bird;
+          await waitFor(async () => find(await b2.rib(v6 ? 'ipv6' : 'ipv4'), prefix), { what: `${prefix} from ExaBGP at BIRD` });
+        } catch (err) {
+          throw new Error(`${(err as Error).message}\n--- exabgp:\n${exa?.output().slice(-1500)}`);
+        } finally {
+          await stopAll([bird, exa]);
+        }
+      });
+    });
+  }
+}

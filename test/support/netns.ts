@@ -25,9 +25,12 @@ export class Netns {
     this.name = name;
   }
 
-  /** Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with "ilb". */
+  /**
+   * Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with
+   * "ilb" (or "hb-", the prefix of tests written in the h-bgp branch).
+   */
   static async create(prefix: string): Promise<Netns> {
-    if (!prefix.startsWith('ilb')) throw new Error(`namespace prefix must start with "ilb", got "${prefix}"`);
+    if (!prefix.startsWith('ilb') && !prefix.startsWith('hb-')) throw new Error(`namespace prefix must start with "ilb" or "hb-", got "${prefix}"`);
     const name = `${prefix}${process.pid % 10000}x${counter++}`;
     await sh('ip', ['netns', 'add', name]);
     const ns = new Netns(name);

@@ -147,6 +147,38 @@ test('OPEN errors are answered with the right NOTIFICATION, then the engine retr
   assert.ok(fake.connections >= 2, 'the engine retried');
 });
 
+test('dynamic ASN: internal accepts our own AS (iBGP attributes), external any other; the wrong kind gets 2/2 Bad Peer AS', async (t) => {
+  // internal + an iBGP peer: established, LOCAL_PREF and an empty AS_PATH, the AS learned from the OPEN.
+  const i = await engineWithFake(t, { peerAsn: undefined, dynamicAsn: 'internal' }, fakeOpen({ asn: 65001 }));
+  i.fake.ibgp = true;
+  i.engine.announce('p', '10.3.0.1/32');
+  await waitFor(() => i.fake.routes.has('10.3.0.1/32'), { what: 'route over the dynamic iBGP session' });
+  assert.equal(i.fake.routes.get('10.3.0.1/32')?.attrs.localPref, 100);
+  assert.deepEqual(i.fake.routes.get('10.3.0.1/32')?.attrs.asPath, []);
+  assert.equal(i.engine.peerStatus('p').peerAsn, 65001);
+  // external + an eBGP peer with a 4-octet AS: established, our AS prepended.
+  const e = await engineWithFake(t, { peerAsn: undefined, dynamicAsn: 'external' }, fakeOpen({ asn: 4200000001 }));
+  e.engine.announce('p', '10.3.0.2/32');
+  await waitFor(() => e.fake.routes.has('10.3.0.2/32'), { what: 'route over the dynamic eBGP session' });
+  assert.deepEqual(e.fake.routes.get('10.3.0.2/32')?.attrs.asPath, [{ type: 2, asns: [65001] }]);
+  assert.equal(e.engine.peerStatus('p').peerAsn, 4200000001);
+  // The wrong kind: refused with OPEN Message Error / Bad Peer AS, and the reason says why.
+  const wi = await engineWithFake(t, { peerAsn: undefined, dynamicAsn: 'internal' }, fakeOpen({ asn: 65002 }), false);
+  await waitFor(() => notifications(wi.fake).length > 0, { what: 'NOTIFICATION to an eBGP peer of a dynamicAsn internal session' });
+  assert.deepEqual(notifications(wi.fake)[0], [2, 2]);
+  assert.match(wi.engine.peerStatus('p').lastError ?? '', /Bad Peer AS.*peer AS 65002 is not our AS 65001/);
+  const we = await engineWithFake(t, { peerAsn: undefined, dynamicAsn: 'external' }, fakeOpen({ asn: 65001 }), false);
+  await waitFor(() => notifications(we.fake).length > 0, { what: 'NOTIFICATION to an iBGP peer of a dynamicAsn external session' });
+  assert.deepEqual(notifications(we.fake)[0], [2, 2]);
+  assert.match(we.engine.peerStatus('p').lastError ?? '', /Bad Peer AS.*our own AS/);
+  assert.ok(!we.events.some((x) => x.state === 'Established'), 'never established');
+  // Exactly one of peerAsn and dynamicAsn.
+  const x = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false });
+  t.after(() => x.close());
+  assert.throws(() => x.addPeer({ name: 'q', localAsn: 1, peerAsn: 2, dynamicAsn: 'external', peerAddress: '127.0.0.1' }), /exactly one of peerAsn and dynamicAsn/);
+  assert.throws(() => x.addPeer({ name: 'q', localAsn: 1, peerAddress: '127.0.0.1' }), /exactly one of peerAsn and dynamicAsn/);
+});
+
 test('RFC 7606 on a live session: treat-as-withdraw and attribute discard keep it up; a bad NLRI resets it', async (t) => {
   const { engine, fake, events } = await engineWithFake(t);
   const origin = Buffer.from('40010100', 'hex');
@@ -414,4 +446,16 @@ test('IPv6 session: IPv4 routes take the session interface\'s IPv4 address; exte
   assert.deepEqual(fake.routes.get('fd00::10/128')?.nextHops, ['::1']);
   assert.deepEqual(fake.of('open')[0]?.capabilities.extendedNextHop, [{ afi: 1, safi: 1, nextHopAfi: 2 }]);
   assert.equal(engine.peerStatus('p').negotiated?.extendedNextHop, true);
+});
+
+test('familiesFromInterface: a family the session interface has no address of is not offered (lo: no global IPv6)', async (t) => {
+  // The fake peer offers both families; lo holds 127.0.0.1 and ::1 but no global IPv6 to give as next hop.
+  const { engine, fake } = await engineWithFake(t, { families: ['ipv4', 'ipv6'], familiesFromInterface: true });
+  const ours = fake.of('open')[0];
+  assert.ok(ours, 'our OPEN reached the fake peer');
+  assert.deepEqual(ours.capabilities.multiprotocol, [{ afi: 1, safi: 1 }], 'only IPv4 unicast offered');
+  assert.deepEqual(engine.peerStatus('p').negotiated?.families, ['ipv4']);
+  // Without the check both families are offered (the peer's interface is not consulted).
+  const plain = await engineWithFake(t, { families: ['ipv4', 'ipv6'] });
+  assert.deepEqual(plain.engine.peerStatus('p').negotiated?.families, ['ipv4', 'ipv6']);
 });

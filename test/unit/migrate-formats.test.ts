@@ -65,12 +65,14 @@ test('MetalLB CRs (v1beta1 and v1beta2) become ironlb objects that validate', ()
     ebgpMultiHop: true,
     gracefulRestart: true,
     passwordSecret: { name: 'tor-b-password' },
+    vrf: 'red',
+    disableMP: true,
   });
+  // Unnumbered, dynamic ASN and dual-stack carried across; MetalLB's "" VRF is the default one.
+  assert.deepEqual(get(r, 'BGPPeer', 'tor-c').spec, { myASN: 64512, dynamicASN: 'external', interface: 'eth2', dualStackAddressFamily: true });
   assert.deepEqual(r.warnings, [
     'BGPPeer/tor-a: the plain-text password moved into Secret ironlb-system/tor-a-bgp-password (in the output): keep the output private',
     'BGPPeer/tor-b: copy Secret metallb-system/tor-b-password into namespace ironlb-system (type kubernetes.io/basic-auth, key "password") before applying',
-    'BGPPeer/tor-b: spec.vrf ("red") has no ironlb equivalent; dropped: ironlb peers from the default VRF only',
-    'BGPPeer/tor-b: spec.disableMP (true) has no ironlb equivalent; dropped: ironlb negotiates one session per address family of the peer address',
   ]);
   const cfg = valid(r, [{ metadata: { name: 'tor-b-password' }, type: 'kubernetes.io/basic-auth', stringData: { password: 'x' } }]);
   assert.deepEqual(cfg?.bgpAdvertisements[0]?.pools, ['production']);
@@ -194,4 +196,25 @@ test('ironlb migrate prints YAML that ironlb validate accepts, warnings on stder
   assert.equal(parseAllDocuments(stdout).length, 10);
   const v = validateFiles(['out.yaml'], { read: () => stdout });
   assert.deepEqual(v.problems, []);
+});
+
+test('migrate output keeps YAML 1.1 look-alikes strings: a label "yes" and a BGP password "yes" read back as strings (kubectl reads YAML 1.1)', () => {
+  const src = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: p, namespace: metallb-system, labels: { public: "yes", rack: "0755", at: "1:20" } }
+spec: { addresses: [192.0.2.0/28] }
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPPeer
+metadata: { name: r, namespace: metallb-system }
+spec: { myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, password: "yes" }
+`;
+  const text = formatMigration(migrate('metallb', readObjects(src, 'in.yaml')), 'metallb');
+  // Read the output as kubectl does (YAML 1.1): every value must still be the string it was.
+  const docs = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as O);
+  const pool = docs.find((d) => d.kind === 'IPPool');
+  assert.deepEqual(pool?.metadata.labels, { public: 'yes', rack: '0755', at: '1:20' }, text);
+  const secret = docs.find((d) => d.kind === 'Secret');
+  assert.deepEqual(secret?.stringData, { password: 'yes' }, text);
+  assert.match(text, /public: "yes"/);
 });

@@ -42,6 +42,45 @@ test('session families: the peer\'s own, plus the other when the node has a next
   assert.deepEqual(cfg.families, ['ipv4', 'ipv6']);
 });
 
+test('session families per BGPPeer: disableMP (own family only), dualStackAddressFamily (both always), default (both, checked per session interface)', () => {
+  const r = validateConfig([
+    { kind: 'BGPPeer', metadata: { name: 'mp-off', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1', disableMP: true } },
+    { kind: 'BGPPeer', metadata: { name: 'dual', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: 'fd00::1', dualStackAddressFamily: true } },
+    { kind: 'BGPPeer', metadata: { name: 'auto', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } },
+  ]);
+  assert.deepEqual(r.errors, []);
+  const c = r.config as ParsedConfig;
+  const get = (n: string): PeerConfig => {
+    const x = peerConfigFor(c.bgpPeers.get(n)!, ctx([4, 6]));
+    assert.ok(!('message' in x), JSON.stringify(x));
+    return x;
+  };
+  assert.deepEqual(get('mp-off').families, ['ipv4'], 'disableMP: only the session family, even on a dual-stack node');
+  assert.equal(get('mp-off').familiesFromInterface, undefined);
+  assert.deepEqual(sessionFamilies(c.bgpPeers.get('dual')!, ctx([6])), [4, 6], 'dualStackAddressFamily: both, even on a node with no IPv4 next hop');
+  assert.equal(get('dual').familiesFromInterface, undefined, 'dual stack: no interface check');
+  assert.deepEqual(get('auto').families, ['ipv4', 'ipv6']);
+  assert.equal(get('auto').familiesFromInterface, true, 'default: the engine checks the session interface');
+  const both = validateConfig([{ kind: 'BGPPeer', metadata: { name: 'x', namespace: ns }, spec: { myASN: 1, peerASN: 2, peerAddress: '10.0.0.1', disableMP: true, dualStackAddressFamily: true } }]);
+  assert.match(both.errors.map((e) => e.message).join('; '), /exclude each other/);
+});
+
+test('vrf becomes the session device; an unnumbered peer (interface) is reported as not supported yet, with what to do', () => {
+  const r = validateConfig([
+    { kind: 'BGPPeer', metadata: { name: 'red', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1', vrf: 'red' } },
+    { kind: 'BGPPeer', metadata: { name: 'unnumbered', namespace: ns }, spec: { myASN: 64512, dynamicASN: 'external', interface: 'eth1' } },
+  ]);
+  assert.deepEqual(r.errors, []);
+  const c = r.config as ParsedConfig;
+  const red = peerConfigFor(c.bgpPeers.get('red')!, ctx([4]));
+  assert.ok(!('message' in red));
+  assert.equal(red.device, 'red');
+  const un = peerConfigFor(c.bgpPeers.get('unnumbered')!, ctx([4, 6]));
+  assert.ok('message' in un);
+  assert.match(un.message, /BGP unnumbered \(interface eth1\) is not supported by this speaker yet; set peerAddress/);
+  assert.equal(c.bgpPeers.get('unnumbered')!.family, 6, 'unnumbered sessions are IPv6 link-local');
+});
+
 /** Records what the reconciler asks of the engine (the engine itself is tested in test/unit/bgp-*). */
 class FakeEngine extends EventEmitter {
   peers = new Map<string, PeerConfig>();

@@ -110,7 +110,7 @@ test('L2 owners only among nodes on the address\'s subnet (a pool spanning two s
   }
 });
 
-test('BGP peer settings: selectors, timers, password, multihop, GR; dynamic ASN reported', () => {
+test('BGP peer settings: selectors, timers, password, multihop, GR; dynamic ASN passed to the engine', () => {
   const cfg = config(
     [
       { kind: 'BFDProfile', metadata: { name: 'fast', namespace: ns }, spec: { receiveInterval: 100, transmitInterval: 100 } },
@@ -128,7 +128,10 @@ test('BGP peer settings: selectors, timers, password, multihop, GR; dynamic ASN 
     name: 'r1', localAsn: 64512, peerAsn: 64500, peerAddress: '10.0.0.1', peerPort: 179, holdTime: 9, keepaliveTime: 3, connectRetryTime: 10,
     families: ['ipv4'], routerId: '10.0.0.5', password: 's3cret', ebgpMultihop: 255, gracefulRestart: { restartTime: 120, preserveOnShutdown: true },
   });
-  assert.match((peerConfigFor(cfg.bgpPeers.get('r2')!, ctx) as { message: string }).message, /dynamicASN/);
+  const r2 = peerConfigFor(cfg.bgpPeers.get('r2')!, ctx);
+  assert.ok(!('message' in r2), `dynamicASN peer not configured: ${JSON.stringify(r2)}`);
+  assert.equal(r2.dynamicAsn, 'external');
+  assert.equal(r2.peerAsn, undefined);
   assert.equal(bfdSpecFor(cfg.bgpPeers.get('r1')!, cfg)?.profile?.receiveInterval, 100);
   assert.equal(bfdSpecFor(cfg.bgpPeers.get('r2')!, cfg), undefined);
 });

@@ -171,3 +171,31 @@ test('folders stand for their YAML and JSON files, as with kubectl -f', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('label values and selector values must be strings, as the API server decodes them (unquoted true / 1 in YAML)', () => {
+  const text = `apiVersion: ironlb.io/v1alpha1
+kind: IPPool
+metadata:
+  name: p
+  labels:
+    public: true
+    rack: 7
+spec:
+  addresses: [192.0.2.0/28]
+---
+apiVersion: ironlb.io/v1alpha1
+kind: L2Advertisement
+metadata:
+  name: l2
+  namespace: ironlb-system
+spec:
+  poolSelectors:
+    - matchLabels: { public: true }
+`;
+  const r = run({ 'labels.yaml': text });
+  const out = lines(r).join('\n');
+  assert.equal(r.ok, false, out);
+  assert.match(out, /labels\.yaml:6:13: error: IPPool\/p: metadata\.labels\.public: true: must be a string, got boolean: quote it/);
+  assert.match(out, /labels\.yaml:7:11: error: IPPool\/p: metadata\.labels\.rack: 7: must be a string, got number/);
+  assert.match(out, /labels\.yaml:18:30: error: L2Advertisement\/ironlb-system\/l2: spec\.poolSelectors\[0\]\.matchLabels\["public"\]: true: must be a string, got boolean: quote it/);
+});
