@@ -110,7 +110,7 @@ export function validateFiles(files: readonly string[], opts: ValidateOptions = 
       continue;
     }
     const lc = new LineCounter();
-    for (const doc of parseAllDocuments(text, { lineCounter: lc })) {
+    for (const doc of parseAllDocuments(text, { lineCounter: lc, version: '1.1' })) {
       if (doc.errors.length) {
         for (const e of doc.errors) {
           problems.push({ file, ...pos(lc, e.pos[0]), object: '', field: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, severity: 'error' });

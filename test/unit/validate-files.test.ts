@@ -199,3 +199,10 @@ spec:
   assert.match(out, /labels\.yaml:7:11: error: IPPool\/p: metadata\.labels\.rack: 7: must be a string, got number/);
   assert.match(out, /labels\.yaml:18:30: error: L2Advertisement\/ironlb-system\/l2: spec\.poolSelectors\[0\]\.matchLabels\["public"\]: true: must be a string, got boolean: quote it/);
 });
+
+test('files are read as kubectl reads them (YAML 1.1): an unquoted yes is a boolean and refused where a string belongs', () => {
+  const text = 'apiVersion: ironlb.io/v1alpha1\nkind: IPPool\nmetadata:\n  name: p\n  labels: { tier: yes, quoted: "yes" }\nspec:\n  addresses: [10.0.0.0/24]\n';
+  const problems = run({ 'p.yaml': text }).problems.filter((p) => p.severity === 'error');
+  assert.equal(problems.length, 1, problems.map(formatProblem).join('\n'));
+  assert.match(formatProblem(problems[0] as never), /^p\.yaml:5:\d+: error: IPPool\/p: metadata\.labels\.tier: true: must be a string, got boolean: quote it/);
+});
