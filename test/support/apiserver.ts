@@ -6,6 +6,7 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions, type Ku
 import { helm, CHART_DIR, type Values } from '../../testbed/helm.ts';
 import { makeClients, type Clients } from '../../src/k8s/index.ts';
 import { DEFAULT_NAMESPACE } from '../../src/api/index.ts';
+import { waitFor } from './wait.ts';
 
 export interface TestApiServer {
   cp: ControlPlane;
@@ -57,9 +58,24 @@ export async function startTestApiServer(o: TestApiServerOptions = {}): Promise<
   };
 }
 
-/** `helm install ironlb` into the control plane's namespace ironlb-system (created by helm). */
+/**
+ * `helm install ironlb` into the control plane's namespace ironlb-system (created by helm), then
+ * waits until its CRDs serve: Established, and listable (a new CRD's storage answers
+ * 429 "storage is (re)initializing" for a moment after it is established).
+ */
 export async function helmInstall(cp: ControlPlane, values: Values = {}, verb: 'install' | 'upgrade' = 'install'): Promise<string> {
-  return helm([verb, 'ironlb', CHART_DIR, '--namespace', DEFAULT_NAMESPACE, ...(verb === 'install' ? ['--create-namespace'] : []), '--wait=false'], { env: cp.env, values, timeoutMs: 180_000 });
+  const out = await helm([verb, 'ironlb', CHART_DIR, '--namespace', DEFAULT_NAMESPACE, ...(verb === 'install' ? ['--create-namespace'] : []), '--wait=false'], { env: cp.env, values, timeoutMs: 180_000 });
+  const crds = (await cp.kubectl(['get', 'crds', '-o', 'name'])).split('\n').filter((n) => n.endsWith('.ironlb.io'));
+  await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
+  const resources = crds.map((c) => c.replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, ''));
+  await waitFor(
+    async () => {
+      for (const r of resources) await cp.kubectl(['get', r, '-A', '-o', 'name']);
+      return true;
+    },
+    { what: 'ironlb CRDs listable', timeoutMs: 60_000, intervalMs: 200 },
+  );
+  return out;
 }
 
 /** Clients that act as ironlb's controller or speaker ServiceAccount (a bound token from the TokenRequest API). */
