@@ -2,6 +2,7 @@
 // JSON lines on stdout; JSON lines on stdin change the session ({"op":"update","profile":{...}}),
 // ask for a snapshot ({"op":"snapshot"}) or close it ({"op":"close"}). For tests, labs and debugging.
 import { Command, InvalidArgumentError } from 'commander';
+import { summary } from '../cli/commands.ts';
 import { createInterface } from 'node:readline';
 import type { BfdAuth, BfdAuthType } from './auth.ts';
 import { BfdManager } from './manager.ts';
@@ -88,7 +89,7 @@ export async function runBfd(o: RunOptions): Promise<void> {
 }
 
 export function registerBfdCommand(program: Command): void {
-  const bfd = program.command('bfd').description('BFD (RFC 5880/5881/5883) tools');
+  const bfd = program.command('bfd').description(summary('bfd'));
   bfd.command('run')
     .description('run a BFD session to a peer; state changes as JSON lines on stdout, commands as JSON lines on stdin')
     .requiredOption('--peer <address>', 'peer address')

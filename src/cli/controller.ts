@@ -1,5 +1,6 @@
 // `ironlb controller`: the address allocator for Services of type LoadBalancer.
 import type { Command } from 'commander';
+import { summary } from './commands.ts';
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
@@ -36,7 +37,7 @@ function num(flag: string, text: string, min: number, max: number): number {
 export function registerController(program: Command): void {
   program
     .command('controller')
-    .description('allocate addresses to Services of type LoadBalancer from IPPools (leader-elected)')
+    .description(summary('controller'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
     .option('--namespace <ns>', 'namespace of ironlb configuration, Secrets, Lease and state', DEFAULT_NAMESPACE)
     .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 picks one)', '7472')

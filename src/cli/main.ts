@@ -1,47 +1,54 @@
-// The ironlb command: one binary, one subcommand per component or tool.
-// Each subcommand lives in its own module and registers itself on the program.
+// The ironlb command: one binary, one subcommand per component or tool. Only the table in
+// commands.ts is loaded up front; the subcommand that runs is loaded then (help costs no more than
+// the table, and a component loads only its own modules).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { registerController } from './controller.ts';
-import { registerSpeaker } from './speaker.ts';
-import { registerBfdCommand } from '../bfd/cli.ts';
-import { registerMembershipCommand } from '../membership/cli.ts';
-import { registerValidate } from './validate.ts';
-import { registerStatus } from './status.ts';
-import { registerMigrate } from './migrate.ts';
-import { registerLayer2Command } from '../layer2/cli.ts';
+import { SUBCOMMANDS } from './commands.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
-  const program = new Command('ironlb')
-    .description('ironlb: Services of type LoadBalancer for bare-metal Kubernetes (Layer 2 and BGP)')
-    .version(pkg.version)
-    .showHelpAfterError();
-  // Subcommands are added here as they ship; README lists them.
-  registerController(program);
-  registerSpeaker(program);
-  registerBfdCommand(program);
-  registerMembershipCommand(program);
-  registerValidate(program);
-  registerStatus(program);
-  registerMigrate(program);
-  registerLayer2Command(program);
-  // The lab is part of the test bench (testbed/), in a source checkout only: loaded when run.
+function root(): Command {
+  return new Command('ironlb').description('ironlb: Services of type LoadBalancer for bare-metal Kubernetes (Layer 2 and BGP)').version(pkg.version).showHelpAfterError();
+}
+
+/** Hands the whole command line to a program that has only this subcommand, fully registered. */
+function stub(program: Command, name: string, description: string, run: (argv: string[]) => Promise<void>): void {
   program
-    .command('lab')
-    .description('a whole cluster on this machine in network namespaces: control plane, controller, speakers, router, clients (root; source checkout only)')
+    .command(name)
+    .description(description)
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]')
-    .action(async () => {
-      const i = process.argv.indexOf('lab');
-      const { runLab } = (await import(labModule()).catch(() => {
-        throw new Error('ironlb lab needs a source checkout of ironlb (testbed/lab is not part of the image): run bin/ironlb lab from the repository');
-      })) as { runLab(argv: string[]): Promise<void> };
-      await runLab(process.argv.slice(i + 1));
-    });  return program;
+    .action(async () => run(process.argv));
+}
+
+/** `ironlb` with every subcommand as a stub that loads its module when it runs. */
+export function buildProgram(): Command {
+  const program = root();
+  for (const s of SUBCOMMANDS) {
+    stub(program, s.name, s.summary, async (argv) => {
+      const p = root();
+      (await s.load())(p);
+      await p.parseAsync(argv);
+    });
+  }
+  // The lab is part of the test bench (testbed/), in a source checkout only.
+  stub(program, 'lab', 'a whole cluster on this machine in network namespaces: control plane, controller, speakers, router, clients (root; source checkout only)', async (argv) => {
+    const i = argv.indexOf('lab');
+    const { runLab } = (await import(labModule()).catch(() => {
+      throw new Error('ironlb lab needs a source checkout of ironlb (testbed/lab is not part of the image): run bin/ironlb lab from the repository');
+    })) as { runLab(args: string[]): Promise<void> };
+    await runLab(argv.slice(i + 1));
+  });
+  return program;
+}
+
+/** `ironlb` with every subcommand fully registered (all modules loaded): for tests and docs. */
+export async function buildFullProgram(): Promise<Command> {
+  const program = root();
+  for (const s of SUBCOMMANDS) (await s.load())(program);
+  return program;
 }
 
 /** Computed, so that the build (src/ only) does not follow it into the test bench. */

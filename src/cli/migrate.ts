@@ -1,6 +1,7 @@
 // `ironlb migrate --from metallb|openelb FILE...`: prints ironlb objects (YAML) and the Service
 // annotation rewrites; warnings (settings without an equivalent) also go to standard error.
 import type { Command } from 'commander';
+import { summary } from './commands.ts';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_NAMESPACE } from '../api/index.ts';
 import { expandFiles } from '../install/validate.ts';
@@ -9,7 +10,7 @@ import { SOURCES, formatMigration, migrate, readObjects, type Source } from '../
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
-    .description('convert MetalLB or OpenELB configuration (CRs, legacy ConfigMap, Service annotations) into ironlb objects')
+    .description(summary('migrate'))
     .requiredOption('--from <project>', `the configuration's project: ${SOURCES.join(' or ')}`)
     .argument('<file...>', 'YAML files (e.g. kubectl get ipaddresspools,l2advertisements,... -A -o yaml); "-" reads standard input')
     .option('-n, --namespace <ns>', 'namespace for ironlb\'s configuration objects', DEFAULT_NAMESPACE)

@@ -1,8 +1,9 @@
 // `ironlb speaker`: announces Service addresses from this node over Layer 2 (ARP/NDP) and BGP.
 import type { Command } from 'commander';
+import { summary } from './commands.ts';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { startHealthServer } from '../controller/index.ts';
+import { startHealthServer } from '../util/health-server.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT } from '../membership/index.ts';
 import { logger } from '../util/log.ts';
@@ -42,7 +43,7 @@ const list = (s: string | undefined): string[] | undefined => (s === undefined ?
 export function registerSpeaker(program: Command): void {
   program
     .command('speaker')
-    .description('announce Service addresses from this node over Layer 2 (ARP/NDP) and BGP (runs on every node)')
+    .description(summary('speaker'))
     .option('--node-name <name>', 'this node\'s Kubernetes Node name (default: $NODE_NAME)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
     .option('--namespace <ns>', 'namespace of ironlb configuration, Secrets and state', DEFAULT_NAMESPACE)

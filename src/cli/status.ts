@@ -1,6 +1,7 @@
 // `ironlb status [service]`: Services, addresses, announcing nodes, BGP sessions, pool usage and,
 // for a Service without an address, why. Also `kubectl ironlb status` (bin/kubectl-ironlb).
 import type { Command } from 'commander';
+import { summary } from './commands.ts';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { collectStatus, formatStatus } from '../status/index.ts';
@@ -29,7 +30,7 @@ export function serviceTarget(service: string | undefined, namespace: string | u
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('show Services, addresses, announcing nodes, BGP sessions, pool usage, and why a Service is pending')
+    .description(summary('status'))
     .argument('[service]', 'one Service: NAME (with -n) or NAMESPACE/NAME')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
     .option('-n, --namespace <ns>', 'only Services of this namespace (default: all namespaces)')

@@ -1,13 +1,14 @@
 // `ironlb validate -f FILE...`: offline check of ironlb configuration files, as the controller
 // would judge them, with file:line:column for every problem. Exit status 1 when any error.
 import type { Command } from 'commander';
+import { summary } from './commands.ts';
 import { DEFAULT_NAMESPACE } from '../api/index.ts';
 import { expandFiles, formatProblem, validateFiles } from '../install/validate.ts';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('check ironlb configuration files offline (schemas and the controller\'s own validation)')
+    .description(summary('validate'))
     .requiredOption('-f, --filename <file...>', 'YAML files or folders of them to check ("-" reads standard input); all files form one configuration')
     .option('-n, --namespace <ns>', 'the namespace ironlb reads its configuration from', DEFAULT_NAMESPACE)
     .option('-q, --quiet', 'print only problems')

@@ -2,6 +2,7 @@
 // `ironlb layer2 announce IP...`: answers ARP/NDP for the addresses until interrupted (a lab and
 // debugging tool; the speaker drives the Announcer itself).
 import { Command } from 'commander';
+import { summary } from '../cli/commands.ts';
 import { listInterfaces } from '../native/index.ts';
 import { Announcer } from './announcer.ts';
 import { DEFAULT_EXCLUDE_PATTERNS, ineligibleReason, type SelectionConfig } from './interfaces.ts';
@@ -21,7 +22,7 @@ function selection(o: SelectionFlags): SelectionConfig {
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function registerLayer2Command(program: Command): void {
-  const l2 = program.command('layer2').description('Layer 2 mode (ARP/NDP) tools');
+  const l2 = program.command('layer2').description(summary('layer2'));
   l2.command('interfaces')
     .description('list links and whether Layer 2 mode would answer on them')
     .option('-i, --interface <name-or-glob>', 'use only these interfaces (repeatable)', collect)

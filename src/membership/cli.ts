@@ -1,12 +1,13 @@
 // `ironlb membership`: runs one stand-alone membership member (lab and debugging; the speaker
 // embeds Membership itself).
 import type { Command } from 'commander';
+import { summary } from '../cli/commands.ts';
 import { DEFAULT_PORT } from './membership.ts';
 
 export function registerMembershipCommand(program: Command): void {
   program
     .command('membership')
-    .description('run a stand-alone membership member: JSON events on stdout, commands (stats, leave, peers) on stdin')
+    .description(summary('membership'))
     .requiredOption('--name <name>', 'this member\'s name (the Node name)')
     .requiredOption('--address <ip>', 'address to bind and to be reached at')
     .option('--port <port>', 'UDP port', String(DEFAULT_PORT))

@@ -179,8 +179,8 @@ test('membership Secret: a random key in every helm template render, none in the
 });
 
 test('every flag the manifests pass exists on the ironlb command they run', async () => {
-  const { buildProgram } = await import('../../src/cli/main.ts');
-  const program = buildProgram();
+  const { buildFullProgram } = await import('../../src/cli/main.ts');
+  const program = await buildFullProgram();
   const values = [{}, { speaker: { bgp: { listen: false }, layer2: { enabled: false, interfaces: ['eth0'], excludeInterfaces: ['lo'] } }, controller: { leaderElection: { enabled: false } }, ignoreServicesWithoutClass: true }];
   let checked = 0;
   for (const v of values) {
