@@ -87,7 +87,7 @@ function apiCalls(text: string): string[] {
   for (const m of text.matchAll(re)) {
     const name = m[1] as string;
     // Not Kubernetes calls: node's http server, Date, prom-client, client-node config helpers.
-    if (/^(createServer|getTime|getMetricsAsArray|getCurrentCluster|getCurrentUser|getCurrentContext|getContexts|getClusters)$/.test(name)) continue;
+    if (/^(createServer|getTime|getMetricsAsArray|getCurrentCluster|getCurrentUser|getCurrentContext|getContexts|getClusters|getExtension)$/.test(name)) continue;
     out.add(name);
   }
   return [...out];
