@@ -2,6 +2,7 @@
 // by the in-repo API server; a client namespace probes with arping and a TCP client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { SpeakerCluster, type SpeakerNode } from '../support/speaker-cluster.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -64,7 +65,8 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
     const want = [{ node: o1, mode: 'layer2', address: '10.82.0.100', interfaces: ['eth0'] }];
     const st = await waitFor(async () => {
       const a = await c.announcement('s1');
-      return JSON.stringify(a?.announcements) === JSON.stringify(want) ? a : undefined;
+      // Key order is the API server's (it sorts object keys), so compare structurally.
+      return isDeepStrictEqual(a?.announcements, want) ? a : undefined;
     }, { what: `ServiceAnnouncement of s1 naming ${o1}`, timeoutMs: 15_000, intervalMs: 200 });
     assert.deepEqual(st.announcements, want);
 
