@@ -26,6 +26,7 @@ interface Opts {
   webhookSecret: string;
   webhookConfiguration: string;
   webhookService: string;
+  webhookCertIps?: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -55,6 +56,7 @@ export function registerController(program: Command): void {
     .option('--webhook-secret <name>', 'Secret (in --namespace) holding the webhook\'s CA and serving certificate, created empty by the chart', 'ironlb-webhook-cert')
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the controller keeps current', 'ironlb-validating')
     .option('--webhook-service <name>', 'Service in front of the webhook (its DNS names go into the certificate)', 'ironlb-webhook')
+    .option('--webhook-cert-ips <list>', 'comma-separated IP addresses also put in the certificate, for an API server that calls the webhook by address')
     .action(async (o: Opts) => {
       const log = logger('cli');
       const port = num('--metrics-port', o.metricsPort, 0, 65535);
@@ -87,6 +89,7 @@ export function registerController(program: Command): void {
           secretName: o.webhookSecret,
           configurationName: o.webhookConfiguration,
           dnsNames: [svc, `${svc}.cluster.local`, `${o.webhookService}.${o.namespace}`],
+          ipAddresses: (o.webhookCertIps ?? '').split(',').map((x) => x.trim()).filter(Boolean),
           snapshot: () => controller.configSnapshot(),
         });
       }

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRESS_POOL, type KindName } from '../../src/api/index.ts';
 import { isNotFound } from '../../src/k8s/index.ts';
 import { KubeConfig } from '@kubernetes/client-node';
+import { freePort } from '../controlplane.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
 import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
@@ -58,6 +59,8 @@ export interface LabState {
   /** Links cut with cut-link (node names). */
   cut: string[];
   apiUrl?: string;
+  /** Loopback port of the controller's admission webhook. */
+  webhookPort?: number;
   createdAt: string;
 }
 
@@ -116,6 +119,7 @@ export class Lab {
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
   readonly discovery: DiscoveryV1Api;
+  readonly admission: AdmissionregistrationV1Api;
 
   private constructor(state: LabState) {
     this.state = state;
@@ -127,6 +131,7 @@ export class Lab {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
   }
 
   get dir(): string {
@@ -195,7 +200,9 @@ export class Lab {
       say(`starting the router (${ready.state.router})`);
       await ready.startRouter();
       say('starting the controller');
+      ready.state.webhookPort = await freePort();
       ready.startController();
+      await ready.routeWebhook();
       say(`starting ${plan.nodes.length} speakers and hostname backends`);
       for (const n of plan.nodes) {
         ready.startBackend(n.index);
@@ -359,8 +366,26 @@ export class Lab {
   }
 
   startController(): void {
-    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect'], this.log('controller'), this.childEnv());
+    // The admission webhook on a loopback port (kept across restarts); the API server is pointed
+    // at it by address (routeWebhook), as kube-proxy would route the webhook Service to the Pod.
+    const webhook = ['--webhook-port', String(this.state.webhookPort), '--webhook-host', '127.0.0.1', '--webhook-cert-ips', '127.0.0.1'];
+    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
     this.save();
+  }
+
+  /** Points the ValidatingWebhookConfiguration at the controller's loopback port (kube-proxy's part). */
+  async routeWebhook(): Promise<void> {
+    const api = this.admission;
+    await until('the controller to publish its webhook CA', 60_000, async () => {
+      const cfg = await api.readValidatingWebhookConfiguration({ name: 'ironlb-validating' });
+      const w = cfg.webhooks?.[0];
+      if (!w?.clientConfig.caBundle) return undefined;
+      const url = `https://127.0.0.1:${this.state.webhookPort}/validate`;
+      if (w.clientConfig.url === url) return true;
+      for (const x of cfg.webhooks ?? []) x.clientConfig = { url, caBundle: x.clientConfig.caBundle };
+      await api.replaceValidatingWebhookConfiguration({ name: 'ironlb-validating', body: cfg });
+      return true;
+    });
   }
 
   /** Stops the controller (SIGKILL: a crash) and waits until it is gone. */
