@@ -58,6 +58,8 @@ interface Norm {
   /** Effective backend key: only with externalTrafficPolicy Local. */
   backendKey: string;
   ports: readonly Port[];
+  /** The ports as "PROTO/PORT" for lookups, only for Services with many ports (hostile ones included). */
+  portSet?: ReadonlySet<string>;
   policy: IpFamilyPolicy;
   families: readonly Family[];
 }
@@ -554,6 +556,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
   const fams = req.ipFamilies ?? NONE;
   const families: readonly Family[] = fams.length === 2 && fams[0] === fams[1] ? [fams[0] as Family] : fams;
   let ports: readonly Port[] = NONE;
+  let portSet: ReadonlySet<string> | undefined;
   if (req.ports && req.ports.length > 0) {
     const list: Port[] = [];
     const seen = new Set<string>();
@@ -565,6 +568,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
       }
     }
     ports = list;
+    if (list.length > PORT_SET_MIN) portSet = seen;
   }
   const n: Norm = {
     key,
@@ -576,6 +580,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
     sharingKey: req.sharingKey ?? '',
     backendKey: req.externalTrafficPolicy === 'Local' ? (req.backendKey ?? '') : '',
     ports,
+    ...(portSet ? { portSet } : {}),
     policy,
     families,
   };
@@ -605,6 +610,23 @@ function familyFit(n: Norm, fams: readonly Family[], verb = 'holds'): Refusal | 
   return undefined;
 }
 
+/** Beyond this many ports a Service's ports are also kept as a set (linear scans stay tiny below). */
+const PORT_SET_MIN = 16;
+
+/**
+ * A port both Services use, or undefined: the shorter list is looked up in the longer one, through
+ * its set when it has one, so two Services with 10,000 ports each cost 10,000 lookups, not 10^8.
+ */
+function portClash(a: Norm, b: Norm): Port | undefined {
+  const [small, big] = a.ports.length <= b.ports.length ? [a, b] : [b, a];
+  if (big.portSet) {
+    for (const p of small.ports) if (big.portSet.has(portText(p))) return p;
+    return undefined;
+  }
+  for (const p of small.ports) if (big.ports.some((o) => o.protocol === p.protocol && o.port === p.port)) return p;
+  return undefined;
+}
+
 /** Whether Service n may use address e alongside its current holders (other than n itself). */
 function sharingRefusal(e: Entry, n: Norm): Refusal | undefined {
   for (const other of e.holders) {
@@ -622,11 +644,8 @@ function sharingRefusal(e: Entry, n: Norm): Refusal | undefined {
     if (other.backendKey !== n.backendKey) {
       return refuse('BackendKeyMismatch', `${e.text} is shared by Service ${otherKey} with other backends (pod selector "${other.backendKey}" vs "${n.backendKey}"); with externalTrafficPolicy Local, Services sharing an address must select the same pods`);
     }
-    for (const p of n.ports) {
-      if (other.ports.some((o) => o.protocol === p.protocol && o.port === p.port)) {
-        return refuse('PortConflict', `port ${portText(p)} on ${e.text} is already used by Service ${otherKey}; Services sharing an address must use different ports`);
-      }
-    }
+    const clash = portClash(n, other);
+    if (clash) return refuse('PortConflict', `port ${portText(clash)} on ${e.text} is already used by Service ${otherKey}; Services sharing an address must use different ports`);
   }
   return undefined;
 }
