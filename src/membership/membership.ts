@@ -32,7 +32,9 @@ export const DEFAULT_PORT = 7947;
  * - suspicion lasts 1500 ms with no independent confirmation and shrinks to 250 ms once k other
  *   members confirm (Lifeguard's dynamic suspicion). Members that hear a suspicion probe the
  *   suspect at once, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
- *   while a falsely suspected one has 1.5 s to refute (it needs one round trip).
+ *   while a falsely suspected one has 1.5 s to refute (it needs one round trip). Confirmations
+ *   shorten a suspicion only while the suspect is silent: one still sending to us is alive and only
+ *   its inbound path is failing (e.g. flooded), so it keeps the full 1.5 s to learn and refute.
  * - probe timers scale with a local health score (Lifeguard): a starved or isolated speaker
  *   slows down instead of accusing healthy peers.
  */
@@ -545,6 +547,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private onSuspicionTimeout(m: Member, s: Suspicion): void {
     if (m.suspicion !== s || m.state !== 'suspect' || !this.running) return;
+    // Heard from it first-hand since the suspicion began: wait out the unconfirmed timeout, no longer.
+    const full = s.start + this.timing.suspicionMaxMs;
+    if (m.lastHeard > s.start && this.clock.now() < full) {
+      s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(full - this.clock.now()));
+      return;
+    }
     this.declareDown(m, m.incarnation, 'dead');
   }
 
@@ -697,9 +705,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (msg.incarnation > ceiling || msg.updates.some((u) => u.incarnation > ceiling)) return this.reject('out-of-range', d, msg.from);
     const verdict = this.replay.check(msg.from, msg.epoch, msg.seq, msg.timestamp, this.clock.now());
     if (verdict !== 'ok') return this.reject(verdict, d, msg.from);
+    if (msg.toEpoch !== undefined && msg.toEpoch !== this.epoch) return this.unverified(sender, msg);
     sender.wire = msg.toEpoch === undefined ? 1 : 2;
     sender.epoch = msg.epoch;
-    if (msg.toEpoch !== undefined && msg.toEpoch !== this.epoch) return this.unverified(sender, msg);
     this.observeAlive(sender, msg.incarnation);
     for (const u of msg.updates) this.applyUpdate(u, msg.from);
     this.handleBody(sender, msg.body);
@@ -708,16 +716,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /**
    * A message that does not name this process's epoch: the sender has not heard from this process
    * yet (first contact after either restarted), or it is a capture from before this process started.
-   * Nothing in it is believed; a ping is answered (the ack names the sender's epoch, and tells it
-   * ours) and the sender is pinged, so a live sender is verified within one round trip.
+   * Nothing in it is believed or remembered: a ping is answered and the sender is pinged, both
+   * naming the epoch the message claims (they tell the sender ours), so a live sender is verified
+   * within one round trip and a forged or replayed one changes nothing here.
    */
   private unverified(sender: Member, msg: Message): void {
     this.metrics.unverified.inc();
-    if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name });
+    if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name }, msg.epoch);
     const now = this.clock.now();
     if (now - sender.lastHello >= this.timing.probeTimeoutMs && !this.leaving) {
       sender.lastHello = now;
-      this.send(sender, { type: 'ping', probeId: this.newProbeId() });
+      this.send(sender, { type: 'ping', probeId: this.newProbeId() }, msg.epoch);
     }
   }
 
@@ -776,17 +785,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  private send(m: Member, body: Body): void {
+  /** Sends to a member; `toEpoch` overrides the epoch we know for it (answers to unverified messages). */
+  private send(m: Member, body: Body, toEpoch?: number): void {
     // Updates about the receiver itself go first: if we think it suspect or dead, it must learn
     // that to refute (this is how a healed node and its peers find each other again).
     const first: Update[] = [];
     if (m.state === 'suspect' || m.state === 'dead' || m.state === 'left') first.push({ name: m.name, state: m.state, incarnation: m.incarnation });
-    this.sendRaw(m, body, first);
+    this.sendRaw(m, body, first, toEpoch);
   }
 
-  private sendRaw(m: Member, body: Body, first: Update[]): void {
+  private sendRaw(m: Member, body: Body, first: Update[], toEpochOverride?: number): void {
     // A member that spoke version 1 (previous release) gets version 1, which has no toEpoch.
-    const toEpoch = m.wire === 1 ? undefined : m.epoch;
+    const toEpoch = toEpochOverride ?? (m.wire === 1 ? undefined : m.epoch);
     const base = encodedBaseSize({ from: this.name, to: m.name, toEpoch }, body);
     let budget = MAX_PACKET - MAC_BYTES - base;
     for (const u of first) budget -= encodedUpdateSize(u);

@@ -25,9 +25,13 @@ export class Netns {
     this.name = name;
   }
 
-  /** Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with "ilb". */
+  /**
+   * Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with
+   * "ilb" (removed by scripts/cleanup-netns.ts after a crash) or "hm-" (the membership hardening
+   * tests, kept apart from other runs' cleanup; they remove their own, also on failure).
+   */
   static async create(prefix: string): Promise<Netns> {
-    if (!prefix.startsWith('ilb')) throw new Error(`namespace prefix must start with "ilb", got "${prefix}"`);
+    if (!prefix.startsWith('ilb') && !prefix.startsWith('hm-')) throw new Error(`namespace prefix must start with "ilb" or "hm-", got "${prefix}"`);
     const name = `${prefix}${process.pid % 10000}x${counter++}`;
     await sh('ip', ['netns', 'add', name]);
     const ns = new Netns(name);

@@ -396,6 +396,27 @@ test('in a cluster, forged epochs, sequence jumps and "left" claims about a memb
   }
 });
 
+test('first contact: a message naming another epoch is answered, not believed; the sender is verified in one round trip', async () => {
+  const { m, deliver, msg, decoded, bEpoch, state } = await solo();
+  const sentBefore = decoded().length;
+  // b does not know a's epoch yet (0), or names a's previous process.
+  deliver(msg({ toEpoch: 0, body: { type: 'ping', probeId: 7 }, updates: [{ name: 'a', state: 'dead', incarnation: m.epoch + 5 }] }));
+  deliver(msg({ toEpoch: m.epoch - 5000, body: { type: 'gossip' } }));
+  assert.deepEqual(m.alive(), ['a'], 'b not believed alive');
+  assert.equal(state('a')!.incarnation, m.epoch, 'its claims were not applied (no refutation)');
+  assert.equal((await m.metrics.unverified.get()).values[0]?.value, 2);
+  const answers = decoded().slice(sentBefore);
+  const ack = answers.find((x) => x.body.type === 'ack');
+  const hello = answers.find((x) => x.body.type === 'ping');
+  assert.ok(ack && ack.body.type === 'ack' && ack.body.probeId === 7 && ack.toEpoch === bEpoch, 'the ping was answered, naming b\'s epoch');
+  assert.ok(hello && hello.body.type === 'ping' && hello.toEpoch === bEpoch && hello.epoch === m.epoch, 'b was pinged, telling it a\'s epoch');
+  assert.equal(answers.filter((x) => x.body.type === 'ping').length, 1, 'one hello per probe timeout');
+  // b's answer names a's epoch: now b counts.
+  deliver(msg({ body: { type: 'ack', probeId: hello.body.type === 'ping' ? hello.body.probeId : 0, subject: 'b' } }));
+  assert.deepEqual(m.alive(), ['a', 'b']);
+  await m.close();
+});
+
 test('a restarted member does not believe a 12 s old capture of a now dead member', async () => {
   const c = await Cluster.of(2, 29);
   try {
@@ -467,6 +488,34 @@ test('keys rotate without a restart, one member at a time: [old, new] → [new, 
     for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
     assert.throws(() => c.get('n0').setKeys([Buffer.from('short')]), /at least 16/);
     assert.equal(c.get('n0').keyFingerprints.length, 1, 'a bad key list changes nothing');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a member whose inbound path fails for 1 s but which keeps sending is not declared dead; one whose inbound stays down is, within 2.5 s', async () => {
+  const c = await Cluster.of(4, 37);
+  const inbound = (lossy: boolean): void => {
+    for (const n of [0, 1, 2]) c.net.setLoss(Cluster.addr(n), Cluster.addr(3), lossy ? 1 : 0);
+  };
+  try {
+    c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'converged');
+    c.clock.advance(500);
+    const t0 = c.clock.now();
+    inbound(true);
+    c.until(() => names(3).some((n) => c.get(n).snapshot().find((s) => s.name === 'n3')?.state === 'suspect'), 2000, 'n3 suspected');
+    c.clock.advance(1000 - (c.clock.now() - t0));
+    inbound(false);
+    c.clock.advance(3000);
+    assert.deepEqual(c.events.filter((e) => e.kind === 'down' && e.at >= t0), [], 'n3 refuted once its inbound path came back');
+    for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
+    // Inbound down for good: the others fail over all the same, after the unconfirmed timeout.
+    const t1 = c.clock.now();
+    inbound(true);
+    const took = c.until(() => names(3).every((n) => !c.get(n).alive().includes('n3')), 5000, 'n3 dead everywhere');
+    assert.ok(took < 2500, `inbound-dead member failed over after ${took} ms`);
+    // (n3 itself, hearing nothing, sees the others go; among the rest only n3 went down.)
+    assert.ok(c.events.filter((e) => e.kind === 'down' && e.at >= t1 && e.node !== 'n3').every((e) => e.member === 'n3' && e.reason === 'dead'));
   } finally {
     await c.close();
   }
