@@ -417,6 +417,17 @@ test('first contact: a message naming another epoch is answered, not believed; t
   await m.close();
 });
 
+test('a member of the previous release (wire version 1, no receiver epoch) is understood and answered in version 1', async () => {
+  const { m, deliver, msg, sent, decoded } = await solo();
+  const { toEpoch: _drop, ...v1 } = decodeMessage(msg({ body: { type: 'ping', probeId: 9 } }).subarray(0, -32));
+  deliver(seal(deriveKey(SECRET), encodeMessage({ ...v1, seq: 500 })));
+  assert.deepEqual(m.alive(), ['a', 'b']);
+  const ack = decoded().find((x) => x.body.type === 'ack' && x.body.probeId === 9);
+  assert.ok(ack && ack.toEpoch === undefined, 'answered in version 1');
+  assert.equal(sent.at(-1)!.data[2], 1);
+  await m.close();
+});
+
 test('a restarted member does not believe a 12 s old capture of a now dead member', async () => {
   const c = await Cluster.of(2, 29);
   try {

@@ -1,6 +1,7 @@
 // The membership keys a speaker reads from its Secret: one key, or a list during a rotation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderChart } from '../../src/install/chart.ts';
 import { membershipKeys } from '../../src/speaker/membership-keys.ts';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
@@ -31,4 +32,15 @@ test('Secret data to membership keys: secretkey, a single other key, a secretkey
   const raw = Buffer.from([10, ...Array.from({ length: 31 }, (_, i) => i * 7)]);
   const r = membershipKeys({ secretkey: raw.toString('base64') }, REF);
   assert.ok(r.ok && r.keys[0]!.equals(raw));
+});
+
+test('Helm chart: an upgrade keeps the Secret\'s secretkeys list (a rotation in progress) next to secretkey', () => {
+  const secret = (data: Record<string, string> | undefined) =>
+    renderChart({ lookup: () => (data ? { data } : undefined) }).map((r) => r.object).find((o) => o.kind === 'Secret' && o.metadata?.name === 'ironlb-membership') as { data: Record<string, string> } | undefined;
+  const list = b64('new-0123456789abcdef\nold-0123456789abcdef');
+  assert.deepEqual(secret({ secretkey: b64('old-0123456789abcdef'), secretkeys: list })?.data, { secretkey: b64('old-0123456789abcdef'), secretkeys: list });
+  assert.deepEqual(Object.keys(secret({ secretkey: b64('old-0123456789abcdef') })!.data), ['secretkey'], 'no list unless there was one');
+  const fresh = secret(undefined)!.data;
+  assert.deepEqual(Object.keys(fresh), ['secretkey']);
+  assert.ok(membershipKeys(fresh, REF).ok, 'a freshly generated Secret is a valid membership key');
 });
