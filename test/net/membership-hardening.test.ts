@@ -3,8 +3,15 @@
 // watched key files without a restart and without anyone going down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { deriveKey, seal } from '../../src/membership/auth.ts';
+import { encodeMessage } from '../../src/membership/codec.ts';
 import { AgentCluster, STARTUP_MS, type Agent } from '../../bench/membership-cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import type { Netns } from '../support/netns.ts';
@@ -32,6 +39,44 @@ async function udpCounters(ns: Netns): Promise<Record<string, number>> {
   const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
   return Object.fromEntries(names!.map((n, i) => [n, Number(values![i])]));
 }
+
+test('a signed claim with an incarnation near 2^53 does not end the member process (loopback)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hm-'));
+  const secret = randomBytes(32);
+  writeFileSync(join(dir, 'secret'), secret, { mode: 0o600 });
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
+  const agent = spawn(process.execPath, [new URL('../../src/membership/agent.ts', import.meta.url).pathname, '--name', 'a', '--address', '127.0.0.1', '--port', '0',
+    '--secret-file', join(dir, 'secret'), '--peers', `b=127.0.0.1:${peer.address().port}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: 'silent' } });
+  const events: Array<Record<string, unknown>> = [];
+  createInterface({ input: agent.stdout! }).on('line', (l) => { if (l.startsWith('{')) events.push(JSON.parse(l) as Record<string, unknown>); });
+  let stderr = '';
+  agent.stdin!.on('error', () => {}); // EPIPE if it died: reported by the wait below
+  agent.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    const ready = await waitFor(() => events.find((e) => e.event === 'ready'), { what: 'agent ready', timeoutMs: STARTUP_MS, intervalMs: 20 });
+    const now = Date.now();
+    // Version 1 (no receiver epoch): believed at once by the old code as by the new, so the claim is acted on.
+    const claim = (seq: number, incarnation: number) => seal(deriveKey(secret), encodeMessage({
+      from: 'b', to: 'a', epoch: now - 1000, seq, timestamp: now, incarnation: now - 1000, body: { type: 'gossip' }, updates: [{ name: 'a', state: 'suspect', incarnation, from: 'b' }],
+    }));
+    for (const [i, inc] of [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, 2 ** 53 - 2].entries()) {
+      await new Promise<void>((r, j) => peer.send(claim(i + 1, inc), ready.port as number, '127.0.0.1', (err) => (err ? j(err) : r())));
+    }
+    const exited = (): boolean => agent.exitCode !== null || agent.signalCode !== null;
+    const stats = await waitFor(() => {
+      if (exited()) throw new Error(`the agent process ended: ${stderr.trim().slice(-800) || 'no stderr'}`);
+      agent.stdin!.write('stats\n');
+      return events.find((e) => e.event === 'stats' && ((e.rejected as Record<string, number>)['out-of-range'] ?? 0) >= 3);
+    }, { what: 'three out-of-range rejections counted by a running agent', timeoutMs: 10_000, intervalMs: 200 });
+    assert.ok(stats);
+    assert.equal(agent.exitCode, null, 'still running');
+  } finally {
+    agent.kill('SIGKILL');
+    peer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 const downsSince = (agents: Agent[], from: number) => agents.flatMap((a) => a.events.filter((e) => e.event === 'down' && e.t >= from).map((e) => ({ at: a.name, ...e })));
 
