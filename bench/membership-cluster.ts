@@ -36,6 +36,10 @@ export interface AgentStats {
   refutations: number;
   probeFailures: number;
   localHealth: number;
+  authenticated?: Record<string, number>;
+  unverified?: number;
+  receiveBufferBytes?: number;
+  keys?: string[];
 }
 
 export class Agent {
@@ -57,8 +61,9 @@ export class Agent {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  start(secretFile: string, peers: string): void {
-    const proc = this.ns.spawn(process.execPath, [AGENT, '--name', this.name, '--address', this.address, '--port', String(PORT), '--secret-file', secretFile, '--peers', peers], {
+  /** Starts the agent; `keys` is ['--secret-file', path] or ['--keys-file', path]. */
+  start(keys: string[], peers: string): void {
+    const proc = this.ns.spawn(process.execPath, [AGENT, '--name', this.name, '--address', this.address, '--port', String(PORT), ...keys, '--peers', peers], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, IRONLB_LOG_LEVEL: 'warn' },
     });
@@ -110,11 +115,17 @@ export interface ClusterOptions {
   /** Members (by index) that get a different secret. */
   wrongSecret?: number[];
   subnet?: string;
+  /** Each member reads its own key list file (writeKeys), watched for changes, instead of the shared secret. */
+  keyLists?: string[];
 }
 
 export class AgentCluster {
   readonly agents: Agent[] = [];
   private readonly namespaces: Netns[] = [];
+  private plug: ((host: Netns, hostIf: string, portIf: string) => Promise<void>) | undefined;
+  private prefix = '';
+  private subnet = '';
+  private keyFiles = new Map<Agent, string>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'ilbm-'));
   private secretFile = '';
   private wrongFile = '';
@@ -135,9 +146,12 @@ export class AgentCluster {
 
   private async setup(opts: ClusterOptions): Promise<void> {
     const subnet = opts.subnet ?? '10.77.0';
+    this.prefix = opts.prefix;
+    this.subnet = subnet;
     const sw = await Netns.create(opts.prefix);
     this.namespaces.push(sw);
     const plug = await bridge(sw);
+    this.plug = plug;
     for (let i = 0; i < opts.size; i++) {
       const ns = await Netns.create(opts.prefix);
       this.namespaces.push(ns);
@@ -152,12 +166,43 @@ export class AgentCluster {
     writeFileSync(this.wrongFile, randomBytes(32), { mode: 0o600 });
     this.peers = this.agents.map((a) => `${a.name}=${a.address}:${PORT}`).join(',');
     const wrong = new Set(opts.wrongSecret ?? []);
-    this.agents.forEach((a, i) => a.start(wrong.has(i) ? this.wrongFile : this.secretFile, this.peers));
+    if (opts.keyLists) {
+      for (const a of this.agents) {
+        const file = join(this.dir, `keys-${a.name}`);
+        writeFileSync(file, `${opts.keyLists.join('\n')}\n`, { mode: 0o600 });
+        this.keyFiles.set(a, file);
+      }
+    }
+    this.agents.forEach((a, i) => a.start(this.keyArgs(a, wrong.has(i)), this.peers));
   }
 
-  /** Restarts a stopped agent with the right secret. */
+  private keyArgs(a: Agent, wrong = false): string[] {
+    const list = this.keyFiles.get(a);
+    if (list) return ['--keys-file', list];
+    return ['--secret-file', wrong ? this.wrongFile : this.secretFile];
+  }
+
+  /** Restarts a stopped agent with the right secret (or its key list). */
   restart(a: Agent): void {
-    a.start(this.secretFile, this.peers);
+    a.start(this.keyArgs(a), this.peers);
+  }
+
+  /** Rewrites an agent's key list file (keyLists clusters); the agent picks it up without a restart. */
+  writeKeys(a: Agent, keys: string[]): void {
+    const file = this.keyFiles.get(a);
+    if (!file) throw new Error(`agent ${a.name} has no key list file: create the cluster with keyLists`);
+    writeFileSync(file, `${keys.join('\n')}\n`, { mode: 0o600 });
+  }
+
+  /** One more namespace on the bridge (not a member), at `${subnet}.${host}`, e.g. a traffic source. */
+  async addHost(host: number): Promise<{ ns: Netns; address: string }> {
+    if (!this.plug) throw new Error('cluster not set up');
+    const ns = await Netns.create(this.prefix);
+    this.namespaces.push(ns);
+    await this.plug(ns, 'eth0', `h${host}`);
+    const address = `${this.subnet}.${host}`;
+    await ns.ip('addr', 'add', `${address}/24`, 'dev', 'eth0');
+    return { ns, address };
   }
 
   /** Drops `percent`% of received UDP in every member's namespace (nftables; netem is not available). */

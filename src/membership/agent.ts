@@ -2,13 +2,16 @@
 // lines and taking commands on stdin. For the lab, the net tests and the benchmark; the speaker
 // embeds Membership directly.
 //   node src/membership/agent.ts --name n1 --address 10.0.0.1 --secret-file /path --peers n2=10.0.0.2:7947,...
-// stdout: {"event":"ready"|"change"|"up"|"down"|"stats"|"left", "t": ms, ...}
+// The key file is watched: a changed file rotates the keys in place (--keys-file: one key per line,
+// the first signs; --secret-file: the whole file is one key).
+// stdout: {"event":"ready"|"change"|"up"|"down"|"stats"|"left"|"keys"|"error", "t": ms, ...}
 // stdin:  "stats" | "leave" | "peers n2=10.0.0.2:7947,..."
 // SIGTERM: leave (tell the others at once), close, exit 0.
-import { readFileSync } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
+import { parseKeyList } from './auth.ts';
 import { Membership, DEFAULT_PORT, type Peer } from './membership.ts';
 
 export function parsePeers(spec: string): Peer[] {
@@ -42,6 +45,10 @@ export interface AgentOptions {
   port?: number;
   /** File holding the shared secret's bytes (a mounted Secret key); else IRONLB_MEMBERSHIP_SECRET (base64). */
   secretFile?: string;
+  /** File with one key per line, the first signs (a key rotation); instead of secretFile. */
+  keysFile?: string;
+  /** How often the key file is checked for changes (ms). */
+  keysPollMs?: number;
   /** name=address[:port],... */
   peers?: string;
 }
@@ -54,24 +61,44 @@ export function parseAgentArgs(argv: string[]): AgentOptions {
       address: { type: 'string' },
       port: { type: 'string', default: String(DEFAULT_PORT) },
       'secret-file': { type: 'string' },
+      'keys-file': { type: 'string' },
       peers: { type: 'string', default: '' },
     },
   });
   if (!values.name || !values.address) throw new Error('--name and --address are required');
-  return { name: values.name, address: values.address, port: Number(values.port), secretFile: values['secret-file'], peers: values.peers };
+  if (values['secret-file'] && values['keys-file']) throw new Error('give --secret-file or --keys-file, not both');
+  return { name: values.name, address: values.address, port: Number(values.port), secretFile: values['secret-file'], keysFile: values['keys-file'], peers: values.peers };
+}
+
+function readKeys(opts: AgentOptions): Buffer[] {
+  if (opts.keysFile) return parseKeyList(readFileSync(opts.keysFile, 'utf8'));
+  return [opts.secretFile ? readFileSync(opts.secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64')];
 }
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
-  const secret = opts.secretFile ? readFileSync(opts.secretFile) : Buffer.from(process.env.IRONLB_MEMBERSHIP_SECRET ?? '', 'base64');
   const registry = new Registry();
-  const m = new Membership({ name: opts.name, address: opts.address, port: opts.port ?? DEFAULT_PORT, secret, registry });
+  const m = new Membership({ name: opts.name, address: opts.address, port: opts.port ?? DEFAULT_PORT, secrets: readKeys(opts), registry });
+  const keyPath = opts.keysFile ?? opts.secretFile;
+  if (keyPath) {
+    // Polled (stat), not inotify: a mounted Secret is updated by swapping a symlink, which a watch
+    // on the file itself misses.
+    watchFile(keyPath, { interval: opts.keysPollMs ?? 500, persistent: false }, () => {
+      try {
+        const before = m.keyFingerprints.join(',');
+        m.setKeys(readKeys(opts));
+        if (m.keyFingerprints.join(',') !== before) out('keys', { keys: m.keyFingerprints });
+      } catch (err) {
+        out('error', { message: `keys not changed: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    });
+  }
   m.on('change', (alive) => out('change', { alive }));
   m.on('memberUp', (member) => out('up', { member }));
   m.on('memberDown', (member, reason) => out('down', { member, reason }));
   const startedAt = Date.now();
   const port = await m.start();
   m.setPeers(parsePeers(opts.peers ?? ''));
-  out('ready', { port, alive: m.alive() });
+  out('ready', { port, alive: m.alive(), keys: m.keyFingerprints });
 
   const stats = async (): Promise<void> => {
     out('stats', {
@@ -83,6 +110,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       refutations: (await counterTotal(registry, 'ironlb_membership_refutations_total')).total ?? 0,
       probeFailures: (await counterTotal(registry, 'ironlb_membership_probe_failures_total')).total ?? 0,
       localHealth: m.localHealth,
+      authenticated: await counterTotal(registry, 'ironlb_membership_messages_authenticated_total'),
+      unverified: (await counterTotal(registry, 'ironlb_membership_messages_unverified_total')).total ?? 0,
+      receiveBufferBytes: (await counterTotal(registry, 'ironlb_membership_receive_buffer_bytes')).total ?? 0,
+      keys: m.keyFingerprints,
       members: m.snapshot(),
     });
   };
@@ -90,6 +121,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    if (keyPath) unwatchFile(keyPath);
     await m.leave();
     out('left');
     await m.close();

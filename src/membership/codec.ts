@@ -1,14 +1,20 @@
 // Membership wire format: pure encode/decode over Buffers (no sockets, no timers, no keys).
 // Authentication (the trailing HMAC) is added and checked by auth.ts around these bytes.
 //
-// Layout (big-endian), version 1:
+// Layout (big-endian), version 2:
 //   'I' 'L' | version u8 | type u8 | from: len u8 + utf8 | to: len u8 + utf8
-//   | epoch u64 | seq u64 | timestamp u64 (ms) | sender incarnation u64
+//   | epoch u64 | toEpoch u64 | seq u64 | timestamp u64 (ms) | sender incarnation u64
 //   | body by type: ping: probeId u32 · ack/nack: probeId u32 + subject name · pingReq: probeId u32 + target name · gossip: —
 //   | updates: count u8, each: state u8 | name | incarnation u64 | from name (empty if none)
-// `to` names the receiver so a message captured on its way to one member cannot be replayed to another.
+// `to` names the receiver so a message captured on its way to one member cannot be replayed to another;
+// `toEpoch` names the receiver's process (its epoch as the sender learned it), so a message captured
+// before the receiver restarted cannot be replayed to its new process.
+// Version 1 (ironlb 0.1) is the same without `toEpoch`: still decoded and encoded (a message without
+// toEpoch) so that a rolling upgrade keeps old and new speakers talking.
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
+/** Oldest wire version still understood (speakers of the previous release, during an upgrade). */
+export const MIN_WIRE_VERSION = 1;
 const MAGIC0 = 0x49; // 'I'
 const MAGIC1 = 0x4c; // 'L'
 /** Kubernetes node names are DNS subdomains: at most 253 bytes. */
@@ -42,6 +48,11 @@ export interface Header {
   to: string;
   /** Sender process epoch (ms at start): a restarted sender starts a new sequence space. */
   epoch: number;
+  /**
+   * The receiver's epoch as the sender knows it (0: not known yet). Absent: a version 1 message.
+   * A receiver trusts only messages naming its own epoch (they were made after it started).
+   */
+  toEpoch?: number;
   /** Per-sender sequence number, strictly increasing within an epoch. */
   seq: number;
   /** Sender wall clock (ms since the Unix epoch) for the replay time window. */
@@ -56,7 +67,10 @@ export class DecodeError extends Error {
   override name = 'DecodeError';
 }
 
-const HEADER_FIXED = 2 + 1 + 1 + 1 + 1 + 8 * 4;
+const HEADER_FIXED_V1 = 2 + 1 + 1 + 1 + 1 + 8 * 4;
+const HEADER_FIXED = HEADER_FIXED_V1 + 8;
+/** Smallest possible encoded message (one-byte names, gossip, no updates), any version. */
+export const MIN_MESSAGE_BYTES = HEADER_FIXED_V1 + 2 + 1;
 
 function nameBytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
@@ -68,8 +82,8 @@ export function encodedUpdateSize(u: Update): number {
 }
 
 /** Bytes a message takes before its updates and MAC. */
-export function encodedBaseSize(h: Pick<Header, 'from' | 'to'>, body: Body): number {
-  let n = HEADER_FIXED + nameBytes(h.from) + nameBytes(h.to);
+export function encodedBaseSize(h: Pick<Header, 'from' | 'to' | 'toEpoch'>, body: Body): number {
+  let n = (h.toEpoch === undefined ? HEADER_FIXED_V1 : HEADER_FIXED) + nameBytes(h.from) + nameBytes(h.to);
   switch (body.type) {
     case 'ping': n += 4; break;
     case 'ack': case 'nack': n += 4 + 1 + nameBytes(body.subject); break;
@@ -117,11 +131,12 @@ export function encodeMessage(m: Message): Buffer {
   const w = new Writer(size);
   w.u8(MAGIC0);
   w.u8(MAGIC1);
-  w.u8(WIRE_VERSION);
+  w.u8(m.toEpoch === undefined ? 1 : WIRE_VERSION);
   w.u8(TYPE_CODES[m.body.type]);
   w.name(m.from, 'sender name');
   w.name(m.to, 'receiver name');
   w.u64(m.epoch, 'epoch');
+  if (m.toEpoch !== undefined) w.u64(m.toEpoch, 'toEpoch');
   w.u64(m.seq, 'seq');
   w.u64(m.timestamp, 'timestamp');
   w.u64(m.incarnation, 'incarnation');
@@ -182,16 +197,40 @@ class Reader {
   }
 }
 
+/** What can be read from a datagram before it is authenticated, to drop junk without a MAC. */
+export type Peek =
+  | { ok: true; version: number; from: string; to: string }
+  | { ok: false; reason: 'size' | 'magic' | 'version' };
+
+/**
+ * Cheap checks on an unauthenticated datagram (no allocation beyond the two names): its size
+ * (`macBytes` trailing, at most `maxBytes` in all), magic, version, and the sender and receiver
+ * names. Anything that fails here cannot be a message of ours, so no HMAC is spent on it.
+ */
+export function peekMessage(buf: Buffer, macBytes: number, maxBytes: number): Peek {
+  if (buf.length < MIN_MESSAGE_BYTES + macBytes || buf.length > maxBytes) return { ok: false, reason: 'size' };
+  if (buf[0] !== MAGIC0 || buf[1] !== MAGIC1) return { ok: false, reason: 'magic' };
+  const version = buf[2]!;
+  if (version < MIN_WIRE_VERSION || version > WIRE_VERSION) return { ok: false, reason: 'version' };
+  const fromLen = buf[4]!;
+  const toAt = 5 + fromLen;
+  if (fromLen === 0 || fromLen > MAX_NAME_BYTES || toAt >= buf.length) return { ok: false, reason: 'size' };
+  const toLen = buf[toAt]!;
+  if (toLen === 0 || toLen > MAX_NAME_BYTES || toAt + 1 + toLen > buf.length - macBytes) return { ok: false, reason: 'size' };
+  return { ok: true, version, from: buf.toString('utf8', 5, toAt), to: buf.toString('utf8', toAt + 1, toAt + 1 + toLen) };
+}
+
 /** Decodes an (already authenticated) message; throws DecodeError on anything malformed. */
 export function decodeMessage(buf: Buffer): Message {
   const r = new Reader(buf);
   if (r.u8('magic') !== MAGIC0 || r.u8('magic') !== MAGIC1) throw new DecodeError('bad magic: not an ironlb membership message');
   const version = r.u8('version');
-  if (version !== WIRE_VERSION) throw new DecodeError(`unsupported wire version ${version} (this build speaks ${WIRE_VERSION})`);
+  if (version < MIN_WIRE_VERSION || version > WIRE_VERSION) throw new DecodeError(`unsupported wire version ${version} (this build speaks ${MIN_WIRE_VERSION} to ${WIRE_VERSION})`);
   const typeCode = r.u8('type');
   const from = r.name('sender name');
   const to = r.name('receiver name');
   const epoch = r.u64('epoch');
+  const toEpoch = version >= 2 ? r.u64('toEpoch') : undefined;
   const seq = r.u64('seq');
   const timestamp = r.u64('timestamp');
   const incarnation = r.u64('incarnation');
@@ -216,5 +255,6 @@ export function decodeMessage(buf: Buffer): Message {
     updates.push(uf ? { name, state, incarnation: inc, from: uf } : { name, state, incarnation: inc });
   }
   r.end();
-  return { from, to, epoch, seq, timestamp, incarnation, body, updates };
+  const header = { from, to, epoch, seq, timestamp, incarnation };
+  return toEpoch === undefined ? { ...header, body, updates } : { ...header, toEpoch, body, updates };
 }

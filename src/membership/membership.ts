@@ -2,12 +2,17 @@
 // direct probes, indirect probes through k members, suspicion refuted by raising the incarnation,
 // piggybacked gossip, and a graceful leave. Every datagram is HMAC-authenticated and replay-checked.
 // Sockets and time come in through Transport and Clock so the protocol runs on a fake clock in tests.
+//
+// Input from the network is never trusted to be sane: junk is dropped before the MAC (size, magic,
+// version, names), incarnations and epochs beyond what the clock allows are dropped, a message
+// counts only if it names this process's epoch (so captures from before a restart are answered,
+// not believed), and any exception while handling a datagram is caught, counted and logged.
 import { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import { logger as makeLogger, type Logger } from '../util/log.ts';
-import { deriveKey, open, seal, MAC_BYTES } from './auth.ts';
+import { deriveKey, keyFingerprint, openAny, seal, MAC_BYTES, MAX_KEYS } from './auth.ts';
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
-import { decodeMessage, encodeMessage, encodedBaseSize, encodedUpdateSize, DecodeError, type Body, type MemberState, type Message, type Update } from './codec.ts';
+import { decodeMessage, encodeMessage, encodedBaseSize, encodedUpdateSize, peekMessage, DecodeError, type Body, type MemberState, type Message, type Update } from './codec.ts';
 import { GossipQueue } from './gossip.ts';
 import { createMetrics, type MembershipMetrics, type RejectReason } from './metrics.ts';
 import { ReplayGuard } from './replay.ts';
@@ -27,7 +32,9 @@ export const DEFAULT_PORT = 7947;
  * - suspicion lasts 1500 ms with no independent confirmation and shrinks to 250 ms once k other
  *   members confirm (Lifeguard's dynamic suspicion). Members that hear a suspicion probe the
  *   suspect at once, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
- *   while a falsely suspected one has 1.5 s to refute (it needs one round trip).
+ *   while a falsely suspected one has 1.5 s to refute (it needs one round trip). Confirmations
+ *   shorten a suspicion only while the suspect is silent: one still sending to us is alive and only
+ *   its inbound path is failing (e.g. flooded), so it keeps the full 1.5 s to learn and refute.
  * - probe timers scale with a local health score (Lifeguard): a starved or isolated speaker
  *   slows down instead of accusing healthy peers.
  */
@@ -72,12 +79,19 @@ export interface MembershipOptions extends Partial<Timing> {
   address: string;
   port?: number;
   bindAddress?: string;
-  /** Shared secret bytes (from a Kubernetes Secret); at least 16 bytes. */
-  secret: Uint8Array;
+  /** Shared secret bytes (from a Kubernetes Secret); at least 16 bytes. Or give `secrets`. */
+  secret?: Uint8Array;
+  /** Several secrets during a key rotation: the first signs, all are accepted (see setKeys). */
+  secrets?: readonly Uint8Array[];
+  /** SO_RCVBUF asked for the UDP socket (default 4 MiB; the kernel caps it at net.core.rmem_max). */
+  receiveBufferBytes?: number;
   registry?: Registry;
   logger?: Logger;
   timing?: Partial<Timing>;
-  /** Accepted clock difference between members, for the replay window (default 30 s). */
+  /**
+   * Accepted clock difference between members (default 30 s): message timestamps must be within it,
+   * epochs at most this far ahead.
+   */
   maxClockSkewMs?: number;
   transport?: Transport;
   clock?: Clock;
@@ -116,6 +130,12 @@ interface Member {
   /** Clock time of the last authenticated message from this member itself (0 = never). */
   lastHeard: number;
   suspicion?: Suspicion;
+  /** The member's process epoch, from its last authenticated message (0 = unknown): sent back as toEpoch. */
+  epoch: number;
+  /** Wire version it speaks: 1 until a version 2 message is heard (a speaker of the previous release). */
+  wire: 1 | 2;
+  /** Clock time of the last ping sent in answer to an unverified message (rate limit). */
+  lastHello: number;
 }
 
 interface Probe {
@@ -136,24 +156,34 @@ interface Relay {
 /** Room for updates in one datagram: stays under a 1500-byte MTU with IPv6 and UDP headers. */
 const MAX_PACKET = 1400;
 
+/**
+ * How far an incarnation may run ahead of the clock. Incarnations start at the process's start time
+ * (ms) and grow by one per refutation, so an honest one stays below now + skew + the refutations of
+ * its lifetime; an hour's worth at one per ms is far beyond that, and far below 2^53 (the codec's
+ * limit), so a refutation (+1) can never overflow. Claims beyond it are dropped as out-of-range.
+ */
+const INCARNATION_HEADROOM_MS = 3_600_000;
 export class Membership extends EventEmitter<MembershipEvents> {
   readonly name: string;
   readonly address: string;
   readonly timing: Timing;
   readonly metrics: MembershipMetrics;
   private port: number;
-  private readonly key: Buffer;
+  /** Derived keys: [0] signs, all open. */
+  private keys: Buffer[];
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly log: Logger;
   private readonly transport: Transport;
   private readonly replay: ReplayGuard;
+  private readonly maxSkewMs: number;
   private readonly gossip = new GossipQueue();
   private readonly members = new Map<string, Member>();
   private readonly probes = new Map<number, Probe>();
   private readonly probing = new Set<string>();
   private readonly relays = new Map<number, Relay>();
-  private readonly epoch: number;
+  /** This process's epoch (its start time, ms): other members name it in what they send here. */
+  readonly epoch: number;
   private incarnation: number;
   private seq = 0;
   private nextProbeId = 1;
@@ -178,22 +208,60 @@ export class Membership extends EventEmitter<MembershipEvents> {
       if (!Number.isFinite(v) || v < 0) throw new Error(`membership: timing ${k} must be a non-negative number, got ${v}`);
     }
     if (this.timing.suspicionMinMs > this.timing.suspicionMaxMs) throw new Error('membership: suspicionMinMs must not exceed suspicionMaxMs');
-    this.key = deriveKey(opts.secret);
+    if ((opts.secret === undefined) === (opts.secrets === undefined)) throw new Error('membership: give exactly one of secret or secrets');
+    this.keys = Membership.deriveKeys(opts.secrets ?? [opts.secret!]);
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
     this.log = opts.logger ?? makeLogger('membership', { node: opts.name });
-    this.transport = opts.transport ?? new UdpTransport(opts.bindAddress ?? opts.address, this.port, (err) => this.log.debug({ err: err.message }, 'send failed'));
-    this.replay = new ReplayGuard({ maxSkewMs: opts.maxClockSkewMs ?? 30_000, maxSenders: 65_536 });
+    this.transport = opts.transport ?? new UdpTransport(opts.bindAddress ?? opts.address, this.port, {
+      onError: (err) => this.log.debug({ err: err.message }, 'socket error'),
+      ...(opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {}),
+    });
+    this.maxSkewMs = opts.maxClockSkewMs ?? 30_000;
+    this.replay = new ReplayGuard({ maxSkewMs: this.maxSkewMs });
     // Epoch and first incarnation from the clock: a restarted speaker always outranks its past self.
-    this.epoch = this.clock.now();
+    this.epoch = Math.floor(this.clock.now());
     this.incarnation = this.epoch;
-    this.metrics = createMetrics(opts.registry ?? new Registry(), () => this.countStates(), () => this.health);
+    this.metrics = createMetrics(opts.registry ?? new Registry(), {
+      states: () => this.countStates(),
+      health: () => this.health,
+      keys: () => this.keys.length,
+      receiveBuffer: () => this.transport.receiveBufferSize?.(),
+    });
+  }
+
+  private static deriveKeys(secrets: readonly Uint8Array[]): Buffer[] {
+    if (secrets.length === 0 || secrets.length > MAX_KEYS) throw new Error(`membership: give 1 to ${MAX_KEYS} secrets (two during a key rotation), got ${secrets.length}`);
+    return secrets.map((s) => deriveKey(s));
+  }
+
+  /**
+   * Replaces the keys without a restart (key rotation): the first signs, all are accepted. Rotate
+   * in three steps, each once every member has the previous one: [old, new], then [new, old], then
+   * [new]. Throws (and keeps the current keys) if a secret is unusable.
+   */
+  setKeys(secrets: readonly Uint8Array[]): void {
+    const keys = Membership.deriveKeys(secrets);
+    const same = keys.length === this.keys.length && keys.every((k, i) => k.equals(this.keys[i]!));
+    if (same) return;
+    this.keys = keys;
+    this.log.info({ signing: keyFingerprint(keys[0]!), accepted: keys.map(keyFingerprint) }, 'membership keys changed');
+  }
+
+  /** Fingerprints of the keys in use (first = signing), for status and tests. */
+  get keyFingerprints(): string[] {
+    return this.keys.map(keyFingerprint);
   }
 
   /** Binds the socket and starts probing; resolves with the bound port. */
   async start(): Promise<number> {
     this.port = await this.transport.bind((d) => this.onDatagram(d));
     this.running = true;
+    const rcvbuf = this.transport.receiveBufferSize?.();
+    // Linux reports twice the size granted; below 1 MiB the kernel's net.core.rmem_max capped it.
+    if (rcvbuf !== undefined && rcvbuf < 1024 * 1024) {
+      this.log.warn({ receiveBufferBytes: rcvbuf }, 'membership socket got a small receive buffer: a burst of junk datagrams can push members\' packets out; raise net.core.rmem_max to at least 4194304 on this node');
+    }
     this.lastAlive = this.alive().join(',');
     // Peers set before start: say hello to all of them now, not one per dead-probe interval.
     for (const m of this.members.values()) if (m.state === 'unknown') this.send(m, { type: 'ping', probeId: this.newProbeId() });
@@ -213,7 +281,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         m.address = p.address;
         m.port = p.port ?? DEFAULT_PORT;
       } else {
-        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0 };
+        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0, epoch: 0, wire: 2, lastHello: -Infinity };
         this.members.set(p.name, nm);
         // Join: say hello at once rather than waiting for the slow round over unseen members.
         if (this.running && !this.leaving) this.send(nm, { type: 'ping', probeId: this.newProbeId() });
@@ -293,8 +361,25 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return 1 + this.health;
   }
 
+  /** Schedules fn on the clock; an exception in it is logged, never thrown into the event loop. */
+  private after(fn: () => void, ms: number): TimerHandle {
+    return this.clock.setTimeout(() => this.safely('timer', fn), ms);
+  }
+
+  private later(fn: () => void): void {
+    this.clock.defer(() => this.safely('timer', fn));
+  }
+
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), in: what }, 'membership: unexpected error (a bug; please report it); continuing');
+    }
+  }
+
   private scheduleTick(ms: number): void {
-    this.tickTimer = this.clock.setTimeout(() => this.tick(), ms);
+    this.tickTimer = this.after(() => this.tick(), ms);
   }
 
   private tick(): void {
@@ -366,7 +451,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.send(m, { type: 'ping', probeId: probe.id });
     const wait = this.timing.probeTimeoutMs * this.scale();
     const due = this.clock.now() + wait;
-    probe.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onDirectTimeout(probe, due)), wait);
+    probe.timer = this.after(() => this.later(() => this.onDirectTimeout(probe, due)), wait);
   }
 
   private onDirectTimeout(probe: Probe, due: number): void {
@@ -380,7 +465,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     probe.helpers = helpers.length;
     this.send(m, { type: 'ping', probeId: probe.id });
     const wait = this.timing.indirectTimeoutMs * this.scale();
-    probe.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onIndirectTimeout(probe)), wait);
+    probe.timer = this.after(() => this.later(() => this.onIndirectTimeout(probe)), wait);
   }
 
   private onIndirectTimeout(probe: Probe): void {
@@ -457,11 +542,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!s) return;
     this.clock.clearTimeout(s.timer);
     const deadline = s.start + this.suspicionTimeout(s.confirmers.size - 1);
-    s.timer = this.clock.setTimeout(() => this.clock.defer(() => this.onSuspicionTimeout(m, s)), Math.max(0, Math.ceil(deadline - this.clock.now())));
+    s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.max(0, Math.ceil(deadline - this.clock.now())));
   }
 
   private onSuspicionTimeout(m: Member, s: Suspicion): void {
     if (m.suspicion !== s || m.state !== 'suspect' || !this.running) return;
+    // Heard from it first-hand since the suspicion began: wait out the unconfirmed timeout, no longer.
+    const full = s.start + this.timing.suspicionMaxMs;
+    if (m.lastHeard > s.start && this.clock.now() < full) {
+      s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(full - this.clock.now()));
+      return;
+    }
     this.declareDown(m, m.incarnation, 'dead');
   }
 
@@ -550,6 +641,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
       }
       case 'dead':
       case 'left': {
+        // Only the member itself can say it left: a relayed or forged "left" would take it out with
+        // no suspicion for it to refute.
+        if (u.state === 'left' && via !== u.name) return;
         const newer = up ? u.incarnation >= m.incarnation : u.incarnation > m.incarnation || m.state === 'unknown';
         if (!newer) return;
         const recent = m.lastHeard > 0 && this.clock.now() - m.lastHeard < this.timing.suspicionMinMs;
@@ -570,28 +664,70 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private reject(reason: RejectReason, d: Datagram, detail?: string): void {
     this.metrics.rejected.inc({ reason });
-    this.log.debug({ reason, from: `${d.address}:${d.port}`, detail }, 'message rejected');
+    // Checked first: under a flood the log call's arguments alone would cost more than the drop.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ reason, from: `${d.address}:${d.port}`, detail }, 'message rejected');
   }
 
   private onDatagram(d: Datagram): void {
     this.metrics.received.inc();
     if (!this.running || this.leaving) return;
-    const body = open(this.key, d.data);
-    if (!body) return this.reject('auth', d);
+    try {
+      this.receive(d);
+    } catch (err) {
+      // A bug reached by some input: drop this datagram, keep the member running.
+      this.metrics.rejected.inc({ reason: 'error' });
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), from: `${d.address}:${d.port}` }, 'membership: error while handling a datagram (a bug; please report it); dropped it');
+    }
+  }
+
+  /** Highest incarnation or epoch believable now (see INCARNATION_HEADROOM_MS). */
+  private ceiling(): number {
+    return this.clock.now() + this.maxSkewMs + INCARNATION_HEADROOM_MS;
+  }
+
+  private receive(d: Datagram): void {
+    // Cheap checks first, so junk costs no HMAC (one per accepted key).
+    const peek = peekMessage(d.data, MAC_BYTES, MAX_PACKET);
+    if (!peek.ok) return this.reject(peek.reason, d);
+    if (peek.to !== this.name) return this.reject('misdirected', d, peek.to);
+    const sender = this.members.get(peek.from);
+    if (!sender) return this.reject('unknown-sender', d, peek.from);
+    const opened = openAny(this.keys, d.data);
+    if (!opened) return this.reject('auth', d);
+    this.metrics.authenticated.inc({ key: opened.keyIndex === 0 ? 'signing' : 'other' });
     let msg: Message;
     try {
-      msg = decodeMessage(body);
+      msg = decodeMessage(opened.body);
     } catch (err) {
       return this.reject('malformed', d, err instanceof DecodeError ? err.message : String(err));
     }
-    if (msg.to !== this.name) return this.reject('misdirected', d, msg.to);
-    const sender = this.members.get(msg.from);
-    if (!sender) return this.reject('unknown-sender', d, msg.from);
+    const ceiling = this.ceiling();
+    if (msg.incarnation > ceiling || msg.updates.some((u) => u.incarnation > ceiling)) return this.reject('out-of-range', d, msg.from);
     const verdict = this.replay.check(msg.from, msg.epoch, msg.seq, msg.timestamp, this.clock.now());
     if (verdict !== 'ok') return this.reject(verdict, d, msg.from);
+    if (msg.toEpoch !== undefined && msg.toEpoch !== this.epoch) return this.unverified(sender, msg);
+    sender.wire = msg.toEpoch === undefined ? 1 : 2;
+    sender.epoch = msg.epoch;
     this.observeAlive(sender, msg.incarnation);
     for (const u of msg.updates) this.applyUpdate(u, msg.from);
     this.handleBody(sender, msg.body);
+  }
+
+  /**
+   * A message that does not name this process's epoch: the sender has not heard from this process
+   * yet (first contact after either restarted), or it is a capture from before this process started.
+   * Nothing in it is believed or remembered: a ping is answered and the sender is pinged, both
+   * naming the epoch the message claims (they tell the sender ours), so a live sender is verified
+   * within one round trip and a forged or replayed one changes nothing here.
+   */
+  private unverified(sender: Member, msg: Message): void {
+    this.metrics.unverified.inc();
+    if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name }, msg.epoch);
+    const now = this.clock.now();
+    if (now - sender.lastHello >= this.timing.probeTimeoutMs && !this.leaving) {
+      sender.lastHello = now;
+      this.send(sender, { type: 'ping', probeId: this.newProbeId() }, msg.epoch);
+    }
   }
 
   private handleBody(sender: Member, b: Body): void {
@@ -625,7 +761,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (!target || target.name === sender.name) return;
         const id = this.newProbeId();
         // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
-        const timer = this.clock.setTimeout(() => {
+        const timer = this.after(() => {
           if (!this.relays.delete(id)) return;
           this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target });
         }, this.timing.indirectTimeoutMs * 0.8);
@@ -649,16 +785,19 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  private send(m: Member, body: Body): void {
+  /** Sends to a member; `toEpoch` overrides the epoch we know for it (answers to unverified messages). */
+  private send(m: Member, body: Body, toEpoch?: number): void {
     // Updates about the receiver itself go first: if we think it suspect or dead, it must learn
     // that to refute (this is how a healed node and its peers find each other again).
     const first: Update[] = [];
-    if (m.state === 'suspect' || m.state === 'dead') first.push({ name: m.name, state: m.state, incarnation: m.incarnation });
-    this.sendRaw(m, body, first);
+    if (m.state === 'suspect' || m.state === 'dead' || m.state === 'left') first.push({ name: m.name, state: m.state, incarnation: m.incarnation });
+    this.sendRaw(m, body, first, toEpoch);
   }
 
-  private sendRaw(m: Member, body: Body, first: Update[]): void {
-    const base = encodedBaseSize({ from: this.name, to: m.name }, body);
+  private sendRaw(m: Member, body: Body, first: Update[], toEpochOverride?: number): void {
+    // A member that spoke version 1 (previous release) gets version 1, which has no toEpoch.
+    const toEpoch = toEpochOverride ?? (m.wire === 1 ? undefined : m.epoch);
+    const base = encodedBaseSize({ from: this.name, to: m.name, toEpoch }, body);
     let budget = MAX_PACKET - MAC_BYTES - base;
     for (const u of first) budget -= encodedUpdateSize(u);
     const limit = this.timing.retransmitMult * Math.ceil(Math.log2(this.members.size + 2));
@@ -667,13 +806,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
       from: this.name,
       to: m.name,
       epoch: this.epoch,
+      ...(toEpoch === undefined ? {} : { toEpoch }),
       seq: ++this.seq,
       timestamp: Math.floor(this.clock.now()),
       incarnation: this.incarnation,
       body,
       updates,
     };
-    this.transport.send(seal(this.key, encodeMessage(msg)), m.address, m.port);
+    this.transport.send(seal(this.keys[0]!, encodeMessage(msg)), m.address, m.port);
     this.metrics.sent.inc();
   }
 

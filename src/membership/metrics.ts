@@ -1,7 +1,17 @@
 // Prometheus metrics of one Membership instance (prom-client, on the registry the caller passes).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type RejectReason = 'auth' | 'malformed' | 'misdirected' | 'unknown-sender' | 'stale-epoch' | 'duplicate' | 'too-old' | 'clock-skew';
+/**
+ * Why a datagram was dropped. Before the MAC (cheap, so a flood of junk costs no HMAC): size, magic,
+ * version, misdirected, unknown-sender. Then auth (no key opens it), malformed, out-of-range
+ * (an incarnation beyond any this cluster can have), the replay checks (clock-skew, future-epoch,
+ * duplicate, busy), and error (a bug met while handling it; logged).
+ */
+export type RejectReason =
+  | 'size' | 'magic' | 'version' | 'misdirected' | 'unknown-sender'
+  | 'auth' | 'malformed' | 'out-of-range'
+  | 'clock-skew' | 'future-epoch' | 'duplicate' | 'busy'
+  | 'error';
 
 export interface MembershipMetrics {
   members: Gauge<'state'>;
@@ -11,12 +21,24 @@ export interface MembershipMetrics {
   suspicions: Counter;
   refutations: Counter;
   rejected: Counter<'reason'>;
+  /** Messages that named an earlier process of this member (first contact after a restart): answered, not trusted. */
+  unverified: Counter;
+  authenticated: Counter<'key'>;
+  keys: Gauge;
+  receiveBuffer: Gauge;
   sent: Counter;
   received: Counter;
   detection: Histogram;
 }
 
-export function createMetrics(registry: Registry, collectStates: () => Record<string, number>, collectHealth: () => number): MembershipMetrics {
+export interface MetricSources {
+  states: () => Record<string, number>;
+  health: () => number;
+  keys: () => number;
+  receiveBuffer: () => number | undefined;
+}
+
+export function createMetrics(registry: Registry, src: MetricSources): MembershipMetrics {
   const registers = [registry];
   return {
     members: new Gauge({
@@ -25,7 +47,7 @@ export function createMetrics(registry: Registry, collectStates: () => Record<st
       labelNames: ['state'],
       registers,
       collect() {
-        for (const [state, n] of Object.entries(collectStates())) this.set({ state }, n);
+        for (const [state, n] of Object.entries(src.states())) this.set({ state }, n);
       },
     }),
     localHealth: new Gauge({
@@ -33,14 +55,47 @@ export function createMetrics(registry: Registry, collectStates: () => Record<st
       help: 'Local health multiplier score (0 = healthy); probe timers are scaled by 1 + score',
       registers,
       collect() {
-        this.set(collectHealth());
+        this.set(src.health());
       },
     }),
     probes: new Counter({ name: 'ironlb_membership_probes_total', help: 'Probes started (direct pings to a live member)', registers }),
     probeFailures: new Counter({ name: 'ironlb_membership_probe_failures_total', help: 'Probes that got no ack, directly or through other members', registers }),
     suspicions: new Counter({ name: 'ironlb_membership_suspicions_total', help: 'Members this speaker started to suspect', registers }),
     refutations: new Counter({ name: 'ironlb_membership_refutations_total', help: 'Times this speaker refuted a suspicion or death claim about itself', registers }),
-    rejected: new Counter({ name: 'ironlb_membership_messages_rejected_total', help: 'Messages dropped, by reason (auth = wrong key or forged)', labelNames: ['reason'], registers }),
+    rejected: new Counter({
+      name: 'ironlb_membership_messages_rejected_total',
+      help: 'Datagrams dropped, by reason: size, magic, version, misdirected, unknown-sender (before the MAC); auth (wrong key or forged), malformed, out-of-range, clock-skew, future-epoch, duplicate, busy, error',
+      labelNames: ['reason'],
+      registers,
+    }),
+    unverified: new Counter({
+      name: 'ironlb_membership_messages_unverified_total',
+      help: 'Authenticated messages addressed to an earlier process of this member (first contact after a restart, or a replay): answered with a ping, content ignored',
+      registers,
+    }),
+    authenticated: new Counter({
+      name: 'ironlb_membership_messages_authenticated_total',
+      help: 'Messages whose MAC verified, by key: signing (the first key) or other (an older or newer key during a rotation)',
+      labelNames: ['key'],
+      registers,
+    }),
+    keys: new Gauge({
+      name: 'ironlb_membership_keys',
+      help: 'Membership keys accepted now (2 during a key rotation)',
+      registers,
+      collect() {
+        this.set(src.keys());
+      },
+    }),
+    receiveBuffer: new Gauge({
+      name: 'ironlb_membership_receive_buffer_bytes',
+      help: 'Receive buffer of the membership UDP socket as the kernel granted it (Linux reports twice the size asked for)',
+      registers,
+      collect() {
+        const v = src.receiveBuffer();
+        if (v !== undefined) this.set(v);
+      },
+    }),
     sent: new Counter({ name: 'ironlb_membership_messages_sent_total', help: 'Messages sent', registers }),
     received: new Counter({ name: 'ironlb_membership_messages_received_total', help: 'Datagrams received (before authentication)', registers }),
     detection: new Histogram({

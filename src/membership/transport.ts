@@ -14,6 +14,22 @@ export interface Transport {
   bind(onMessage: (d: Datagram) => void): Promise<number>;
   send(data: Buffer, address: string, port: number): void;
   close(): Promise<void>;
+  /** The socket's receive buffer as granted by the kernel (bytes), where there is one. */
+  receiveBufferSize?(): number | undefined;
+}
+
+/**
+ * Receive buffer asked for: a burst of junk (100k datagrams) must not push members' packets out.
+ * The kernel's default (net.core.rmem_default, 208 KiB) holds only a few hundred small datagrams;
+ * 4 MiB holds ~5000 and is granted up to net.core.rmem_max.
+ */
+export const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
+export interface UdpTransportOptions {
+  /** Called for socket errors after bind (sends to unreachable hosts; expected while a peer is down). */
+  onError?: (err: Error) => void;
+  /** SO_RCVBUF to ask for (bytes); default DEFAULT_RECEIVE_BUFFER. */
+  receiveBufferBytes?: number;
 }
 
 export class UdpTransport implements Transport {
@@ -21,17 +37,35 @@ export class UdpTransport implements Transport {
   private readonly address: string;
   private readonly port: number;
   private readonly onError: (err: Error) => void;
+  private readonly rcvbuf: number;
 
-  constructor(address: string, port: number, onError: (err: Error) => void = () => {}) {
+  constructor(address: string, port: number, opts: UdpTransportOptions | ((err: Error) => void) = {}) {
     this.address = address;
     this.port = port;
-    this.onError = onError;
+    const o = typeof opts === 'function' ? { onError: opts } : opts;
+    this.onError = o.onError ?? (() => {});
+    this.rcvbuf = o.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
+  }
+
+  receiveBufferSize(): number | undefined {
+    try {
+      return this.sock?.getRecvBufferSize();
+    } catch {
+      return undefined; // not bound (yet, or any more)
+    }
   }
 
   bind(onMessage: (d: Datagram) => void): Promise<number> {
-    const sock = dgram.createSocket({ type: isIPv6(this.address) ? 'udp6' : 'udp4', reuseAddr: false });
+    const sock = dgram.createSocket({ type: isIPv6(this.address) ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize: this.rcvbuf });
     this.sock = sock;
-    sock.on('message', (data, rinfo) => onMessage({ data, address: rinfo.address, port: rinfo.port }));
+    sock.on('message', (data, rinfo) => {
+      // Whatever arrives, an exception must not escape into the event loop and end the process.
+      try {
+        onMessage({ data, address: rinfo.address, port: rinfo.port });
+      } catch (err) {
+        this.onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
     return new Promise((resolve, reject) => {
       const fail = (err: Error): void => reject(new Error(`membership: cannot bind UDP ${this.address}:${this.port}: ${err.message}`));
       sock.once('error', fail);
@@ -71,6 +105,8 @@ export class MemoryNetwork {
   latencyMs: number;
   sent = 0;
   dropped = 0;
+  /** Sees every datagram sent (before loss), e.g. to capture one for a replay test. */
+  tap: ((d: Datagram & { toAddress: string; toPort: number }) => void) | undefined;
 
   constructor(clock: Clock, opts: { latencyMs?: number; random?: () => number } = {}) {
     this.clock = clock;
@@ -112,6 +148,7 @@ export class MemoryNetwork {
 
   private deliver(fromAddr: string, fromPort: number, data: Buffer, toAddr: string, toPort: number): void {
     this.sent++;
+    this.tap?.({ data: Buffer.from(data), address: fromAddr, port: fromPort, toAddress: toAddr, toPort });
     if (this.cut.has(fromAddr) || this.cut.has(toAddr)) {
       this.dropped++;
       return;

@@ -29,13 +29,13 @@ import { decide, type Decision, type NodeFacts, type ServiceFacts } from './deci
 import { ANNOTATION_L2_SUBNETS, nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
+import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
-/** Key of the membership Secret holding the shared key (any single key is accepted too). */
-export const MEMBERSHIP_SECRET_KEY = 'secretkey';
+export { MEMBERSHIP_SECRET_KEY };
 
 export type ShutdownMode = 'withdraw' | 'graceful-restart';
 
@@ -94,7 +94,9 @@ export class Speaker {
   #bgp: BgpReconciler | undefined;
   #engine: BgpEngine | undefined;
   #membership: Membership | undefined;
+  /** What membership was started with (this node's address): a change restarts it. Keys do not. */
   #membershipKey = '';
+  #keysError = '';
   #membershipStarting: Promise<void> | undefined;
   #joinUntil = 0;
   #joinTimer: NodeJS.Timeout | undefined;
@@ -410,34 +412,46 @@ export class Speaker {
 
   // ---- membership ------------------------------------------------------------------------------
 
-  #secretBytes(): Buffer | undefined {
-    const s = this.#secrets.get(this.#o.membership.secretName, this.#o.namespace);
-    const data = s?.data ?? {};
-    const b64 = data[MEMBERSHIP_SECRET_KEY] ?? (Object.keys(data).length === 1 ? Object.values(data)[0] : undefined);
-    if (b64 === undefined) return undefined;
-    const buf = Buffer.from(b64, 'base64');
-    return buf.length >= 16 ? buf : undefined;
+  /** The membership keys from the Secret (watched: a change rotates keys in place); logs a new problem once. */
+  #membershipKeys(): Buffer[] | undefined {
+    const ref = `${this.#o.namespace}/${this.#o.membership.secretName}`;
+    const r = membershipKeys(this.#secrets.get(this.#o.membership.secretName, this.#o.namespace)?.data, ref);
+    if (r.ok) {
+      this.#keysError = '';
+      return r.keys;
+    }
+    if (r.error !== this.#keysError) {
+      this.#keysError = r.error;
+      this.#log.warn(
+        { node: this.node, secret: ref, running: this.#membership !== undefined },
+        this.#membership ? `${r.error}; membership keeps the keys it has` : `${r.error}; membership cannot start, announcing nothing over Layer 2 until then`,
+      );
+    }
+    return undefined;
   }
 
   #syncMembership(): void {
     const self = this.#nodes.get(this.node);
     const address = self && nodeAddress(self, 4) ? nodeAddress(self, 4) : self && nodeAddress(self);
-    const secret = this.#secretBytes();
-    if (!address || !secret) {
-      if (!this.#membership && !this.#membershipStarting) {
-        this.#log.warn(
-          { node: this.node, hasAddress: Boolean(address), secret: `${this.#o.namespace}/${this.#o.membership.secretName}` },
-          `membership cannot start: it needs this Node's InternalIP and a Secret with a "${MEMBERSHIP_SECRET_KEY}" key of at least 16 bytes; announcing nothing over Layer 2 until then`,
-        );
+    const secrets = this.#membershipKeys();
+    if (!address || !secrets) {
+      if (!address && !this.#membership && !this.#membershipStarting) {
+        this.#log.warn({ node: this.node }, 'membership cannot start: this Node has no InternalIP yet; announcing nothing over Layer 2 until then');
       }
       return;
     }
-    const key = `${address}|${secret.toString('base64')}`;
+    const key = address;
     const peers = this.#nodes
       .list()
       .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '', port: this.#o.membership.port ?? MEMBERSHIP_PORT }))
       .filter((p) => p.name !== '' && p.address !== '');
     if (this.#membership && key === this.#membershipKey) {
+      try {
+        // A key rotation (the Secret changed): in place, no restart, so no member drops out.
+        this.#membership.setKeys(secrets);
+      } catch (err) {
+        this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'membership keys not changed');
+      }
       this.#membership.setPeers(peers);
       return;
     }
@@ -446,8 +460,8 @@ export class Speaker {
     this.#membershipKey = key;
     this.#membershipStarting = (async () => {
       if (old) {
-        // A new key or address: start over (members with the old key stop admitting us, as they should).
-        this.#log.info('membership key or address changed; restarting membership');
+        // A new address: start over on it.
+        this.#log.info('this node\'s address changed; restarting membership');
         await old.leave();
         await old.close();
         this.#membership = undefined;
@@ -457,7 +471,7 @@ export class Speaker {
         name: this.node,
         address,
         port: this.#o.membership.port ?? MEMBERSHIP_PORT,
-        secret,
+        secrets,
         registry: this.metrics.registry,
         ...(this.#o.membership.timing ? { timing: this.#o.membership.timing } : {}),
       });

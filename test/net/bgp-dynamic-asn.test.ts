@@ -12,7 +12,7 @@ import { Bird, IronlbSpeaker, link, sessionState, startDaemon, type DaemonKind, 
 const WATCH_MS = 3000;
 
 async function dynamicCase(kind: DaemonKind, net: number): Promise<void> {
-  await withNamespaces('hb-g', 2, async ([a, b]) => {
+  await withNamespaces('ilbg', 2, async ([a, b]) => {
     const l = await link(a!, b!, net, 2);
     const ibgpAddr = l.b4;
     const ebgpAddr = l.extraB[0]!.v4;

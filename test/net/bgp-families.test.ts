@@ -28,7 +28,7 @@ function peerFromCrd(name: string, spec: Record<string, unknown>, localAddress: 
 }
 
 async function familiesCase(kind: DaemonKind, net: number): Promise<void> {
-  await withNamespaces('hb-g', 2, async ([a, b]) => {
+  await withNamespaces('ilbg', 2, async ([a, b]) => {
     const l = await link(a!, b!, net, 2);
     const mpOff = l.b4;
     const dual = l.extraB[0]!.v4;

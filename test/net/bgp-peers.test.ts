@@ -126,7 +126,7 @@ test('FRR announces to GoBGP with MD5; route refresh from FRR reaches GoBGP', as
 for (const v6 of [false, true]) {
   for (const exaPassive of [false, true]) {
     test(`ExaBGP and BIRD with MD5 (${v6 ? 'IPv6' : 'IPv4'}, ${exaPassive ? 'ExaBGP listens' : 'ExaBGP dials'}): established, route carried`, async () => {
-      await withNamespaces('hb-g', 2, async ([a, b]) => {
+      await withNamespaces('ilbg', 2, async ([a, b]) => {
         const net = 110 + (v6 ? 2 : 0) + (exaPassive ? 1 : 0);
         const l = await link(a!, b!, net);
         const [A, B] = v6 ? [l.a6, l.b6] : [l.a4, l.b4];

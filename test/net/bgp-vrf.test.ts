@@ -17,7 +17,7 @@ const WATCH_MS = 2000;
 
 /** Whether this kernel can create a VRF device (checked in a namespace of our own). */
 async function vrfSupport(): Promise<string | undefined> {
-  const ns = await Netns.create('hb-v');
+  const ns = await Netns.create('ilbv');
   try {
     await ns.ip('link', 'add', 'v', 'type', 'vrf', 'table', '10');
     return undefined;
@@ -42,7 +42,7 @@ test('VRF: a BGPPeer with vrf is bound to the VRF device, sources from the VRF a
     t.skip(missing);
     return;
   }
-  await withNamespaces('hb-g', 2, async ([a, b]) => {
+  await withNamespaces('ilbg', 2, async ([a, b]) => {
     const net = 184;
     const l = await link(a!, b!, net);
     // eth0 (and its connected routes) into VRF red: the default VRF has no route to the router.

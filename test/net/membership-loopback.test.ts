@@ -34,11 +34,13 @@ for (const address of ['127.0.0.1', '::1']) {
       assert.deepEqual(a.alive(), ['a', 'b']);
       assert.match(await registry.metrics(), /ironlb_membership_detection_seconds_count 1/);
 
-      // Garbage from a stranger is dropped and counted, and changes nothing.
+      // Garbage from a stranger is dropped before the MAC, counted by reason, and changes nothing.
       const stranger = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
       await new Promise<void>((r) => stranger.send(Buffer.from('hello, not a member'), ports[0]!, address, () => r()));
+      await new Promise<void>((r) => stranger.send(Buffer.alloc(200, 0x41), ports[0]!, address, () => r()));
       stranger.close();
-      await waitFor(async () => /ironlb_membership_messages_rejected_total\{reason="auth"\} [1-9]/.test(await registry.metrics()), { what: 'auth rejection counted', timeoutMs: 3000 });
+      await waitFor(async () => /ironlb_membership_messages_rejected_total\{reason="size"\} [1-9][\s\S]*reason="magic"\} [1-9]/.test(await registry.metrics()), { what: 'size and magic rejections counted', timeoutMs: 3000 });
+      assert.doesNotMatch(await registry.metrics(), /reason="auth"\} [1-9]/, 'no HMAC spent on junk');
 
       const left = new Promise<string>((r) => a.once('memberDown', (n, reason) => r(`${n}:${reason}`)));
       const t = Date.now();

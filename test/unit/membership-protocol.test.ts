@@ -6,7 +6,7 @@ import { Membership, type Timing } from '../../src/membership/membership.ts';
 import { FakeClock } from '../../src/membership/clock.ts';
 import { MemoryNetwork, type Datagram, type Transport } from '../../src/membership/transport.ts';
 import { deriveKey, seal } from '../../src/membership/auth.ts';
-import { encodeMessage, type Message } from '../../src/membership/codec.ts';
+import { decodeMessage, encodeMessage, type Message } from '../../src/membership/codec.ts';
 import { prng } from '../support/prng.ts';
 
 const SECRET = Buffer.from('test-secret-0123456789abcdef');
@@ -243,50 +243,293 @@ test('a member with the wrong secret is never admitted, and its messages are cou
   }
 });
 
-test('replayed, stale, misdirected and forged messages are rejected', async () => {
+/** One member "a" on a fake clock whose datagrams the test delivers and whose sends it reads. */
+async function solo(peers: string[] = ['b']) {
   const clock = new FakeClock();
   let deliver: (d: Datagram) => void = () => {};
-  const sent: Buffer[] = [];
+  const sent: Array<{ data: Buffer; to: string }> = [];
   const transport: Transport = {
     bind: (onMessage) => { deliver = onMessage; return Promise.resolve(7947); },
-    send: (data) => { sent.push(data); },
+    send: (data, address) => { sent.push({ data, to: address }); },
     close: () => Promise.resolve(),
   };
   const m = new Membership({ name: 'a', address: '10.0.0.1', secret: SECRET, logger: silent, clock, transport, random: prng(1) });
   await m.start();
-  m.setPeers([{ name: 'b', address: '10.0.0.2' }]);
+  m.setPeers(peers.map((name, i) => ({ name, address: `10.0.0.${i + 2}` })));
   const key = deriveKey(SECRET);
-  const msg = (over: Partial<Message>): Buffer => seal(key, encodeMessage({
-    from: 'b', to: 'a', epoch: clock.now() - 10, seq: 1, timestamp: clock.now(), incarnation: 5, body: { type: 'ping', probeId: 1 }, updates: [], ...over,
+  const bEpoch = clock.now() - 10;
+  let seq = 0;
+  /** A message from b (by default) that names a's current epoch: one a trusts. */
+  const msg = (over: Partial<Message>, k: Buffer = key): Buffer => seal(k, encodeMessage({
+    from: 'b', to: 'a', epoch: bEpoch, toEpoch: m.epoch, seq: ++seq, timestamp: clock.now(), incarnation: bEpoch, body: { type: 'ping', probeId: 1 }, updates: [], ...over,
   }));
-  const d = (data: Buffer): Datagram => ({ data, address: '10.0.0.2', port: 7947 });
+  const d = (data: Buffer, address = '10.0.0.2'): Datagram => ({ data, address, port: 7947 });
+  const decoded = () => sent.map((x) => decodeMessage(x.data.subarray(0, x.data.length - 32)));
+  /** Acks a sent to `to` for probe `probeId`. */
+  const acks = (to: string, probeId: number) => decoded().filter((x) => x.to === to && x.body.type === 'ack' && x.body.probeId === probeId).length;
+  const state = (name: string) => m.snapshot().find((x) => x.name === name);
+  return { m, clock, deliver: (data: Buffer, address?: string) => deliver(d(data, address)), sent, msg, key, bEpoch, decoded, acks, state };
+}
+
+test('replayed, misdirected, unknown, forged and junk messages are rejected', async () => {
+  const { m, clock, deliver, sent, msg } = await solo();
   const first = msg({ seq: 10 });
-  deliver(d(first));
+  deliver(first);
   assert.deepEqual(m.alive(), ['a', 'b']);
   const acks = sent.length;
-  deliver(d(first));
+  deliver(first);
   assert.equal(await rejected(m, 'duplicate'), 1);
   assert.equal(sent.length, acks, 'a replay gets no answer');
-  deliver(d(msg({ seq: 11, epoch: clock.now() - 20 })));
-  assert.equal(await rejected(m, 'stale-epoch'), 1);
-  deliver(d(msg({ seq: 12, timestamp: clock.now() - 60_000 })));
+  deliver(msg({ seq: 12, timestamp: clock.now() - 60_000 }));
   assert.equal(await rejected(m, 'clock-skew'), 1);
-  deliver(d(msg({ seq: 13, to: 'c' })));
+  deliver(msg({ seq: 13, to: 'c' }));
   assert.equal(await rejected(m, 'misdirected'), 1);
-  deliver(d(msg({ seq: 14, from: 'mallory' })));
+  deliver(msg({ seq: 14, from: 'mallory' }));
   assert.equal(await rejected(m, 'unknown-sender'), 1);
   const forged = Buffer.from(msg({ seq: 15 }));
-  forged[10]! ^= 1;
-  deliver(d(forged));
+  forged[30]! ^= 1;
+  deliver(forged);
   assert.equal(await rejected(m, 'auth'), 1);
-  deliver(d(Buffer.from('garbage')));
-  assert.equal(await rejected(m, 'auth'), 2);
+  deliver(Buffer.from('garbage'));
+  assert.equal(await rejected(m, 'size'), 1);
   // A forged death claim (wrong key) changes nothing.
-  deliver(d(seal(deriveKey(Buffer.from('another-secret-0123456789abcdef')), encodeMessage({
-    from: 'b', to: 'a', epoch: clock.now(), seq: 99, timestamp: clock.now(), incarnation: 6, body: { type: 'gossip' }, updates: [{ name: 'b', state: 'dead', incarnation: 99 }],
-  }))));
+  deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'b', state: 'dead', incarnation: 2e12 }] }, deriveKey(Buffer.from('another-secret-0123456789abcdef'))));
+  assert.equal(await rejected(m, 'auth'), 2);
   assert.deepEqual(m.alive(), ['a', 'b']);
   await m.close();
+});
+
+test('junk is dropped before the MAC and counted by reason: size, magic, version, names', async () => {
+  const { m, deliver, msg } = await solo();
+  const good = msg({});
+  const junk: Array<[Buffer, string]> = [
+    [Buffer.alloc(0), 'size'],
+    [Buffer.alloc(20, 0x49), 'size'],
+    [Buffer.alloc(1401, 0x49), 'size'],
+    [Buffer.from(good).fill(0x58, 0, 1), 'magic'],
+    [Buffer.from(good).fill(9, 2, 3), 'version'],
+    [msg({ to: 'someone-else' }), 'misdirected'],
+    [msg({ from: 'stranger' }), 'unknown-sender'],
+  ];
+  const rnd = prng(4);
+  for (let i = 0; i < 1000; i++) junk.push([Buffer.from(Array.from({ length: 40 + Math.floor(rnd() * 200) }, () => Math.floor(rnd() * 256))), 'magic-or-size']);
+  for (const [buf] of junk) deliver(buf);
+  for (const reason of ['size', 'magic', 'version', 'misdirected', 'unknown-sender']) assert.ok((await rejected(m, reason)) >= 1, `${reason} counted`);
+  assert.equal(await rejected(m, 'auth'), 0, 'no HMAC was computed for any of it');
+  assert.equal((await rejected(m, 'size')) + (await rejected(m, 'magic')) + (await rejected(m, 'version')) + (await rejected(m, 'misdirected')) + (await rejected(m, 'unknown-sender')), junk.length);
+  assert.deepEqual(m.alive(), ['a']);
+  await m.close();
+});
+
+test('an incarnation near 2^53 is refused, and no datagram can throw out of the handler', async () => {
+  const { m, clock, deliver, msg, state } = await solo();
+  deliver(msg({}));
+  const before = state('a')!.incarnation;
+  // Signed claims that would make a refutation overflow the encoder (2^53) are dropped.
+  assert.doesNotThrow(() => deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'a', state: 'suspect', incarnation: Number.MAX_SAFE_INTEGER, from: 'b' }] })));
+  assert.doesNotThrow(() => deliver(msg({ incarnation: Number.MAX_SAFE_INTEGER })));
+  assert.doesNotThrow(() => deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'b', state: 'alive', incarnation: 2 ** 52 }] })));
+  assert.equal(await rejected(m, 'out-of-range'), 3);
+  assert.equal(state('a')!.incarnation, before, 'no refutation to an absurd incarnation');
+  assert.ok(state('b')!.incarnation < 2 ** 52);
+  // A claim within the ceiling (the clock plus an hour) is refuted, and the member keeps working.
+  const high = clock.now() + 30_000 + 3_600_000;
+  deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'a', state: 'suspect', incarnation: high, from: 'b' }] }));
+  assert.equal(state('a')!.incarnation, high + 1);
+  assert.doesNotThrow(() => clock.advance(2000));
+  // An exception while handling a datagram (here from a listener) is caught, counted and logged.
+  m.once('memberUp', () => { throw new Error('listener bug'); });
+  m.setPeers([{ name: 'b', address: '10.0.0.2' }, { name: 'c', address: '10.0.0.3' }]);
+  assert.doesNotThrow(() => deliver(msg({ from: 'c', epoch: clock.now(), incarnation: clock.now() }), '10.0.0.3'));
+  assert.equal(await rejected(m, 'error'), 1);
+  assert.doesNotThrow(() => clock.advance(1000));
+  await m.close();
+});
+
+test('one signed message cannot mute a member: future epochs, sequence jumps, second-hand "left"', async () => {
+  const { m, clock, deliver, msg, acks, bEpoch, state } = await solo(['b', 'c']);
+  deliver(msg({ seq: 100, body: { type: 'ping', probeId: 1 } }));
+  assert.equal(acks('b', 1), 1);
+  // An epoch beyond the allowed clock skew is refused outright.
+  deliver(msg({ epoch: clock.now() + 10 * 60_000, seq: 1 }));
+  assert.equal(await rejected(m, 'future-epoch'), 1);
+  // A larger epoch within the skew, and a huge sequence jump, are accepted once ...
+  deliver(msg({ epoch: clock.now() + 20_000, seq: 1 }));
+  deliver(msg({ seq: 2 ** 50 }));
+  // ... and b's next real messages (its own epoch, next sequence numbers) still count.
+  deliver(msg({ epoch: bEpoch, seq: 101, body: { type: 'ping', probeId: 2 } }));
+  deliver(msg({ epoch: bEpoch, seq: 102, body: { type: 'ping', probeId: 3 } }));
+  assert.equal(acks('b', 2), 1, 'b answered after an epoch claim');
+  assert.equal(acks('b', 3), 1, 'b answered after a sequence jump');
+  // "b left", said by c, is not believed; said by b itself, it is.
+  deliver(msg({ from: 'c', epoch: clock.now(), incarnation: clock.now(), body: { type: 'gossip' }, updates: [{ name: 'b', state: 'left', incarnation: bEpoch + 5 }] }), '10.0.0.3');
+  assert.equal(state('b')!.state, 'alive');
+  assert.deepEqual(m.alive(), ['a', 'b', 'c']);
+  deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'b', state: 'left', incarnation: bEpoch }] }));
+  assert.equal(state('b')!.state, 'left');
+  await m.close();
+});
+
+test('in a cluster, forged epochs, sequence jumps and "left" claims about a member cause no failover', async () => {
+  const c = await Cluster.of(4, 23);
+  try {
+    c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'converged');
+    c.clock.advance(500);
+    const t0 = c.clock.now();
+    // A key holder at another address speaks for n1 and n2, to n0 only.
+    const x = c.net.transport('10.0.0.99', 7947);
+    await x.bind(() => {});
+    const n0 = c.get('n0');
+    const n1 = c.get('n1');
+    const forge = (m: Partial<Message>): void => x.send(seal(deriveKey(SECRET), encodeMessage({
+      from: 'n1', to: 'n0', epoch: n1.epoch, toEpoch: n0.epoch, seq: 1, timestamp: c.clock.now(), incarnation: n1.epoch, body: { type: 'gossip' }, updates: [], ...m,
+    })), Cluster.addr(0), 7947);
+    forge({ epoch: t0 + 25_000 });
+    forge({ seq: 2 ** 45 });
+    forge({ from: 'n2', epoch: c.get('n2').epoch, seq: 2 ** 45, updates: [{ name: 'n1', state: 'left', incarnation: 2 * t0 }] });
+    c.clock.advance(10_000);
+    assert.deepEqual(c.events.filter((e) => e.kind === 'down' && e.at >= t0), [], 'nobody went down');
+    for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
+    await x.close();
+  } finally {
+    await c.close();
+  }
+});
+
+test('first contact: a message naming another epoch is answered, not believed; the sender is verified in one round trip', async () => {
+  const { m, deliver, msg, decoded, bEpoch, state } = await solo();
+  const sentBefore = decoded().length;
+  // b does not know a's epoch yet (0), or names a's previous process.
+  deliver(msg({ toEpoch: 0, body: { type: 'ping', probeId: 7 }, updates: [{ name: 'a', state: 'dead', incarnation: m.epoch + 5 }] }));
+  deliver(msg({ toEpoch: m.epoch - 5000, body: { type: 'gossip' } }));
+  assert.deepEqual(m.alive(), ['a'], 'b not believed alive');
+  assert.equal(state('a')!.incarnation, m.epoch, 'its claims were not applied (no refutation)');
+  assert.equal((await m.metrics.unverified.get()).values[0]?.value, 2);
+  const answers = decoded().slice(sentBefore);
+  const ack = answers.find((x) => x.body.type === 'ack');
+  const hello = answers.find((x) => x.body.type === 'ping');
+  assert.ok(ack && ack.body.type === 'ack' && ack.body.probeId === 7 && ack.toEpoch === bEpoch, 'the ping was answered, naming b\'s epoch');
+  assert.ok(hello && hello.body.type === 'ping' && hello.toEpoch === bEpoch && hello.epoch === m.epoch, 'b was pinged, telling it a\'s epoch');
+  assert.equal(answers.filter((x) => x.body.type === 'ping').length, 1, 'one hello per probe timeout');
+  // b's answer names a's epoch: now b counts.
+  deliver(msg({ body: { type: 'ack', probeId: hello.body.type === 'ping' ? hello.body.probeId : 0, subject: 'b' } }));
+  assert.deepEqual(m.alive(), ['a', 'b']);
+  await m.close();
+});
+
+test('a member of the previous release (wire version 1, no receiver epoch) is understood and answered in version 1', async () => {
+  const { m, deliver, msg, sent, decoded } = await solo();
+  const { toEpoch: _drop, ...v1 } = decodeMessage(msg({ body: { type: 'ping', probeId: 9 } }).subarray(0, -32));
+  deliver(seal(deriveKey(SECRET), encodeMessage({ ...v1, seq: 500 })));
+  assert.deepEqual(m.alive(), ['a', 'b']);
+  const ack = decoded().find((x) => x.body.type === 'ack' && x.body.probeId === 9);
+  assert.ok(ack && ack.toEpoch === undefined, 'answered in version 1');
+  assert.equal(sent.at(-1)!.data[2], 1);
+  await m.close();
+});
+
+test('a restarted member does not believe a 12 s old capture of a now dead member', async () => {
+  const c = await Cluster.of(2, 29);
+  try {
+    c.until(() => c.views(names(2)).every((v) => v.length === 2), 1000, 'converged');
+    c.clock.advance(1000);
+    // Capture n1's messages to n0.
+    let capture: Buffer | undefined;
+    c.net.tap = (d) => {
+      if (d.address === Cluster.addr(1) && d.toAddress === Cluster.addr(0)) capture = d.data;
+    };
+    c.until(() => capture !== undefined, 1000, 'a message from n1 to n0 captured');
+    c.net.tap = undefined;
+    const capturedAt = c.clock.now();
+    await c.get('n1').close();
+    c.members.delete('n1');
+    c.until(() => c.get('n0').alive().length === 1, 3000, 'n1 dead at n0');
+    // n0 restarts: a new process that has seen nothing.
+    await c.get('n0').close();
+    c.members.delete('n0');
+    c.clock.advance(1000);
+    const n0 = await c.add('n0', Cluster.addr(0));
+    n0.setPeers([{ name: 'n1', address: Cluster.addr(1), port: 7947 }]);
+    c.clock.advance(capturedAt + 12_000 - c.clock.now());
+    const x = c.net.transport(Cluster.addr(1), 7947);
+    await x.bind(() => {});
+    const replayedAt = c.clock.now();
+    x.send(capture!, Cluster.addr(0), 7947);
+    c.clock.advance(5);
+    assert.deepEqual(n0.alive(), ['n0'], 'the capture did not make n1 alive');
+    c.clock.advance(2000);
+    assert.deepEqual(c.events.filter((e) => e.node === 'n0' && e.member === 'n1' && e.at >= replayedAt), [], 'n0 never reported n1 up (or down again)');
+    assert.equal((await n0.metrics.unverified.get()).values[0]?.value, 1, 'answered as first contact, not believed');
+    await x.close();
+  } finally {
+    await c.close();
+  }
+});
+
+test('keys rotate without a restart, one member at a time: [old, new] → [new, old] → [new]; no failover', async () => {
+  const OLD = Buffer.from('old-secret-0123456789abcdef');
+  const NEW = Buffer.from('new-secret-0123456789abcdef');
+  const c = new Cluster(31);
+  for (let i = 0; i < 4; i++) await c.add(`n${i}`, Cluster.addr(i), { secret: OLD });
+  c.peersAll(4);
+  try {
+    c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'converged');
+    const t0 = c.clock.now();
+    const other = async (n: string): Promise<number> => (await c.get(n).metrics.authenticated.get()).values.find((v) => v.labels.key === 'other')?.value ?? 0;
+    // Each member picks a change up at its own time (a Secret reaches speakers seconds apart).
+    for (const step of [[OLD, NEW], [NEW, OLD], [NEW]]) {
+      for (const n of names(4)) {
+        c.get(n).setKeys(step);
+        c.clock.advance(700);
+      }
+      c.clock.advance(2000);
+    }
+    assert.deepEqual(c.events.filter((e) => e.kind === 'down' && e.at >= t0), [], 'no member went down during the rotation');
+    for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
+    assert.ok((await other('n0')) > 0, 'messages under the other key were accepted during the rotation');
+    const before = await Promise.all(names(4).map(other));
+    c.clock.advance(3000);
+    assert.deepEqual(await Promise.all(names(4).map(other)), before, 'after the rotation everyone signs with the new key');
+    assert.deepEqual(c.get('n0').keyFingerprints, c.get('n3').keyFingerprints);
+    assert.equal(c.get('n0').keyFingerprints.length, 1);
+    // A member still on the old key alone is no longer admitted.
+    await c.add('n4', Cluster.addr(4), { secret: OLD });
+    c.peersAll(5);
+    c.clock.advance(3000);
+    for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
+    assert.throws(() => c.get('n0').setKeys([Buffer.from('short')]), /at least 16/);
+    assert.equal(c.get('n0').keyFingerprints.length, 1, 'a bad key list changes nothing');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a member whose inbound path fails for 1 s but which keeps sending is not declared dead; one whose inbound stays down is, within 2.5 s', async () => {
+  const c = await Cluster.of(4, 37);
+  const inbound = (lossy: boolean): void => {
+    for (const n of [0, 1, 2]) c.net.setLoss(Cluster.addr(n), Cluster.addr(3), lossy ? 1 : 0);
+  };
+  try {
+    c.until(() => c.views(names(4)).every((v) => v.length === 4), 1000, 'converged');
+    c.clock.advance(500);
+    const t0 = c.clock.now();
+    inbound(true);
+    c.until(() => names(3).some((n) => c.get(n).snapshot().find((s) => s.name === 'n3')?.state === 'suspect'), 2000, 'n3 suspected');
+    c.clock.advance(1000 - (c.clock.now() - t0));
+    inbound(false);
+    c.clock.advance(3000);
+    assert.deepEqual(c.events.filter((e) => e.kind === 'down' && e.at >= t0), [], 'n3 refuted once its inbound path came back');
+    for (const v of c.views(names(4))) assert.deepEqual(v, names(4));
+    // Inbound down for good: the others fail over all the same, after the unconfirmed timeout.
+    const t1 = c.clock.now();
+    inbound(true);
+    const took = c.until(() => names(3).every((n) => !c.get(n).alive().includes('n3')), 5000, 'n3 dead everywhere');
+    assert.ok(took < 2500, `inbound-dead member failed over after ${took} ms`);
+    // (n3 itself, hearing nothing, sees the others go; among the rest only n3 went down.)
+    assert.ok(c.events.filter((e) => e.kind === 'down' && e.at >= t1 && e.node !== 'n3').every((e) => e.member === 'n3' && e.reason === 'dead'));
+  } finally {
+    await c.close();
+  }
 });
 
 test('peers set before start are greeted at once', async () => {
