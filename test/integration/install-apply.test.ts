@@ -10,6 +10,7 @@ import { parse, stringify } from 'yaml';
 import { helmInstall, withApiServer } from '../support/apiserver.ts';
 import { renderChart } from '../../testbed/helm.ts';
 import { ROOT } from '../../testbed/tools.ts';
+import { membershipKeys } from '../../src/speaker/membership-keys.ts';
 
 const SERVICE_MONITOR_CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -44,9 +45,16 @@ test('helm install, then helm upgrade: CRDs established, RBAC bound, the members
       assert.equal(await can('ironlb-speaker', 'update', 'services/status', 'default'), 'no');
       assert.equal(await can('ironlb-speaker', 'list', 'ippools.ironlb.io'), 'yes');
 
+      assert.ok(membershipKeys(JSON.parse(await s.kubectl(['get', 'secret', '-n', 'ironlb-system', 'ironlb-membership', '-o', 'json'])).data, 'x').ok, 'the generated key is a valid membership key');
+      // A key rotation in progress: a secretkeys list beside secretkey must survive the upgrade too.
+      const list = Buffer.from('new-0123456789abcdef\nold-0123456789abcdef').toString('base64');
+      await s.kubectl(['patch', 'secret', '-n', 'ironlb-system', 'ironlb-membership', '--type=merge', '-p', JSON.stringify({ data: { secretkeys: list } })]);
+
       const up = await helmInstall(s.cp, { logLevel: 'debug' }, 'upgrade');
       assert.match(up, /REVISION: 2/);
       assert.equal(await key(), first, 'the membership key survives an upgrade (a new key would split the speakers)');
+      const after = JSON.parse(await s.kubectl(['get', 'secret', '-n', 'ironlb-system', 'ironlb-membership', '-o', 'json'])).data as Record<string, string>;
+      assert.equal(after.secretkeys, list, 'the rotation list survives the upgrade');
       const ds = JSON.parse(await s.kubectl(['get', 'daemonset', '-n', 'ironlb-system', 'ironlb-speaker', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> } } } };
       assert.deepEqual(ds.spec.template.spec.containers[0]?.env.find((e) => e.name === 'IRONLB_LOG_LEVEL'), { name: 'IRONLB_LOG_LEVEL', value: 'debug' });
     },

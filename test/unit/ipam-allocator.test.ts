@@ -633,3 +633,21 @@ test('invariants hold over a random sequence of assigns, releases and pool chang
   // The sequence exercised what it is meant to (not a vacuous pass).
   for (const [what, count] of Object.entries(seen)) assert.ok(count > 0, `no ${what} case was exercised: ${JSON.stringify(seen)}`);
 });
+
+test('Services with 10,000 ports each share an address at the cost of set lookups, not pairwise scans', () => {
+  const a = new Allocator();
+  a.setPools([{ name: 'p', addresses: ['10.9.0.1/32'] }]);
+  const t0 = process.hrtime.bigint();
+  for (let s = 0; s < 12; s++) {
+    // Disjoint port ranges: every one fits on the one address.
+    const ports = Array.from({ length: 10_000 }, (_, i) => ({ protocol: 'TCP' as const, port: 1 + ((s * 10_000 + i) % 65_535) }));
+    const r = a.assign(svc(`ns/hostile-${s}`, { sharingKey: 'k', ports: s === 6 ? ports.slice(0, 5_535) : ports }));
+    if (s < 7) assert.deepEqual(r.ok ? r.addresses : r.message, ['10.9.0.1'], `hostile-${s}`);
+    else assert.equal(r.ok ? 'ok' : r.reason, 'PoolExhausted', `hostile-${s} reuses ports after the 65,535 are taken, and the pool's one address is that one`);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  // Pairwise comparison took minutes here; lookups take tens of milliseconds (bound kept loose for loaded machines).
+  assert.ok(ms < 3000, `12 hostile Services took ${ms.toFixed(0)} ms`);
+  const small = a.assign(svc('ns/small', { sharingKey: 'k', ports: [{ protocol: 'UDP', port: 53 }] }));
+  assert.deepEqual(small.ok ? small.addresses : small.message, ['10.9.0.1'], 'a UDP port is still free');
+});
