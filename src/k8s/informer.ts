@@ -17,6 +17,22 @@ export interface InformerOptions<T extends KubernetesObject> {
   labelSelector?: string;
   /** Delay before restarting after an error (doubles up to 30 s). Default 500 ms. */
   restartDelayMs?: number;
+  /**
+   * Fields dropped from every cached object as it arrives (listed or watched): managedFields and
+   * kubectl's last-applied annotation by default; at 100,000 Services they are most of the cache.
+   */
+  trim?: false | ((obj: T) => void);
+}
+
+/** Drops what no ironlb component reads: managedFields and kubectl's last-applied copy of the object. */
+export function trimMetadata(obj: KubernetesObject): void {
+  const m = obj.metadata;
+  if (!m) return;
+  delete m.managedFields;
+  if (m.annotations && 'kubectl.kubernetes.io/last-applied-configuration' in m.annotations) {
+    const { 'kubectl.kubernetes.io/last-applied-configuration': _dropped, ...rest } = m.annotations;
+    m.annotations = rest;
+  }
 }
 
 export class Informer<T extends KubernetesObject> {
@@ -37,7 +53,21 @@ export class Informer<T extends KubernetesObject> {
     this.#opts = opts;
     this.#delay = opts.restartDelayMs ?? 500;
     this.#log = logger('informer', { resource: opts.name });
-    this.#inf = makeInformer<T>(opts.kc, opts.path, opts.list, opts.labelSelector);
+    const trim = opts.trim === false ? undefined : (opts.trim ?? trimMetadata);
+    // Listed objects are trimmed before the cache takes them; watched ones by the first handlers,
+    // which receive the cached object itself.
+    const list = trim
+      ? async (): Promise<KubernetesListObject<T>> => {
+          const l = await opts.list();
+          for (const o of l.items) trim(o);
+          return l;
+        }
+      : opts.list;
+    this.#inf = makeInformer<T>(opts.kc, opts.path, list, opts.labelSelector);
+    if (trim) {
+      this.#inf.on('add', trim);
+      this.#inf.on('update', trim);
+    }
     this.#inf.on('error', (err: unknown) => {
       this.errors++;
       this.#failed = err ?? new Error('watch failed');
