@@ -25,9 +25,12 @@ export class Netns {
     this.name = name;
   }
 
-  /** Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with "ilb". */
+  /**
+   * Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with
+   * "ilb", or "hl-" (the hardening tests' namespaces, kept apart from the areas' own).
+   */
   static async create(prefix: string): Promise<Netns> {
-    if (!prefix.startsWith('ilb')) throw new Error(`namespace prefix must start with "ilb", got "${prefix}"`);
+    if (!prefix.startsWith('ilb') && !prefix.startsWith('hl-')) throw new Error(`namespace prefix must start with "ilb" or "hl-", got "${prefix}"`);
     const name = `${prefix}${process.pid % 10000}x${counter++}`;
     await sh('ip', ['netns', 'add', name]);
     const ns = new Netns(name);
