@@ -55,6 +55,23 @@ export function decodeArp(frame: Buffer): ArpPacket | null {
   };
 }
 
+/** Why an ARP request must not be answered, or null when it may be. */
+export type ArpDropReason = 'sender-multicast' | 'sender-broadcast' | 'sender-mac-group';
+
+/**
+ * RFC 1812 4.2.2.11 / RFC 5227: a sender protocol address that is multicast (224/4) or the
+ * limited broadcast is never a host's own, and an answer to it would be misdirected (or, with a
+ * group sender MAC, reflected to a whole segment). Probes (sender 0.0.0.0) are not dropped: the
+ * owner answers them (RFC 5227 2.1.1).
+ */
+export function arpRequestDropReason(req: ArpPacket): ArpDropReason | null {
+  const first = Number(req.senderIp.split('.')[0]);
+  if (first >= 224 && first <= 239) return 'sender-multicast';
+  if (req.senderIp === '255.255.255.255') return 'sender-broadcast';
+  if ((req.senderMac[0]! & 1) === 1) return 'sender-mac-group';
+  return null;
+}
+
 export interface ArpFields {
   ethDst: Buffer;
   ethSrc: Buffer;
