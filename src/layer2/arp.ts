@@ -17,15 +17,30 @@ export interface ArpPacket {
   targetIp: string;
 }
 
+/** Writes dotted-quad `ip` into `out` at `off` (4 bytes); throws on anything else. On the reply path: no regex, no split. */
+export function writeIpv4(ip: string, out: Buffer, off = 0): void {
+  let part = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46; // end acts as a final '.'
+    if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && value <= 255 && part < 4) {
+      out[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else {
+      throw new Error(`not an IPv4 address: "${ip}"`);
+    }
+  }
+  if (part !== 4) throw new Error(`not an IPv4 address: "${ip}"`);
+}
+
 export function ipv4ToBytes(ip: string): Buffer {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new Error(`not an IPv4 address: "${ip}"`);
   const b = Buffer.alloc(4);
-  parts.forEach((p, i) => {
-    const n = Number(p);
-    if (!/^\d{1,3}$/.test(p) || n > 255) throw new Error(`not an IPv4 address: "${ip}"`);
-    b[i] = n;
-  });
+  writeIpv4(ip, b);
   return b;
 }
 
@@ -65,7 +80,7 @@ export type ArpDropReason = 'sender-multicast' | 'sender-broadcast' | 'sender-ma
  * owner answers them (RFC 5227 2.1.1).
  */
 export function arpRequestDropReason(req: ArpPacket): ArpDropReason | null {
-  const first = Number(req.senderIp.split('.')[0]);
+  const first = parseInt(req.senderIp, 10);
   if (first >= 224 && first <= 239) return 'sender-multicast';
   if (req.senderIp === '255.255.255.255') return 'sender-broadcast';
   if ((req.senderMac[0]! & 1) === 1) return 'sender-mac-group';
@@ -93,9 +108,9 @@ export function encodeArp(p: ArpFields): Buffer {
   f[o + 5] = 4;
   f.writeUInt16BE(p.op, o + 6);
   p.senderMac.copy(f, o + 8, 0, 6);
-  ipv4ToBytes(p.senderIp).copy(f, o + 14);
+  writeIpv4(p.senderIp, f, o + 14);
   p.targetMac.copy(f, o + 18, 0, 6);
-  ipv4ToBytes(p.targetIp).copy(f, o + 24);
+  writeIpv4(p.targetIp, f, o + 24);
   return f;
 }
 

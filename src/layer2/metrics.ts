@@ -50,13 +50,14 @@ function gauge(registry: Registry, name: string, help: string): Gauge<Labels> {
 export function layer2Metrics(registry: Registry): Layer2Metrics {
   const L = ['interface', 'protocol'] as const;
   return {
-    requests: counter(registry, 'ironlb_layer2_requests_total', 'ARP requests and Neighbor Solicitations seen, per interface', L),
+    // Registered first: its collect hook brings every per-frame and kernel counter up to date
+    // before any of them is read (responders count frames in plain numbers, not per frame here).
+    requests: counter(registry, 'ironlb_layer2_requests_total', 'ARP requests and Neighbor Solicitations seen, per interface', L, () => runHooks(registry)),
     replies: counter(registry, 'ironlb_layer2_replies_total', 'ARP replies and Neighbor Advertisements sent in answer, per interface', L),
     gratuitous: counter(registry, 'ironlb_layer2_gratuitous_total', 'Gratuitous ARP and unsolicited Neighbor Advertisements sent, per interface', L),
     sendErrors: counter(registry, 'ironlb_layer2_send_errors_total', 'Frames the kernel refused to send, per interface', L),
     dropped: counter(registry, 'ironlb_layer2_dropped_total', 'Requests for announced addresses dropped unanswered as RFC 826/5227/4861 require, by reason', ['interface', 'protocol', 'reason'] as const),
-    // Registered first among the kernel counters, so its collect hook reads them for all three.
-    receiveDrops: counter(registry, 'ironlb_layer2_receive_drops_total', 'Frames the kernel dropped because a packet socket receive buffer was full (PACKET_STATISTICS)', L, () => runHooks(registry)),
+    receiveDrops: counter(registry, 'ironlb_layer2_receive_drops_total', 'Frames the kernel dropped because a packet socket receive buffer was full (PACKET_STATISTICS)', L),
     receivedFrames: counter(registry, 'ironlb_layer2_received_frames_total', 'Frames that passed the packet socket filters, dropped ones included (PACKET_STATISTICS)', L),
     receiveBuffer: gauge(registry, 'ironlb_layer2_receive_buffer_bytes', 'Receive buffer in effect per packet socket (SO_RCVBUF, as the kernel reports it)'),
     socketErrors: counter(registry, 'ironlb_layer2_socket_errors_total', 'Packet socket errors (e.g. ENETDOWN on a link flap), each followed by reopening the sockets', L),

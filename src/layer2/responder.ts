@@ -91,6 +91,8 @@ export class InterfaceResponder {
   private readonly opts: ResponderOptions;
   /** Kernel counters already added to the metrics, per socket. */
   private readonly seen = new Map<PacketSocket, PacketStats>();
+  /** Per-frame counts not yet added to the metrics (a prom-client inc per frame costs more than the answer). */
+  private readonly pending = { arpRequests: 0, ndpRequests: 0, arpReplies: 0, ndpReplies: 0 };
 
   constructor(name: string, index: number, mac: string, metrics: Layer2Metrics, log: Logger, opts: ResponderOptions = {}) {
     this.name = name;
@@ -120,6 +122,15 @@ export class InterfaceResponder {
 
   /** Adds what the kernel counted since the last call (frames received, dropped for a full buffer) to the metrics. */
   collectStats(): void {
+    const p = this.pending;
+    const add = (c: Layer2Metrics['requests'], protocol: 'arp' | 'ndp', n: number): void => {
+      if (n > 0) c.inc({ interface: this.name, protocol }, n);
+    };
+    add(this.metrics.requests, 'arp', p.arpRequests);
+    add(this.metrics.requests, 'ndp', p.ndpRequests);
+    add(this.metrics.replies, 'arp', p.arpReplies);
+    add(this.metrics.replies, 'ndp', p.ndpReplies);
+    p.arpRequests = p.ndpRequests = p.arpReplies = p.ndpReplies = 0;
     for (const [s, protocol] of [[this.arp, 'arp'], [this.ip6, 'ndp']] as const) {
       if (!s || s.closed) continue;
       const now = s.stats();
@@ -231,7 +242,7 @@ export class InterfaceResponder {
   private onArp(frame: Buffer, pktType: number): void {
     const req = decodeArp(frame);
     if (!req || req.op !== ARP_REQUEST) return;
-    this.metrics.requests.inc({ interface: this.name, protocol: 'arp' });
+    this.pending.arpRequests++;
     // Broadcast, or unicast to our MAC (a refresh probe); never frames for other hosts seen in promiscuous mode.
     if (pktType !== PacketType.broadcast && pktType !== PacketType.host) return;
     if (!this.v4.has(req.targetIp)) return;
@@ -241,13 +252,13 @@ export class InterfaceResponder {
       this.metrics.dropped.inc({ interface: this.name, protocol: 'arp', reason: why });
       return;
     }
-    this.send(this.arp, arpReply(req, this.mac, req.targetIp), 'arp', this.metrics.replies);
+    if (this.send(this.arp, arpReply(req, this.mac, req.targetIp), 'arp', null)) this.pending.arpReplies++;
   }
 
   private onNdp(frame: Buffer, pktType: number): void {
     const ns = decodeNdp(frame);
     if (!ns || ns.type !== ICMPV6_NS) return;
-    this.metrics.requests.inc({ interface: this.name, protocol: 'ndp' });
+    this.pending.ndpRequests++;
     if (pktType !== PacketType.multicast && pktType !== PacketType.host) return;
     if (!this.v6.has(ns.target)) return;
     // Multicast resolution goes to the target's solicited-node group; a reachability probe (with
@@ -257,17 +268,20 @@ export class InterfaceResponder {
       this.metrics.dropped.inc({ interface: this.name, protocol: 'ndp', reason: why });
       return;
     }
-    this.send(this.ip6, naReply(ns, this.mac, ns.target), 'ndp', this.metrics.replies);
+    if (this.send(this.ip6, naReply(ns, this.mac, ns.target), 'ndp', null)) this.pending.ndpReplies++;
   }
 
-  private send(sock: PacketSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies']): void {
-    if (!sock || sock.closed) return;
+  /** Sends one frame; true when the kernel took it. `counter` (if any) counts it at once. */
+  private send(sock: PacketSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies'] | null): boolean {
+    if (!sock || sock.closed) return false;
     try {
       sock.send(frame);
-      counter.inc({ interface: this.name, protocol });
+      counter?.inc({ interface: this.name, protocol });
+      return true;
     } catch (err) {
       this.metrics.sendErrors.inc({ interface: this.name, protocol });
       this.log.warn({ err, protocol }, 'sending a frame failed');
+      return false;
     }
   }
 }

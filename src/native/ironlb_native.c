@@ -51,6 +51,8 @@
 
 // Bounded work per readiness event: a flood must not starve the rest of the loop.
 #define MAX_READS_PER_EVENT 64
+// Packet sockets: a frame costs about a microsecond of JavaScript, so 256 stay well under a millisecond.
+#define MAX_PACKET_READS_PER_EVENT 256
 #define RECV_BUF_SIZE 65536
 // Interface indexes a single link-watch event reports as seen down; more sets `overflow`.
 #define MAX_DOWN_REPORT 64
@@ -326,6 +328,7 @@ typedef struct handle {
   napi_async_context actx;
   uint64_t stat_packets;  // PACKET_STATISTICS accumulated (the kernel resets on each read)
   uint64_t stat_drops;
+  int in_batch;  // inside on_packet's callback scope: the async context outlives a close until it ends
 } handle_t;
 
 static void maybe_free(handle_t* h) {
@@ -358,11 +361,13 @@ static void handle_close(handle_t* h) {
   if (h->cb) napi_delete_reference(h->env, h->cb);
   if (h->err_cb) napi_delete_reference(h->env, h->err_cb);
   if (h->receiver) napi_delete_reference(h->env, h->receiver);
-  if (h->actx) napi_async_destroy(h->env, h->actx);
+  if (h->actx && !h->in_batch) {
+    napi_async_destroy(h->env, h->actx);
+    h->actx = NULL;
+  }
   h->cb = NULL;
   h->err_cb = NULL;
   h->receiver = NULL;
-  h->actx = NULL;
 }
 
 static void handle_finalize(napi_env env, void* data, void* hint) {
@@ -644,27 +649,53 @@ static void on_packet(uv_poll_t* p, int status, int events) {
     return;
   }
   napi_env env = h->env;
-  for (int i = 0; i < MAX_READS_PER_EVENT && !h->closed; i++) {
+  // One callback scope for the whole batch: microtasks and ticks run once after it, not after
+  // every frame (a flood of requests is answered at a much higher rate).
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv;
+  napi_callback_scope cscope;
+  napi_get_reference_value(env, h->cb, &cb);
+  napi_get_reference_value(env, h->receiver, &recv);
+  napi_open_callback_scope(env, recv, h->actx, &cscope);
+  h->in_batch = 1;
+  int err = 0;
+  for (int i = 0; i < MAX_PACKET_READS_PER_EVENT && !h->closed; i++) {
     struct sockaddr_ll sll;
     socklen_t sl = sizeof sll;
     ssize_t n = recvfrom(h->fd, recv_buf, sizeof recv_buf, 0, (struct sockaddr*)&sll, &sl);
     if (n < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      if (e != EAGAIN && e != EWOULDBLOCK) packet_error(h, e);  // a pending socket error, now cleared
+      if (e != EAGAIN && e != EWOULDBLOCK) err = e;  // a pending socket error, now cleared
       break;
     }
     // Our own transmissions are looped back to packet sockets; they are not requests.
     if (sll.sll_pkttype == PACKET_OUTGOING) continue;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value argv[2];
+    napi_handle_scope inner;
+    napi_open_handle_scope(env, &inner);
+    napi_value argv[2], result;
     napi_create_buffer_copy(env, (size_t)n, recv_buf, NULL, &argv[0]);
     napi_create_uint32(env, sll.sll_pkttype, &argv[1]);
-    int ok = call_js(h, 2, argv);
-    napi_close_handle_scope(env, scope);
-    if (!ok) break;
+    napi_status st = napi_call_function(env, recv, cb, 2, argv, &result);
+    napi_close_handle_scope(env, inner);
+    if (st != napi_ok) {
+      if (pending(env)) {
+        napi_value exc;
+        napi_get_and_clear_last_exception(env, &exc);
+        napi_fatal_exception(env, exc);
+      }
+      break;
+    }
   }
+  napi_close_callback_scope(env, cscope);
+  h->in_batch = 0;
+  if (h->closed && h->actx) {
+    napi_async_destroy(env, h->actx);
+    h->actx = NULL;
+  }
+  napi_close_handle_scope(env, scope);
+  if (err && !h->closed) packet_error(h, err);
 }
 
 // packetOpen(ifindex, ethertype, onFrame(frame, pkttype), onError(err)) -> handle
