@@ -58,6 +58,11 @@
 #define MAX_DOWN_REPORT 64
 
 static unsigned char recv_buf[RECV_BUF_SIZE];
+// Packet sockets read in batches (recvmmsg): ARP requests and Neighbor Solicitations fit a slot
+// (an Ethernet frame of MTU 1500 does; jumbo frames are cut and not passed on).
+#define PACKET_BATCH 32
+#define PACKET_SLOT 4096
+static unsigned char packet_slots[PACKET_BATCH][PACKET_SLOT];
 
 // ---------------------------------------------------------------------------------------------
 // errors
@@ -660,33 +665,50 @@ static void on_packet(uv_poll_t* p, int status, int events) {
   napi_open_callback_scope(env, recv, h->actx, &cscope);
   h->in_batch = 1;
   int err = 0;
-  for (int i = 0; i < MAX_PACKET_READS_PER_EVENT && !h->closed; i++) {
-    struct sockaddr_ll sll;
-    socklen_t sl = sizeof sll;
-    ssize_t n = recvfrom(h->fd, recv_buf, sizeof recv_buf, 0, (struct sockaddr*)&sll, &sl);
+  // recvmmsg: one system call for up to PACKET_BATCH frames.
+  for (int total = 0, rounds = 0; total < MAX_PACKET_READS_PER_EVENT && rounds < MAX_PACKET_READS_PER_EVENT && !h->closed; rounds++) {
+    struct mmsghdr mm[PACKET_BATCH];
+    struct iovec iov[PACKET_BATCH];
+    struct sockaddr_ll sll[PACKET_BATCH];
+    memset(mm, 0, sizeof mm);
+    for (int k = 0; k < PACKET_BATCH; k++) {
+      iov[k].iov_base = packet_slots[k];
+      iov[k].iov_len = PACKET_SLOT;
+      mm[k].msg_hdr.msg_iov = &iov[k];
+      mm[k].msg_hdr.msg_iovlen = 1;
+      mm[k].msg_hdr.msg_name = &sll[k];
+      mm[k].msg_hdr.msg_namelen = sizeof sll[k];
+    }
+    int n = recvmmsg(h->fd, mm, PACKET_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
       int e = errno;
       if (e == EINTR) continue;
       if (e != EAGAIN && e != EWOULDBLOCK) err = e;  // a pending socket error, now cleared
       break;
     }
-    // Our own transmissions are looped back to packet sockets; they are not requests.
-    if (sll.sll_pkttype == PACKET_OUTGOING) continue;
-    napi_handle_scope inner;
-    napi_open_handle_scope(env, &inner);
-    napi_value argv[2], result;
-    napi_create_buffer_copy(env, (size_t)n, recv_buf, NULL, &argv[0]);
-    napi_create_uint32(env, sll.sll_pkttype, &argv[1]);
-    napi_status st = napi_call_function(env, recv, cb, 2, argv, &result);
-    napi_close_handle_scope(env, inner);
-    if (st != napi_ok) {
-      if (pending(env)) {
-        napi_value exc;
-        napi_get_and_clear_last_exception(env, &exc);
-        napi_fatal_exception(env, exc);
+    for (int k = 0; k < n && !h->closed; k++) {
+      total++;
+      // Our own transmissions are looped back to packet sockets; they are not requests. A frame
+      // longer than a slot (never an ARP request or a Neighbor Solicitation) is not passed on.
+      if (sll[k].sll_pkttype == PACKET_OUTGOING || (mm[k].msg_hdr.msg_flags & MSG_TRUNC)) continue;
+      napi_handle_scope inner;
+      napi_open_handle_scope(env, &inner);
+      napi_value argv[2], result;
+      napi_create_buffer_copy(env, mm[k].msg_len, packet_slots[k], NULL, &argv[0]);
+      napi_create_uint32(env, sll[k].sll_pkttype, &argv[1]);
+      napi_status st = napi_call_function(env, recv, cb, 2, argv, &result);
+      napi_close_handle_scope(env, inner);
+      if (st != napi_ok) {
+        if (pending(env)) {
+          napi_value exc;
+          napi_get_and_clear_last_exception(env, &exc);
+          napi_fatal_exception(env, exc);
+        }
+        total = MAX_PACKET_READS_PER_EVENT;
+        break;
       }
-      break;
     }
+    if (n < PACKET_BATCH) break;  // drained
   }
   napi_close_callback_scope(env, cscope);
   h->in_batch = 0;

@@ -201,6 +201,48 @@ test('an AF_PACKET socket in a namespace sends and receives frames; interface fa
   });
 });
 
+test('a packet socket reports ENETDOWN when its link goes down and keeps receiving after the link returns', async () => {
+  await withNamespaces('hl-n', 2, async ([a, b]) => {
+    await veth(a!, 'hlpa', b!, 'hlpb');
+    const rxCode = `
+      import * as n from ${JSON.stringify(nativeIndex)};
+      const l = n.listInterfaces().find((i) => i.name === 'hlpa');
+      globalThis.keep = new n.PacketSocket(l.index, 0x88b5, (f) => process.stdout.write('frame ' + f.subarray(14, 20).toString() + '\\n'), (e) => process.stdout.write('error ' + e.code + '\\n'));
+      process.stdout.write('ready\\n');
+    `;
+    const rx = a!.spawn(process.execPath, ['--input-type=module', '-e', rxCode]);
+    let out = '';
+    rx.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    rx.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const send = (text: string): Promise<string> => b!.exec(process.execPath, ['--input-type=module', '-e', `
+      import * as n from ${JSON.stringify(nativeIndex)};
+      const l = n.listInterfaces().find((i) => i.name === 'hlpb');
+      const s = new n.PacketSocket(l.index, 0x88b5, () => {});
+      const f = Buffer.alloc(60, 0);
+      f.fill(0xff, 0, 6);
+      f.writeUInt16BE(0x88b5, 12);
+      f.write(${JSON.stringify(text)}, 14);
+      s.send(f);
+      s.close();
+    `], 15_000);
+    try {
+      await waitFor(() => out.includes('ready'), { what: 'receiver ready', timeoutMs: 10_000 });
+      await send('before');
+      await waitFor(() => out.includes('frame before'), { what: `the first frame (output: ${out})`, timeoutMs: 5000 });
+      // Down and up in one batch: the socket's error is reported...
+      await a!.exec('sh', ['-c', 'printf "link set hlpa down\\nlink set hlpa up\\n" | ip -batch -'], 10_000);
+      await waitFor(() => out.includes('error ENETDOWN'), { what: `ENETDOWN reported (output: ${out})`, timeoutMs: 5000 });
+      // ...and the same socket, never reopened, hears frames again once the link carries them.
+      await waitFor(async () => {
+        await send('after!');
+        return out.includes('frame after!');
+      }, { what: `a frame after the flap on the same socket (output: ${out})`, timeoutMs: 10_000, intervalMs: 200 });
+    } finally {
+      rx.kill('SIGKILL');
+    }
+  });
+});
+
 test('closing every native handle lets the process exit at once', async () => {
   const code = `
     import * as n from ${JSON.stringify(nativeIndex)};
