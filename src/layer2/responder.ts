@@ -148,8 +148,8 @@ export class InterfaceResponder {
     try {
       const got = s.setReceiveBuffer(want);
       this.metrics.receiveBuffer.set({ interface: this.name, protocol }, got);
-      // The kernel reports twice what it was asked for; less than asked means rmem_max capped it.
-      if (got < want) this.log.warn({ protocol, requested: want, effective: got }, 'packet socket receive buffer smaller than asked (no CAP_NET_ADMIN for SO_RCVBUFFORCE and net.core.rmem_max is lower): bursts of requests may be dropped; raise net.core.rmem_max');
+      // The kernel reports twice what it was granted (bookkeeping); less means rmem_max capped it.
+      if (got < 2 * want) this.log.warn({ protocol, requested: want, effective: got }, 'packet socket receive buffer smaller than asked (no CAP_NET_ADMIN for SO_RCVBUFFORCE and net.core.rmem_max is lower): bursts of requests may be dropped; raise net.core.rmem_max');
     } catch (err) {
       this.log.warn({ err, protocol, requested: want }, 'could not size the packet socket receive buffer; bursts of requests may be dropped');
     }
