@@ -42,6 +42,8 @@ rl.on('line', (line) => {
     if (cmd.exit) {
       a.close();
       rl.close();
+      // readline leaves stdin open (and the process alive) until the writer closes it.
+      process.stdin.destroy();
     }
   } catch (err) {
     out({ event: 'error', message: (err as Error).message });

@@ -3,7 +3,7 @@
 // by a veth pair, all created here (prefix "hl-") and removed also on failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { withNamespaces, veth, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
@@ -376,4 +376,16 @@ test('packet sockets get a receive buffer sized for bursts, and kernel drops sho
       a.kill();
     }
   });
+});
+
+test('the agent process exits on {"exit":true} while its input stays open', async () => {
+  const a = new AgentProcess((c, args) => spawn(c, args, { stdio: ['pipe', 'pipe', 'pipe'] }), { interfaces: ['nonexistent0'] });
+  try {
+    await ready(a);
+    a.send({ exit: true });
+    await waitFor(() => a.child.exitCode !== null, { what: `the agent to exit (stderr: ${a.stderr})`, timeoutMs: 5000 });
+    assert.equal(a.child.exitCode, 0);
+  } finally {
+    a.kill();
+  }
 });
