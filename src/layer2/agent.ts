@@ -15,6 +15,7 @@ const out = (o: Record<string, unknown>): void => {
 };
 a.on('acquired', (e) => out({ event: 'acquired', ...e }));
 a.on('released', (e) => out({ event: 'released', ...e }));
+a.on('announced', (e) => out({ event: 'announced', ...e }));
 a.on('interfaces', (e) => out({ event: 'interfaces', ...e, eligible: a.interfaces() }));
 a.on('error', (e) => out({ event: 'error', message: e.message }));
 
@@ -41,6 +42,8 @@ rl.on('line', (line) => {
     if (cmd.exit) {
       a.close();
       rl.close();
+      // readline leaves stdin open (and the process alive) until the writer closes it.
+      process.stdin.destroy();
     }
   } catch (err) {
     out({ event: 'error', message: (err as Error).message });

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { logger, type Logger } from '../util/log.ts';
 import { InterfaceMonitor, globMatch, subnetContains, type Iface, type InterfaceChange, type SelectionConfig } from './interfaces.ts';
 import { layer2Metrics, type Layer2Metrics } from './metrics.ts';
-import { InterfaceResponder } from './responder.ts';
+import { InterfaceResponder, DEFAULT_RECEIVE_BUFFER } from './responder.ts';
 import { gratuitousArp } from './arp.ts';
 import { ZERO_MAC } from './ethernet.ts';
 import { unsolicitedNa } from './ndp.ts';
@@ -15,12 +15,21 @@ import { unsolicitedNa } from './ndp.ts';
 export interface AnnouncerOptions extends SelectionConfig {
   /** Periodic gratuitous refresh of every address (switch FDB / router ARP ageing); 0 = off (default). */
   refreshIntervalMs?: number;
-  /** Gratuitous messages sent on acquiring, the first at once (default 5). */
+  /**
+   * Gratuitous ARPs / unsolicited NAs sent per address on acquiring (and after a link flap), the
+   * first at once. Default 3: RFC 4861 7.2.6 allows at most MAX_NEIGHBOR_ADVERTISEMENT (3)
+   * unsolicited NAs; ARP uses the same count.
+   */
   gratuitousCount?: number;
   /** Interval between those (default 1000 ms). */
   gratuitousIntervalMs?: number;
   /** Interface re-read interval backing up netlink notifications (default 1000 ms). */
   pollIntervalMs?: number;
+  /**
+   * Receive buffer of each packet socket (default 4 MiB): bursts of requests wait there while
+   * the event loop is busy instead of being dropped. Needs CAP_NET_ADMIN above net.core.rmem_max.
+   */
+  receiveBufferBytes?: number;
   registry?: Registry;
   logger?: Logger;
 }
@@ -37,8 +46,10 @@ export interface AnnouncerEvents {
   acquired: [{ address: string; interfaces: string[]; at: number }];
   /** An address is no longer answered anywhere. */
   released: [{ address: string; at: number }];
+  /** The last gratuitous message of an acquisition's burst was sent (`count` in all). */
+  announced: [{ address: string; interface: string; count: number; at: number }];
   /** Eligible interfaces changed. */
-  interfaces: [{ added: string[]; removed: string[]; replaced: string[] }];
+  interfaces: [{ added: string[]; removed: string[]; replaced: string[]; flapped: string[] }];
   error: [Error];
 }
 
@@ -54,9 +65,12 @@ export function normaliseIp(ip: string): { text: string; family: 4 | 6 } {
   return { text: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
 }
 
+/** RFC 4861 7.2.6 MAX_NEIGHBOR_ADVERTISEMENT. */
+export const DEFAULT_GRATUITOUS_COUNT = 3;
+
 export class Announcer extends EventEmitter<AnnouncerEvents> {
   readonly metrics: Layer2Metrics;
-  private readonly opts: Required<Pick<AnnouncerOptions, 'gratuitousCount' | 'gratuitousIntervalMs' | 'refreshIntervalMs'>>;
+  private readonly opts: Required<Pick<AnnouncerOptions, 'gratuitousCount' | 'gratuitousIntervalMs' | 'refreshIntervalMs' | 'receiveBufferBytes'>>;
   private readonly log: Logger;
   private readonly monitor: InterfaceMonitor;
   private desired = new Map<string, { family: 4 | 6; opts: AddressOptions }>();
@@ -65,17 +79,22 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly responders = new Map<string, InterfaceResponder>();
   private readonly bursts = new Map<string, Burst>();
   private readonly refreshTimer: NodeJS.Timeout | null;
+  private readonly unhookStats: () => void;
   private closed = false;
 
   constructor(options: AnnouncerOptions = {}) {
     super();
     this.opts = {
-      gratuitousCount: Math.max(1, options.gratuitousCount ?? 5),
+      gratuitousCount: Math.max(1, options.gratuitousCount ?? DEFAULT_GRATUITOUS_COUNT),
       gratuitousIntervalMs: Math.max(10, options.gratuitousIntervalMs ?? 1000),
       refreshIntervalMs: options.refreshIntervalMs ?? 0,
+      receiveBufferBytes: options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER,
     };
     this.log = options.logger ?? logger('layer2');
     this.metrics = layer2Metrics(options.registry ?? new Registry());
+    this.unhookStats = this.metrics.onCollect(() => {
+      for (const r of this.responders.values()) r.collectStats();
+    });
     const sel: SelectionConfig = {};
     if (options.interfaces) sel.interfaces = options.interfaces;
     if (options.excludePatterns) sel.excludePatterns = options.excludePatterns;
@@ -118,6 +137,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.unhookStats();
     this.monitor.close();
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const b of this.bursts.values()) clearTimeout(b.timer);
@@ -193,7 +213,11 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private responder(iface: Iface): InterfaceResponder {
     let r = this.responders.get(iface.name);
     if (!r) {
-      r = new InterfaceResponder(iface.name, iface.index, iface.mac, this.metrics, this.log);
+      const name = iface.name;
+      r = new InterfaceResponder(name, iface.index, iface.mac, this.metrics, this.log, {
+        receiveBufferBytes: this.opts.receiveBufferBytes,
+        onSocketError: () => this.monitor.flagSocketError(name),
+      });
       this.responders.set(iface.name, r);
     }
     return r;
@@ -228,14 +252,21 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     const old = this.bursts.get(key);
     if (old) clearTimeout(old.timer);
     r.announce(ip, family);
-    if (this.opts.gratuitousCount <= 1) return;
-    const burst: Burst = { left: this.opts.gratuitousCount - 1, timer: undefined as unknown as NodeJS.Timeout };
+    const count = this.opts.gratuitousCount;
+    if (count <= 1) {
+      this.emit('announced', { address: ip, interface: r.name, count: 1, at: Date.now() });
+      return;
+    }
+    const burst: Burst = { left: count - 1, timer: undefined as unknown as NodeJS.Timeout };
     const tick = (): void => {
       if (this.responders.get(r.name) !== r || this.closed) return;
       r.announce(ip, family);
       burst.left--;
       if (burst.left > 0) burst.timer = setTimeout(tick, this.opts.gratuitousIntervalMs).unref();
-      else this.bursts.delete(key);
+      else {
+        this.bursts.delete(key);
+        this.emit('announced', { address: ip, interface: r.name, count, at: Date.now() });
+      }
     };
     burst.timer = setTimeout(tick, this.opts.gratuitousIntervalMs).unref();
     this.bursts.set(key, burst);
@@ -249,9 +280,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   }
 
   private onInterfaces(c: InterfaceChange, now: ReadonlyMap<string, Iface>): void {
-    // A vanished or replaced (new index / MAC) interface loses its sockets; reconcile reopens
-    // replaced ones with fresh sockets and announces again with the new MAC.
-    for (const gone of [...c.removed, ...c.replaced.map((x) => x.before)]) {
+    // A vanished, replaced (new index / MAC) or flapped interface loses its sockets; reconcile
+    // reopens the ones still eligible with fresh sockets and announces again (with the new MAC).
+    for (const gone of [...c.removed, ...c.replaced.map((x) => x.before), ...c.flapped]) {
       const r = this.responders.get(gone.name);
       if (r) {
         r.close();
@@ -266,8 +297,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
         on.delete(gone.name);
       }
     }
-    this.log.info({ added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name), eligible: [...now.keys()] }, 'interfaces changed');
-    this.emit('interfaces', { added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name) });
+    this.log.info({ added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name), flapped: c.flapped.map((i) => i.name), eligible: [...now.keys()] }, 'interfaces changed');
+    if (now.size === 0) this.log.warn({}, 'no eligible interface: nothing is answered until one comes up (see `ironlb layer2 interfaces`)');
+    this.emit('interfaces', { added: c.added.map((i) => i.name), removed: c.removed.map((i) => i.name), replaced: c.replaced.map((x) => x.after.name), flapped: c.flapped.map((i) => i.name) });
     this.reconcile();
   }
 

@@ -17,15 +17,30 @@ export interface ArpPacket {
   targetIp: string;
 }
 
+/** Writes dotted-quad `ip` into `out` at `off` (4 bytes); throws on anything else. On the reply path: no regex, no split. */
+export function writeIpv4(ip: string, out: Buffer, off = 0): void {
+  let part = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46; // end acts as a final '.'
+    if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && value <= 255 && part < 4) {
+      out[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else {
+      throw new Error(`not an IPv4 address: "${ip}"`);
+    }
+  }
+  if (part !== 4) throw new Error(`not an IPv4 address: "${ip}"`);
+}
+
 export function ipv4ToBytes(ip: string): Buffer {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new Error(`not an IPv4 address: "${ip}"`);
   const b = Buffer.alloc(4);
-  parts.forEach((p, i) => {
-    const n = Number(p);
-    if (!/^\d{1,3}$/.test(p) || n > 255) throw new Error(`not an IPv4 address: "${ip}"`);
-    b[i] = n;
-  });
+  writeIpv4(ip, b);
   return b;
 }
 
@@ -55,6 +70,23 @@ export function decodeArp(frame: Buffer): ArpPacket | null {
   };
 }
 
+/** Why an ARP request must not be answered, or null when it may be. */
+export type ArpDropReason = 'sender-multicast' | 'sender-broadcast' | 'sender-mac-group';
+
+/**
+ * RFC 1812 4.2.2.11 / RFC 5227: a sender protocol address that is multicast (224/4) or the
+ * limited broadcast is never a host's own, and an answer to it would be misdirected (or, with a
+ * group sender MAC, reflected to a whole segment). Probes (sender 0.0.0.0) are not dropped: the
+ * owner answers them (RFC 5227 2.1.1).
+ */
+export function arpRequestDropReason(req: ArpPacket): ArpDropReason | null {
+  const first = parseInt(req.senderIp, 10);
+  if (first >= 224 && first <= 239) return 'sender-multicast';
+  if (req.senderIp === '255.255.255.255') return 'sender-broadcast';
+  if ((req.senderMac[0]! & 1) === 1) return 'sender-mac-group';
+  return null;
+}
+
 export interface ArpFields {
   ethDst: Buffer;
   ethSrc: Buffer;
@@ -76,9 +108,9 @@ export function encodeArp(p: ArpFields): Buffer {
   f[o + 5] = 4;
   f.writeUInt16BE(p.op, o + 6);
   p.senderMac.copy(f, o + 8, 0, 6);
-  ipv4ToBytes(p.senderIp).copy(f, o + 14);
+  writeIpv4(p.senderIp, f, o + 14);
   p.targetMac.copy(f, o + 18, 0, 6);
-  ipv4ToBytes(p.targetIp).copy(f, o + 24);
+  writeIpv4(p.targetIp, f, o + 24);
   return f;
 }
 

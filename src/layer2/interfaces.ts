@@ -96,6 +96,11 @@ export interface InterfaceChange {
   replaced: Array<{ before: Iface; after: Iface }>;
   /** Only the prefixes changed. */
   readdressed: Iface[];
+  /**
+   * Same link before and after, but it went down (or its sockets failed) in between, however
+   * briefly: sockets must be reopened and neighbours told again. Filled by InterfaceMonitor.
+   */
+  flapped: Iface[];
 }
 
 function samePrefixes(a: readonly Prefix[], b: readonly Prefix[]): boolean {
@@ -103,7 +108,7 @@ function samePrefixes(a: readonly Prefix[], b: readonly Prefix[]): boolean {
 }
 
 export function diffInterfaces(before: ReadonlyMap<string, Iface>, after: ReadonlyMap<string, Iface>): InterfaceChange {
-  const c: InterfaceChange = { added: [], removed: [], replaced: [], readdressed: [] };
+  const c: InterfaceChange = { added: [], removed: [], replaced: [], readdressed: [], flapped: [] };
   for (const [name, a] of after) {
     const b = before.get(name);
     if (!b) c.added.push(a);
@@ -114,9 +119,15 @@ export function diffInterfaces(before: ReadonlyMap<string, Iface>, after: Readon
   return c;
 }
 
+/** Socket-error reopens of one interface are at most this frequent (a failing socket cannot spin). */
+export const MIN_ERROR_REOPEN_INTERVAL_MS = 1000;
+
 /**
  * Keeps the eligible interface set current and reports changes. Change notifications arrive from
  * rtnetlink at once; the poll is a safety net (and the only source if the watcher fails).
+ * A link seen down in any notification is reported as flapped when the re-read finds it up again
+ * with the same identity, so a down/up pair faster than the 5 ms coalescing is never lost; so is
+ * a link whose sockets reported an error (flagSocketError).
  */
 export class InterfaceMonitor {
   private current = new Map<string, Iface>();
@@ -126,33 +137,66 @@ export class InterfaceMonitor {
   private closed = false;
   private readonly cfg: SelectionConfig;
   private readonly onChange: (c: InterfaceChange, now: ReadonlyMap<string, Iface>) => void;
+  private readonly onError: (err: unknown) => void;
+  /** Link indexes some notification showed down since the last re-read. */
+  private readonly seenDown = new Set<number>();
+  /** Notifications were lost: every link may have flapped. */
+  private overflow = false;
+  /** Interface names whose sockets failed, and when each was last reopened for that. */
+  private readonly socketErrors = new Set<string>();
+  private readonly lastErrorReopen = new Map<string, number>();
 
   constructor(cfg: SelectionConfig, pollIntervalMs: number, onChange: (c: InterfaceChange, now: ReadonlyMap<string, Iface>) => void, onError: (err: unknown) => void) {
     this.cfg = cfg;
     this.onChange = onChange;
+    this.onError = onError;
     let watcher: LinkWatcher | null = null;
     try {
-      // Coalesce a burst of netlink messages into one re-read a few ms later.
-      watcher = new LinkWatcher(() => {
-        if (!this.pending && !this.closed) this.pending = setTimeout(() => { this.pending = null; this.refreshSafe(onError); }, 5).unref();
+      watcher = new LinkWatcher((e) => {
+        for (const i of e.down) this.seenDown.add(i);
+        if (e.overflow) this.overflow = true;
+        this.schedule();
       });
     } catch (err) {
       onError(err);
     }
     this.watcher = watcher;
-    this.timer = setInterval(() => this.refreshSafe(onError), pollIntervalMs).unref();
+    this.timer = setInterval(() => this.refreshSafe(), pollIntervalMs).unref();
   }
 
   get interfaces(): ReadonlyMap<string, Iface> {
     return this.current;
   }
 
+  /** A socket on `name` failed: re-read soon, and reopen it if the link is (still or again) usable. */
+  flagSocketError(name: string): void {
+    this.socketErrors.add(name);
+    this.schedule();
+  }
+
   /** Re-reads interface facts now and reports differences. */
   refresh(): InterfaceChange {
     const next = readInterfaces(this.cfg);
     const change = diffInterfaces(this.current, next);
+    const replaced = new Set(change.replaced.map((r) => r.after.name));
+    const now = Date.now();
+    for (const [name, after] of next) {
+      if (!this.current.has(name) || replaced.has(name)) continue;
+      let flapped = this.overflow || this.seenDown.has(after.index);
+      if (!flapped && this.socketErrors.has(name)) {
+        // Bounded: a socket failing again at once waits for the next poll.
+        if (now - (this.lastErrorReopen.get(name) ?? 0) < MIN_ERROR_REOPEN_INTERVAL_MS) continue;
+        flapped = true;
+      }
+      if (!flapped) continue;
+      change.flapped.push(after);
+      if (this.socketErrors.delete(name)) this.lastErrorReopen.set(name, now);
+    }
+    for (const name of this.socketErrors) if (!next.has(name)) this.socketErrors.delete(name); // gone or down: reopened when it returns
+    this.seenDown.clear();
+    this.overflow = false;
     this.current = next;
-    if (change.added.length || change.removed.length || change.replaced.length || change.readdressed.length) this.onChange(change, next);
+    if (change.added.length || change.removed.length || change.replaced.length || change.readdressed.length || change.flapped.length) this.onChange(change, next);
     return change;
   }
 
@@ -163,12 +207,17 @@ export class InterfaceMonitor {
     this.watcher?.close();
   }
 
-  private refreshSafe(onError: (err: unknown) => void): void {
+  /** Coalesces a burst of notifications into one re-read a few ms later. */
+  private schedule(): void {
+    if (!this.pending && !this.closed) this.pending = setTimeout(() => { this.pending = null; this.refreshSafe(); }, 5).unref();
+  }
+
+  private refreshSafe(): void {
     if (this.closed) return;
     try {
       this.refresh();
     } catch (err) {
-      onError(err);
+      this.onError(err);
     }
   }
 }

@@ -8,6 +8,11 @@ export const ICMPV6_NS = 135;
 export const ICMPV6_NA = 136;
 const IPV6_HEADER_LEN = 40;
 const NEXT_HEADER_ICMPV6 = 58;
+const NEXT_HEADER_HOP_BY_HOP = 0;
+const NEXT_HEADER_ROUTING = 43;
+const NEXT_HEADER_DEST_OPTS = 60;
+/** Extension headers skipped before the ICMPv6 header, at most (a longer chain is dropped). */
+export const MAX_EXTENSION_HEADERS = 4;
 const OPT_SOURCE_LLA = 1;
 const OPT_TARGET_LLA = 2;
 
@@ -69,6 +74,32 @@ export interface NdpMessage {
   target: string;
   /** Source (NS) or target (NA) link-layer address option, if present. */
   lla?: Buffer;
+  /** Extension headers (next-header values) the message came behind, in order; [] for none. */
+  extensionHeaders: number[];
+}
+
+/**
+ * Walks the IPv6 extension header chain from the fixed header to the upper-layer header
+ * (RFC 8200 4): Hop-by-Hop (first only), Destination Options and Routing are skipped; anything
+ * else (Fragment: ND is never fragmented; ESP/AH; No Next Header) ends the walk with null.
+ * Bounded: at most MAX_EXTENSION_HEADERS headers, each inside `end`.
+ */
+export function skipExtensionHeaders(frame: Buffer, ipOffset: number, end: number): { next: number; offset: number; headers: number[] } | null {
+  let next = frame[ipOffset + 6]!;
+  let off = ipOffset + IPV6_HEADER_LEN;
+  const headers: number[] = [];
+  for (let i = 0; i <= MAX_EXTENSION_HEADERS; i++) {
+    if (next === NEXT_HEADER_ICMPV6) return { next, offset: off, headers };
+    if (i === MAX_EXTENSION_HEADERS) return null;
+    const known = next === NEXT_HEADER_HOP_BY_HOP ? i === 0 : next === NEXT_HEADER_DEST_OPTS || next === NEXT_HEADER_ROUTING;
+    if (!known || off + 8 > end) return null;
+    const len = (frame[off + 1]! + 1) * 8;
+    if (off + len > end) return null;
+    headers.push(next);
+    next = frame[off]!;
+    off += len;
+  }
+  return null;
 }
 
 /**
@@ -89,17 +120,22 @@ function decodeNdpUnsafe(frame: Buffer): NdpMessage | null {
   if (!eth || eth.ethertype !== ETHERTYPE_IPV6) return null;
   const ip = ETH_HEADER_LEN;
   if (frame.length < ip + IPV6_HEADER_LEN + 24) return null;
-  if (frame[ip]! >> 4 !== 6 || frame[ip + 6] !== NEXT_HEADER_ICMPV6) return null;
+  if (frame[ip]! >> 4 !== 6) return null;
   const payloadLen = frame.readUInt16BE(ip + 4);
-  const icmp = ip + IPV6_HEADER_LEN;
-  if (payloadLen < 24 || icmp + payloadLen > frame.length) return null;
+  const end = ip + IPV6_HEADER_LEN + payloadLen;
+  if (end > frame.length) return null;
+  const chain = skipExtensionHeaders(frame, ip, end);
+  if (!chain) return null;
+  const icmp = chain.offset;
+  if (end - icmp < 24) return null;
   const hopLimit = frame[ip + 7]!;
   if (hopLimit !== 255) return null;
   const type = frame[icmp]!;
   if ((type !== ICMPV6_NS && type !== ICMPV6_NA) || frame[icmp + 1] !== 0) return null;
   const srcB = frame.subarray(ip + 8, ip + 24);
   const dstB = frame.subarray(ip + 24, ip + 40);
-  const msg = frame.subarray(icmp, icmp + payloadLen);
+  // The checksum covers the ICMPv6 message only: its length excludes the extension headers.
+  const msg = frame.subarray(icmp, end);
   if (icmpv6Checksum(srcB, dstB, zeroChecksum(msg)) !== msg.readUInt16BE(2)) return null;
   const targetB = msg.subarray(8, 24);
   if (targetB[0] === 0xff) return null;
@@ -125,9 +161,27 @@ function decodeNdpUnsafe(frame: Buffer): NdpMessage | null {
     type,
     flags: type === ICMPV6_NA ? msg[4]! : 0,
     target: bytesToIpv6(targetB),
+    extensionHeaders: chain.headers,
   };
   if (lla) m.lla = lla;
   return m;
+}
+
+/** Why a Neighbor Solicitation must not be answered, or null when it may be. */
+export type NsDropReason = 'source-multicast' | 'dad-not-solicited-node' | 'destination-not-target';
+
+/**
+ * RFC 4861 7.1.1 beyond what decodeNdp checks: a multicast source is never valid (RFC 4291
+ * 2.7); a DAD probe (unspecified source) must be sent to the target's solicited-node group; any
+ * other solicitation goes to that group (resolution) or to the target itself (a unicast
+ * reachability probe).
+ */
+export function nsDropReason(ns: NdpMessage): NsDropReason | null {
+  if (ns.src.startsWith('ff')) return 'source-multicast';
+  const group = solicitedNode(ns.target);
+  if (ns.src === '::') return ns.dst === group ? null : 'dad-not-solicited-node';
+  if (ns.dst !== group && ns.dst !== ns.target) return 'destination-not-target';
+  return null;
 }
 
 function zeroChecksum(msg: Buffer): Buffer {
@@ -148,23 +202,32 @@ export interface NdpFields {
   lla?: Buffer;
   /** Always 255 for ND; settable only so tests can build invalid frames. */
   hopLimit?: number;
+  /** Extension headers to put before the ICMPv6 header (each 8 bytes of PadN), e.g. [0] for Hop-by-Hop. */
+  extensionHeaders?: readonly number[];
 }
 
 /** Encodes an NS or NA with hop limit 255 and a correct ICMPv6 checksum. */
 export function encodeNdp(p: NdpFields): Buffer {
   const msgLen = 24 + (p.lla ? 8 : 0);
-  const f = Buffer.alloc(ETH_HEADER_LEN + IPV6_HEADER_LEN + msgLen);
+  const ext = p.extensionHeaders ?? [];
+  const f = Buffer.alloc(ETH_HEADER_LEN + IPV6_HEADER_LEN + ext.length * 8 + msgLen);
   writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_IPV6);
   const ip = ETH_HEADER_LEN;
   f.writeUInt32BE(0x60000000, ip);
-  f.writeUInt16BE(msgLen, ip + 4);
-  f[ip + 6] = NEXT_HEADER_ICMPV6;
+  f.writeUInt16BE(ext.length * 8 + msgLen, ip + 4);
+  f[ip + 6] = ext[0] ?? NEXT_HEADER_ICMPV6;
   f[ip + 7] = p.hopLimit ?? 255;
   const srcB = ipv6ToBytes(p.src);
   const dstB = ipv6ToBytes(p.dst);
   srcB.copy(f, ip + 8);
   dstB.copy(f, ip + 24);
-  const icmp = ip + IPV6_HEADER_LEN;
+  ext.forEach((_, i) => {
+    const o = ip + IPV6_HEADER_LEN + i * 8;
+    f[o] = ext[i + 1] ?? NEXT_HEADER_ICMPV6; // next header; length 0 = 8 bytes
+    f[o + 2] = 1; // PadN option covering the remaining 4 bytes
+    f[o + 3] = 4;
+  });
+  const icmp = ip + IPV6_HEADER_LEN + ext.length * 8;
   f[icmp] = p.type;
   f[icmp + 4] = p.type === ICMPV6_NA ? (p.flags ?? 0) : 0;
   ipv6ToBytes(p.target).copy(f, icmp + 8);

@@ -1,12 +1,12 @@
 // One interface's responder: raw sockets for ARP and ICMPv6, answering for exactly the addresses
 // the announcer put in `v4`/`v6`. Work per frame is bounded (decode + one set lookup + at most one
 // send, synchronously): nothing is queued, so a flood costs CPU but never memory or staleness.
-import { ETH_P_ARP, ETH_P_IPV6, PacketSocket, PacketType, type BpfInsn } from '../native/index.ts';
+import { ETH_P_ARP, ETH_P_IPV6, PacketSocket, PacketType, type BpfInsn, type NativeError, type PacketStats } from '../native/index.ts';
 import { type Logger } from '../util/log.ts';
-import { ARP_REQUEST, arpReply, decodeArp, gratuitousArp, ipv4ToBytes } from './arp.ts';
+import { ARP_REQUEST, arpReply, arpRequestDropReason, decodeArp, gratuitousArp, ipv4ToBytes } from './arp.ts';
 import { parseMac } from './ethernet.ts';
 import { GroupMembership } from './mld.ts';
-import { ICMPV6_NS, decodeNdp, ipv6ToBytes, multicastMac, naReply, solicitedNode, unsolicitedNa } from './ndp.ts';
+import { ICMPV6_NS, decodeNdp, ipv6ToBytes, multicastMac, naReply, nsDropReason, solicitedNode, unsolicitedNa } from './ndp.ts';
 import type { Layer2Metrics } from './metrics.ts';
 
 // Kernel-side filters (classic BPF) so only requests for our own addresses wake us up: a flood
@@ -47,10 +47,32 @@ export function arpFilter(v4: Iterable<string>): BpfInsn[] {
   return matchWords([{ load: ldh(20), value: 1 }], 38, words);
 }
 
-/** ICMPv6 (next header 58 at byte 20, no extension headers) NS (type 135 at byte 54) whose target's low 32 bits (byte 74) match one of ours. */
+/**
+ * ICMPv6 (next header 58 at byte 20) NS (type 135 at byte 54) whose target's low 32 bits (byte 74)
+ * match one of ours. Frames with a Hop-by-Hop or Destination Options header first (next header 0
+ * or 60) pass whole: the ICMPv6 header is not at a fixed offset then, and the codec walks the
+ * chain (such solicitations are rare; the kernel answers them, and so must we).
+ */
 export function nsFilter(v6: Iterable<string>): BpfInsn[] {
   const words = [...new Set([...v6].map((ip) => ipv6ToBytes(ip).readUInt32BE(12)))];
-  return matchWords([{ load: ldb(20), value: 58 }, { load: ldb(54), value: 135 }], 74, words);
+  if (words.length === 0) return [RET_NONE];
+  return [
+    ldb(20),
+    jeq(0, 1, 0), // Hop-by-Hop: accept
+    jeq(60, 0, 1), // Destination Options: accept
+    RET_ALL,
+    ...matchWords([{ load: ldb(20), value: 58 }, { load: ldb(54), value: 135 }], 74, words),
+  ];
+}
+
+/** Receive buffer of each packet socket by default: room for bursts (see receiveBufferBytes). */
+export const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
+export interface ResponderOptions {
+  /** SO_RCVBUF(FORCE) of each packet socket, bytes. */
+  receiveBufferBytes?: number;
+  /** A socket reported an error (e.g. ENETDOWN on a link flap): the owner should reopen. */
+  onSocketError?: (protocol: 'arp' | 'ndp', err: NativeError) => void;
 }
 
 export class InterfaceResponder {
@@ -66,26 +88,78 @@ export class InterfaceResponder {
   private readonly groups = new Map<string, number>();
   private readonly metrics: Layer2Metrics;
   private readonly log: Logger;
+  private readonly opts: ResponderOptions;
+  /** Kernel counters already added to the metrics, per socket. */
+  private readonly seen = new Map<PacketSocket, PacketStats>();
+  /** Per-frame counts not yet added to the metrics (a prom-client inc per frame costs more than the answer). */
+  private readonly pending = { arpRequests: 0, ndpRequests: 0, arpReplies: 0, ndpReplies: 0 };
 
-  constructor(name: string, index: number, mac: string, metrics: Layer2Metrics, log: Logger) {
+  constructor(name: string, index: number, mac: string, metrics: Layer2Metrics, log: Logger, opts: ResponderOptions = {}) {
     this.name = name;
     this.index = index;
     this.mac = parseMac(mac);
     this.metrics = metrics;
     this.log = log.child({ interface: name });
+    this.opts = opts;
   }
 
   /** Opens the sockets ahead of need, so acquiring an address costs only the sends. Idempotent. */
   open(): void {
     if (!this.arp) {
-      this.arp = new PacketSocket(this.index, ETH_P_ARP, (f, t) => this.onArp(f, t));
-      this.arp.setFilter(arpFilter(this.v4));
+      const s = new PacketSocket(this.index, ETH_P_ARP, (f, t) => this.onArp(f, t), (err) => this.onSocketError('arp', s, err));
+      this.arp = s;
+      this.sizeBuffer(s, 'arp');
+      s.setFilter(arpFilter(this.v4));
     }
     if (!this.ip6) {
-      this.ip6 = new PacketSocket(this.index, ETH_P_IPV6, (f, t) => this.onNdp(f, t));
-      this.ip6.setFilter(nsFilter(this.v6));
+      const s = new PacketSocket(this.index, ETH_P_IPV6, (f, t) => this.onNdp(f, t), (err) => this.onSocketError('ndp', s, err));
+      this.ip6 = s;
+      this.sizeBuffer(s, 'ndp');
+      s.setFilter(nsFilter(this.v6));
       this.mld = new GroupMembership(this.name);
     }
+  }
+
+  /** Adds what the kernel counted since the last call (frames received, dropped for a full buffer) to the metrics. */
+  collectStats(): void {
+    const p = this.pending;
+    const add = (c: Layer2Metrics['requests'], protocol: 'arp' | 'ndp', n: number): void => {
+      if (n > 0) c.inc({ interface: this.name, protocol }, n);
+    };
+    add(this.metrics.requests, 'arp', p.arpRequests);
+    add(this.metrics.requests, 'ndp', p.ndpRequests);
+    add(this.metrics.replies, 'arp', p.arpReplies);
+    add(this.metrics.replies, 'ndp', p.ndpReplies);
+    p.arpRequests = p.ndpRequests = p.arpReplies = p.ndpReplies = 0;
+    for (const [s, protocol] of [[this.arp, 'arp'], [this.ip6, 'ndp']] as const) {
+      if (!s || s.closed) continue;
+      const now = s.stats();
+      const before = this.seen.get(s) ?? { packets: 0, drops: 0, receiveBuffer: 0 };
+      const labels = { interface: this.name, protocol };
+      if (now.drops > before.drops) this.metrics.receiveDrops.inc(labels, now.drops - before.drops);
+      if (now.packets > before.packets) this.metrics.receivedFrames.inc(labels, now.packets - before.packets);
+      this.metrics.receiveBuffer.set(labels, now.receiveBuffer);
+      this.seen.set(s, now);
+    }
+  }
+
+  private sizeBuffer(s: PacketSocket, protocol: 'arp' | 'ndp'): void {
+    const want = this.opts.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
+    try {
+      const got = s.setReceiveBuffer(want);
+      this.metrics.receiveBuffer.set({ interface: this.name, protocol }, got);
+      // The kernel reports twice what it was granted (bookkeeping); less means rmem_max capped it.
+      if (got < 2 * want) this.log.warn({ protocol, requested: want, effective: got }, 'packet socket receive buffer smaller than asked (no CAP_NET_ADMIN for SO_RCVBUFFORCE and net.core.rmem_max is lower): bursts of requests may be dropped; raise net.core.rmem_max');
+    } catch (err) {
+      this.log.warn({ err, protocol, requested: want }, 'could not size the packet socket receive buffer; bursts of requests may be dropped');
+    }
+  }
+
+  private onSocketError(protocol: 'arp' | 'ndp', s: PacketSocket, err: NativeError): void {
+    if (s.closed) return;
+    this.metrics.socketErrors.inc({ interface: this.name, protocol });
+    this.log.warn({ protocol, code: err.code, err: err.message }, 'packet socket error; reopening the interface\'s sockets and announcing again');
+    this.opts.onSocketError?.(protocol, err);
   }
 
   addV4(ip: string): void {
@@ -149,6 +223,12 @@ export class InterfaceResponder {
   }
 
   close(): void {
+    try {
+      this.collectStats();
+    } catch {
+      /* counters of a socket already gone */
+    }
+    this.seen.clear();
     this.arp?.close();
     this.ip6?.close();
     this.mld?.close();
@@ -162,34 +242,46 @@ export class InterfaceResponder {
   private onArp(frame: Buffer, pktType: number): void {
     const req = decodeArp(frame);
     if (!req || req.op !== ARP_REQUEST) return;
-    this.metrics.requests.inc({ interface: this.name, protocol: 'arp' });
+    this.pending.arpRequests++;
     // Broadcast, or unicast to our MAC (a refresh probe); never frames for other hosts seen in promiscuous mode.
     if (pktType !== PacketType.broadcast && pktType !== PacketType.host) return;
     if (!this.v4.has(req.targetIp)) return;
     if (req.senderIp === req.targetIp) return; // someone else's gratuitous ARP for the address
-    this.send(this.arp, arpReply(req, this.mac, req.targetIp), 'arp', this.metrics.replies);
+    const why = arpRequestDropReason(req);
+    if (why) {
+      this.metrics.dropped.inc({ interface: this.name, protocol: 'arp', reason: why });
+      return;
+    }
+    if (this.send(this.arp, arpReply(req, this.mac, req.targetIp), 'arp', null)) this.pending.arpReplies++;
   }
 
   private onNdp(frame: Buffer, pktType: number): void {
     const ns = decodeNdp(frame);
     if (!ns || ns.type !== ICMPV6_NS) return;
-    this.metrics.requests.inc({ interface: this.name, protocol: 'ndp' });
+    this.pending.ndpRequests++;
     if (pktType !== PacketType.multicast && pktType !== PacketType.host) return;
     if (!this.v6.has(ns.target)) return;
     // Multicast resolution goes to the target's solicited-node group; a reachability probe (with
-    // or without a source link-layer option) to the target itself.
-    if (ns.dst !== ns.target && ns.dst !== solicitedNode(ns.target)) return;
-    this.send(this.ip6, naReply(ns, this.mac, ns.target), 'ndp', this.metrics.replies);
+    // or without a source link-layer option) to the target itself; DAD only to the group.
+    const why = nsDropReason(ns);
+    if (why) {
+      this.metrics.dropped.inc({ interface: this.name, protocol: 'ndp', reason: why });
+      return;
+    }
+    if (this.send(this.ip6, naReply(ns, this.mac, ns.target), 'ndp', null)) this.pending.ndpReplies++;
   }
 
-  private send(sock: PacketSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies']): void {
-    if (!sock || sock.closed) return;
+  /** Sends one frame; true when the kernel took it. `counter` (if any) counts it at once. */
+  private send(sock: PacketSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies'] | null): boolean {
+    if (!sock || sock.closed) return false;
     try {
       sock.send(frame);
-      counter.inc({ interface: this.name, protocol });
+      counter?.inc({ interface: this.name, protocol });
+      return true;
     } catch (err) {
       this.metrics.sendErrors.inc({ interface: this.name, protocol });
       this.log.warn({ err, protocol }, 'sending a frame failed');
+      return false;
     }
   }
 }

@@ -51,25 +51,41 @@ interface Addon {
   close(h: Handle): void;
   setRef(h: Handle, ref: boolean): void;
   handleFd(h: Handle): number;
-  packetOpen(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void): Handle;
+  socketRef(fd: number): Handle;
+  packetOpen(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void, onError: (err: NativeError) => void): Handle;
   packetSend(h: Handle, frame: Buffer): number;
   packetMembership(h: Handle, ifindex: number, mac: Buffer, add: boolean): void;
   packetSetFilter(h: Handle, program: Buffer): void;
+  packetSetReceiveBuffer(h: Handle, bytes: number): number;
+  packetStats(h: Handle): PacketStats;
   interfaces(): RawLink[];
-  linkWatch(onChange: () => void): Handle;
-  setTcpMd5(fd: number, peer: string, key: Buffer | null): void;
-  setTtl(fd: number, ttl: number): void;
-  setMinTtl(fd: number, ttl: number): void;
-  getTtl(fd: number, min: boolean): number;
-  setBindDevice(fd: number, device: string): void;
-  localAddress(fd: number): { family: 4 | 6; address: string; port: number };
-  tcpConnect(opts: RawSockOpts, cb: (err: NativeError | null, fd?: number) => void): Handle;
-  tcpListen(opts: RawSockOpts): number;
+  parseLinkMessages(bytes: Buffer): RawLink[];
+  linkWatch(onChange: (down: number[], overflow: boolean) => void): Handle;
+  setTcpMd5(s: Handle, peer: string, key: Buffer | null): void;
+  setTtl(s: Handle, ttl: number): void;
+  setMinTtl(s: Handle, ttl: number): void;
+  getTtl(s: Handle, min: boolean): number;
+  setBindDevice(s: Handle, device: string): void;
+  localAddress(s: Handle): { family: 4 | 6; address: string; port: number };
+  tcpConnect(opts: RawSockOpts, cb: (err: NativeError | null, ref?: Handle) => void): Handle;
+  tcpListen(opts: RawSockOpts): Handle;
   udpOpen(opts: RawSockOpts, onMessage: (payload: Buffer, address: string, port: number, ttl: number) => void): Handle;
   udpSend(h: Handle, payload: Buffer, address: string, port: number): number;
 }
 
-const addonPath = fileURLToPath(new URL('./build/Release/ironlb_native.node', import.meta.url));
+/** Kernel counters of a packet socket since it opened (PACKET_STATISTICS, accumulated). */
+export interface PacketStats {
+  /** Frames that passed the filter, including dropped ones. */
+  packets: number;
+  /** Frames the kernel dropped because the receive buffer was full. */
+  drops: number;
+  /** SO_RCVBUF in effect, bytes (the kernel's doubled figure). */
+  receiveBuffer: number;
+}
+
+// IRONLB_NATIVE_ADDON selects another build of the same source (the sanitizer build in
+// test/native/sanitizers.test.ts); normally the node-gyp build next to this file.
+const addonPath = process.env.IRONLB_NATIVE_ADDON || fileURLToPath(new URL('./build/Release/ironlb_native.node', import.meta.url));
 
 function load(): Addon {
   if (!existsSync(addonPath)) {
@@ -161,8 +177,12 @@ export class PacketSocket extends NativeSocket {
   readonly ifindex: number;
   readonly ethertype: number;
 
-  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void) {
-    super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame));
+  /**
+   * `onError` hears socket errors (ENETDOWN when the link goes down, ...). The socket keeps
+   * receiving after one, but what it missed is unknown: owners should reopen and re-announce.
+   */
+  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void, onError: (err: NativeError) => void = () => {}) {
+    super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame, onError));
     this.ifindex = ifindex;
     this.ethertype = ethertype;
   }
@@ -182,6 +202,19 @@ export class PacketSocket extends NativeSocket {
 
   setFilter(prog: readonly BpfInsn[]): void {
     addon().packetSetFilter(this.live('setFilter'), encodeBpf(prog));
+  }
+
+  /**
+   * Sizes the receive buffer for bursts (SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF capped
+   * at net.core.rmem_max). Returns the size in effect (the kernel reports twice the request).
+   */
+  setReceiveBuffer(bytes: number): number {
+    return addon().packetSetReceiveBuffer(this.live('setReceiveBuffer'), bytes);
+  }
+
+  /** Frames received and dropped by the kernel (buffer full) since the socket opened. */
+  stats(): PacketStats {
+    return addon().packetStats(this.live('stats'));
   }
 }
 
@@ -261,15 +294,29 @@ export function listInterfaces(): LinkInfo[] {
   });
 }
 
+/** What one burst of rtnetlink notifications showed. */
+export interface LinkEvents {
+  /** Indexes of links some notification showed down (not up, or without carrier), even if up again since. */
+  down: number[];
+  /** Notifications were lost (socket buffer overflow) or too many links went down: any link may have flapped. */
+  overflow: boolean;
+}
+
+/** Links parsed from raw rtnetlink messages (the addon's bounded parser; for tests and fuzzing). */
+export function parseLinkMessages(bytes: Buffer): Array<Pick<LinkInfo, 'index' | 'name' | 'mac' | 'flags'> & { mtu?: number; operState?: number; kind: string; master: number }> {
+  return addon().parseLinkMessages(bytes);
+}
+
 /**
- * Calls `onChange` when links or addresses change (rtnetlink multicast). No detail: re-read with
- * listInterfaces(). Unreferenced by default (a watcher alone does not keep the process alive).
+ * Calls `onChange` when links or addresses change (rtnetlink multicast), with the links seen down
+ * in between: re-read the rest with listInterfaces(). Unreferenced by default (a watcher alone
+ * does not keep the process alive).
  */
 export class LinkWatcher {
   private handle: Handle | null;
 
-  constructor(onChange: () => void) {
-    this.handle = addon().linkWatch(onChange);
+  constructor(onChange: (e: LinkEvents) => void) {
+    this.handle = addon().linkWatch((down, overflow) => onChange({ down, overflow }));
     addon().setRef(this.handle, false);
   }
 
@@ -320,15 +367,89 @@ function rawOpts(o: TcpOptions): RawSockOpts {
 }
 
 /**
- * Non-blocking connect with every option applied before the SYN; resolves with the connected fd
- * (wrap it: `new net.Socket({ fd, readable: true, writable: true })`).
+ * A TCP socket made by (or handed to) the addon, referred to by a handle, never by a bare fd
+ * number: the handle remembers which socket it is (its inode), so once the owner (the net.Socket
+ * or net.Server wrapping `fd`) has closed it, every call throws EBADF instead of acting on
+ * whatever socket later got the same number.
  */
-export function tcpConnect(opts: TcpConnectOptions): Promise<number> {
+export class TcpSocketRef {
+  private handle: Handle | null;
+
+  /** Wraps a handle from the addon. */
+  private constructor(handle: Handle) {
+    this.handle = handle;
+  }
+
+  /** @internal */
+  static fromHandle(h: Handle): TcpSocketRef {
+    return new TcpSocketRef(h);
+  }
+
+  /** A reference to a socket opened elsewhere (e.g. `socketFd(netSocket)`), taken while it is open. */
+  static fromFd(fd: number): TcpSocketRef {
+    return new TcpSocketRef(addon().socketRef(fd));
+  }
+
+  /** The fd number, to hand the socket to node:net (`new net.Socket({ fd })`, `server.listen({ fd })`). Checked like every call. */
+  get fd(): number {
+    return addon().handleFd(this.live('fd'));
+  }
+
+  setTtl(ttl: number): void {
+    addon().setTtl(this.live('setTtl'), ttl);
+  }
+
+  setMinTtl(minTtl: number): void {
+    addon().setMinTtl(this.live('setMinTtl'), minTtl);
+  }
+
+  /** The TTL (or with min=true the minimum TTL) in effect. */
+  getTtl(min = false): number {
+    return addon().getTtl(this.live('getTtl'), min);
+  }
+
+  /** Adds (key) or removes (null) the MD5 key for a peer. */
+  setTcpMd5(peerAddress: string, key: string | Buffer | null): void {
+    addon().setTcpMd5(this.live('setTcpMd5'), peerAddress, key === null ? null : keyBuf(key));
+  }
+
+  setBindDevice(device: string): void {
+    addon().setBindDevice(this.live('setBindDevice'), device);
+  }
+
+  localAddress(): { family: 4 | 6; address: string; port: number } {
+    return addon().localAddress(this.live('localAddress'));
+  }
+
+  /** Forgets the socket (does not close it: its owner does). Later calls throw EBADF. */
+  release(): void {
+    if (this.handle) addon().close(this.handle);
+    this.handle = null;
+  }
+
+  private live(call: string): Handle {
+    if (!this.handle) throw closedError(`TcpSocketRef.${call}`);
+    return this.handle;
+  }
+}
+
+/** A socket given as a reference, or (deprecated) as a bare fd number, taken as it is right now. */
+export type SocketLike = TcpSocketRef | number;
+
+function ref(s: SocketLike): TcpSocketRef {
+  return typeof s === 'number' ? TcpSocketRef.fromFd(s) : s;
+}
+
+/**
+ * Non-blocking connect with every option applied before the SYN; resolves with a reference to
+ * the connected socket (wrap it: `new net.Socket({ fd: ref.fd, readable: true, writable: true })`).
+ */
+export function tcpConnectSocket(opts: TcpConnectOptions): Promise<TcpSocketRef> {
   const raw = rawOpts(opts);
   raw.address = opts.address;
   raw.port = opts.port;
   if (opts.md5Key !== undefined) raw.md5 = { peer: opts.address, key: keyBuf(opts.md5Key) };
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<TcpSocketRef>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     const finish = (): void => {
@@ -345,13 +466,14 @@ export function tcpConnect(opts: TcpConnectOptions): Promise<number> {
     };
     const onAbort = (): void => cancel(Object.assign(new Error(`tcpConnect to ${opts.address}:${opts.port} aborted`), { name: 'AbortError', code: 'ABORT_ERR' }));
     try {
-      handle = addon().tcpConnect(raw, (err, fd) => {
+      handle = addon().tcpConnect(raw, (err, h) => {
         if (done) return;
         finish();
-        if (err) {
-          err.message = `${err.message} (to ${opts.address}:${opts.port})`;
-          reject(err);
-        } else resolve(fd as number);
+        if (err || !h) {
+          const e = err ?? new Error(`tcpConnect to ${opts.address}:${opts.port}: no socket returned`);
+          e.message = `${e.message} (to ${opts.address}:${opts.port})`;
+          reject(e);
+        } else resolve(TcpSocketRef.fromHandle(h));
       });
     } catch (e) {
       finish();
@@ -374,47 +496,60 @@ export function tcpConnect(opts: TcpConnectOptions): Promise<number> {
   });
 }
 
+/** @deprecated The fd number of tcpConnectSocket(); use that and keep the reference. */
+export async function tcpConnect(opts: TcpConnectOptions): Promise<number> {
+  return (await tcpConnectSocket(opts)).fd;
+}
+
 export interface TcpListenOptions extends TcpOptions {
-  /** Port to listen on (0 or absent: ephemeral; read it back with localAddress(fd)). */
+  /** Port to listen on (0 or absent: ephemeral; read it back with localAddress()). */
   localPort?: number;
   backlog?: number;
-  /** Initial MD5 keys by peer address; more with setTcpMd5(fd, peer, key) at any time. */
+  /** Initial MD5 keys by peer address; more with setTcpMd5() at any time. */
   md5Keys?: ReadonlyMap<string, string | Buffer>;
 }
 
-/** A listening TCP socket (SO_REUSEADDR) with the options applied; returns its fd (`server.listen({ fd })`). */
-export function tcpListen(opts: TcpListenOptions): number {
+/** A listening TCP socket (SO_REUSEADDR) with the options applied (`server.listen({ fd: ref.fd })`). */
+export function tcpListenSocket(opts: TcpListenOptions): TcpSocketRef {
   const raw = rawOpts(opts);
   if (opts.backlog !== undefined) raw.backlog = opts.backlog;
-  const fd = addon().tcpListen(raw);
-  for (const [peer, key] of opts.md5Keys ?? []) addon().setTcpMd5(fd, peer, keyBuf(key));
-  return fd;
+  const r = TcpSocketRef.fromHandle(addon().tcpListen(raw));
+  for (const [peer, key] of opts.md5Keys ?? []) r.setTcpMd5(peer, key);
+  return r;
 }
+
+/** @deprecated The fd number of tcpListenSocket(); use that and keep the reference. */
+export function tcpListen(opts: TcpListenOptions): number {
+  return tcpListenSocket(opts).fd;
+}
+
+// The functions below take a TcpSocketRef. A bare fd number is still accepted (deprecated: it
+// is taken to mean whatever socket has that number now, which after a close may be another one).
 
 /** Adds (key) or removes (null) the MD5 key for a peer on a listening or unconnected socket. */
-export function setTcpMd5(fd: number, peerAddress: string, key: string | Buffer | null): void {
-  addon().setTcpMd5(fd, peerAddress, key === null ? null : keyBuf(key));
+export function setTcpMd5(s: SocketLike, peerAddress: string, key: string | Buffer | null): void {
+  ref(s).setTcpMd5(peerAddress, key);
 }
 
-export function setTtl(fd: number, ttl: number): void {
-  addon().setTtl(fd, ttl);
+export function setTtl(s: SocketLike, ttl: number): void {
+  ref(s).setTtl(ttl);
 }
 
-export function setMinTtl(fd: number, minTtl: number): void {
-  addon().setMinTtl(fd, minTtl);
+export function setMinTtl(s: SocketLike, minTtl: number): void {
+  ref(s).setMinTtl(minTtl);
 }
 
 /** The TTL (or with min=true the minimum TTL) set on a socket. */
-export function getTtl(fd: number, min = false): number {
-  return addon().getTtl(fd, min);
+export function getTtl(s: SocketLike, min = false): number {
+  return ref(s).getTtl(min);
 }
 
-export function setBindDevice(fd: number, device: string): void {
-  addon().setBindDevice(fd, device);
+export function setBindDevice(s: SocketLike, device: string): void {
+  ref(s).setBindDevice(device);
 }
 
-export function localAddress(fd: number): { family: 4 | 6; address: string; port: number } {
-  return addon().localAddress(fd);
+export function localAddress(s: SocketLike): { family: 4 | 6; address: string; port: number } {
+  return ref(s).localAddress();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,7 +597,15 @@ export class UdpSocket extends NativeSocket {
     return addon().handleFd(this.live('fd'));
   }
 
+  setTtl(ttl: number): void {
+    addon().setTtl(this.live('setTtl'), ttl);
+  }
+
+  getTtl(min = false): number {
+    return addon().getTtl(this.live('getTtl'), min);
+  }
+
   localAddress(): { family: 4 | 6; address: string; port: number } {
-    return localAddress(this.fd);
+    return addon().localAddress(this.live('localAddress'));
   }
 }

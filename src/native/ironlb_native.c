@@ -1,22 +1,34 @@
 // ironlb's one native addon: only what Node cannot do by itself.
-//  - AF_PACKET raw sockets (ARP/NDP announcer), packet multicast membership, classic BPF filters
+//  - AF_PACKET raw sockets (ARP/NDP announcer), packet multicast membership, classic BPF filters,
+//    receive buffer sizing and the kernel's drop counters (PACKET_STATISTICS)
 //  - interface facts from an rtnetlink dump, and a netlink watcher that signals link/address changes
 //  - TCP sockets with options that must be set before the SYN (TCP_MD5SIG, TTL, min TTL, device)
 //  - UDP sockets that report the received TTL / hop limit (BFD's GTSM check)
 // Reads are driven by libuv uv_poll_t on the main loop; every callback into JS goes through
 // napi_make_callback so promises resolved inside it run, and exceptions become fatal exceptions.
+//
+// Hardening rules (issue 13 item 16):
+//  - every argument is checked: a wrong type throws TypeError, a value out of range RangeError,
+//    a missing argument TypeError (never a silent undefined); nothing is truncated or wrapped.
+//  - JavaScript never passes raw file descriptor numbers in: sockets are referred to by handles
+//    (napi externals). A handle for a socket owned elsewhere (a net.Socket's fd) remembers the
+//    socket's identity (device and inode) and refuses every call once that number refers to
+//    anything else, so a stale handle can never change a new socket that reused its number.
+//  - the netlink parser reads every header and attribute only after checking its length.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/if_packet.h>
+#include <math.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -26,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -38,9 +51,18 @@
 
 // Bounded work per readiness event: a flood must not starve the rest of the loop.
 #define MAX_READS_PER_EVENT 64
+// Packet sockets: a frame costs about a microsecond of JavaScript, so 256 stay well under a millisecond.
+#define MAX_PACKET_READS_PER_EVENT 256
 #define RECV_BUF_SIZE 65536
+// Interface indexes a single link-watch event reports as seen down; more sets `overflow`.
+#define MAX_DOWN_REPORT 64
 
 static unsigned char recv_buf[RECV_BUF_SIZE];
+// Packet sockets read in batches (recvmmsg): ARP requests and Neighbor Solicitations fit a slot
+// (an Ethernet frame of MTU 1500 does; jumbo frames are cut and not passed on).
+#define PACKET_BATCH 32
+#define PACKET_SLOT 4096
+static unsigned char packet_slots[PACKET_BATCH][PACKET_SLOT];
 
 // ---------------------------------------------------------------------------------------------
 // errors
@@ -68,73 +90,166 @@ static napi_value make_errno_error(napi_env env, const char* call, int err) {
   return e;
 }
 
-static void throw_type(napi_env env, const char* msg) { napi_throw_type_error(env, "EINVAL", msg); }
+static void throw_type(napi_env env, const char* msg) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg); }
+static void throw_range(napi_env env, const char* msg) { napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg); }
+
+static int pending(napi_env env) {
+  bool p = false;
+  napi_is_exception_pending(env, &p);
+  return p ? 1 : 0;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
 
 // ---------------------------------------------------------------------------------------------
-// argument helpers (return 0 and throw on bad input)
+// argument checks (each returns 1, or 0 with a TypeError/RangeError thrown)
 
-static int arg_int(napi_env env, napi_value v, int32_t* out, const char* what) {
-  napi_valuetype t;
+static const char* type_name(napi_valuetype t) {
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_object: return "an object";
+    case napi_function: return "a function";
+    case napi_external: return "a native handle";
+    case napi_bigint: return "a bigint";
+  }
+  return "?";
+}
+
+static napi_valuetype type_of(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
   napi_typeof(env, v, &t);
-  if (t != napi_number) {
-    char m[128];
-    snprintf(m, sizeof m, "%s must be a number", what);
-    throw_type(env, m);
+  return t;
+}
+
+// `sig` is the call as documented, e.g. "packetSend(handle, frame)".
+static int need_args(napi_env env, size_t argc, size_t n, const char* sig) {
+  if (argc >= n) return 1;
+  char m[256];
+  snprintf(m, sizeof m, "%s: expected %zu argument%s, got %zu", sig, n, n == 1 ? "" : "s", argc);
+  napi_throw_type_error(env, "ERR_MISSING_ARGS", m);
+  return 0;
+}
+
+static int want_type(napi_env env, napi_value v, napi_valuetype want, const char* what, const char* desc) {
+  napi_valuetype t = type_of(env, v);
+  if (t == want) return 1;
+  char m[256];
+  snprintf(m, sizeof m, "%s must be %s, got %s", what, desc, type_name(t));
+  throw_type(env, m);
+  return 0;
+}
+
+// An integer number in [min, max]: NaN, infinities, fractions and out-of-range values throw
+// RangeError instead of being truncated or wrapped (port 70000 is not port 4464).
+static int arg_int(napi_env env, napi_value v, int64_t min, int64_t max, int32_t* out, const char* what) {
+  if (!want_type(env, v, napi_number, what, "an integer")) return 0;
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  if (!isfinite(d) || d != trunc(d) || d < (double)min || d > (double)max) {
+    char m[256];
+    snprintf(m, sizeof m, "%s must be an integer from %lld to %lld, got %.17g", what, (long long)min, (long long)max, d);
+    throw_range(env, m);
     return 0;
   }
-  napi_get_value_int32(env, v, out);
+  *out = (int32_t)d;
   return 1;
 }
 
-static int arg_str(napi_env env, napi_value v, char* out, size_t cap, const char* what) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t != napi_string) {
-    char m[128];
-    snprintf(m, sizeof m, "%s must be a string", what);
-    throw_type(env, m);
+static int arg_bool(napi_env env, napi_value v, bool* out, const char* what) {
+  if (!want_type(env, v, napi_boolean, what, "a boolean")) return 0;
+  napi_get_value_bool(env, v, out);
+  return 1;
+}
+
+// A string of at most `max` UTF-8 bytes (out has room for max + 1), without NUL characters.
+// The byte length is checked before copying: N-API would otherwise cut it at a character boundary.
+static int arg_str(napi_env env, napi_value v, char* out, size_t max, const char* what) {
+  if (!want_type(env, v, napi_string, what, "a string")) return 0;
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  if (len > max) {
+    char m[256];
+    snprintf(m, sizeof m, "%s is %zu bytes long (UTF-8); at most %zu bytes are allowed", what, len, max);
+    throw_range(env, m);
     return 0;
   }
-  size_t len;
-  napi_get_value_string_utf8(env, v, out, cap, &len);
-  if (len + 1 >= cap) {
-    char m[128];
-    snprintf(m, sizeof m, "%s is too long (at most %zu bytes)", what, cap - 2);
+  size_t got = 0;
+  napi_get_value_string_utf8(env, v, out, max + 1, &got);
+  if (got != len || strlen(out) != len) {
+    char m[256];
+    snprintf(m, sizeof m, "%s contains a NUL character", what);
     throw_type(env, m);
     return 0;
   }
   return 1;
 }
 
-// Optional property: 1 = present and parsed, 0 = absent (undefined/null), -1 = bad (thrown).
-static int opt_int(napi_env env, napi_value obj, const char* key, int32_t* out) {
-  napi_value v;
-  napi_valuetype t;
-  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return -1;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined || t == napi_null) return 0;
-  return arg_int(env, v, out, key) ? 1 : -1;
+// The kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or white space.
+static int valid_ifname(const char* n) {
+  size_t l = strlen(n);
+  if (l == 0 || l >= IFNAMSIZ || !strcmp(n, ".") || !strcmp(n, "..")) return 0;
+  for (const unsigned char* p = (const unsigned char*)n; *p; p++)
+    if (*p == '/' || *p == ':' || isspace(*p)) return 0;
+  return 1;
 }
 
-static int opt_str(napi_env env, napi_value obj, const char* key, char* out, size_t cap) {
-  napi_value v;
-  napi_valuetype t;
-  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return -1;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined || t == napi_null) return 0;
-  return arg_str(env, v, out, cap, key) ? 1 : -1;
+// An interface name (out: IFNAMSIZ bytes); "" only when allow_empty.
+static int arg_ifname(napi_env env, napi_value v, char* out, int allow_empty, const char* what) {
+  if (!arg_str(env, v, out, IFNAMSIZ - 1, what)) return 0;
+  if ((allow_empty && out[0] == 0) || valid_ifname(out)) return 1;
+  char m[256];
+  snprintf(m, sizeof m, "%s \"%s\" is not a valid interface name (1-15 bytes, no '/', ':' or spaces)", what, out);
+  throw_range(env, m);
+  return 0;
 }
 
-static int opt_bool(napi_env env, napi_value obj, const char* key) {
+// Optional property: 1 = present and valid, 0 = absent (undefined/null), -1 = bad (thrown).
+static int opt_present(napi_env env, napi_value obj, const char* key, napi_value* v) {
+  if (napi_get_named_property(env, obj, key, v) != napi_ok) return -1;
+  napi_valuetype t = type_of(env, *v);
+  return t == napi_undefined || t == napi_null ? 0 : 1;
+}
+
+static int opt_int(napi_env env, napi_value obj, const char* key, int64_t min, int64_t max, int32_t* out) {
   napi_value v;
-  bool b = false;
-  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return 0;
-  if (napi_get_value_bool(env, v, &b) != napi_ok) return 0;
-  return b ? 1 : 0;
+  int r = opt_present(env, obj, key, &v);
+  if (r <= 0) return r;
+  char what[64];
+  snprintf(what, sizeof what, "options.%s", key);
+  return arg_int(env, v, min, max, out, what) ? 1 : -1;
+}
+
+static int opt_str(napi_env env, napi_value obj, const char* key, char* out, size_t max) {
+  napi_value v;
+  int r = opt_present(env, obj, key, &v);
+  if (r <= 0) return r;
+  char what[64];
+  snprintf(what, sizeof what, "options.%s", key);
+  return arg_str(env, v, out, max, what) ? 1 : -1;
+}
+
+static int opt_bool(napi_env env, napi_value obj, const char* key, bool* out) {
+  napi_value v;
+  *out = false;
+  int r = opt_present(env, obj, key, &v);
+  if (r <= 0) return r;
+  char what[64];
+  snprintf(what, sizeof what, "options.%s", key);
+  return arg_bool(env, v, out, what) ? 1 : -1;
 }
 
 // Parses a textual IPv4/IPv6 address into a sockaddr of the socket's family (IPv4 on an IPv6
-// socket becomes v4-mapped). Returns the length, 0 on failure.
+// socket becomes v4-mapped). Returns the length, 0 on failure. A scope ("%eth0") must name an
+// existing interface in full: a longer name is refused, never cut to 15 bytes.
 static socklen_t parse_addr(int family, const char* text, int port, struct sockaddr_storage* ss) {
   memset(ss, 0, sizeof *ss);
   struct in_addr a4;
@@ -150,11 +265,13 @@ static socklen_t parse_addr(int family, const char* text, int port, struct socka
   struct sockaddr_in6* s = (struct sockaddr_in6*)ss;
   s->sin6_family = AF_INET6;
   s->sin6_port = htons((uint16_t)port);
-  char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  char buf[INET6_ADDRSTRLEN + IFNAMSIZ + 2];
+  if (strlen(text) >= sizeof buf) return 0;
   snprintf(buf, sizeof buf, "%s", text);
   char* pct = strchr(buf, '%');
   if (pct) {
     *pct = 0;
+    if (!valid_ifname(pct + 1)) return 0;
     s->sin6_scope_id = if_nametoindex(pct + 1);
     if (s->sin6_scope_id == 0) return 0;
   }
@@ -162,7 +279,7 @@ static socklen_t parse_addr(int family, const char* text, int port, struct socka
     s->sin6_addr = a6;
     return sizeof *s;
   }
-  if (inet_pton(AF_INET, buf, &a4) == 1) {
+  if (!pct && inet_pton(AF_INET, buf, &a4) == 1) {
     s->sin6_addr.s6_addr[10] = 0xff;
     s->sin6_addr.s6_addr[11] = 0xff;
     memcpy(&s->sin6_addr.s6_addr[12], &a4, 4);
@@ -178,20 +295,31 @@ static int sock_family(int fd) {
   return ss.ss_family;
 }
 
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
+// ---------------------------------------------------------------------------------------------
+// handles: polled sockets (packet, udp, netlink watch, pending connect) and socket references
+
+#define HANDLE_MAGIC 0x494c4248u  // "ILBH": only externals this addon made are accepted
+
+enum { K_PACKET = 1, K_UDP, K_WATCH, K_CONNECT, K_REF };
+
+static const char* kind_name(int k) {
+  switch (k) {
+    case K_PACKET: return "packet socket";
+    case K_UDP: return "UDP socket";
+    case K_WATCH: return "link watcher";
+    case K_CONNECT: return "pending TCP connect";
+    case K_REF: return "socket reference";
+  }
+  return "handle";
 }
 
-// ---------------------------------------------------------------------------------------------
-// polled handles (packet, udp, netlink watch, pending connect)
-
-enum { K_PACKET = 1, K_UDP, K_WATCH, K_CONNECT };
-
 typedef struct handle {
+  uint32_t magic;
   int kind;
   int fd;
+  int owns_fd;  // 0 for K_REF: the socket belongs to whoever wrapped its fd (net.Socket/Server)
+  dev_t dev;    // identity of the socket behind fd (K_REF)
+  ino_t ino;
   int family;
   uv_poll_t poll;
   int poll_init;
@@ -200,12 +328,19 @@ typedef struct handle {
   int finalized;
   napi_env env;
   napi_ref cb;
+  napi_ref err_cb;
   napi_ref receiver;
   napi_async_context actx;
+  uint64_t stat_packets;  // PACKET_STATISTICS accumulated (the kernel resets on each read)
+  uint64_t stat_drops;
+  int in_batch;  // inside on_packet's callback scope: the async context outlives a close until it ends
 } handle_t;
 
 static void maybe_free(handle_t* h) {
-  if (h->closed && h->poll_closed && h->finalized) free(h);
+  if (h->closed && h->poll_closed && h->finalized) {
+    h->magic = 0;
+    free(h);
+  }
 }
 
 static void on_poll_closed(uv_handle_t* p) {
@@ -214,8 +349,8 @@ static void on_poll_closed(uv_handle_t* p) {
   maybe_free(h);
 }
 
-// Releases the fd at once and stops polling; the uv handle closes on the next loop turn and
-// never keeps the loop alive (it is unreferenced first).
+// Releases the fd at once (if this handle owns it) and stops polling; the uv handle closes on
+// the next loop turn and never keeps the loop alive (it is unreferenced first).
 static void handle_close(handle_t* h) {
   if (h->closed) return;
   h->closed = 1;
@@ -226,14 +361,18 @@ static void handle_close(handle_t* h) {
   } else {
     h->poll_closed = 1;
   }
-  if (h->fd >= 0) close(h->fd);
+  if (h->fd >= 0 && h->owns_fd) close(h->fd);
   h->fd = -1;
   if (h->cb) napi_delete_reference(h->env, h->cb);
+  if (h->err_cb) napi_delete_reference(h->env, h->err_cb);
   if (h->receiver) napi_delete_reference(h->env, h->receiver);
-  if (h->actx) napi_async_destroy(h->env, h->actx);
+  if (h->actx && !h->in_batch) {
+    napi_async_destroy(h->env, h->actx);
+    h->actx = NULL;
+  }
   h->cb = NULL;
+  h->err_cb = NULL;
   h->receiver = NULL;
-  h->actx = NULL;
 }
 
 static void handle_finalize(napi_env env, void* data, void* hint) {
@@ -243,25 +382,40 @@ static void handle_finalize(napi_env env, void* data, void* hint) {
   maybe_free(h);
 }
 
-static handle_t* handle_new(napi_env env, int kind, int fd, int family, napi_value cb, const char* name,
-                            napi_value* external) {
+static handle_t* handle_alloc(napi_env env, int kind, int fd, int family, napi_value* external) {
   handle_t* h = calloc(1, sizeof *h);
   if (!h) {
-    close(fd);
-    napi_throw_error(env, "ENOMEM", "out of memory allocating a socket handle");
+    napi_throw_error(env, "ENOMEM", "out of memory allocating a native handle");
     return NULL;
   }
+  h->magic = HANDLE_MAGIC;
   h->kind = kind;
   h->fd = fd;
+  h->owns_fd = kind != K_REF;
   h->family = family;
   h->env = env;
+  if (napi_create_external(env, h, handle_finalize, NULL, external) != napi_ok) {
+    free(h);
+    napi_throw_error(env, "ENOMEM", "could not create a native handle");
+    return NULL;
+  }
+  return h;
+}
+
+static handle_t* handle_new(napi_env env, int kind, int fd, int family, napi_value cb, napi_value err_cb, const char* name,
+                            napi_value* external) {
+  handle_t* h = handle_alloc(env, kind, fd, family, external);
+  if (!h) {
+    close(fd);
+    return NULL;
+  }
   napi_value recv, rname;
   napi_create_object(env, &recv);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &rname);
   napi_create_reference(env, recv, 1, &h->receiver);
   napi_create_reference(env, cb, 1, &h->cb);
+  if (err_cb) napi_create_reference(env, err_cb, 1, &h->err_cb);
   napi_async_init(env, recv, rname, &h->actx);
-  napi_create_external(env, h, handle_finalize, NULL, external);
   return h;
 }
 
@@ -285,10 +439,10 @@ static int handle_start(napi_env env, handle_t* h, int events, uv_poll_cb cb) {
 
 // A new handle for `fd` polled for `events`: the JS external, or NULL with an exception pending
 // (the fd is closed then).
-static napi_value handle_open(napi_env env, int kind, int fd, int family, napi_value cb, const char* name, int events,
-                              uv_poll_cb on_ready) {
+static napi_value handle_open(napi_env env, int kind, int fd, int family, napi_value cb, napi_value err_cb, const char* name,
+                              int events, uv_poll_cb on_ready) {
   napi_value ext;
-  handle_t* h = handle_new(env, kind, fd, family, cb, name, &ext);
+  handle_t* h = handle_new(env, kind, fd, family, cb, err_cb, name, &ext);
   if (!h) return NULL;
   if (!handle_start(env, h, events, on_ready)) {
     handle_close(h);
@@ -297,30 +451,85 @@ static napi_value handle_open(napi_env env, int kind, int fd, int family, napi_v
   return ext;
 }
 
-static handle_t* get_handle(napi_env env, napi_value v, int kind) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
+// A reference to a socket owned elsewhere: remembers its identity. NULL with an exception on error.
+static napi_value ref_new(napi_env env, int fd, const char* call) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    throw_errno(env, call, errno);
+    return NULL;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    throw_errno(env, call, ENOTSOCK);
+    return NULL;
+  }
+  napi_value ext;
+  handle_t* h = handle_alloc(env, K_REF, fd, sock_family(fd), &ext);
+  if (!h) return NULL;
+  h->poll_closed = 1;
+  h->dev = st.st_dev;
+  h->ino = st.st_ino;
+  return ext;
+}
+
+static handle_t* get_handle(napi_env env, napi_value v, int kind, const char* what) {
   void* p = NULL;
-  if (t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    throw_type(env, "expected a native socket handle");
+  char m[256];
+  if (type_of(env, v) != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p ||
+      ((handle_t*)p)->magic != HANDLE_MAGIC) {
+    snprintf(m, sizeof m, "%s must be a native handle from this addon, got %s", what, type_name(type_of(env, v)));
+    throw_type(env, m);
     return NULL;
   }
   handle_t* h = p;
   if (kind && h->kind != kind) {
-    throw_type(env, "native handle of the wrong kind");
+    snprintf(m, sizeof m, "%s must be a %s handle, got a %s handle", what, kind_name(kind), kind_name(h->kind));
+    throw_type(env, m);
     return NULL;
   }
   return h;
 }
 
-// As get_handle, and the handle must not be closed yet; `closed_msg` names the call.
-static handle_t* get_open_handle(napi_env env, napi_value v, int kind, const char* closed_msg) {
-  handle_t* h = get_handle(env, v, kind);
+// As get_handle, and the handle must not be closed yet; `call` names the call in the error.
+static handle_t* get_open_handle(napi_env env, napi_value v, int kind, const char* call) {
+  handle_t* h = get_handle(env, v, kind, "handle");
   if (h && h->closed) {
-    throw_errno(env, closed_msg, EBADF);
+    char m[160];
+    snprintf(m, sizeof m, "%s (the %s is closed; open a new one)", call, kind_name(h->kind));
+    throw_errno(env, m, EBADF);
     return NULL;
   }
   return h;
+}
+
+// The fd of a socket handle for an option call: a UDP socket we own, or a reference whose
+// socket is still the same one (same inode). -1 with EBADF thrown otherwise.
+static int socket_fd(napi_env env, napi_value v, const char* call) {
+  handle_t* h = get_handle(env, v, 0, "socket");
+  if (!h) return -1;
+  if (h->kind != K_REF && h->kind != K_UDP) {
+    char m[256];
+    snprintf(m, sizeof m, "%s: socket must be a TCP socket reference or a UDP socket handle, got a %s handle", call, kind_name(h->kind));
+    throw_type(env, m);
+    return -1;
+  }
+  char m[200];
+  if (h->closed || h->fd < 0) {
+    snprintf(m, sizeof m, "%s (the %s is closed; open a new one)", call, kind_name(h->kind));
+    throw_errno(env, m, EBADF);
+    return -1;
+  }
+  if (h->kind == K_REF) {
+    struct stat st;
+    if (fstat(h->fd, &st) != 0 || st.st_dev != h->dev || st.st_ino != h->ino) {
+      // The socket was closed by its owner; its number is unused or now another file.
+      snprintf(m, sizeof m, "%s (the socket behind fd %d was closed; its number is unused or reused: open a new one)", call, h->fd);
+      h->closed = 1;
+      h->fd = -1;
+      throw_errno(env, m, EBADF);
+      return -1;
+    }
+  }
+  return h->fd;
 }
 
 // The bytes of a Buffer argument: 1, or 0 (data NULL, len 0) when `v` is not a Buffer.
@@ -333,18 +542,16 @@ static int arg_buffer(napi_env env, napi_value v, void** data, size_t* len) {
   return isbuf;
 }
 
-// Calls the handle's JS callback. Returns 0 if the callback threw (then surfaced as fatal).
-static int call_js(handle_t* h, size_t argc, napi_value* argv) {
+// Calls one of the handle's JS callbacks. Returns 0 if it threw (then surfaced as fatal).
+static int call_ref(handle_t* h, napi_ref fn, size_t argc, napi_value* argv) {
   napi_env env = h->env;
   napi_value cb, recv, result;
-  if (!h->cb || !h->receiver) return 0;
-  napi_get_reference_value(env, h->cb, &cb);
+  if (!fn || !h->receiver) return 0;
+  napi_get_reference_value(env, fn, &cb);
   napi_get_reference_value(env, h->receiver, &recv);
   napi_status st = napi_make_callback(env, h->actx, recv, cb, argc, argv, &result);
   if (st != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
+    if (pending(env)) {
       napi_value exc;
       napi_get_and_clear_last_exception(env, &exc);
       napi_fatal_exception(env, exc);
@@ -354,25 +561,27 @@ static int call_js(handle_t* h, size_t argc, napi_value* argv) {
   return 1;
 }
 
+static int call_js(handle_t* h, size_t argc, napi_value* argv) { return call_ref(h, h->cb, argc, argv); }
+
+// close(handle): idempotent. A socket reference only forgets the socket (its owner closes it).
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return undefined(env);
-  handle_t* h = get_handle(env, argv[0], 0);
+  if (!need_args(env, argc, 1, "close(handle)")) return NULL;
+  handle_t* h = get_handle(env, argv[0], 0, "handle");
   if (h) handle_close(h);
-  return undefined(env);
+  return h ? undefined(env) : NULL;
 }
 
 static napi_value js_set_ref(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) return undefined(env);
-  handle_t* h = get_handle(env, argv[0], 0);
-  if (!h) return NULL;
+  if (!need_args(env, argc, 2, "setRef(handle, ref)")) return NULL;
+  handle_t* h = get_handle(env, argv[0], 0, "handle");
   bool ref = false;
-  napi_get_value_bool(env, argv[1], &ref);
+  if (!h || !arg_bool(env, argv[1], &ref, "ref")) return NULL;
   if (!h->closed && h->poll_init) {
     if (ref) uv_ref((uv_handle_t*)&h->poll);
     else uv_unref((uv_handle_t*)&h->poll);
@@ -380,52 +589,148 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// handleFd(handle) -> the fd number, to hand a socket over to node:net (checked as in socket_fd).
 static napi_value js_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return undefined(env);
-  handle_t* h = get_handle(env, argv[0], 0);
-  if (!h) return NULL;
-  napi_create_int32(env, h->fd, &r);
+  if (!need_args(env, argc, 1, "handleFd(handle)")) return NULL;
+  int fd = socket_fd(env, argv[0], "handleFd");
+  if (fd < 0) return NULL;
+  napi_create_int32(env, fd, &r);
   return r;
+}
+
+// socketRef(fd) -> a reference to a socket opened elsewhere (e.g. one net.Server accepted).
+static napi_value js_socket_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (!need_args(env, argc, 1, "socketRef(fd)") || !arg_int(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  return ref_new(env, fd, "socketRef fstat");
 }
 
 // ---------------------------------------------------------------------------------------------
 // AF_PACKET
 
-static void on_packet(uv_poll_t* p, int status, int events) {
-  handle_t* h = p->data;
-  if (h->closed || status < 0) return;
-  napi_env env = h->env;
-  for (int i = 0; i < MAX_READS_PER_EVENT && !h->closed; i++) {
-    struct sockaddr_ll sll;
-    socklen_t sl = sizeof sll;
-    ssize_t n = recvfrom(h->fd, recv_buf, sizeof recv_buf, 0, (struct sockaddr*)&sll, &sl);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN (drained) or a transient error: wait for the next readiness
-    }
-    // Our own transmissions are looped back to packet sockets; they are not requests.
-    if (sll.sll_pkttype == PACKET_OUTGOING) continue;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value argv[2];
-    napi_create_buffer_copy(env, (size_t)n, recv_buf, NULL, &argv[0]);
-    napi_create_uint32(env, sll.sll_pkttype, &argv[1]);
-    int ok = call_js(h, 2, argv);
-    napi_close_handle_scope(env, scope);
-    if (!ok) break;
+static void on_packet(uv_poll_t* p, int status, int events);
+
+static void packet_stats_read(handle_t* h) {
+  struct tpacket_stats st;
+  socklen_t l = sizeof st;
+  if (h->fd >= 0 && getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) == 0) {
+    h->stat_packets += st.tp_packets;  // includes drops
+    h->stat_drops += st.tp_drops;
   }
 }
 
-// packetOpen(ifindex, ethertype, onFrame(frame, pkttype)) -> handle
+// A socket error (libuv reports POLLERR as UV_EBADF and stops polling): read and clear the
+// socket's own error, watch again, and tell JavaScript, which reopens. A link going down sets
+// ENETDOWN on packet sockets bound to it; without this the socket stayed deaf after the link
+// came back (issue 13 item 17).
+static void packet_error(handle_t* h, int err) {
+  napi_env env = h->env;
+  if (err == 0) {
+    socklen_t l = sizeof err;
+    if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0) err = errno;
+    // POLLERR with no pending error: polling stays stopped (it would spin); JS must reopen.
+    if (err != 0 && !h->closed && !uv_is_active((uv_handle_t*)&h->poll)) uv_poll_start(&h->poll, UV_READABLE, on_packet);
+    if (err == 0) err = EIO;
+  }
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value argv[1];
+  argv[0] = make_errno_error(env, "packet socket receive", err);
+  call_ref(h, h->err_cb, 1, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_packet(uv_poll_t* p, int status, int events) {
+  handle_t* h = p->data;
+  if (h->closed) return;
+  if (status < 0) {
+    packet_error(h, 0);
+    return;
+  }
+  napi_env env = h->env;
+  // One callback scope for the whole batch: microtasks and ticks run once after it, not after
+  // every frame (a flood of requests is answered at a much higher rate).
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv;
+  napi_callback_scope cscope;
+  napi_get_reference_value(env, h->cb, &cb);
+  napi_get_reference_value(env, h->receiver, &recv);
+  napi_open_callback_scope(env, recv, h->actx, &cscope);
+  h->in_batch = 1;
+  int err = 0;
+  // recvmmsg: one system call for up to PACKET_BATCH frames.
+  for (int total = 0, rounds = 0; total < MAX_PACKET_READS_PER_EVENT && rounds < MAX_PACKET_READS_PER_EVENT && !h->closed; rounds++) {
+    struct mmsghdr mm[PACKET_BATCH];
+    struct iovec iov[PACKET_BATCH];
+    struct sockaddr_ll sll[PACKET_BATCH];
+    memset(mm, 0, sizeof mm);
+    for (int k = 0; k < PACKET_BATCH; k++) {
+      iov[k].iov_base = packet_slots[k];
+      iov[k].iov_len = PACKET_SLOT;
+      mm[k].msg_hdr.msg_iov = &iov[k];
+      mm[k].msg_hdr.msg_iovlen = 1;
+      mm[k].msg_hdr.msg_name = &sll[k];
+      mm[k].msg_hdr.msg_namelen = sizeof sll[k];
+    }
+    int n = recvmmsg(h->fd, mm, PACKET_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) err = e;  // a pending socket error, now cleared
+      break;
+    }
+    for (int k = 0; k < n && !h->closed; k++) {
+      total++;
+      // Our own transmissions are looped back to packet sockets; they are not requests. A frame
+      // longer than a slot (never an ARP request or a Neighbor Solicitation) is not passed on.
+      if (sll[k].sll_pkttype == PACKET_OUTGOING || (mm[k].msg_hdr.msg_flags & MSG_TRUNC)) continue;
+      napi_handle_scope inner;
+      napi_open_handle_scope(env, &inner);
+      napi_value argv[2], result;
+      napi_create_buffer_copy(env, mm[k].msg_len, packet_slots[k], NULL, &argv[0]);
+      napi_create_uint32(env, sll[k].sll_pkttype, &argv[1]);
+      napi_status st = napi_call_function(env, recv, cb, 2, argv, &result);
+      napi_close_handle_scope(env, inner);
+      if (st != napi_ok) {
+        if (pending(env)) {
+          napi_value exc;
+          napi_get_and_clear_last_exception(env, &exc);
+          napi_fatal_exception(env, exc);
+        }
+        total = MAX_PACKET_READS_PER_EVENT;
+        break;
+      }
+    }
+    if (n < PACKET_BATCH) break;  // drained
+  }
+  napi_close_callback_scope(env, cscope);
+  h->in_batch = 0;
+  if (h->closed && h->actx) {
+    napi_async_destroy(env, h->actx);
+    h->actx = NULL;
+  }
+  napi_close_handle_scope(env, scope);
+  if (err && !h->closed) packet_error(h, err);
+}
+
+// packetOpen(ifindex, ethertype, onFrame(frame, pkttype), onError(err)) -> handle
 static napi_value js_packet_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t ifindex, proto;
-  if (argc < 3 || !arg_int(env, argv[0], &ifindex, "ifindex") || !arg_int(env, argv[1], &proto, "ethertype"))
+  if (!need_args(env, argc, 4, "packetOpen(ifindex, ethertype, onFrame, onError)")) return NULL;
+  // ifindex 0 would bind to every interface: refused like any other out-of-range value.
+  if (!arg_int(env, argv[0], 1, INT32_MAX, &ifindex, "ifindex") || !arg_int(env, argv[1], 0, 0xffff, &proto, "ethertype") ||
+      !want_type(env, argv[2], napi_function, "onFrame", "a function") ||
+      !want_type(env, argv[3], napi_function, "onError", "a function"))
     return NULL;
   // Protocol 0 at creation and the real one at bind: no frames from other interfaces slip in.
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -444,20 +749,24 @@ static napi_value js_packet_open(napi_env env, napi_callback_info info) {
     throw_errno(env, "packetOpen bind(AF_PACKET)", e);
     return NULL;
   }
-  return handle_open(env, K_PACKET, fd, AF_PACKET, argv[2], "ironlb.PacketSocket", UV_READABLE, on_packet);
+  return handle_open(env, K_PACKET, fd, AF_PACKET, argv[2], argv[3], "ironlb.PacketSocket", UV_READABLE, on_packet);
 }
 
 static napi_value js_packet_send(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) return NULL;
-  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetSend (socket closed)");
+  if (!need_args(env, argc, 2, "packetSend(handle, frame)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetSend");
   if (!h) return NULL;
   void* data;
   size_t len;
   if (!arg_buffer(env, argv[1], &data, &len)) {
     throw_type(env, "packetSend: frame must be a Buffer");
+    return NULL;
+  }
+  if (len < 14 || len > 65535) {
+    throw_range(env, "packetSend: frame must be 14 to 65535 bytes (an Ethernet header and payload)");
     return NULL;
   }
   ssize_t n = send(h->fd, data, len, MSG_DONTWAIT);
@@ -474,18 +783,18 @@ static napi_value js_packet_membership(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) return NULL;
-  handle_t* h = get_handle(env, argv[0], K_PACKET);
+  if (!need_args(env, argc, 4, "packetMembership(handle, ifindex, mac, add)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetMembership");
   int32_t ifindex;
-  if (!h || !arg_int(env, argv[1], &ifindex, "ifindex")) return NULL;
+  bool add = false;
+  if (!h || !arg_int(env, argv[1], 1, INT32_MAX, &ifindex, "ifindex")) return NULL;
   void* data;
   size_t len;
-  bool add = false;
   if (!arg_buffer(env, argv[2], &data, &len) || len != 6) {
     throw_type(env, "packetMembership: mac must be a 6-byte Buffer");
     return NULL;
   }
-  napi_get_value_bool(env, argv[3], &add);
+  if (!arg_bool(env, argv[3], &add, "add")) return NULL;
   struct packet_mreq mr;
   memset(&mr, 0, sizeof mr);
   mr.mr_ifindex = ifindex;
@@ -505,13 +814,17 @@ static napi_value js_packet_filter(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) return NULL;
-  handle_t* h = get_handle(env, argv[0], K_PACKET);
+  if (!need_args(env, argc, 2, "packetSetFilter(handle, program)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetSetFilter");
   if (!h) return NULL;
   void* data;
   size_t len;
-  if (!arg_buffer(env, argv[1], &data, &len) || len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 4096) {
+  if (!arg_buffer(env, argv[1], &data, &len)) {
     throw_type(env, "packetSetFilter: program must be a Buffer of 8-byte BPF instructions");
+    return NULL;
+  }
+  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    throw_range(env, "packetSetFilter: program must be 1 to 4096 BPF instructions of 8 bytes each");
     return NULL;
   }
   struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = data};
@@ -522,8 +835,177 @@ static napi_value js_packet_filter(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// packetSetReceiveBuffer(handle, bytes) -> the size in effect (the kernel doubles the request
+// for its bookkeeping). SO_RCVBUFFORCE (CAP_NET_ADMIN) passes net.core.rmem_max; without the
+// capability SO_RCVBUF is used, capped at rmem_max.
+static napi_value js_packet_rcvbuf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], r;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!need_args(env, argc, 2, "packetSetReceiveBuffer(handle, bytes)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetSetReceiveBuffer");
+  int32_t bytes;
+  if (!h || !arg_int(env, argv[1], 4096, 1 << 30, &bytes, "bytes")) return NULL;
+  if (setsockopt(h->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0 &&
+      setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0) {
+    throw_errno(env, "packetSetReceiveBuffer setsockopt(SO_RCVBUF)", errno);
+    return NULL;
+  }
+  int got = 0;
+  socklen_t l = sizeof got;
+  if (getsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &got, &l) != 0) {
+    throw_errno(env, "packetSetReceiveBuffer getsockopt(SO_RCVBUF)", errno);
+    return NULL;
+  }
+  napi_create_int32(env, got, &r);
+  return r;
+}
+
+// packetStats(handle) -> { packets, drops, receiveBuffer }: totals since the socket opened
+// (packets includes drops; drops = frames the kernel discarded because the buffer was full).
+static napi_value js_packet_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], o, x;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!need_args(env, argc, 1, "packetStats(handle)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetStats");
+  if (!h) return NULL;
+  packet_stats_read(h);
+  int rb = 0;
+  socklen_t l = sizeof rb;
+  getsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &rb, &l);
+  napi_create_object(env, &o);
+  napi_create_double(env, (double)h->stat_packets, &x);
+  napi_set_named_property(env, o, "packets", x);
+  napi_create_double(env, (double)h->stat_drops, &x);
+  napi_set_named_property(env, o, "drops", x);
+  napi_create_int32(env, rb, &x);
+  napi_set_named_property(env, o, "receiveBuffer", x);
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
-// interface facts (rtnetlink RTM_GETLINK dump)
+// interface facts (rtnetlink RTM_GETLINK dump): a bounded parser over bytes, then JS objects
+
+typedef struct {
+  uint32_t index, flags, type, mtu, master;
+  int has_mtu, has_operstate, has_name;
+  uint8_t operstate;
+  char name[IFNAMSIZ];
+  char mac[3 * 32];
+  char kind[32];
+  char slave_kind[32];
+} link_t;
+
+static uint16_t rd16(const uint8_t* p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+static uint32_t rd32(const uint8_t* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+// Copies a netlink string attribute of `len` bytes: at most cap-1 bytes, stopping at a NUL,
+// never reading past `len`; bytes outside printable ASCII-or-UTF-8 are kept (names are bytes).
+static void copy_nl_str(char* out, size_t cap, const uint8_t* p, size_t len) {
+  size_t n = strnlen((const char*)p, len);
+  if (n > cap - 1) n = cap - 1;
+  memcpy(out, p, n);
+  out[n] = 0;
+}
+
+// Walks attributes in [p, p+len): calls fn(type, payload, payload_len). Stops at the first
+// attribute whose length is below the header or past the end. Returns 0 if it stopped early.
+typedef void (*attr_fn)(link_t* l, uint16_t type, const uint8_t* data, size_t len);
+static int walk_attrs(link_t* l, const uint8_t* p, size_t len, attr_fn fn) {
+  size_t off = 0;
+  for (int guard = 0; off + 4 <= len && guard < 4096; guard++) {
+    uint16_t alen = rd16(p + off), type = rd16(p + off + 2) & NLA_TYPE_MASK;
+    if (alen < 4 || alen > len - off) return 0;
+    fn(l, type, p + off + 4, (size_t)alen - 4);
+    off += (size_t)RTA_ALIGN(alen);
+  }
+  return off >= len;
+}
+
+static void linkinfo_attr(link_t* l, uint16_t type, const uint8_t* d, size_t n) {
+  if (type == IFLA_INFO_KIND) copy_nl_str(l->kind, sizeof l->kind, d, n);
+  if (type == IFLA_INFO_SLAVE_KIND) copy_nl_str(l->slave_kind, sizeof l->slave_kind, d, n);
+}
+
+static void link_attr(link_t* l, uint16_t type, const uint8_t* d, size_t n) {
+  switch (type) {
+    case IFLA_IFNAME:
+      copy_nl_str(l->name, sizeof l->name, d, n);
+      l->has_name = 1;
+      break;
+    case IFLA_ADDRESS: {
+      size_t bl = n > 32 ? 32 : n, pos = 0;
+      l->mac[0] = 0;
+      for (size_t i = 0; i < bl; i++) pos += (size_t)snprintf(l->mac + pos, sizeof l->mac - pos, i ? ":%02x" : "%02x", d[i]);
+      break;
+    }
+    case IFLA_MTU:
+      if (n >= 4) l->mtu = rd32(d), l->has_mtu = 1;
+      break;
+    case IFLA_MASTER:
+      if (n >= 4) l->master = rd32(d);
+      break;
+    case IFLA_OPERSTATE:
+      if (n >= 1) l->operstate = d[0], l->has_operstate = 1;
+      break;
+    case IFLA_LINKINFO:
+      walk_attrs(l, d, n, linkinfo_attr);
+      break;
+  }
+}
+
+// One RTM_NEWLINK body (after the nlmsghdr) of `len` bytes. 0 if too short for an ifinfomsg.
+static int parse_link(const uint8_t* p, size_t len, link_t* l) {
+  memset(l, 0, sizeof *l);
+  if (len < sizeof(struct ifinfomsg)) return 0;
+  struct ifinfomsg ifm;
+  memcpy(&ifm, p, sizeof ifm);
+  l->index = (uint32_t)ifm.ifi_index;
+  l->flags = ifm.ifi_flags;
+  l->type = ifm.ifi_type;
+  size_t off = NLMSG_ALIGN(sizeof ifm);
+  if (off < len) walk_attrs(l, p + off, len - off, link_attr);
+  return 1;
+}
+
+// Walks a buffer of netlink messages, calling fn for each RTM_NEWLINK/RTM_DELLINK (with the
+// message type). Returns 1 after NLMSG_DONE, 0 at the end of the buffer, -errno for NLMSG_ERROR,
+// -EBADMSG for a malformed header (nothing after it is trusted).
+typedef void (*link_fn)(void* ctx, uint16_t msg_type, const link_t* l);
+static int parse_link_messages(const uint8_t* buf, size_t len, link_fn fn, void* ctx) {
+  size_t off = 0;
+  for (int guard = 0; off < len && guard < 65536; guard++) {
+    if (len - off < sizeof(struct nlmsghdr)) return -EBADMSG;
+    struct nlmsghdr nh;
+    memcpy(&nh, buf + off, sizeof nh);
+    if (nh.nlmsg_len < sizeof nh || nh.nlmsg_len > len - off) return -EBADMSG;
+    const uint8_t* body = buf + off + NLMSG_HDRLEN;
+    size_t blen = nh.nlmsg_len - NLMSG_HDRLEN;
+    if (nh.nlmsg_type == NLMSG_DONE) return 1;
+    if (nh.nlmsg_type == NLMSG_ERROR) {
+      if (blen < sizeof(int)) return -EBADMSG;
+      int e;
+      memcpy(&e, body, sizeof e);
+      if (e == 0) return 1;  // an ACK
+      return e < 0 && e > -4096 ? e : -EIO;
+    }
+    if (nh.nlmsg_type == RTM_NEWLINK || nh.nlmsg_type == RTM_DELLINK) {
+      link_t l;
+      if (parse_link(body, blen, &l)) fn(ctx, nh.nlmsg_type, &l);
+    }
+    off += NLMSG_ALIGN(nh.nlmsg_len);
+  }
+  return 0;
+}
 
 static void set_u32(napi_env env, napi_value o, const char* k, uint32_t v) {
   napi_value x;
@@ -536,12 +1018,29 @@ static void set_str(napi_env env, napi_value o, const char* k, const char* v) {
   napi_set_named_property(env, o, k, x);
 }
 
-static void parse_linkinfo(napi_env env, napi_value o, struct rtattr* li) {
-  int len = RTA_PAYLOAD(li);
-  for (struct rtattr* a = RTA_DATA(li); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-    if (a->rta_type == IFLA_INFO_KIND) set_str(env, o, "kind", (const char*)RTA_DATA(a));
-    if (a->rta_type == IFLA_INFO_SLAVE_KIND) set_str(env, o, "slaveKind", (const char*)RTA_DATA(a));
-  }
+typedef struct {
+  napi_env env;
+  napi_value arr;
+  uint32_t count;
+} link_array_t;
+
+static void push_link(void* ctx, uint16_t msg_type, const link_t* l) {
+  link_array_t* a = ctx;
+  if (msg_type != RTM_NEWLINK) return;
+  napi_env env = a->env;
+  napi_value o;
+  napi_create_object(env, &o);
+  set_u32(env, o, "index", l->index);
+  set_u32(env, o, "flags", l->flags);
+  set_u32(env, o, "type", l->type);
+  set_u32(env, o, "master", l->master);
+  set_str(env, o, "name", l->name);
+  set_str(env, o, "mac", l->mac);
+  set_str(env, o, "kind", l->kind);
+  set_str(env, o, "slaveKind", l->slave_kind);
+  if (l->has_mtu) set_u32(env, o, "mtu", l->mtu);
+  if (l->has_operstate) set_u32(env, o, "operState", l->operstate);
+  napi_set_element(env, a->arr, a->count++, o);
 }
 
 static napi_value js_interfaces(napi_env env, napi_callback_info info) {
@@ -568,100 +1067,118 @@ static napi_value js_interfaces(napi_env env, napi_callback_info info) {
     throw_errno(env, "interfaces send(RTM_GETLINK)", e);
     return NULL;
   }
-  napi_value arr;
-  napi_create_array(env, &arr);
-  uint32_t count = 0;
+  link_array_t a = {.env = env, .count = 0};
+  napi_create_array(env, &a.arr);
   int done = 0;
   // Bounded: a dump is a handful of datagrams; 10000 is far beyond any real host.
   for (int rounds = 0; !done && rounds < 10000; rounds++) {
-    ssize_t n = recv(fd, recv_buf, sizeof recv_buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
+    ssize_t n = recv(fd, recv_buf, sizeof recv_buf, MSG_TRUNC);
+    if (n < 0 && errno == EINTR) continue;
+    int e = n < 0 ? errno : (size_t)n > sizeof recv_buf ? EMSGSIZE : 0;
+    int r = e ? 0 : parse_link_messages(recv_buf, (size_t)n, push_link, &a);
+    if (!e && r < 0) e = -r;
+    if (e) {
       close(fd);
       throw_errno(env, "interfaces recv(RTM_GETLINK)", e);
       return NULL;
     }
-    int len = (int)n;
-    for (struct nlmsghdr* nh = (struct nlmsghdr*)recv_buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-      if (nh->nlmsg_type == NLMSG_DONE) {
-        done = 1;
-        break;
-      }
-      if (nh->nlmsg_type == NLMSG_ERROR) {
-        struct nlmsgerr* err = NLMSG_DATA(nh);
-        close(fd);
-        throw_errno(env, "interfaces RTM_GETLINK", err->error ? -err->error : EIO);
-        return NULL;
-      }
-      if (nh->nlmsg_type != RTM_NEWLINK) continue;
-      struct ifinfomsg* ifm = NLMSG_DATA(nh);
-      napi_value o;
-      napi_create_object(env, &o);
-      set_u32(env, o, "index", (uint32_t)ifm->ifi_index);
-      set_u32(env, o, "flags", ifm->ifi_flags);
-      set_u32(env, o, "type", ifm->ifi_type);
-      set_u32(env, o, "master", 0);
-      set_str(env, o, "mac", "");
-      set_str(env, o, "kind", "");
-      set_str(env, o, "slaveKind", "");
-      int alen = IFLA_PAYLOAD(nh);
-      for (struct rtattr* a = IFLA_RTA(ifm); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-        switch (a->rta_type) {
-          case IFLA_IFNAME:
-            set_str(env, o, "name", (const char*)RTA_DATA(a));
-            break;
-          case IFLA_ADDRESS: {
-            unsigned char* b = RTA_DATA(a);
-            int bl = RTA_PAYLOAD(a);
-            if (bl > 32) bl = 32;
-            char out[3 * 32 + 1];
-            size_t pos = 0;
-            for (int i = 0; i < bl; i++) pos += (size_t)snprintf(out + pos, sizeof out - pos, i ? ":%02x" : "%02x", b[i]);
-            out[pos] = 0;
-            set_str(env, o, "mac", out);
-            break;
-          }
-          case IFLA_MTU:
-            set_u32(env, o, "mtu", *(uint32_t*)RTA_DATA(a));
-            break;
-          case IFLA_MASTER:
-            set_u32(env, o, "master", *(uint32_t*)RTA_DATA(a));
-            break;
-          case IFLA_OPERSTATE:
-            set_u32(env, o, "operState", *(uint8_t*)RTA_DATA(a));
-            break;
-          case IFLA_LINKINFO:
-            parse_linkinfo(env, o, a);
-            break;
-        }
-      }
-      napi_set_element(env, arr, count++, o);
-    }
+    done = r == 1;
   }
   close(fd);
-  return arr;
+  return a.arr;
 }
 
-// linkWatch(onChange()) -> handle: rtnetlink multicast for link and address changes. The
-// callback carries no detail; the caller re-reads interface facts (one dump per burst).
+// parseLinkMessages(bytes) -> links: the dump parser on given bytes (tests and fuzzing). The
+// bytes are copied to an allocation of exactly their size, so a sanitizer sees any over-read.
+static napi_value js_parse_link_messages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!need_args(env, argc, 1, "parseLinkMessages(bytes)")) return NULL;
+  void* data;
+  size_t len;
+  if (!arg_buffer(env, argv[0], &data, &len)) {
+    throw_type(env, "parseLinkMessages: bytes must be a Buffer");
+    return NULL;
+  }
+  uint8_t* copy = malloc(len ? len : 1);
+  if (!copy) {
+    napi_throw_error(env, "ENOMEM", "parseLinkMessages: out of memory");
+    return NULL;
+  }
+  if (len) memcpy(copy, data, len);
+  link_array_t a = {.env = env, .count = 0};
+  napi_create_array(env, &a.arr);
+  int r = parse_link_messages(copy, len, push_link, &a);
+  free(copy);
+  if (r < 0) {
+    throw_errno(env, "parseLinkMessages", -r);
+    return NULL;
+  }
+  return a.arr;
+}
+
+// linkWatch(onChange(downIndexes, overflow)) -> handle: rtnetlink multicast for link and
+// address changes. The callback gets the indexes of links any message showed down (not up, or
+// up without carrier) so a down/up pair faster than the caller's re-read is never lost; overflow
+// is true when the kernel dropped notifications (ENOBUFS) or more than 64 links went down:
+// then any link may have flapped.
+typedef struct {
+  uint32_t down[MAX_DOWN_REPORT];
+  int ndown;
+  int overflow;
+} down_set_t;
+
+static void note_down(void* ctx, uint16_t msg_type, const link_t* l) {
+  down_set_t* s = ctx;
+  int down = msg_type == RTM_DELLINK || !(l->flags & IFF_UP) || !(l->flags & IFF_RUNNING);
+  if (!down) return;
+  for (int i = 0; i < s->ndown; i++)
+    if (s->down[i] == l->index) return;
+  if (s->ndown < MAX_DOWN_REPORT) s->down[s->ndown++] = l->index;
+  else s->overflow = 1;
+}
+
 static void on_watch(uv_poll_t* p, int status, int events) {
   handle_t* h = p->data;
   if (h->closed) return;
   int any = 0;
+  down_set_t s = {.ndown = 0, .overflow = 0};
+  if (status < 0) {
+    // POLLERR: the pending error (ENOBUFS) is cleared by reading SO_ERROR; poll again.
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (!uv_is_active((uv_handle_t*)&h->poll)) uv_poll_start(&h->poll, UV_READABLE, on_watch);
+    s.overflow = 1;
+    any = 1;
+  }
   for (int i = 0; i < MAX_READS_PER_EVENT; i++) {
     ssize_t n = recv(h->fd, recv_buf, sizeof recv_buf, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == ENOBUFS) any = 1;  // overflowed: something changed, re-read
+      if (errno == ENOBUFS) {  // overflowed: notifications were lost, any link may have flapped
+        s.overflow = 1;
+        any = 1;
+        continue;
+      }
       break;
     }
     any = 1;
+    if (parse_link_messages(recv_buf, (size_t)n, note_down, &s) < 0) s.overflow = 1;
   }
   if (!any) return;
   napi_handle_scope scope;
   napi_open_handle_scope(h->env, &scope);
-  call_js(h, 0, NULL);
+  napi_value argv[2];
+  napi_create_array_with_length(h->env, (size_t)s.ndown, &argv[0]);
+  for (int i = 0; i < s.ndown; i++) {
+    napi_value x;
+    napi_create_uint32(h->env, s.down[i], &x);
+    napi_set_element(h->env, argv[0], (uint32_t)i, x);
+  }
+  napi_get_boolean(h->env, s.overflow != 0, &argv[1]);
+  call_js(h, 2, argv);
   napi_close_handle_scope(h->env, scope);
 }
 
@@ -669,12 +1186,16 @@ static napi_value js_link_watch(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return NULL;
+  if (!need_args(env, argc, 1, "linkWatch(onChange)") || !want_type(env, argv[0], napi_function, "onChange", "a function"))
+    return NULL;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) {
     throw_errno(env, "linkWatch socket(AF_NETLINK)", errno);
     return NULL;
   }
+  // Room for bursts of notifications (a flap of many links); overflow is still detected.
+  int rb = 1 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof rb) != 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
   struct sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
@@ -685,7 +1206,7 @@ static napi_value js_link_watch(napi_env env, napi_callback_info info) {
     throw_errno(env, "linkWatch bind(AF_NETLINK)", e);
     return NULL;
   }
-  return handle_open(env, K_WATCH, fd, AF_NETLINK, argv[0], "ironlb.LinkWatch", UV_READABLE, on_watch);
+  return handle_open(env, K_WATCH, fd, AF_NETLINK, argv[0], NULL, "ironlb.LinkWatch", UV_READABLE, on_watch);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -762,18 +1283,26 @@ static int fd_family_or_throw(napi_env env, int32_t fd, const char* call) {
   return fam;
 }
 
-// setTcpMd5(fd, peerAddress, key Buffer|null)
+// setTcpMd5(socket, peerAddress, key Buffer|null)
 static napi_value js_set_tcp_md5(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  char peer[INET6_ADDRSTRLEN + 1];
-  if (argc < 3 || !arg_int(env, argv[0], &fd, "fd") || !arg_str(env, argv[1], peer, sizeof peer, "peerAddress"))
+  char peer[INET6_ADDRSTRLEN + IFNAMSIZ + 2];
+  if (!need_args(env, argc, 3, "setTcpMd5(socket, peerAddress, key)")) return NULL;
+  int fd = socket_fd(env, argv[0], "setTcpMd5");
+  if (fd < 0 || !arg_str(env, argv[1], peer, sizeof peer - 1, "peerAddress")) return NULL;
+  void* key = NULL;
+  size_t keylen = 0;
+  napi_valuetype kt = type_of(env, argv[2]);
+  if (kt != napi_null && !arg_buffer(env, argv[2], &key, &keylen)) {
+    throw_type(env, "setTcpMd5: key must be a Buffer, or null to remove the key");
     return NULL;
-  void* key;
-  size_t keylen;
-  arg_buffer(env, argv[2], &key, &keylen);  // not a Buffer: no key, MD5 off
+  }
+  if (keylen > TCP_MD5SIG_MAXKEYLEN) {
+    throw_range(env, "setTcpMd5: key must be at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)");
+    return NULL;
+  }
   int fam = fd_family_or_throw(env, fd, "setTcpMd5 getsockname");
   if (fam < 0) return NULL;
   const char* call = "setTcpMd5";
@@ -789,8 +1318,10 @@ static napi_value js_set_ttl_common(napi_env env, napi_callback_info info, int m
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, ttl;
-  if (argc < 2 || !arg_int(env, argv[0], &fd, "fd") || !arg_int(env, argv[1], &ttl, "ttl")) return NULL;
+  int32_t ttl;
+  if (!need_args(env, argc, 2, min ? "setMinTtl(socket, ttl)" : "setTtl(socket, ttl)")) return NULL;
+  int fd = socket_fd(env, argv[0], min ? "setMinTtl" : "setTtl");
+  if (fd < 0 || !arg_int(env, argv[1], min ? 0 : 1, 255, &ttl, "ttl")) return NULL;
   int fam = fd_family_or_throw(env, fd, min ? "setMinTtl getsockname" : "setTtl getsockname");
   if (fam < 0) return NULL;
   const char* call = "";
@@ -804,14 +1335,15 @@ static napi_value js_set_ttl_common(napi_env env, napi_callback_info info, int m
 static napi_value js_set_ttl(napi_env env, napi_callback_info info) { return js_set_ttl_common(env, info, 0); }
 static napi_value js_set_min_ttl(napi_env env, napi_callback_info info) { return js_set_ttl_common(env, info, 1); }
 
-// setBindDevice(fd, name | "")
+// setBindDevice(socket, name | "")
 static napi_value js_set_bind_device(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  char dev[IF_NAMESIZE + 2];
-  if (argc < 2 || !arg_int(env, argv[0], &fd, "fd") || !arg_str(env, argv[1], dev, sizeof dev, "device")) return NULL;
+  char dev[IFNAMSIZ];
+  if (!need_args(env, argc, 2, "setBindDevice(socket, device)")) return NULL;
+  int fd = socket_fd(env, argv[0], "setBindDevice");
+  if (fd < 0 || !arg_ifname(env, argv[1], dev, 1, "device")) return NULL;
   const char* call = "";
   int e = set_device(fd, dev, &call);
   if (e) {
@@ -826,75 +1358,81 @@ static napi_value js_set_bind_device(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------------------------
 // TCP
 
+#define ADDR_MAX (INET6_ADDRSTRLEN + IFNAMSIZ)
+
 typedef struct {
   int family;
-  char address[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  char address[ADDR_MAX + 1];
   int32_t port;
-  char local_address[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  char local_address[ADDR_MAX + 1];
   int has_local_address;
   int32_t local_port;
   int32_t ttl, min_ttl;
   int has_ttl, has_min_ttl;
-  char device[IF_NAMESIZE + 1];
+  char device[IFNAMSIZ];
   int has_device;
   void* md5_key;
   size_t md5_keylen;
-  char md5_peer[INET6_ADDRSTRLEN + 1];
+  char md5_peer[ADDR_MAX + 1];
   int has_md5;
   int32_t backlog;
-  int reuse_addr;
+  bool reuse_addr;
 } sockopts_t;
 
 // Reads { family: 4|6, address?, port?, localAddress?, localPort?, ttl?, minTtl?, device?,
 //         md5?: { peer, key: Buffer } , backlog?, reuseAddr? }
 static int read_opts(napi_env env, napi_value o, sockopts_t* s, int need_remote) {
   memset(s, 0, sizeof *s);
+  if (!want_type(env, o, napi_object, "options", "an object")) return 0;
   int32_t fam = 0;
   int r;
-  if (opt_int(env, o, "family", &fam) != 1 || (fam != 4 && fam != 6)) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) throw_type(env, "options.family must be 4 or 6");
+  if ((r = opt_int(env, o, "family", 4, 6, &fam)) < 0) return 0;
+  if (r == 0 || (fam != 4 && fam != 6)) {
+    if (r == 0) throw_type(env, "options.family must be 4 or 6, got nothing");
+    else throw_range(env, "options.family must be 4 or 6");
     return 0;
   }
   s->family = fam == 4 ? AF_INET : AF_INET6;
-  if ((r = opt_str(env, o, "address", s->address, sizeof s->address)) < 0) return 0;
+  if ((r = opt_str(env, o, "address", s->address, ADDR_MAX)) < 0) return 0;
   if (need_remote && r == 0) {
     throw_type(env, "options.address (the peer address) is required");
     return 0;
   }
-  if ((r = opt_int(env, o, "port", &s->port)) < 0) return 0;
+  if ((r = opt_int(env, o, "port", need_remote ? 1 : 0, 65535, &s->port)) < 0) return 0;
   if (need_remote && r == 0) {
     throw_type(env, "options.port (the peer port) is required");
     return 0;
   }
-  if ((r = opt_str(env, o, "localAddress", s->local_address, sizeof s->local_address)) < 0) return 0;
+  if ((r = opt_str(env, o, "localAddress", s->local_address, ADDR_MAX)) < 0) return 0;
   s->has_local_address = r;
-  if (opt_int(env, o, "localPort", &s->local_port) < 0) return 0;
-  if ((r = opt_int(env, o, "ttl", &s->ttl)) < 0) return 0;
+  if (opt_int(env, o, "localPort", 0, 65535, &s->local_port) < 0) return 0;
+  if ((r = opt_int(env, o, "ttl", 1, 255, &s->ttl)) < 0) return 0;
   s->has_ttl = r;
-  if ((r = opt_int(env, o, "minTtl", &s->min_ttl)) < 0) return 0;
+  if ((r = opt_int(env, o, "minTtl", 0, 255, &s->min_ttl)) < 0) return 0;
   s->has_min_ttl = r;
-  if ((r = opt_str(env, o, "device", s->device, sizeof s->device)) < 0) return 0;
+  napi_value dv;
+  if ((r = opt_present(env, o, "device", &dv)) < 0) return 0;
+  if (r == 1 && !arg_ifname(env, dv, s->device, 0, "options.device")) return 0;
   s->has_device = r;
   s->backlog = 128;
-  if (opt_int(env, o, "backlog", &s->backlog) < 0) return 0;
-  s->reuse_addr = opt_bool(env, o, "reuseAddr");
+  if (opt_int(env, o, "backlog", 0, 65535, &s->backlog) < 0) return 0;
+  if (opt_bool(env, o, "reuseAddr", &s->reuse_addr) < 0) return 0;
   napi_value md5;
-  napi_valuetype t;
-  napi_get_named_property(env, o, "md5", &md5);
-  napi_typeof(env, md5, &t);
-  if (t == napi_object) {
+  if ((r = opt_present(env, o, "md5", &md5)) < 0) return 0;
+  if (r == 1) {
+    if (!want_type(env, md5, napi_object, "options.md5", "an object { peer, key }")) return 0;
     napi_value key;
-    if (opt_str(env, md5, "peer", s->md5_peer, sizeof s->md5_peer) != 1) {
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (!pending) throw_type(env, "options.md5.peer must be the peer address");
+    if ((r = opt_str(env, md5, "peer", s->md5_peer, ADDR_MAX)) != 1) {
+      if (r == 0) throw_type(env, "options.md5.peer must be the peer address");
       return 0;
     }
     napi_get_named_property(env, md5, "key", &key);
     if (!arg_buffer(env, key, &s->md5_key, &s->md5_keylen)) {
       throw_type(env, "options.md5.key must be a Buffer");
+      return 0;
+    }
+    if (s->md5_keylen > TCP_MD5SIG_MAXKEYLEN) {
+      throw_range(env, "options.md5.key must be at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)");
       return 0;
     }
     s->has_md5 = 1;
@@ -956,13 +1494,20 @@ static void on_connect(uv_poll_t* p, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value argv[2];
+  if (!err) {
+    argv[1] = ref_new(env, h->fd, "tcpConnect fstat");
+    if (!argv[1]) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      err = EIO;
+    }
+  }
   if (err) {
     argv[0] = make_errno_error(env, "tcpConnect connect", err);
     napi_get_undefined(env, &argv[1]);
   } else {
     napi_get_null(env, &argv[0]);
-    napi_create_int32(env, h->fd, &argv[1]);
-    h->fd = -1;  // ownership passes to JavaScript
+    h->fd = -1;  // ownership passes to JavaScript, which wraps the fd in a net.Socket
   }
   uv_poll_stop(&h->poll);
   call_js(h, 2, argv);
@@ -970,17 +1515,14 @@ static void on_connect(uv_poll_t* p, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-// tcpConnect(options, cb(err, fd)) -> handle (close() cancels a pending connect and its fd)
+// tcpConnect(options, cb(err, socketRef)) -> handle (close() cancels a pending connect and its fd)
 static napi_value js_tcp_connect(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    throw_type(env, "tcpConnect(options, callback)");
-    return NULL;
-  }
+  if (!need_args(env, argc, 2, "tcpConnect(options, callback)")) return NULL;
   sockopts_t s;
-  if (!read_opts(env, argv[0], &s, 1)) return NULL;
+  if (!read_opts(env, argv[0], &s, 1) || !want_type(env, argv[1], napi_function, "callback", "a function")) return NULL;
   struct sockaddr_storage ss;
   socklen_t l = parse_addr(s.family, s.address, s.port, &ss);
   if (!l) {
@@ -995,18 +1537,15 @@ static napi_value js_tcp_connect(napi_env env, napi_callback_info info) {
     throw_errno(env, "tcpConnect connect", e);
     return NULL;
   }
-  return handle_open(env, K_CONNECT, fd, s.family, argv[1], "ironlb.TcpConnect", UV_WRITABLE, on_connect);
+  return handle_open(env, K_CONNECT, fd, s.family, argv[1], NULL, "ironlb.TcpConnect", UV_WRITABLE, on_connect);
 }
 
-// tcpListen(options) -> fd (listening, non-blocking). JS: server.listen({ fd }).
+// tcpListen(options) -> socket reference (listening, non-blocking). JS: server.listen({ fd }).
 static napi_value js_tcp_listen(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], r;
+  napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) {
-    throw_type(env, "tcpListen(options)");
-    return NULL;
-  }
+  if (!need_args(env, argc, 1, "tcpListen(options)")) return NULL;
   sockopts_t s;
   if (!read_opts(env, argv[0], &s, 0)) return NULL;
   s.reuse_addr = 1;  // a restarted speaker must rebind its BGP port at once
@@ -1017,26 +1556,25 @@ static napi_value js_tcp_listen(napi_env env, napi_callback_info info) {
   if (!s.local_port) s.local_port = s.port;
   int fd = make_socket(env, &s, SOCK_STREAM, "tcpListen");
   if (fd < 0) return NULL;
-  if (!s.has_local_address && !s.local_port) {
-    // not bound yet: listen() binds an ephemeral port on the wildcard address
-  }
   if (listen(fd, s.backlog) != 0) {
     int e = errno;
     close(fd);
     throw_errno(env, "tcpListen listen", e);
     return NULL;
   }
-  napi_create_int32(env, fd, &r);
-  return r;
+  napi_value ref = ref_new(env, fd, "tcpListen fstat");
+  if (!ref) close(fd);
+  return ref;
 }
 
-// socketInfo(fd) -> { family, address, port } of the local end
+// localAddress(socket) -> { family, address, port } of the local end
 static napi_value js_local_address(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], o;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  if (argc < 1 || !arg_int(env, argv[0], &fd, "fd")) return NULL;
+  if (!need_args(env, argc, 1, "localAddress(socket)")) return NULL;
+  int fd = socket_fd(env, argv[0], "localAddress");
+  if (fd < 0) return NULL;
   struct sockaddr_storage ss;
   socklen_t l = sizeof ss;
   if (getsockname(fd, (struct sockaddr*)&ss, &l) != 0) {
@@ -1064,15 +1602,16 @@ static napi_value js_local_address(napi_env env, napi_callback_info info) {
   return o;
 }
 
-// getTtl(fd) -> the unicast TTL / hop limit in effect (for tests and diagnostics)
+// getTtl(socket, min?) -> the unicast TTL / hop limit in effect (for tests and diagnostics)
 static napi_value js_get_ttl(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  if (argc < 1 || !arg_int(env, argv[0], &fd, "fd")) return NULL;
+  if (!need_args(env, argc, 1, "getTtl(socket, min?)")) return NULL;
+  int fd = socket_fd(env, argv[0], "getTtl");
+  if (fd < 0) return NULL;
   bool min = false;
-  if (argc >= 2) napi_get_value_bool(env, argv[1], &min);
+  if (argc >= 2 && type_of(env, argv[1]) != napi_undefined && !arg_bool(env, argv[1], &min, "min")) return NULL;
   int fam = fd_family_or_throw(env, fd, "getTtl getsockname");
   if (fam < 0) return NULL;
   int v = 0;
@@ -1092,7 +1631,15 @@ static napi_value js_get_ttl(napi_env env, napi_callback_info info) {
 
 static void on_udp(uv_poll_t* p, int status, int events) {
   handle_t* h = p->data;
-  if (h->closed || status < 0) return;
+  if (h->closed) return;
+  if (status < 0) {
+    // An ICMP error queued on the socket (POLLERR): clear it and keep receiving.
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err && !uv_is_active((uv_handle_t*)&h->poll)) uv_poll_start(&h->poll, UV_READABLE, on_udp);
+    return;
+  }
   napi_env env = h->env;
   for (int i = 0; i < MAX_READS_PER_EVENT && !h->closed; i++) {
     struct sockaddr_storage from;
@@ -1103,12 +1650,13 @@ static void on_udp(uv_poll_t* p, int status, int events) {
     ssize_t n = recvmsg(h->fd, &mh, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      continue;  // an ICMP error reported on this read (ECONNREFUSED ...): the next datagram may follow
     }
     int ttl = -1;
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
-          (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
+      if (((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) || (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) &&
+          c->cmsg_len >= CMSG_LEN(sizeof ttl))
         memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
     }
     char addr[INET6_ADDRSTRLEN] = "";
@@ -1140,18 +1688,14 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    throw_type(env, "udpOpen(options, onMessage)");
-    return NULL;
-  }
+  if (!need_args(env, argc, 2, "udpOpen(options, onMessage)")) return NULL;
   sockopts_t s;
-  if (!read_opts(env, argv[0], &s, 0)) return NULL;
+  if (!read_opts(env, argv[0], &s, 0) || !want_type(env, argv[1], napi_function, "onMessage", "a function")) return NULL;
   if (!s.has_local_address && s.address[0]) {
     snprintf(s.local_address, sizeof s.local_address, "%s", s.address);
     s.has_local_address = 1;
   }
   if (!s.local_port) s.local_port = s.port;
-  if (!s.has_local_address && !s.local_port) s.has_local_address = 0;
   int fd = make_socket(env, &s, SOCK_DGRAM, "udpOpen");
   if (fd < 0) return NULL;
   int one = 1;
@@ -1174,7 +1718,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  return handle_open(env, K_UDP, fd, s.family, argv[1], "ironlb.UdpSocket", UV_READABLE, on_udp);
+  return handle_open(env, K_UDP, fd, s.family, argv[1], NULL, "ironlb.UdpSocket", UV_READABLE, on_udp);
 }
 
 // udpSend(handle, payload, address, port) -> bytes sent
@@ -1182,8 +1726,8 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], r;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) return NULL;
-  handle_t* h = get_open_handle(env, argv[0], K_UDP, "udpSend (socket closed)");
+  if (!need_args(env, argc, 4, "udpSend(handle, payload, address, port)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_UDP, "udpSend");
   if (!h) return NULL;
   void* data;
   size_t len;
@@ -1191,9 +1735,9 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     throw_type(env, "udpSend: payload must be a Buffer");
     return NULL;
   }
-  char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  char addr[ADDR_MAX + 1];
   int32_t port;
-  if (!arg_str(env, argv[2], addr, sizeof addr, "address") || !arg_int(env, argv[3], &port, "port")) return NULL;
+  if (!arg_str(env, argv[2], addr, ADDR_MAX, "address") || !arg_int(env, argv[3], 1, 65535, &port, "port")) return NULL;
   struct sockaddr_storage ss;
   socklen_t l = parse_addr(h->family, addr, port, &ss);
   if (!l) {
@@ -1218,11 +1762,15 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("close", js_close),
       FN("setRef", js_set_ref),
       FN("handleFd", js_fd),
+      FN("socketRef", js_socket_ref),
       FN("packetOpen", js_packet_open),
       FN("packetSend", js_packet_send),
       FN("packetMembership", js_packet_membership),
       FN("packetSetFilter", js_packet_filter),
+      FN("packetSetReceiveBuffer", js_packet_rcvbuf),
+      FN("packetStats", js_packet_stats),
       FN("interfaces", js_interfaces),
+      FN("parseLinkMessages", js_parse_link_messages),
       FN("linkWatch", js_link_watch),
       FN("setTcpMd5", js_set_tcp_md5),
       FN("setTtl", js_set_ttl),

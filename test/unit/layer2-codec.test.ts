@@ -2,11 +2,11 @@
 // decoders (malformed and truncated frames are dropped, never thrown).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARP_REPLY, ARP_REQUEST, arpReply, decodeArp, encodeArp, gratuitousArp } from '../../src/layer2/arp.ts';
+import { ARP_REPLY, ARP_REQUEST, arpReply, arpRequestDropReason, decodeArp, encodeArp, gratuitousArp } from '../../src/layer2/arp.ts';
 import { BROADCAST_MAC, ZERO_MAC, formatMac, parseMac } from '../../src/layer2/ethernet.ts';
 import {
   ALL_NODES_MAC, ICMPV6_NA, ICMPV6_NS, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, decodeNdp, encodeNdp, icmpv6Checksum,
-  ipv6ToBytes, multicastMac, naReply, solicitedNode, unsolicitedNa,
+  MAX_EXTENSION_HEADERS, ipv6ToBytes, multicastMac, naReply, nsDropReason, solicitedNode, unsolicitedNa,
 } from '../../src/layer2/ndp.ts';
 
 const MAC_A = parseMac('02:00:00:00:00:0a');
@@ -101,6 +101,54 @@ test('NDP decoder enforces RFC 4861 validity: hop limit, checksum, options, mult
   assert.equal(decodeNdp(encodeNdp({ ...base, target: 'ff02::1' })), null);
   assert.equal(decodeNdp(encodeNdp({ ...base, src: '::' })), null, 'DAD with a source link-layer option');
   assert.equal(decodeNdp(encodeNdp(base).subarray(0, 70)), null, 'truncated');
+});
+
+test('NS behind extension headers: Hop-by-Hop and Destination Options are walked (bounded); Fragment and long chains are not', () => {
+  const base = { ethDst: MAC_A, ethSrc: MAC_B, src: 'fd00::1', dst: solicitedNode('fd00::100'), type: ICMPV6_NS as typeof ICMPV6_NS, target: 'fd00::100', lla: MAC_B };
+  const hbh = decodeNdp(encodeNdp({ ...base, extensionHeaders: [0] }));
+  assert.ok(hbh, 'NS behind a Hop-by-Hop header decodes');
+  assert.deepEqual([hbh.target, hbh.src, formatMac(hbh.lla!), hbh.extensionHeaders], ['fd00::100', 'fd00::1', '02:00:00:00:00:0b', [0]]);
+  assert.deepEqual(decodeNdp(encodeNdp({ ...base, extensionHeaders: [0, 60] }))?.extensionHeaders, [0, 60]);
+  assert.deepEqual(decodeNdp(encodeNdp(base))?.extensionHeaders, []);
+  // Its answer is an ordinary NA (no extension headers), Solicited + Override.
+  const na = decodeNdp(naReply(hbh, MAC_A, 'fd00::100'))!;
+  assert.deepEqual([na.type, na.flags, na.dst, na.extensionHeaders], [ICMPV6_NA, NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE, 'fd00::1', []]);
+  assert.equal(decodeNdp(encodeNdp({ ...base, extensionHeaders: [60, 0] })), null, 'Hop-by-Hop only first (RFC 8200 4.1)');
+  assert.equal(decodeNdp(encodeNdp({ ...base, extensionHeaders: [44] })), null, 'Fragment: ND is never fragmented');
+  assert.equal(decodeNdp(encodeNdp({ ...base, extensionHeaders: Array(MAX_EXTENSION_HEADERS + 1).fill(60) })), null, 'chain too long');
+  assert.ok(decodeNdp(encodeNdp({ ...base, extensionHeaders: Array(MAX_EXTENSION_HEADERS).fill(60) })));
+  // A header whose length runs past the payload.
+  const over = encodeNdp({ ...base, extensionHeaders: [0] });
+  over[14 + 40 + 1] = 200;
+  assert.equal(decodeNdp(over), null);
+  // The checksum still covers only the ICMPv6 message: a corrupted one behind Hop-by-Hop fails.
+  const bad = encodeNdp({ ...base, extensionHeaders: [0] });
+  bad[14 + 48 + 10]! ^= 1;
+  assert.equal(decodeNdp(bad), null);
+});
+
+test('RFC 4861 7.1.1: DAD to the unicast target and NS from a multicast source are dropped, with the reason', () => {
+  const ns = (src: string, dst: string): ReturnType<typeof decodeNdp> => decodeNdp(encodeNdp({ ethDst: MAC_A, ethSrc: MAC_B, src, dst, type: ICMPV6_NS, target: 'fd00::100' }));
+  assert.equal(nsDropReason(ns('::', solicitedNode('fd00::100'))!), null, 'DAD to the solicited-node group');
+  assert.equal(nsDropReason(ns('::', 'fd00::100')!), 'dad-not-solicited-node');
+  assert.equal(nsDropReason(ns('::', 'ff02::1')!), 'dad-not-solicited-node');
+  assert.equal(nsDropReason(ns('ff02::1', solicitedNode('fd00::100'))!), 'source-multicast');
+  assert.equal(nsDropReason(ns('ff05::2', 'fd00::100')!), 'source-multicast');
+  assert.equal(nsDropReason(ns('fd00::1', 'fd00::100')!), null, 'unicast reachability probe');
+  assert.equal(nsDropReason(ns('fd00::1', solicitedNode('fd00::100'))!), null, 'address resolution');
+  assert.equal(nsDropReason(ns('fd00::1', 'fd00::101')!), 'destination-not-target');
+});
+
+test('ARP requests from multicast or broadcast senders are dropped, with the reason; probes are not', () => {
+  const req = (senderIp: string, senderMac = MAC_B): NonNullable<ReturnType<typeof decodeArp>> =>
+    decodeArp(encodeArp({ ethDst: BROADCAST_MAC, ethSrc: MAC_B, op: ARP_REQUEST, senderMac, senderIp, targetMac: ZERO_MAC, targetIp: '10.0.0.100' }))!;
+  assert.equal(arpRequestDropReason(req('10.0.0.1')), null);
+  assert.equal(arpRequestDropReason(req('0.0.0.0')), null, 'RFC 5227 probe');
+  assert.equal(arpRequestDropReason(req('224.0.0.1')), 'sender-multicast');
+  assert.equal(arpRequestDropReason(req('239.255.255.255')), 'sender-multicast');
+  assert.equal(arpRequestDropReason(req('255.255.255.255')), 'sender-broadcast');
+  assert.equal(arpRequestDropReason(req('10.0.0.1', BROADCAST_MAC)), 'sender-mac-group');
+  assert.equal(arpRequestDropReason(req('223.255.255.255')), null);
 });
 
 /** Deterministic PRNG so a failure reproduces (xorshift32). */

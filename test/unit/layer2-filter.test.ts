@@ -56,3 +56,14 @@ test('NS filter passes solicitations whose target matches ours; NA and other ICM
   const many = Array.from({ length: 300 }, (_, i) => `fd00::${i.toString(16)}`);
   assert.ok(run(nsFilter(many), ns('fd00::ffff')) > 0);
 });
+
+test('NS filter passes solicitations behind Hop-by-Hop or Destination Options headers (the codec walks the chain)', () => {
+  const f = nsFilter(['fd00::100']);
+  const behind = (ext: number[]): Buffer => encodeNdp({ ethDst: MAC, ethSrc: MAC, src: 'fd00::1', dst: solicitedNode('fd00::100'), type: ICMPV6_NS, target: 'fd00::100', lla: MAC, extensionHeaders: ext });
+  assert.ok(run(f, behind([0])) > 0);
+  assert.ok(run(f, behind([60])) > 0);
+  assert.equal(run(f, behind([44])), 0, 'fragment');
+  assert.equal(run(nsFilter([]), behind([0])), 0, 'nothing announced: nothing passes');
+  assert.ok(run(f, ns('fd00::100')) > 0);
+  assert.equal(run(f, ns('fd00::101')), 0);
+});
