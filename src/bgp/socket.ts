@@ -140,20 +140,22 @@ export function nativeSockets(native: NativeModule): SocketFactory {
       if (req.ttl !== undefined) opts.ttl = req.ttl;
       if (req.minTtl !== undefined) opts.minTtl = req.minTtl;
       if (req.device !== undefined) opts.device = req.device;
-      const fd = await native.tcpConnect(opts);
-      return new net.Socket({ fd, readable: true, writable: true });
+      const ref = await native.tcpConnectSocket(opts);
+      return new net.Socket({ fd: ref.fd, readable: true, writable: true });
     },
     async listen(req, onConnection) {
-      const entries: Array<{ fam: 4 | 6; fd: number; server: net.Server }> = [];
+      // References, not fd numbers: options set later (a peer's MD5 key, the TTL) reach this
+      // socket or fail, never another socket that reused a closed one's number.
+      const entries: Array<{ fam: 4 | 6; ref: import('../native/index.ts').TcpSocketRef; server: net.Server }> = [];
       let port = req.port;
       try {
         for (const address of listenAddresses(req.address)) {
           const fam = family(address);
-          const fd = native.tcpListen({ family: fam, localAddress: address, localPort: port });
+          const ref = native.tcpListenSocket({ family: fam, localAddress: address, localPort: port });
           const server = net.createServer(onConnection);
-          entries.push({ fam, fd, server });
-          await serverOn(server, { fd });
-          port = native.localAddress(fd).port;
+          entries.push({ fam, ref, server });
+          await serverOn(server, { fd: ref.fd });
+          port = native.localAddress(ref).port;
         }
       } catch (e) {
         await Promise.all(entries.map((x) => closeServer(x.server)));
@@ -162,10 +164,10 @@ export function nativeSockets(native: NativeModule): SocketFactory {
       return {
         port,
         setPassword(peer, password) {
-          for (const x of entries) if (x.fam === family(peer)) native.setTcpMd5(x.fd, peer, password ?? null);
+          for (const x of entries) if (x.fam === family(peer)) native.setTcpMd5(x.ref, peer, password ?? null);
         },
         setTtl(ttl) {
-          for (const x of entries) native.setTtl(x.fd, ttl);
+          for (const x of entries) native.setTtl(x.ref, ttl);
         },
         async close() {
           await Promise.all(entries.map((x) => closeServer(x.server)));
@@ -175,8 +177,10 @@ export function nativeSockets(native: NativeModule): SocketFactory {
     tune(socket, opts) {
       const fd = socketFd(socket);
       if (fd === undefined) throw new Error('cannot find the file descriptor of an accepted BGP connection to set its TTL');
-      if (opts.ttl !== undefined) native.setTtl(fd, opts.ttl);
-      if (opts.minTtl !== undefined) native.setMinTtl(fd, opts.minTtl);
+      // Taken while node holds the socket open, so the number is this connection's.
+      const ref = native.TcpSocketRef.fromFd(fd);
+      if (opts.ttl !== undefined) ref.setTtl(opts.ttl);
+      if (opts.minTtl !== undefined) ref.setMinTtl(opts.minTtl);
     },
   };
 }

@@ -433,11 +433,11 @@ export class TcpSocketRef {
   }
 }
 
-/** A socket given as a reference, or (deprecated) as a bare fd number, taken as it is right now. */
-export type SocketLike = TcpSocketRef | number;
+/** A socket, always by reference: a bare fd number could name another socket after a close. */
+export type SocketLike = TcpSocketRef;
 
 function ref(s: SocketLike): TcpSocketRef {
-  return typeof s === 'number' ? TcpSocketRef.fromFd(s) : s;
+  return s;
 }
 
 /**
@@ -496,11 +496,6 @@ export function tcpConnectSocket(opts: TcpConnectOptions): Promise<TcpSocketRef>
   });
 }
 
-/** @deprecated The fd number of tcpConnectSocket(); use that and keep the reference. */
-export async function tcpConnect(opts: TcpConnectOptions): Promise<number> {
-  return (await tcpConnectSocket(opts)).fd;
-}
-
 export interface TcpListenOptions extends TcpOptions {
   /** Port to listen on (0 or absent: ephemeral; read it back with localAddress()). */
   localPort?: number;
@@ -518,13 +513,7 @@ export function tcpListenSocket(opts: TcpListenOptions): TcpSocketRef {
   return r;
 }
 
-/** @deprecated The fd number of tcpListenSocket(); use that and keep the reference. */
-export function tcpListen(opts: TcpListenOptions): number {
-  return tcpListenSocket(opts).fd;
-}
-
-// The functions below take a TcpSocketRef. A bare fd number is still accepted (deprecated: it
-// is taken to mean whatever socket has that number now, which after a close may be another one).
+// The functions below take a TcpSocketRef (see SocketLike).
 
 /** Adds (key) or removes (null) the MD5 key for a peer on a listening or unconnected socket. */
 export function setTcpMd5(s: SocketLike, peerAddress: string, key: string | Buffer | null): void {

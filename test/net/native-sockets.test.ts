@@ -250,7 +250,7 @@ test('closing every native handle lets the process exit at once', async () => {
     const p = new n.PacketSocket(lo.index, n.ETH_P_ARP, () => {});
     const u = new n.UdpSocket({ family: 4, localAddress: '127.0.0.1' }, () => {});
     const w = new n.LinkWatcher(() => {});
-    const pending = n.tcpConnect({ family: 4, address: '127.0.0.1', port: 1 }).catch(() => {});
+    const pending = n.tcpConnectSocket({ family: 4, address: '127.0.0.1', port: 1 }).catch(() => {});
     const t0 = Date.now();
     p.close(); u.close(); w.close();
     await pending;
