@@ -35,6 +35,6 @@ if ((DOWN)); then
   banner "removing the lab"
   $LAB down
 else
-  printf '\nThe lab is still running: export KUBECONFIG=/run/ironlb-lab/kubeconfig; kubectl get svc\n'
+  printf '\nThe lab is still running: export KUBECONFIG=/run/ironlb-lab/kubeconfig; .tools/bin/kubectl get svc\n'
   printf 'More: bin/ironlb lab --help.  Remove it with:  bin/ironlb lab down\n'
 fi

@@ -48,7 +48,18 @@ for s in "${sets[@]}"; do
     [[ -x "$ROOT/.tools/$s-$v/${pp%%=*}" && "$(cat "$ROOT/.tools/$s-$v/.${pp%%=*}.recipe" 2>/dev/null)" == "$recipe" ]] || todo+=("$s:$v:$pp")
   done
 done
-((${#todo[@]})) || exit 0
+# .tools/bin links each program of the current versions (setup.sh puts it first on PATH).
+link_all() {
+  mkdir -p "$ROOT/.tools/bin"
+  for s in "${sets[@]}"; do
+    v="$(version_of "$s" "${MAIN[$s]}")"
+    for pp in ${PROGS[$s]}; do
+      [[ -x "$ROOT/.tools/$s-$v/${pp%%=*}" ]] && ln -sfn "../$s-$v/${pp%%=*}" "$ROOT/.tools/bin/${pp%%=*}"
+    done
+  done
+  return 0
+}
+((${#todo[@]})) || { link_all; exit 0; }
 
 # A Go of at least GO_MIN: the machine's, else the toolchain module from the proxy into .tools/go.
 go_ok() { "$1" version 2>/dev/null | awk -v min="$GO_MIN" '{v=$3; sub(/^go/,"",v); split(v,a,"."); split(min,b,"."); exit !((a[1]>b[1]) || (a[1]==b[1] && a[2]>=b[2]))}'; }
@@ -91,3 +102,4 @@ for t in "${todo[@]}"; do
   rm -rf "$stage"
   log "built $prog in $((SECONDS - start)) s"
 done
+link_all

