@@ -31,7 +31,7 @@ import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } f
 import type { L2Backend } from './l2.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { hasL2Quorum } from './quorum.ts';
-import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter, unannouncedServices } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 /** Key of the membership Secret holding the shared key (any single key is accepted too). */
@@ -302,6 +302,7 @@ export class Speaker {
     this.metrics.members.set(alive.length);
     const quorate = this.#checkQuorum(alive, nodeList);
     const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
+    this.metrics.unannounced.set(unannouncedServices(services, d.services));
     const prev = this.#decision;
     this.#decision = d;
 

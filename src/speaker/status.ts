@@ -63,6 +63,17 @@ export function announcementStatus(
   return st;
 }
 
+/** Services that should be announced (an address and a serving endpoint) and that no node announces. */
+export function unannouncedServices(services: readonly ServiceFacts[], views: ReadonlyMap<string, ServiceView>): number {
+  let n = 0;
+  for (const s of services) {
+    if (s.ips.length === 0 || !s.hasServingEndpoint) continue;
+    const v = views.get(s.key);
+    if (v && Object.keys(v.l2Owners).length === 0 && v.bgpNodes.length === 0) n++;
+  }
+  return n;
+}
+
 export const announcingNodes = (st: ServiceAnnouncementStatus | undefined): string[] => [...new Set((st?.announcements ?? []).map((a) => a.node))].sort();
 
 /** JSON with sorted keys, for comparing objects written by different processes. */
