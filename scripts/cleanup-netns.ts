@@ -1,5 +1,5 @@
 // Removes network namespaces (and the daemons in them) that tests created and a crash left behind.
-// Every test namespace name starts with "ilb"; nothing else is touched.
+// Every test namespace name starts with "ilb" (or a branch's "hb-"/"ho-"); nothing else is touched.
 import { execFileSync } from 'node:child_process';
 
 let names: string[] = [];
@@ -7,7 +7,7 @@ try {
   names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith('ilb'));
+    .filter((n) => n.startsWith('ilb') || n.startsWith('hb-') || n.startsWith('ho-'));
 } catch {
   process.exit(0);
 }

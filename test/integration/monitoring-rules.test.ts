@@ -244,3 +244,18 @@ test('alert rules: promtool test rules on series fixtures (fires after its for, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dashboard: a ConfigMap the kube-prometheus-stack sidecar loads (grafana_dashboard: "1"), only when asked', async () => {
+  const off = (await renderChart({})).map((r) => r.object);
+  assert.ok(!off.some((o) => o.kind === 'PrometheusRule' || o.metadata.name === 'ironlb-dashboard'), 'nothing by default');
+  const objs = (await renderChart({ values: { metrics: { dashboard: { enabled: true, namespace: 'monitoring', annotations: { grafana_folder: 'ironlb' } } } } })).map((r) => r.object);
+  const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ironlb-dashboard') as (K8sObject & { data: Record<string, string> }) | undefined;
+  assert.ok(cm, 'dashboard ConfigMap rendered');
+  assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+  assert.equal(cm.metadata.namespace, 'monitoring');
+  assert.equal(cm.metadata.annotations?.grafana_folder, 'ironlb');
+  const dash = JSON.parse(cm.data['ironlb.json'] ?? '') as { uid: string; templating: { list: Array<{ name: string; type: string }> }; panels: Array<{ datasource?: { uid: string }; type: string }> };
+  assert.equal(dash.uid, 'ironlb');
+  assert.ok(dash.templating.list.some((v) => v.name === 'datasource' && v.type === 'datasource'), 'a data source variable, so any Prometheus can be picked');
+  for (const p of dash.panels.filter((x) => x.type !== 'row')) assert.equal(p.datasource?.uid, '${datasource}');
+});

@@ -27,10 +27,10 @@ export class Netns {
 
   /**
    * Creates a namespace named `${prefix}${pid%1000}x${n}` with loopback up. Prefix must start with
-   * "ilb" (or "hb-", the prefix of tests written in the h-bgp branch).
+   * "ilb" (or "hb-"/"ho-", the prefixes of tests written in the h-bgp and h-observe branches).
    */
   static async create(prefix: string): Promise<Netns> {
-    if (!prefix.startsWith('ilb') && !prefix.startsWith('hb-')) throw new Error(`namespace prefix must start with "ilb" or "hb-", got "${prefix}"`);
+    if (!prefix.startsWith('ilb') && !prefix.startsWith('hb-') && !prefix.startsWith('ho-')) throw new Error(`namespace prefix must start with "ilb", "hb-" or "ho-", got "${prefix}"`);
     const name = `${prefix}${process.pid % 10000}x${counter++}`;
     await sh('ip', ['netns', 'add', name]);
     const ns = new Netns(name);
