@@ -59,6 +59,7 @@ export function announcementStatus(
   }
   const name = svc.key.slice(svc.key.indexOf('/') + 1);
   const st: ServiceAnnouncementStatus = { service: name, addresses: svc.ips.slice(0, 2), announcements: announcements.slice(0, 1024) };
+  if (announcements.length) st.nodes = [...new Set(announcements.map((a) => a.node))].sort().slice(0, 1024);
   if (view.reason) st.message = view.reason.slice(0, 4096);
   return st;
 }
