@@ -8,6 +8,7 @@ import { registerBfdCommand } from '../bfd/cli.ts';
 import { registerMembershipCommand } from '../membership/cli.ts';
 import { registerValidate } from './validate.ts';
 import { registerStatus } from './status.ts';
+import { registerDashboard } from './dashboard.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerLayer2Command } from '../layer2/cli.ts';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMembershipCommand(program);
   registerValidate(program);
   registerStatus(program);
+  registerDashboard(program);
   registerMigrate(program);
   registerLayer2Command(program);
   // The lab is part of the test bench (testbed/), in a source checkout only: loaded when run.

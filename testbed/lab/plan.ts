@@ -55,7 +55,7 @@ export interface LabPlan {
 export const DEFAULT_NET = 150;
 
 export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET): LabPlan {
-  if (!/^il(ab|b[a-z])[a-z0-9]{0,11}$/.test(prefix)) throw new Error(`lab prefix must start with "ilab" (ironlb lab up) or "ilb" and a letter (tests, e.g. "ilbx"), then up to 11 lowercase letters or digits; got "${prefix}"`);
+  if (!/^(il(ab|b[a-z])|ho-)[a-z0-9]{0,11}$/.test(prefix)) throw new Error(`lab prefix must start with "ilab" (ironlb lab up), "ilb" and a letter (tests, e.g. "ilbx") or "ho-" (the dashboard's browser test), then up to 11 lowercase letters or digits; got "${prefix}"`);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 40) throw new Error(`lab nodes must be 1 to 40, got ${nodes}`);
   if (!Number.isInteger(net) || net < 1 || net > 254) throw new Error(`lab net must be 1 to 254 (second octet of 10.x), got ${net}`);
   const v4 = `10.${net}`;
