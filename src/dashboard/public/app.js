@@ -107,15 +107,20 @@ function App({ st }) {
   const invalid = r.components.filter((c) => !c.valid);
   return html`<header><h1>ironlb${st.lab ? ' · ' + st.lab.name : ''}</h1>
       <span class=${connected ? 'live' : 'stale'}>${connected ? 'live' : 'reconnecting…'}</span>
-      <span class="meta">leader: ${r.leader ? r.leader.identity : 'none'}</span>
+      <span class="meta">controller leader: ${r.leader ? r.leader.identity : 'none (leader election off, or no controller)'}</span>
       <span class="meta">configuration: ${invalid.length ? html`<span class="stale">rejected by ${invalid.map((c) => c.component).join(', ')}</span>` : r.components.length ? 'valid' : 'not reported'}</span>
       <span class="meta">updated ${fmtTime(st.time)}</span></header>
     ${r.warnings.length ? html`<section class="warnings" style="margin:14px 14px 0">${r.warnings.map((w) => html`<div>${w}</div>`)}</section>` : ''}
     <div class="grid"><${Services} r=${r} /><${Nodes} st=${st} /><${Timeline} st=${st} /><${Pools} r=${r} /><${Sessions} r=${r} /></div>`;
 }
 
+let first = true;
 function draw() {
-  if (current) render(html`<${App} st=${current} />`, root);
+  if (!current) return;
+  // The static "connecting…" placeholder is not Preact's: clear it once, then Preact diffs.
+  if (first) root.textContent = '';
+  first = false;
+  render(html`<${App} st=${current} />`, root);
 }
 
 const es = new EventSource('/events');
