@@ -23,6 +23,7 @@ RUN cd src/native && rm -rf build && node /src/node_modules/node-gyp/bin/node-gy
 RUN node_modules/.bin/tsc -p tsconfig.build.json \
  && mkdir -p dist/native/build/Release \
  && cp src/native/build/Release/ironlb_native.node dist/native/build/Release/ \
+ && cp -r src/dashboard/public dist/dashboard/ \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

@@ -303,6 +303,9 @@ export const serviceAnnouncementStatus = s.object({
     }),
     { maxItems: 1024 },
   ),
+  // A printer column of `announcements[*].node` shows only the first node (the API server takes the
+  // first JSONPath result): this list is what `kubectl get serviceannouncements` shows.
+  nodes: s.array(s.string({ maxLength: 253 }), { maxItems: 1024 }).describe('Nodes announcing the Service (each once, sorted), over Layer 2 or BGP.'),
   message: s.string({ maxLength: 4096, description: 'Why the Service is not announced, when it is not.' }),
   observedTime: s.string({ format: 'date-time' }),
 });
@@ -528,7 +531,7 @@ export const KINDS = {
     columns: [
       { name: 'Service', type: 'string', jsonPath: '.status.service' },
       { name: 'Addresses', type: 'string', jsonPath: '.status.addresses' },
-      { name: 'Nodes', type: 'string', jsonPath: '.status.announcements[*].node' },
+      { name: 'Nodes', type: 'string', jsonPath: '.status.nodes' },
       age,
     ],
   },

@@ -16,6 +16,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   { name: 'controller', summary: 'allocate addresses to Services of type LoadBalancer from IPPools (leader-elected)', load: async () => (await import('./controller.ts')).registerController },
   { name: 'speaker', summary: 'announce Service addresses from this node over Layer 2 (ARP/NDP) and BGP (runs on every node)', load: async () => (await import('./speaker.ts')).registerSpeaker },
   { name: 'status', summary: 'show Services, addresses, announcing nodes, BGP sessions, pool usage, and why a Service is pending', load: async () => (await import('./status.ts')).registerStatus },
+  { name: 'dashboard', summary: 'serve a live page (http://127.0.0.1:PORT/) of pools, Services, announcing nodes, BGP/BFD sessions, membership and failovers; read-only', load: async () => (await import('./dashboard.ts')).registerDashboard },
   { name: 'validate', summary: 'check ironlb configuration files offline (schemas and the controller\'s own validation)', load: async () => (await import('./validate.ts')).registerValidate },
   { name: 'migrate', summary: 'convert MetalLB or OpenELB configuration (CRs, legacy ConfigMap, Service annotations) into ironlb objects', load: async () => (await import('./migrate.ts')).registerMigrate },
   { name: 'bfd', summary: 'BFD (RFC 5880/5881/5883) tools', load: async () => (await import('../bfd/cli.ts')).registerBfdCommand },

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { summary } from './commands.ts';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
-import { collectStatus, formatStatus } from '../status/index.ts';
+import { collectStatus, formatStatus, StatusWatcher, type StatusReport } from '../status/index.ts';
 
 interface Opts {
   kubeconfig?: string;
@@ -14,6 +14,15 @@ interface Opts {
   output: string;
   loadBalancerClass: string;
   ignoreServicesWithoutClass?: boolean;
+  watch?: boolean;
+  interval: string;
+}
+
+/** One frame of `status -w`: on a terminal the screen is redrawn; otherwise frames follow each other. */
+export function watchFrame(r: StatusReport, output: 'text' | 'json', tty: boolean, now = new Date()): string {
+  if (output === 'json') return `${JSON.stringify(r)}\n`;
+  const head = `ironlb status at ${now.toISOString()} (follows changes; Ctrl-C to stop)\n\n`;
+  return tty ? `\x1b[H\x1b[2J${head}${formatStatus(r)}` : `${head}${formatStatus(r)}\n`;
 }
 
 /** `[service]` and -n: NAMESPACE/NAME wins; a bare NAME takes -n, else the context's namespace. */
@@ -38,12 +47,37 @@ export function registerStatus(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .option('--load-balancer-class <class>', 'the class the controller serves', DEFAULT_LOAD_BALANCER_CLASS)
     .option('--ignore-services-without-class', 'as the controller flag: Services without a class are not ironlb\'s')
+    .option('-w, --watch', 'follow changes: watch the API and redraw on every change (JSON: one report per line)')
+    .option('--interval <ms>', 'with --watch: least time between two redraws', '1000')
     .action(async (service: string | undefined, o: Opts) => {
       if (o.output !== 'text' && o.output !== 'json') throw new Error(`--output must be "text" or "json", got "${o.output}"`);
+      const interval = Number(o.interval);
+      if (!Number.isInteger(interval) || interval < 100 || interval > 60_000) throw new Error(`--interval must be an integer from 100 to 60000 (ms), got "${o.interval}"`);
       // kubectl passes its own --kubeconfig through the environment (KUBECONFIG) to plugins.
       const kc = loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {});
-      const { core, custom, coordination } = makeClients(kc);
+      const clients = makeClients(kc);
+      const { core, custom, coordination } = clients;
       const { namespace: serviceNamespace, name } = serviceTarget(service, o.namespace, kc.getContextObject(kc.getCurrentContext())?.namespace);
+      const classPolicy = { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass };
+      if (o.watch) {
+        const w = new StatusWatcher({
+          clients,
+          namespace: o.ironlbNamespace,
+          ...(serviceNamespace ? { serviceNamespace } : {}),
+          ...(name ? { service: name } : {}),
+          classPolicy,
+          minIntervalMs: interval,
+        });
+        const out = o.output as 'text' | 'json';
+        w.on('report', (r) => process.stdout.write(watchFrame(r, out, process.stdout.isTTY === true)));
+        await w.start();
+        await new Promise<void>((resolve) => {
+          const stop = (): void => void w.stop().then(resolve, resolve);
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        return;
+      }
       const report = await collectStatus({
         core,
         custom,
@@ -51,7 +85,7 @@ export function registerStatus(program: Command): void {
         namespace: o.ironlbNamespace,
         ...(serviceNamespace ? { serviceNamespace } : {}),
         ...(name ? { service: name } : {}),
-        classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
+        classPolicy,
       });
       process.stdout.write(o.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
     });

@@ -32,7 +32,7 @@ import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { hasL2Quorum } from './quorum.ts';
-import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter, unannouncedServices } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 export { MEMBERSHIP_SECRET_KEY };
@@ -304,6 +304,7 @@ export class Speaker {
     this.metrics.members.set(alive.length);
     const quorate = this.#checkQuorum(alive, nodeList);
     const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
+    this.metrics.unannounced.set(unannouncedServices(services, d.services));
     const prev = this.#decision;
     this.#decision = d;
 

@@ -59,8 +59,20 @@ export function announcementStatus(
   }
   const name = svc.key.slice(svc.key.indexOf('/') + 1);
   const st: ServiceAnnouncementStatus = { service: name, addresses: svc.ips.slice(0, 2), announcements: announcements.slice(0, 1024) };
+  if (announcements.length) st.nodes = [...new Set(announcements.map((a) => a.node))].sort().slice(0, 1024);
   if (view.reason) st.message = view.reason.slice(0, 4096);
   return st;
+}
+
+/** Services that should be announced (an address and a serving endpoint) and that no node announces. */
+export function unannouncedServices(services: readonly ServiceFacts[], views: ReadonlyMap<string, ServiceView>): number {
+  let n = 0;
+  for (const s of services) {
+    if (s.ips.length === 0 || !s.hasServingEndpoint) continue;
+    const v = views.get(s.key);
+    if (v && Object.keys(v.l2Owners).length === 0 && v.bgpNodes.length === 0) n++;
+  }
+  return n;
 }
 
 export const announcingNodes = (st: ServiceAnnouncementStatus | undefined): string[] => [...new Set((st?.announcements ?? []).map((a) => a.node))].sort();

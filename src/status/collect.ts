@@ -134,7 +134,6 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     if (o.service && isNotFound(err)) throw new Error(`Service ${o.serviceNamespace ?? 'default'}/${o.service} not found; name it as NAME with -n NAMESPACE, or NAMESPACE/NAME`);
     throw new Error(`cannot read Services: ${errorText(err)}`);
   }
-  services = services.filter((s) => s.spec?.type === 'LoadBalancer');
 
   const [pools, sessions, states, announcements] = await Promise.all([
     custom<IPPool>(KINDS.IPPool.plural, undefined, 'IPPools'),
@@ -143,8 +142,8 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     o.serviceNamespace ? custom<ServiceAnnouncement>(KINDS.ServiceAnnouncement.plural, o.serviceNamespace, 'announcements') : custom<ServiceAnnouncement>(KINDS.ServiceAnnouncement.plural, undefined, 'announcements'),
   ]);
 
-  // Events about Services: the latest AllocationFailed / NotAnnounced per Service.
-  const events = new Map<string, CoreV1Event>();
+  // Events about Services (the latest AllocationFailed / NotAnnounced per Service is the reason shown).
+  let events: CoreV1Event[] = [];
   try {
     const fieldSelector = 'involvedObject.kind=Service';
     const list = o.service
@@ -152,11 +151,7 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
       : o.serviceNamespace
         ? await o.core.listNamespacedEvent({ namespace: o.serviceNamespace, fieldSelector })
         : await o.core.listEventForAllNamespaces({ fieldSelector });
-    for (const e of list.items) {
-      const key = `${e.involvedObject?.namespace ?? e.metadata?.namespace}/${e.involvedObject?.name}/${e.reason}`;
-      const prev = events.get(key);
-      if (!prev || eventTime(e) >= eventTime(prev)) events.set(key, e);
-    }
+    events = list.items;
   } catch (err) {
     warnings.push(`cannot list Events: ${errorText(err)}`);
   }
@@ -172,10 +167,48 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     }
   }
 
+  return buildReport({ services, pools, sessions, states, announcements, events, ...(leader ? { leader } : {}), warnings }, o);
+}
+
+/** What a report is made of: the objects as listed (collectStatus) or as cached by watches (StatusWatcher). */
+export interface StatusInputs {
+  services: readonly V1Service[];
+  pools: readonly IPPool[];
+  sessions: readonly BGPSessionState[];
+  states: readonly ConfigurationState[];
+  announcements: readonly ServiceAnnouncement[];
+  /** Events about Services (others are ignored). */
+  events: readonly CoreV1Event[];
+  leader?: StatusReport['leader'];
+  warnings: readonly string[];
+}
+
+export type BuildOptions = Pick<CollectOptions, 'namespace' | 'serviceNamespace' | 'service' | 'classPolicy'>;
+
+/**
+ * The report from its inputs (pure). With `service`, only that Service, its pool and the BGP
+ * sessions it is announced over are shown; with `serviceNamespace`, only that namespace's Services.
+ */
+export function buildReport(inp: StatusInputs, o: BuildOptions = {}): StatusReport {
+  const ns = o.namespace ?? DEFAULT_NAMESPACE;
+  const warnings = [...inp.warnings];
+  const { pools, sessions, states, announcements } = inp;
+  const services = inp.services.filter(
+    (s) => s.spec?.type === 'LoadBalancer' && (!o.serviceNamespace || s.metadata?.namespace === o.serviceNamespace) && (!o.service || s.metadata?.name === o.service),
+  );
+  const events = new Map<string, CoreV1Event>();
+  for (const e of inp.events) {
+    if (e.involvedObject?.kind !== undefined && e.involvedObject.kind !== 'Service') continue;
+    const key = `${e.involvedObject?.namespace ?? e.metadata?.namespace}/${e.involvedObject?.name}/${e.reason}`;
+    const prev = events.get(key);
+    if (!prev || eventTime(e) >= eventTime(prev)) events.set(key, e);
+  }
+  const leader = inp.leader;
+
   const controllerState = states.find((s) => s.status?.component === 'controller');
   const annByKey = new Map(announcements.map((a) => [`${a.metadata.namespace}/${a.metadata.name}`, a]));
   const out: ServiceStatus[] = [];
-  for (const svc of services.sort(byName)) {
+  for (const svc of [...services].sort(byName)) {
     const namespace = svc.metadata?.namespace ?? '';
     const name = svc.metadata?.name ?? '';
     const key = `${namespace}/${name}`;
@@ -216,9 +249,16 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     out.push(st);
   }
 
+  // One Service asked for: its pool and the sessions it is announced over, not every one.
+  const only = o.service ? out[0] : undefined;
+  const onlyPool = only ? (only.pool ?? only.requestedPool) : undefined;
+  const onlySessions = new Set((only?.announcements ?? []).filter((a) => a.mode === 'bgp').flatMap((a) => (a.peers ?? []).map((p) => `${a.node}/${p}`)));
   return {
     services: out,
-    pools: pools.sort(byName).map((p) => {
+    pools: [...pools]
+      .filter((p) => !o.service || p.metadata.name === onlyPool)
+      .sort(byName)
+      .map((p) => {
       const s = p.status;
       const ps: PoolStatus = {
         name: p.metadata.name ?? '',
@@ -233,7 +273,7 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
       return ps;
     }),
     sessions: sessions
-      .filter((x) => x.status)
+      .filter((x) => x.status && (!o.service || onlySessions.has(`${x.status.node}/${x.status.peer}`)))
       .map((x) => {
         const s = x.status as NonNullable<BGPSessionState['status']>;
         const r: SessionStatus = { node: s.node, peer: s.peer, state: s.state };
@@ -245,7 +285,7 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
         return r;
       })
       .sort((a, b) => (a.peer + a.node < b.peer + b.node ? -1 : 1)),
-    components: states
+    components: [...states]
       .filter((x) => x.status)
       .map((x) => {
         const s = x.status as NonNullable<ConfigurationState['status']>;

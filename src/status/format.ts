@@ -12,11 +12,20 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-function announcedBy(a: StatusReport['services'][number]['announcements']): string {
+/**
+ * "node0 (L2 eth0), node1 (BGP tor-a)": one entry per node and mode. A dual-stack Service has one
+ * Layer 2 announcement per address, often from the same node: that node is listed once.
+ */
+export function announcedBy(a: StatusReport['services'][number]['announcements']): string {
   if (!a.length) return '-';
-  return a
-    .map((x) => (x.mode === 'layer2' ? `${x.node} (L2${x.interfaces?.length ? ` ${x.interfaces.join(',')}` : ''})` : `${x.node} (BGP${x.peers?.length ? ` ${x.peers.join(',')}` : ''})`))
-    .join(', ');
+  const byNode = new Map<string, { mode: string; node: string; detail: Set<string> }>();
+  for (const x of a) {
+    const key = `${x.node}\0${x.mode}`;
+    let e = byNode.get(key);
+    if (!e) byNode.set(key, (e = { mode: x.mode, node: x.node, detail: new Set() }));
+    for (const d of (x.mode === 'layer2' ? x.interfaces : x.peers) ?? []) e.detail.add(d);
+  }
+  return [...byNode.values()].map((e) => `${e.node} (${e.mode === 'layer2' ? 'L2' : 'BGP'}${e.detail.size ? ` ${[...e.detail].join(',')}` : ''})`).join(', ');
 }
 
 const STATE: Record<string, string> = { announced: 'Announced', 'not-announced': 'NotAnnounced', pending: 'Pending', 'other-class': 'OtherClass' };

@@ -12,17 +12,19 @@ import { renderChart } from '../../testbed/helm.ts';
 import { ROOT } from '../../testbed/tools.ts';
 import { membershipKeys } from '../../src/speaker/membership-keys.ts';
 
-const SERVICE_MONITOR_CRD = {
+const standInCrd = (kind: string, plural: string) => ({
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
-  metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+  metadata: { name: `${plural}.monitoring.coreos.com` },
   spec: {
     group: 'monitoring.coreos.com',
     scope: 'Namespaced',
-    names: { kind: 'ServiceMonitor', listKind: 'ServiceMonitorList', plural: 'servicemonitors', singular: 'servicemonitor' },
+    names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
     versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
   },
-};
+});
+const SERVICE_MONITOR_CRD = standInCrd('ServiceMonitor', 'servicemonitors');
+const PROMETHEUS_RULE_CRD = standInCrd('PrometheusRule', 'prometheusrules');
 
 const docs = (objs: unknown[]): string => objs.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 
@@ -97,13 +99,15 @@ test('kubectl apply -f deploy/manifests/ironlb.yaml, the example configurations,
       );
 
       // The Kustomize base and the overlays apply over the same objects. The prometheus overlay
-      // needs the Prometheus Operator's ServiceMonitor CRD: a stand-in that keeps any field.
+      // needs the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs: stand-ins that keep any field.
       await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/base')], { timeoutMs: 90_000 });
-      await s.kubectl(['apply', '-f', '-'], { input: stringify(SERVICE_MONITOR_CRD) });
-      await s.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com']);
+      await s.kubectl(['apply', '-f', '-'], { input: docs([SERVICE_MONITOR_CRD, PROMETHEUS_RULE_CRD]) });
+      await s.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
       const prom = await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/overlays/prometheus')], { timeoutMs: 90_000 });
       assert.match(prom, /servicemonitor.monitoring.coreos.com\/ironlb-speaker created/);
       assert.match(prom, /service\/ironlb-controller-metrics created/);
+      assert.match(prom, /prometheusrule.monitoring.coreos.com\/ironlb created/);
+      assert.match(prom, /configmap\/ironlb-dashboard created/);
       await s.kubectl(['apply', '-k', join(ROOT, 'deploy/kustomize/overlays/l2-only')], { timeoutMs: 90_000 });
       const ds = JSON.parse(await s.kubectl(['get', 'daemonset', '-n', 'ironlb-system', 'ironlb-speaker', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
       assert.ok(ds.spec.template.spec.containers[0]?.args.includes('--no-bgp-listen'));

@@ -1,12 +1,14 @@
-// ironlb status against the real kube-apiserver with the real controller: an allocated and
+// ironlb status against the in-repo API server with the real controller: an allocated and
 // announced Service, one pending for want of addresses (the reason from its AllocationFailed
 // Event), one of another class, a BGP session, pool usage; through the CLI and as a kubectl plugin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { API_VERSION, GROUP, VERSION } from '../../src/api/index.ts';
+import { API_VERSION, GROUP, VERSION, type ServiceAnnouncementStatus } from '../../src/api/index.ts';
 import { collectStatus, formatStatus, type StatusReport } from '../../src/status/index.ts';
 import { waitFor } from '../support/wait.ts';
 import { NS, withCluster } from './controller-harness.ts';
@@ -110,6 +112,7 @@ test('ironlb status says when the CRDs are missing instead of failing', async ()
     assert.deepEqual(r.services.map((x) => [x.name, x.state]), [['web', 'pending']]);
     assert.match(r.services[0]?.reason ?? '', /no controller has reported/);
     assert.ok(r.warnings.some((w) => /ippools\.ironlb\.io CRD is not installed/.test(w)), r.warnings.join('\n'));
+    // The control plane without ironlb installed: the CRDs are missing indeed.
   }, { install: false });
 });
 
@@ -122,4 +125,112 @@ test('ironlb status [service] -n: NAMESPACE/NAME, NAME with -n or the context na
   assert.deepEqual(serviceTarget(undefined, 'shop', 'ctx'), { namespace: 'shop' });
   assert.deepEqual(serviceTarget(undefined, undefined, 'ctx'), {});
   assert.throws(() => serviceTarget('/web', undefined, undefined), /NAME or NAMESPACE\/NAME/);
+});
+
+// What the speakers write, made by the speaker's own code: the decision and the writer's status.
+async function speakerAnnouncement(svc: { name: string; ips: string[]; pool: string }, nodes: string[], mode: 'layer2' | 'bgp'): Promise<ServiceAnnouncementStatus> {
+  const { validateConfig } = await import('../../src/api/index.ts');
+  const { decide } = await import('../../src/speaker/decide.ts');
+  const { policies } = await import('../../src/speaker/facts.ts');
+  const { announcementStatus, statusWriter } = await import('../../src/speaker/status.ts');
+  const objs: unknown[] = [{ kind: 'IPPool', metadata: { name: svc.pool }, spec: { addresses: svc.ips.map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`)) } }];
+  if (mode === 'layer2') objs.push({ kind: 'L2Advertisement', metadata: { name: 'l2', namespace: NS }, spec: {} });
+  else objs.push({ kind: 'BGPPeer', metadata: { name: 'tor-a', namespace: NS }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } }, { kind: 'BGPAdvertisement', metadata: { name: 'b', namespace: NS }, spec: {} });
+  const { config, errors } = validateConfig(objs, []);
+  assert.deepEqual(errors, []);
+  const pol = policies(config!);
+  const facts = nodes.map((name) => ({ name, labels: {}, networkUnavailable: false }));
+  const s = { key: `default/${svc.name}`, labels: {}, ips: svc.ips, pool: svc.pool, externalTrafficPolicy: 'Cluster' as const, endpointNodes: new Set<string>(), hasServingEndpoint: true };
+  const view = decide({ self: nodes[0]!, nodes: facts, alive: new Set(nodes), services: [s], ...pol }).services.get(s.key)!;
+  const writer = statusWriter(view, nodes)!;
+  return announcementStatus(s, view, { self: writer, selfInterfaces: () => ['eth0'], nodes: new Map(facts.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
+}
+
+test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner once; kubectl lists every BGP node; status -w follows changes at a bounded rate', async () => {
+  await withCluster(async (h) => {
+    await h.startController({ leaderElection: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 } });
+    await h.pool('web-pool', { addresses: ['192.0.2.10/32'] });
+    await h.pool('ds-pool', { addresses: ['192.0.2.20/32', '2001:db8::20/128'] });
+    await h.pool('bgp-pool', { addresses: ['198.51.100.0/30'] });
+    await h.service('web', { annotations: { 'ironlb.io/address-pool': 'web-pool' } });
+    await h.service('ds', { annotations: { 'ironlb.io/address-pool': 'ds-pool' }, ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] });
+    await h.service('routed', { annotations: { 'ironlb.io/address-pool': 'bgp-pool' } });
+    const dsIps = await h.waitIPs('ds', (x) => x.length === 2);
+    const routedIps = await h.waitIPs('routed');
+    await h.waitIPs('web');
+    const { custom } = h.clients;
+    const put = async (name: string, status: ServiceAnnouncementStatus) =>
+      custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: 'serviceannouncements', body: { apiVersion: API_VERSION, kind: 'ServiceAnnouncement', metadata: { name, namespace: 'default' }, status } });
+    const three = ['node0', 'node1', 'node2'];
+    const routedSt = await speakerAnnouncement({ name: 'routed', ips: routedIps, pool: 'bgp-pool' }, three, 'bgp');
+    assert.deepEqual(routedSt.nodes, three, 'the writer lists every announcing node');
+    await put('routed', routedSt);
+    await put('ds', await speakerAnnouncement({ name: 'ds', ips: dsIps, pool: 'ds-pool' }, ['node0'], 'layer2'));
+    for (const [node, peer] of [['node0', 'tor-a'], ['node1', 'tor-a'], ['node2', 'tor-a'], ['node0', 'tor-b']] as const) {
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: 'bgpsessionstates',
+        body: { apiVersion: API_VERSION, kind: 'BGPSessionState', metadata: { name: `${node}.${peer}`, namespace: NS }, status: { node, peer, state: 'Established', advertisedPrefixes: 1 } },
+      });
+    }
+    const opts = { core: h.clients.core, custom: h.clients.custom, coordination: h.clients.coordination };
+    await waitFor(async () => (await collectStatus(opts)).pools.every((p) => p.assignedIPv4 === 1), { what: 'pool status of the three pools', timeoutMs: 20_000, intervalMs: 100 });
+
+    // One Service: its pool and the sessions it is announced over.
+    const one = await collectStatus({ ...opts, serviceNamespace: 'default', service: 'routed' });
+    assert.deepEqual(one.services.map((s) => s.name), ['routed']);
+    assert.deepEqual(one.pools.map((p) => p.name), ['bgp-pool']);
+    assert.deepEqual(one.sessions.map((s) => `${s.node}.${s.peer}`), ['node0.tor-a', 'node1.tor-a', 'node2.tor-a']);
+    const web = await collectStatus({ ...opts, serviceNamespace: 'default', service: 'web' });
+    assert.deepEqual(web.pools.map((p) => p.name), ['web-pool']);
+    assert.deepEqual(web.sessions, [], 'not announced over BGP: no session of its own');
+    const all = await collectStatus(opts);
+    assert.equal(all.pools.length, 3);
+    assert.equal(all.sessions.length, 4);
+
+    // A dual-stack Service owned by one node over Layer 2: that node once.
+    const text = formatStatus(all);
+    assert.match(text, /^default\s+ds\s+Announced\s+\S+\s+ds-pool\s+node0 \(L2 eth0\)$/m);
+    assert.match(text, /^default\s+routed\s+Announced\s+\S+\s+bgp-pool\s+node0 \(BGP tor-a\), node1 \(BGP tor-a\), node2 \(BGP tor-a\)$/m);
+
+    // kubectl get serviceannouncements: every node (the printer column reads status.nodes).
+    const table = await h.api.kubectl(['get', 'serviceannouncements', '-n', 'default', 'routed']);
+    assert.match(table, /\["node0","node1","node2"\]/, table);
+
+    // The CLI for one Service prints its pool and sessions only.
+    const env = { ...process.env, KUBECONFIG: h.api.kubeconfigPath, HOME: h.api.dir, KUBECACHEDIR: `${h.api.dir}/kube-cache` };
+    const cli = await run(bin, ['status', 'default/routed', '--kubeconfig', h.api.kubeconfigPath], env);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^bgp-pool\s/m);
+    assert.doesNotMatch(cli.stdout, /web-pool|ds-pool|tor-b/);
+
+    // status -w: a report at start, a new one after a change, and a burst of changes coalesced.
+    const child = spawn(bin, ['status', '-w', '-o', 'json', '--interval', '500', '--kubeconfig', h.api.kubeconfigPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const frames: Array<{ t: number; r: StatusReport }> = [];
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: child.stdout }).on('line', (l) => frames.push({ t: Date.now(), r: JSON.parse(l) as StatusReport }));
+    try {
+      await waitFor(() => frames.length >= 1 && frames.at(-1)!.r.services.length === 3, { what: 'the first status -w frame', timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => {
+        throw new Error(`${err.message}\n${stderr}`);
+      });
+      await h.service('late', { annotations: { 'ironlb.io/address-pool': 'web-pool' } });
+      await waitFor(() => frames.at(-1)?.r.services.some((s) => s.name === 'late'), { what: 'a frame with the new Service', timeoutMs: 20_000, intervalMs: 100 });
+      const before = frames.length;
+      const t0 = Date.now();
+      for (let i = 0; i < 20; i++) await h.clients.core.patchNamespacedService({ name: 'late', namespace: 'default', body: { metadata: { labels: { step: String(i) } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      const burstMs = Date.now() - t0;
+      await waitFor(() => frames.length > before, { what: 'a frame after the burst', timeoutMs: 20_000, intervalMs: 100 });
+      // Labels are not shown: frames come only when the content changes (here: none, or the late
+      // pool's status), and never more often than --interval allows.
+      const during = frames.slice(before).filter((f) => f.t <= t0 + burstMs + 600).length;
+      assert.ok(during <= Math.ceil(burstMs / 500) + 1, `${during} frames in a ${burstMs} ms burst of 20 changes`);
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    assert.equal(child.exitCode, 0, stderr);
+  });
 });

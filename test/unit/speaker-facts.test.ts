@@ -155,6 +155,7 @@ test('status: one writer per service, interfaces and peers listed, reason when n
     { node: 'a', mode: 'bgp', peers: ['r1'] },
     { node: 'b', mode: 'bgp', peers: ['r1'] },
   ]);
+  assert.deepEqual(st.nodes, ['a', 'b'], 'every announcing node once (the kubectl column)');
   const none = decide({ self: 'a', nodes, alive: new Set(['a', 'b']), services: [{ ...svc, hasServingEndpoint: false }], ...pol }).services.get('default/s')!;
   assert.equal(statusWriter(none, ['b', 'a']), 'a');
   assert.match(announcementStatus({ ...svc, hasServingEndpoint: false }, none, { self: 'a', selfInterfaces: () => [], nodes: new Map(), bgp: pol.bgp, peers: pol.peers }).message ?? '', /no ready or serving endpoint/);

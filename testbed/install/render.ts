@@ -55,7 +55,10 @@ export const MANIFEST_VALUES: Values = {
 
 /** Overlays: values on top of MANIFEST_VALUES, and what they are for. */
 export const OVERLAYS: Record<string, { values: Values; about: string }> = {
-  prometheus: { values: { metrics: { serviceMonitor: { enabled: true } } }, about: 'metrics Services and Prometheus Operator ServiceMonitors' },
+  prometheus: {
+    values: { metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true }, dashboard: { enabled: true } } },
+    about: 'metrics Services, Prometheus Operator ServiceMonitors, the alert rules (PrometheusRule) and the Grafana dashboard (ConfigMap)',
+  },
   'l2-only': { values: { speaker: { bgp: { listen: false } } }, about: 'Layer 2 only: the speaker does not listen for BGP and drops NET_BIND_SERVICE' },
 };
 

@@ -135,6 +135,25 @@ export function registerLab(program: Command): void {
     }));
 
   lab
+    .command('dashboard')
+    .description('the ironlb dashboard on this lab, with buttons to stop a node, cut its link and bring it back (127.0.0.1 only)')
+    .option(...dirOpt)
+    .option('--port <port>', 'loopback port of the page (0 picks a free one)', '7480')
+    .action(act(async (o: { dir: string; port: string }) => {
+      const l = Lab.open(o.dir);
+      const { startDashboard } = await import('../../src/dashboard/server.ts');
+      const { makeClients, loadKubeConfig } = await import('../../src/k8s/index.ts');
+      const { labActions, labMetricsSource } = await import('./dashboard.ts');
+      const d = await startDashboard({ clients: makeClients(loadKubeConfig({ kubeconfig: l.kubeconfig })), port: Number(o.port), metrics: labMetricsSource(l), metricsIntervalMs: 2000, lab: labActions(l) });
+      out(`ironlb lab dashboard: ${d.url} (this machine only; Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => void d.close().then(resolve, resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    }));
+
+  lab
     .command('down')
     .description('remove the lab: every process, namespace and the state folder (also after a crash)')
     .option(...dirOpt)
