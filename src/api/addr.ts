@@ -28,7 +28,17 @@ export function parseIP(text: string): { family: Family; value: bigint } | undef
     return { family: 4, value: BigInt(((a << 24) >>> 0) + (b << 16) + (c << 8) + d) };
   }
   if (kind === 6 && !text.includes('%')) {
-    const bytes = ipaddr.IPv6.parse(text).toByteArray();
+    // A dotted tail is rewritten as two hex groups first: ipaddr.js reads "::1.2.3.4" (IPv4-
+    // compatible) as the IPv4-mapped ::ffff:1.2.3.4, where Go's netip (and so CEL) reads ::102:304.
+    let hex = text;
+    if (text.includes('.')) {
+      const i = text.lastIndexOf(':');
+      const v4 = parseIP(text.slice(i + 1));
+      if (v4?.family !== 4) return undefined;
+      const n = Number(v4.value);
+      hex = `${text.slice(0, i + 1)}${((n >>> 16) & 0xffff).toString(16)}:${(n & 0xffff).toString(16)}`;
+    }
+    const bytes = ipaddr.IPv6.parse(hex).toByteArray();
     let v = 0n;
     for (const x of bytes) v = (v << 8n) | BigInt(x);
     return { family: 6, value: v };
