@@ -16,7 +16,11 @@ export interface AddrRange {
 
 export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
 
-/** Parses a single address strictly (no zones, no shorthand IPv4). */
+/**
+ * Parses a single address strictly (no zones, no shorthand IPv4, no leading zeros), as Go's
+ * netip.ParseAddr does. IPv4-mapped IPv6 (::ffff:a.b.c.d) is parsed too; API fields refuse it
+ * with parseApiIP, as Kubernetes' CEL ip() does.
+ */
 export function parseIP(text: string): { family: Family; value: bigint } | undefined {
   const kind = isIP(text);
   if (kind === 4) {
@@ -24,12 +28,28 @@ export function parseIP(text: string): { family: Family; value: bigint } | undef
     return { family: 4, value: BigInt(((a << 24) >>> 0) + (b << 16) + (c << 8) + d) };
   }
   if (kind === 6 && !text.includes('%')) {
-    const bytes = ipaddr.IPv6.parse(text).toByteArray();
+    // A dotted tail is rewritten as two hex groups first: ipaddr.js reads "::1.2.3.4" (IPv4-
+    // compatible) as the IPv4-mapped ::ffff:1.2.3.4, where Go's netip (and so CEL) reads ::102:304.
+    let hex = text;
+    if (text.includes('.')) {
+      const i = text.lastIndexOf(':');
+      const v4 = parseIP(text.slice(i + 1));
+      if (v4?.family !== 4) return undefined;
+      const n = Number(v4.value);
+      hex = `${text.slice(0, i + 1)}${((n >>> 16) & 0xffff).toString(16)}:${(n & 0xffff).toString(16)}`;
+    }
+    const bytes = ipaddr.IPv6.parse(hex).toByteArray();
     let v = 0n;
     for (const x of bytes) v = (v << 8n) | BigInt(x);
     return { family: 6, value: v };
   }
   return undefined;
+}
+
+/** parseIP, refusing IPv4-mapped IPv6 (::ffff:0:0/96) as Kubernetes' CEL isIP()/cidr() do. */
+export function parseApiIP(text: string): { family: Family; value: bigint } | undefined {
+  const ip = parseIP(text);
+  return ip && !(ip.family === 6 && ip.value >> 32n === 0xffffn) ? ip : undefined;
 }
 
 /** Canonical text of an address (RFC 5952 for IPv6). */
@@ -52,8 +72,9 @@ export function parseRange(text: string): RangeParse {
   const t = text.trim();
   if (t.includes('/')) {
     const [addr, lenText, extra] = t.split('/');
-    const ip = addr !== undefined ? parseIP(addr) : undefined;
-    if (!ip || extra !== undefined || lenText === undefined || !/^\d{1,3}$/.test(lenText)) {
+    const ip = addr !== undefined ? parseApiIP(addr) : undefined;
+    // Prefix lengths without leading zeros: Go's netip.ParsePrefix (CEL cidr()) refuses "/024".
+    if (!ip || extra !== undefined || lenText === undefined || !/^(0|[1-9][0-9]{0,2})$/.test(lenText)) {
       return { ok: false, reason: `is not a valid CIDR; expected ${rangeHelp}` };
     }
     const bits = familyBits(ip.family);
@@ -69,14 +90,14 @@ export function parseRange(text: string): RangeParse {
   if (t.includes('-')) {
     const parts = t.split('-').map((p) => p.trim());
     if (parts.length !== 2) return { ok: false, reason: `is not a valid range; expected ${rangeHelp}` };
-    const a = parseIP(parts[0] as string);
-    const b = parseIP(parts[1] as string);
+    const a = parseApiIP(parts[0] as string);
+    const b = parseApiIP(parts[1] as string);
     if (!a || !b) return { ok: false, reason: `is not a valid range: ${!a ? parts[0] : parts[1]} is not an IP address; expected ${rangeHelp}` };
     if (a.family !== b.family) return { ok: false, reason: 'mixes IPv4 and IPv6; a range must be of one family' };
     if (a.value > b.value) return { ok: false, reason: 'has its start after its end; write start-end with start <= end' };
     return { ok: true, range: { family: a.family, first: a.value, last: b.value, text: t } };
   }
-  const ip = parseIP(t);
+  const ip = parseApiIP(t);
   if (!ip) return { ok: false, reason: `is not an address, CIDR or range; expected ${rangeHelp}` };
   return { ok: true, range: { family: ip.family, first: ip.value, last: ip.value, text: t } };
 }
@@ -118,7 +139,42 @@ export function reservedKind(family: Family, v: bigint): string | undefined {
   return undefined;
 }
 
+/** Largest pool entries accepted: bigger ones are almost surely a typo (0.0.0.0/0, fd00::/8). */
+export const MAX_POOL_SIZE: Record<Family, { size: bigint; prefix: number }> = {
+  4: { size: 1n << 24n, prefix: 8 },
+  6: { size: 1n << 80n, prefix: 48 },
+};
+
+/** Address space that can never be a service address (also in the IPPool CRD's CEL rules). */
+export const RESERVED: ReadonlyArray<{ family: Family; first: bigint; last: bigint; cidr: string; what: string }> = [
+  { family: 4, first: 0n, last: 0x00ffffffn, cidr: '0.0.0.0/8', what: '0.0.0.0/8 ("this network")' },
+  { family: 4, first: 0x7f000000n, last: 0x7fffffffn, cidr: '127.0.0.0/8', what: 'loopback 127.0.0.0/8' },
+  { family: 4, first: 0xa9fe0000n, last: 0xa9feffffn, cidr: '169.254.0.0/16', what: 'link-local 169.254.0.0/16' },
+  { family: 4, first: 0xe0000000n, last: 0xffffffffn, cidr: '224.0.0.0/3', what: 'multicast and reserved 224.0.0.0/3' },
+  { family: 6, first: 0n, last: 1n, cidr: '::/127', what: 'unspecified/loopback ::/127' },
+  { family: 6, first: 0xfe80n << 112n, last: (0xfebfn << 112n) | ((1n << 112n) - 1n), cidr: 'fe80::/10', what: 'link-local fe80::/10' },
+  { family: 6, first: 0xffn << 120n, last: (1n << 128n) - 1n, cidr: 'ff00::/8', what: 'multicast ff00::/8' },
+];
+
+/**
+ * Why a pool entry cannot be used, or undefined: malformed (parseRange), too large (MAX_POOL_SIZE)
+ * or overlapping RESERVED space. The same checks as the IPPool CRD's CEL rules on an entry.
+ */
+export function poolEntryProblem(text: string): string | undefined {
+  const p = parseRange(text);
+  if (!p.ok) return p.reason;
+  const r = p.range;
+  const max = MAX_POOL_SIZE[r.family];
+  if (rangeSize(r) > max.size) {
+    return `is too large (${rangeSize(r)} addresses); an IPv${r.family} range may hold at most 2^${max.size.toString(2).length - 1} addresses (a /${max.prefix}); list the part you use`;
+  }
+  const bad = RESERVED.find((x) => x.family === r.family && r.first <= x.last && x.first <= r.last);
+  if (bad) return `overlaps ${bad.what}, which cannot be a service address; use unicast addresses`;
+  return undefined;
+}
+
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const unitNs: Record<string, bigint> = { ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 export const durationPattern = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 /** Go-style duration ("90s", "1m30s", "500ms") to milliseconds; undefined when malformed. */
@@ -127,4 +183,19 @@ export function parseDuration(text: string): number | undefined {
   let total = 0;
   for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(m[1]) * (unitMs[m[2] as string] as number);
   return Math.round(total);
+}
+
+/**
+ * Exact nanoseconds of a duration, as CEL's duration() (Go's time.ParseDuration) reads it:
+ * fractions below a nanosecond are dropped. For bounds checks that must agree with the CRD's rules.
+ */
+export function parseDurationNs(text: string): bigint | undefined {
+  if (!new RegExp(durationPattern).test(text)) return undefined;
+  let total = 0n;
+  for (const m of text.matchAll(/([0-9]+)(?:\.([0-9]+))?(ms|s|m|h)/g)) {
+    const unit = unitNs[m[3] as string] as bigint;
+    const frac = m[2] ?? '';
+    total += BigInt(m[1] as string) * unit + (frac ? (BigInt(frac) * unit) / 10n ** BigInt(frac.length) : 0n);
+  }
+  return total;
 }

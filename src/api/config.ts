@@ -1,8 +1,10 @@
-// Whole-configuration validation: every object against its schema, then the rules that span
-// objects (overlapping pools, dangling references, aggregation vs. pool prefixes, secrets,
-// conflicting local-pref). The result, ParsedConfig, is what the controller and speaker consume.
+// Whole-configuration validation: every object against its schema (the same checks the CRDs' CEL
+// rules make), then the rules that span objects (overlapping pools, dangling references,
+// aggregation vs. pool prefixes, secrets, conflicting local-pref). An invalid object is isolated:
+// it is reported and skipped (or its last accepted version keeps serving) and the rest applies.
+// The result, ParsedConfig, is what the controller and speaker consume.
 import { matchesAny, type LabelSelector } from '../util/selector.ts';
-import { parseRange, parseDuration, rangeToCidrs, rangeSize, formatIP, type AddrRange, type Family, parseIP } from './addr.ts';
+import { parseRange, parseDuration, rangeToCidrs, rangeSize, formatIP, type AddrRange, type Family, parseIP, MAX_POOL_SIZE, RESERVED } from './addr.ts';
 import { KINDS, CONFIG_KINDS, type ConfigKindName, type KindDef, type ObjectMeta } from './kinds.ts';
 import type { IPPoolSpec, L2AdvertisementSpec, BGPPeerSpec, BGPAdvertisementSpec, BFDProfileSpec, CommunitySpec } from './kinds.ts';
 import { describeValue, type FieldError } from './schema.ts';
@@ -21,6 +23,30 @@ export function formatConfigError(e: ConfigError): string {
   return `${e.kind}/${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.field}: ${describeValue(e.value)}: ${e.message}`;
 }
 
+/**
+ * The one-line summary for ConfigurationState and logs: how many objects are rejected and
+ * skipped (or keep their last accepted version), that the rest is applied, and the first errors.
+ */
+export function configMessage(errors: readonly ConfigError[], rejected: readonly string[], kept: readonly string[]): string {
+  if (!errors.length) return 'configuration valid and applied';
+  const keptText = kept.length ? `; ${kept.length} of them keep their last accepted version (${kept.join(', ')})` : '';
+  return `${rejected.length} object(s) rejected and skipped; the rest is applied${keptText}: ${errors.slice(0, 3).map(formatConfigError).join('; ')}${errors.length > 3 ? `; and ${errors.length - 3} more error(s)` : ''}`;
+}
+
+/** One Event text per rejected object: its errors, and whether its last accepted version serves. */
+export function objectEvents(errors: readonly ConfigError[], kept: readonly string[]): Map<string, { kind: string; name: string; message: string }> {
+  const out = new Map<string, { kind: string; name: string; message: string }>();
+  const byObject = new Map<string, ConfigError[]>();
+  for (const e of errors) byObject.set(`${e.kind}/${e.name}`, [...(byObject.get(`${e.kind}/${e.name}`) ?? []), e]);
+  for (const [k, errs] of byObject) {
+    const { kind, name } = errs[0] as ConfigError;
+    const isKept = kept.some((x) => x.startsWith(`${kind}/`) && x.endsWith(`/${name}`));
+    const what = isKept ? 'this version is rejected; the last accepted version keeps serving' : 'rejected and skipped; the rest of the configuration is applied';
+    out.set(k, { kind, name, message: `${what}: ${errs.map(formatConfigError).join('; ')}` });
+  }
+  return out;
+}
+
 /** The part of a core/v1 Secret read for BGP passwords (structurally compatible with V1Secret). */
 export interface SecretLike {
   metadata?: { name?: string; namespace?: string };
@@ -34,11 +60,7 @@ export interface SecretLike {
 export const BGP_PASSWORD_SECRET_TYPE = 'kubernetes.io/basic-auth';
 export const BGP_PASSWORD_SECRET_KEY = 'password';
 
-/** Largest pools accepted: bigger ones are almost surely a typo (0.0.0.0/0, fd00::/8). */
-export const MAX_POOL_SIZE: Record<Family, { size: bigint; prefix: number }> = {
-  4: { size: 1n << 24n, prefix: 8 },
-  6: { size: 1n << 80n, prefix: 48 },
-};
+export { MAX_POOL_SIZE, RESERVED };
 
 export interface ParsedPool {
   name: string;
@@ -131,9 +153,41 @@ export interface ParsedConfig {
   communities: Map<string, CommunityValue>;
 }
 
+export interface ValidationOptions {
+  /**
+   * The raw objects accepted last time (ValidationResult.accepted). An object whose current
+   * version is rejected keeps serving in its accepted version, so a bad edit never renumbers.
+   */
+  previous?: readonly unknown[];
+}
+
 export interface ValidationResult {
-  config?: ParsedConfig;
+  /** The configuration of the accepted objects: always there, empty when nothing is valid. */
+  config: ParsedConfig;
+  /** Every problem found, also those of objects whose last accepted version keeps serving. */
   errors: ConfigError[];
+  /** Keys (objectKey) of the objects whose current version is not applied, sorted. */
+  rejected: string[];
+  /** The subset of `rejected` whose last accepted version keeps serving instead. */
+  kept: string[];
+  /** The raw objects applied (current or kept versions): pass them as `previous` next time. */
+  accepted: unknown[];
+}
+
+/** "Kind/name" for cluster-scoped objects, "Kind/namespace/name" for the others. */
+export function objectKey(kind: string, name: string, namespace?: string): string {
+  return `${kind}/${namespace ? `${namespace}/` : ''}${name}`;
+}
+
+/** A configuration object that passed its own checks (schema and CEL-equivalent rules). */
+interface Candidate {
+  kind: ConfigKindName;
+  key: string;
+  meta: ObjectMeta & { name: string };
+  spec: unknown;
+  raw: unknown;
+  /** The last accepted version standing in for a rejected current one. */
+  previous: boolean;
 }
 
 interface Valid<S> {
@@ -200,15 +254,6 @@ function decodeSecretValue(s: SecretLike, key: string): string | undefined {
   return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
 }
 
-const RESERVED: Array<{ family: Family; first: bigint; last: bigint; what: string }> = [
-  { family: 4, first: 0n, last: 0x00ffffffn, what: '0.0.0.0/8 ("this network")' },
-  { family: 4, first: 0x7f000000n, last: 0x7fffffffn, what: 'loopback 127.0.0.0/8' },
-  { family: 4, first: 0xa9fe0000n, last: 0xa9feffffn, what: 'link-local 169.254.0.0/16' },
-  { family: 4, first: 0xe0000000n, last: 0xffffffffn, what: 'multicast and reserved 224.0.0.0/3' },
-  { family: 6, first: 0n, last: 1n, what: 'unspecified/loopback ::/127' },
-  { family: 6, first: 0xfe80n << 112n, last: (0xfebfn << 112n) | ((1n << 112n) - 1n), what: 'link-local fe80::/10' },
-  { family: 6, first: 0xffn << 120n, last: (1n << 128n) - 1n, what: 'multicast ff00::/8' },
-];
 
 function parseStandardCommunity(text: string): number | undefined {
   const m = /^([0-9]{1,5}):([0-9]{1,5})$/.exec(text);
@@ -226,58 +271,170 @@ function parseLargeCommunity(text: string): LargeCommunity | undefined {
   return g <= max && l1 <= max && l2 <= max ? { global: g, local1: l1, local2: l2 } : undefined;
 }
 
+
+function created(meta: ObjectMeta): number {
+  const t = meta.creationTimestamp === undefined ? NaN : new Date(meta.creationTimestamp).getTime();
+  return Number.isFinite(t) ? t : 0;
+}
+
+/** Oldest first, then by name: who wins a conflict between two objects. */
+function byAge(a: { meta: ObjectMeta & { name: string } }, b: { meta: ObjectMeta & { name: string } }): number {
+  return created(a.meta) - created(b.meta) || (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0);
+}
+
+function byName(a: { meta: { name: string } }, b: { meta: { name: string } }): number {
+  return a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0;
+}
+
+/** Checks one raw object on its own; a Candidate when it passes. */
+function candidate(obj: unknown, i: number, errors: ConfigError[] | undefined, previous: boolean): Candidate | undefined {
+  const kind = kindOf(obj);
+  if (!kind || !(CONFIG_KINDS as readonly string[]).includes(kind)) {
+    if (kind === undefined) errors?.push({ kind: '(unknown)', name: `item ${i}`, field: 'kind', value: kind, message: `is required; one of ${CONFIG_KINDS.join(', ')}` });
+    return undefined;
+  }
+  const r = validateObject(kind as ConfigKindName, obj);
+  errors?.push(...r.errors);
+  if (!r.meta) return undefined;
+  const namespace = KINDS[kind as ConfigKindName].scope === 'Cluster' ? undefined : r.meta.namespace;
+  return { kind: kind as ConfigKindName, key: objectKey(kind, r.meta.name, namespace), meta: r.meta, spec: r.spec, raw: obj, previous };
+}
+
 /**
- * Validates the whole configuration. `objects` are ironlb.io objects of any config kind (others are
- * ignored), raw as read from the API or a file; `secrets` are the Secrets of the ironlb namespace.
- * Returns the parsed configuration only when there is no error at all.
+ * Validates the whole configuration and isolates what is wrong. `objects` are ironlb.io objects
+ * of any config kind (others are ignored), raw as read from the API or a file; `secrets` are the
+ * Secrets of the ironlb namespace.
+ *
+ * An object that fails its own checks is skipped, unless `options.previous` holds an accepted
+ * version of it, which then keeps serving. Conflicts between objects are settled the same way
+ * every time: of two overlapping pools (or two Communities defining one alias, or two
+ * BGPAdvertisements with different localPref for one pool and peer) the newer one, by
+ * creationTimestamp then name, is rejected; an object naming a missing or rejected object is
+ * rejected. A rejected object falls back to its last accepted version when there is one, and the
+ * checks run again until nothing changes (bounded: every round rejects or replaces an object).
+ * Every error is returned, with the configuration of what is accepted.
  */
-export function validateConfig(objects: readonly unknown[], secrets: readonly SecretLike[] = []): ValidationResult {
+export function validateConfig(objects: readonly unknown[], secrets: readonly SecretLike[] = [], options: ValidationOptions = {}): ValidationResult {
   const errors: ConfigError[] = [];
-  const byKind = new Map<ConfigKindName, Array<Valid<unknown>>>();
+  const cands = new Map<string, Candidate>();
+  const rejected = new Set<string>();
+  const kept = new Set<string>();
+  const previous = new Map<string, Candidate>();
+  (options.previous ?? []).forEach((obj, i) => {
+    const c = candidate(obj, i, undefined, true);
+    if (c && !previous.has(c.key)) previous.set(c.key, c);
+  });
   const seen = new Set<string>();
   objects.forEach((obj, i) => {
+    const own: ConfigError[] = [];
+    const c = candidate(obj, i, own, false);
+    errors.push(...own);
+    const meta = (obj as { metadata?: ObjectMeta } | null)?.metadata;
     const kind = kindOf(obj);
-    if (!kind || !(CONFIG_KINDS as readonly string[]).includes(kind)) {
-      if (kind === undefined) errors.push({ kind: '(unknown)', name: `item ${i}`, field: 'kind', value: kind, message: `is required; one of ${CONFIG_KINDS.join(', ')}` });
-      return;
-    }
-    const r = validateObject(kind as ConfigKindName, obj);
-    errors.push(...r.errors);
-    if (!r.meta) return;
-    const key = `${kind}/${r.meta.namespace ?? ''}/${r.meta.name}`;
+    const name = meta?.name;
+    if (!kind || !(CONFIG_KINDS as readonly string[]).includes(kind) || typeof name !== 'string' || name === '') return;
+    const key = objectKey(kind, name, KINDS[kind as ConfigKindName].scope === 'Cluster' ? undefined : meta?.namespace);
     if (seen.has(key)) {
-      errors.push({ kind, name: r.meta.name, field: 'metadata.name', value: r.meta.name, message: `duplicate ${kind} name; names must be unique` });
+      // Only in files (the API server keeps names unique); a copy that fails on its own says so alone.
+      if (c) errors.push({ kind, name, field: 'metadata.name', value: name, message: `duplicate ${kind} name; names must be unique` });
       return;
     }
     seen.add(key);
-    const list = byKind.get(kind as ConfigKindName) ?? [];
-    list.push({ meta: r.meta, spec: r.spec });
-    byKind.set(kind as ConfigKindName, list);
+    if (c) {
+      cands.set(key, c);
+      return;
+    }
+    rejected.add(key);
+    const prev = previous.get(key);
+    if (prev) {
+      cands.set(key, prev);
+      kept.add(key);
+    }
   });
-  const list = <S>(k: ConfigKindName): Array<Valid<S>> => ((byKind.get(k) ?? []) as Array<Valid<S>>).slice().sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0));
-  const err = (kind: string, name: string, field: string, value: unknown, message: string) => errors.push({ kind, name, field, value, message });
 
-  // ---- pools
+  let built = buildConfig([...cands.values()], secrets, rejected);
+  for (let round = 0; built.faults.size > 0 && round <= objects.length + 1; round++) {
+    for (const [key, errs] of built.faults) {
+      errors.push(...errs);
+      rejected.add(key);
+      const c = cands.get(key);
+      const prev = previous.get(key);
+      if (c && !c.previous && prev && JSON.stringify(prev.spec) !== JSON.stringify(c.spec)) {
+        cands.set(key, prev);
+        kept.add(key);
+      } else {
+        cands.delete(key);
+        kept.delete(key);
+      }
+    }
+    built = buildConfig([...cands.values()], secrets, rejected);
+  }
+  return {
+    config: built.config,
+    errors,
+    rejected: [...rejected].sort(),
+    kept: [...kept].sort(),
+    accepted: [...cands.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((c) => c.raw),
+  };
+}
+
+/**
+ * One round: the configuration of `cands`, and the objects at fault in it with their errors.
+ * Kinds are resolved in dependency order (pools, communities and BFD profiles, peers, then the
+ * advertisements), so one round settles everything unless a fallback version changes things.
+ */
+function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[], rejected: ReadonlySet<string>): { config: ParsedConfig; faults: Map<string, ConfigError[]> } {
+  const faults = new Map<string, ConfigError[]>();
+  const keyOf = new Map<string, string>();
+  for (const c of cands) keyOf.set(`${c.kind}/${c.meta.name}`, c.key);
+  const fault = (kind: string, name: string, field: string, value: unknown, message: string) => {
+    const key = keyOf.get(`${kind}/${name}`) ?? objectKey(kind, name);
+    faults.set(key, [...(faults.get(key) ?? []), { kind, name, field, value, message }]);
+  };
+  // Rejected before this round, or at fault in it (an earlier kind of this round).
+  const isRejected = (kind: string, name: string) => [...rejected, ...faults.keys()].some((k) => k.startsWith(`${kind}/`) && k.endsWith(`/${name}`));
+  const missing = (kind: string, name: string, existing: Iterable<string>) =>
+    isRejected(kind, name) ? `names ${kind}/${name}, which is rejected (see its own errors); fix it or name another` : `names no ${kind}; existing: ${[...existing].join(', ') || '(none)'}`;
+  const list = <S>(k: ConfigKindName): Array<Valid<S>> => cands.filter((c) => c.kind === k).map((c) => ({ meta: c.meta, spec: c.spec as S }));
+
+  // ---- pools: the older of two overlapping pools keeps its addresses.
   const pools = new Map<string, ParsedPool>();
-  const allRanges: Array<{ pool: string; field: string; r: AddrRange }> = [];
-  for (const { meta, spec } of list<IPPoolSpec>('IPPool')) {
+  /** Accepted ranges per family, sorted and disjoint, for a binary search per new range. */
+  const taken: Record<Family, Array<{ pool: string; r: AddrRange }>> = { 4: [], 6: [] };
+  const clash = (r: AddrRange) => {
+    const arr = taken[r.family];
+    let lo = 0;
+    let hi = arr.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((arr[mid] as { r: AddrRange }).r.last < r.first) lo = mid + 1;
+      else hi = mid;
+    }
+    const next = arr[lo];
+    return next && next.r.first <= r.last ? next : undefined;
+  };
+  for (const { meta, spec } of list<IPPoolSpec>('IPPool').sort(byAge)) {
     const ranges: AddrRange[] = [];
     const size: Record<Family, bigint> = { 4: 0n, 6: 0n };
+    let ok = true;
     spec.addresses.forEach((text, i) => {
-      const field = `spec.addresses[${i}]`;
       const p = parseRange(text);
-      if (!p.ok) return err('IPPool', meta.name, field, text, p.reason); // unreachable after the schema, kept for safety
-      const r = p.range;
-      const max = MAX_POOL_SIZE[r.family];
-      if (rangeSize(r) > max.size) {
-        return err('IPPool', meta.name, field, text, `is too large (${rangeSize(r)} addresses); an IPv${r.family} range may hold at most 2^${Math.log2(Number(max.size))} addresses (a /${max.prefix}); list the part you use`);
+      if (!p.ok) return; // refused by the schema already
+      const other = clash(p.range);
+      if (other) {
+        ok = false;
+        fault('IPPool', meta.name, `spec.addresses[${i}]`, text, `overlaps ${other.r.text} of IPPool/${other.pool} (from ${formatIP(p.range.family, p.range.first > other.r.first ? p.range.first : other.r.first)}); pools must not overlap, and IPPool/${other.pool} (older, or first by name) keeps them: remove or narrow one of the two`);
       }
-      const bad = RESERVED.find((x) => x.family === r.family && r.first <= x.last && x.first <= r.last);
-      if (bad) return err('IPPool', meta.name, field, text, `overlaps ${bad.what}, which cannot be a service address; use unicast addresses`);
-      ranges.push(r);
-      size[r.family] += rangeSize(r);
-      allRanges.push({ pool: meta.name, field, r });
+      ranges.push(p.range);
+      size[p.range.family] += rangeSize(p.range);
     });
+    if (!ok) continue;
+    for (const r of ranges) {
+      const arr = taken[r.family];
+      let at = arr.findIndex((x) => x.r.first > r.first);
+      if (at < 0) at = arr.length;
+      arr.splice(at, 0, { pool: meta.name, r });
+    }
     ranges.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
     const pool: ParsedPool = { name: meta.name, labels: meta.labels ?? {}, ranges, autoAssign: spec.autoAssign, avoidBuggyIPs: spec.avoidBuggyIPs, size };
     if (spec.allocateTo) {
@@ -291,87 +448,87 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
     }
     pools.set(meta.name, pool);
   }
-  // Overlaps, within and across pools: sort once, sweep keeping the furthest-reaching range.
-  allRanges.sort((a, b) => a.r.family - b.r.family || (a.r.first < b.r.first ? -1 : a.r.first > b.r.first ? 1 : 0));
-  let reach: (typeof allRanges)[number] | undefined;
-  for (const cur of allRanges) {
-    if (reach && reach.r.family === cur.r.family && cur.r.first <= reach.r.last) {
-      const other = reach.pool === cur.pool ? `${reach.r.text} in the same pool` : `${reach.r.text} of IPPool/${reach.pool}`;
-      err('IPPool', cur.pool, cur.field, cur.r.text, `overlaps ${other} (from ${formatIP(cur.r.family, cur.r.first)}); pools and their ranges must not overlap`);
-    }
-    if (!reach || reach.r.family !== cur.r.family || cur.r.last > reach.r.last) reach = cur;
-  }
+  const sortedPools = new Map([...pools].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-  const resolvePools = (kind: string, name: string, names: string[] | undefined, selectors: LabelSelector[] | undefined): string[] => {
+  /** Pool names of an advertisement; undefined when a named pool is missing (a fault is recorded). */
+  const resolvePools = (kind: string, name: string, names: string[] | undefined, selectors: LabelSelector[] | undefined): string[] | undefined => {
     const out = new Set<string>();
+    let ok = true;
     (names ?? []).forEach((p, i) => {
-      if (pools.has(p)) out.add(p);
-      else err(kind, name, `spec.pools[${i}]`, p, `names no IPPool; existing pools: ${[...pools.keys()].join(', ') || '(none)'}`);
-    });
-    if (selectors?.length) for (const p of pools.values()) if (matchesAny(selectors, p.labels)) out.add(p.name);
-    if (!names?.length && !selectors?.length) for (const p of pools.keys()) out.add(p);
-    return [...out].sort();
-  };
-
-  // ---- BFD profiles, communities
-  const bfdProfiles = new Map<string, ParsedBFDProfile>();
-  for (const { meta, spec } of list<BFDProfileSpec>('BFDProfile')) bfdProfiles.set(meta.name, { ...spec, name: meta.name });
-
-  const communities = new Map<string, CommunityValue>();
-  for (const { meta, spec } of list<CommunitySpec>('Community')) {
-    spec.communities.forEach((c, i) => {
-      const field = `spec.communities[${i}]`;
-      if (communities.has(c.name)) return err('Community', meta.name, `${field}.name`, c.name, 'duplicate alias; alias names must be unique across all Community objects');
-      if (c.value.startsWith('large:')) {
-        const v = parseLargeCommunity(c.value.slice(6));
-        if (!v) return err('Community', meta.name, `${field}.value`, c.value, 'is not a large community; expected large:G:L1:L2 with each part at most 4294967295');
-        communities.set(c.name, { kind: 'large', value: v });
-      } else {
-        const v = parseStandardCommunity(c.value);
-        if (v === undefined) return err('Community', meta.name, `${field}.value`, c.value, 'is not a standard community; expected AS:VALUE with each part at most 65535');
-        communities.set(c.name, { kind: 'standard', value: v });
+      if (sortedPools.has(p)) out.add(p);
+      else {
+        ok = false;
+        fault(kind, name, `spec.pools[${i}]`, p, missing('IPPool', p, sortedPools.keys()));
       }
     });
+    if (selectors?.length) for (const p of sortedPools.values()) if (matchesAny(selectors, p.labels)) out.add(p.name);
+    if (!names?.length && !selectors?.length) for (const p of sortedPools.keys()) out.add(p);
+    return ok ? [...out].sort() : undefined;
+  };
+
+  // ---- BFD profiles; communities (the older Community keeps an alias both define)
+  const bfdProfiles = new Map<string, ParsedBFDProfile>();
+  for (const { meta, spec } of list<BFDProfileSpec>('BFDProfile').sort(byName)) bfdProfiles.set(meta.name, { ...spec, name: meta.name });
+
+  const communities = new Map<string, CommunityValue>();
+  const aliasOwner = new Map<string, string>();
+  for (const { meta, spec } of list<CommunitySpec>('Community').sort(byAge)) {
+    let ok = true;
+    const mine = new Map<string, CommunityValue>();
+    spec.communities.forEach((c, i) => {
+      const owner = aliasOwner.get(c.name);
+      if (owner !== undefined) {
+        ok = false;
+        fault('Community', meta.name, `spec.communities[${i}].name`, c.name, `duplicate alias: Community/${owner} (older, or first by name) defines it too; alias names must be unique across all Community objects`);
+        return;
+      }
+      const v: CommunityValue | undefined = c.value.startsWith('large:')
+        ? ((l) => (l ? { kind: 'large' as const, value: l } : undefined))(parseLargeCommunity(c.value.slice(6)))
+        : ((n) => (n === undefined ? undefined : { kind: 'standard' as const, value: n }))(parseStandardCommunity(c.value));
+      if (v) mine.set(c.name, v); // out-of-range values are refused by the schema already
+    });
+    if (!ok) continue;
+    for (const [k, v] of mine) {
+      communities.set(k, v);
+      aliasOwner.set(k, meta.name);
+    }
   }
 
   // ---- L2 advertisements
   const l2Advertisements: ParsedL2Advertisement[] = [];
-  for (const { meta, spec } of list<L2AdvertisementSpec>('L2Advertisement')) {
-    l2Advertisements.push({
-      name: meta.name,
-      pools: resolvePools('L2Advertisement', meta.name, spec.pools, spec.poolSelectors),
-      nodeSelectors: spec.nodeSelectors ?? [],
-      interfaces: spec.interfaces ?? [],
-      serviceSelectors: spec.serviceSelectors ?? [],
-    });
+  for (const { meta, spec } of list<L2AdvertisementSpec>('L2Advertisement').sort(byName)) {
+    const advPools = resolvePools('L2Advertisement', meta.name, spec.pools, spec.poolSelectors);
+    if (!advPools) continue;
+    l2Advertisements.push({ name: meta.name, pools: advPools, nodeSelectors: spec.nodeSelectors ?? [], interfaces: spec.interfaces ?? [], serviceSelectors: spec.serviceSelectors ?? [] });
   }
 
   // ---- BGP peers
   const bgpPeers = new Map<string, ParsedBGPPeer>();
   const secretsByName = new Map<string, SecretLike>();
   for (const s of secrets) if (s.metadata?.name) secretsByName.set(s.metadata.name, s);
-  for (const { meta, spec } of list<BGPPeerSpec>('BGPPeer')) {
+  for (const { meta, spec } of list<BGPPeerSpec>('BGPPeer').sort(byName)) {
     const peerIP = spec.peerAddress === undefined ? undefined : parseIP(spec.peerAddress);
+    // An unnumbered peer (interface) runs over IPv6 link-local addresses.
     const family: Family = peerIP?.family ?? (spec.interface !== undefined ? 6 : 4);
-    if (spec.sourceAddress !== undefined && parseIP(spec.sourceAddress)?.family !== family) {
-      const what = spec.peerAddress !== undefined ? `the family of peerAddress ${spec.peerAddress}` : 'as an unnumbered session (interface) runs over IPv6 link-local addresses; or leave it unset';
-      err('BGPPeer', meta.name, 'spec.sourceAddress', spec.sourceAddress, `must be an IPv${family} address, ${what}`);
-    }
-    if (spec.bfdProfile !== undefined && !bfdProfiles.has(spec.bfdProfile)) {
-      err('BGPPeer', meta.name, 'spec.bfdProfile', spec.bfdProfile, `names no BFDProfile; existing profiles: ${[...bfdProfiles.keys()].join(', ') || '(none)'}`);
-    }
+    let ok = true;
+    const bad = (field: string, value: unknown, message: string) => {
+      ok = false;
+      fault('BGPPeer', meta.name, field, value, message);
+    };
+    if (spec.bfdProfile !== undefined && !bfdProfiles.has(spec.bfdProfile)) bad('spec.bfdProfile', spec.bfdProfile, missing('BFDProfile', spec.bfdProfile, bfdProfiles.keys()));
     let password: string | undefined;
     if (spec.passwordSecret) {
       const sname = spec.passwordSecret.name;
       const sec = secretsByName.get(sname);
-      if (!sec) err('BGPPeer', meta.name, 'spec.passwordSecret.name', sname, `names no Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
-      else if (sec.type !== BGP_PASSWORD_SECRET_TYPE) err('BGPPeer', meta.name, 'spec.passwordSecret.name', sname, `names a Secret of type ${JSON.stringify(sec.type ?? 'Opaque')}; it must be of type ${BGP_PASSWORD_SECRET_TYPE}`);
+      if (!sec) bad('spec.passwordSecret.name', sname, `names no Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
+      else if (sec.type !== BGP_PASSWORD_SECRET_TYPE) bad('spec.passwordSecret.name', sname, `names a Secret of type ${JSON.stringify(sec.type ?? 'Opaque')}; it must be of type ${BGP_PASSWORD_SECRET_TYPE}`);
       else {
         password = decodeSecretValue(sec, BGP_PASSWORD_SECRET_KEY);
-        if (!password) err('BGPPeer', meta.name, 'spec.passwordSecret.name', sname, `names a Secret without a non-empty "${BGP_PASSWORD_SECRET_KEY}" key; add it`);
-        else if (Buffer.byteLength(password) > 80) err('BGPPeer', meta.name, 'spec.passwordSecret.name', sname, 'holds a password longer than 80 bytes, the TCP MD5 key limit');
+        if (!password) bad('spec.passwordSecret.name', sname, `names a Secret without a non-empty "${BGP_PASSWORD_SECRET_KEY}" key; add it`);
+        else if (Buffer.byteLength(password) > 80) bad('spec.passwordSecret.name', sname, 'holds a password longer than 80 bytes, the TCP MD5 key limit');
       }
     }
+    if (!ok) continue;
     const holdTimeMs = spec.holdTime === undefined ? DEFAULT_HOLD_MS : (parseDuration(spec.holdTime) ?? DEFAULT_HOLD_MS);
     const keepaliveTimeMs = spec.keepaliveTime === undefined ? Math.floor(holdTimeMs / 3) : (parseDuration(spec.keepaliveTime) ?? 0);
     bgpPeers.set(meta.name, {
@@ -399,26 +556,32 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
     });
   }
 
-  // ---- BGP advertisements
+  // ---- BGP advertisements: references first; then the older keeps a localPref both set.
   const bgpAdvertisements: ParsedBGPAdvertisement[] = [];
-  for (const { meta, spec } of list<BGPAdvertisementSpec>('BGPAdvertisement')) {
+  for (const { meta, spec } of list<BGPAdvertisementSpec>('BGPAdvertisement').sort(byAge)) {
     const name = meta.name;
+    let ok = true;
+    const bad = (field: string, value: unknown, message: string) => {
+      ok = false;
+      fault('BGPAdvertisement', name, field, value, message);
+    };
     const advPools = resolvePools('BGPAdvertisement', name, spec.pools, spec.poolSelectors);
-    for (const pn of advPools) {
-      const pool = pools.get(pn) as ParsedPool;
+    if (!advPools) ok = false;
+    for (const pn of advPools ?? []) {
+      const pool = sortedPools.get(pn) as ParsedPool;
       for (const r of pool.ranges) {
         const agg = r.family === 4 ? spec.aggregationLength : spec.aggregationLengthV6;
         const widest = Math.min(...rangeToCidrs(r).map((c) => c.prefix));
         if (agg < widest) {
           const field = r.family === 4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6';
-          err('BGPAdvertisement', name, field, agg, `is shorter than the /${widest} prefix of ${r.text} in IPPool/${pn}, so it would announce addresses outside the pool; use ${widest} or longer`);
+          bad(field, agg, `is shorter than the /${widest} prefix of ${r.text} in IPPool/${pn}, so it would announce addresses outside the pool; use ${widest} or longer`);
         }
       }
     }
     const peers = new Set<string>();
     (spec.peers ?? []).forEach((p, i) => {
       if (bgpPeers.has(p)) peers.add(p);
-      else err('BGPAdvertisement', name, `spec.peers[${i}]`, p, `names no BGPPeer; existing peers: ${[...bgpPeers.keys()].join(', ') || '(none)'}`);
+      else bad(`spec.peers[${i}]`, p, missing('BGPPeer', p, bgpPeers.keys()));
     });
     if (!spec.peers?.length) for (const p of bgpPeers.keys()) peers.add(p);
     const std: number[] = [];
@@ -427,13 +590,12 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
       const alias = communities.get(c);
       if (alias) {
         if (alias.kind === 'standard') std.push(alias.value);
-        else err('BGPAdvertisement', name, field, c, 'is the alias of a large community; list it under largeCommunities');
+        else bad(field, c, 'is the alias of a large community; list it under largeCommunities');
         return;
       }
       const v = parseStandardCommunity(c);
       if (v !== undefined) std.push(v);
-      else if (/^[0-9:]+$/.test(c)) err('BGPAdvertisement', name, field, c, 'is not a standard community; expected AS:VALUE with each part at most 65535');
-      else err('BGPAdvertisement', name, field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
+      else bad(field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
     });
     const large: LargeCommunity[] = [];
     (spec.largeCommunities ?? []).forEach((c, i) => {
@@ -441,17 +603,17 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
       const alias = communities.get(c);
       if (alias) {
         if (alias.kind === 'large') large.push(alias.value);
-        else err('BGPAdvertisement', name, field, c, 'is the alias of a standard community; list it under communities');
+        else bad(field, c, 'is the alias of a standard community; list it under communities');
         return;
       }
       const v = parseLargeCommunity(c.startsWith('large:') ? c.slice(6) : c);
       if (v) large.push(v);
-      else if (/^[0-9:]+$/.test(c)) err('BGPAdvertisement', name, field, c, 'is not a large community; expected G:L1:L2 with each part at most 4294967295');
-      else err('BGPAdvertisement', name, field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
+      else bad(field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
     });
+    if (!ok) continue;
     const adv: ParsedBGPAdvertisement = {
       name,
-      pools: advPools,
+      pools: advPools ?? [],
       aggregationLength: spec.aggregationLength,
       aggregationLengthV6: spec.aggregationLengthV6,
       ...(spec.localPref !== undefined ? { localPref: spec.localPref } : {}),
@@ -463,18 +625,16 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
     };
     // The same prefix can carry one LOCAL_PREF only: two advertisements of a pool to a peer must agree.
     if (adv.localPref !== undefined) {
-      for (const other of bgpAdvertisements) {
-        if (other.localPref === undefined || other.localPref === adv.localPref) continue;
+      const other = bgpAdvertisements.find((o) => o.localPref !== undefined && o.localPref !== adv.localPref && adv.pools.some((p) => o.pools.includes(p)) && (adv.peers.some((p) => o.peers.includes(p)) || (adv.peers.length === 0 && o.peers.length === 0)));
+      if (other) {
         const pool = adv.pools.find((p) => other.pools.includes(p));
-        const peer = adv.peers.find((p) => other.peers.includes(p));
-        if (pool !== undefined && (peer !== undefined || (adv.peers.length === 0 && other.peers.length === 0))) {
-          err('BGPAdvertisement', name, 'spec.localPref', adv.localPref, `conflicts with localPref ${other.localPref} of BGPAdvertisement/${other.name} for IPPool/${pool}; advertisements of the same pool to the same peers must use one localPref`);
-        }
+        bad('spec.localPref', adv.localPref, `conflicts with localPref ${other.localPref} of BGPAdvertisement/${other.name} for IPPool/${pool}; advertisements of the same pool to the same peers must use one localPref, and BGPAdvertisement/${other.name} (older, or first by name) keeps it`);
+        continue;
       }
     }
     bgpAdvertisements.push(adv);
   }
+  bgpAdvertisements.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  if (errors.length) return { errors };
-  return { config: { pools, l2Advertisements, bgpPeers, bgpAdvertisements, bfdProfiles, communities }, errors };
+  return { config: { pools: sortedPools, l2Advertisements, bgpPeers, bgpAdvertisements, bfdProfiles, communities }, faults };
 }

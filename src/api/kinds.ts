@@ -5,7 +5,8 @@
 // configuration kind lives in the ironlb namespace (`ironlb-system`, as MetalLB does): objects of
 // these kinds in other namespaces are ignored. ServiceAnnouncement lives beside its Service.
 import * as s from './schema.ts';
-import { parseIP, parseRange, durationPattern, parseDuration } from './addr.ts';
+import { parseApiIP, parseRange, durationPattern, parseDurationNs, poolEntryProblem } from './addr.ts';
+import { poolEntryRules, poolOverlapRule } from './cel.ts';
 import type { Infer, Schema } from './schema.ts';
 
 export const GROUP = 'ironlb.io';
@@ -19,8 +20,25 @@ const objName = () => s.string({ pattern: NAME_RE, maxLength: 253, patternHint: 
 
 /** Linux interface names (IFNAMSIZ 16 with the NUL; no "/", ":" or whitespace). */
 const IFNAME_RE = '^[A-Za-z0-9_.@-]{1,15}$';
-const ipCheck = (v: string): string | undefined => (parseIP(v) ? undefined : 'must be an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1');
-const ipv4Check = (v: string): string | undefined => (parseIP(v)?.family === 4 ? undefined : 'must be an IPv4 address in dotted form (the BGP router ID is 32 bits)');
+// Addresses as Kubernetes' CEL reads them (Go netip: no zones, no leading zeros, no IPv4-mapped IPv6).
+const IP_MESSAGE = 'must be an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1';
+const ipCheck = (v: string): string | undefined => (parseApiIP(v) ? undefined : IP_MESSAGE);
+const ipRules = [{ rule: 'isIP(self)', message: IP_MESSAGE }];
+const IPV4_MESSAGE = 'must be an IPv4 address in dotted form (the BGP router ID is 32 bits)';
+const ipv4Check = (v: string): string | undefined => (parseApiIP(v)?.family === 4 ? undefined : IPV4_MESSAGE);
+const PEER_MESSAGE = 'must be a unicast IPv4 or IPv6 address (not unspecified, not multicast) such as 192.0.2.1 or 2001:db8::1';
+const peerCheck = (v: string): string | undefined => {
+  const ip = parseApiIP(v);
+  const multicast = ip && (ip.family === 4 ? ip.value >> 28n === 0xen : ip.value >> 120n === 0xffn);
+  return ip && ip.value !== 0n && !multicast ? undefined : PEER_MESSAGE;
+};
+const peerRules = [{ rule: "isIP(self) && !ip(self).isUnspecified() && !cidr('224.0.0.0/4').containsIP(ip(self)) && !cidr('ff00::/8').containsIP(ip(self))", message: PEER_MESSAGE }];
+
+/** Namespace names are DNS labels. */
+const DNS_LABEL_RE = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** Label values: empty, or alphanumerics with "-", "_", "." inside (at most 63). */
+const LABEL_VALUE_RE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+const labelValue = () => s.string({ maxLength: 63, pattern: LABEL_VALUE_RE, patternHint: 'a label value (at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit)' });
 
 // ---- shared pieces --------------------------------------------------------------------------
 
@@ -28,7 +46,7 @@ const selectorRequirement = s.object(
   {
     key: s.string({ minLength: 1, maxLength: 317 }).required(),
     operator: s.enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const).required(),
-    values: s.array(s.string({ maxLength: 63 }), { maxItems: 64 }),
+    values: s.array(labelValue(), { maxItems: 64 }),
   },
   {
     rules: [
@@ -44,7 +62,7 @@ const selectorRequirement = s.object(
 
 export const labelSelector = (): Schema<{ matchLabels?: Record<string, string>; matchExpressions?: Infer<typeof selectorRequirement>[] }, boolean> =>
   s.object({
-    matchLabels: s.map(s.string({ maxLength: 63 }), { maxProperties: 64 }),
+    matchLabels: s.map(labelValue(), { maxProperties: 64 }),
     matchExpressions: s.array(selectorRequirement, { maxItems: 32 }),
   });
 const selectors = (what: string) => s.array(labelSelector(), { maxItems: 32, description: what });
@@ -59,31 +77,38 @@ const condition = s.object({
 });
 export type Condition = Infer<typeof condition>;
 
-const duration = (what: string, minMs: number, maxMs: number) =>
-  s.string({
+const duration = (what: string, minMs: number, maxMs: number) => {
+  const message = `must be between ${minMs / 1000}s and ${maxMs / 1000}s`;
+  return s.string({
     pattern: durationPattern,
     maxLength: 32,
     description: what,
     patternHint: 'a duration such as "90s", "1m30s" or "500ms"',
+    // Exact nanoseconds, as CEL's duration() compares them (no rounding to milliseconds).
     check: (v) => {
-      const ms = parseDuration(v);
-      return ms !== undefined && ms >= minMs && ms <= maxMs ? undefined : `must be between ${minMs / 1000}s and ${maxMs / 1000}s`;
+      const ns = parseDurationNs(v);
+      return ns !== undefined && ns >= BigInt(minMs) * 1_000_000n && ns <= BigInt(maxMs) * 1_000_000n ? undefined : message;
     },
+    // Guarded by the pattern: a malformed value is reported by it, not as a CEL evaluation error.
+    rules: [{ rule: `!self.matches('${durationPattern.replaceAll('\\', '\\\\')}') || (duration(self) >= duration('${minMs}ms') && duration(self) <= duration('${maxMs}ms'))`, message }],
   });
+};
+
+/** Exact nanoseconds of a duration field (undefined when unset or malformed). */
+const ns = (v: string | undefined): bigint | undefined => (v === undefined ? undefined : parseDurationNs(v));
 
 // ---- IPPool ---------------------------------------------------------------------------------
+
+/** Entries per pool (was 1024): bounded by the runtime cost of the CEL rules (src/api/cel.ts). */
+export const POOL_MAX_ENTRIES = 64;
 
 export const ipPoolSpec = s.object({
   addresses: s
     .array(
-      s.string({
-        maxLength: 100,
-        check: (v) => {
-          const r = parseRange(v);
-          return r.ok ? undefined : r.reason;
-        },
-      }),
-      { minItems: 1, maxItems: 1024, description: 'Address ranges: CIDRs (10.0.0.0/24, fd00::/120) or start-end ranges, IPv4 and IPv6.' },
+      s.string({ maxLength: 100, check: poolEntryProblem, rules: poolEntryRules() }),
+      // 64, not more: the API server cancels the overlap rule past 1M cost units per call, which
+      // 128 long IPv6 ranges exceed (96 pass); the CRD's estimated cost is then ~13M of 100M.
+      { minItems: 1, maxItems: POOL_MAX_ENTRIES, description: `Address ranges: CIDRs (10.0.0.0/24, fd00::/120), start-end ranges or single addresses, IPv4 and IPv6 (at most ${POOL_MAX_ENTRIES} entries).` },
     )
     .required(),
   autoAssign: s.bool({ default: true, description: 'When false, the pool serves only Services that ask for it by name or by address.' }),
@@ -91,13 +116,33 @@ export const ipPoolSpec = s.object({
   allocateTo: s.object(
     {
       priority: s.int({ min: 0, max: 1_000_000, description: 'Lower is tried first; pools without a priority come last.' }),
-      namespaces: s.array(s.string({ maxLength: 63 }), { maxItems: 256, unique: true }),
+      namespaces: s.array(s.string({ maxLength: 63, pattern: DNS_LABEL_RE, patternHint: 'a namespace name (a DNS label: lowercase letters, digits and "-")' }), { maxItems: 256, unique: true }),
       namespaceSelectors: selectors('Namespaces (by label) whose Services may use this pool.'),
       serviceSelectors: selectors('Services (by label) that may use this pool.'),
     },
     { description: 'Restricts the pool to some Services; a restricted pool is tried before unrestricted ones.' },
   ),
+}, {
+  rules: [{ ...poolOverlapRule(), fieldPath: 'addresses', check: (p) => poolOverlap(p.addresses) === undefined, why: (p) => poolOverlap(p.addresses) }],
 });
+
+/** The first overlap between a pool's own (individually valid) entries, described; else undefined. */
+export function poolOverlap(addresses: readonly string[]): string | undefined {
+  const ranges = addresses.flatMap((text, i) => {
+    const r = parseRange(text);
+    return r.ok && poolEntryProblem(text) === undefined ? [{ i, r: r.range }] : [];
+  });
+  ranges.sort((a, b) => a.r.family - b.r.family || (a.r.first < b.r.first ? -1 : a.r.first > b.r.first ? 1 : 0));
+  let reach: (typeof ranges)[number] | undefined;
+  for (const cur of ranges) {
+    if (reach && reach.r.family === cur.r.family && cur.r.first <= reach.r.last) {
+      const [x, y] = reach.i < cur.i ? [reach, cur] : [cur, reach];
+      return `entries [${x.i}] ${x.r.text} and [${y.i}] ${y.r.text} overlap; the entries of a pool must not overlap (remove or narrow one)`;
+    }
+    if (!reach || reach.r.family !== cur.r.family || cur.r.last > reach.r.last) reach = cur;
+  }
+  return undefined;
+}
 
 export const ipPoolStatus = s.object({
   assignedIPv4: s.int({ min: 0, format: 'int64' }),
@@ -127,7 +172,7 @@ export const bgpPeerSpec = s.object(
     myASN: asn('Our AS number.').required(),
     peerASN: asn("The peer's AS number; or set dynamicASN."),
     dynamicASN: s.enumOf(['internal', 'external'] as const, { description: 'Accept any AS of this kind instead of a fixed peerASN.' }),
-    peerAddress: s.string({ maxLength: 45, check: ipCheck, description: "The peer's address; or set interface (BGP unnumbered)." }),
+    peerAddress: s.string({ maxLength: 45, check: peerCheck, rules: peerRules, description: "The peer's address; or set interface (BGP unnumbered)." }),
     interface: s.string({
       pattern: IFNAME_RE, maxLength: 15, patternHint: 'a Linux interface name',
       description: "BGP unnumbered: peer over this interface with IPv6 link-local addresses (the peer's learned from its router advertisements and neighbour entries) instead of a peerAddress.",
@@ -142,8 +187,8 @@ export const bgpPeerSpec = s.object(
       description: 'Always carry both address families over this one session (MP-BGP), even when the session interface has no address of the other family (IPv4 then goes with an IPv6 next hop where the peer supports RFC 8950). Default: the other family only when the session interface has an address of it.',
     }),
     peerPort: s.int({ min: 1, max: 65535, default: 179 }),
-    sourceAddress: s.string({ maxLength: 45, check: ipCheck }),
-    routerID: s.string({ maxLength: 15, check: ipv4Check }),
+    sourceAddress: s.string({ maxLength: 45, check: ipCheck, rules: ipRules }),
+    routerID: s.string({ maxLength: 15, check: ipv4Check, rules: [{ rule: 'isIP(self) && ip(self).family() == 4', message: IPV4_MESSAGE }] }),
     holdTime: duration('BGP hold time: 0s (no keepalives) or 3s to 65535s; default 90s.', 0, 65_535_000),
     keepaliveTime: duration('Keepalive interval, below the hold time; default a third of it.', 0, 65_535_000),
     connectTime: duration('Time between connection attempts; default 10s.', 1000, 65_535_000),
@@ -187,8 +232,8 @@ export const bgpPeerSpec = s.object(
         message: 'holdTime must be 0s (no keepalives) or at least 3s (RFC 4271 4.2)',
         fieldPath: 'holdTime',
         check: (p) => {
-          const h = p.holdTime === undefined ? undefined : parseDuration(p.holdTime);
-          return h === undefined || h === 0 || h >= 3000;
+          const h = ns(p.holdTime);
+          return h === undefined || h === 0n || h >= 3_000_000_000n;
         },
       },
       {
@@ -197,9 +242,9 @@ export const bgpPeerSpec = s.object(
         fieldPath: 'keepaliveTime',
         check: (p) => {
           if (p.keepaliveTime === undefined) return true;
-          const k = parseDuration(p.keepaliveTime) ?? 0;
-          const h = p.holdTime === undefined ? 90_000 : (parseDuration(p.holdTime) ?? 0);
-          return h === 0 ? k === 0 : k < h;
+          const k = ns(p.keepaliveTime) ?? 0n;
+          const h = p.holdTime === undefined ? 90_000_000_000n : (ns(p.holdTime) ?? 0n);
+          return h === 0n ? k === 0n : k < h;
         },
       },
       {
@@ -207,6 +252,12 @@ export const bgpPeerSpec = s.object(
         message: 'ebgpMultiHop applies to eBGP only; this peer is iBGP (peerASN == myASN)',
         fieldPath: 'ebgpMultiHop',
         check: (p) => !(p.ebgpMultiHop && p.peerASN === p.myASN),
+      },
+      {
+        rule: '!has(self.sourceAddress) || !isIP(self.sourceAddress) || (has(self.peerAddress) ? (!isIP(self.peerAddress) || ip(self.sourceAddress).family() == ip(self.peerAddress).family()) : ip(self.sourceAddress).family() == 6)',
+        message: 'sourceAddress must be of the family of peerAddress (both IPv4 or both IPv6); an unnumbered peer (interface) runs over IPv6',
+        fieldPath: 'sourceAddress',
+        check: (p) => p.sourceAddress === undefined || parseApiIP(p.sourceAddress)?.family === (p.peerAddress !== undefined ? parseApiIP(p.peerAddress)?.family : 6),
       },
     ],
   },
@@ -216,6 +267,41 @@ export const bgpPeerSpec = s.object(
 
 export const STANDARD_COMMUNITY_RE = '^[0-9]{1,5}:[0-9]{1,5}$';
 export const LARGE_COMMUNITY_RE = '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
+export const COMMUNITY_ALIAS_RE = '^[A-Za-z0-9][-_A-Za-z0-9.]*$';
+const U16 = 65535;
+const U32 = 4294967295;
+const partsAtMost = (text: string, max: number) => text.split(':').every((p) => Number(p) <= max);
+
+/** A standard community "AS:VALUE" (each part <= 65535) or an alias name; the CEL rule is its twin. */
+const communityRef = s.string({
+  minLength: 1,
+  maxLength: 63,
+  check: (v) =>
+    (new RegExp(STANDARD_COMMUNITY_RE).test(v) ? partsAtMost(v, U16) : new RegExp(COMMUNITY_ALIAS_RE).test(v))
+      ? undefined
+      : 'must be a standard community AS:VALUE (each part at most 65535) or the name of a Community alias',
+  rules: [
+    {
+      rule: `self.matches('${STANDARD_COMMUNITY_RE}') ? self.split(':').all(p, int(p) <= ${U16}) : self.matches('${COMMUNITY_ALIAS_RE}')`,
+      message: 'must be a standard community AS:VALUE (each part at most 65535) or the name of a Community alias',
+    },
+  ],
+});
+const LARGE_REF_RE = '^(large:)?[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
+const largeCommunityRef = s.string({
+  minLength: 1,
+  maxLength: 63,
+  check: (v) =>
+    (new RegExp(LARGE_REF_RE).test(v) ? partsAtMost(v.replace(/^large:/, ''), U32) : new RegExp(COMMUNITY_ALIAS_RE).test(v))
+      ? undefined
+      : 'must be a large community G:L1:L2 (each part at most 4294967295, optionally prefixed "large:") or the name of a Community alias',
+  rules: [
+    {
+      rule: `self.matches('${LARGE_REF_RE}') ? (self.startsWith('large:') ? self.substring(6) : self).split(':').all(p, int(p) <= ${U32}) : self.matches('${COMMUNITY_ALIAS_RE}')`,
+      message: 'must be a large community G:L1:L2 (each part at most 4294967295, optionally prefixed "large:") or the name of a Community alias',
+    },
+  ],
+});
 
 export const bgpAdvertisementSpec = s.object({
   pools: s.array(objName(), { maxItems: 256, unique: true, description: 'IPPool names; with poolSelectors empty too, every pool.' }),
@@ -223,12 +309,12 @@ export const bgpAdvertisementSpec = s.object({
   aggregationLength: s.int({ min: 0, max: 32, default: 32, description: 'Prefix length announced for IPv4 addresses.' }),
   aggregationLengthV6: s.int({ min: 0, max: 128, default: 128, description: 'Prefix length announced for IPv6 addresses.' }),
   localPref: s.int({ min: 0, max: 4294967295, format: 'int64', description: 'LOCAL_PREF for iBGP peers.' }),
-  communities: s.array(s.string({ minLength: 1, maxLength: 63 }), {
+  communities: s.array(communityRef, {
     maxItems: 64,
     unique: true,
     description: 'Standard communities, as "65000:100" or the name of a Community alias.',
   }),
-  largeCommunities: s.array(s.string({ minLength: 1, maxLength: 63 }), {
+  largeCommunities: s.array(largeCommunityRef, {
     maxItems: 64,
     unique: true,
     description: 'Large communities, as "65000:1:2" or the name of a Community alias.',
@@ -253,20 +339,31 @@ export const bfdProfileSpec = s.object({
 
 // ---- Community ------------------------------------------------------------------------------
 
+const COMMUNITY_VALUE_RE = '^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10})$';
+const COMMUNITY_RANGE_MESSAGE = 'each part of a standard community must be at most 65535, of a large community at most 4294967295';
+
 export const communitySpec = s.object({
   communities: s
     .array(
       s.object({
-        name: s.string({ pattern: '^[A-Za-z0-9][-_A-Za-z0-9.]*$', maxLength: 63, patternHint: 'an alias name (letters, digits, "-", "_", ".")' }).required(),
+        name: s.string({ pattern: COMMUNITY_ALIAS_RE, maxLength: 63, patternHint: 'an alias name (letters, digits, "-", "_", ".")' }).required(),
         value: s
           .string({
-            pattern: '^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10})$',
+            pattern: COMMUNITY_VALUE_RE,
             maxLength: 40,
             patternHint: 'a standard community "65000:100" or a large community "large:65000:1:2"',
+            check: (v) => (v.startsWith('large:') ? partsAtMost(v.slice(6), U32) : partsAtMost(v, U16)) ? undefined : COMMUNITY_RANGE_MESSAGE,
+            rules: [
+              {
+                rule: `!self.matches('${COMMUNITY_VALUE_RE}') || (self.startsWith('large:') ? self.substring(6).split(':').all(p, int(p) <= ${U32}) : self.split(':').all(p, int(p) <= ${U16}))`,
+                message: COMMUNITY_RANGE_MESSAGE,
+              },
+            ],
           })
           .required(),
       }),
-      { minItems: 1, maxItems: 1024 },
+      // Alias names are distinct within one object: the API server enforces it (a list-map).
+      { minItems: 1, maxItems: 1024, mapKeys: ['name'] },
     )
     .required(),
 });

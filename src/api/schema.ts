@@ -19,6 +19,8 @@ export interface Rule<T> {
   /** Path of the offending field relative to the object carrying the rule (for errors). */
   fieldPath?: string;
   check: (value: T) => boolean;
+  /** A more precise TypeScript message when `check` fails (CEL's `message` is static). */
+  why?: (value: T) => string | undefined;
 }
 
 /**
@@ -101,6 +103,11 @@ export interface StringOpts extends Common<string> {
   format?: string;
   /** Extra semantic check: returns what is allowed when `v` is wrong, else undefined. */
   check?: (v: string) => string | undefined;
+  /**
+   * CEL rules on the value (x-kubernetes-validations, `self` is the string) that the API server
+   * evaluates; `check` must refuse exactly what they refuse (unit and integration tests compare).
+   */
+  rules?: ReadonlyArray<{ rule: string; message: string }>;
 }
 
 export function string<O extends StringOpts>(opts: O = {} as O): Schema<string, HasDefault<O>> {
@@ -115,6 +122,7 @@ export function string<O extends StringOpts>(opts: O = {} as O): Schema<string, 
         if (opts.pattern) o.pattern = opts.pattern;
         if (opts.minLength !== undefined) o.minLength = opts.minLength;
         if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
+        if (opts.rules?.length) o['x-kubernetes-validations'] = opts.rules.map((r) => ({ rule: r.rule, message: r.message }));
         return o;
       },
       parse: (v, path, errors) => {
@@ -226,6 +234,8 @@ export interface ArrayOpts<T> extends Common<T[]> {
   maxItems?: number;
   /** Items must be distinct (x-kubernetes-list-type: set for scalars). */
   unique?: boolean;
+  /** Items are objects keyed by these fields, distinct per key (x-kubernetes-list-type: map). */
+  mapKeys?: readonly string[];
 }
 
 export function array<T, O extends ArrayOpts<T> = ArrayOpts<T>>(item: Schema<T, boolean>, opts: O = {} as O): Schema<T[], HasDefault<O>> {
@@ -238,6 +248,10 @@ export function array<T, O extends ArrayOpts<T> = ArrayOpts<T>>(item: Schema<T, 
         if (opts.minItems !== undefined) o.minItems = opts.minItems;
         if (opts.maxItems !== undefined) o.maxItems = opts.maxItems;
         if (opts.unique) o['x-kubernetes-list-type'] = 'set';
+        if (opts.mapKeys?.length) {
+          o['x-kubernetes-list-type'] = 'map';
+          o['x-kubernetes-list-map-keys'] = [...opts.mapKeys];
+        }
         return o;
       },
       parse: (v, path, errors) => {
@@ -270,6 +284,15 @@ export function array<T, O extends ArrayOpts<T> = ArrayOpts<T>>(item: Schema<T, 
             const key = JSON.stringify(x);
             if (seen.has(key)) {
               errors.push({ path: p, value: x, message: 'duplicate item: items must be distinct' });
+              ok = false;
+            }
+            seen.add(key);
+          }
+          if (opts.mapKeys?.length && typeof x === 'object') {
+            const key = JSON.stringify(opts.mapKeys.map((k) => (x as Record<string, unknown>)[k]));
+            if (seen.has(key)) {
+              const what = opts.mapKeys.map((k) => `${k} ${describeValue((x as Record<string, unknown>)[k])}`).join(', ');
+              errors.push({ path: p, value: x, message: `duplicate item with ${what}: ${opts.mapKeys.join(', ')} must be distinct within the list` });
               ok = false;
             }
             seen.add(key);
@@ -385,7 +408,7 @@ export function object<P extends Props, O extends ObjectOpts<ObjectType<P>> = Ob
           if (!r.check(typed)) {
             const p = r.fieldPath ? joinPath(path, r.fieldPath) : path || '(root)';
             const value = r.fieldPath ? r.fieldPath.split('.').reduce<unknown>((acc, key) => (acc as Record<string, unknown> | undefined)?.[key], typed) : typed;
-            errors.push({ path: p, value, message: r.message });
+            errors.push({ path: p, value, message: r.why?.(typed) ?? r.message });
             ok = false;
           }
         }

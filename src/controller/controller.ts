@@ -17,6 +17,9 @@ import {
   formatConfigError,
   isOurs,
   validateConfig,
+  configMessage,
+  objectEvents,
+  objectKey,
   type ConfigError,
   type ConfigurationStateStatus,
   type IPPool,
@@ -74,6 +77,8 @@ export class Controller {
   #allocator: Allocator | undefined;
   #applied: ParsedConfig | undefined;
   #appliedKey = '';
+  /** The raw objects of the applied configuration: the fallback for a version rejected later. */
+  #accepted: unknown[] = [];
   #lastConfigState = '';
   #lastValidTime: string | undefined;
   #leading = false;
@@ -327,42 +332,56 @@ export class Controller {
   }
 
   async #syncConfig(): Promise<void> {
-    const { objects, secrets } = this.configSnapshot();
-    const { config, errors } = validateConfig(objects, secrets);
+    const { objects } = this.configSnapshot();
     const alloc = this.#allocator;
     if (!alloc) return;
-    if (!config) {
+    // Invalid objects are isolated: the accepted set always applies; an object whose edit is bad
+    // keeps its last accepted version (passed back in as `previous`), so nothing is renumbered.
+    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted });
+    const errors = [...v.errors];
+    const rejected = new Set(v.rejected);
+    let config = v.config;
+    let specs = poolSpecs(config);
+    let key = JSON.stringify(specs);
+    let r: ReturnType<Allocator['setPools']> | undefined;
+    // The allocator refusing a pool the validator accepted would be a bug; skip such pools too.
+    for (let i = 0; key !== this.#appliedKey && i < 3; i++) {
+      r = alloc.setPools(specs);
+      if (r.ok) break;
+      const bad = new Set(r.errors.map((e) => e.pool));
+      for (const e of r.errors) {
+        errors.push({ kind: 'IPPool', name: e.pool, field: e.field, value: e.value, message: e.message });
+        rejected.add(objectKey('IPPool', e.pool));
+      }
+      config = { ...config, pools: new Map([...config.pools].filter(([n]) => !bad.has(n))) };
+      specs = poolSpecs(config);
+      key = JSON.stringify(specs);
+    }
+    if (r && !r.ok && key === this.#appliedKey) r = undefined; // what is left is what already serves
+    if (r && !r.ok) {
       this.metrics.configValid.set(0);
       this.metrics.configReloads.inc({ result: 'rejected' });
-      this.#log.warn({ errors: errors.slice(0, 20).map(formatConfigError) }, 'configuration rejected; the last valid one keeps serving');
-      await this.#reportConfig(false, errors);
+      this.#log.error({ errors: errors.slice(0, 20).map(formatConfigError) }, 'the allocator refused the configuration; the last applied one keeps serving');
+      await this.#reportConfig(errors, [...rejected].sort(), v.kept);
       return;
     }
-    const specs = poolSpecs(config);
-    const key = JSON.stringify(specs);
-    this.metrics.configValid.set(1);
+    this.#accepted = v.accepted;
+    this.metrics.configValid.set(errors.length ? 0 : 1);
+    this.metrics.configRejectedObjects.set(rejected.size);
     this.#lastValidTime = new Date().toISOString();
-    if (key === this.#appliedKey) {
+    if (errors.length) this.#log.warn({ rejected: [...rejected].sort(), kept: v.kept, errors: errors.slice(0, 20).map(formatConfigError) }, `${rejected.size} object(s) rejected and skipped; the rest is applied`);
+    if (!r) {
       this.#applied = config;
       this.metrics.configReloads.inc({ result: 'unchanged' });
-      await this.#reportConfig(true, []);
-      return;
-    }
-    const r = alloc.setPools(specs);
-    if (!r.ok) {
-      // The API validator accepted what the allocator refuses: report it like any invalid config.
-      const errs: ConfigError[] = r.errors.map((e) => ({ kind: 'IPPool', name: e.pool, field: e.field, value: e.value, message: e.message }));
-      this.metrics.configValid.set(0);
-      this.metrics.configReloads.inc({ result: 'rejected' });
-      await this.#reportConfig(false, errs);
+      await this.#reportConfig(errors, [...rejected].sort(), v.kept);
       return;
     }
     const first = this.#applied === undefined;
     this.#applied = config;
     this.#appliedKey = key;
     this.metrics.configReloads.inc({ result: 'applied' });
-    this.#log.info({ pools: specs.map((p) => p.name), revoked: r.revoked.length }, 'configuration applied');
-    await this.#reportConfig(true, []);
+    this.#log.info({ pools: specs.map((p) => p.name), revoked: r.revoked.length, rejected: rejected.size }, 'configuration applied');
+    await this.#reportConfig(errors, [...rejected].sort(), v.kept);
     if (first && !this.#startupDone) this.#startup(alloc);
     for (const rv of r.revoked) {
       this.#revoked.set(rv.key, { addresses: rv.addresses, message: `${rv.reason}: ${rv.message}` });
@@ -401,8 +420,9 @@ export class Controller {
     this.#log.info({ services: ours.length, confirmed, refused: refused.length }, 'start-up: existing assignments confirmed');
   }
 
-  async #reportConfig(valid: boolean, errors: ConfigError[]): Promise<void> {
-    const message = valid ? 'configuration valid and applied' : `configuration rejected (${errors.length} error(s)); the last valid configuration keeps serving: ${errors.slice(0, 3).map(formatConfigError).join('; ')}`;
+  async #reportConfig(errors: ConfigError[], rejected: string[], kept: string[]): Promise<void> {
+    const valid = errors.length === 0;
+    const message = configMessage(errors, rejected, kept);
     const status: ConfigurationStateStatus = {
       component: 'controller',
       valid,
@@ -434,24 +454,17 @@ export class Controller {
       this.metrics.apiErrors.inc({ op: 'configurationstate' });
       this.#log.warn({ err: errorText(err) }, 'cannot write ConfigurationState');
     }
+    const stateRef = { apiVersion: API_VERSION, kind: 'ConfigurationState', name: CONFIG_STATE_NAME, namespace: ns, ...ref };
     if (valid) {
-      await this.#events.record({ apiVersion: API_VERSION, kind: 'ConfigurationState', name: CONFIG_STATE_NAME, namespace: ns, ...ref }, 'Normal', 'ConfigurationAccepted', 'configuration valid and applied');
+      await this.#events.record(stateRef, 'Normal', 'ConfigurationAccepted', message);
       return;
     }
-    await this.#events.record({ apiVersion: API_VERSION, kind: 'ConfigurationState', name: CONFIG_STATE_NAME, namespace: ns, ...ref }, 'Warning', 'InvalidConfiguration', message.slice(0, 1024));
-    // And one Event on each offending object, so `kubectl describe` on it says what is wrong.
-    const byObject = new Map<string, ConfigError[]>();
-    for (const e of errors) byObject.set(`${e.kind}/${e.name}`, [...(byObject.get(`${e.kind}/${e.name}`) ?? []), e]);
-    for (const [, errs] of [...byObject].slice(0, 20)) {
-      const e = errs[0] as ConfigError;
+    await this.#events.record(stateRef, 'Warning', 'InvalidConfiguration', message.slice(0, 1024));
+    // And one Event on each rejected object, so `kubectl describe` on it says what is wrong.
+    for (const [, e] of [...objectEvents(errors, kept)].slice(0, 50)) {
       if (!(CONFIG_KINDS as readonly string[]).includes(e.kind)) continue;
       const cluster = e.kind === 'IPPool';
-      await this.#events.record(
-        { apiVersion: API_VERSION, kind: e.kind, name: e.name, ...(cluster ? {} : { namespace: ns }) },
-        'Warning',
-        'InvalidConfiguration',
-        errs.map(formatConfigError).join('; ').slice(0, 1024),
-      );
+      await this.#events.record({ apiVersion: API_VERSION, kind: e.kind, name: e.name, ...(cluster ? {} : { namespace: ns }) }, 'Warning', 'InvalidConfiguration', e.message.slice(0, 1024));
     }
   }
 

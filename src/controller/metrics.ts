@@ -10,6 +10,7 @@ export interface ControllerMetrics {
   allocationFailures: Counter<'reason'>;
   apiErrors: Counter<'op'>;
   configValid: Gauge;
+  configRejectedObjects: Gauge;
   configReloads: Counter<'result'>;
   leader: Gauge;
 }
@@ -24,8 +25,9 @@ export function createMetrics(registry: Registry = new Registry()): ControllerMe
     allocations: new Counter({ name: 'ironlb_controller_allocations_total', help: 'Allocation outcomes: allocated, failed, released.', labelNames: ['result'], registers }),
     allocationFailures: new Counter({ name: 'ironlb_controller_allocation_failures_total', help: 'Refused allocations by reason.', labelNames: ['reason'], registers }),
     apiErrors: new Counter({ name: 'ironlb_controller_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
-    configValid: new Gauge({ name: 'ironlb_controller_config_valid', help: '1 when the latest configuration is valid, 0 when it was rejected (the last valid one keeps serving).', registers }),
-    configReloads: new Counter({ name: 'ironlb_controller_config_reloads_total', help: 'Configuration loads by result: applied, rejected, unchanged.', labelNames: ['result'], registers }),
+    configValid: new Gauge({ name: 'ironlb_controller_config_valid', help: '1 when every configuration object is valid, 0 when some are rejected (they are skipped or keep their last accepted version; the rest applies).', registers }),
+    configRejectedObjects: new Gauge({ name: 'ironlb_controller_config_rejected_objects', help: 'Configuration objects whose current version is rejected (skipped, or served in their last accepted version).', registers }),
+    configReloads: new Counter({ name: 'ironlb_controller_config_reloads_total', help: 'Configuration loads by result: applied, unchanged, rejected (the allocator refused it whole).', labelNames: ['result'], registers }),
     leader: new Gauge({ name: 'ironlb_controller_leader', help: '1 while this controller is the leader.', registers }),
   };
 }

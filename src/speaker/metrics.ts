@@ -13,6 +13,7 @@ export interface SpeakerMetrics {
   reconciles: Counter;
   reconcileSeconds: Histogram;
   configValid: Gauge;
+  configRejectedObjects: Gauge;
   apiErrors: Counter<'op'>;
   unannounced: Gauge;
 }
@@ -35,7 +36,8 @@ export function createSpeakerMetrics(registry: Registry = new Registry()): Speak
     }),
     reconciles: new Counter({ name: 'ironlb_speaker_reconciles_total', help: 'Decisions taken (coalesced changes).', registers }),
     reconcileSeconds: new Histogram({ name: 'ironlb_speaker_reconcile_duration_seconds', help: 'Time to decide and apply one reconcile (Layer 2 part, synchronous).', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
-    configValid: new Gauge({ name: 'ironlb_speaker_config_valid', help: '1 when the latest configuration is valid, 0 when rejected (the last valid one keeps serving).', registers }),
+    configValid: new Gauge({ name: 'ironlb_speaker_config_valid', help: '1 when every configuration object is valid, 0 when some are rejected (they are skipped or keep their last accepted version; the rest applies).', registers }),
+    configRejectedObjects: new Gauge({ name: 'ironlb_speaker_config_rejected_objects', help: 'Configuration objects whose current version is rejected (skipped, or served in their last accepted version).', registers }),
     apiErrors: new Counter({ name: 'ironlb_speaker_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
     // For the "should be announced and is not" alert: the view is cluster-wide, so any speaker with quorum can tell.
     unannounced: new Gauge({ name: 'ironlb_speaker_services_unannounced', help: 'Services with an address and a ready endpoint that no node announces, in this speaker\'s cluster-wide view.', registers }),

@@ -13,6 +13,7 @@ import {
   VERSION,
   formatConfigError,
   validateConfig,
+  configMessage,
   type ClassPolicy,
   type ConfigError,
   type ParsedConfig,
@@ -102,6 +103,8 @@ export class Speaker {
   #joinTimer: NodeJS.Timeout | undefined;
 
   #applied: ParsedConfig | undefined;
+  /** The raw objects of the applied configuration: the fallback for a version rejected later. */
+  #accepted: unknown[] = [];
   #configKey = '';
   #lastValidTime: string | undefined;
   #subnets: LocalSubnet[] = [];
@@ -375,26 +378,26 @@ export class Speaker {
   #syncConfig(): void {
     const objects: unknown[] = [];
     for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
-    const { config, errors } = validateConfig(objects, this.#secrets.list());
-    if (!config) {
-      this.metrics.configValid.set(0);
-      this.#log.warn({ errors: errors.slice(0, 20).map(formatConfigError) }, 'configuration rejected; the last valid one keeps serving');
-      this.#reportConfig(false, errors);
-      return;
-    }
-    this.metrics.configValid.set(1);
+    // Invalid objects are isolated as in the controller: the accepted set always applies, and a
+    // bad edit keeps the object's last accepted version (Events on the objects: the controller's).
+    const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted });
+    this.#accepted = accepted;
+    this.metrics.configValid.set(errors.length ? 0 : 1);
+    this.metrics.configRejectedObjects.set(rejected.length);
+    if (errors.length) this.#log.warn({ rejected, kept, errors: errors.slice(0, 20).map(formatConfigError) }, `${rejected.length} object(s) rejected and skipped; the rest is applied`);
     this.#lastValidTime = new Date().toISOString();
     const key = JSON.stringify(config, (_k, v: unknown) => (v instanceof Map ? [...v] : v instanceof Set ? [...v] : typeof v === 'bigint' ? v.toString() : v));
     if (key !== this.#configKey) {
       this.#configKey = key;
       this.#applied = config;
-      this.#log.info({ pools: config.pools.size, l2: config.l2Advertisements.length, peers: config.bgpPeers.size, bgp: config.bgpAdvertisements.length }, 'configuration applied');
+      this.#log.info({ pools: config.pools.size, l2: config.l2Advertisements.length, peers: config.bgpPeers.size, bgp: config.bgpAdvertisements.length, rejected: rejected.length }, 'configuration applied');
     }
-    this.#reportConfig(true, []);
+    this.#reportConfig(errors, rejected, kept);
   }
 
-  #reportConfig(valid: boolean, errors: ConfigError[]): void {
-    const message = valid ? 'configuration valid and applied' : `configuration rejected (${errors.length} error(s)); the last valid configuration keeps serving: ${errors.slice(0, 3).map(formatConfigError).join('; ')}`;
+  #reportConfig(errors: ConfigError[], rejected: string[], kept: string[]): void {
+    const valid = errors.length === 0;
+    const message = configMessage(errors, rejected, kept);
     const st = configStatus(
       this.node,
       valid,

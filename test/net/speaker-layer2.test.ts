@@ -114,7 +114,7 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
     c.startSpeaker(c.nodes.indexOf(termNode));
     await termNode.waitLog(/membership running/, 180_000, termNode.log.length);
 
-    // ---- an invalid change keeps the last valid configuration serving, and says why
+    // ---- an invalid object is skipped (the rest keeps serving), and the speaker says why
     await c.apply('L2Advertisement', 'broken', { pools: ['no-such-pool'] });
     const cs = await waitFor(
       async () => {
@@ -124,7 +124,7 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
       { what: 'ConfigurationState speaker-n0 invalid', timeoutMs: 10_000 },
     );
     assert.match(cs.message ?? '', /no-such-pool/);
-    assert.equal((await c.arpOwners('10.82.0.100')).length, 1, 'the last valid configuration keeps serving');
+    assert.equal((await c.arpOwners('10.82.0.100')).length, 1, 'the valid rest of the configuration keeps serving');
     await waitFor(
       async () => (await c.api.core.listNamespacedEvent({ namespace: 'ironlb-system' })).items.find((e) => e.involvedObject.name === 'speaker-n0' && e.reason === 'InvalidConfiguration'),
       { what: 'InvalidConfiguration Event on speaker-n0', timeoutMs: 10_000 },

@@ -36,7 +36,7 @@ const cases: Case[] = [
   {
     name: 'overlap inside one pool (IPv6)',
     objects: [pool('a', { addresses: ['fd00::/120', 'fd00::10-fd00::20'] })],
-    want: [['IPPool/a spec.addresses[1]', /overlaps fd00::\/120 in the same pool/]],
+    want: [['IPPool/a spec.addresses', /entries \[0\] fd00::\/120 and \[1\] fd00::10-fd00::20 overlap/]],
   },
   { name: 'wrong type for autoAssign', objects: [pool('p', { addresses: ['10.0.0.0/24'], autoAssign: 'yes' })], want: [['IPPool/p spec.autoAssign', /must be true or false, got string/]] },
   { name: 'unknown field (typo)', objects: [pool('p', { addresses: ['10.0.0.0/24'], autoassign: false })], want: [['IPPool/p spec.autoassign', /unknown field; allowed fields: addresses, autoAssign/]] },
@@ -54,7 +54,7 @@ const cases: Case[] = [
   { name: 'both peerASN and dynamicASN', objects: [peer('p', { dynamicASN: 'external' })], want: [['BGPPeer/p spec.peerASN', /exactly one of peerASN and dynamicASN/]] },
   { name: 'neither peerASN nor dynamicASN', objects: [obj('BGPPeer', 'p', { myASN: 1, peerAddress: '10.9.0.1' })], want: [['BGPPeer/p spec.peerASN', /exactly one of peerASN and dynamicASN/]] },
   { name: 'ASN too large', objects: [peer('p', { myASN: 4294967296 })], want: [['BGPPeer/p spec.myASN', /<= 4294967295/]] },
-  { name: 'bad peer address', objects: [peer('p', { peerAddress: '10.9.0' })], want: [['BGPPeer/p spec.peerAddress', /must be an IPv4 or IPv6 address/]] },
+  { name: 'bad peer address', objects: [peer('p', { peerAddress: '10.9.0' })], want: [['BGPPeer/p spec.peerAddress', /must be a unicast IPv4 or IPv6 address/]] },
   { name: 'router ID must be IPv4', objects: [peer('p', { routerID: 'fd00::1' })], want: [['BGPPeer/p spec.routerID', /must be an IPv4 address/]] },
   { name: 'hold time of 2s', objects: [peer('p', { holdTime: '2s' })], want: [['BGPPeer/p spec.holdTime', /0s \(no keepalives\) or at least 3s/]] },
   { name: 'keepalive >= hold', objects: [peer('p', { holdTime: '9s', keepaliveTime: '9s' })], want: [['BGPPeer/p spec.keepaliveTime', /shorter than holdTime/]] },
@@ -62,8 +62,20 @@ const cases: Case[] = [
   { name: 'malformed duration', objects: [peer('p', { holdTime: '90 seconds' })], want: [['BGPPeer/p spec.holdTime', /a duration such as "90s"/]] },
   { name: 'port out of range', objects: [peer('p', { peerPort: 70000 })], want: [['BGPPeer/p spec.peerPort', /<= 65535/]] },
   { name: 'multihop on iBGP', objects: [peer('p', { peerASN: 64500, ebgpMultiHop: true })], want: [['BGPPeer/p spec.ebgpMultiHop', /eBGP only/]] },
-  { name: 'source address of the other family', objects: [peer('p', { sourceAddress: 'fd00::1' })], want: [['BGPPeer/p spec.sourceAddress', /must be an IPv4 address, the family of peerAddress/]] },
-  { name: 'dangling BFD profile', objects: [peer('p', { bfdProfile: 'fast' })], want: [['BGPPeer/p spec.bfdProfile', /names no BFDProfile; existing profiles: \(none\)/]] },
+  { name: 'source address of the other family', objects: [peer('p', { sourceAddress: 'fd00::1' })], want: [['BGPPeer/p spec.sourceAddress', /sourceAddress must be of the family of peerAddress/]] },
+  { name: 'dangling BFD profile', objects: [peer('p', { bfdProfile: 'fast' })], want: [['BGPPeer/p spec.bfdProfile', /names no BFDProfile; existing: \(none\)/]] },
+  { name: 'multicast peer address', objects: [peer('p', { peerAddress: 'ff02::5' })], want: [['BGPPeer/p spec.peerAddress', /unicast/]] },
+  { name: 'IPv4-mapped IPv6 source address', objects: [peer('p', { sourceAddress: '::ffff:10.9.0.2' })], want: [['BGPPeer/p spec.sourceAddress', /must be an IPv4 or IPv6 address/]] },
+  { name: 'connect time below 1s (exact, not rounded)', objects: [peer('p', { connectTime: '999.9999ms' })], want: [['BGPPeer/p spec.connectTime', /between 1s and 65535s/]] },
+  { name: 'hold time too long', objects: [peer('p', { holdTime: '65536s' })], want: [['BGPPeer/p spec.holdTime', /between 0s and 65535s/]] },
+  { name: 'IPv4-mapped IPv6 pool entry', objects: [pool('p', { addresses: ['::ffff:10.0.0.1'] })], want: [['IPPool/p spec.addresses[0]', /not an address, CIDR or range/]] },
+  { name: 'prefix length with a leading zero', objects: [pool('p', { addresses: ['10.0.0.0/024'] })], want: [['IPPool/p spec.addresses[0]', /not a valid CIDR/]] },
+  { name: 'IPv6 range over 2^80 addresses', objects: [pool('p', { addresses: ['fd00:0:0:ffff::-fd00:0:1:ffff::'] })], want: [['IPPool/p spec.addresses[0]', /too large/]] },
+  { name: 'namespace name that is no DNS label', objects: [pool('p', { addresses: ['10.0.0.0/24'], allocateTo: { namespaces: ['Web_1'] } })], want: [['IPPool/p spec.allocateTo.namespaces[0]', /a namespace name/]] },
+  { name: 'label value with a space', objects: [pool('p', { addresses: ['10.0.0.0/24'], allocateTo: { serviceSelectors: [{ matchLabels: { app: 'a b' } }] } })], want: [['IPPool/p spec.allocateTo.serviceSelectors[0].matchLabels["app"]', /a label value/]] },
+  { name: 'large community part out of range', objects: [obj('BGPAdvertisement', 'adv', { largeCommunities: ['1:2:4294967296'] })], want: [['BGPAdvertisement/adv spec.largeCommunities[0]', /at most 4294967295/]] },
+  { name: 'alias defined twice in one Community', objects: [obj('Community', 'c', { communities: [{ name: 'x', value: '1:1' }, { name: 'x', value: '1:2' }] })], want: [['Community/c spec.communities[1]', /duplicate item with name "x"/]] },
+  { name: 'alias value out of range', objects: [obj('Community', 'c', { communities: [{ name: 'x', value: '70000:1' }] })], want: [['Community/c spec.communities[0].value', /at most 65535/]] },
   { name: 'missing secret', objects: [peer('p', { passwordSecret: { name: 'nope' } })], want: [['BGPPeer/p spec.passwordSecret.name', /names no Secret .* kubernetes\.io\/basic-auth/]] },
   {
     name: 'secret of the wrong type',
@@ -79,7 +91,7 @@ const cases: Case[] = [
   },
   { name: 'BFD detect multiplier 1', objects: [obj('BFDProfile', 'b', { detectMultiplier: 1 })], want: [['BFDProfile/b spec.detectMultiplier', /integer >= 2 and <= 255/]] },
   // advertisements
-  { name: 'L2 advertisement naming a missing pool', objects: [pool('a', { addresses: ['10.0.0.0/24'] }), obj('L2Advertisement', 'l2', { pools: ['b'] })], want: [['L2Advertisement/l2 spec.pools[0]', /names no IPPool; existing pools: a/]] },
+  { name: 'L2 advertisement naming a missing pool', objects: [pool('a', { addresses: ['10.0.0.0/24'] }), obj('L2Advertisement', 'l2', { pools: ['b'] })], want: [['L2Advertisement/l2 spec.pools[0]', /names no IPPool; existing: a/]] },
   { name: 'interface name too long', objects: [obj('L2Advertisement', 'l2', { interfaces: ['a-very-long-interface'] })], want: [['L2Advertisement/l2 spec.interfaces[0]', /at most 15 characters/]] },
   {
     name: 'aggregation shorter than the pool prefix',
@@ -112,10 +124,24 @@ const cases: Case[] = [
   },
 ];
 
+const keyOf = (o: unknown) => {
+  const x = o as { kind?: string; metadata?: { name?: string; namespace?: string } };
+  return x.kind === 'IPPool' ? `IPPool/${x.metadata?.name}` : `${x.kind}/${x.metadata?.namespace}/${x.metadata?.name}`;
+};
+
 for (const c of cases) {
   test(`validation: ${c.name}`, () => {
     const r = validateConfig(c.objects, c.secrets ?? []);
-    assert.equal(r.config, undefined, 'an invalid configuration must not produce a config');
+    // The objects at fault are rejected and left out; the others are applied.
+    const faulty = new Set(c.want.map(([where]) => where.split(' ')[0]));
+    for (const o of c.objects) {
+      const k = keyOf(o);
+      const [kind, name] = [k.split('/')[0], k.split('/').at(-1)];
+      if (!faulty.has(`${kind}/${name}`) || name === undefined || c.name === 'duplicate names') continue;
+      assert.ok(r.rejected.includes(k), `${k} must be rejected: ${JSON.stringify(r.rejected)}`);
+      const parsed = { IPPool: r.config.pools, BGPPeer: r.config.bgpPeers, BFDProfile: r.config.bfdProfiles } as Record<string, Map<string, unknown>>;
+      assert.equal(parsed[kind as string]?.has(name) ?? false, false, `${k} must not be in the applied configuration`);
+    }
     const got = r.errors.map((e) => ({ where: `${e.kind}/${e.name} ${e.field}`, text: formatConfigError(e), message: e.message }));
     assert.equal(got.length, c.want.length, `errors: ${JSON.stringify(got.map((g) => g.text), null, 1)}`);
     c.want.forEach(([where, re], i) => {
@@ -127,7 +153,10 @@ for (const c of cases) {
 
 test('every error message names the object, the field and the value', () => {
   const r = validateConfig([pool('a', { addresses: ['10.0.0.0/24'] }), pool('b', { addresses: ['10.0.0.5/32'] })]);
-  assert.equal(formatConfigError(r.errors[0]!), 'IPPool/b: spec.addresses[0]: "10.0.0.5/32": overlaps 10.0.0.0/24 of IPPool/a (from 10.0.0.5); pools and their ranges must not overlap');
+  assert.equal(
+    formatConfigError(r.errors[0]!),
+    'IPPool/b: spec.addresses[0]: "10.0.0.5/32": overlaps 10.0.0.0/24 of IPPool/a (from 10.0.0.5); pools must not overlap, and IPPool/a (older, or first by name) keeps them: remove or narrow one of the two',
+  );
 });
 
 test('a valid configuration parses: defaults, ranges as bigints, resolved references', () => {
@@ -192,4 +221,76 @@ test('class filtering: no class is ours by default, other classes and types are 
   assert.equal(isOurs({ spec: { type: 'LoadBalancer', loadBalancerClass: 'other.io/lb' } }), false);
   assert.equal(isOurs({ spec: { type: 'LoadBalancer', loadBalancerClass: 'other.io/lb' } }, { loadBalancerClass: 'other.io/lb' }), true);
   assert.equal(isOurs({ spec: { type: 'ClusterIP' } }), false);
+});
+
+// ---- isolation: one invalid object never stops the others ----------------------------------
+
+const at = (o: ReturnType<typeof pool>, t: string) => ({ ...o, metadata: { ...o.metadata, creationTimestamp: t } });
+
+test('isolation: an invalid pool is rejected alone; the valid ones and what uses them are applied', () => {
+  const r = validateConfig([
+    pool('a', { addresses: ['10.0.0.0/24'] }),
+    pool('bad', { addresses: ['10.0.1.1/24'] }),
+    pool('c', { addresses: ['10.0.2.0/24'] }),
+    obj('L2Advertisement', 'l2', { pools: ['a', 'c'] }),
+  ]);
+  assert.deepEqual(r.rejected, ['IPPool/bad']);
+  assert.deepEqual(r.kept, []);
+  assert.deepEqual([...r.config.pools.keys()], ['a', 'c']);
+  assert.deepEqual(r.config.l2Advertisements.map((l) => l.pools), [['a', 'c']]);
+  assert.deepEqual(r.errors.map((e) => `${e.kind}/${e.name} ${e.field}`), ['IPPool/bad spec.addresses[0]']);
+  assert.deepEqual(r.accepted.map((o) => (o as { metadata: { name: string } }).metadata.name).sort(), ['a', 'c', 'l2']);
+});
+
+test('isolation: of two overlapping pools the newer loses (creationTimestamp, then name), whatever the names', () => {
+  const r = validateConfig([at(pool('a-new', { addresses: ['10.0.0.128/25'] }), '2026-01-02T00:00:00Z'), at(pool('z-old', { addresses: ['10.0.0.0/24'] }), '2026-01-01T00:00:00Z')]);
+  assert.deepEqual(r.rejected, ['IPPool/a-new']);
+  assert.deepEqual([...r.config.pools.keys()], ['z-old']);
+  assert.match(r.errors[0]?.message ?? '', /overlaps 10\.0\.0\.0\/24 of IPPool\/z-old .* IPPool\/z-old \(older, or first by name\) keeps them/);
+});
+
+test('isolation: rejections cascade to referrers, which say the referee is rejected', () => {
+  const r = validateConfig([
+    pool('a', { addresses: ['10.0.0.0/24'] }),
+    pool('b', { addresses: ['10.0.0.0/25'] }),
+    obj('L2Advertisement', 'l2b', { pools: ['b'] }),
+    peer('r1', { bfdProfile: 'missing' }),
+    obj('BGPAdvertisement', 'adv', { peers: ['r1'] }),
+    obj('BGPAdvertisement', 'ok', { pools: ['a'] }),
+  ]);
+  assert.deepEqual(r.rejected, ['BGPAdvertisement/ironlb-system/adv', 'BGPPeer/ironlb-system/r1', 'IPPool/b', 'L2Advertisement/ironlb-system/l2b']);
+  const msg = (name: string) => r.errors.find((e) => e.name === name)?.message ?? '';
+  assert.match(msg('l2b'), /names IPPool\/b, which is rejected \(see its own errors\)/);
+  assert.match(msg('adv'), /names BGPPeer\/r1, which is rejected/);
+  assert.deepEqual(r.config.bgpAdvertisements.map((a) => a.name), ['ok']);
+});
+
+test('isolation: a rejected edit keeps the last accepted version; a new bad object has none to keep', () => {
+  const v1 = [pool('a', { addresses: ['10.0.0.0/24'] }), at(pool('b', { addresses: ['10.0.1.0/24'] }), '2026-01-02T00:00:00Z')];
+  const first = validateConfig(v1);
+  assert.deepEqual(first.errors, []);
+  // b is edited into an overlap with the older a (a conflict CEL cannot see), and fails its own checks next.
+  const v2 = [v1[0]!, at(pool('b', { addresses: ['10.0.0.128/25'] }), '2026-01-02T00:00:00Z'), at(pool('c', { addresses: ['10.0.1.0/24'] }), '2026-01-03T00:00:00Z')];
+  const second = validateConfig(v2, [], { previous: first.accepted });
+  assert.deepEqual(second.rejected, ['IPPool/b', 'IPPool/c']);
+  assert.deepEqual(second.kept, ['IPPool/b']);
+  // The kept b still holds 10.0.1.0/24, so the new c (which overlaps it) is the one skipped.
+  assert.deepEqual(second.config.pools.get('b')?.ranges.map((x) => x.text), ['10.0.1.0/24']);
+  assert.equal(second.config.pools.has('c'), false);
+  const third = validateConfig([v1[0]!, at(pool('b', { addresses: ['10.0.1.1/24'] }), '2026-01-02T00:00:00Z')], [], { previous: second.accepted });
+  assert.deepEqual(third.kept, ['IPPool/b']);
+  assert.match(third.errors[0]?.message ?? '', /host bits set/);
+  assert.deepEqual(third.config.pools.get('b')?.ranges.map((x) => x.text), ['10.0.1.0/24']);
+});
+
+test('pool entries: the TypeScript twin of the CEL rules (exact bounds, keys)', async () => {
+  const { poolEntryProblem, parseDurationNs, parseApiIP } = await import('../../src/api/addr.ts');
+  const ok = ['10.0.0.0/8', '10.0.0.0-10.255.255.255', ' 10.0.0.1 - 10.0.0.9 ', 'fd00::/48', 'fd00:0:0:ffff::-fd00:0:1:fffe::', '223.255.255.255', '::2', 'fec0::1', '64:ff9b::10.0.0.1'];
+  const bad = ['10.0.0.0-11.0.0.0', 'fd00::/47', 'fd00:0:0:ffff::-fd00:0:1:ffff::', '224.0.0.0', '0.0.0.1', '::1', 'febf::1', '::ffff:10.0.0.1', '10.0.0.0/024', '010.0.0.1'];
+  for (const e of ok) assert.equal(poolEntryProblem(e), undefined, e);
+  for (const e of bad) assert.notEqual(poolEntryProblem(e), undefined, e);
+  assert.equal(parseDurationNs('1.5ms'), 1_500_000n);
+  assert.equal(parseDurationNs('1m0.000000001s'), 60_000_000_001n);
+  assert.equal(parseApiIP('::ffff:1.2.3.4'), undefined);
+  assert.equal(parseApiIP('::1.2.3.4')?.value, 0x01020304n, 'IPv4-compatible, as Go reads it (not IPv4-mapped)');
 });
