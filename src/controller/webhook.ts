@@ -74,6 +74,14 @@ function clip(s: string, max = MAX_MESSAGE): string {
   return printable.length > max ? `${printable.slice(0, max)}… (${printable.length - max} more characters)` : printable;
 }
 
+/** The CA first, then the other certificates of `bundle` that have not expired. */
+function currentBundle(bundle: string, caPem: string, now: number): string {
+  const certs = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+  const ca = caPem.trim();
+  const others = certs.filter((c) => c.trim() !== ca && notAfterOf(c).getTime() > now);
+  return [caPem, ...others].map((c) => (c.endsWith('\n') ? c : `${c}\n`)).join('');
+}
+
 async function importCaKey(pem: string): Promise<webcrypto.CryptoKey> {
   const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   return webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
@@ -214,7 +222,8 @@ export class AdmissionWebhook {
       this.#log.info({ notAfter: notAfterOf(ca.certPem) }, 'webhook CA created');
     } else {
       ca = { cert: new x509.X509Certificate(have.caPem), key: await importCaKey(have.caKeyPem), certPem: have.caPem, keyPem: have.caKeyPem };
-      bundle = have.caPem;
+      // A leaf renewal keeps the bundle (a previous CA stays until it expires).
+      bundle = currentBundle(have.bundlePem, have.caPem, now);
     }
     const leaf = await issue(ca, { commonName: this.#o.dnsNames[0] ?? 'ironlb-webhook', dnsNames: this.#o.dnsNames, ipAddresses: this.#o.ipAddresses ?? [], usage: 'server', validityMs: leafMs });
     return { caPem: ca.certPem, caKeyPem: ca.keyPem, bundlePem: bundle, certPem: leaf.certPem, keyPem: leaf.keyPem };

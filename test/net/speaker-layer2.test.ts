@@ -179,8 +179,9 @@ test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming,
       await waitFor(async () => (await byName(c, o4).metric('ironlb_speaker_l2_quorum')) === 0, { what: `${o4} reports no Layer 2 quorum`, timeoutMs: 5000, intervalMs: 200 });
       await byName(c, o4).waitLog(/Layer 2 quorum lost/, 5000);
       // The address stays with the survivor (the cut node holds back; no second MAC answers).
-      assert.deepEqual(await c.arpOwners('10.82.0.130'), [other]);
-      assert.deepEqual(await c.arpOwners('10.82.0.100'), [await owner(c, 's1', o4)], 'the cut-off node answers for no address');
+      // Listen a full second: a late answer on a loaded machine must not read as "nobody".
+      assert.deepEqual(await c.arpOwners('10.82.0.130', 1000), [other]);
+      assert.deepEqual(await c.arpOwners('10.82.0.100', 1000), [await owner(c, 's1', o4)], 'the cut-off node answers for no address');
     } finally {
       await cut.exec('nft', ['delete', 'table', 'inet', 'ilbscut']);
     }

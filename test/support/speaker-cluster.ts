@@ -422,8 +422,8 @@ export class SpeakerCluster {
   }
 
   /** Node names whose MAC answers ARP for `ip`. */
-  async arpOwners(ip: string): Promise<string[]> {
-    const macs = await this.arp(ip);
+  async arpOwners(ip: string, waitMs = 300): Promise<string[]> {
+    const macs = await this.arp(ip, waitMs);
     return macs.map((m) => this.nodes.find((n) => n.mac === m)?.name ?? m).sort();
   }
 
