@@ -15,10 +15,12 @@ export interface NamedSecretsOptions {
 
 export class NamedSecrets {
   readonly names: readonly string[];
+  readonly namespace: string;
   #informers: Informer<V1Secret>[];
 
   constructor(o: NamedSecretsOptions) {
     this.names = [...new Set(o.names.filter(Boolean))].sort();
+    this.namespace = o.namespace;
     this.#informers = this.names.map((name) => {
       const fieldSelector = `metadata.name=${name}`;
       return new Informer<V1Secret>({
@@ -50,6 +52,6 @@ export class NamedSecrets {
 
   get(name: string): V1Secret | undefined {
     const i = this.names.indexOf(name);
-    return i < 0 ? undefined : this.#informers[i]?.get(name);
+    return i < 0 ? undefined : this.#informers[i]?.get(name, this.namespace);
   }
 }
