@@ -159,6 +159,12 @@ export interface ValidationOptions {
    * version is rejected keeps serving in its accepted version, so a bad edit never renumbers.
    */
   previous?: readonly unknown[];
+  /**
+   * The Secret names the component may read (its --bgp-password-secrets, the chart's
+   * bgpPasswordSecrets): a BGPPeer naming another Secret is told so, not that it is missing.
+   * Undefined: no such limit (offline validation).
+   */
+  readableSecrets?: readonly string[];
 }
 
 export interface ValidationResult {
@@ -352,7 +358,7 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
     }
   });
 
-  let built = buildConfig([...cands.values()], secrets, rejected);
+  let built = buildConfig([...cands.values()], secrets, rejected, options.readableSecrets);
   for (let round = 0; built.faults.size > 0 && round <= objects.length + 1; round++) {
     for (const [key, errs] of built.faults) {
       errors.push(...errs);
@@ -367,7 +373,7 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
         kept.delete(key);
       }
     }
-    built = buildConfig([...cands.values()], secrets, rejected);
+    built = buildConfig([...cands.values()], secrets, rejected, options.readableSecrets);
   }
   return {
     config: built.config,
@@ -383,7 +389,7 @@ export function validateConfig(objects: readonly unknown[], secrets: readonly Se
  * Kinds are resolved in dependency order (pools, communities and BFD profiles, peers, then the
  * advertisements), so one round settles everything unless a fallback version changes things.
  */
-function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[], rejected: ReadonlySet<string>): { config: ParsedConfig; faults: Map<string, ConfigError[]> } {
+function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[], rejected: ReadonlySet<string>, readable?: readonly string[]): { config: ParsedConfig; faults: Map<string, ConfigError[]> } {
   const faults = new Map<string, ConfigError[]>();
   const keyOf = new Map<string, string>();
   for (const c of cands) keyOf.set(`${c.kind}/${c.meta.name}`, c.key);
@@ -520,7 +526,9 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
     if (spec.passwordSecret) {
       const sname = spec.passwordSecret.name;
       const sec = secretsByName.get(sname);
-      if (!sec) bad('spec.passwordSecret.name', sname, `names no Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
+      if (!sec && readable && !readable.includes(sname)) {
+        bad('spec.passwordSecret.name', sname, `names a Secret ironlb may not read: it reads only the Secrets listed in the chart value bgpPasswordSecrets (flag --bgp-password-secrets; now ${readable.length ? readable.join(', ') : 'none'}); add "${sname}" there and upgrade the release (helm upgrade --reuse-values --set-json 'bgpPasswordSecrets=[...]')`);
+      } else if (!sec) bad('spec.passwordSecret.name', sname, `names no Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
       else if (sec.type !== BGP_PASSWORD_SECRET_TYPE) bad('spec.passwordSecret.name', sname, `names a Secret of type ${JSON.stringify(sec.type ?? 'Opaque')}; it must be of type ${BGP_PASSWORD_SECRET_TYPE}`);
       else {
         password = decodeSecretValue(sec, BGP_PASSWORD_SECRET_KEY);

@@ -385,6 +385,9 @@ export const configurationStateStatus = s.object({
   errors: s.array(configErrorItem, { maxItems: 100 }),
   lastValidTime: s.string({ format: 'date-time' }),
   observedTime: s.string({ format: 'date-time' }),
+  l2Subnets: s
+    .array(s.string({ maxLength: 49 }), { maxItems: 256 })
+    .describe('Speakers: the subnets of this node\'s Layer 2 interfaces (empty: Layer 2 off here), for electing Layer 2 owners on the right segment. Replaces the Node annotation ironlb.io/l2-subnets.'),
 });
 
 export const serviceAnnouncementStatus = s.object({
@@ -608,7 +611,7 @@ export const KINDS = {
     scope: 'Namespaced',
     status: configurationStateStatus,
     statusSubresource: false,
-    description: 'Written by ironlb: whether a component (controller, speaker-<node>) accepted the configuration, and why not.',
+    description: 'Written by ironlb: whether a component (controller, speaker-<node>) accepted the configuration, and why not; a speaker\'s also lists its node\'s Layer 2 subnets.',
     columns: [
       { name: 'Component', type: 'string', jsonPath: '.status.component' },
       { name: 'Valid', type: 'boolean', jsonPath: '.status.valid' },

@@ -4,15 +4,15 @@ import { summary } from './commands.ts';
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { AdmissionWebhook, Controller, COMPONENT, createMetrics, startHealthServer } from '../controller/index.ts';
+import { AdmissionWebhook, Controller, COMPONENT, createMetrics } from '../controller/index.ts';
+import { httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 
-interface Opts {
+interface Opts extends HttpOpts {
   kubeconfig?: string;
   namespace: string;
-  metricsPort: string;
-  metricsHost: string;
+  bgpPasswordSecrets?: string;
   leaderElect: boolean;
   leaseName: string;
   leaseDuration: string;
@@ -36,13 +36,12 @@ function num(flag: string, text: string, min: number, max: number): number {
 }
 
 export function registerController(program: Command): void {
-  program
+  const cmd = program
     .command('controller')
     .description(summary('controller'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
     .option('--namespace <ns>', 'namespace of ironlb configuration, Secrets, Lease and state', DEFAULT_NAMESPACE)
-    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 picks one)', '7472')
-    .option('--metrics-host <address>', 'address for the metrics server', '0.0.0.0')
+    .option('--bgp-password-secrets <list>', 'comma-separated Secrets (in --namespace) BGPPeers may name as passwordSecret; no other Secret is read')
     .option('--no-leader-elect', 'do not use leader election (run exactly one replica)')
     .option('--lease-name <name>', 'name of the coordination.k8s.io Lease', COMPONENT)
     .option('--lease-duration <seconds>', 'how long a standby waits before taking a silent leader\'s Lease', '15')
@@ -57,9 +56,9 @@ export function registerController(program: Command): void {
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the controller keeps current', 'ironlb-validating')
     .option('--webhook-service <name>', 'Service in front of the webhook (its DNS names go into the certificate)', 'ironlb-webhook')
     .option('--webhook-cert-ips <list>', 'comma-separated IP addresses also put in the certificate, for an API server that calls the webhook by address')
+  httpOptions(cmd, { metricsPort: 7472, healthHost: '0.0.0.0' })
     .action(async (o: Opts) => {
       const log = logger('cli');
-      const port = num('--metrics-port', o.metricsPort, 0, 65535);
       const leaseDurationMs = num('--lease-duration', o.leaseDuration, 1, 3600) * 1000;
       const renewDeadlineMs = num('--renew-deadline', o.renewDeadline, 0.5, 3600) * 1000;
       const retryPeriodMs = num('--retry-period', o.retryPeriod, 0.1, 3600) * 1000;
@@ -75,9 +74,10 @@ export function registerController(program: Command): void {
         identity: o.identity ?? `${hostname()}-${process.pid}`,
         leaderElection: o.leaderElect ? { leaseName: o.leaseName, leaseDurationMs, renewDeadlineMs, retryPeriodMs } : false,
         metrics,
+        bgpPasswordSecrets: (o.bgpPasswordSecrets ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       });
-      const server = await startHealthServer({ port, host: o.metricsHost, registry: metrics.registry, healthz: () => controller.healthz(), readyz: () => controller.readyz() });
-      log.info({ port: server.port, namespace: o.namespace, class: o.loadBalancerClass }, 'controller starting');
+      const server = await startHttpServers(o, { kc: clients.kc, name: 'ironlb-controller', registry: metrics.registry, healthz: () => controller.healthz(), readyz: () => controller.readyz() });
+      log.info({ port: server.metrics.port, healthPort: server.health?.port, metricsAuth: o.metricsAuth, namespace: o.namespace, class: o.loadBalancerClass }, 'controller starting');
       let webhook: AdmissionWebhook | undefined;
       if (webhookPort > 0) {
         const svc = `${o.webhookService}.${o.namespace}.svc`;

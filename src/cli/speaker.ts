@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { summary } from './commands.ts';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { startHealthServer } from '../util/health-server.ts';
+import { httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT } from '../membership/index.ts';
 import { logger } from '../util/log.ts';
@@ -13,7 +13,8 @@ import { DEFAULT_EXCLUDE } from '../speaker/interfaces.ts';
 import { createSpeakerMetrics } from '../speaker/metrics.ts';
 import { Speaker, type ShutdownMode } from '../speaker/speaker.ts';
 
-interface Opts {
+interface Opts extends HttpOpts {
+  bgpPasswordSecrets?: string;
   nodeName?: string;
   kubeconfig?: string;
   namespace: string;
@@ -24,8 +25,6 @@ interface Opts {
   interfaces?: string;
   excludeInterfaces?: string;
   layer2: boolean;
-  metricsPort: string;
-  metricsHost: string;
   shutdownMode: string;
   loadBalancerClass: string;
   ignoreServicesWithoutClass?: boolean;
@@ -41,7 +40,7 @@ function num(flag: string, text: string, min: number, max: number): number {
 const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
 
 export function registerSpeaker(program: Command): void {
-  program
+  const cmd = program
     .command('speaker')
     .description(summary('speaker'))
     .option('--node-name <name>', 'this node\'s Kubernetes Node name (default: $NODE_NAME)')
@@ -55,18 +54,17 @@ export function registerSpeaker(program: Command): void {
     .option('--interfaces <list>', 'comma-separated interface names or patterns used for Layer 2 (default: every eligible one)')
     .option('--exclude-interfaces <list>', `comma-separated patterns never used for Layer 2 (default: ${DEFAULT_EXCLUDE.join(',')})`)
     .option('--no-layer2', 'do not open raw sockets: BGP only')
-    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 picks one)', '7473')
-    .option('--metrics-host <address>', 'address for the metrics server', '0.0.0.0')
+    .option('--bgp-password-secrets <list>', 'comma-separated Secrets (in --namespace) BGPPeers may name as passwordSecret; no other Secret but the membership one is read')
     .option('--shutdown-mode <mode>', 'on SIGTERM: "withdraw" routes, or keep them at peers through "graceful-restart" (upgrades)', 'withdraw')
     .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
     .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
     .option('--l2-quorum <bool>', 'answer ARP/NDP only while at least half of the known speakers are alive (a cut-off node stops): true or false', 'true')
+  httpOptions(cmd, { metricsPort: 7473, healthHost: '127.0.0.1' })
     .action(async (o: Opts) => {
       const log = logger('cli');
       const nodeName = o.nodeName ?? process.env.NODE_NAME;
       if (!nodeName) throw new Error('no node name: pass --node-name or set NODE_NAME (in a DaemonSet, from fieldRef spec.nodeName)');
       if (o.shutdownMode !== 'withdraw' && o.shutdownMode !== 'graceful-restart') throw new Error(`--shutdown-mode must be "withdraw" or "graceful-restart", got "${o.shutdownMode}"`);
-      const metricsPort = num('--metrics-port', o.metricsPort, 0, 65535);
       const membershipPort = num('--membership-port', o.membershipPort, 1, 65535);
       const bgpPort = num('--bgp-port', o.bgpPort, 0, 65535);
       if (o.l2Quorum !== 'true' && o.l2Quorum !== 'false') throw new Error(`--l2-quorum must be "true" or "false", got "${o.l2Quorum}"`);
@@ -75,8 +73,10 @@ export function registerSpeaker(program: Command): void {
       const metrics = createSpeakerMetrics();
       collectDefaultMetrics({ register: metrics.registry });
       const l2 = o.layer2 ? new AnnouncerBackend({ ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), registry: metrics.registry }) : new NullL2();
+      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
       const speaker = new Speaker({
-        clients: makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {})),
+        clients,
+        bgpPasswordSecrets: list(o.bgpPasswordSecrets) ?? [],
         nodeName,
         namespace: o.namespace,
         membership: { port: membershipPort, secretName: o.membershipSecretName },
@@ -89,8 +89,8 @@ export function registerSpeaker(program: Command): void {
         metrics,
         classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
       });
-      const server = await startHealthServer({ port: metricsPort, host: o.metricsHost, registry: metrics.registry, healthz: () => speaker.healthz(), readyz: () => speaker.readyz() });
-      log.info({ node: nodeName, metricsPort: server.port, namespace: o.namespace, shutdownMode: o.shutdownMode }, 'speaker starting');
+      const server = await startHttpServers(o, { kc: clients.kc, name: 'ironlb-speaker', registry: metrics.registry, healthz: () => speaker.healthz(), readyz: () => speaker.readyz() });
+      log.info({ node: nodeName, metricsPort: server.metrics.port, healthPort: server.health?.port, metricsAuth: o.metricsAuth, namespace: o.namespace, shutdownMode: o.shutdownMode }, 'speaker starting');
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -29,6 +29,7 @@ import {
 import { describeValue } from '../api/schema.ts';
 import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
+import { NamedSecrets } from '../k8s/secrets.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
 import { ingressIPs, poolAnnotation, poolSpecs, serviceKey, startupOrder, toAllocatorRequest, type Service } from './requests.ts';
 
@@ -52,6 +53,8 @@ export interface ControllerOptions {
   poolStatusDelayMs?: number;
   /** Services whose API writes may be in flight at once. Default 64. */
   concurrency?: number;
+  /** The only Secrets (in `namespace`) read: those BGPPeers may name as passwordSecret, each watched by name. */
+  bgpPasswordSecrets?: readonly string[];
 }
 
 type ConfigKind = 'IPPool' | 'L2Advertisement' | 'BGPPeer' | 'BGPAdvertisement' | 'BFDProfile' | 'Community';
@@ -69,7 +72,7 @@ export class Controller {
   #log;
   #services: Informer<V1Service>;
   #namespaces: Informer<V1Namespace>;
-  #secrets: Informer<V1Secret>;
+  #secrets: NamedSecrets;
   #config = new Map<ConfigKind, Informer<KubernetesObject>>();
   #events: EventRecorder;
   #elector: LeaderElector | undefined;
@@ -110,7 +113,7 @@ export class Controller {
     const ns = o.namespace;
     this.#services = new Informer<V1Service>({ kc, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
     this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() });
-    this.#secrets = new Informer<V1Secret>({ kc, name: 'secrets', path: `/api/v1/namespaces/${ns}/secrets`, list: () => core.listNamespacedSecret({ namespace: ns }) });
+    this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: o.bgpPasswordSecrets ?? [] });
     for (const kind of CONFIG_KINDS) {
       const def = KINDS[kind];
       const cluster = def.scope === 'Cluster';
@@ -337,7 +340,7 @@ export class Controller {
     if (!alloc) return;
     // Invalid objects are isolated: the accepted set always applies; an object whose edit is bad
     // keeps its last accepted version (passed back in as `previous`), so nothing is renumbered.
-    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted });
+    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#o.bgpPasswordSecrets ?? [] });
     const errors = [...v.errors];
     const rejected = new Set(v.rejected);
     let config = v.config;

@@ -1,7 +1,7 @@
 // A list+watch cache over client-node's informer. client-node resumes a watch from the last
 // resourceVersion seen and relists on 410 Gone; on any other error it stops, so this wrapper
 // restarts it after a delay (resuming from the same resourceVersion) until stopped.
-import { makeInformer, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
 
@@ -15,6 +15,11 @@ export interface InformerOptions<T extends KubernetesObject> {
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
+  /**
+   * e.g. `metadata.name=ironlb-membership`: with it, RBAC's resourceNames apply to the list and the
+   * watch, so a component can cache one named object without the right to list every one.
+   */
+  fieldSelector?: string;
   /** Delay before restarting after an error (doubles up to 30 s). Default 500 ms. */
   restartDelayMs?: number;
   /**
@@ -37,7 +42,7 @@ export function trimMetadata(obj: KubernetesObject): void {
 
 export class Informer<T extends KubernetesObject> {
   readonly name: string;
-  #inf: ReturnType<typeof makeInformer<T>>;
+  #inf: ListWatch<T>;
   #opts: InformerOptions<T>;
   #synced = false;
   #stopped = false;
@@ -63,7 +68,7 @@ export class Informer<T extends KubernetesObject> {
           return l;
         }
       : opts.list;
-    this.#inf = makeInformer<T>(opts.kc, opts.path, list, opts.labelSelector);
+    this.#inf = new ListWatch<T>(opts.path, new Watch(opts.kc), list, false, opts.labelSelector, opts.fieldSelector);
     if (trim) {
       this.#inf.on('add', trim);
       this.#inf.on('update', trim);

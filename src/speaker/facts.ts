@@ -5,13 +5,22 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import { ANNOTATION_ALLOCATED_FROM_POOL, isOurs, parseIP, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
 import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './decide.ts';
 
-/** Annotation a speaker writes on its own Node: the subnets of its Layer 2 interfaces. */
+/**
+ * Annotation speakers before 0.2 wrote on their own Node: the subnets of its Layer 2 interfaces.
+ * Speakers now publish them in their ConfigurationState (status.l2Subnets) and need no write
+ * access to Nodes; the annotation is still read for a node whose speaker has not published there
+ * yet (an older speaker during a rolling upgrade).
+ */
 export const ANNOTATION_L2_SUBNETS = 'ironlb.io/l2-subnets';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export const serviceKeyOf = (s: { metadata?: { namespace?: string; name?: string } }): string => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`;
 
-export function nodeFacts(n: V1Node): NodeFacts {
+/**
+ * `published`: the node's subnets from its speaker's ConfigurationState (status.l2Subnets), which
+ * win over the legacy Node annotation. Neither: the node counts as on every subnet.
+ */
+export function nodeFacts(n: V1Node, published?: readonly string[]): NodeFacts {
   const conds = n.status?.conditions ?? [];
   const f: NodeFacts = {
     name: n.metadata?.name ?? '',
@@ -19,7 +28,8 @@ export function nodeFacts(n: V1Node): NodeFacts {
     networkUnavailable: conds.some((c) => c.type === 'NetworkUnavailable' && c.status === 'True'),
   };
   const subnets = n.metadata?.annotations?.[ANNOTATION_L2_SUBNETS];
-  if (subnets !== undefined) f.subnets = subnets.split(',').map((x) => x.trim()).filter(Boolean);
+  if (published !== undefined) f.subnets = [...published];
+  else if (subnets !== undefined) f.subnets = subnets.split(',').map((x) => x.trim()).filter(Boolean);
   return f;
 }
 

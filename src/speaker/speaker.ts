@@ -3,8 +3,8 @@
 // decision per event-loop turn) decide() runs and the Layer 2 announcer, the BGP engine and BFD are
 // reconciled with its answer; status objects, Events and metrics follow.
 import { networkInterfaces } from 'node:os';
-import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
-import { DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
 import {
   API_VERSION,
   CONFIG_KINDS,
@@ -16,18 +16,21 @@ import {
   configMessage,
   type ClassPolicy,
   type ConfigError,
+  type ConfigurationState,
+  type ConfigurationStateStatus,
   type ParsedConfig,
   type ServiceAnnouncement,
 } from '../api/index.ts';
 import { describeValue } from '../api/schema.ts';
 import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
-import { EventRecorder, Informer, errorText, type Clients } from '../k8s/index.ts';
+import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
+import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { logger } from '../util/log.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
 import { decide, type Decision, type NodeFacts, type ServiceFacts } from './decide.ts';
-import { ANNOTATION_L2_SUBNETS, nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
+import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
@@ -52,6 +55,11 @@ export interface SpeakerOptions {
     /** After membership starts, Ready nodes not yet heard from still count as alive this long (ms). Default 1000. */
     joinMs?: number;
   };
+  /**
+   * Secrets (in `namespace`) BGPPeers may name as passwordSecret. Only these and the membership
+   * Secret are read, each watched by name (the Role grants exactly these names).
+   */
+  bgpPasswordSecrets?: readonly string[];
   /** Where the BGP engine listens for peers; false: connect out only. */
   bgpListen: { address: string; port: number } | false;
   interfaces?: InterfaceFilter;
@@ -87,7 +95,9 @@ export class Speaker {
   #services: Informer<V1Service>;
   #slices: Informer<V1EndpointSlice>;
   #nodes: Informer<V1Node>;
-  #secrets: Informer<V1Secret>;
+  #secrets: NamedSecrets;
+  /** ConfigurationStates: each speaker publishes its node's Layer 2 subnets in its own (speaker-<node>). */
+  #states: Informer<KubernetesObject>;
   #announcements: Informer<KubernetesObject>;
   #config = new Map<ConfigKind, Informer<KubernetesObject>>();
   #events: EventRecorder;
@@ -108,7 +118,9 @@ export class Speaker {
   #configKey = '';
   #lastValidTime: string | undefined;
   #subnets: LocalSubnet[] = [];
-  #subnetsPublished: string | undefined;
+  /** The configuration part of this speaker's ConfigurationState, and its Event once written. */
+  #configReport: ConfigurationStateStatus | undefined;
+  #configAfter: ((uid: string | undefined) => Promise<void>) | undefined;
   #scanTimer: NodeJS.Timeout | undefined;
   #scheduled: NodeJS.Immediate | undefined;
   #synced = false;
@@ -135,7 +147,14 @@ export class Speaker {
     this.#services = new Informer<V1Service>({ kc, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
     this.#slices = new Informer<V1EndpointSlice>({ kc, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() });
     this.#nodes = new Informer<V1Node>({ kc, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() });
-    this.#secrets = new Informer<V1Secret>({ kc, name: 'secrets', path: `/api/v1/namespaces/${ns}/secrets`, list: () => core.listNamespacedSecret({ namespace: ns }) });
+    this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: [o.membership.secretName, ...(o.bgpPasswordSecrets ?? [])] });
+    const statePlural = KINDS.ConfigurationState.plural;
+    this.#states = new Informer<KubernetesObject>({
+      kc,
+      name: statePlural,
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${statePlural}`,
+      list: async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: statePlural })) as KubernetesListObject<KubernetesObject>,
+    });
     const saPlural = KINDS.ServiceAnnouncement.plural;
     this.#announcements = new Informer<KubernetesObject>({
       kc,
@@ -166,10 +185,13 @@ export class Speaker {
       inf.on('update', kick);
       inf.on('delete', kick);
     }
+    // Another node's published subnets may have changed: Layer 2 owners may change. (These
+    // objects change only with the configuration or a node's subnets; decisions are coalesced.)
+    for (const ev of ['add', 'update', 'delete'] as const) this.#states.on(ev, kick);
     // A ServiceAnnouncement changed by another speaker may need correcting by its writer.
     this.#announcements.on('update', kick);
     this.#announcements.on('add', kick);
-    for (const inf of [...this.#config.values(), this.#secrets] as Array<Informer<KubernetesObject>>) {
+    for (const inf of [...this.#config.values(), this.#secrets] as Array<Pick<Informer<KubernetesObject>, 'on'>>) {
       inf.on('add', cfgChanged);
       inf.on('update', cfgChanged);
       inf.on('delete', cfgChanged);
@@ -199,7 +221,7 @@ export class Speaker {
     this.#scanInterfaces();
     this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#o.interfaceScanMs ?? 5000);
     this.#scanTimer.unref();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#announcements, ...this.#config.values()].map((i) => i.start()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
@@ -225,7 +247,7 @@ export class Speaker {
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
     await this.#o.l2.close();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#announcements, ...this.#config.values()].map((i) => i.stop()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.stop()));
   }
 
   healthz(): { ok: boolean; detail: Record<string, unknown> } {
@@ -288,13 +310,13 @@ export class Speaker {
       this.#syncConfig();
     }
     this.#syncMembership();
-    this.#publishSubnets();
+    this.#publishState();
     const config = this.#applied;
     if (!config) return;
     this.decisions++;
     this.metrics.reconciles.inc();
     const nodes = this.#nodes.list();
-    const nodeList: NodeFacts[] = nodes.map(nodeFacts).filter((n) => n.name !== '');
+    const nodeList: NodeFacts[] = nodes.map((n) => nodeFacts(n, this.#publishedSubnets(n.metadata?.name ?? ''))).filter((n) => n.name !== '');
     const self = nodes.find((n) => n.metadata?.name === this.node);
     const bySvc = slicesByService(this.#slices.list());
     const services: ServiceFacts[] = [];
@@ -380,7 +402,7 @@ export class Speaker {
     for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
     // Invalid objects are isolated as in the controller: the accepted set always applies, and a
     // bad edit keeps the object's last accepted version (Events on the objects: the controller's).
-    const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted });
+    const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#o.bgpPasswordSecrets ?? [] });
     this.#accepted = accepted;
     this.metrics.configValid.set(errors.length ? 0 : 1);
     this.metrics.configRejectedObjects.set(rejected.length);
@@ -407,11 +429,14 @@ export class Speaker {
     );
     const name = configStateName(this.node);
     const ns = this.#o.namespace;
-    this.#status.set('ConfigurationState', ns, name, st as unknown as Record<string, unknown>, async (uid) => {
+    const changed = JSON.stringify(st) !== JSON.stringify(this.#configReport);
+    this.#configReport = st;
+    if (!changed) return;
+    this.#configAfter = async (uid) => {
       const ref = { apiVersion: API_VERSION, kind: 'ConfigurationState', name, namespace: ns, ...(uid ? { uid } : {}) };
       if (valid) await this.#events.record(ref, 'Normal', 'ConfigurationAccepted', message);
       else await this.#events.record(ref, 'Warning', 'InvalidConfiguration', message.slice(0, 1024));
-    });
+    };
   }
 
   // ---- membership ------------------------------------------------------------------------------
@@ -419,7 +444,7 @@ export class Speaker {
   /** The membership keys from the Secret (watched: a change rotates keys in place); logs a new problem once. */
   #membershipKeys(): Buffer[] | undefined {
     const ref = `${this.#o.namespace}/${this.#o.membership.secretName}`;
-    const r = membershipKeys(this.#secrets.get(this.#o.membership.secretName, this.#o.namespace)?.data, ref);
+    const r = membershipKeys(this.#secrets.get(this.#o.membership.secretName)?.data, ref);
     if (r.ok) {
       this.#keysError = '';
       return r.keys;
@@ -531,23 +556,29 @@ export class Speaker {
     this.#kick();
   }
 
-  /** Publishes this node's subnets on its Node, so every speaker elects L2 owners on the right segment. */
-  #publishSubnets(): void {
-    const value = [...new Set(this.#subnets.map((s) => s.cidr))].sort().join(',');
-    const self = this.#nodes.get(this.node);
-    if (!self) return;
-    const current = self.metadata?.annotations?.[ANNOTATION_L2_SUBNETS];
-    if (current === value || this.#subnetsPublished === value) return;
-    this.#subnetsPublished = value;
-    const body = { metadata: { annotations: { [ANNOTATION_L2_SUBNETS]: value } } };
-    this.#o.clients.core.patchNode({ name: this.node, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).then(
-      () => this.#log.info({ subnets: value }, 'published Layer 2 subnets on the Node'),
-      (err: unknown) => {
-        this.#subnetsPublished = undefined;
-        this.metrics.apiErrors.inc({ op: 'node' });
-        this.#log.warn({ err: errorText(err) }, `cannot annotate the Node with ${ANNOTATION_L2_SUBNETS}; other speakers assume this node is on every subnet`);
-      },
-    );
+  /**
+   * Writes this speaker's ConfigurationState: its view of the configuration and this node's Layer 2
+   * subnets (status.l2Subnets), so every speaker elects L2 owners on the right segment. Speakers
+   * publish there, not on their Node: they need no write access to Nodes.
+   */
+  #publishState(): void {
+    const report = this.#configReport;
+    if (!report) return;
+    const l2Subnets = [...new Set(this.#subnets.map((s) => s.cidr))].sort().slice(0, 256);
+    const after = this.#configAfter;
+    this.#configAfter = undefined;
+    this.#status.set('ConfigurationState', this.#o.namespace, configStateName(this.node), { ...report, l2Subnets } as unknown as Record<string, unknown>, after);
+  }
+
+  /**
+   * A node's Layer 2 subnets as its speaker published them, or undefined when it has not (no
+   * ConfigurationState with l2Subnets yet): then nodeFacts falls back to the Node annotation an
+   * older speaker wrote, which keeps mixed versions electing the same owners during an upgrade.
+   */
+  #publishedSubnets(node: string): readonly string[] | undefined {
+    const st = this.#states.get(configStateName(node), this.#o.namespace) as ConfigurationState | undefined;
+    const subnets = st?.status?.l2Subnets;
+    return Array.isArray(subnets) ? subnets : undefined;
   }
 
   // ---- status --------------------------------------------------------------------------------

@@ -135,7 +135,9 @@ export class StatusWriter {
     if (!pend && (this.#inflight.has(id) ? this.#inflightKey.get(id) : this.#written.get(id)) === key) return;
     if (pend && pend.key === key) return;
     const p: Pending = { plural: KINDS[kind].plural, namespace, name, kind, status, key };
-    if (after) p.after = after;
+    // A newer content replacing a pending one keeps the pending one's follow-up (an Event).
+    const then = after ?? pend?.after;
+    if (then) p.after = then;
     this.#pending.set(id, p);
     this.#pump();
   }

@@ -1,7 +1,13 @@
-// /metrics, /healthz and /readyz over plain HTTP.
-import { createServer, type Server } from 'node:http';
+// /metrics, /healthz and /readyz. Plain HTTP by default; with `authorize` every request must carry
+// a bearer token the API server accepts and authorizes for the path (TokenReview +
+// SubjectAccessReview), served over TLS so the token is not sent in clear. With `probesOnly` it
+// serves /healthz and /readyz alone (the kubelet's probes, on an address of their own).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Authorizer } from './metrics-auth.ts';
+import { logger } from './log.ts';
 
 export interface Probe {
   ok: boolean;
@@ -11,9 +17,15 @@ export interface Probe {
 export interface HealthServerOptions {
   port: number;
   host?: string;
-  registry: Registry;
+  registry?: Registry;
   healthz: () => Probe;
   readyz: () => Probe;
+  /** Serve /healthz and /readyz only (no /metrics). */
+  probesOnly?: boolean;
+  /** Checks every request (see util/metrics-auth.ts); requires `tls`. */
+  authorize?: Authorizer;
+  /** PEM certificate chain and key: serve HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export interface HealthServer {
@@ -22,12 +34,14 @@ export interface HealthServer {
 }
 
 export async function startHealthServer(o: HealthServerOptions): Promise<HealthServer> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      o.registry.metrics().then(
+  if (o.authorize && !o.tls) throw new Error('an authorizing metrics server needs a TLS certificate: bearer tokens must not travel in clear');
+  const log = logger('http');
+  const serve = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    if (path === '/metrics' && !o.probesOnly && o.registry) {
+      const registry = o.registry;
+      registry.metrics().then(
         (text) => {
-          res.writeHead(200, { 'content-type': o.registry.contentType });
+          res.writeHead(200, { 'content-type': registry.contentType });
           res.end(text);
         },
         (err: unknown) => {
@@ -44,10 +58,30 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: try /metrics, /healthz or /readyz\n');
-  });
+    res.end(o.probesOnly ? 'not found: try /healthz or /readyz\n' : 'not found: try /metrics, /healthz or /readyz\n');
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const authorize = o.authorize;
+    if (!authorize) return serve(req, res, path);
+    authorize(req, path).then(
+      (d) => {
+        if (d.ok) return serve(req, res, path);
+        log.debug({ path, status: d.status, reason: d.reason, remote: req.socket.remoteAddress }, 'request refused');
+        res.writeHead(d.status, { 'content-type': 'text/plain', ...(d.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
+        res.end(`${d.status === 401 ? 'Unauthorized' : d.status === 403 ? 'Forbidden' : 'Service Unavailable'}: ${d.reason}\n`);
+      },
+      (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`authorization failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      },
+    );
+  };
+  const server: Server = o.tls ? createTlsServer({ cert: o.tls.cert, key: o.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${o.host ?? '0.0.0.0'}:${o.port} for ${o.probesOnly ? 'health probes' : 'metrics'}: ${err.message}; free the port or choose another (--${o.probesOnly ? 'health' : 'metrics'}-port)`)),
+    );
     server.listen(o.port, o.host ?? '0.0.0.0', () => resolve());
   });
   return {

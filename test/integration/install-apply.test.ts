@@ -76,7 +76,7 @@ test('kubectl apply -f deploy/manifests/ironlb.yaml, the example configurations,
       const ns = JSON.parse(await s.kubectl(['get', 'namespace', 'ironlb-system', '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
       assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
       const names = (await s.kubectl(['get', 'clusterroles,roles', '-A', '-o', 'name'])).split('\n').filter((n) => n.includes('ironlb')).sort();
-      assert.deepEqual(names, ['clusterrole.rbac.authorization.k8s.io/ironlb-controller', 'clusterrole.rbac.authorization.k8s.io/ironlb-speaker', 'role.rbac.authorization.k8s.io/ironlb-controller', 'role.rbac.authorization.k8s.io/ironlb-speaker']);
+      assert.deepEqual(names, ['clusterrole.rbac.authorization.k8s.io/ironlb-controller', 'clusterrole.rbac.authorization.k8s.io/ironlb-metrics-reader', 'clusterrole.rbac.authorization.k8s.io/ironlb-speaker', 'role.rbac.authorization.k8s.io/ironlb-controller', 'role.rbac.authorization.k8s.io/ironlb-speaker']);
       await s.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/ippools.ironlb.io', 'crd/bgppeers.ironlb.io']);
 
       // Re-applying is a no-op (idempotent install).

@@ -14,14 +14,23 @@ const ns = (res: string[], verbs: string[]) => res.flatMap((r) => verbs.map((v) 
 const cl = (res: string[], verbs: string[]) => res.flatMap((r) => verbs.map((v) => `cluster ${r}:${v}`));
 // Every list call feeds an informer, which also watches.
 const LW = ['list', 'watch'];
+// Secrets are granted by name only (resourceNames), for the names rendered with these values.
+const VALUES = { bgpPasswordSecrets: ['bgp-pw'] };
+const named = (keys: string[], names: string[]) => keys.flatMap((k) => names.map((n) => `${k}@${n}`));
+// Scrapes of /metrics checked through the API server (metrics.auth: kubernetes, the default).
+const REVIEWS = {
+  createTokenReview: cl(['authentication.k8s.io/tokenreviews'], ['create']),
+  createSubjectAccessReview: cl(['authorization.k8s.io/subjectaccessreviews'], ['create']),
+};
 
 const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string[]> }> = {
   controller: {
-    files: ['src/controller', 'src/cli/controller.ts', 'src/k8s/events.ts', 'src/k8s/leader.ts', 'src/k8s/informer.ts'],
+    files: ['src/controller', 'src/cli/controller.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/leader.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts'],
     calls: {
       listServiceForAllNamespaces: cl(['services'], LW),
       listNamespace: cl(['namespaces'], LW),
-      listNamespacedSecret: ns(['secrets'], LW),
+      // NamedSecrets: the BGP password Secrets, each by name.
+      listNamespacedSecret: named(ns(['secrets'], LW), ['bgp-pw']),
       listClusterCustomObject: cl(['ironlb.io/ippools'], LW),
       listNamespacedCustomObject: ns(CONFIG.map((p) => `ironlb.io/${p}`), LW),
       readNamespacedService: cl(['services'], ['get']),
@@ -37,26 +46,28 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       replaceNamespacedEvent: cl(['events'], ['update']),
       createNamespacedEvent: cl(['events'], ['create']),
       // AdmissionWebhook: its certificate Secret and the caBundle of its configuration (by name).
-      readNamespacedSecret: ns(['secrets'], ['get']),
-      replaceNamespacedSecret: ns(['secrets'], ['update']),
-      readValidatingWebhookConfiguration: cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['get']),
-      replaceValidatingWebhookConfiguration: cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['update']),
+      readNamespacedSecret: named(ns(['secrets'], ['get']), ['ironlb-webhook-cert']),
+      replaceNamespacedSecret: named(ns(['secrets'], ['update']), ['ironlb-webhook-cert']),
+      readValidatingWebhookConfiguration: named(cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['get']), ['ironlb-validating']),
+      replaceValidatingWebhookConfiguration: named(cl(['admissionregistration.k8s.io/validatingwebhookconfigurations'], ['update']), ['ironlb-validating']),
       // LeaderElector.
       readNamespacedLease: ns(['coordination.k8s.io/leases'], ['get']),
       createNamespacedLease: ns(['coordination.k8s.io/leases'], ['create']),
       replaceNamespacedLease: ns(['coordination.k8s.io/leases'], ['update']),
+      ...REVIEWS,
     },
   },
   speaker: {
-    files: ['src/speaker', 'src/cli/speaker.ts', 'src/k8s/events.ts', 'src/k8s/informer.ts'],
+    files: ['src/speaker', 'src/cli/speaker.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts'],
     calls: {
       listServiceForAllNamespaces: cl(['services'], LW),
       listEndpointSliceForAllNamespaces: cl(['discovery.k8s.io/endpointslices'], LW),
+      // Read only: Layer 2 subnets are published in ConfigurationStates, not on Nodes.
       listNode: cl(['nodes'], LW),
-      patchNode: cl(['nodes'], ['patch']),
-      listNamespacedSecret: ns(['secrets'], LW),
+      // NamedSecrets: the membership Secret and the BGP password Secrets, each by name.
+      listNamespacedSecret: named(ns(['secrets'], LW), ['ironlb-membership', 'bgp-pw']),
       listClusterCustomObject: cl(['ironlb.io/ippools', 'ironlb.io/serviceannouncements'], LW),
-      listNamespacedCustomObject: ns(CONFIG.map((p) => `ironlb.io/${p}`), LW),
+      listNamespacedCustomObject: ns([...CONFIG, 'configurationstates'].map((p) => `ironlb.io/${p}`), LW),
       // StatusWriter: ServiceAnnouncements beside their Service; session and configuration states in ironlb's namespace.
       getNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['get']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['get'])],
       replaceNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['update']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['update'])],
@@ -66,6 +77,7 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       readNamespacedEvent: cl(['events'], ['get']),
       replaceNamespacedEvent: cl(['events'], ['update']),
       createNamespacedEvent: cl(['events'], ['create']),
+      ...REVIEWS,
     },
   },
 };
@@ -94,12 +106,14 @@ function apiCalls(text: string): string[] {
 }
 
 async function rules(component: string): Promise<Set<string>> {
-  const objs = (await renderChart({})).map((r) => r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> });
+  const objs = (await renderChart({ values: VALUES })).map((r) => r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }> });
   const out = new Set<string>();
   for (const o of objs) {
     if (o.metadata.name !== `ironlb-${component}` || (o.kind !== 'ClusterRole' && o.kind !== 'Role')) continue;
     const scope = o.kind === 'Role' ? 'ns' : 'cluster';
-    for (const r of o.rules ?? []) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${scope} ${g ? `${g}/` : ''}${res}:${v}`);
+    for (const r of o.rules ?? []) {
+      for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) for (const n of r.resourceNames ?? ['']) out.add(`${scope} ${g ? `${g}/` : ''}${res}:${v}${n ? `@${n}` : ''}`);
+    }
   }
   return out;
 }
@@ -121,5 +135,20 @@ for (const [component, def] of Object.entries(COMPONENTS)) {
 
 test('the API calls found are real: the scanner sees calls of every verb', () => {
   const all = Object.values(COMPONENTS).flatMap((d) => sources(d.files).flatMap((s) => apiCalls(s.text)));
-  for (const verb of ['list', 'read', 'get', 'create', 'replace', 'patch', 'delete']) assert.ok(all.some((c) => c.startsWith(verb)), verb);
+  // No component patches anything (the speaker's Node patch went with item 11 of issue 13).
+  for (const verb of ['list', 'read', 'get', 'create', 'replace', 'delete']) assert.ok(all.some((c) => c.startsWith(verb)), verb);
+});
+
+test('no Role grants Secrets without resourceNames, with or without BGP password Secrets', async () => {
+  for (const values of [{}, VALUES]) {
+    for (const r of await renderChart({ values })) {
+      const o = r.object as unknown as { kind: string; metadata: { name: string }; rules?: Array<{ resources?: string[]; resourceNames?: string[] }> };
+      if (o.kind !== 'Role' && o.kind !== 'ClusterRole') continue;
+      for (const rule of o.rules ?? []) {
+        if (!(rule.resources ?? []).includes('secrets')) continue;
+        // An empty resourceNames list means every name: as bad as none.
+        assert.ok((rule.resourceNames ?? []).length > 0, `${o.kind} ${o.metadata.name} grants Secrets without resourceNames (values ${JSON.stringify(values)})`);
+      }
+    }
+  }
 });

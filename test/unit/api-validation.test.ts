@@ -294,3 +294,12 @@ test('pool entries: the TypeScript twin of the CEL rules (exact bounds, keys)', 
   assert.equal(parseApiIP('::ffff:1.2.3.4'), undefined);
   assert.equal(parseApiIP('::1.2.3.4')?.value, 0x01020304n, 'IPv4-compatible, as Go reads it (not IPv4-mapped)');
 });
+
+test('a BGPPeer naming a password Secret outside --bgp-password-secrets is told so, with what to do', () => {
+  const peerObj = { apiVersion: 'ironlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'p', namespace: 'ironlb-system' }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1', passwordSecret: { name: 'tor-pw' } } };
+  const r = validateConfig([peerObj], [], { readableSecrets: ['other'] });
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]?.message ?? '', /may not read.*bgpPasswordSecrets.*add "tor-pw"/);
+  // Listed but missing: the old message.
+  assert.match(validateConfig([peerObj], [], { readableSecrets: ['tor-pw'] }).errors[0]?.message ?? '', /names no Secret/);
+});

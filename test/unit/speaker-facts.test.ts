@@ -161,3 +161,11 @@ test('status: one writer per service, interfaces and peers listed, reason when n
   assert.match(announcementStatus({ ...svc, hasServingEndpoint: false }, none, { self: 'a', selfInterfaces: () => [], nodes: new Map(), bgp: pol.bgp, peers: pol.peers }).message ?? '', /no ready or serving endpoint/);
   assert.equal(sessionStateName('Node_1', 'r1'), 'node-1.r1');
 });
+
+test('nodeFacts: subnets a speaker published in its ConfigurationState win; the legacy Node annotation is the fallback (upgrades)', () => {
+  const node = { metadata: { name: 'n1', annotations: { [ANNOTATION_L2_SUBNETS]: '10.0.0.0/24' } } };
+  assert.deepEqual(nodeFacts(node, ['192.168.1.0/24']).subnets, ['192.168.1.0/24']);
+  assert.deepEqual(nodeFacts(node, []).subnets, [], 'published empty: Layer 2 off on that node');
+  assert.deepEqual(nodeFacts(node).subnets, ['10.0.0.0/24'], 'not published yet (an older speaker): the annotation');
+  assert.equal(nodeFacts({ metadata: { name: 'n2' } }).subnets, undefined, 'neither: on every subnet');
+});
