@@ -20,7 +20,7 @@ export interface InformerOptions<T extends KubernetesObject> {
    * watch, so a component can cache one named object without the right to list every one.
    */
   fieldSelector?: string;
-  /** Delay before restarting after an error (doubles up to 30 s). Default 500 ms. */
+  /** Delay before restarting after an error (doubles up to MAX_RESTART_DELAY_MS, with jitter). Default 500 ms. */
   restartDelayMs?: number;
   /**
    * Fields dropped from every cached object as it arrives (listed or watched): managedFields and
@@ -39,6 +39,16 @@ export function trimMetadata(obj: KubernetesObject): void {
     m.annotations = rest;
   }
 }
+
+/**
+ * The longest wait between attempts while the API server is away: short enough that components are
+ * back within seconds of its return, long enough (with jitter) that a thousand speakers do not
+ * arrive at once.
+ */
+export const MAX_RESTART_DELAY_MS = 8_000;
+
+/** delay × [0.75, 1.25): spreads the attempts of many processes that failed at the same moment. */
+const jitter = (ms: number): number => Math.round(ms * (0.75 + Math.random() * 0.5));
 
 export class Informer<T extends KubernetesObject> {
   readonly name: string;
@@ -103,16 +113,16 @@ export class Informer<T extends KubernetesObject> {
       }
       this.#log.warn({ err: errorText(this.#failed), attempt, retryInMs: delay }, 'initial list failed; retrying');
       await new Promise<void>((resolve) => {
-        this.#timer = setTimeout(resolve, delay);
+        this.#timer = setTimeout(resolve, jitter(delay));
       });
-      delay = Math.min(delay * 2, 30_000);
+      delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     }
   }
 
   #scheduleRestart(): void {
     clearTimeout(this.#timer);
-    const delay = this.#delay;
-    this.#delay = Math.min(this.#delay * 2, 30_000);
+    const delay = jitter(this.#delay);
+    this.#delay = Math.min(this.#delay * 2, MAX_RESTART_DELAY_MS);
     this.#timer = setTimeout(() => {
       if (this.#stopped) return;
       this.#failed = undefined;
