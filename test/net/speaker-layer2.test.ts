@@ -41,7 +41,9 @@ const byName = (c: SpeakerCluster, name: string): SpeakerNode => c.nodes.find((n
 
 test('speaker Layer 2: one owner answers, sub-second failover with TCP resuming, node conditions, ETP Local, selectors, interfaces, membership', async () => {
   const vips = ['10.82.0.100', '10.82.0.101', '10.82.0.102', '10.82.0.130', '10.82.0.140'];
-  const c = await SpeakerCluster.create({ prefix: 'ilbs', nodes: 3, net: 82, client: true, localVips: vips });
+  // The speakers may read only the Secrets the chart names: "wrong" (the wrong membership key
+  // below) is named among them, as an operator would name a BGP password Secret.
+  const c = await SpeakerCluster.create({ prefix: 'ilbs', nodes: 3, net: 82, client: true, localVips: vips, values: { bgpPasswordSecrets: ['wrong'] } });
   try {
     await c.apply('IPPool', 'p1', { addresses: ['10.82.0.100-10.82.0.120'] });
     await c.apply('IPPool', 'p2', { addresses: ['10.82.0.130-10.82.0.135'] }, { sel: 'yes' });

@@ -165,6 +165,8 @@ export interface ClusterOptions {
   client?: boolean;
   /** Per node labels. */
   labels?: Array<Record<string, string>>;
+  /** Chart values for the helm install (e.g. more Secrets the speakers may read). */
+  values?: Record<string, unknown>;
   /** Also add VIPs to each node's loopback so the app server accepts them (Layer 2 tests). */
   localVips?: string[];
 }
@@ -207,7 +209,7 @@ export class SpeakerCluster {
 
   private async setup(): Promise<void> {
     const o = this.opts;
-    this.api = await startTestApiServer();
+    this.api = await startTestApiServer(o.values ? { values: o.values } : {});
     this.speakerKubeconfig = (await componentClients(this.api, 'speaker')).kubeconfigPath;
     this.discovery = this.api.kc.makeApiClient(DiscoveryV1Api);
     const target = this.api.port;
