@@ -45,6 +45,14 @@ import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, star
 export const COMPONENT = 'ironlb-controller';
 export const CONFIG_STATE_NAME = 'controller';
 
+/**
+ * Default client-side rate limit of the controller's API calls (--kube-api-qps, --kube-api-burst):
+ * about two calls per Service (a status patch and an Event), so room for some 250 Services per
+ * second sustained; a safety net against a retry storm, well above what one API server takes from
+ * one client here (docs/performance.md).
+ */
+export const CONTROLLER_RATE_LIMIT = { qps: 500, burst: 1000 } as const;
+
 export interface ControllerOptions {
   clients: Clients;
   /** Namespace of ironlb's configuration objects, Secrets, Lease and ConfigurationState. */
@@ -601,10 +609,11 @@ export class Controller {
       }
       // Another class: its implementation owns status.loadBalancer; only our condition goes.
       if (!held && originPool(svc) === undefined) return undefined;
-      const cls = this.#classPolicy();
-      const msg = `loadBalancerClass ${quote(svc.spec?.loadBalancerClass ?? '')} is not ${quote(cls.loadBalancerClass)}; released ${had.join(', ') || 'its address'} (the status is left to that class's implementation)`;
+      const cls = svc.spec?.loadBalancerClass;
+      const why = cls ? `loadBalancerClass ${quote(cls)} is not ${quote(this.#classPolicy().loadBalancerClass)}` : 'Services without a loadBalancerClass are left to another implementation';
+      const msg = `${why}; released ${had.join(', ') || 'its address'} (the status is left to that implementation)`;
       this.#log.info({ service: key, addresses: had, loadBalancerClass: svc.spec?.loadBalancerClass }, 'Service of another class; addresses released');
-      return this.#write(svc, { ips: undefined, pool: undefined }, held ? ['Normal', 'ClearAssignment', msg] : undefined);
+      return this.#write(svc, { ips: undefined, pool: undefined }, had.length ? ['Normal', 'ClearAssignment', msg] : undefined);
     }
     const req = toAllocatorRequest(svc, this.#nsLabels(svc));
     // Addresses in the status that the allocator does not hold (kept through a configuration gap,
