@@ -71,7 +71,7 @@ export function registerController(program: Command): void {
       collectDefaultMetrics({ register: metrics.registry });
       const webhookPort = num('--webhook-port', o.webhookPort, 0, 65535);
       const rateLimit = { qps: num('--kube-api-qps', o.kubeApiQps, 1, 100_000), burst: num('--kube-api-burst', o.kubeApiBurst, 1, 100_000) };
-      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), { rateLimit });
+      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), { rateLimit, userAgent: COMPONENT });
       const controller = new Controller({
         clients,
         namespace: o.namespace,

@@ -84,6 +84,20 @@ interface Desired {
 
 type EventSpec = [type: 'Normal' | 'Warning', reason: string, message: string];
 
+/** JSON with object keys sorted: the API server returns custom objects' fields in its own order. */
+function stableJson(v: unknown): string {
+  const norm = (x: unknown, depth: number): unknown => {
+    if (depth > 8 || x === null || typeof x !== 'object') return x;
+    if (Array.isArray(x)) return x.map((y) => norm(y, depth + 1));
+    return Object.fromEntries(
+      Object.keys(x)
+        .sort()
+        .map((k) => [k, norm((x as Record<string, unknown>)[k], depth + 1)]),
+    );
+  };
+  return JSON.stringify(norm(v, 0));
+}
+
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly identity: string;
@@ -255,10 +269,11 @@ export class Controller {
     await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.stop()));
   }
 
-  /** Resolves when nothing is queued or being written (for tests and orderly shutdown). */
+  /** Resolves when nothing is queued or being written, scheduled pool status included (for tests and orderly shutdown). */
   async idle(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.#pumping || this.#poolWrite); i++) {
+    for (let i = 0; i < 1000 && (this.#pumping || this.#poolWrite || this.#poolTimer); i++) {
       await this.#pumping;
+      if (this.#poolTimer) this.#flushPoolStatus();
       await this.#poolWrite;
     }
   }
@@ -292,6 +307,7 @@ export class Controller {
     for (const t of this.#retryTimers.values()) clearTimeout(t);
     this.#retryTimers.clear();
     clearTimeout(this.#poolTimer);
+    this.#poolTimer = undefined;
   }
 
   // ---- the queue ----------------------------------------------------------------------------
@@ -449,7 +465,8 @@ export class Controller {
     this.#confirmHeld(alloc, config, first && !this.#startupDone);
     this.#startupDone = true;
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
-    for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s))) this.#queue.add(serviceKey(s));
+    // Services no longer ours that still carry our record too, so their release is said and recorded.
+    for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s)) || originPool(s) !== undefined) this.#queue.add(serviceKey(s));
     for (const rv of r.revoked) this.#queue.add(rv.key);
     this.#schedulePoolStatus();
   }
@@ -517,7 +534,7 @@ export class Controller {
     this.#lastConfigState = stateKey;
     // What the state says, times aside: a new leader (or process) finding the same state leaves it
     // (and its Events) alone and adopts its lastValidTime.
-    const gist = (st: Partial<ConfigurationStateStatus> | undefined) => JSON.stringify({ ...st, observedTime: undefined, lastValidTime: st?.lastValidTime !== undefined });
+    const gist = (st: Partial<ConfigurationStateStatus> | undefined) => stableJson({ ...st, observedTime: undefined, lastValidTime: st?.lastValidTime !== undefined });
     const { custom } = this.#o.clients;
     const ns = this.#o.namespace;
     const plural = KINDS.ConfigurationState.plural;
@@ -740,13 +757,20 @@ export class Controller {
 
   #schedulePoolStatus(): void {
     if (this.#poolTimer || !this.#leading) return;
-    this.#poolTimer = setTimeout(() => {
-      this.#poolTimer = undefined;
-      const prev = this.#poolWrite ?? Promise.resolve();
-      this.#poolWrite = prev.then(() => this.#writePoolStatus()).finally(() => {
-        this.#poolWrite = undefined;
+    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#o.poolStatusDelayMs ?? 250);
+  }
+
+  /** Writes the scheduled IPPool status now (after any write in progress). */
+  #flushPoolStatus(): void {
+    clearTimeout(this.#poolTimer);
+    this.#poolTimer = undefined;
+    const prev = this.#poolWrite ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .then(() => this.#writePoolStatus())
+      .finally(() => {
+        if (this.#poolWrite === next) this.#poolWrite = undefined;
       });
-    }, this.#o.poolStatusDelayMs ?? 250);
+    this.#poolWrite = next;
   }
 
   async #writePoolStatus(): Promise<void> {
@@ -789,7 +813,8 @@ export class Controller {
         ],
       };
       const cached = inf.get(name) as IPPool | undefined;
-      if (!cached || JSON.stringify(cached.status ?? {}) === JSON.stringify(status)) continue;
+      // Key order aside: the API server returns the stored status with its keys sorted.
+      if (!cached || stableJson(cached.status ?? {}) === stableJson(status)) continue;
       try {
         await retryOnConflict(async (again) => {
           const cur = again ? ((await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'ippools', name })) as IPPool) : cached;

@@ -56,6 +56,8 @@ export interface RateLimit {
 export interface MakeClientsOptions {
   /** Client-side rate limit of the API calls (not of watches); none by default. */
   rateLimit?: RateLimit;
+  /** User-Agent, which the API server also takes as the field manager of writes. Default "ironlb". */
+  userAgent?: string;
 }
 
 /** Shared connections are replaced this often, so a rotated client certificate or CA is picked up. */
@@ -135,18 +137,19 @@ class TokenBucket {
   }
 }
 
-function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
+function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, userAgent: string, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod with a service account');
   const config = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: auth },
-    middleware: [setHeaderMiddleware('User-Agent', 'ironlb')],
+    middleware: [setHeaderMiddleware('User-Agent', userAgent)],
   });
   return new type(config);
 }
 
 export function makeClients(kc: KubeConfig, o: MakeClientsOptions = {}): Clients {
   const auth = new SharedConnections(kc, o.rateLimit);
-  return { kc, core: apiClient(kc, auth, CoreV1Api), custom: apiClient(kc, auth, CustomObjectsApi), coordination: apiClient(kc, auth, CoordinationV1Api) };
+  const ua = o.userAgent ?? 'ironlb';
+  return { kc, core: apiClient(kc, auth, ua, CoreV1Api), custom: apiClient(kc, auth, ua, CustomObjectsApi), coordination: apiClient(kc, auth, ua, CoordinationV1Api) };
 }
