@@ -147,9 +147,9 @@ export function poolOverlap(addresses: readonly string[]): string | undefined {
 export const ipPoolStatus = s.object({
   assignedIPv4: s.int({ min: 0, format: 'int64' }),
   assignedIPv6: s.int({ min: 0, format: 'int64' }),
-  // Saturates at Number.MAX_SAFE_INTEGER: an IPv6 /64 holds more than a JSON number represents exactly.
   availableIPv4: s.int({ min: 0, format: 'int64' }),
-  availableIPv6: s.int({ min: 0, format: 'int64' }),
+  availableIPv6: s.int({ min: 0, format: 'int64', description: 'Free IPv6 addresses, capped at 9007199254740991 (2^53-1, the largest integer a JSON client reads exactly); availableIPv6Exact has the exact count.' }),
+  availableIPv6Exact: s.string({ pattern: '^(0|[1-9][0-9]*)$', maxLength: 40, description: 'Free IPv6 addresses, exactly, in decimal (an IPv6 pool can hold up to 2^128).' }),
   conditions: s.array(condition, { maxItems: 16 }),
 });
 
@@ -516,7 +516,7 @@ export const KINDS = {
       { name: 'Assigned IPv4', type: 'integer', jsonPath: '.status.assignedIPv4' },
       { name: 'Assigned IPv6', type: 'integer', jsonPath: '.status.assignedIPv6' },
       { name: 'Available IPv4', type: 'integer', jsonPath: '.status.availableIPv4', priority: 1 },
-      { name: 'Available IPv6', type: 'integer', jsonPath: '.status.availableIPv6', priority: 1 },
+      { name: 'Available IPv6', type: 'string', jsonPath: '.status.availableIPv6Exact', priority: 1 },
       age,
     ],
   },

@@ -2,6 +2,8 @@
 // schema for the CRD (defaults, bounds, CEL rules) and the runtime validator (which also applies
 // defaults, and enforces the CEL rules' intent in TypeScript since we cannot evaluate CEL here).
 
+import { clip } from '../util/text.ts';
+
 /** One field-level problem: where, what was found, and what is allowed. */
 export interface FieldError {
   /** Dotted path from the object root, e.g. `spec.addresses[2]`. */
@@ -76,8 +78,8 @@ function make<T, P extends boolean>(base: Base<T>, isRequired: boolean): Schema<
 
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  // JSON shows the type; clip bounds it and escapes what JSON leaves (bidirectional overrides).
+  return clip(JSON.stringify(v) ?? String(v), 80);
 }
 
 function typeName(v: unknown): string {

@@ -1,6 +1,7 @@
 // The Service side of the API: annotations under ironlb.io/, loadBalancerIP, loadBalancerClass,
 // and how a Service's request is read (pure; no client calls).
 import { parseIP, type Family } from './addr.ts';
+import { quote } from '../util/text.ts';
 
 /** Requested addresses: comma-separated, at most one IPv4 and one IPv6. */
 export const ANNOTATION_LOAD_BALANCER_IPS = 'ironlb.io/loadBalancerIPs';
@@ -8,8 +9,19 @@ export const ANNOTATION_LOAD_BALANCER_IPS = 'ironlb.io/loadBalancerIPs';
 export const ANNOTATION_ADDRESS_POOL = 'ironlb.io/address-pool';
 /** Sharing key: Services with the same key may share an address (compatible ports permitting). */
 export const ANNOTATION_ALLOW_SHARED_IP = 'ironlb.io/allow-shared-ip';
-/** Written by the controller: the pool the address came from. */
+/**
+ * Written by older controllers: the pool the address came from. Only read now (Services
+ * allocated by an older version keep it until their next change); see CONDITION_ALLOCATED.
+ */
 export const ANNOTATION_ALLOCATED_FROM_POOL = 'ironlb.io/ip-allocated-from-pool';
+
+/**
+ * The condition the controller keeps in the Service's status (status.conditions) while the Service
+ * holds addresses: status "True", reason "FromPool", message the pool's name. Written with the
+ * addresses in one status write, so the controller needs no permission on the Service itself.
+ */
+export const CONDITION_ALLOCATED = 'ironlb.io/IPAllocated';
+export const CONDITION_ALLOCATED_REASON = 'FromPool';
 
 export const DEFAULT_LOAD_BALANCER_CLASS = 'ironlb.io/ironlb';
 
@@ -26,7 +38,20 @@ export interface ServiceLike {
     selector?: Record<string, string>;
     ports?: Array<{ port: number; protocol?: string }>;
   };
-  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
+  status?: {
+    loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> };
+    conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: Date | string }>;
+  };
+}
+
+/**
+ * The pool a Service's addresses were allocated from, as recorded on the Service: the condition
+ * CONDITION_ALLOCATED, else the annotation older versions wrote; undefined when neither is there.
+ */
+export function allocatedPool(svc: ServiceLike): string | undefined {
+  const c = svc.status?.conditions?.find((x) => x.type === CONDITION_ALLOCATED);
+  if (c) return c.status === 'True' && c.message ? c.message : undefined;
+  return svc.metadata?.annotations?.[ANNOTATION_ALLOCATED_FROM_POOL] || undefined;
 }
 
 export interface ClassPolicy {
@@ -65,7 +90,7 @@ export function parseServiceRequest(svc: ServiceLike): RequestParse {
   if (fromAnn && fromSpec) {
     return {
       ok: false,
-      reason: `both spec.loadBalancerIP (${JSON.stringify(fromSpec)}) and annotation ${ANNOTATION_LOAD_BALANCER_IPS} (${JSON.stringify(fromAnn)}) are set; use only the annotation`,
+      reason: `both spec.loadBalancerIP (${quote(fromSpec)}) and annotation ${ANNOTATION_LOAD_BALANCER_IPS} (${quote(fromAnn)}) are set; use only the annotation`,
     };
   }
   const source = fromAnn ? `annotation ${ANNOTATION_LOAD_BALANCER_IPS}` : 'spec.loadBalancerIP';
@@ -74,9 +99,9 @@ export function parseServiceRequest(svc: ServiceLike): RequestParse {
     const items = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
     for (const item of items) {
       const ip = parseIP(item);
-      if (!ip) return { ok: false, reason: `${source}: ${JSON.stringify(item)} is not an IP address; expected at most one IPv4 and one IPv6 address, comma-separated` };
+      if (!ip) return { ok: false, reason: `${source}: ${quote(item)} is not an IP address; expected at most one IPv4 and one IPv6 address, comma-separated` };
       if (request.addresses[ip.family]) {
-        return { ok: false, reason: `${source}: ${JSON.stringify(text)} has more than one IPv${ip.family} address; at most one per family is allowed` };
+        return { ok: false, reason: `${source}: ${quote(text)} has more than one IPv${ip.family} address; at most one per family is allowed` };
       }
       request.addresses[ip.family] = item;
     }

@@ -4,7 +4,7 @@ import { summary } from './commands.ts';
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { AdmissionWebhook, Controller, COMPONENT, createMetrics } from '../controller/index.ts';
+import { AdmissionWebhook, Controller, COMPONENT, CONTROLLER_RATE_LIMIT, createMetrics } from '../controller/index.ts';
 import { httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
@@ -27,6 +27,8 @@ interface Opts extends HttpOpts {
   webhookConfiguration: string;
   webhookService: string;
   webhookCertIps?: string;
+  kubeApiQps: string;
+  kubeApiBurst: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -56,6 +58,8 @@ export function registerController(program: Command): void {
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the controller keeps current', 'ironlb-validating')
     .option('--webhook-service <name>', 'Service in front of the webhook (its DNS names go into the certificate)', 'ironlb-webhook')
     .option('--webhook-cert-ips <list>', 'comma-separated IP addresses also put in the certificate, for an API server that calls the webhook by address')
+    .option('--kube-api-qps <n>', 'client-side limit of Kubernetes API calls per second (sustained)', String(CONTROLLER_RATE_LIMIT.qps))
+    .option('--kube-api-burst <n>', 'Kubernetes API calls allowed at once above --kube-api-qps', String(CONTROLLER_RATE_LIMIT.burst));
   httpOptions(cmd, { metricsPort: 7472, healthHost: '0.0.0.0' })
     .action(async (o: Opts) => {
       const log = logger('cli');
@@ -65,7 +69,8 @@ export function registerController(program: Command): void {
       const metrics = createMetrics();
       collectDefaultMetrics({ register: metrics.registry });
       const webhookPort = num('--webhook-port', o.webhookPort, 0, 65535);
-      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
+      const rateLimit = { qps: num('--kube-api-qps', o.kubeApiQps, 1, 100_000), burst: num('--kube-api-burst', o.kubeApiBurst, 1, 100_000) };
+      const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), { rateLimit, userAgent: COMPONENT });
       const controller = new Controller({
         clients,
         namespace: o.namespace,

@@ -1,15 +1,24 @@
 // The controller: watches Services, Namespaces, ironlb's configuration and the Secrets of its
 // namespace; while leader, allocates addresses with the pure allocator and writes the result
-// (status.loadBalancer.ingress, the pool annotation, Events, IPPool status, ConfigurationState).
+// (one status patch per Service: status.loadBalancer.ingress and the condition naming the pool;
+// Events, IPPool status, ConfigurationState).
 //
 // Decisions are made one Service at a time on one queue (deterministic); the API writes of a
 // batch of distinct Services then run concurrently.
+//
+// An address a Service holds is released only for a reason that concerns it (docs/reference.md,
+// "When an address is released"): the Service is deleted, is no longer a LoadBalancer, is of
+// another class, asks for something else, or its address is now refused by a pool that exists
+// and is valid. Missing configuration is never such a reason: while no valid pool covers or
+// excludes a held address (no pool yet at start-up, its pool deleted or invalid) the Service keeps
+// it, and no other Service can be given it (the allocator hands out pool addresses only).
 import { hostname } from 'node:os';
-import type { KubernetesListObject, KubernetesObject, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
-import { Allocator, type AssignResult } from '../ipam/index.ts';
+import { PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { Allocator, type AssignResult, type Refusal } from '../ipam/index.ts';
 import {
-  ANNOTATION_ALLOCATED_FROM_POOL,
   API_VERSION,
+  CONDITION_ALLOCATED,
+  CONDITION_ALLOCATED_REASON,
   DEFAULT_LOAD_BALANCER_CLASS,
   GROUP,
   KINDS,
@@ -27,14 +36,23 @@ import {
   type ParsedConfig,
 } from '../api/index.ts';
 import { describeValue } from '../api/schema.ts';
+import { quote } from '../util/text.ts';
 import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
-import { ingressIPs, poolAnnotation, poolSpecs, serviceKey, startupOrder, toAllocatorRequest, type Service } from './requests.ts';
+import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, startupOrder, toAllocatorRequest, type Service } from './requests.ts';
 
 export const COMPONENT = 'ironlb-controller';
 export const CONFIG_STATE_NAME = 'controller';
+
+/**
+ * Default client-side rate limit of the controller's API calls (--kube-api-qps, --kube-api-burst):
+ * about two calls per Service (a status patch and an Event), so room for some 250 Services per
+ * second sustained; a safety net against a retry storm, well above what one API server takes from
+ * one client here (docs/performance.md).
+ */
+export const CONTROLLER_RATE_LIMIT = { qps: 500, burst: 1000 } as const;
 
 export interface ControllerOptions {
   clients: Clients;
@@ -61,8 +79,26 @@ type ConfigKind = 'IPPool' | 'L2Advertisement' | 'BGPPeer' | 'BGPAdvertisement' 
 const CONFIG_KINDS: readonly ConfigKind[] = ['IPPool', 'L2Advertisement', 'BGPPeer', 'BGPAdvertisement', 'BFDProfile', 'Community'];
 
 interface Desired {
-  ips: string[];
+  /** The ingress addresses; undefined leaves them as they are (a Service of another class). */
+  ips: string[] | undefined;
+  /** The pool they come from; undefined: the Service holds no address of ours. */
   pool: string | undefined;
+}
+
+type EventSpec = [type: 'Normal' | 'Warning', reason: string, message: string];
+
+/** JSON with object keys sorted: the API server returns custom objects' fields in its own order. */
+function stableJson(v: unknown): string {
+  const norm = (x: unknown, depth: number): unknown => {
+    if (depth > 8 || x === null || typeof x !== 'object') return x;
+    if (Array.isArray(x)) return x.map((y) => norm(y, depth + 1));
+    return Object.fromEntries(
+      Object.keys(x)
+        .sort()
+        .map((k) => [k, norm((x as Record<string, unknown>)[k], depth + 1)]),
+    );
+  };
+  return JSON.stringify(norm(v, 0));
 }
 
 export class Controller {
@@ -98,6 +134,15 @@ export class Controller {
   #retryDelay = new Map<string, number>();
   /** Addresses a configuration change took from a Service, for the Event of its next decision. */
   #revoked = new Map<string, { addresses: string[]; message: string }>();
+  /**
+   * The pool a Service's addresses came from, when a configuration change dropped them from the
+   * allocator before the Service's condition (which says the same) reached the cache.
+   */
+  #originHint = new Map<string, string>();
+  /** Services keeping addresses that no valid pool covers (for the metric and logs). */
+  #kept = new Set<string>();
+  /** Per IPPool: uid, generation and labels, to tell our own status writes from real changes. */
+  #poolSeen = new Map<string, string>();
   #poolTimer: NodeJS.Timeout | undefined;
   #poolWrite: Promise<void> | undefined;
   #poolConditionSince = new Map<string, { exhausted: boolean; since: string }>();
@@ -138,11 +183,29 @@ export class Controller {
       this.#configDirty = true;
       this.#kick();
     };
-    for (const inf of [...this.#config.values(), this.#secrets]) {
+    for (const [kind, inf] of [...this.#config, ['Secret', this.#secrets] as const]) {
+      if (kind === 'IPPool') continue;
       inf.on('add', cfgChanged);
       inf.on('update', cfgChanged);
       inf.on('delete', cfgChanged);
     }
+    // IPPool status is written by this controller: an update that changes neither the spec (its
+    // generation) nor the labels is our own write and changes no configuration.
+    const pools = this.#config.get('IPPool') as Informer<KubernetesObject>;
+    const seen = (o: KubernetesObject) => `${o.metadata?.uid ?? ''}/${(o.metadata as { generation?: number } | undefined)?.generation ?? ''}/${JSON.stringify(o.metadata?.labels ?? {})}/${o.metadata?.deletionTimestamp ? 'deleting' : ''}`;
+    const poolChanged = (o: KubernetesObject) => {
+      const name = o.metadata?.name ?? '';
+      const k = seen(o);
+      if (this.#poolSeen.get(name) === k) return;
+      this.#poolSeen.set(name, k);
+      cfgChanged();
+    };
+    pools.on('add', poolChanged);
+    pools.on('update', poolChanged);
+    pools.on('delete', (o) => {
+      this.#poolSeen.delete(o.metadata?.name ?? '');
+      cfgChanged();
+    });
   }
 
   get isLeader(): boolean {
@@ -209,10 +272,11 @@ export class Controller {
     await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.stop()));
   }
 
-  /** Resolves when nothing is queued or being written (for tests and orderly shutdown). */
+  /** Resolves when nothing is queued or being written, scheduled pool status included (for tests and orderly shutdown). */
   async idle(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.#pumping || this.#poolWrite); i++) {
+    for (let i = 0; i < 1000 && (this.#pumping || this.#poolWrite || this.#poolTimer); i++) {
       await this.#pumping;
+      if (this.#poolTimer) this.#flushPoolStatus();
       await this.#poolWrite;
     }
   }
@@ -241,9 +305,12 @@ export class Controller {
     this.#startupDone = false;
     this.#queue.clear();
     this.#revoked.clear();
+    this.#originHint.clear();
+    this.#kept.clear();
     for (const t of this.#retryTimers.values()) clearTimeout(t);
     this.#retryTimers.clear();
     clearTimeout(this.#poolTimer);
+    this.#poolTimer = undefined;
   }
 
   // ---- the queue ----------------------------------------------------------------------------
@@ -371,7 +438,9 @@ export class Controller {
     this.#accepted = v.accepted;
     this.metrics.configValid.set(errors.length ? 0 : 1);
     this.metrics.configRejectedObjects.set(rejected.size);
-    this.#lastValidTime = new Date().toISOString();
+    // Stamped when the configuration in force changes, not on every look at it: a stamp per look
+    // rewrote ConfigurationState (and repeated ConfigurationAccepted) on every IPPool status write.
+    if (r || !this.#lastValidTime) this.#lastValidTime = new Date().toISOString();
     if (errors.length) this.#log.warn({ rejected: [...rejected].sort(), kept: v.kept, errors: errors.slice(0, 20).map(formatConfigError) }, `${rejected.size} object(s) rejected and skipped; the rest is applied`);
     if (!r) {
       this.#applied = config;
@@ -385,42 +454,72 @@ export class Controller {
     this.metrics.configReloads.inc({ result: 'applied' });
     this.#log.info({ pools: specs.map((p) => p.name), revoked: r.revoked.length, rejected: rejected.size }, 'configuration applied');
     await this.#reportConfig(errors, [...rejected].sort(), v.kept);
-    if (first && !this.#startupDone) this.#startup(alloc);
     for (const rv of r.revoked) {
+      const refusal: Refusal = { ok: false, reason: rv.reason, message: rv.message };
+      if (this.#keepable(refusal, rv.addresses, rv.pool, config, alloc)) {
+        // Its pool is gone or invalid: configuration missing, not a decision about this address.
+        this.#originHint.set(rv.key, rv.pool);
+        this.#log.info({ service: rv.key, addresses: rv.addresses, pool: rv.pool }, 'pool gone or invalid; the Service keeps its addresses until a valid pool covers or refuses them');
+        continue;
+      }
       this.#revoked.set(rv.key, { addresses: rv.addresses, message: `${rv.reason}: ${rv.message}` });
       this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
     }
+    this.#confirmHeld(alloc, config, first && !this.#startupDone);
+    this.#startupDone = true;
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
-    for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s))) this.#queue.add(serviceKey(s));
+    // Services no longer ours that still carry our record too, so their release is said and recorded.
+    for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s)) || originPool(s) !== undefined) this.#queue.add(serviceKey(s));
     for (const rv of r.revoked) this.#queue.add(rv.key);
     this.#schedulePoolStatus();
   }
 
   /**
-   * Start-up: every Service that already holds addresses is confirmed before any other Service is
-   * considered, so a restart (or a new leader) never moves or duplicates an address.
+   * Registers addresses Services hold (their status) that the allocator does not: every Service's
+   * at start-up (`all`), later those kept through a gap in the configuration. Runs before any other
+   * Service is considered, so a restart (or a new leader, or a pool coming back) never moves or
+   * duplicates an address. A refusal that configuration missing explains keeps the address (see
+   * #keepable); any other is decided by #decide, which then names the address it releases.
    */
-  #startup(alloc: Allocator): void {
-    const ours = [...this.#services.list()].filter((s) => isOurs(s, this.#classPolicy())).sort(startupOrder);
+  #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean): void {
+    const ours = [...this.#services.list()].filter((s) => isOurs(s, this.#classPolicy()) && ingressIPs(s).length > 0).sort(startupOrder);
     let confirmed = 0;
     const refused: string[] = [];
+    this.#kept.clear();
     for (const s of ours) {
+      const key = serviceKey(s);
+      if (!all && alloc.lookup(key)) continue;
       const ips = ingressIPs(s);
-      if (ips.length === 0) continue;
       const req = toAllocatorRequest(s, this.#nsLabels(s));
       if (!req.ok) {
-        refused.push(serviceKey(s));
+        refused.push(key);
         continue;
       }
       const r = alloc.confirm(req.request, ips);
-      if (r.ok) confirmed++;
-      else {
-        refused.push(serviceKey(s));
-        this.#log.warn({ service: serviceKey(s), addresses: ips, reason: r.reason, message: r.message }, 'address held by the Service not confirmed; it will be reassigned');
+      if (r.ok) {
+        confirmed++;
+        this.#originHint.delete(key);
+      } else if (this.#keepable(r, ips, this.#originHint.get(key) ?? originPool(s), config, alloc)) {
+        this.#kept.add(key);
+      } else {
+        refused.push(key);
+        this.#log.warn({ service: key, addresses: ips, reason: r.reason, message: r.message }, 'address held by the Service refused; it will be given another');
       }
     }
-    this.#startupDone = true;
-    this.#log.info({ services: ours.length, confirmed, refused: refused.length }, 'start-up: existing assignments confirmed');
+    this.metrics.keptAssignments.set(this.#kept.size);
+    if (this.#kept.size) this.#log.warn({ services: this.#kept.size, examples: [...this.#kept].slice(0, 10) }, 'Services keep addresses that no valid pool covers (their pool is missing or invalid); they keep them until a valid pool covers or refuses them');
+    this.#log.info({ services: ours.length, confirmed, refused: refused.length, kept: this.#kept.size, startup: all }, 'held addresses confirmed');
+  }
+
+  /**
+   * Whether a refused held assignment is kept: every address is outside all valid pools, and the
+   * pool it came from is not a valid pool now (deleted, invalid, not created yet, or unknown). A
+   * pool that exists, is valid and no longer covers the address is an explicit reason to release.
+   */
+  #keepable(r: Refusal, addresses: readonly string[], origin: string | undefined, config: ParsedConfig, alloc: Allocator): boolean {
+    if (r.reason !== 'NotInAnyPool') return false;
+    if (addresses.some((a) => alloc.poolFor(a) !== undefined)) return false;
+    return origin === undefined || !config.pools.has(origin);
   }
 
   async #reportConfig(errors: ConfigError[], rejected: string[], kept: string[]): Promise<void> {
@@ -436,16 +535,27 @@ export class Controller {
     const stateKey = JSON.stringify(status);
     if (stateKey === this.#lastConfigState) return;
     this.#lastConfigState = stateKey;
-    status.observedTime = new Date().toISOString();
+    // What the state says, times aside: a new leader (or process) finding the same state leaves it
+    // (and its Events) alone and adopts its lastValidTime.
+    const gist = (st: Partial<ConfigurationStateStatus> | undefined) => stableJson({ ...st, observedTime: undefined, lastValidTime: st?.lastValidTime !== undefined });
     const { custom } = this.#o.clients;
     const ns = this.#o.namespace;
     const plural = KINDS.ConfigurationState.plural;
-    const body = { apiVersion: API_VERSION, kind: 'ConfigurationState', metadata: { name: CONFIG_STATE_NAME, namespace: ns }, status };
+    const body = { apiVersion: API_VERSION, kind: 'ConfigurationState', metadata: { name: CONFIG_STATE_NAME, namespace: ns }, status: { ...status, observedTime: new Date().toISOString() } };
     let ref: { uid?: string } = {};
+    let unchanged = false;
     try {
       ref = (await retryOnConflict(async () => {
         try {
-          const cur = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: CONFIG_STATE_NAME })) as { metadata?: { resourceVersion?: string; uid?: string } };
+          const cur = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: CONFIG_STATE_NAME })) as { metadata?: { resourceVersion?: string; uid?: string }; status?: ConfigurationStateStatus };
+          if (cur.status && gist(cur.status) === gist(status)) {
+            unchanged = true;
+            if (cur.status.lastValidTime && status.lastValidTime) {
+              this.#lastValidTime = cur.status.lastValidTime;
+              this.#lastConfigState = JSON.stringify({ ...status, lastValidTime: cur.status.lastValidTime });
+            }
+            return cur;
+          }
           return (await custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: CONFIG_STATE_NAME, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } })) as { metadata?: { uid?: string } };
         } catch (err) {
           if (!isNotFound(err)) throw err;
@@ -457,6 +567,7 @@ export class Controller {
       this.metrics.apiErrors.inc({ op: 'configurationstate' });
       this.#log.warn({ err: errorText(err) }, 'cannot write ConfigurationState');
     }
+    if (unchanged) return;
     const stateRef = { apiVersion: API_VERSION, kind: 'ConfigurationState', name: CONFIG_STATE_NAME, namespace: ns, ...ref };
     if (valid) {
       await this.#events.record(stateRef, 'Normal', 'ConfigurationAccepted', message);
@@ -484,13 +595,14 @@ export class Controller {
   /** Decides one Service synchronously; returns the API writes to make, if any. */
   #decide(key: string): Promise<void> | undefined {
     const alloc = this.#allocator;
-    if (!alloc || !this.#applied) return undefined;
+    const config = this.#applied;
+    if (!alloc || !config) return undefined;
     this.decisions++;
     const [namespace, name] = key.split('/') as [string, string];
     const svc = this.#services.get(name, namespace);
     const held = alloc.lookup(key);
     if (!svc) {
-      this.#pending.delete(key);
+      this.#forget(key);
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
@@ -499,135 +611,177 @@ export class Controller {
       }
       return undefined;
     }
+    // What the Service holds: the allocator's record, else its status (kept, or refused at start-up).
+    const had = held?.addresses ?? ingressIPs(svc);
     if (!isOurs(svc, this.#classPolicy())) {
-      this.#pending.delete(key);
+      this.#forget(key);
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
         this.#retryPending(key);
       }
       // A Service that stops being a LoadBalancer gives its address back and loses our status.
-      if (svc.spec?.type !== 'LoadBalancer' && (held || poolAnnotation(svc) !== undefined)) {
-        const msg = `not a LoadBalancer any more; released ${(held?.addresses ?? ingressIPs(svc)).join(', ') || 'its address'}`;
+      if (svc.spec?.type !== 'LoadBalancer') {
+        if (!held && originPool(svc) === undefined) return undefined; // nothing of ours on it (any more)
+        const msg = `not a LoadBalancer any more; released ${had.join(', ') || 'its address'}`;
+        this.#log.info({ service: key, addresses: had }, 'Service is not a LoadBalancer any more; addresses released');
         return this.#write(svc, { ips: [], pool: undefined }, ['Normal', 'ClearAssignment', msg]);
       }
-      return undefined;
+      // Another class: its implementation owns status.loadBalancer; only our condition goes.
+      if (!held && originPool(svc) === undefined) return undefined;
+      const cls = svc.spec?.loadBalancerClass;
+      const why = cls ? `loadBalancerClass ${quote(cls)} is not ${quote(this.#classPolicy().loadBalancerClass)}` : 'Services without a loadBalancerClass are left to another implementation';
+      const msg = `${why}; released ${had.join(', ') || 'its address'} (the status is left to that implementation)`;
+      this.#log.info({ service: key, addresses: had, loadBalancerClass: svc.spec?.loadBalancerClass }, 'Service of another class; addresses released');
+      return this.#write(svc, { ips: undefined, pool: undefined }, had.length ? ['Normal', 'ClearAssignment', msg] : undefined);
     }
     const req = toAllocatorRequest(svc, this.#nsLabels(svc));
+    // Addresses in the status that the allocator does not hold (kept through a configuration gap,
+    // or refused at start-up): confirmed now if a pool takes them back, else kept or released.
+    let refusedHeld: Refusal | undefined;
+    if (!held && had.length > 0 && req.ok) {
+      const c = alloc.confirm(req.request, had);
+      if (!c.ok) {
+        if (this.#keepable(c, had, this.#originHint.get(key) ?? originPool(svc), config, alloc)) {
+          if (!this.#kept.has(key)) {
+            this.#kept.add(key);
+            this.metrics.keptAssignments.set(this.#kept.size);
+          }
+          return undefined;
+        }
+        refusedHeld = c;
+      }
+    }
+    this.#kept.delete(key);
+    this.metrics.keptAssignments.set(this.#kept.size);
+    this.#originHint.delete(key);
     let result: AssignResult;
     if (!req.ok) {
-      const released = held ? alloc.release(key) : [];
-      result = { ok: false, reason: 'InvalidRequest', message: req.reason, released };
+      if (held) alloc.release(key);
+      result = { ok: false, reason: 'InvalidRequest', message: req.reason, released: [] };
     } else {
       result = alloc.assign(req.request);
     }
     const revoked = this.#revoked.get(key);
     this.#revoked.delete(key);
-    if (revoked) result.released = [...new Set([...revoked.addresses, ...result.released])];
-    if (result.released.length) this.#retryPending(key);
+    // Every address the Service had and has no more, with the reason: each release Event names both.
+    const now = result.ok ? result.addresses : [];
+    const lost = [...new Set([...(revoked?.addresses ?? []), ...had, ...result.released])].filter((a) => !now.includes(a));
+    const why = revoked?.message ?? (refusedHeld ? `${refusedHeld.reason}: ${refusedHeld.message}` : result.ok ? 'moved' : `${result.reason}: ${result.message}`);
+    if (lost.length) this.#retryPending(key);
     if (result.ok) {
       this.#pending.delete(key);
       this.#retryDelay.delete(key);
-      let event: [string, string, string] | undefined;
-      if (result.ok && revoked && result.addresses.join() !== revoked.addresses.join()) result.changed = true;
-      result.released = result.released.filter((a) => !result.addresses.includes(a));
-      if (result.changed) {
+      let event: EventSpec | undefined;
+      if (result.changed || lost.length || (had.length > 0 && now.join() !== had.join())) {
         this.metrics.allocations.inc({ result: 'allocated' });
-        const moved = result.released.length ? ` (moved from ${result.released.join(', ')})` : '';
-        event = ['Normal', 'IPAllocated', `Assigned ${result.addresses.join(', ')} from pool ${result.pool}${moved}`];
-        this.#log.info({ service: key, addresses: result.addresses, pool: result.pool, released: result.released }, 'addresses assigned');
+        const moved = lost.length ? ` (moved from ${lost.join(', ')}: ${why})` : '';
+        event = ['Normal', 'IPAllocated', `Assigned ${now.join(', ')} from pool ${result.pool}${moved}`];
+        this.#log.info({ service: key, addresses: now, pool: result.pool, released: lost }, 'addresses assigned');
       }
-      return this.#write(svc, { ips: result.addresses, pool: result.pool }, event);
+      return this.#write(svc, { ips: now, pool: result.pool }, event);
     }
     this.#pending.add(key);
     this.metrics.allocations.inc({ result: 'failed' });
     this.metrics.allocationFailures.inc({ reason: result.reason });
-    this.#log.info({ service: key, reason: result.reason, message: result.message }, 'allocation failed');
-    const events: Array<[string, string, string]> = [['Warning', 'AllocationFailed', `${result.reason}: ${result.message}`]];
-    if (result.released.length) events.push(['Normal', 'ClearAssignment', `released ${result.released.join(', ')}: ${revoked?.message ?? result.message}`]);
+    this.#log.info({ service: key, reason: result.reason, message: result.message, released: lost }, 'allocation failed');
+    const events: EventSpec[] = [['Warning', 'AllocationFailed', `${result.reason}: ${result.message}`]];
+    if (lost.length) events.push(['Normal', 'ClearAssignment', `released ${lost.join(', ')}: ${why}`]);
     return this.#write(svc, { ips: [], pool: undefined }, ...events);
   }
 
-  async #write(svc: V1Service, want: Desired, ...events: Array<[string, string, string] | undefined>): Promise<void> {
+  /** Drops what is remembered about a Service that is gone or no longer ours. */
+  #forget(key: string): void {
+    this.#pending.delete(key);
+    this.#revoked.delete(key);
+    this.#originHint.delete(key);
+    if (this.#kept.delete(key)) this.metrics.keptAssignments.set(this.#kept.size);
+  }
+
+  async #write(svc: V1Service, want: Desired, ...events: Array<EventSpec | undefined>): Promise<void> {
     const key = serviceKey(svc);
     try {
       await this.#writeService(svc, want);
     } catch (err) {
       this.metrics.apiErrors.inc({ op: 'service' });
-      this.#log.warn({ service: key, err: errorText(err) }, 'cannot update the Service; will retry');
+      this.#log.warn({ service: key, err: errorText(err) }, 'cannot update the Service status; will retry');
       this.#retryLater(key);
       return;
     }
     const ref = { apiVersion: 'v1', kind: 'Service', name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', ...(svc.metadata?.uid ? { uid: svc.metadata.uid } : {}) };
-    for (const e of events) if (e) await this.#events.record(ref, e[0] as 'Normal' | 'Warning', e[1], e[2]);
+    for (const e of events) if (e) await this.#events.record(ref, e[0], e[1], e[2]);
   }
 
+  /**
+   * One strategic-merge patch of the status subresource, only for what differs from the cached
+   * Service: the ingress list (replaced whole) and our condition (merged by type, other
+   * conditions untouched). No read first and no resourceVersion: the leader is the only writer of
+   * both, and a stale decision is corrected by the update event that follows. The uid makes the
+   * patch fail on a Service deleted and re-created under the same name meanwhile.
+   */
   async #writeService(cached: V1Service, want: Desired): Promise<void> {
-    const { core } = this.#o.clients;
     const name = cached.metadata?.name ?? '';
     const namespace = cached.metadata?.namespace ?? '';
-    const sameIPs = (s: V1Service) => {
-      const ing = s.status?.loadBalancer?.ingress ?? [];
+    const status: Record<string, unknown> = {};
+    if (want.ips !== undefined) {
+      const ing = cached.status?.loadBalancer?.ingress ?? [];
       // ipMode is written but not compared: API servers without the field drop it, and comparing
       // it would then rewrite the status forever.
-      return ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips[n] && !i.hostname);
-    };
-    const samePool = (s: V1Service) => poolAnnotation(s) === want.pool;
-    let base: V1Service | undefined = cached;
-    const fresh = async (): Promise<V1Service | undefined> => {
-      try {
-        return await core.readNamespacedService({ name, namespace });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    };
-    if (!samePool(cached)) {
-      base = await retryOnConflict(async (again) => {
-        const cur = again ? await fresh() : base;
-        if (!cur) return undefined;
-        if (samePool(cur)) return cur;
-        const annotations = { ...(cur.metadata?.annotations ?? {}) };
-        if (want.pool === undefined) delete annotations[ANNOTATION_ALLOCATED_FROM_POOL];
-        else annotations[ANNOTATION_ALLOCATED_FROM_POOL] = want.pool;
-        try {
-          return await core.replaceNamespacedService({ name, namespace, body: { ...cur, metadata: { ...cur.metadata, annotations } } });
-        } catch (err) {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        }
-      });
+      const same = ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips?.[n] && !i.hostname);
+      if (!same) status.loadBalancer = { ingress: want.ips.map((ip) => ({ ip, ipMode: 'VIP' })) };
     }
-    if (!base || sameIPs(base)) return;
-    await retryOnConflict(async (again) => {
-      const cur = again ? await fresh() : base;
-      if (!cur || sameIPs(cur)) return;
-      const ingress = want.ips.map((ip) => ({ ip, ipMode: 'VIP' }));
-      try {
-        await core.replaceNamespacedServiceStatus({ name, namespace, body: { ...cur, status: { ...cur.status, loadBalancer: { ingress } } } });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    });
+    const cond = allocatedCondition(cached);
+    // The annotation of older versions counts as the record while no condition exists (upgrades
+    // write nothing); releasing writes the condition False, which then hides the annotation.
+    if (originPool(cached) !== want.pool || (want.pool === undefined && cond?.status === 'True')) {
+      const st = want.pool === undefined ? 'False' : 'True';
+      status.conditions = [
+        {
+          type: CONDITION_ALLOCATED,
+          status: st,
+          reason: want.pool === undefined ? 'Released' : CONDITION_ALLOCATED_REASON,
+          message: want.pool ?? 'no address of ironlb is allocated',
+          lastTransitionTime: cond?.status === st && cond.lastTransitionTime ? new Date(cond.lastTransitionTime).toISOString() : new Date().toISOString(),
+        },
+      ];
+    }
+    if (Object.keys(status).length === 0) return;
+    const body = { metadata: { ...(cached.metadata?.uid ? { uid: cached.metadata.uid } : {}) }, status };
+    try {
+      await this.#o.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+    } catch (err) {
+      // Gone (or replaced by a namesake): its delete and add events decide again.
+      if (isNotFound(err) || isConflict(err)) return;
+      throw err;
+    }
   }
 
   // ---- IPPool status ------------------------------------------------------------------------
 
   #schedulePoolStatus(): void {
     if (this.#poolTimer || !this.#leading) return;
-    this.#poolTimer = setTimeout(() => {
-      this.#poolTimer = undefined;
-      const prev = this.#poolWrite ?? Promise.resolve();
-      this.#poolWrite = prev.then(() => this.#writePoolStatus()).finally(() => {
-        this.#poolWrite = undefined;
+    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#o.poolStatusDelayMs ?? 250);
+  }
+
+  /** Writes the scheduled IPPool status now (after any write in progress). */
+  #flushPoolStatus(): void {
+    clearTimeout(this.#poolTimer);
+    this.#poolTimer = undefined;
+    const prev = this.#poolWrite ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .then(() => this.#writePoolStatus())
+      .finally(() => {
+        if (this.#poolWrite === next) this.#poolWrite = undefined;
       });
-    }, this.#o.poolStatusDelayMs ?? 250);
+    this.#poolWrite = next;
   }
 
   async #writePoolStatus(): Promise<void> {
     const alloc = this.#allocator;
     if (!alloc || !this.#leading) return;
     const { custom } = this.#o.clients;
+    // JSON integers beyond 2^53-1 are read inexactly by most clients: the counts saturate there, and
+    // availableIPv6Exact (a string) has the exact value (the CRD's descriptions say so).
     const cap = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
     const inf = this.#config.get('IPPool') as Informer<KubernetesObject>;
     this.metrics.poolCapacity.reset();
@@ -650,6 +804,7 @@ export class Controller {
         assignedIPv6: cap(u.IPv6.assigned),
         availableIPv4: cap(u.IPv4.available),
         availableIPv6: cap(u.IPv6.available),
+        availableIPv6Exact: u.IPv6.available.toString(),
         conditions: [
           {
             type: 'Exhausted',
@@ -661,7 +816,8 @@ export class Controller {
         ],
       };
       const cached = inf.get(name) as IPPool | undefined;
-      if (!cached || JSON.stringify(cached.status ?? {}) === JSON.stringify(status)) continue;
+      // Key order aside: the API server returns the stored status with its keys sorted.
+      if (!cached || stableJson(cached.status ?? {}) === stableJson(status)) continue;
       try {
         await retryOnConflict(async (again) => {
           const cur = again ? ((await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'ippools', name })) as IPPool) : cached;

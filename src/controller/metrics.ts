@@ -12,6 +12,7 @@ export interface ControllerMetrics {
   configValid: Gauge;
   configRejectedObjects: Gauge;
   configReloads: Counter<'result'>;
+  keptAssignments: Gauge;
   leader: Gauge;
 }
 
@@ -28,6 +29,7 @@ export function createMetrics(registry: Registry = new Registry()): ControllerMe
     configValid: new Gauge({ name: 'ironlb_controller_config_valid', help: '1 when every configuration object is valid, 0 when some are rejected (they are skipped or keep their last accepted version; the rest applies).', registers }),
     configRejectedObjects: new Gauge({ name: 'ironlb_controller_config_rejected_objects', help: 'Configuration objects whose current version is rejected (skipped, or served in their last accepted version).', registers }),
     configReloads: new Counter({ name: 'ironlb_controller_config_reloads_total', help: 'Configuration loads by result: applied, unchanged, rejected (the allocator refused it whole).', labelNames: ['result'], registers }),
+    keptAssignments: new Gauge({ name: 'ironlb_controller_kept_assignments', help: 'Services keeping addresses that no valid pool covers (their pool is missing or invalid); they are never renumbered for that.', registers }),
     leader: new Gauge({ name: 'ironlb_controller_leader', help: '1 while this controller is the leader.', registers }),
   };
 }

@@ -1,12 +1,15 @@
 // Pure mapping from Kubernetes objects to the allocator's plain inputs (and back).
 import type { ServiceRequest as AllocRequest, PoolSpec, Protocol, Family } from '../ipam/index.ts';
 import { backendKeyOf } from '../ipam/index.ts';
-import { parseServiceRequest, ANNOTATION_ALLOCATED_FROM_POOL, type ServiceLike, type ParsedConfig } from '../api/index.ts';
+import { parseServiceRequest, allocatedPool, CONDITION_ALLOCATED, type ServiceLike, type ParsedConfig } from '../api/index.ts';
 
 /** A Service as the controller reads it (V1Service is structurally compatible). */
 export interface Service extends ServiceLike {
   metadata?: ServiceLike['metadata'] & { uid?: string; resourceVersion?: string; creationTimestamp?: Date | string };
-  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string; ipMode?: string }> } };
+  status?: {
+    loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string; ipMode?: string }> };
+    conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: Date | string }>;
+  };
 }
 
 export function serviceKey(svc: Service): string {
@@ -18,8 +21,14 @@ export function ingressIPs(svc: Service): string[] {
   return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string' && ip !== '');
 }
 
-export function poolAnnotation(svc: Service): string | undefined {
-  return svc.metadata?.annotations?.[ANNOTATION_ALLOCATED_FROM_POOL];
+/** The pool the Service's addresses came from, as recorded on it (condition, else old annotation). */
+export function originPool(svc: Service): string | undefined {
+  return allocatedPool(svc);
+}
+
+/** The controller's condition on the Service, if any. */
+export function allocatedCondition(svc: Service): NonNullable<NonNullable<Service['status']>['conditions']>[number] | undefined {
+  return svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
 }
 
 const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];

@@ -18,6 +18,7 @@ import { createCA, issue, notAfterOf, type Issuer } from '../k8s/x509.ts';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import { logger } from '../util/log.ts';
+import { clip } from '../util/text.ts';
 
 export const WEBHOOK_PATH = '/validate';
 const MAX_BODY = 3 * 1024 * 1024;
@@ -66,13 +67,6 @@ interface AdmissionRequest {
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
-
-/** Cuts and escapes text from users (object names, values) so that a message stays short and printable. */
-function clip(s: string, max = MAX_MESSAGE): string {
-  // eslint-disable-next-line no-control-regex
-  const printable = s.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return printable.length > max ? `${printable.slice(0, max)}… (${printable.length - max} more characters)` : printable;
-}
 
 /** The CA first, then the other certificates of `bundle` that have not expired. */
 function currentBundle(bundle: string, caPem: string, now: number): string {
@@ -316,6 +310,6 @@ export class AdmissionWebhook {
     const after = validateConfig([...others, { ...obj, kind }], secrets).errors.filter((e) => !before.has(key(e)));
     if (!after.length) return { allowed: true };
     const message = `${kind} ${name} conflicts with the configuration in the cluster: ${after.slice(0, 5).map(formatConfigError).join('; ')}${after.length > 5 ? `; and ${after.length - 5} more` : ''}`;
-    return { allowed: false, message: clip(message) };
+    return { allowed: false, message: clip(message, MAX_MESSAGE) };
   }
 }

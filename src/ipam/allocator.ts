@@ -3,6 +3,7 @@
 // (the lowest free address of the first eligible pool).
 import { formatAddress, parseAddress, type Address, type Family } from './address.ts';
 import { byPriority, compilePools, describeRestriction, poolAllows, type CompiledPool, type PoolFamily } from './pool.ts';
+import { quote } from '../util/text.ts';
 import type {
   AssignResult,
   Assignment,
@@ -330,7 +331,7 @@ export class Allocator {
   #poolFits(n: Norm, pool: CompiledPool, what: string): Refusal | undefined {
     if (n.pool !== undefined && n.pool !== pool.name) {
       if (!this.#byName.has(n.pool)) return unknownPool(n, this.#pools);
-      return refuse('NotInRequestedPool', `${what} is in pool "${pool.name}", but Service ${n.key} asks for pool "${n.pool}"; request an address of pool "${n.pool}" or drop the pool annotation`);
+      return refuse('NotInRequestedPool', `${what} is in pool "${pool.name}", but Service ${n.key} asks for pool ${quote(n.pool)}; request an address of pool ${quote(n.pool)} or drop the pool annotation`);
     }
     if (!poolAllows(pool, n.namespace, n.nsLabels, n.labels)) {
       return refuse('PoolNotAllowed', `pool "${pool.name}" (holding ${what}) is restricted to ${describeRestriction(pool)}, which Service ${n.key} does not match; use another pool or change the pool's allocateTo`);
@@ -527,7 +528,7 @@ export class Allocator {
 
 function unknownPool(n: Norm, pools: readonly CompiledPool[]): Refusal {
   const names = pools.map((p) => p.name).slice(0, 10).join(', ');
-  return refuse('UnknownPool', `Service ${n.key} asks for pool "${n.pool}", which does not exist; name an existing pool (${names || 'none configured'}) or create it`);
+  return refuse('UnknownPool', `Service ${n.key} asks for pool ${quote(n.pool)}, which does not exist; name an existing pool (${names || 'none configured'}) or create it`);
 }
 
 /** Parses addresses: at most one per family. */
@@ -536,7 +537,7 @@ function parseList(texts: readonly string[], what: string): readonly Address[] |
   const out: Address[] = [];
   for (const t of texts) {
     const a = parseAddress(t);
-    if (!a) return refuse('InvalidRequest', `${what} "${t}", which is not an IP address; write a plain address such as 192.0.2.10 or 2001:db8::10`);
+    if (!a) return refuse('InvalidRequest', `${what} ${quote(t)}, which is not an IP address; write a plain address such as 192.0.2.10 or 2001:db8::10`);
     const dup = out.find((x) => x.family === a.family);
     if (dup) {
       return refuse('InvalidRequest', `${what} two ${a.family} addresses (${formatAddress(dup.family, dup.value)}, ${formatAddress(a.family, a.value)}); at most one address per family is allowed`);
@@ -636,13 +637,13 @@ function sharingRefusal(e: Entry, n: Norm): Refusal | undefined {
       return refuse('AddressInUse', `${e.text} is in use by Service ${otherKey}, which does not allow sharing; pick another address, or give both Services the same sharing key`);
     }
     if (n.sharingKey === '') {
-      return refuse('AddressInUse', `${e.text} is in use by Service ${otherKey}; to share it, give Service ${n.key} the same sharing key ("${other.sharingKey}")`);
+      return refuse('AddressInUse', `${e.text} is in use by Service ${otherKey}; to share it, give Service ${n.key} the same sharing key (${quote(other.sharingKey)})`);
     }
     if (other.sharingKey !== n.sharingKey) {
-      return refuse('SharingKeyMismatch', `${e.text} is shared under sharing key "${other.sharingKey}" (Service ${otherKey}), not "${n.sharingKey}"; use the same sharing key or another address`);
+      return refuse('SharingKeyMismatch', `${e.text} is shared under sharing key ${quote(other.sharingKey)} (Service ${otherKey}), not ${quote(n.sharingKey)}; use the same sharing key or another address`);
     }
     if (other.backendKey !== n.backendKey) {
-      return refuse('BackendKeyMismatch', `${e.text} is shared by Service ${otherKey} with other backends (pod selector "${other.backendKey}" vs "${n.backendKey}"); with externalTrafficPolicy Local, Services sharing an address must select the same pods`);
+      return refuse('BackendKeyMismatch', `${e.text} is shared by Service ${otherKey} with other backends (pod selector ${quote(other.backendKey)} vs ${quote(n.backendKey)}); with externalTrafficPolicy Local, Services sharing an address must select the same pods`);
     }
     const clash = portClash(n, other);
     if (clash) return refuse('PortConflict', `port ${portText(clash)} on ${e.text} is already used by Service ${otherKey}; Services sharing an address must use different ports`);

@@ -2,6 +2,7 @@
 // the same object within a window bump the count of the existing Event instead of creating another.
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import { logger } from '../util/log.ts';
+import { clip } from '../util/text.ts';
 import { errorText } from './errors.ts';
 
 export interface ObjectRef {
@@ -14,6 +15,9 @@ export interface ObjectRef {
 }
 
 export type EventType = 'Normal' | 'Warning';
+
+/** Longest Event message written (events.k8s.io caps `note` at 1 KiB; core/v1 has no cap). */
+export const MAX_EVENT_MESSAGE = 1024;
 
 export interface EventRecorderOptions {
   api: CoreV1Api;
@@ -45,7 +49,10 @@ export class EventRecorder {
     this.#o = opts;
   }
 
-  async record(obj: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
+  async record(obj: ObjectRef, type: EventType, reason: string, text: string): Promise<void> {
+    // The last line of defence: callers clip each user value (so the rest of a message survives);
+    // the whole message is bounded and printable here whatever they did.
+    const message = clip(text, MAX_EVENT_MESSAGE);
     const namespace = obj.namespace || this.#o.clusterScopedNamespace || 'default';
     const key = `${obj.kind}/${namespace}/${obj.name}/${obj.uid ?? ''}/${type}/${reason}/${message}`;
     const now = new Date();

@@ -4,13 +4,13 @@
 // Service without an address the reason (its latest AllocationFailed Event, or an invalid configuration).
 import type { CoordinationV1Api, CoreV1Api, CoreV1Event, CustomObjectsApi, V1Service } from '@kubernetes/client-node';
 import {
-  ANNOTATION_ALLOCATED_FROM_POOL,
   ANNOTATION_ADDRESS_POOL,
   ANNOTATION_LOAD_BALANCER_IPS,
   DEFAULT_NAMESPACE,
   GROUP,
   KINDS,
   VERSION,
+  allocatedPool,
   isOurs,
   type BGPSessionState,
   type ClassPolicy,
@@ -48,6 +48,8 @@ export interface PoolStatus {
   availableIPv4?: number;
   assignedIPv6?: number;
   availableIPv6?: number;
+  /** The exact count, only when availableIPv6 is capped (at 2^53-1). */
+  availableIPv6Exact?: string;
   exhausted: boolean;
 }
 
@@ -218,7 +220,8 @@ export function buildReport(inp: StatusInputs, o: BuildOptions = {}): StatusRepo
     const requested = ann[ANNOTATION_LOAD_BALANCER_IPS] ?? svc.spec?.loadBalancerIP;
     if (requested) st.requested = requested;
     if (ann[ANNOTATION_ADDRESS_POOL]) st.requestedPool = ann[ANNOTATION_ADDRESS_POOL];
-    if (ann[ANNOTATION_ALLOCATED_FROM_POOL]) st.pool = ann[ANNOTATION_ALLOCATED_FROM_POOL];
+    const pool = addresses.length ? allocatedPool(svc) : undefined;
+    if (pool) st.pool = pool;
     const setReason = (reason: string, e?: CoreV1Event) => {
       st.reason = reason;
       if (e && eventTime(e)) st.reasonTime = new Date(eventTime(e)).toISOString();
@@ -270,6 +273,7 @@ export function buildReport(inp: StatusInputs, o: BuildOptions = {}): StatusRepo
       if (s?.availableIPv4 !== undefined) ps.availableIPv4 = s.availableIPv4;
       if (s?.assignedIPv6 !== undefined) ps.assignedIPv6 = s.assignedIPv6;
       if (s?.availableIPv6 !== undefined) ps.availableIPv6 = s.availableIPv6;
+      if (s?.availableIPv6Exact !== undefined && s.availableIPv6Exact !== String(s.availableIPv6)) ps.availableIPv6Exact = s.availableIPv6Exact;
       return ps;
     }),
     sessions: sessions

@@ -62,7 +62,7 @@ export function formatStatus(r: StatusReport, opts: FormatOptions = {}): string 
             p.name,
             p.addresses.join(','),
             p.assignedIPv4 === undefined ? '-' : `${p.assignedIPv4}/${p.availableIPv4 ?? '?'}`,
-            p.assignedIPv6 === undefined ? '-' : `${p.assignedIPv6}/${p.availableIPv6 ?? '?'}`,
+            p.assignedIPv6 === undefined ? '-' : `${p.assignedIPv6}/${p.availableIPv6Exact ?? p.availableIPv6 ?? '?'}`,
             p.autoAssign ? 'yes' : 'no',
             p.exhausted ? 'YES' : 'no',
           ]),

@@ -1,12 +1,15 @@
-// Pools and Services in, addresses, annotations, Events and pool status out — through the in-repo
-// API server and the real client.
+// Pools and Services in, addresses, the pool condition, Events and pool status out — on the real
+// API server, the controller running as its ServiceAccount.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../support/wait.ts';
+import type { V1Service } from '@kubernetes/client-node';
 import { withCluster, ips } from './controller-harness.ts';
 import { startHealthServer } from '../../src/controller/index.ts';
 
-test('allocation: addresses, VIP ingress, pool annotation, Events, IPPool status, metrics', async () => {
+const allocatedCondition = (s: V1Service) => s.status?.conditions?.find((c) => c.type === 'ironlb.io/IPAllocated');
+
+test('allocation: addresses, VIP ingress, pool condition, Events, IPPool status, metrics', async () => {
   await withCluster(async (h) => {
     await h.pool('web', { addresses: ['10.20.0.0/30'] });
     const c = await h.startController();
@@ -14,7 +17,9 @@ test('allocation: addresses, VIP ingress, pool annotation, Events, IPPool status
     assert.deepEqual(await h.waitIPs('a'), ['10.20.0.0']);
     const a = await h.get('a');
     assert.equal(a.status?.loadBalancer?.ingress?.[0]?.ipMode, 'VIP');
-    assert.equal(a.metadata?.annotations?.['ironlb.io/ip-allocated-from-pool'], 'web');
+    // The pool is recorded in the status (one status patch), never in the Service's metadata.
+    assert.equal(a.metadata?.annotations?.['ironlb.io/ip-allocated-from-pool'], undefined);
+    assert.deepEqual({ ...allocatedCondition(a), lastTransitionTime: undefined }, { type: 'ironlb.io/IPAllocated', status: 'True', reason: 'FromPool', message: 'web', lastTransitionTime: undefined });
     const ev = await h.waitEvent('a', 'IPAllocated');
     assert.equal(ev.message, 'Assigned 10.20.0.0 from pool web');
     assert.equal(ev.type, 'Normal');
@@ -102,7 +107,7 @@ test('sharing, dual stack, requested addresses and class filtering', async () =>
     await h.clients.core.replaceNamespacedService({ name: 'ours', namespace: 'default', body: { ...s1, spec: { ...s1.spec, type: 'ClusterIP', loadBalancerClass: undefined } } });
     await h.waitIPs('ours', (x) => x.length === 0);
     await h.waitEvent('ours', 'ClearAssignment', /not a LoadBalancer any more; released 10\.30\.0\./);
-    assert.equal((await h.get('ours')).metadata?.annotations?.['ironlb.io/ip-allocated-from-pool'], undefined);
+    assert.equal(allocatedCondition(await h.get('ours'))?.status, 'False');
   });
 });
 
@@ -117,7 +122,7 @@ test('pool shrink: Services outside the new range move, the others keep their ad
     assert.deepEqual(ips(await h.get('c')), ['10.40.0.2']);
     await h.replacePool('p', { addresses: ['10.40.0.0/31', '10.40.0.4/30'] });
     assert.deepEqual(await h.waitIPs('c', (x) => x[0] !== '10.40.0.2'), ['10.40.0.4']);
-    await h.waitEvent('c', 'IPAllocated', /Assigned 10\.40\.0\.4 from pool p \(moved from 10\.40\.0\.2\)/);
+    await h.waitEvent('c', 'IPAllocated', /^Assigned 10\.40\.0\.4 from pool p \(moved from 10\.40\.0\.2: NotInAnyPool: 10\.40\.0\.2 of Service default\/c is no longer in any pool/);
     assert.deepEqual(ips(await h.get('a')), ['10.40.0.0']);
     assert.deepEqual(ips(await h.get('b')), ['10.40.0.1']);
   });

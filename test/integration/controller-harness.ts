@@ -67,7 +67,8 @@ export const FAST_ELECTION = { leaseDurationMs: 2000, renewDeadlineMs: 1500, ret
 
 export async function withCluster(fn: (h: Harness) => Promise<void>): Promise<void> {
   const api = await startTestApiServer();
-  const clients = makeClients(api.kc);
+  // Its own User-Agent, so that field managers tell the admin's writes from the controller's.
+  const clients = makeClients(api.kc, { userAgent: 'test-admin' });
   let controllerClients: Clients;
   try {
     controllerClients = await componentClients(api, 'controller');

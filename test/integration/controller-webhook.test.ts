@@ -79,7 +79,14 @@ test('webhook: refuses overlapping pools and dangling references, rotates its ce
       await waitFor(() => webhook.notAfter?.getTime() !== firstLeaf, { what: 'the serving certificate renewed', timeoutMs: 20_000 });
       await refused(h.pool('d', { addresses: ['10.80.0.7/32'] }), /overlaps/);
       await waitFor(() => webhook.caBundle !== firstCa, { what: 'the CA renewed', timeoutMs: 40_000 });
-      const bundle = Buffer.from((await admission.readValidatingWebhookConfiguration({ name: CONFIGURATION })).webhooks?.[0]?.clientConfig.caBundle ?? '', 'base64').toString();
+      // The new bundle is written to the Secret first, then published: wait for the publication.
+      const bundle = await waitFor(
+        async () => {
+          const b = Buffer.from((await admission.readValidatingWebhookConfiguration({ name: CONFIGURATION })).webhooks?.[0]?.clientConfig.caBundle ?? '', 'base64').toString();
+          return b === webhook.caBundle ? b : undefined;
+        },
+        { what: 'the renewed CA bundle published', timeoutMs: 10_000, intervalMs: 100 },
+      );
       assert.equal((bundle.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'during a CA rotation the bundle holds the new CA and the old');
       await refused(h.pool('e', { addresses: ['10.80.0.9/32'] }), /overlaps/);
       const secret = await h.clients.core.readNamespacedSecret({ name: 'ironlb-webhook-cert', namespace: NS });

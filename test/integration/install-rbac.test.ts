@@ -33,9 +33,8 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       listNamespacedSecret: named(ns(['secrets'], LW), ['bgp-pw']),
       listClusterCustomObject: cl(['ironlb.io/ippools'], LW),
       listNamespacedCustomObject: ns(CONFIG.map((p) => `ironlb.io/${p}`), LW),
-      readNamespacedService: cl(['services'], ['get']),
-      replaceNamespacedService: cl(['services'], ['update']),
-      replaceNamespacedServiceStatus: cl(['services/status'], ['update']),
+      // One status patch per Service: no get, no update of the Service itself (item 12 of issue 13).
+      patchNamespacedServiceStatus: cl(['services/status'], ['patch']),
       getNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['get']),
       replaceNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['update']),
       createNamespacedCustomObject: ns(['ironlb.io/configurationstates'], ['create']),

@@ -4,7 +4,7 @@
 // refused what it must not do (403 from the API server, not a client-side check).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { statusCode } from '../../src/k8s/index.ts';
 import { componentClients, withApiServer } from '../support/apiserver.ts';
 import { NS } from './controller-harness.ts';
@@ -60,6 +60,14 @@ test('RBAC: the speaker and the controller are refused what they do not need', a
     const admission = api.kc.makeApiClient(AdmissionregistrationV1Api);
     const other = await admission.createValidatingWebhookConfiguration({ body: { metadata: { name: 'someone-else' }, webhooks: [] } });
     await forbidden('controller updates another ValidatingWebhookConfiguration', () => controller.kc.makeApiClient(AdmissionregistrationV1Api).replaceValidatingWebhookConfiguration({ name: 'someone-else', body: other }));
-    await allowed('controller writes a Service status', () => controller.core.replaceNamespacedServiceStatus({ name: 'web', namespace: 'default', body: svc }));
+    // Services: the controller patches their status only; it cannot rewrite a Service (selectors
+    // included), nor replace a status whole.
+    await forbidden('controller updates a Service', () => controller.core.replaceNamespacedService({ name: 'web', namespace: 'default', body: { ...svc, spec: { ...svc.spec, selector: { app: 'elsewhere' } } } }));
+    await forbidden('controller patches a Service', () => controller.core.patchNamespacedService({ name: 'web', namespace: 'default', body: { spec: { selector: { app: 'elsewhere' } } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)));
+    await forbidden('controller replaces a Service status', () => controller.core.replaceNamespacedServiceStatus({ name: 'web', namespace: 'default', body: svc }));
+    await allowed('controller patches a Service status', () =>
+      controller.core.patchNamespacedServiceStatus({ name: 'web', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.1', ipMode: 'VIP' }] } } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+    );
+    assert.deepEqual((await api.core.readNamespacedService({ name: 'web', namespace: 'default' })).spec?.selector, { app: 'web' });
   });
 });
