@@ -13,6 +13,10 @@
 //   allocation    N LoadBalancer Services created (16 at a time) against the lab's API server: time
 //                 until all have addresses, and the controller's CPU time and peak RSS.
 //   speakers      the speakers' CPU and RSS, idle and while the allocation row runs.
+//   spread        30 and 300 Layer 2 Services (IPv6, a pool in the nodes' subnet) over 3 nodes: owners
+//                 per node from each implementation's own status objects, max-min.
+//   arp           ARP reply latency (arping from the LAN client, 200 requests 10 ms apart) of the
+//                 Service address's responder, with the node kernel's answer for its own address as the floor.
 // kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
 //
 // Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
@@ -24,12 +28,13 @@ import { parseArgs } from 'node:util';
 import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { ensurePeersBuilt, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { nsExec } from '../testbed/lab/proc.ts';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     services: { type: 'string', default: '1000' },
-    rows: { type: 'string', default: 'l2-failover,bgp-failover,allocation' },
+    rows: { type: 'string', default: 'arp,spread,l2-failover,bgp-failover,allocation' },
     impl: { type: 'string', default: 'ironlb,metallb,kube-vip' },
     json: { type: 'string', default: '' },
     docs: { type: 'string', default: '' },
@@ -175,7 +180,7 @@ async function bgpRound(b: Bench, f: Failure, round: number): Promise<FailoverSa
   return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name };
 }
 
-interface AllocationSample { impl: Implementation; services: number; createMs: number; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
+interface AllocationSample { impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
 
 async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   const lab = b.lab;
@@ -212,10 +217,81 @@ async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   } catch (err) {
     log(`${b.impl}: ${(err as Error).message}`);
   }
-  const s = { impl: b.impl, services: count, createMs, allAddressedMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: speakers.map((p, i) => cpuMs(p) - scpu0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')) };
+  const s = { impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: speakers.map((p, i) => cpuMs(p) - scpu0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')) };
   // Removing the namespace deletes its Services (kube-controller-manager's namespace controller).
   await lab.core.deleteNamespace({ name: ns });
   return s;
+}
+
+interface SpreadSample { impl: Implementation; services: number; perNode: Record<string, number>; maxMinusMin: number; unannounced: number }
+
+async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
+  const lab = b.lab;
+  const ns = `spread${count}`;
+  const v6 = `fd00:${lab.plan.net.toString(16)}`;
+  // IPv6: 300 addresses do not fit the IPv4 LAN's spare room; the pool sits in the nodes' subnet.
+  const pool = `spread${count}`;
+  const addresses = [`${v6}::1000-${v6}::1fff`];
+  await lab.core.createNamespace({ body: { metadata: { name: ns } } });
+  // Pods (the backends) are refused until kube-controller-manager has made the namespace's default ServiceAccount.
+  await waitFor(() => lab.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false), { what: `the default ServiceAccount of ${ns}`, timeoutMs: 60_000, intervalMs: 200 });
+  if (lab.implementation === 'metallb') {
+    await kubectl(lab.dir, ['apply', '--server-side', '-f', '-'], metallbObjects({ pools: [{ name: pool, addresses, autoAssign: false }], l2: [{ name: pool, pools: [pool] }], bgp: [], peers: [] }).map((o) => JSON.stringify(o)).join('\n'));
+  } else {
+    await lab.apply('IPPool', pool, { addresses, autoAssign: false });
+    await lab.apply('L2Advertisement', pool, { pools: [pool] });
+  }
+  const names = Array.from({ length: count }, (_, i) => `s${i}`);
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let guard = 0; guard < count && next < count; guard++) {
+      const name = names[next++]!;
+      // One backend (ETP Cluster: every node may announce it); both implementations skip Services without one.
+      await lab.service(name, { pool, family: 'IPv6', namespace: ns, endpointNodes: [lab.plan.nodes[0]!.name] });
+    }
+  }));
+  const perNode: Record<string, number> = Object.fromEntries(lab.plan.nodes.map((n) => [n.name, 0]));
+  let unannounced = count;
+  await waitFor(async () => {
+    const owners = await Promise.all(names.map(async (n) => (await lab.announcements(n, ns)).find((a) => a.mode === 'layer2')?.node));
+    for (const k of Object.keys(perNode)) perNode[k] = 0;
+    for (const o of owners) if (o) perNode[o] = (perNode[o] ?? 0) + 1;
+    unannounced = owners.filter((o) => !o).length;
+    return unannounced === 0;
+  }, { what: `${b.impl}: all ${count} spread Services announced`, timeoutMs: 10 * 60_000, intervalMs: 1000 }).catch((err: Error) => log(err.message));
+  await lab.core.deleteNamespace({ name: ns });
+  const v = Object.values(perNode);
+  return { impl: b.impl, services: count, perNode, maxMinusMin: Math.max(...v) - Math.min(...v), unannounced };
+}
+
+interface ArpSample { impl: Implementation; responder: string; n: number; p50us: number; p99us: number; lost: number }
+
+/** arping's reply times (µs) to ip from the LAN client. */
+async function arping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number }> {
+  let out = '';
+  try {
+    out = await nsExec(lab.plan.clientNs, 'arping', ['-i', 'eth0', '-c', String(count), '-W', '0.01', '-w', '2', ip], 60_000);
+  } catch (err) {
+    out = (err as Error).message; // arping exits 1 when a reply was lost; the lines are still there
+  }
+  const us = [...out.matchAll(/time=([\d.]+) (usec|msec|sec)/g)].map((m) => Number(m[1]) * (m[2] === 'usec' ? 1 : m[2] === 'msec' ? 1000 : 1e6));
+  return { us, lost: count - us.length };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
+}
+
+async function arpRow(b: Bench, count: number): Promise<ArpSample[]> {
+  const owner = await settledOwner(b);
+  const node = b.lab.node(owner);
+  const svc = await arping(b.lab, b.l2ip, count);
+  const kernel = await arping(b.lab, node.ipv4, count);
+  return [
+    { impl: b.impl, responder: `${b.impl} speaker (${owner})`, n: svc.us.length, p50us: pct(svc.us, 0.5), p99us: pct(svc.us, 0.99), lost: svc.lost },
+    { impl: b.impl, responder: `Linux kernel (${owner}'s own address)`, n: kernel.us.length, p50us: pct(kernel.us, 0.5), p99us: pct(kernel.us, 0.99), lost: kernel.lost },
+  ];
 }
 
 interface IdleSample { impl: Implementation; seconds: number; speakerCpuMs: number[]; speakerRssKb: number[]; controllerCpuMs: number; controllerRssKb: number }
@@ -243,6 +319,8 @@ interface Report {
   bgp: FailoverSample[];
   allocation: AllocationSample[];
   idle: IdleSample[];
+  spread: SpreadSample[];
+  arp: ArpSample[];
 }
 
 const fmt = (x: number | null | undefined, unit = ''): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x)}${unit}`);
@@ -290,6 +368,16 @@ function markdown(r: Report): string {
   l.push(`Measured by \`${r.command}\` on ${r.startedAt.slice(0, 10)} (${r.machine.cores} cores; load average ${r.machine.loadavgStart.map((x) => x.toFixed(1)).join(' / ')} at the start, ${(r.machine.loadavgEnd ?? []).map((x) => x.toFixed(1)).join(' / ')} at the end: the machine was shared with other work, so compare only figures from this run).`, '');
   for (const [k, v] of Object.entries(r.unavailable)) l.push(`- **${k}: not measured.** ${v}`);
   if (Object.keys(r.unavailable).length) l.push('');
+  if (r.arp.length) {
+    l.push('### ARP reply latency', '', 'arping from the LAN client, 200 requests 10 ms apart: the Service address (answered by the implementation\'s responder on the owner node) and the owner node\'s own address (answered by the Linux kernel: the floor).', '', '| responder | replies | p50 µs | p99 µs | lost |', '|---|---|---|---|---|');
+    for (const a of r.arp) l.push(`| ${a.responder} | ${a.n} | ${fmt(a.p50us)} | ${fmt(a.p99us)} | ${a.lost} |`);
+    l.push('');
+  }
+  if (r.spread.length) {
+    l.push('### Spread of Layer 2 Services over 3 nodes', '', 'IPv6 Services from one pool, owners counted from each implementation\'s own status objects (ironlb ServiceAnnouncement, MetalLB ServiceL2Status).', '', '| Services | implementation | per node | max − min | not announced |', '|---|---|---|---|---|');
+    for (const x of r.spread) l.push(`| ${x.services} | ${x.impl} | ${Object.values(x.perNode).join(' / ')} | ${x.maxMinusMin} | ${x.unannounced} |`);
+    l.push('');
+  }
   if (r.l2.length) {
     l.push(failoverTable('Layer 2 failover (client-observed)', r.l2, 'The LAN client opens a new TCP connection to the Service address every 20 ms (300 ms timeout). Time from the failure to the first answer through another node; "failed requests" are those in between. A speaker kill or a graceful stop leaves the old node\'s backend running, so requests may keep succeeding there until the new owner\'s gratuitous ARP moves the client.'));
     l.push('', '![Layer 2 failover per round](performance-compare-l2.svg)', '');
@@ -300,8 +388,8 @@ function markdown(r: Report): string {
   }
   if (r.allocation.length) {
     l.push('### Allocation', '', 'Services created 16 at a time against each lab\'s own API server; time from the first create until every Service has an address; CPU time and peak RSS of the controller over the row; speaker CPU over the row (they watch every Service).', '');
-    l.push('| Services | implementation | create ms | all addressed ms | controller CPU ms | controller peak RSS MiB | speaker CPU ms (each) |', '|---|---|---|---|---|---|---|');
-    for (const a of r.allocation) l.push(`| ${a.services} | ${a.impl} | ${a.createMs} | ${fmt(a.allAddressedMs)} | ${a.controllerCpuMs} | ${(a.controllerPeakRssKb / 1024).toFixed(0)} | ${a.speakerCpuMs.join(', ')} |`);
+    l.push('| Services | implementation | create ms | all addressed ms | after the last create ms | controller CPU ms | controller peak RSS MiB | speaker CPU ms (each) |', '|---|---|---|---|---|---|---|---|');
+    for (const a of r.allocation) l.push(`| ${a.services} | ${a.impl} | ${a.createMs} | ${fmt(a.allAddressedMs)} | ${fmt(a.afterLastCreateMs)} | ${a.controllerCpuMs} | ${(a.controllerPeakRssKb / 1024).toFixed(0)} | ${a.speakerCpuMs.join(', ')} |`);
     for (const n of serviceCounts) {
       const [a, m] = [r.allocation.find((x) => x.impl === 'ironlb' && x.services === n), r.allocation.find((x) => x.impl === 'metallb' && x.services === n)];
       if (a?.allAddressedMs && m?.allAddressedMs) l.push('', `Ratio MetalLB / ironlb at ${n} Services: time ${(m.allAddressedMs / a.allAddressedMs).toFixed(2)}×, controller CPU ${(m.controllerCpuMs / Math.max(1, a.controllerCpuMs)).toFixed(2)}×, peak RSS ${(m.controllerPeakRssKb / a.controllerPeakRssKb).toFixed(2)}×.`);
@@ -331,7 +419,7 @@ function writeDocs(file: string, r: Report): void {
 
 // ---- main ----------------------------------------------------------------------------------------
 
-const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [] };
+const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [], spread: [], arp: [] };
 const runnable: Implementation[] = [];
 for (const i of impls) {
   const why = unavailable(i);
@@ -348,6 +436,22 @@ try {
   // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
   for (const i of runnable) benches.push(await upLab(i));
   for (const b of benches) report.idle.push(await idle(b, 20));
+  if (rows.has('arp')) {
+    for (const b of benches) {
+      const xs = await arpRow(b, 200);
+      for (const x of xs) log(`arp ${x.responder}: p50 ${x.p50us} µs, p99 ${x.p99us} µs, ${x.lost} lost`);
+      report.arp.push(...xs);
+    }
+  }
+  if (rows.has('spread')) {
+    for (const n of [30, 300]) {
+      for (const b of benches) {
+        const s = await spreadRow(b, n);
+        log(`spread ${n} ${b.impl}: ${JSON.stringify(s.perNode)} (max-min ${s.maxMinusMin}, unannounced ${s.unannounced})`);
+        report.spread.push(s);
+      }
+    }
+  }
   if (rows.has('l2-failover')) {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
