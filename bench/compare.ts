@@ -252,13 +252,22 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   }));
   const perNode: Record<string, number> = Object.fromEntries(lab.plan.nodes.map((n) => [n.name, 0]));
   let unannounced = count;
+  // Settled: every Service announced and the owners unchanged for 5 s (a speaker may still be
+  // rebalancing after the last Service arrived).
+  let last = '';
+  let since = 0;
   await waitFor(async () => {
     const owners = await Promise.all(names.map(async (n) => (await lab.announcements(n, ns)).find((a) => a.mode === 'layer2')?.node));
     for (const k of Object.keys(perNode)) perNode[k] = 0;
     for (const o of owners) if (o) perNode[o] = (perNode[o] ?? 0) + 1;
     unannounced = owners.filter((o) => !o).length;
-    return unannounced === 0;
-  }, { what: `${b.impl}: all ${count} spread Services announced`, timeoutMs: 10 * 60_000, intervalMs: 1000 }).catch((err: Error) => log(err.message));
+    const key = owners.join(',');
+    if (key !== last) {
+      last = key;
+      since = Date.now();
+    }
+    return unannounced === 0 && Date.now() - since >= 5000;
+  }, { what: `${b.impl}: all ${count} spread Services announced, owners unchanged for 5 s`, timeoutMs: 10 * 60_000, intervalMs: 1000 }).catch((err: Error) => log(err.message));
   await lab.core.deleteNamespace({ name: ns });
   const v = Object.values(perNode);
   return { impl: b.impl, services: count, perNode, maxMinusMin: Math.max(...v) - Math.min(...v), unannounced };
@@ -270,7 +279,7 @@ interface ArpSample { impl: Implementation; responder: string; n: number; p50us:
 async function arping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number }> {
   let out = '';
   try {
-    out = await nsExec(lab.plan.clientNs, 'arping', ['-i', 'eth0', '-c', String(count), '-W', '0.01', '-w', '2', ip], 60_000);
+    out = await nsExec(lab.plan.clientNs, 'arping', ['-i', 'eth0', '-c', String(count), '-W', '0.01', '-w', String(Math.ceil(count / 50) + 5), ip], 60_000);
   } catch (err) {
     out = (err as Error).message; // arping exits 1 when a reply was lost; the lines are still there
   }

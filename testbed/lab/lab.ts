@@ -713,10 +713,12 @@ export class Lab {
           ...pod,
           status: {
             phase: 'Running',
+            // Host network on a dual-stack node: the kubelet reports both of the node's addresses, so
+            // IPv6-only Services get endpoints too.
             hostIP: node.ipv4,
-            hostIPs: [{ ip: node.ipv4 }],
+            hostIPs: [{ ip: node.ipv4 }, { ip: node.ipv6 }],
             podIP: node.ipv4,
-            podIPs: [{ ip: node.ipv4 }],
+            podIPs: [{ ip: node.ipv4 }, { ip: node.ipv6 }],
             startTime: now,
             conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')],
             containerStatuses: [{ name: 'backend', ready: true, restartCount: 0, image: 'lab.ironlb.io/backend:local', imageID: '', started: true, state: { running: { startedAt: now } } }],
