@@ -231,7 +231,9 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   const v6 = `fd00:${lab.plan.net.toString(16)}`;
   // IPv6: 300 addresses do not fit the IPv4 LAN's spare room; the pool sits in the nodes' subnet.
   const pool = `spread${count}`;
-  const addresses = [`${v6}::1000-${v6}::1fff`];
+  // A range of its own per row: pools may not overlap (ironlb refuses the second one).
+  const base = count === 30 ? 0x1000 : 0x2000;
+  const addresses = [`${v6}::${base.toString(16)}-${v6}::${(base + 0xfff).toString(16)}`];
   await lab.core.createNamespace({ body: { metadata: { name: ns } } });
   // Pods (the backends) are refused until kube-controller-manager has made the namespace's default ServiceAccount.
   await waitFor(() => lab.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false), { what: `the default ServiceAccount of ${ns}`, timeoutMs: 60_000, intervalMs: 200 });
