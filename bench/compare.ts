@@ -146,21 +146,39 @@ async function restore(b: Bench, node: number, f: Failure): Promise<void> {
   else await b.lab.reviveNode(node, 180_000);
 }
 
-interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string }
+interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string }
 
 async function l2Round(b: Bench, f: Failure, round: number): Promise<FailoverSample> {
-  const owner = await settledOwner(b);
-  const node = b.lab.node(owner).index;
+  await settledOwner(b);
   const probe = b.lab.probe('lan', urlFor(b.l2ip, b.lab.plan.appPort), { intervalMs: 20, timeoutMs: 300, maxMs: 90_000 });
+  let node = -1;
   try {
-    await waitFor(() => probe.results.some((r) => r.node === owner), { what: `${b.impl}: the probe reaching ${owner}`, timeoutMs: 20_000, intervalMs: 50 });
+    // The node that serves the client is the one to fail: its last 5 answers came from it (the
+    // client's ARP entry may lag the owner on the wire by a moment after a revive).
+    const owner = await waitFor(() => {
+      const last = probe.results.slice(-5);
+      return last.length === 5 && last.every((r) => r.node && r.node === last[0]!.node) ? last[0]!.node : undefined;
+    }, { what: `${b.impl}: the probe answered by one node 5 times in a row`, timeoutMs: 30_000, intervalMs: 50 });
+    node = b.lab.node(owner).index;
     const t0 = await fail(b, node, f);
     const r = await waitFor(() => probe.results.find((x) => x.t >= t0 && x.node !== undefined && x.node !== owner), { what: `${b.impl}: an answer from a node other than ${owner} after ${f}`, timeoutMs: 75_000, intervalMs: 20 }).catch(() => undefined);
     const failed = probe.results.filter((x) => x.t >= t0 && (!r || x.t < r.t) && x.err).length;
     return { impl: b.impl, failure: f, round, ms: r ? r.t - t0 : null, failed, from: owner, ...(r?.node ? { to: r.node } : {}) };
   } finally {
     probe.stop();
-    await restore(b, node, f);
+    if (node >= 0) await restore(b, node, f);
+  }
+}
+
+/** One round; a round that cannot run (the lab misbehaves under load) is recorded, not fatal. */
+async function guarded(b: Bench, f: Failure, round: number, fn: (b: Bench, f: Failure, round: number) => Promise<FailoverSample>): Promise<FailoverSample> {
+  try {
+    return await fn(b, f, round);
+  } catch (err) {
+    log(`${b.impl} ${f} round ${round} could not run: ${(err as Error).message}`);
+    // Bring every node back before the next round.
+    for (const n of b.lab.plan.nodes) await b.lab.reviveNode(n.index, 180_000).catch(() => undefined);
+    return { impl: b.impl, failure: f, round, ms: null, failed: 0, from: '', error: (err as Error).message };
   }
 }
 
@@ -344,7 +362,8 @@ function failoverTable(title: string, samples: FailoverSample[], note: string): 
       if (!xs.length) continue;
       const ok = xs.map((s) => s.ms).filter((x): x is number => x !== null);
       const [lo, hi] = range(ok);
-      l.push(`| ${f} | ${impl} | ${xs.length} | ${fmt(median(ok))} | ${fmt(lo)}–${fmt(hi)} | ${fmt(median(xs.map((s) => s.failed)))} | ${xs.length - ok.length} |`);
+      const ran = xs.filter((s) => !s.error);
+      l.push(`| ${f} | ${impl} | ${ran.length}${ran.length < xs.length ? ` (+${xs.length - ran.length} could not run)` : ''} | ${fmt(median(ok))} | ${fmt(lo)}–${fmt(hi)} | ${fmt(median(ran.map((s) => s.failed)))} | ${ran.length - ok.length} |`);
     }
   }
   return l.join('\n');
@@ -467,7 +486,7 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
-          const s = await l2Round(b, f, round);
+          const s = await guarded(b, f, round, l2Round);
           log(`l2 ${f} round ${round} ${b.impl}: ${s.ms ?? 'not recovered'} ms, ${s.failed} failed (${s.from} -> ${s.to ?? '?'})`);
           report.l2.push(s);
         }
@@ -478,7 +497,7 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
-          const s = await bgpRound(b, f, round);
+          const s = await guarded(b, f, round, bgpRound);
           log(`bgp ${f} round ${round} ${b.impl}: ${s.ms ?? 'not withdrawn'} ms (${s.from})`);
           report.bgp.push(s);
         }
@@ -497,9 +516,10 @@ try {
 } finally {
   report.machine.loadavgEnd = loadavg();
   await finish();
+  // Written also when a row failed: what was measured is kept.
+  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
+  writeFileSync(json, JSON.stringify(report, null, 2));
+  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
+  if (values.docs) writeDocs(values.docs, report);
 }
-const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
-writeFileSync(json, JSON.stringify(report, null, 2));
-process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
-if (values.docs) writeDocs(values.docs, report);
 
