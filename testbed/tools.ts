@@ -12,6 +12,8 @@ const MAIN_MODULE: Record<string, string> = {
   kubernetes: 'k8s.io/kubernetes',
   etcd: 'go.etcd.io/etcd/server/v3',
   helm: 'helm.sh/helm/v3',
+  // Only for the comparison (scripts/go-tools.sh peers).
+  metallb: 'go.universe.tf/metallb',
 };
 
 export function toolVersion(name: string): string {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE } from '../../src/api/index.ts';
 import { DEFAULT_DIR, DEFAULT_NET, Lab, formatSummary, summarize } from './index.ts';
+import { IMPLEMENTATIONS, parseImplementation } from './peers.ts';
 
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -29,7 +30,9 @@ async function settle(lab: Lab, timeoutMs: number): Promise<void> {
   for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
     const s = await summarize(lab, { requests: 0 }).catch(() => undefined);
     const want = lab.plan.nodes.length > 0 ? 3 : 0;
-    if (s && s.services.length >= want && s.services.every((v) => v.addresses.length && v.announced.length) && s.routes.length >= 2 && s.sessions.established === s.sessions.total && s.sessions.total > 0) return;
+    // MetalLB's native BGP has IPv4 sessions only: the router's IPv6 sessions to it stay down.
+    const sessionsUp = lab.implementation === 'metallb' ? s && s.sessions.established >= lab.plan.nodes.length : s && s.sessions.established === s.sessions.total && s.sessions.total > 0;
+    if (s && s.services.length >= want && s.services.every((v) => v.addresses.length && v.announced.length) && s.routes.length >= 2 && sessionsUp) return;
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -47,10 +50,12 @@ export function registerLab(program: Command): void {
     .option('--router <kind>', 'routing daemon in the router namespace: bird or frr', 'bird')
     .option('--no-bfd', 'BGP without BFD (node loss then takes the hold time to detect)')
     .option('--empty', 'no example configuration or Services')
-    .action(act(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean }) => {
+    .option('--implementation <name>', `load balancer on the lab: ${IMPLEMENTATIONS.join(', ')} (the same topology, pools, Services and router; docs/performance.md)`, 'ironlb')
+    .action(act(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean; implementation: string }) => {
       if (o.router !== 'bird' && o.router !== 'frr') throw new Error(`--router must be "bird" or "frr", got "${o.router}"`);
+      const implementation = parseImplementation(o.implementation);
       const t0 = Date.now();
-      const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router: o.router, bfd: o.bfd, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
+      const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router: o.router, bfd: o.bfd, implementation, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
       if (!o.empty) {
         out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] applying the example configuration (pools lab-l2 and lab-bgp, peers, advertisements) and Services`);
         await l.applyExample();

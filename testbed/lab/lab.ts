@@ -11,13 +11,16 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
-import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, ANNOTATION_ADDRESS_POOL, type KindName } from '../../src/api/index.ts';
+import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, type KindName } from '../../src/api/index.ts';
 import { isNotFound } from '../../src/k8s/index.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../controlplane.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
 import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+import { ensurePeersBuilt, kubectl, METALLB_GROUP, METALLB_NS, metallbManifest, metallbObjects, metallbProgram, RELAY_PORT, serviceAnnotations, SPEAKER_LABELS, tokenKubeconfig, unavailable, writeMemberlistKey, type Implementation } from './peers.ts';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -43,6 +46,8 @@ export interface LabOptions {
   progress?: (line: string) => void;
   /** Seconds to wait for the speakers to start (a busy machine needs more). */
   startTimeoutS?: number;
+  /** Which load balancer runs on the lab (testbed/lab/peers.ts): ironlb (default) or a peer it is compared with. */
+  implementation?: Implementation;
 }
 
 export interface LabState {
@@ -62,6 +67,8 @@ export interface LabState {
   /** Loopback port of the controller's admission webhook. */
   webhookPort?: number;
   createdAt: string;
+  /** Absent in labs started before the comparison existed: ironlb. */
+  implementation?: Implementation;
 }
 
 export interface ServiceOptions {
@@ -137,6 +144,9 @@ export class Lab {
   get dir(): string {
     return this.state.dir;
   }
+  get implementation(): Implementation {
+    return this.state.implementation ?? 'ironlb';
+  }
   get plan(): LabPlan {
     return this.state.plan;
   }
@@ -178,9 +188,14 @@ export class Lab {
     const existing = (await sh('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
     if (existing.length) throw new Error(`namespaces of an earlier lab are left (${existing.join(', ')}): run "ironlb lab down" first`);
     mkdirSync(join(dir, 'logs'), { recursive: true });
-    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString() });
-    lab.save();
+    const impl = o.implementation ?? 'ironlb';
+    const why = unavailable(impl);
+    if (why) throw new Error(why);
     const say = o.progress ?? ((): void => {});
+    // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
+    if (impl === 'metallb') await ensurePeersBuilt(say);
+    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl });
+    lab.save();
     try {
       say('starting the control plane (etcd, kube-apiserver, kube-controller-manager) and installing ironlb with helm');
       lab.state.pids.apiserver = spawnDaemon(undefined, process.execPath, [AGENT('controlplane-agent.ts'), '--lab-dir', lab.marker], lab.log('controlplane'), lab.childEnv());
@@ -197,13 +212,18 @@ export class Lab {
       await ready.network();
       say('registering Nodes (as their kubelets would)');
       await ready.seedApi();
+      if (impl === 'metallb') {
+        say('installing MetalLB from its module source (CRDs, namespace, ServiceAccounts, RBAC; no webhook)');
+        await ready.installMetalLB();
+      }
       say(`starting the router (${ready.state.router})`);
       await ready.startRouter();
-      say('starting the controller');
-      ready.state.webhookPort = await freePort();
-      ready.startController();
-      await ready.routeWebhook();
-      say(`starting ${plan.nodes.length} speakers and hostname backends`);
+      say(`starting the ${impl} controller`);
+      if (impl !== 'metallb') ready.state.webhookPort = await freePort();
+      await ready.startControllerAsync();
+      if (impl !== 'metallb') await ready.routeWebhook();
+      say(`starting ${plan.nodes.length} ${impl} speakers and hostname backends`);
+      if (impl === 'metallb') await Promise.all(plan.nodes.map((n) => ready.ensureRelay(n.index)));
       for (const n of plan.nodes) {
         ready.startBackend(n.index);
         ready.startSpeaker(n.index);
@@ -365,10 +385,30 @@ export class Lab {
     });
   }
 
+  /** Starts the controller of the lab's implementation (MetalLB's needs a free metrics port first). */
+  async startControllerAsync(): Promise<void> {
+    if (this.implementation !== 'metallb') return this.startController();
+    // Root namespace, loopback: a port of its own, since several labs may run at once.
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    this.state.pids.controller = spawnDaemon(undefined, metallbProgram('controller'), ['--kubeconfig', join(this.dir, 'metallb-controller.kubeconfig'), '--namespace', METALLB_NS, '--webhook-mode', 'disabled', '--disable-cert-rotation', '--port', String(port), '--log-level', 'info'], this.log('controller'));
+    this.save();
+  }
+
   startController(): void {
+    if (this.implementation === 'metallb') {
+      void this.startControllerAsync();
+      return;
+    }
     // The admission webhook on a loopback port (kept across restarts); the API server is pointed
     // at it by address (routeWebhook), as kube-proxy would route the webhook Service to the Pod.
-    const webhook = ['--webhook-port', String(this.state.webhookPort), '--webhook-host', '127.0.0.1', '--webhook-cert-ips', '127.0.0.1'];
+    const webhook = this.state.webhookPort ? ['--webhook-port', String(this.state.webhookPort), '--webhook-host', '127.0.0.1', '--webhook-cert-ips', '127.0.0.1'] : [];
     this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
     this.save();
   }
@@ -407,6 +447,7 @@ export class Lab {
   /** Starts node i's speaker; the log file is appended to, so waitSpeaker looks past `logOffset`. */
   startSpeaker(i: number, extra: string[] = []): number {
     const n = this.node(i);
+    if (this.implementation === 'metallb') return this.startMetalLBSpeaker(i, extra);
     const args = [AGENT('node-agent.ts'), '--lab-dir', this.marker, '--node', n.name, '--', '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
     const file = this.log(`${n.name}-speaker`);
     const offset = existsSync(file) ? readFileSync(file).length : 0;
@@ -421,12 +462,104 @@ export class Lab {
     const n = this.node(i);
     const file = this.log(`${n.name}-speaker`);
     const from = this.state.logOffsets[n.name] ?? 0;
+    // ironlb says so when its membership runs; MetalLB's speaker once its informers have synced.
+    const ready = this.implementation === 'metallb' ? /"event":"startUpdate"|Starting workers/ : /membership running/;
     await until(`${n.name}'s speaker to start`, timeoutMs, () => {
       const pid = this.state.pids[`${n.name}-speaker`] ?? 0;
       const text = readFileSync(file).subarray(from).toString();
       if (!alive(pid)) throw new Error(`${n.name}'s speaker exited: ${text.split('\n').slice(-15).join('\n')}`);
-      return /membership running/.test(text);
+      return ready.test(text);
     }, 200);
+  }
+
+  // ---- MetalLB -----------------------------------------------------------------------------------
+
+  /**
+   * MetalLB's manifest (its module source, without Deployment/DaemonSet/webhook), its ServiceAccounts'
+   * kubeconfigs (bound tokens), the memberlist key (the Secret its controller would have created)
+   * and the speaker Pods as the DaemonSet and the kubelets would have made them.
+   */
+  async installMetalLB(): Promise<void> {
+    const objs = metallbManifest();
+    await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
+    // A new CRD answers 429 for a moment after it is Established (docs/controlplane.md).
+    for (const plural of ['ipaddresspools', 'l2advertisements', 'bgppeers', 'bgpadvertisements', 'servicel2statuses', 'servicebgpstatuses']) {
+      await until(`MetalLB's ${plural} to serve`, 60_000, async () => {
+        await this.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: plural === 'bgppeers' ? 'v1beta2' : 'v1beta1', namespace: METALLB_NS, plural });
+        return true;
+      }, 250);
+    }
+    const admin = readFileSync(join(this.dir, 'kubeconfig'), 'utf8');
+    for (const sa of ['controller', 'speaker']) {
+      const t = await this.core.createNamespacedServiceAccountToken({ name: sa, namespace: METALLB_NS, body: { spec: { audiences: [], expirationSeconds: 7 * 86_400 } } });
+      const token = t.status?.token;
+      if (!token) throw new Error(`the API server issued no token for ServiceAccount ${METALLB_NS}/${sa}`);
+      const server = sa === 'controller' ? (this.state.apiUrl ?? '') : `https://127.0.0.1:${RELAY_PORT}`;
+      writeFileSync(join(this.dir, `metallb-${sa}.kubeconfig`), tokenKubeconfig(admin, server, token), { mode: 0o600 });
+    }
+    const key = randomBytes(16).toString('base64').replace(/=+$/, '');
+    await this.core.createNamespacedSecret({ namespace: METALLB_NS, body: { metadata: { name: 'memberlist', namespace: METALLB_NS }, stringData: { secretkey: key } } });
+    writeMemberlistKey(this.dir, key);
+    for (const n of this.plan.nodes) await this.writeSpeakerPod(n.name);
+  }
+
+  /** The speaker Pod of a node, Running and Ready with the node's address (memberlist finds its peers by these Pod IPs). */
+  private async writeSpeakerPod(node: string): Promise<void> {
+    const n = this.node(node);
+    const name = `speaker-${n.name}`;
+    let pod = await this.core.readNamespacedPod({ name, namespace: METALLB_NS }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    pod ??= await this.core.createNamespacedPod({
+      namespace: METALLB_NS,
+      body: {
+        metadata: { name, namespace: METALLB_NS, labels: SPEAKER_LABELS },
+        spec: { nodeName: n.name, hostNetwork: true, serviceAccountName: 'speaker', containers: [{ name: 'speaker', image: 'quay.io/metallb/speaker:local' }] },
+      },
+    });
+    const now = new Date();
+    const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
+    await this.core.replaceNamespacedPodStatus({
+      name,
+      namespace: METALLB_NS,
+      body: {
+        ...pod,
+        status: {
+          phase: 'Running', hostIP: n.ipv4, hostIPs: [{ ip: n.ipv4 }], podIP: n.ipv4, podIPs: [{ ip: n.ipv4 }], startTime: now,
+          conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')],
+          containerStatuses: [{ name: 'speaker', ready: true, restartCount: 0, image: 'quay.io/metallb/speaker:local', imageID: '', started: true, state: { running: { startedAt: now } } }],
+        },
+      },
+    });
+  }
+
+  /** Starts node i's relay to the API server (MetalLB's speaker connects to it) unless it runs; waits until it listens. */
+  async ensureRelay(i: number): Promise<void> {
+    const n = this.node(i);
+    const key = `${n.name}-relay`;
+    if (alive(this.state.pids[key] ?? 0)) return;
+    const file = this.log(key);
+    const from = existsSync(file) ? readFileSync(file).length : 0;
+    this.state.pids[key] = spawnDaemon(n.ns, process.execPath, [AGENT('relay-agent.ts'), '--lab-dir', this.marker, '--port', String(RELAY_PORT)], file);
+    this.save();
+    await until(`${n.name}'s relay to the API server to listen`, 30_000, () => {
+      const text = readFileSync(file).subarray(from).toString();
+      if (!alive(this.state.pids[key] ?? 0)) throw new Error(`${n.name}'s relay exited: ${text.trim()}`);
+      return text.includes('relay listening');
+    }, 50);
+  }
+
+  private startMetalLBSpeaker(i: number, extra: string[]): number {
+    const n = this.node(i);
+    const args = [
+      '--kubeconfig', join(this.dir, 'metallb-speaker.kubeconfig'), '--node-name', n.name, '--pod-name', `speaker-${n.name}`, '--namespace', METALLB_NS,
+      '--ml-bindaddr', n.ipv4, '--ml-labels', Object.entries(SPEAKER_LABELS).map(([k, v]) => `${k}=${v}`).join(','), '--ml-secret-key-path', join(this.dir, 'metallb-memberlist'),
+      '--port', String(METRICS_PORT), '--log-level', 'info', ...extra,
+    ];
+    const file = this.log(`${n.name}-speaker`);
+    const offset = existsSync(file) ? readFileSync(file).length : 0;
+    this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, metallbProgram('speaker'), args, file);
+    this.state.logOffsets[n.name] = offset;
+    this.save();
+    return offset;
   }
 
   speakerRunning(i: number): boolean {
@@ -451,12 +584,13 @@ export class Lab {
   async killNode(i: number): Promise<number> {
     const n = this.node(i);
     const t = Date.now();
-    const pids = [this.state.pids[`${n.name}-speaker`], this.state.pids[`${n.name}-backend`]].filter((x): x is number => x !== undefined);
+    const pids = [this.state.pids[`${n.name}-speaker`], this.state.pids[`${n.name}-backend`], this.state.pids[`${n.name}-relay`]].filter((x): x is number => x !== undefined);
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
     for (const p of pids) signal(p, 'SIGKILL');
     await waitGone(pids, 10_000);
     delete this.state.pids[`${n.name}-speaker`];
     delete this.state.pids[`${n.name}-backend`];
+    delete this.state.pids[`${n.name}-relay`];
     if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
     this.save();
     return t;
@@ -466,6 +600,7 @@ export class Lab {
   async reviveNode(i: number, timeoutMs = 120_000): Promise<void> {
     const n = this.node(i);
     await this.healLink(i);
+    if (this.implementation === 'metallb') await this.ensureRelay(i);
     if (!alive(this.state.pids[`${n.name}-backend`] ?? 0)) this.startBackend(i);
     if (!this.speakerRunning(i)) this.startSpeaker(i);
     await this.waitSpeaker(i, timeoutMs);
@@ -516,6 +651,19 @@ export class Lab {
   /** The example configuration: an L2 pool and advertisement, a BGP pool, peers (v4, v6) and advertisement. */
   async applyConfig(): Promise<void> {
     const p = this.plan;
+    if (this.implementation === 'metallb') {
+      // The same pools and router in MetalLB's CRDs. Its native BGP speaks IPv4 only (it refuses the
+      // whole configuration if a BGP-advertised pool holds IPv6) and has no BFD, so: one peer (v4), an
+      // IPv4-only BGP pool, no BFD profile; it also refuses connectTime in native mode.
+      const objs = metallbObjects({
+        pools: [{ name: 'lab-l2', addresses: [p.l2Pool4, p.l2Pool6] }, { name: 'lab-bgp', addresses: [p.bgpPool4] }],
+        l2: [{ name: 'lab-l2', pools: ['lab-l2'] }],
+        bgp: [{ name: 'lab-bgp', pools: ['lab-bgp'] }],
+        peers: [{ name: 'router', myASN: p.asn, peerASN: p.routerAsn, peerAddress: p.router4, holdTime: `${this.state.holdTime}s` }],
+      });
+      await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
+      return;
+    }
     await this.apply('IPPool', 'lab-l2', { addresses: [p.l2Pool4, p.l2Pool6] });
     await this.apply('IPPool', 'lab-bgp', { addresses: [p.bgpPool4, p.bgpPool6] });
     await this.apply('L2Advertisement', 'lab-l2', { pools: ['lab-l2'] });
@@ -538,10 +686,7 @@ export class Lab {
   /** Creates a Service of type LoadBalancer and its backend Pods (the node's backend process answers for them). */
   async service(name: string, o: ServiceOptions = {}): Promise<V1Service> {
     const namespace = o.namespace ?? 'default';
-    const ann: Record<string, string> = {};
-    if (o.pool) ann[ANNOTATION_ADDRESS_POOL] = o.pool;
-    if (o.ips) ann['ironlb.io/loadBalancerIPs'] = o.ips.join(',');
-    if (o.sharingKey) ann['ironlb.io/allow-shared-ip'] = o.sharingKey;
+    const ann = serviceAnnotations(this.implementation, o);
     const port = o.port ?? this.plan.appPort;
     const svc = await this.core.createNamespacedService({
       namespace,
@@ -593,10 +738,12 @@ export class Lab {
           ...pod,
           status: {
             phase: 'Running',
+            // Host network on a dual-stack node: the kubelet reports both of the node's addresses, so
+            // IPv6-only Services get endpoints too.
             hostIP: node.ipv4,
-            hostIPs: [{ ip: node.ipv4 }],
+            hostIPs: [{ ip: node.ipv4 }, { ip: node.ipv6 }],
             podIP: node.ipv4,
-            podIPs: [{ ip: node.ipv4 }],
+            podIPs: [{ ip: node.ipv4 }, { ip: node.ipv6 }],
             startTime: now,
             conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')],
             containerStatuses: [{ name: 'backend', ready: true, restartCount: 0, image: 'lab.ironlb.io/backend:local', imageID: '', started: true, state: { running: { startedAt: now } } }],
@@ -627,6 +774,7 @@ export class Lab {
 
   /** Who announces the Service (its ServiceAnnouncement status). */
   async announcements(name: string, namespace = 'default'): Promise<Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }>> {
+    if (this.implementation === 'metallb') return this.metallbAnnouncements(name, namespace);
     try {
       const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: { announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }> } };
       return o.status?.announcements ?? [];
@@ -634,6 +782,18 @@ export class Lab {
       if (isNotFound(err)) return [];
       throw err;
     }
+  }
+
+  /** MetalLB's own statuses: ServiceL2Status (the announcing node) and ServiceBGPStatus (per node, its peers). */
+  private async metallbAnnouncements(name: string, namespace: string): Promise<Array<{ node: string; mode: string; interfaces?: string[]; peers?: string[] }>> {
+    const sel = `metallb.io/service-name=${name},metallb.io/service-namespace=${namespace}`;
+    type St = { items: Array<{ status?: { node?: string; interfaces?: Array<{ name: string }>; peers?: string[] } }> };
+    const list = (plural: string) => this.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: 'v1beta1', namespace: METALLB_NS, plural, labelSelector: sel }) as Promise<St>;
+    const [l2, bgp] = await Promise.all([list('servicel2statuses'), list('servicebgpstatuses')]);
+    return [
+      ...l2.items.filter((x) => x.status?.node).map((x) => ({ node: x.status?.node ?? '', mode: 'layer2', interfaces: (x.status?.interfaces ?? []).map((i) => i.name) })),
+      ...bgp.items.filter((x) => x.status?.node).map((x) => ({ node: x.status?.node ?? '', mode: 'bgp', peers: x.status?.peers ?? [] })),
+    ];
   }
 
   // ---- observing -----------------------------------------------------------------------------------

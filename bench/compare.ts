@@ -1,0 +1,525 @@
+// ironlb next to the load balancers it replaces, measured in one run on the same machine: one lab
+// per implementation (testbed/lab, --implementation), the same topology, pools, Services, backends
+// and router, with rounds interleaved across the implementations so that a busy spell of the shared
+// machine hits each of them alike.
+//
+// Rows (see docs/performance.md for what each means and the figures):
+//   l2-failover   a Layer 2 Service's owner node fails (power-off: link down and every process of the
+//                 node killed; speaker SIGKILLed; link cut; graceful speaker stop, SIGTERM); the LAN
+//                 client opens a new TCP connection every 20 ms (300 ms timeout); outage = time from the
+//                 failure to the first answer through another node, and the requests that failed.
+//   bgp-failover  the same failures for a BGP Service: time until the router's kernel route no
+//                 longer names the failed node (BFD where the implementation has it).
+//   allocation    N LoadBalancer Services created (16 at a time) against the lab's API server: time
+//                 until all have addresses, and the controller's CPU time and peak RSS.
+//   speakers      the speakers' CPU and RSS, idle and while the allocation row runs.
+//   spread        30 and 300 Layer 2 Services (IPv6, a pool in the nodes' subnet) over 3 nodes: owners
+//                 per node from each implementation's own status objects, max-min.
+//   arp           ARP reply latency (arping from the LAN client, 200 requests 10 ms apart) of the
+//                 Service address's responder, with the node kernel's answer for its own address as the floor.
+// kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
+//
+// Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
+//          [--impl ironlb,metallb] [--json FILE] [--docs docs/performance.md]     (root; minutes per row)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
+import { ensurePeersBuilt, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
+import { waitFor } from '../test/support/wait.ts';
+import { nsExec } from '../testbed/lab/proc.ts';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    services: { type: 'string', default: '1000' },
+    rows: { type: 'string', default: 'arp,spread,l2-failover,bgp-failover,allocation' },
+    impl: { type: 'string', default: 'ironlb,metallb,kube-vip' },
+    json: { type: 'string', default: '' },
+    docs: { type: 'string', default: '' },
+  },
+});
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be 1 to 100, got ${values.rounds}`);
+const serviceCounts = values.services.split(',').map(Number);
+if (serviceCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) throw new Error(`--services must list counts of 1 to 20000, got ${values.services}`);
+const rows = new Set(values.rows.split(','));
+const impls = values.impl.split(',').map(parseImplementation);
+const FAILURES = ['power-off', 'speaker-kill', 'link-cut', 'graceful'] as const;
+type Failure = (typeof FAILURES)[number];
+
+const log = (s: string): void => {
+  process.stderr.write(`[compare ${new Date().toISOString().slice(11, 19)} load ${loadavg()[0]!.toFixed(1)}] ${s}\n`);
+};
+
+// ---- process figures (/proc) ---------------------------------------------------------------------
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime, stime
+}
+function memKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// ---- statistics ----------------------------------------------------------------------------------
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+const range = (xs: number[]): [number, number] => (xs.length ? [Math.min(...xs), Math.max(...xs)] : [NaN, NaN]);
+
+// ---- labs ----------------------------------------------------------------------------------------
+
+interface Bench {
+  impl: Implementation;
+  lab: Lab;
+  parent: string;
+  l2ip: string;
+  bgpip: string;
+}
+
+const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183 };
+
+async function upLab(impl: Implementation): Promise<Bench> {
+  const parent = mkdtempSync(join(tmpdir(), 'ilbp-compare-'));
+  chmodSync(parent, 0o755);
+  // BIRD without BFD for every implementation in the L2/allocation rows: the BGP row turns it on
+  // where the implementation has it (a separate lab per setting would double the machine's load).
+  const lab = await Lab.up({ prefix: `ilbp${NET[impl]}c${process.pid % 10000}`, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  try {
+    await lab.applyConfig();
+    await lab.service('l2', { pool: 'lab-l2', family: 'IPv4' });
+    await lab.service('bgp', { pool: 'lab-bgp', family: 'IPv4' });
+    const [l2ip] = await lab.waitAddresses('l2', 1, 60_000);
+    const [bgpip] = await lab.waitAddresses('bgp', 1, 60_000);
+    return { impl, lab, parent, l2ip: l2ip!, bgpip: bgpip! };
+  } catch (err) {
+    await lab.destroy();
+    rmSync(parent, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function downLab(b: Bench): Promise<void> {
+  await b.lab.destroy().catch(() => undefined);
+  rmSync(b.parent, { recursive: true, force: true });
+}
+
+/** The Layer 2 owner once the wire (ARP from the LAN client) has named one node for 2 s. */
+async function settledOwner(b: Bench): Promise<string> {
+  let cur = '';
+  let since = 0;
+  return waitFor(async () => {
+    const wire = await b.lab.neighOwners(b.l2ip);
+    const o = wire.length === 1 ? wire[0]! : '';
+    if (o !== cur) {
+      cur = o;
+      since = Date.now();
+    }
+    return cur && Date.now() - since >= 2000 ? cur : undefined;
+  }, { what: `${b.impl}: one node answering ARP for ${b.l2ip} for 2 s`, timeoutMs: 90_000, intervalMs: 300 });
+}
+
+async function fail(b: Bench, node: number, f: Failure): Promise<number> {
+  switch (f) {
+    case 'power-off': return b.lab.killNode(node);
+    case 'speaker-kill': return b.lab.killSpeaker(node, 'SIGKILL');
+    case 'link-cut': return b.lab.cutLink(node);
+    case 'graceful': {
+      const t = Date.now();
+      await b.lab.killSpeaker(node, 'SIGTERM');
+      return t;
+    }
+  }
+}
+
+async function restore(b: Bench, node: number, f: Failure): Promise<void> {
+  if (f === 'link-cut') await b.lab.healLink(node);
+  else await b.lab.reviveNode(node, 180_000);
+}
+
+interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string }
+
+async function l2Round(b: Bench, f: Failure, round: number): Promise<FailoverSample> {
+  await settledOwner(b);
+  const probe = b.lab.probe('lan', urlFor(b.l2ip, b.lab.plan.appPort), { intervalMs: 20, timeoutMs: 300, maxMs: 90_000 });
+  let node = -1;
+  try {
+    // The node that serves the client is the one to fail: its last 5 answers came from it (the
+    // client's ARP entry may lag the owner on the wire by a moment after a revive).
+    const owner = await waitFor(() => {
+      const last = probe.results.slice(-5);
+      return last.length === 5 && last.every((r) => r.node && r.node === last[0]!.node) ? last[0]!.node : undefined;
+    }, { what: `${b.impl}: the probe answered by one node 5 times in a row`, timeoutMs: 30_000, intervalMs: 50 });
+    node = b.lab.node(owner).index;
+    const t0 = await fail(b, node, f);
+    const r = await waitFor(() => probe.results.find((x) => x.t >= t0 && x.node !== undefined && x.node !== owner), { what: `${b.impl}: an answer from a node other than ${owner} after ${f}`, timeoutMs: 75_000, intervalMs: 20 }).catch(() => undefined);
+    const failed = probe.results.filter((x) => x.t >= t0 && (!r || x.t < r.t) && x.err).length;
+    return { impl: b.impl, failure: f, round, ms: r ? r.t - t0 : null, failed, from: owner, ...(r?.node ? { to: r.node } : {}) };
+  } finally {
+    probe.stop();
+    if (node >= 0) await restore(b, node, f);
+  }
+}
+
+/** One round; a round that cannot run (the lab misbehaves under load) is recorded, not fatal. */
+async function guarded(b: Bench, f: Failure, round: number, fn: (b: Bench, f: Failure, round: number) => Promise<FailoverSample>): Promise<FailoverSample> {
+  try {
+    return await fn(b, f, round);
+  } catch (err) {
+    log(`${b.impl} ${f} round ${round} could not run: ${(err as Error).message}`);
+    // Bring every node back before the next round.
+    for (const n of b.lab.plan.nodes) await b.lab.reviveNode(n.index, 180_000).catch(() => undefined);
+    return { impl: b.impl, failure: f, round, ms: null, failed: 0, from: '', error: (err as Error).message };
+  }
+}
+
+async function bgpRound(b: Bench, f: Failure, round: number): Promise<FailoverSample> {
+  const prefix = `${b.bgpip}/32`;
+  const all = b.lab.plan.nodes.map((n) => n.name);
+  await waitFor(async () => JSON.stringify(await b.lab.routeNodes(prefix)) === JSON.stringify(all), { what: `${b.impl}: router next hops for ${prefix} on every node`, timeoutMs: 120_000, intervalMs: 250 });
+  const victim = b.lab.plan.nodes[round % b.lab.plan.nodes.length]!;
+  const t0 = await fail(b, victim.index, f);
+  let ms: number | null = null;
+  try {
+    // Polled every 20 ms: the router's kernel table is what traffic follows.
+    await waitFor(async () => !(await b.lab.routeNodes(prefix)).includes(victim.name), { what: `${b.impl}: ${victim.name} gone from the route`, timeoutMs: 120_000, intervalMs: 20 });
+    ms = Date.now() - t0;
+  } catch { /* null: not withdrawn in time */ }
+  await restore(b, victim.index, f);
+  return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name };
+}
+
+interface AllocationSample { impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
+
+async function allocation(b: Bench, count: number): Promise<AllocationSample> {
+  const lab = b.lab;
+  const ns = `alloc${count}`;
+  await lab.core.createNamespace({ body: { metadata: { name: ns } } });
+  // A pool large enough for 10,000 addresses, announced by nobody (no advertisement): only IPAM runs.
+  const cidr = `10.${lab.plan.net}.128.0/17`;
+  if (lab.implementation === 'metallb') {
+    await kubectl(lab.dir, ['apply', '--server-side', '-f', '-'], metallbObjects({ pools: [{ name: `bulk${count}`, addresses: [cidr], autoAssign: false }], l2: [], bgp: [], peers: [] }).map((o) => JSON.stringify(o)).join('\n'));
+  } else {
+    await lab.apply('IPPool', `bulk${count}`, { addresses: [cidr], autoAssign: false });
+  }
+  const ctrl = lab.state.pids.controller!;
+  const speakers = lab.plan.nodes.map((n) => lab.state.pids[`${n.name}-speaker`]!);
+  const cpu0 = cpuMs(ctrl);
+  const scpu0 = speakers.map(cpuMs);
+  const t0 = Date.now();
+  const ann = serviceAnnotations(lab.implementation, { pool: `bulk${count}` });
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (let guard = 0; guard < count && next < count; guard++) {
+      const i = next++;
+      await lab.core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${i}`, annotations: ann }, spec: { type: 'LoadBalancer', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: `s${i}` } } } });
+    }
+  }));
+  const createMs = Date.now() - t0;
+  let allAddressedMs: number | null = null;
+  try {
+    await waitFor(async () => {
+      const l = await lab.core.listNamespacedService({ namespace: ns });
+      return l.items.filter((s) => s.status?.loadBalancer?.ingress?.length).length === count;
+    }, { what: `${b.impl}: ${count} Services with addresses`, timeoutMs: 30 * 60_000, intervalMs: 250 });
+    allAddressedMs = Date.now() - t0;
+  } catch (err) {
+    log(`${b.impl}: ${(err as Error).message}`);
+  }
+  const s = { impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: speakers.map((p, i) => cpuMs(p) - scpu0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')) };
+  // Removing the namespace deletes its Services (kube-controller-manager's namespace controller).
+  await lab.core.deleteNamespace({ name: ns });
+  return s;
+}
+
+interface SpreadSample { impl: Implementation; services: number; perNode: Record<string, number>; maxMinusMin: number; unannounced: number }
+
+async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
+  const lab = b.lab;
+  const ns = `spread${count}`;
+  const v6 = `fd00:${lab.plan.net.toString(16)}`;
+  // IPv6: 300 addresses do not fit the IPv4 LAN's spare room; the pool sits in the nodes' subnet.
+  const pool = `spread${count}`;
+  // A range of its own per row: pools may not overlap (ironlb refuses the second one).
+  const base = count === 30 ? 0x1000 : 0x2000;
+  const addresses = [`${v6}::${base.toString(16)}-${v6}::${(base + 0xfff).toString(16)}`];
+  await lab.core.createNamespace({ body: { metadata: { name: ns } } });
+  // Pods (the backends) are refused until kube-controller-manager has made the namespace's default ServiceAccount.
+  await waitFor(() => lab.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false), { what: `the default ServiceAccount of ${ns}`, timeoutMs: 60_000, intervalMs: 200 });
+  if (lab.implementation === 'metallb') {
+    await kubectl(lab.dir, ['apply', '--server-side', '-f', '-'], metallbObjects({ pools: [{ name: pool, addresses, autoAssign: false }], l2: [{ name: pool, pools: [pool] }], bgp: [], peers: [] }).map((o) => JSON.stringify(o)).join('\n'));
+  } else {
+    await lab.apply('IPPool', pool, { addresses, autoAssign: false });
+    await lab.apply('L2Advertisement', pool, { pools: [pool] });
+  }
+  const names = Array.from({ length: count }, (_, i) => `s${i}`);
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let guard = 0; guard < count && next < count; guard++) {
+      const name = names[next++]!;
+      // One backend (ETP Cluster: every node may announce it); both implementations skip Services without one.
+      await lab.service(name, { pool, family: 'IPv6', namespace: ns, endpointNodes: [lab.plan.nodes[0]!.name] });
+    }
+  }));
+  const perNode: Record<string, number> = Object.fromEntries(lab.plan.nodes.map((n) => [n.name, 0]));
+  let unannounced = count;
+  // Settled: every Service announced and the owners unchanged for 5 s (a speaker may still be
+  // rebalancing after the last Service arrived).
+  let last = '';
+  let since = 0;
+  await waitFor(async () => {
+    const owners = await Promise.all(names.map(async (n) => (await lab.announcements(n, ns)).find((a) => a.mode === 'layer2')?.node));
+    for (const k of Object.keys(perNode)) perNode[k] = 0;
+    for (const o of owners) if (o) perNode[o] = (perNode[o] ?? 0) + 1;
+    unannounced = owners.filter((o) => !o).length;
+    const key = owners.join(',');
+    if (key !== last) {
+      last = key;
+      since = Date.now();
+    }
+    return unannounced === 0 && Date.now() - since >= 5000;
+  }, { what: `${b.impl}: all ${count} spread Services announced, owners unchanged for 5 s`, timeoutMs: 10 * 60_000, intervalMs: 1000 }).catch((err: Error) => log(err.message));
+  await lab.core.deleteNamespace({ name: ns });
+  const v = Object.values(perNode);
+  return { impl: b.impl, services: count, perNode, maxMinusMin: Math.max(...v) - Math.min(...v), unannounced };
+}
+
+interface ArpSample { impl: Implementation; responder: string; n: number; p50us: number; p99us: number; lost: number }
+
+/** arping's reply times (µs) to ip from the LAN client. */
+async function arping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number }> {
+  let out = '';
+  try {
+    out = await nsExec(lab.plan.clientNs, 'arping', ['-i', 'eth0', '-c', String(count), '-W', '0.01', '-w', String(Math.ceil(count / 50) + 5), ip], 60_000);
+  } catch (err) {
+    out = (err as Error).message; // arping exits 1 when a reply was lost; the lines are still there
+  }
+  const us = [...out.matchAll(/time=([\d.]+) (usec|msec|sec)/g)].map((m) => Number(m[1]) * (m[2] === 'usec' ? 1 : m[2] === 'msec' ? 1000 : 1e6));
+  return { us, lost: count - us.length };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
+}
+
+async function arpRow(b: Bench, count: number): Promise<ArpSample[]> {
+  const owner = await settledOwner(b);
+  const node = b.lab.node(owner);
+  const svc = await arping(b.lab, b.l2ip, count);
+  const kernel = await arping(b.lab, node.ipv4, count);
+  return [
+    { impl: b.impl, responder: `${b.impl} speaker (${owner})`, n: svc.us.length, p50us: pct(svc.us, 0.5), p99us: pct(svc.us, 0.99), lost: svc.lost },
+    { impl: b.impl, responder: `Linux kernel (${owner}'s own address)`, n: kernel.us.length, p50us: pct(kernel.us, 0.5), p99us: pct(kernel.us, 0.99), lost: kernel.lost },
+  ];
+}
+
+interface IdleSample { impl: Implementation; seconds: number; speakerCpuMs: number[]; speakerRssKb: number[]; controllerCpuMs: number; controllerRssKb: number }
+
+async function idle(b: Bench, seconds: number): Promise<IdleSample> {
+  const lab = b.lab;
+  const ctrl = lab.state.pids.controller!;
+  const speakers = lab.plan.nodes.map((n) => lab.state.pids[`${n.name}-speaker`]!);
+  const c0 = cpuMs(ctrl);
+  const s0 = speakers.map(cpuMs);
+  const t0 = Date.now();
+  // Idle means: no change to the cluster while the interval passes (a deadline, not synchronisation).
+  await waitFor(() => Date.now() - t0 >= seconds * 1000, { what: 'the idle interval', timeoutMs: seconds * 1000 + 5000, intervalMs: 250 });
+  return { impl: b.impl, seconds, speakerCpuMs: speakers.map((p, i) => cpuMs(p) - s0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')), controllerCpuMs: cpuMs(ctrl) - c0, controllerRssKb: memKb(ctrl, 'VmRSS') };
+}
+
+// ---- report --------------------------------------------------------------------------------------
+
+interface Report {
+  startedAt: string;
+  command: string;
+  machine: { cores: number; loadavgStart: number[]; loadavgEnd?: number[] };
+  unavailable: Record<string, string>;
+  l2: FailoverSample[];
+  bgp: FailoverSample[];
+  allocation: AllocationSample[];
+  idle: IdleSample[];
+  spread: SpreadSample[];
+  arp: ArpSample[];
+}
+
+const fmt = (x: number | null | undefined, unit = ''): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x)}${unit}`);
+
+function failoverTable(title: string, samples: FailoverSample[], note: string): string {
+  const l: string[] = [`### ${title}`, '', note, '', '| failure | implementation | n | median ms | range ms | failed requests (median) | not recovered |', '|---|---|---|---|---|---|---|'];
+  for (const f of FAILURES) {
+    for (const impl of impls) {
+      const xs = samples.filter((s) => s.failure === f && s.impl === impl);
+      if (!xs.length) continue;
+      const ok = xs.map((s) => s.ms).filter((x): x is number => x !== null);
+      const [lo, hi] = range(ok);
+      const ran = xs.filter((s) => !s.error);
+      l.push(`| ${f} | ${impl} | ${ran.length}${ran.length < xs.length ? ` (+${xs.length - ran.length} could not run)` : ''} | ${fmt(median(ok))} | ${fmt(lo)}–${fmt(hi)} | ${fmt(median(ran.map((s) => s.failed)))} | ${ran.length - ok.length} |`);
+    }
+  }
+  return l.join('\n');
+}
+
+/** A strip plot: one dot per round, one row per (failure, implementation), log-scaled time axis. */
+function failoverSvg(title: string, samples: FailoverSample[]): string {
+  const rowsOut = FAILURES.flatMap((f) => impls.map((i) => ({ f, i, xs: samples.filter((s) => s.failure === f && s.impl === i && s.ms !== null).map((s) => s.ms!) }))).filter((r) => r.xs.length);
+  const W = 720; const left = 190; const rowH = 22; const top = 30; const H = top + rowsOut.length * rowH + 40;
+  const all = rowsOut.flatMap((r) => r.xs);
+  const lo = Math.max(1, Math.min(...all, 10)); const hi = Math.max(...all, 1000);
+  const x = (ms: number): number => left + ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (W - left - 20);
+  const color: Record<string, string> = { ironlb: '#1f77b4', metallb: '#d62728', 'kube-vip': '#2ca02c' };
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<text x="10" y="18" font-weight="bold">${title}</text>`];
+  rowsOut.forEach((r, k) => {
+    const y = top + k * rowH + rowH / 2;
+    out.push(`<text x="10" y="${y + 4}">${r.f} · ${r.i}</text>`, `<line x1="${left}" y1="${y}" x2="${W - 20}" y2="${y}" stroke="#eee"/>`);
+    for (const v of r.xs) out.push(`<circle cx="${x(v).toFixed(1)}" cy="${y}" r="4" fill="${color[r.i] ?? '#555'}" fill-opacity="0.7"><title>${v} ms</title></circle>`);
+    out.push(`<line x1="${x(median(r.xs)).toFixed(1)}" y1="${y - 8}" x2="${x(median(r.xs)).toFixed(1)}" y2="${y + 8}" stroke="#000"/>`);
+  });
+  const axisY = top + rowsOut.length * rowH + 10;
+  for (let d = Math.ceil(Math.log10(lo)); d <= Math.floor(Math.log10(hi)); d++) {
+    const v = 10 ** d;
+    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top}" x2="${x(v).toFixed(1)}" y2="${axisY}" stroke="#ccc"/>`, `<text x="${x(v).toFixed(1)}" y="${axisY + 14}" text-anchor="middle">${v >= 1000 ? `${v / 1000} s` : `${v} ms`}</text>`);
+  }
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function markdown(r: Report): string {
+  const l: string[] = [];
+  l.push(`Measured by \`${r.command}\` on ${r.startedAt.slice(0, 10)} (${r.machine.cores} cores; load average ${r.machine.loadavgStart.map((x) => x.toFixed(1)).join(' / ')} at the start, ${(r.machine.loadavgEnd ?? []).map((x) => x.toFixed(1)).join(' / ')} at the end: the machine was shared with other work, so compare only figures from this run).`, '');
+  for (const [k, v] of Object.entries(r.unavailable)) l.push(`- **${k}: not measured.** ${v}`);
+  if (Object.keys(r.unavailable).length) l.push('');
+  if (r.arp.length) {
+    l.push('### ARP reply latency', '', 'arping from the LAN client, 200 requests 10 ms apart: the Service address (answered by the implementation\'s responder on the owner node) and the owner node\'s own address (answered by the Linux kernel: the floor).', '', '| responder | replies | p50 µs | p99 µs | lost |', '|---|---|---|---|---|');
+    for (const a of r.arp) l.push(`| ${a.responder} | ${a.n} | ${fmt(a.p50us)} | ${fmt(a.p99us)} | ${a.lost} |`);
+    l.push('');
+  }
+  if (r.spread.length) {
+    l.push('### Spread of Layer 2 Services over 3 nodes', '', 'IPv6 Services from one pool, owners counted from each implementation\'s own status objects (ironlb ServiceAnnouncement, MetalLB ServiceL2Status).', '', '| Services | implementation | per node | max − min | not announced |', '|---|---|---|---|---|');
+    for (const x of r.spread) l.push(`| ${x.services} | ${x.impl} | ${Object.values(x.perNode).join(' / ')} | ${x.maxMinusMin} | ${x.unannounced} |`);
+    l.push('');
+  }
+  if (r.l2.length) {
+    l.push(failoverTable('Layer 2 failover (client-observed)', r.l2, 'The LAN client opens a new TCP connection to the Service address every 20 ms (300 ms timeout). Time from the failure to the first answer through another node; "failed requests" are those in between. A speaker kill or a graceful stop leaves the old node\'s backend running, so requests may keep succeeding there until the new owner\'s gratuitous ARP moves the client.'));
+    l.push('', '![Layer 2 failover per round](performance-compare-l2.svg)', '');
+  }
+  if (r.bgp.length) {
+    l.push(failoverTable('BGP failover (router)', r.bgp, 'Time from the failure until the router\'s kernel route for the Service no longer names the failed node (polled every 20 ms). ironlb: BFD 100 ms × 3 with BIRD; MetalLB native mode has no BFD, so the hold time (9 s) decides.'));
+    l.push('', '![BGP failover per round](performance-compare-bgp.svg)', '');
+  }
+  if (r.allocation.length) {
+    l.push('### Allocation', '', 'Services created 16 at a time against each lab\'s own API server; time from the first create until every Service has an address; CPU time and peak RSS of the controller over the row; speaker CPU over the row (they watch every Service).', '');
+    l.push('| Services | implementation | create ms | all addressed ms | after the last create ms | controller CPU ms | controller peak RSS MiB | speaker CPU ms (each) |', '|---|---|---|---|---|---|---|---|');
+    for (const a of r.allocation) l.push(`| ${a.services} | ${a.impl} | ${a.createMs} | ${fmt(a.allAddressedMs)} | ${fmt(a.afterLastCreateMs)} | ${a.controllerCpuMs} | ${(a.controllerPeakRssKb / 1024).toFixed(0)} | ${a.speakerCpuMs.join(', ')} |`);
+    for (const n of serviceCounts) {
+      const [a, m] = [r.allocation.find((x) => x.impl === 'ironlb' && x.services === n), r.allocation.find((x) => x.impl === 'metallb' && x.services === n)];
+      if (a?.allAddressedMs && m?.allAddressedMs) l.push('', `Ratio MetalLB / ironlb at ${n} Services: time ${(m.allAddressedMs / a.allAddressedMs).toFixed(2)}×, controller CPU ${(m.controllerCpuMs / Math.max(1, a.controllerCpuMs)).toFixed(2)}×, peak RSS ${(m.controllerPeakRssKb / a.controllerPeakRssKb).toFixed(2)}×.`);
+    }
+    l.push('');
+  }
+  if (r.idle.length) {
+    l.push('### Idle', '', '| implementation | seconds | speaker CPU ms (each) | speaker RSS MiB (each) | controller CPU ms | controller RSS MiB |', '|---|---|---|---|---|---|');
+    for (const s of r.idle) l.push(`| ${s.impl} | ${s.seconds} | ${s.speakerCpuMs.join(', ')} | ${s.speakerRssKb.map((k) => (k / 1024).toFixed(0)).join(', ')} | ${s.controllerCpuMs} | ${(s.controllerRssKb / 1024).toFixed(0)} |`);
+    l.push('');
+  }
+  return l.join('\n');
+}
+
+const BEGIN = '<!-- compare:begin (bench/compare.ts writes this section) -->';
+const END = '<!-- compare:end -->';
+
+function writeDocs(file: string, r: Report): void {
+  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Performance\n';
+  const section = `${BEGIN}\n## ironlb, MetalLB and kube-vip side by side\n\n${markdown(r)}\n${END}`;
+  const next = cur.includes(BEGIN) && cur.includes(END) ? cur.slice(0, cur.indexOf(BEGIN)) + section + cur.slice(cur.indexOf(END) + END.length) : `${cur.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+  const dir = join(file, '..');
+  if (r.l2.length) writeFileSync(join(dir, 'performance-compare-l2.svg'), failoverSvg('Layer 2 failover: client-observed outage per round (log scale; bar = median)', r.l2));
+  if (r.bgp.length) writeFileSync(join(dir, 'performance-compare-bgp.svg'), failoverSvg('BGP failover: until the router drops the node, per round (log scale; bar = median)', r.bgp));
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [], spread: [], arp: [] };
+const runnable: Implementation[] = [];
+for (const i of impls) {
+  const why = unavailable(i);
+  if (why) report.unavailable[i] = why;
+  else runnable.push(i);
+}
+if (runnable.includes('metallb')) await ensurePeersBuilt(log);
+const benches: Bench[] = [];
+const finish = async (): Promise<void> => {
+  for (const b of benches.splice(0)) await downLab(b);
+};
+process.once('SIGINT', () => void finish().then(() => process.exit(130)));
+try {
+  // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
+  for (const i of runnable) benches.push(await upLab(i));
+  for (const b of benches) report.idle.push(await idle(b, 20));
+  if (rows.has('arp')) {
+    for (const b of benches) {
+      const xs = await arpRow(b, 200);
+      for (const x of xs) log(`arp ${x.responder}: p50 ${x.p50us} µs, p99 ${x.p99us} µs, ${x.lost} lost`);
+      report.arp.push(...xs);
+    }
+  }
+  if (rows.has('spread')) {
+    for (const n of [30, 300]) {
+      for (const b of benches) {
+        const s = await spreadRow(b, n);
+        log(`spread ${n} ${b.impl}: ${JSON.stringify(s.perNode)} (max-min ${s.maxMinusMin}, unannounced ${s.unannounced})`);
+        report.spread.push(s);
+      }
+    }
+  }
+  if (rows.has('l2-failover')) {
+    for (let round = 0; round < rounds; round++) {
+      for (const f of FAILURES) {
+        for (const b of benches) {
+          const s = await guarded(b, f, round, l2Round);
+          log(`l2 ${f} round ${round} ${b.impl}: ${s.ms ?? 'not recovered'} ms, ${s.failed} failed (${s.from} -> ${s.to ?? '?'})`);
+          report.l2.push(s);
+        }
+      }
+    }
+  }
+  if (rows.has('bgp-failover')) {
+    for (let round = 0; round < rounds; round++) {
+      for (const f of FAILURES) {
+        for (const b of benches) {
+          const s = await guarded(b, f, round, bgpRound);
+          log(`bgp ${f} round ${round} ${b.impl}: ${s.ms ?? 'not withdrawn'} ms (${s.from})`);
+          report.bgp.push(s);
+        }
+      }
+    }
+  }
+  if (rows.has('allocation')) {
+    for (const n of serviceCounts) {
+      for (const b of benches) {
+        const a = await allocation(b, n);
+        log(`allocation ${n} ${b.impl}: all addressed in ${a.allAddressedMs ?? 'n/a'} ms, controller ${a.controllerCpuMs} ms CPU, peak ${(a.controllerPeakRssKb / 1024).toFixed(0)} MiB`);
+        report.allocation.push(a);
+      }
+    }
+  }
+} finally {
+  report.machine.loadavgEnd = loadavg();
+  await finish();
+  // Written also when a row failed: what was measured is kept.
+  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
+  writeFileSync(json, JSON.stringify(report, null, 2));
+  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
+  if (values.docs) writeDocs(values.docs, report);
+}
+
