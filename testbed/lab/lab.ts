@@ -181,6 +181,10 @@ export class Lab {
 
   /** Builds and starts the lab (without configuration or Services: see applyExample). */
   static async up(o: LabOptions = {}): Promise<Lab> {
+    // Before anything is created: an implementation that cannot run here leaves nothing behind.
+    const impl = o.implementation ?? 'ironlb';
+    const why = unavailable(impl);
+    if (why) throw new Error(why);
     const prefix = o.prefix ?? DEFAULT_PREFIX;
     const dir = o.dir ?? DEFAULT_DIR;
     const plan = labPlan(prefix, o.nodes ?? 3, o.net ?? DEFAULT_NET);
@@ -188,9 +192,6 @@ export class Lab {
     const existing = (await sh('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
     if (existing.length) throw new Error(`namespaces of an earlier lab are left (${existing.join(', ')}): run "ironlb lab down" first`);
     mkdirSync(join(dir, 'logs'), { recursive: true });
-    const impl = o.implementation ?? 'ironlb';
-    const why = unavailable(impl);
-    if (why) throw new Error(why);
     const say = o.progress ?? ((): void => {});
     // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
     if (impl === 'metallb') await ensurePeersBuilt(say);
