@@ -40,11 +40,13 @@ test('helm install, then helm upgrade: CRDs established, RBAC bound, the members
       const first = await key();
       assert.match(Buffer.from(first, 'base64').toString(), /^[A-Za-z0-9]{44}$/);
       // The chart's RBAC is in force for its ServiceAccounts.
-      // `can-i --quiet`: exit status 0 is yes, 1 is no.
-      const can = (sa: string, verb: string, res: string, ns = 'ironlb-system') =>
-        s.kubectl(['auth', 'can-i', '--quiet', verb, res, '-n', ns, `--as=system:serviceaccount:ironlb-system:${sa}`]).then(() => 'yes', (e: Error) => (/Command failed/.test(e.message) ? 'no' : Promise.reject(e)));
-      assert.equal(await can('ironlb-controller', 'update', 'services/status', 'default'), 'yes');
-      assert.equal(await can('ironlb-speaker', 'update', 'services/status', 'default'), 'no');
+      // `can-i --quiet`: exit status 0 is yes, 1 is no. A subresource goes in --subresource
+      // ("services/status" would mean the Service named "status").
+      const can = (sa: string, verb: string, res: string, ns = 'ironlb-system', sub?: string) =>
+        s.kubectl(['auth', 'can-i', '--quiet', verb, res, ...(sub ? [`--subresource=${sub}`] : []), '-n', ns, `--as=system:serviceaccount:ironlb-system:${sa}`]).then(() => 'yes', (e: Error) => (/Command failed/.test(e.message) ? 'no' : Promise.reject(e)));
+      assert.equal(await can('ironlb-controller', 'patch', 'services', 'default', 'status'), 'yes');
+      assert.equal(await can('ironlb-controller', 'update', 'services', 'default'), 'no', 'the controller writes status only');
+      assert.equal(await can('ironlb-speaker', 'patch', 'services', 'default', 'status'), 'no');
       assert.equal(await can('ironlb-speaker', 'list', 'ippools.ironlb.io'), 'yes');
 
       assert.ok(membershipKeys(JSON.parse(await s.kubectl(['get', 'secret', '-n', 'ironlb-system', 'ironlb-membership', '-o', 'json'])).data, 'x').ok, 'the generated key is a valid membership key');
