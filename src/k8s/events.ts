@@ -16,6 +16,9 @@ export interface ObjectRef {
 
 export type EventType = 'Normal' | 'Warning';
 
+/** Events remembered for aggregation; beyond, the oldest are forgotten (their repeats start anew). */
+const MAX_RECENT = 4096;
+
 /** Longest Event message written (events.k8s.io caps `note` at 1 KiB; core/v1 has no cap). */
 export const MAX_EVENT_MESSAGE = 1024;
 
@@ -58,7 +61,7 @@ export class EventRecorder {
     const now = new Date();
     const window = this.#o.aggregateWindowMs ?? 600_000;
     const prev = this.#recent.get(key);
-    if (this.#recent.size > 4096) this.#prune(now.getTime() - window);
+    if (this.#recent.size > MAX_RECENT) this.#prune(now.getTime() - window);
     try {
       if (prev && now.getTime() - prev.at < window) {
         prev.count++;
@@ -99,5 +102,13 @@ export class EventRecorder {
 
   #prune(before: number): void {
     for (const [k, v] of this.#recent) if (v.at < before) this.#recent.delete(k);
+    // Still full (thousands of distinct Events within the window, as when a backlog of Services is
+    // allocated): drop the oldest quarter, or every later record would scan the whole map again.
+    if (this.#recent.size <= MAX_RECENT) return;
+    let drop = this.#recent.size - (MAX_RECENT * 3) / 4;
+    for (const k of this.#recent.keys()) {
+      if (drop-- <= 0) break;
+      this.#recent.delete(k);
+    }
   }
 }
