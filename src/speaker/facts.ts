@@ -2,7 +2,7 @@
 // Kept apart from the loop so the mapping (endpoint readiness, node conditions, pools, communities)
 // is table-tested without an API server.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { ANNOTATION_ALLOCATED_FROM_POOL, isOurs, parseIP, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
+import { allocatedPool, isOurs, parseIP, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
 import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './decide.ts';
 
 /**
@@ -102,7 +102,8 @@ export function serviceFacts(svc: V1Service, slices: readonly V1EndpointSlice[],
   if (ips.length === 0) return undefined;
   // The pool decides which advertisements apply: prefer the configuration's ranges (the truth now),
   // then the controller's annotation.
-  const pool = poolOf(ips[0] as string, config) ?? svc.metadata?.annotations?.[ANNOTATION_ALLOCATED_FROM_POOL];
+  // The pool recorded by the controller (status condition, or older versions' annotation) when no pool holds the address now.
+  const pool = poolOf(ips[0] as string, config) ?? allocatedPool(svc);
   if (pool === undefined) return undefined;
   return {
     key: serviceKeyOf(svc),
