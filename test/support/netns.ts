@@ -1,21 +1,13 @@
 // Network namespaces as test hosts. Every name starts with "ilb" so that scripts/cleanup-netns.ts
 // can remove leftovers of a crashed run; each test area uses its own prefix (see docs/dev.md).
 // Nothing here touches the root namespace's interfaces: veths and bridges live inside test namespaces.
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { sh } from '../../testbed/lab/proc.ts';
 
-const run = promisify(execFile);
 let counter = 0;
 
-export async function sh(cmd: string, args: string[], timeoutMs = 20_000): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
+// One way to run a command and say what failed: the lab's.
+export { sh };
 
 export class Netns {
   readonly name: string;
