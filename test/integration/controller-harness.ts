@@ -5,7 +5,7 @@ import type { CoreV1Event, V1Service } from '@kubernetes/client-node';
 import { componentClients, startTestApiServer, type TestApiServer } from '../support/apiserver.ts';
 import { waitFor } from '../support/wait.ts';
 import { Controller, type ControllerOptions } from '../../src/controller/index.ts';
-import { makeClients, type Clients } from '../../src/k8s/index.ts';
+import { makeClients, retryOnConflict, type Clients } from '../../src/k8s/index.ts';
 import { API_VERSION, DEFAULT_NAMESPACE } from '../../src/api/index.ts';
 
 export const NS = DEFAULT_NAMESPACE;
@@ -93,8 +93,11 @@ export async function withCluster(fn: (h: Harness) => Promise<void>): Promise<vo
       await clients.custom.createClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', body: { apiVersion: API_VERSION, kind: 'IPPool', metadata: { name, ...(labels ? { labels } : {}) }, spec } });
     },
     async replacePool(name, spec) {
-      const cur = (await clients.custom.getClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', name })) as { spec: unknown };
-      await clients.custom.replaceClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', name, body: { ...cur, spec } });
+      // The controller writes the pool's status meanwhile (a new resourceVersion): re-read on 409.
+      await retryOnConflict(async () => {
+        const cur = (await clients.custom.getClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', name })) as { spec: unknown };
+        await clients.custom.replaceClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', name, body: { ...cur, spec } });
+      });
     },
     async config(kind, plural, name, spec) {
       await clients.custom.createNamespacedCustomObject({ group: 'ironlb.io', version: 'v1alpha1', namespace: NS, plural, body: { apiVersion: API_VERSION, kind, metadata: { name, namespace: NS }, spec } });
