@@ -70,7 +70,8 @@ export async function helmInstall(cp: ControlPlane, values: Values = {}, verb: '
   const resources = crds.map((c) => c.replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, ''));
   await waitFor(
     async () => {
-      for (const r of resources) await cp.kubectl(['get', r, '-A', '-o', 'name']);
+      // One call for all of them: it fails while any one answers 429.
+      await cp.kubectl(['get', resources.join(','), '-A', '-o', 'name']);
       return true;
     },
     { what: 'ironlb CRDs listable', timeoutMs: 60_000, intervalMs: 200 },
