@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withNamespaces, bridge, veth, type Netns } from '../support/netns.ts';
+import { withNamespaces, bridge, veth, arpingMac, ndiscMac, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 import { AgentProcess } from '../../src/layer2/agent-process.ts';
 
@@ -48,24 +48,6 @@ async function setAndWait(a: AgentProcess, set: Record<string, object>): Promise
   a.send({ set });
   const e = await waitFor(() => a.find((x) => x.event === 'set' || x.event === 'error', from), { what: 'set applied', timeoutMs: 10_000 });
   assert.equal(e.event, 'set', JSON.stringify(e));
-}
-
-async function arpingMac(client: Netns, ip: string): Promise<string | null> {
-  try {
-    const out = await client.exec('arping', ['-c', '1', '-w', '2', '-r', '-i', 'eth0', ip], 10_000);
-    return out.trim().split('\n')[0]?.trim().toLowerCase() || null;
-  } catch {
-    return null;
-  }
-}
-
-async function ndiscMac(client: Netns, ip: string): Promise<string | null> {
-  try {
-    const out = await client.exec('ndisc6', ['-q', '-1', '-r', '2', '-w', '700', ip, 'eth0'], 10_000);
-    return out.trim().split('\n')[0]?.trim().toLowerCase() || null;
-  } catch {
-    return null;
-  }
 }
 
 async function setup(count: number, fn: (sw: Netns, client: Netns, nodes: Node[]) => Promise<void>): Promise<void> {

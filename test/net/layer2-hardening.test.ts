@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withNamespaces, veth, type Netns } from '../support/netns.ts';
+import { withNamespaces, veth, arpingMac as arpingAnswer, ndiscMac as ndiscAnswer, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 import { AgentProcess, type AgentEvent } from '../../src/layer2/agent-process.ts';
 
@@ -68,23 +68,8 @@ function metric(text: string, name: string, labels: Record<string, string>): num
   return 0;
 }
 
-async function arpingMac(client: Netns, ip: string): Promise<string | null> {
-  try {
-    const out = await client.exec('arping', ['-c', '1', '-w', '1', '-r', '-i', 'eth0', ip], 10_000);
-    return out.trim().split('\n')[0]?.trim().toLowerCase() || null;
-  } catch {
-    return null;
-  }
-}
-
-async function ndiscMac(client: Netns, ip: string): Promise<string | null> {
-  try {
-    const out = await client.exec('ndisc6', ['-q', '-1', '-r', '1', '-w', '700', ip, 'eth0'], 10_000);
-    return out.trim().split('\n')[0]?.trim().toLowerCase() || null;
-  } catch {
-    return null;
-  }
-}
+const arpingMac = (c: Netns, ip: string): Promise<string | null> => arpingAnswer(c, ip, 1);
+const ndiscMac = (c: Netns, ip: string): Promise<string | null> => ndiscAnswer(c, ip, 1);
 
 /** tcpdump in the client: frames from `mac` (ARP and ICMPv6), with kernel receive timestamps. */
 function capture(client: Netns, mac: string): { child: ChildProcess; frames: Array<{ at: number; text: string }>; err: () => string } {

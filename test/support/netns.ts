@@ -89,3 +89,24 @@ export async function withNamespaces<T>(prefix: string, count: number, fn: (ns: 
     await Promise.all(list.map((n) => n.destroy()));
   }
 }
+
+/**
+ * The MAC that answers an ARP request (arping) or a Neighbor Solicitation (ndisc6) for `ip` from
+ * `client`'s eth0 within `waitS` seconds, or null when nobody answers.
+ */
+export async function arpingMac(client: Netns, ip: string, waitS = 2): Promise<string | null> {
+  return firstLine(client, 'arping', ['-c', '1', '-w', String(waitS), '-r', '-i', 'eth0', ip]);
+}
+
+export async function ndiscMac(client: Netns, ip: string, waitS = 2): Promise<string | null> {
+  return firstLine(client, 'ndisc6', ['-q', '-1', '-r', String(waitS), '-w', '700', ip, 'eth0']);
+}
+
+async function firstLine(client: Netns, cmd: string, args: string[]): Promise<string | null> {
+  try {
+    const out = await client.exec(cmd, args, 10_000);
+    return out.trim().split('\n')[0]?.trim().toLowerCase() || null;
+  } catch {
+    return null;
+  }
+}
