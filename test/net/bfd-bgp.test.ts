@@ -39,11 +39,18 @@ test('ironlb BGP engine: a BFD Down resets the BGP session at once and BIRD with
       await nft('add rule inet ilbf in udp dport 3784 drop ; add rule inet ilbf out udp dport 3784 drop');
       await waitFor(async () => !(await bird.routes()).includes(ROUTE), { what: 'BIRD withdraws the route', timeoutMs: 5000, intervalMs: 20 });
       const withdrawnMs = Date.now() - cutAt;
-      const after = n.events.slice(mark);
-      const bfdDown = after.find((e) => e.event === 'bfd' && e.state === 'Down');
+      // The node reports its events over a pipe: BIRD can withdraw (on our NOTIFICATION) before the
+      // line saying the session left Established has been read here, so wait for it too.
+      const bgpDownAfterBfd = (): { bfdDown?: typeof n.events[number]; bgpDown?: typeof n.events[number] } => {
+        const after = n.events.slice(mark);
+        const bfdDown = after.find((e) => e.event === 'bfd' && e.state === 'Down');
+        const bgpDown = bfdDown && after.find((e) => e.event === 'bgp' && e.previous === 'Established' && e.t >= bfdDown.t);
+        return { bfdDown, bgpDown };
+      };
+      await waitFor(() => bgpDownAfterBfd().bgpDown !== undefined, { what: `BGP leaves Established after the BFD Down (${JSON.stringify(n.events)})`, timeoutMs: 3000, intervalMs: 20 }).catch(() => undefined);
+      const { bfdDown, bgpDown } = bgpDownAfterBfd();
       assert.ok(bfdDown, 'ironlb BFD went Down');
       assert.equal(bfdDown.diagnostic, 'ControlDetectionTimeExpired', JSON.stringify(n.events));
-      const bgpDown = after.find((e) => e.event === 'bgp' && e.previous === 'Established' && e.t >= bfdDown.t);
       assert.ok(bgpDown, `BGP left Established after the BFD Down (${JSON.stringify(n.events)})`);
       const reactMs = bgpDown.t - bfdDown.t;
       console.log(`# BFD Down -> main thread ${bfdDown.lagMs?.toFixed(1)} ms -> BGP reset ${reactMs.toFixed(1)} ms later; route gone from BIRD ${withdrawnMs} ms after BFD was cut (polled)`);
