@@ -95,6 +95,8 @@ export type ResponderDropReason = (typeof RESPONDER_DROP_REASONS)[number];
 export interface ResponderStats {
   /** Addresses in its table now. */
   addresses: number;
+  /** Frames read from the socket, whatever they were (our own transmissions included). */
+  frames: number;
   /** Well-formed ARP requests / Neighbor Solicitations that passed the filter. */
   requests: number;
   /** Answers the kernel took. */

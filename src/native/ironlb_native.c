@@ -1262,7 +1262,7 @@ typedef struct responder {
   uv_async_t async;  // socket errors, to JavaScript on the main loop
   int async_init;
   _Atomic int pending_err;
-  _Atomic uint64_t requests, replies, send_errors, dropped[DROP_REASONS];
+  _Atomic uint64_t frames, requests, replies, send_errors, dropped[DROP_REASONS];
   unsigned char slots[PACKET_BATCH][PACKET_SLOT];
 } responder_t;
 
@@ -1293,6 +1293,7 @@ static void responder_drain(responder_t* r) {
       return;
     }
     pthread_mutex_lock(&r->lock);
+    atomic_fetch_add_explicit(&r->frames, (uint64_t)n, memory_order_relaxed);
     for (int k = 0; k < n; k++) {
       if (sll[k].sll_pkttype == PACKET_OUTGOING) continue;  // our own transmissions, looped back
       if (mm[k].msg_hdr.msg_flags & MSG_TRUNC) {            // longer than a slot: never a request
@@ -1577,7 +1578,7 @@ static void set_f64(napi_env env, napi_value o, const char* k, double v) {
   napi_set_named_property(env, o, k, x);
 }
 
-// packetResponderStats(handle) -> { addresses, requests, replies, sendErrors, dropped: { reason: n } }:
+// packetResponderStats(handle) -> { addresses, frames, requests, replies, sendErrors, dropped: { reason: n } }:
 // totals since the socket opened.
 static napi_value js_packet_responder_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1591,6 +1592,7 @@ static napi_value js_packet_responder_stats(napi_env env, napi_callback_info inf
   pthread_mutex_unlock(&r->lock);
   napi_create_object(env, &o);
   set_f64(env, o, "addresses", (double)n);
+  set_f64(env, o, "frames", (double)atomic_load(&r->frames));
   set_f64(env, o, "requests", (double)atomic_load(&r->requests));
   set_f64(env, o, "replies", (double)atomic_load(&r->replies));
   set_f64(env, o, "sendErrors", (double)atomic_load(&r->send_errors));
