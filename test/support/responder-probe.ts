@@ -8,6 +8,10 @@
 //             may leave after forget() returned (the native counter must not move)
 //   again     answer() once more: answered again
 //   malformed an NS with hop limit 64 and a truncated one: dropped and counted
+//   flap      r0 down and up: the thread reports ENETDOWN (on the main loop), and the same sockets
+//             answer again once the link is back
+// It exits by itself once its sockets are closed (the threads and their loop handles are gone).
+import { execFileSync } from 'node:child_process';
 import * as n from '../../src/native/index.ts';
 import { ARP_REQUEST, decodeArp, encodeArp, ipv4ToBytes } from '../../src/layer2/arp.ts';
 import { BROADCAST_MAC, ZERO_MAC, parseMac } from '../../src/layer2/ethernet.ts';
@@ -44,8 +48,8 @@ const cli6 = new n.PacketSocket(C.index, n.ETH_P_IPV6, (f) => {
   const m = decodeNdp(f);
   if (m && m.type === ICMPV6_NA) got6.set(num6(m.dst), { ethDst: m.ethDst.toString('hex'), target: m.target, flags: m.flags, lla: m.lla?.toString('hex') ?? '', ext: m.extensionHeaders });
 });
-const r4 = new n.ResponderSocket(R.index, n.ETH_P_ARP, (e) => errors.push(e.message));
-const r6 = new n.ResponderSocket(R.index, n.ETH_P_IPV6, (e) => errors.push(e.message));
+const r4 = new n.ResponderSocket(R.index, n.ETH_P_ARP, (e) => errors.push(`arp ${e.code}`));
+const r6 = new n.ResponderSocket(R.index, n.ETH_P_IPV6, (e) => errors.push(`ndp ${e.code}`));
 // Room for the bursts: the point is what is answered, not what a full buffer drops.
 for (const s of [cli4, cli6, r4, r6]) s.setReceiveBuffer(32 * 1024 * 1024);
 r6.addMembership(multicastMac(GROUP));
@@ -134,5 +138,19 @@ cli6.send(nsReq(0xf002).subarray(0, 80));
 await waitFor(() => r6.responderStats().dropped.malformed >= before + 2, { what: 'the malformed NS counted', timeoutMs: 10_000, intervalMs: 5 }).catch(() => undefined);
 const malformed = { dropped: r6.responderStats().dropped.malformed - before, answered: got6.has(0xf001) || got6.has(0xf002) };
 
+// 5. A link flap: reported, and answered again afterwards by the same sockets.
+const errorsBefore = [...errors];
+execFileSync('sh', ['-c', 'printf "link set r0 down\\nlink set r0 up\\n" | ip -batch -'], { timeout: 10_000 });
+const reported = await waitFor(() => errors.includes('arp ENETDOWN') && errors.includes('ndp ENETDOWN'), { what: 'ENETDOWN from both responder sockets', timeoutMs: 10_000, intervalMs: 5 }).then(() => true, () => false);
+let k = 0xf100;
+const answeredAfterFlap = await waitFor(() => {
+  if (got4.has(k) && got6.has(k)) return true;
+  k++;
+  cli4.send(arpReq(k));
+  cli6.send(nsReq(k));
+  return false;
+}, { what: 'answers after the flap', timeoutMs: 15_000, intervalMs: 200 }).catch(() => false);
+const flap = { errorsBefore, reported, answeredAfterFlap };
+
 for (const s of [cli4, cli6, r4, r6]) s.close();
-process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), answers, withdraw, again, malformed, errors })}\n`);
+process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), answers, withdraw, again, malformed, flap, errors })}\n`);
