@@ -14,6 +14,7 @@ const probe = fileURLToPath(new URL('../support/responder-probe.ts', import.meta
 interface ProbeResult {
   rmac: string;
   cmac: string;
+  args: Record<string, string | boolean | number>;
   answers: {
     arp?: { ethDst: string; senderMac: string; senderIp: string };
     ns: Record<string, { ethDst: string; target: string; flags: number; lla: string; ext: number[] } | undefined>;
@@ -44,6 +45,14 @@ test('native responder: answers ARP and NS (group, NUD with and without SLLA, be
     const out = await ns!.exec(process.execPath, [probe, '2000'], 120_000);
     const r = JSON.parse(out.trim().split('\n').pop()!) as ProbeResult;
     const ctx = JSON.stringify(r);
+
+    // The table refuses what it cannot answer with, and only responder sockets have one.
+    assert.match(String(r.args.ipv6OnArp), /^RangeError: packetAnswer: address must be a 4-byte Buffer \(IPv4\) on an ARP responder/, ctx);
+    assert.match(String(r.args.ipv4OnNdp), /^RangeError: packetAnswer: address must be a 16-byte Buffer \(IPv6\)/, ctx);
+    assert.match(String(r.args.groupMac), /^RangeError: .*unicast MAC/, ctx);
+    assert.match(String(r.args.shortMac), /^TypeError: .*6-byte Buffer/, ctx);
+    assert.match(String(r.args.plainSocket), /^TypeError: packetAnswer: handle must be a responder packet socket/, ctx);
+    assert.deepEqual([r.args.sameAgain, r.args.forgetUnknown, r.args.addresses], [false, false, 2], ctx);
 
     // Answers, each to the requester, from the responder's MAC.
     assert.deepEqual(r.answers.arp, { ethDst: r.cmac, senderMac: r.rmac, senderIp: '10.77.0.100' }, ctx);

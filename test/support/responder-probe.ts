@@ -58,6 +58,26 @@ r6.setFilter(nsFilter([VIP6]));
 r4.answer(ipv4ToBytes(VIP4), rmac);
 r6.answer(ipv6ToBytes(VIP6), rmac);
 
+// 0. The table's own checks: the message of each refused call (or "accepted").
+const refused = (f: () => unknown): string => {
+  try {
+    f();
+    return 'accepted';
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+};
+const args = {
+  ipv6OnArp: refused(() => r4.answer(ipv6ToBytes(VIP6), rmac)),
+  ipv4OnNdp: refused(() => r6.answer(ipv4ToBytes(VIP4), rmac)),
+  groupMac: refused(() => r4.answer(ipv4ToBytes('10.77.0.99'), Buffer.from('010000000001', 'hex'))),
+  shortMac: refused(() => r4.answer(ipv4ToBytes('10.77.0.99'), Buffer.alloc(5, 2))),
+  plainSocket: refused(() => (n.ResponderSocket.prototype.answer as (this: unknown, a: Buffer, m: Buffer) => boolean).call(cli4, ipv4ToBytes(VIP4), rmac)),
+  sameAgain: r4.answer(ipv4ToBytes(VIP4), rmac),
+  forgetUnknown: r4.forget(ipv4ToBytes('10.77.0.99')),
+  addresses: r4.responderStats().addresses + r6.responderStats().addresses,
+};
+
 const arpReq = (i: number, target = VIP4): Buffer =>
   encodeArp({ ethDst: BROADCAST_MAC, ethSrc: cmac, op: ARP_REQUEST, senderMac: cmac, senderIp: seq4(i), targetMac: ZERO_MAC, targetIp: target });
 const nsReq = (i: number, o: { unicast?: boolean; lla?: boolean; ext?: number[]; target?: string; hopLimit?: number } = {}): Buffer =>
@@ -153,4 +173,4 @@ const answeredAfterFlap = await waitFor(() => {
 const flap = { errorsBefore, reported, answeredAfterFlap };
 
 for (const s of [cli4, cli6, r4, r6]) s.close();
-process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), answers, withdraw, again, malformed, flap, errors })}\n`);
+process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), args, answers, withdraw, again, malformed, flap, errors })}\n`);
