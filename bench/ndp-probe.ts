@@ -2,14 +2,16 @@
 // use): run inside a client namespace, it sends COUNT Neighbor Solicitations for TARGET on IFACE,
 // one at a time and INTERVAL_MS apart, each as the kernel sends one (to the target's
 // solicited-node group, hop limit 255, with a source link-layer option, from SOURCE), and times
-// each until a Neighbor Advertisement for TARGET arrives (send → the probe's receive callback, as
-// arping times send → receive). ndisc6 cannot be used: MetalLB's responder does not answer it
-// (docs/performance.md), while it answers solicitations like these, which are the kernel's.
+// each until a Neighbor Advertisement for TARGET arrives. The timing loop runs in C
+// (PacketSocket.probe: send, poll, receive, compare), so, as with arping, the probe's own cost is
+// a few microseconds and not a JavaScript event loop turn. A few solicitations first, answered
+// through JavaScript, tell which link-layer addresses answer. ndisc6 cannot be used: MetalLB's
+// responder does not answer it (docs/performance.md), while it answers solicitations like these.
 //   node bench/ndp-probe.ts IFACE SOURCE TARGET [COUNT=200] [INTERVAL_MS=10] [TIMEOUT_MS=200]
 // Prints one JSON line: { us: [latency µs of each answered request], lost, macs: [answering MACs] }.
 import { ETH_P_IPV6, PacketSocket, listInterfaces } from '../src/native/index.ts';
 import { formatMac, parseMac } from '../src/layer2/ethernet.ts';
-import { ICMPV6_NA, ICMPV6_NS, decodeNdp, encodeNdp, multicastMac, solicitedNode } from '../src/layer2/ndp.ts';
+import { ICMPV6_NA, ICMPV6_NS, decodeNdp, encodeNdp, ipv6ToBytes, multicastMac, solicitedNode } from '../src/layer2/ndp.ts';
 import { normaliseIp } from '../src/layer2/announcer.ts';
 
 const [iface, source, targetArg] = process.argv.slice(2);
@@ -25,6 +27,7 @@ const mac = parseMac(link.mac);
 const group = solicitedNode(target);
 const ns = encodeNdp({ ethDst: multicastMac(group), ethSrc: mac, src: source, dst: group, type: ICMPV6_NS, target, lla: mac });
 
+// Who answers: three solicitations through the JavaScript path.
 let onAnswer: (() => void) | null = null;
 const macs = new Set<string>();
 const sock = new PacketSocket(link.index, ETH_P_IPV6, (frame) => {
@@ -33,11 +36,8 @@ const sock = new PacketSocket(link.index, ETH_P_IPV6, (frame) => {
   macs.add(formatMac(m.lla ?? m.ethSrc));
   onAnswer?.();
 });
-const us: number[] = [];
-let lost = 0;
-for (let i = 0; i < count; i++) {
-  const t0 = process.hrtime.bigint();
-  const answered = await new Promise<boolean>((resolve) => {
+for (let i = 0; i < 3; i++) {
+  await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);
     onAnswer = () => {
       clearTimeout(timer);
@@ -46,10 +46,19 @@ for (let i = 0; i < count; i++) {
     sock.send(ns);
   });
   onAnswer = null;
-  if (answered) us.push(Number(process.hrtime.bigint() - t0) / 1000);
-  else lost++;
-  // The pacing is the stimulus (as arping's -W), not a wait for a condition.
-  await new Promise((resolve) => setTimeout(resolve, intervalMs));
 }
+
+// The timed run: an NA (next header ICMPv6 at byte 20, type 136 code 0 at 54, no extension
+// headers: both responders and the kernel send them so) whose target (62) is TARGET.
+const pattern = Buffer.alloc(58);
+const mask = Buffer.alloc(58);
+pattern[0] = 58;
+mask[0] = 0xff;
+pattern[34] = ICMPV6_NA;
+mask[34] = mask[35] = 0xff;
+ipv6ToBytes(target).copy(pattern, 42);
+mask.fill(0xff, 42, 58);
+const times = sock.probe(ns, { offset: 20, pattern, mask }, count, intervalMs, timeoutMs);
 sock.close();
-process.stdout.write(`${JSON.stringify({ us, lost, macs: [...macs] })}\n`);
+const us = [...times].filter((x) => !Number.isNaN(x));
+process.stdout.write(`${JSON.stringify({ us, lost: count - us.length, macs: [...macs] })}\n`);

@@ -62,6 +62,7 @@ interface Addon {
   packetAnswer(h: Handle, address: Buffer, mac: Buffer | null): boolean;
   packetResponderStats(h: Handle): ResponderStats;
   answerFrame(ethertype: number, frame: Buffer, pktType: number, address: Buffer | null, mac: Buffer | null): FrameVerdict;
+  packetProbe(h: Handle, frame: Buffer, offset: number, pattern: Buffer, mask: Buffer, count: number, intervalMs: number, timeoutMs: number): Float64Array;
   interfaces(): RawLink[];
   parseLinkMessages(bytes: Buffer): RawLink[];
   linkWatch(onChange: (down: number[], overflow: boolean) => void): Handle;
@@ -254,6 +255,16 @@ export class PacketSocket extends RawPacketSocket {
    */
   constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void, onError: (err: NativeError) => void = () => {}) {
     super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame, onError), ifindex, ethertype);
+  }
+
+  /**
+   * A latency probe timed in C (as arping is): sends `frame` `count` times, `intervalMs` apart, and
+   * times each until a received frame has `pattern` at `offset` (bytes compared where `mask` is
+   * set): µs per request, NaN when nothing matched within `timeoutMs`. Blocks this thread for the
+   * whole run, and reads the frames itself (`onFrame` does not see them): benchmarks only.
+   */
+  probe(frame: Buffer, match: { offset: number; pattern: Buffer; mask: Buffer }, count: number, intervalMs: number, timeoutMs: number): Float64Array {
+    return addon().packetProbe(this.live('probe'), frame, match.offset, match.pattern, match.mask, count, intervalMs, timeoutMs);
   }
 }
 

@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IPV6_MINHOPCOUNT
@@ -901,6 +902,83 @@ static napi_value js_packet_stats(napi_env env, napi_callback_info info) {
   napi_create_int32(env, rb, &x);
   napi_set_named_property(env, o, "receiveBuffer", x);
   return o;
+}
+
+// packetProbe(handle, frame, offset, pattern, mask, count, intervalMs, timeoutMs) -> Float64Array:
+// a request/answer latency probe in C (the NDP counterpart of arping, bench/ndp-probe.ts): sends
+// `frame` `count` times, `intervalMs` apart, and times each until a received frame (not our own)
+// has `pattern` at `offset` under `mask`: µs per request, NaN when none came within `timeoutMs`.
+// It blocks the calling thread for the whole run (up to count × (interval + timeout)): for probes
+// and benchmarks, never the speaker.
+static double mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static napi_value js_packet_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8], res, ab;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!need_args(env, argc, 8, "packetProbe(handle, frame, offset, pattern, mask, count, intervalMs, timeoutMs)")) return NULL;
+  handle_t* h = get_open_handle(env, argv[0], K_PACKET, "packetProbe");
+  if (!h) return NULL;
+  void *frame, *pattern, *mask;
+  size_t flen, plen, mlen;
+  int32_t off, count, interval_ms, timeout_ms;
+  if (!arg_buffer(env, argv[1], &frame, &flen) || flen < 14 || flen > PACKET_SLOT) {
+    throw_type(env, "packetProbe: frame must be a Buffer of 14 to 4096 bytes");
+    return NULL;
+  }
+  if (!arg_int(env, argv[2], 0, PACKET_SLOT - 1, &off, "offset")) return NULL;
+  if (!arg_buffer(env, argv[3], &pattern, &plen) || !arg_buffer(env, argv[4], &mask, &mlen) || plen == 0 || plen != mlen ||
+      (size_t)off + plen > PACKET_SLOT) {
+    throw_type(env, "packetProbe: pattern and mask must be Buffers of the same length (1 or more bytes), within 4096 bytes of the frame start");
+    return NULL;
+  }
+  if (!arg_int(env, argv[5], 1, 100000, &count, "count") || !arg_int(env, argv[6], 0, 10000, &interval_ms, "intervalMs") ||
+      !arg_int(env, argv[7], 1, 10000, &timeout_ms, "timeoutMs"))
+    return NULL;
+  double* out = NULL;
+  if (napi_create_arraybuffer(env, (size_t)count * sizeof(double), (void**)&out, &ab) != napi_ok) {
+    napi_throw_error(env, "ENOMEM", "packetProbe: out of memory");
+    return NULL;
+  }
+  napi_create_typedarray(env, napi_float64_array, (size_t)count, ab, 0, &res);
+  uint8_t buf[PACKET_SLOT];
+  const uint8_t *pat = pattern, *msk = mask;
+  for (int i = 0; i < count; i++) {
+    // Whatever is queued (late answers to earlier requests) is not this request's answer.
+    for (int k = 0; k < 100000 && recv(h->fd, buf, sizeof buf, MSG_DONTWAIT) >= 0; k++) {
+    }
+    out[i] = NAN;
+    double t0 = mono_us();
+    if (send(h->fd, frame, flen, MSG_DONTWAIT) != (ssize_t)flen) continue;
+    double deadline = t0 + timeout_ms * 1000.0;
+    for (int guard = 0; guard < 1000000; guard++) {
+      double now = mono_us();
+      if (now >= deadline) break;
+      struct pollfd pf = {.fd = h->fd, .events = POLLIN};
+      int wait = (int)((deadline - now) / 1000.0) + 1;
+      if (poll(&pf, 1, wait) <= 0) continue;
+      struct sockaddr_ll sll;
+      socklen_t sl = sizeof sll;
+      ssize_t n = recvfrom(h->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&sll, &sl);
+      if (n < 0 || sll.sll_pkttype == PACKET_OUTGOING || (size_t)n < (size_t)off + plen) continue;
+      size_t j = 0;
+      while (j < plen && ((buf[off + j] ^ pat[j]) & msk[j]) == 0) j++;
+      if (j == plen) {
+        out[i] = mono_us() - t0;
+        break;
+      }
+    }
+    if (interval_ms) {
+      struct timespec ts = {.tv_sec = interval_ms / 1000, .tv_nsec = (long)(interval_ms % 1000) * 1000000L};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  return res;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2414,6 +2492,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("packetAnswer", js_packet_answer),
       FN("packetResponderStats", js_packet_responder_stats),
       FN("answerFrame", js_answer_frame),
+      FN("packetProbe", js_packet_probe),
       FN("interfaces", js_interfaces),
       FN("parseLinkMessages", js_parse_link_messages),
       FN("linkWatch", js_link_watch),
