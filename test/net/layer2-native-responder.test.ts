@@ -19,6 +19,7 @@ interface ProbeResult {
     arp?: { ethDst: string; senderMac: string; senderIp: string };
     ns: Record<string, { ethDst: string; target: string; flags: number; lla: string; ext: number[] } | undefined>;
     unownedAnswered: boolean;
+    probed: number[];
   };
   withdraw: {
     burst: number;
@@ -62,6 +63,7 @@ test('native responder: answers ARP and NS (group, NUD with and without SLLA, be
       assert.deepEqual({ ethDst: na.ethDst, target: na.target, flags: na.flags, lla: na.lla }, { ethDst: r.cmac, target: 'fd00:77::100', flags: 0x60, lla: r.rmac }, `NS ${i}: ${ctx}`);
     }
     assert.equal(r.answers.unownedAnswered, false, `requests for other addresses are never answered: ${ctx}`);
+    assert.ok(r.answers.probed.length === 5 && r.answers.probed.every((us) => us > 0 && us < 2_000_000), `the C-timed probe times every answer: ${ctx}`);
 
     // Withdrawal: the first burst was being answered when forget() was called; after it returned
     // not one more reply left (the counter read then is final), and the second burst got nothing.

@@ -22,7 +22,7 @@ test('calls with missing arguments throw TypeError naming the call, never return
     ['getTtl', []], ['setTcpMd5', []], ['setBindDevice', []], ['localAddress', []], ['udpSend', []],
     ['close', []], ['setRef', []], ['handleFd', []], ['linkWatch', []], ['packetOpen', [1, 0x806, () => {}]],
     ['packetStats', []], ['packetSetReceiveBuffer', []], ['socketRef', []], ['tcpListen', []], ['tcpConnect', [{}]],
-    ['packetResponderOpen', [1, 0x806]], ['packetAnswer', [null, Buffer.alloc(4)]], ['packetResponderStats', []], ['answerFrame', [0x806, Buffer.alloc(60), 0, null]],
+    ['packetResponderOpen', [1, 0x806]], ['packetAnswer', [null, Buffer.alloc(4)]], ['packetResponderStats', []], ['answerFrame', [0x806, Buffer.alloc(60), 0, null]], ['packetProbe', [null, Buffer.alloc(60), 0, Buffer.alloc(1), Buffer.alloc(1), 1, 0]],
   ];
   for (const [fn, args] of sigs) {
     assert.throws(() => raw[fn]!(...args), (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'ERR_MISSING_ARGS' && e.message.startsWith(`${fn}(`), fn);
