@@ -17,6 +17,9 @@
 //                 per node from each implementation's own status objects, max-min.
 //   arp           ARP reply latency (arping from the LAN client, 200 requests 10 ms apart) of the
 //                 Service address's responder, with the node kernel's answer for its own address as the floor.
+//   ndp           the same for Neighbor Solicitations (bench/ndp-probe.ts from the LAN client) to an
+//                 IPv6 Layer 2 Service address, with the owner node kernel's answer for its own IPv6 address.
+//   (arp and ndp run --rounds times, interleaved across the implementations.)
 // kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
 //
 // Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
@@ -34,7 +37,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     services: { type: 'string', default: '1000' },
-    rows: { type: 'string', default: 'arp,spread,l2-failover,bgp-failover,allocation' },
+    rows: { type: 'string', default: 'arp,ndp,spread,l2-failover,bgp-failover,allocation' },
     impl: { type: 'string', default: 'ironlb,metallb,kube-vip' },
     json: { type: 'string', default: '' },
     docs: { type: 'string', default: '' },
@@ -84,6 +87,8 @@ interface Bench {
   parent: string;
   l2ip: string;
   bgpip: string;
+  /** An IPv6 Layer 2 Service's address (the ndp row only). */
+  l2ip6?: string;
 }
 
 const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183 };
@@ -100,7 +105,12 @@ async function upLab(impl: Implementation): Promise<Bench> {
     await lab.service('bgp', { pool: 'lab-bgp', family: 'IPv4' });
     const [l2ip] = await lab.waitAddresses('l2', 1, 60_000);
     const [bgpip] = await lab.waitAddresses('bgp', 1, 60_000);
-    return { impl, lab, parent, l2ip: l2ip!, bgpip: bgpip! };
+    const b: Bench = { impl, lab, parent, l2ip: l2ip!, bgpip: bgpip! };
+    if (rows.has('ndp')) {
+      await lab.service('l2v6', { pool: 'lab-l2', family: 'IPv6' });
+      b.l2ip6 = (await lab.waitAddresses('l2v6', 1, 60_000))[0]!;
+    }
+    return b;
   } catch (err) {
     await lab.destroy();
     rmSync(parent, { recursive: true, force: true });
@@ -293,7 +303,7 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   return { impl: b.impl, services: count, perNode, maxMinusMin: Math.max(...v) - Math.min(...v), unannounced };
 }
 
-interface ArpSample { impl: Implementation; responder: string; n: number; p50us: number; p99us: number; lost: number }
+interface ArpSample { impl: Implementation; round: number; load1: number; responder: string; n: number; p50us: number; p99us: number; lost: number }
 
 /** arping's reply times (µs) to ip from the LAN client. */
 async function arping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number }> {
@@ -312,14 +322,42 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
 }
 
-async function arpRow(b: Bench, count: number): Promise<ArpSample[]> {
+async function arpRow(b: Bench, count: number, round: number): Promise<ArpSample[]> {
   const owner = await settledOwner(b);
   const node = b.lab.node(owner);
+  const load1 = loadavg()[0]!;
   const svc = await arping(b.lab, b.l2ip, count);
   const kernel = await arping(b.lab, node.ipv4, count);
   return [
-    { impl: b.impl, responder: `${b.impl} speaker (${owner})`, n: svc.us.length, p50us: pct(svc.us, 0.5), p99us: pct(svc.us, 0.99), lost: svc.lost },
-    { impl: b.impl, responder: `Linux kernel (${owner}'s own address)`, n: kernel.us.length, p50us: pct(kernel.us, 0.5), p99us: pct(kernel.us, 0.99), lost: kernel.lost },
+    { impl: b.impl, round, load1, responder: `${b.impl} speaker (${owner})`, n: svc.us.length, p50us: pct(svc.us, 0.5), p99us: pct(svc.us, 0.99), lost: svc.lost },
+    { impl: b.impl, round, load1, responder: `Linux kernel (${owner}'s own address)`, n: kernel.us.length, p50us: pct(kernel.us, 0.5), p99us: pct(kernel.us, 0.99), lost: kernel.lost },
+  ];
+}
+
+const NDP_PROBE = join(import.meta.dirname, 'ndp-probe.ts');
+
+/** bench/ndp-probe.ts from the LAN client: reply times (µs) for `ip`, and the MACs that answered. */
+async function ndping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number; macs: string[] }> {
+  const out = await nsExec(lab.plan.clientNs, process.execPath, [NDP_PROBE, 'eth0', lab.plan.client6, ip, String(count), '10', '200'], 120_000);
+  return JSON.parse(out.trim().split('\n').pop()!) as { us: number[]; lost: number; macs: string[] };
+}
+
+async function ndpRow(b: Bench, count: number, round: number): Promise<ArpSample[]> {
+  const ip = b.l2ip6;
+  if (!ip) throw new Error('the ndp row needs the IPv6 Layer 2 Service (upLab makes it when --rows has ndp)');
+  // The owner, from the answers' link-layer addresses: one node answering 10 solicitations in a row.
+  const byMac = new Map(Object.entries(b.lab.state.macs).map(([node, mac]) => [mac, node]));
+  const owner = await waitFor(async () => {
+    const p = await ndping(b.lab, ip, 10);
+    return p.lost === 0 && p.macs.length === 1 ? byMac.get(p.macs[0]!) : undefined;
+  }, { what: `${b.impl}: one node answering NDP for ${ip}`, timeoutMs: 90_000, intervalMs: 500 });
+  const node = b.lab.node(owner);
+  const load1 = loadavg()[0]!;
+  const svc = await ndping(b.lab, ip, count);
+  const kernel = await ndping(b.lab, node.ipv6, count);
+  return [
+    { impl: b.impl, round, load1, responder: `${b.impl} speaker (${owner})`, n: svc.us.length, p50us: pct(svc.us, 0.5), p99us: pct(svc.us, 0.99), lost: svc.lost },
+    { impl: b.impl, round, load1, responder: `Linux kernel (${owner}'s own address)`, n: kernel.us.length, p50us: pct(kernel.us, 0.5), p99us: pct(kernel.us, 0.99), lost: kernel.lost },
   ];
 }
 
@@ -350,6 +388,7 @@ interface Report {
   idle: IdleSample[];
   spread: SpreadSample[];
   arp: ArpSample[];
+  ndp?: ArpSample[];
 }
 
 const fmt = (x: number | null | undefined, unit = ''): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x)}${unit}`);
@@ -398,11 +437,26 @@ function markdown(r: Report): string {
   l.push(`Measured by \`${r.command}\` on ${r.startedAt.slice(0, 10)} (${r.machine.cores} cores; load average ${r.machine.loadavgStart.map((x) => x.toFixed(1)).join(' / ')} at the start, ${(r.machine.loadavgEnd ?? []).map((x) => x.toFixed(1)).join(' / ')} at the end: the machine was shared with other work, so compare only figures from this run).`, '');
   for (const [k, v] of Object.entries(r.unavailable)) l.push(`- **${k}: not measured.** ${v}`);
   if (Object.keys(r.unavailable).length) l.push('');
-  if (r.arp.length) {
-    l.push('### ARP reply latency', '', 'arping from the LAN client, 200 requests 10 ms apart: the Service address (answered by the implementation\'s responder on the owner node) and the owner node\'s own address (answered by the Linux kernel: the floor).', '', '| responder | replies | p50 µs | p99 µs | lost |', '|---|---|---|---|---|');
-    for (const a of r.arp) l.push(`| ${a.responder} | ${a.n} | ${fmt(a.p50us)} | ${fmt(a.p99us)} | ${a.lost} |`);
+  const latency = (title: string, how: string, xs: ArpSample[]): void => {
+    l.push(`### ${title}`, '', how, '', '| round | load (1 min) | responder | replies | p50 µs | p99 µs | lost |', '|---|---|---|---|---|---|---|');
+    for (const a of xs) l.push(`| ${a.round ?? 0} | ${a.load1?.toFixed(1) ?? 'n/a'} | ${a.responder} | ${a.n} | ${fmt(a.p50us)} | ${fmt(a.p99us)} | ${a.lost} |`);
     l.push('');
-  }
+    // Medians over the rounds, per responder kind.
+    const kinds = [...new Set(xs.map((a) => `${a.impl}|${a.responder.startsWith('Linux') ? 'kernel' : 'speaker'}`))];
+    if (xs.length > kinds.length) {
+      l.push('| responder | rounds | p50 µs, median (range) | p99 µs, median (range) |', '|---|---|---|---|');
+      for (const k of kinds) {
+        const [impl, who] = k.split('|');
+        const ys = xs.filter((a) => a.impl === impl && (who === 'kernel') === a.responder.startsWith('Linux'));
+        const [p50lo, p50hi] = range(ys.map((a) => a.p50us));
+        const [p99lo, p99hi] = range(ys.map((a) => a.p99us));
+        l.push(`| ${who === 'kernel' ? `Linux kernel (${impl} lab)` : `${impl} speaker`} | ${ys.length} | ${fmt(median(ys.map((a) => a.p50us)))} (${fmt(p50lo)}–${fmt(p50hi)}) | ${fmt(median(ys.map((a) => a.p99us)))} (${fmt(p99lo)}–${fmt(p99hi)}) |`);
+      }
+      l.push('');
+    }
+  };
+  if (r.arp.length) latency('ARP reply latency', 'arping from the LAN client, 200 requests 10 ms apart: the Service address (answered by the implementation\'s responder on the owner node) and the owner node\'s own address (answered by the Linux kernel: the floor).', r.arp);
+  if (r.ndp?.length) latency('NDP reply latency', '`bench/ndp-probe.ts` from the LAN client, 200 Neighbor Solicitations 10 ms apart, each as the kernel sends one (to the solicited-node group, with a source link-layer option), timed in C as arping times (send, poll, receive) until the Neighbor Advertisement arrives: an IPv6 Layer 2 Service address (the implementation\'s responder on the owner node) and the owner node\'s own IPv6 address (the Linux kernel: the floor).', r.ndp);
   if (r.spread.length) {
     l.push('### Spread of Layer 2 Services over 3 nodes', '', 'IPv6 Services from one pool, owners counted from each implementation\'s own status objects (ironlb ServiceAnnouncement, MetalLB ServiceL2Status).', '', '| Services | implementation | per node | max − min | not announced |', '|---|---|---|---|---|');
     for (const x of r.spread) l.push(`| ${x.services} | ${x.impl} | ${Object.values(x.perNode).join(' / ')} | ${x.maxMinusMin} | ${x.unannounced} |`);
@@ -466,11 +520,18 @@ try {
   // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
   for (const i of runnable) benches.push(await upLab(i));
   for (const b of benches) report.idle.push(await idle(b, 20));
-  if (rows.has('arp')) {
+  for (let round = 0; round < rounds && (rows.has('arp') || rows.has('ndp')); round++) {
     for (const b of benches) {
-      const xs = await arpRow(b, 200);
-      for (const x of xs) log(`arp ${x.responder}: p50 ${x.p50us} µs, p99 ${x.p99us} µs, ${x.lost} lost`);
-      report.arp.push(...xs);
+      if (rows.has('arp')) {
+        const xs = await arpRow(b, 200, round);
+        for (const x of xs) log(`arp round ${round} ${x.responder}: p50 ${x.p50us} µs, p99 ${x.p99us} µs, ${x.lost} lost`);
+        report.arp.push(...xs);
+      }
+      if (rows.has('ndp')) {
+        const xs = await ndpRow(b, 200, round);
+        for (const x of xs) log(`ndp round ${round} ${x.responder}: p50 ${x.p50us.toFixed(0)} µs, p99 ${x.p99us.toFixed(0)} µs, ${x.lost} lost`);
+        (report.ndp ??= []).push(...xs);
+      }
     }
   }
   if (rows.has('spread')) {

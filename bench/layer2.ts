@@ -1,7 +1,9 @@
 // Layer 2 benchmark: ARP reply latency (p50/p99, one request at a time) and the sustained rate of
 // answered requests (a window of outstanding requests), for the announcer answering a VIP versus
 // the kernel answering for an address configured on the same veth interface, measured by the same
-// raw-socket client in another namespace. Prints a table and the ratios. Then an open-loop flood
+// raw-socket client in another namespace. Prints a table and the ratios. The same for Neighbor
+// Solicitations (bench/ndp-probe.ts, one at a time 2 ms apart: VIP6 on lo vs the node's address).
+// Then an open-loop flood
 // (issue 13 item 20): requests for the address sent at a fixed rate whatever the answers, the share
 // answered, and the frames the announcer's kernel dropped for a full receive buffer
 // (PACKET_STATISTICS), for the kernel, ironlb with the former default buffer (212,992 bytes as
@@ -25,6 +27,10 @@ const ethTs = fileURLToPath(new URL('../src/layer2/ethernet.ts', import.meta.url
 
 const KERNEL_IP = '10.79.0.2';
 const VIP = '10.79.0.100';
+const KERNEL_IP6 = 'fd00:79::2';
+const VIP6 = 'fd00:79::100';
+const CLIENT_IP6 = 'fd00:79::1';
+const ndpProbe = fileURLToPath(new URL('./ndp-probe.ts', import.meta.url));
 
 // Runs in the client namespace: ping-pong latency, then a windowed sustained rate, for one target.
 const clientCode = (target: string): string => `
@@ -114,10 +120,13 @@ await withNamespaces('ilbl', 2, async ([node, client]) => {
   await node!.ip('addr', 'add', `${KERNEL_IP}/24`, 'dev', 'eth0');
   await node!.ip('addr', 'add', `${VIP}/32`, 'dev', 'lo');
   await client!.ip('addr', 'add', '10.79.0.1/24', 'dev', 'eth0');
+  await node!.ip('-6', 'addr', 'add', `${KERNEL_IP6}/64`, 'dev', 'eth0', 'nodad');
+  await node!.ip('-6', 'addr', 'add', `${VIP6}/128`, 'dev', 'lo', 'nodad');
+  await client!.ip('-6', 'addr', 'add', `${CLIENT_IP6}/64`, 'dev', 'eth0', 'nodad');
   const startAgent = async (opts: Record<string, unknown>): Promise<AgentProcess> => {
     const agent = new AgentProcess((c, a) => node!.spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'] }), { excludePatterns: [], gratuitousCount: 1, ...opts });
     await waitFor(() => agent.find((e) => e.event === 'ready'), { what: 'agent ready', timeoutMs: 15_000 });
-    agent.send({ set: { [VIP]: {} } });
+    agent.send({ set: { [VIP]: {}, [VIP6]: {} } });
     await waitFor(() => agent.find((e) => e.event === 'set'), { what: 'VIP announced' });
     return agent;
   };
@@ -125,6 +134,7 @@ await withNamespaces('ilbl', 2, async ([node, client]) => {
     const agent = await startAgent({});
     try {
       await latencyAndRate(client!);
+      await ndpLatency(client!);
     } finally {
       agent.kill();
     }
@@ -156,6 +166,29 @@ async function latencyAndRate(client: Netns): Promise<void> {
   console.log(`kernel    ${fmt(k.p50)} ${fmt(k.p99)} ${fmt(k.rate)}    ${k.lost}`);
   console.log(`ironlb    ${fmt(i.p50)} ${fmt(i.p99)} ${fmt(i.rate)}    ${i.lost}`);
   console.log(`ratio ironlb/kernel: p50 ${(i.p50 / k.p50).toFixed(2)}x, p99 ${(i.p99 / k.p99).toFixed(2)}x, rate ${(i.rate / k.rate).toFixed(2)}x`);
+}
+
+/** NS → NA latency, one at a time 2 ms apart, kernel vs ironlb alternating; medians and ranges over `runs`. */
+async function ndpLatency(client: Netns): Promise<void> {
+  const n = Math.max(100, Math.floor(count / 2));
+  const results: Record<'kernel' | 'ironlb', Array<{ p50: number; p99: number; lost: number; load: string }>> = { kernel: [], ironlb: [] };
+  const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+  for (let r = 0; r < runs; r++) {
+    for (const who of (r % 2 ? ['ironlb', 'kernel'] : ['kernel', 'ironlb']) as Array<'kernel' | 'ironlb'>) {
+      const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+      const out = await client.exec(process.execPath, [ndpProbe, 'eth0', CLIENT_IP6, who === 'kernel' ? KERNEL_IP6 : VIP6, String(n), '2', '200'], 120_000);
+      const x = JSON.parse(out.trim().split('\n').pop()!) as { us: number[]; lost: number };
+      results[who].push({ p50: q(x.us, 0.5), p99: q(x.us, 0.99), lost: x.lost, load });
+    }
+  }
+  console.log(`\nNDP over veth, ${n} solicitations one at a time, median of ${runs} runs (p50 of each run, load average at its start)`);
+  console.log('responder   p50 µs   p99 µs   lost   runs');
+  for (const who of ['kernel', 'ironlb'] as const) {
+    const xs = results[who];
+    console.log(`${who.padEnd(9)} ${median(xs.map((x) => x.p50)).toFixed(0).padStart(8)} ${median(xs.map((x) => x.p99)).toFixed(0).padStart(8)} ${String(xs.reduce((s, x) => s + x.lost, 0)).padStart(6)}   ${xs.map((x) => `${x.p50.toFixed(0)} [${x.load}]`).join('; ')}`);
+  }
+  const ratio = median(results.ironlb.map((x) => x.p50)) / median(results.kernel.map((x) => x.p50));
+  console.log(`ratio ironlb/kernel: p50 ${ratio.toFixed(2)}x`);
 }
 
 /** Open-loop flood at floodRate, alternating responders; medians and ranges over `runs`. */

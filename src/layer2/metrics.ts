@@ -10,7 +10,11 @@ export interface Layer2Metrics {
   replies: Counter<Labels>;
   gratuitous: Counter<Labels>;
   sendErrors: Counter<Labels>;
-  /** Requests for our addresses not answered because RFC 826/5227/4861 say to drop them, by reason. */
+  /**
+   * Requests for our addresses not answered because RFC 826/5227/4861 say to drop them, by reason;
+   * "malformed": frames that passed the kernel filter but failed decoding or RFC 4861 validity
+   * (truncated, bad lengths or checksum, hop limit not 255, ...), whatever their target.
+   */
   dropped: Counter<Labels | 'reason'>;
   /** Frames the kernel dropped because a packet socket's receive buffer was full. */
   receiveDrops: Counter<Labels>;
@@ -56,7 +60,7 @@ export function layer2Metrics(registry: Registry): Layer2Metrics {
     replies: counter(registry, 'ironlb_layer2_replies_total', 'ARP replies and Neighbor Advertisements sent in answer, per interface', L),
     gratuitous: counter(registry, 'ironlb_layer2_gratuitous_total', 'Gratuitous ARP and unsolicited Neighbor Advertisements sent, per interface', L),
     sendErrors: counter(registry, 'ironlb_layer2_send_errors_total', 'Frames the kernel refused to send, per interface', L),
-    dropped: counter(registry, 'ironlb_layer2_dropped_total', 'Requests for announced addresses dropped unanswered as RFC 826/5227/4861 require, by reason', ['interface', 'protocol', 'reason'] as const),
+    dropped: counter(registry, 'ironlb_layer2_dropped_total', 'Requests for announced addresses dropped unanswered as RFC 826/5227/4861 require, by reason ("malformed": failed decoding or validity checks, any address)', ['interface', 'protocol', 'reason'] as const),
     receiveDrops: counter(registry, 'ironlb_layer2_receive_drops_total', 'Frames the kernel dropped because a packet socket receive buffer was full (PACKET_STATISTICS)', L),
     receivedFrames: counter(registry, 'ironlb_layer2_received_frames_total', 'Frames that passed the packet socket filters, dropped ones included (PACKET_STATISTICS)', L),
     receiveBuffer: gauge(registry, 'ironlb_layer2_receive_buffer_bytes', 'Receive buffer in effect per packet socket (SO_RCVBUF, as the kernel reports it)'),

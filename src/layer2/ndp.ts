@@ -177,7 +177,7 @@ export type NsDropReason = 'source-multicast' | 'dad-not-solicited-node' | 'dest
  * reachability probe).
  */
 export function nsDropReason(ns: NdpMessage): NsDropReason | null {
-  if (ns.src.startsWith('ff')) return 'source-multicast';
+  if (ipv6ToBytes(ns.src)[0] === 0xff) return 'source-multicast'; // ff00::/8 (not "ff::", which is 00ff::)
   const group = solicitedNode(ns.target);
   if (ns.src === '::') return ns.dst === group ? null : 'dad-not-solicited-node';
   if (ns.dst !== group && ns.dst !== ns.target) return 'destination-not-target';

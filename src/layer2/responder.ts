@@ -1,12 +1,15 @@
 // One interface's responder: raw sockets for ARP and ICMPv6, answering for exactly the addresses
-// the announcer put in `v4`/`v6`. Work per frame is bounded (decode + one set lookup + at most one
-// send, synchronously): nothing is queued, so a flood costs CPU but never memory or staleness.
-import { ETH_P_ARP, ETH_P_IPV6, PacketSocket, PacketType, type BpfInsn, type NativeError, type PacketStats } from '../native/index.ts';
+// the announcer put in `v4`/`v6`. The answers themselves come from the native addon's responder
+// thread (ResponderSocket: decode, table lookup, RFC checks and one send per request, never
+// waking JavaScript); this class installs and removes the addresses there, keeps the kernel
+// filters, the solicited-node memberships and MLD, sends the gratuitous messages, and turns the
+// native counters into metrics. Nothing is queued, so a flood costs CPU but never memory or staleness.
+import { ETH_P_ARP, ETH_P_IPV6, RESPONDER_DROP_REASONS, ResponderSocket, type BpfInsn, type NativeError, type PacketStats, type ResponderStats } from '../native/index.ts';
 import { type Logger } from '../util/log.ts';
-import { ARP_REQUEST, arpReply, arpRequestDropReason, decodeArp, gratuitousArp, ipv4ToBytes } from './arp.ts';
+import { gratuitousArp, ipv4ToBytes } from './arp.ts';
 import { parseMac } from './ethernet.ts';
 import { GroupMembership } from './mld.ts';
-import { ICMPV6_NS, decodeNdp, ipv6ToBytes, multicastMac, naReply, nsDropReason, solicitedNode, unsolicitedNa } from './ndp.ts';
+import { ipv6ToBytes, multicastMac, solicitedNode, unsolicitedNa } from './ndp.ts';
 import type { Layer2Metrics } from './metrics.ts';
 
 // Kernel-side filters (classic BPF) so only requests for our own addresses wake us up: a flood
@@ -82,17 +85,15 @@ export class InterfaceResponder {
   /** Addresses answered on this interface (normalised text). Mutated by the announcer. */
   readonly v4 = new Set<string>();
   readonly v6 = new Set<string>();
-  private arp: PacketSocket | null = null;
-  private ip6: PacketSocket | null = null;
+  private arp: ResponderSocket | null = null;
+  private ip6: ResponderSocket | null = null;
   private mld: GroupMembership | null = null;
   private readonly groups = new Map<string, number>();
   private readonly metrics: Layer2Metrics;
   private readonly log: Logger;
   private readonly opts: ResponderOptions;
-  /** Kernel counters already added to the metrics, per socket. */
-  private readonly seen = new Map<PacketSocket, PacketStats>();
-  /** Per-frame counts not yet added to the metrics (a prom-client inc per frame costs more than the answer). */
-  private readonly pending = { arpRequests: 0, ndpRequests: 0, arpReplies: 0, ndpReplies: 0 };
+  /** Kernel and responder counters already added to the metrics, per socket. */
+  private readonly seen = new Map<ResponderSocket, { kernel: PacketStats; responder: ResponderStats }>();
 
   constructor(name: string, index: number, mac: string, metrics: Layer2Metrics, log: Logger, opts: ResponderOptions = {}) {
     this.name = name;
@@ -106,44 +107,51 @@ export class InterfaceResponder {
   /** Opens the sockets ahead of need, so acquiring an address costs only the sends. Idempotent. */
   open(): void {
     if (!this.arp) {
-      const s = new PacketSocket(this.index, ETH_P_ARP, (f, t) => this.onArp(f, t), (err) => this.onSocketError('arp', s, err));
+      const s = new ResponderSocket(this.index, ETH_P_ARP, (err) => this.onSocketError('arp', s, err));
       this.arp = s;
       this.sizeBuffer(s, 'arp');
+      for (const ip of this.v4) s.answer(ipv4ToBytes(ip), this.mac);
       s.setFilter(arpFilter(this.v4));
     }
     if (!this.ip6) {
-      const s = new PacketSocket(this.index, ETH_P_IPV6, (f, t) => this.onNdp(f, t), (err) => this.onSocketError('ndp', s, err));
+      const s = new ResponderSocket(this.index, ETH_P_IPV6, (err) => this.onSocketError('ndp', s, err));
       this.ip6 = s;
       this.sizeBuffer(s, 'ndp');
+      for (const ip of this.v6) s.answer(ipv6ToBytes(ip), this.mac);
       s.setFilter(nsFilter(this.v6));
       this.mld = new GroupMembership(this.name);
     }
   }
 
-  /** Adds what the kernel counted since the last call (frames received, dropped for a full buffer) to the metrics. */
+  /**
+   * Adds what the kernel (frames received, dropped for a full buffer) and the native responder
+   * (requests, replies, send errors, drops by reason) counted since the last call to the metrics.
+   */
   collectStats(): void {
-    const p = this.pending;
-    const add = (c: Layer2Metrics['requests'], protocol: 'arp' | 'ndp', n: number): void => {
-      if (n > 0) c.inc({ interface: this.name, protocol }, n);
-    };
-    add(this.metrics.requests, 'arp', p.arpRequests);
-    add(this.metrics.requests, 'ndp', p.ndpRequests);
-    add(this.metrics.replies, 'arp', p.arpReplies);
-    add(this.metrics.replies, 'ndp', p.ndpReplies);
-    p.arpRequests = p.ndpRequests = p.arpReplies = p.ndpReplies = 0;
     for (const [s, protocol] of [[this.arp, 'arp'], [this.ip6, 'ndp']] as const) {
       if (!s || s.closed) continue;
-      const now = s.stats();
-      const before = this.seen.get(s) ?? { packets: 0, drops: 0, receiveBuffer: 0 };
+      const kernel = s.stats();
+      const responder = s.responderStats();
+      const before = this.seen.get(s);
       const labels = { interface: this.name, protocol };
-      if (now.drops > before.drops) this.metrics.receiveDrops.inc(labels, now.drops - before.drops);
-      if (now.packets > before.packets) this.metrics.receivedFrames.inc(labels, now.packets - before.packets);
-      this.metrics.receiveBuffer.set(labels, now.receiveBuffer);
-      this.seen.set(s, now);
+      const add = (c: Layer2Metrics['requests'], now: number, was = 0): void => {
+        if (now > was) c.inc(labels, now - was);
+      };
+      add(this.metrics.receiveDrops, kernel.drops, before?.kernel.drops);
+      add(this.metrics.receivedFrames, kernel.packets, before?.kernel.packets);
+      add(this.metrics.requests, responder.requests, before?.responder.requests);
+      add(this.metrics.replies, responder.replies, before?.responder.replies);
+      add(this.metrics.sendErrors, responder.sendErrors, before?.responder.sendErrors);
+      for (const reason of RESPONDER_DROP_REASONS) {
+        const n = responder.dropped[reason] - (before?.responder.dropped[reason] ?? 0);
+        if (n > 0) this.metrics.dropped.inc({ ...labels, reason }, n);
+      }
+      this.metrics.receiveBuffer.set(labels, kernel.receiveBuffer);
+      this.seen.set(s, { kernel, responder });
     }
   }
 
-  private sizeBuffer(s: PacketSocket, protocol: 'arp' | 'ndp'): void {
+  private sizeBuffer(s: ResponderSocket, protocol: 'arp' | 'ndp'): void {
     const want = this.opts.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     try {
       const got = s.setReceiveBuffer(want);
@@ -155,7 +163,7 @@ export class InterfaceResponder {
     }
   }
 
-  private onSocketError(protocol: 'arp' | 'ndp', s: PacketSocket, err: NativeError): void {
+  private onSocketError(protocol: 'arp' | 'ndp', s: ResponderSocket, err: NativeError): void {
     if (s.closed) return;
     this.metrics.socketErrors.inc({ interface: this.name, protocol });
     this.log.warn({ protocol, code: err.code, err: err.message }, 'packet socket error; reopening the interface\'s sockets and announcing again');
@@ -166,17 +174,22 @@ export class InterfaceResponder {
     this.open();
     if (this.v4.has(ip)) return;
     this.v4.add(ip);
+    this.arp?.answer(ipv4ToBytes(ip), this.mac);
     this.arp?.setFilter(arpFilter(this.v4));
   }
 
+  /** Stops answering for `ip` on this interface: no answer leaves after this returns. */
   removeV4(ip: string): void {
-    if (this.v4.delete(ip)) this.arp?.setFilter(arpFilter(this.v4));
+    if (!this.v4.delete(ip)) return;
+    this.arp?.forget(ipv4ToBytes(ip));
+    this.arp?.setFilter(arpFilter(this.v4));
   }
 
   addV6(ip: string): void {
     this.open();
     if (this.v6.has(ip) || !this.ip6) return;
     this.v6.add(ip);
+    this.ip6.answer(ipv6ToBytes(ip), this.mac);
     this.ip6.setFilter(nsFilter(this.v6));
     const g = solicitedNode(ip);
     const n = this.groups.get(g) ?? 0;
@@ -191,8 +204,10 @@ export class InterfaceResponder {
     }
   }
 
+  /** Stops answering for `ip` on this interface (as removeV4), then leaves its group if no other address needs it. */
   removeV6(ip: string): void {
     if (!this.v6.delete(ip)) return;
+    this.ip6?.forget(ipv6ToBytes(ip));
     try {
       this.ip6?.setFilter(nsFilter(this.v6));
     } catch (err) {
@@ -239,40 +254,8 @@ export class InterfaceResponder {
     this.groups.clear();
   }
 
-  private onArp(frame: Buffer, pktType: number): void {
-    const req = decodeArp(frame);
-    if (!req || req.op !== ARP_REQUEST) return;
-    this.pending.arpRequests++;
-    // Broadcast, or unicast to our MAC (a refresh probe); never frames for other hosts seen in promiscuous mode.
-    if (pktType !== PacketType.broadcast && pktType !== PacketType.host) return;
-    if (!this.v4.has(req.targetIp)) return;
-    if (req.senderIp === req.targetIp) return; // someone else's gratuitous ARP for the address
-    const why = arpRequestDropReason(req);
-    if (why) {
-      this.metrics.dropped.inc({ interface: this.name, protocol: 'arp', reason: why });
-      return;
-    }
-    if (this.send(this.arp, arpReply(req, this.mac, req.targetIp), 'arp', null)) this.pending.arpReplies++;
-  }
-
-  private onNdp(frame: Buffer, pktType: number): void {
-    const ns = decodeNdp(frame);
-    if (!ns || ns.type !== ICMPV6_NS) return;
-    this.pending.ndpRequests++;
-    if (pktType !== PacketType.multicast && pktType !== PacketType.host) return;
-    if (!this.v6.has(ns.target)) return;
-    // Multicast resolution goes to the target's solicited-node group; a reachability probe (with
-    // or without a source link-layer option) to the target itself; DAD only to the group.
-    const why = nsDropReason(ns);
-    if (why) {
-      this.metrics.dropped.inc({ interface: this.name, protocol: 'ndp', reason: why });
-      return;
-    }
-    if (this.send(this.ip6, naReply(ns, this.mac, ns.target), 'ndp', null)) this.pending.ndpReplies++;
-  }
-
   /** Sends one frame; true when the kernel took it. `counter` (if any) counts it at once. */
-  private send(sock: PacketSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies'] | null): boolean {
+  private send(sock: ResponderSocket | null, frame: Buffer, protocol: 'arp' | 'ndp', counter: Layer2Metrics['replies'] | null): boolean {
     if (!sock || sock.closed) return false;
     try {
       sock.send(frame);

@@ -58,6 +58,11 @@ interface Addon {
   packetSetFilter(h: Handle, program: Buffer): void;
   packetSetReceiveBuffer(h: Handle, bytes: number): number;
   packetStats(h: Handle): PacketStats;
+  packetResponderOpen(ifindex: number, ethertype: number, onError: (err: NativeError) => void): Handle;
+  packetAnswer(h: Handle, address: Buffer, mac: Buffer | null): boolean;
+  packetResponderStats(h: Handle): ResponderStats;
+  answerFrame(ethertype: number, frame: Buffer, pktType: number, address: Buffer | null, mac: Buffer | null): FrameVerdict;
+  packetProbe(h: Handle, frame: Buffer, offset: number, pattern: Buffer, mask: Buffer, count: number, intervalMs: number, timeoutMs: number): Float64Array;
   interfaces(): RawLink[];
   parseLinkMessages(bytes: Buffer): RawLink[];
   linkWatch(onChange: (down: number[], overflow: boolean) => void): Handle;
@@ -81,6 +86,34 @@ export interface PacketStats {
   drops: number;
   /** SO_RCVBUF in effect, bytes (the kernel's doubled figure). */
   receiveBuffer: number;
+}
+
+/** Why the native responder dropped a frame unanswered (RFC 826/5227/4861; "malformed": failed decoding or validity checks). */
+export const RESPONDER_DROP_REASONS = ['malformed', 'sender-multicast', 'sender-broadcast', 'sender-mac-group', 'source-multicast', 'dad-not-solicited-node', 'destination-not-target'] as const;
+export type ResponderDropReason = (typeof RESPONDER_DROP_REASONS)[number];
+
+/** Counters of a responder socket since it opened (its thread counts; read any time). */
+export interface ResponderStats {
+  /** Addresses in its table now. */
+  addresses: number;
+  /** Frames read from the socket, whatever they were (our own transmissions included). */
+  frames: number;
+  /** Well-formed ARP requests / Neighbor Solicitations that passed the filter. */
+  requests: number;
+  /** Answers the kernel took. */
+  replies: number;
+  /** Answers the kernel refused (the send failed). */
+  sendErrors: number;
+  dropped: Record<ResponderDropReason, number>;
+}
+
+/** The responder's verdict on one frame (answerFrame, for tests and fuzzing). */
+export interface FrameVerdict {
+  action: 'answer' | 'drop' | 'ignore';
+  /** A well-formed request (counted in `requests`). */
+  request: boolean;
+  reason?: ResponderDropReason;
+  reply?: Buffer;
 }
 
 // IRONLB_NATIVE_ADDON selects another build of the same source (the sanitizer build in
@@ -168,21 +201,13 @@ abstract class NativeSocket {
   }
 }
 
-/**
- * A raw Ethernet socket bound to one interface and ethertype. Frames arrive on `onFrame` (full
- * frame with Ethernet header; our own transmissions are filtered out). At most 64 frames are read
- * per readiness event. Referenced (keeps the process alive) until close() or unref().
- */
-export class PacketSocket extends NativeSocket {
+/** What every raw Ethernet socket can do: send, multicast membership, filter, buffer, counters. */
+abstract class RawPacketSocket extends NativeSocket {
   readonly ifindex: number;
   readonly ethertype: number;
 
-  /**
-   * `onError` hears socket errors (ENETDOWN when the link goes down, ...). The socket keeps
-   * receiving after one, but what it missed is unknown: owners should reopen and re-announce.
-   */
-  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void, onError: (err: NativeError) => void = () => {}) {
-    super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame, onError));
+  protected constructor(kind: string, handle: Handle, ifindex: number, ethertype: number) {
+    super(kind, handle);
     this.ifindex = ifindex;
     this.ethertype = ethertype;
   }
@@ -216,6 +241,66 @@ export class PacketSocket extends NativeSocket {
   stats(): PacketStats {
     return addon().packetStats(this.live('stats'));
   }
+}
+
+/**
+ * A raw Ethernet socket bound to one interface and ethertype. Frames arrive on `onFrame` (full
+ * frame with Ethernet header; our own transmissions are filtered out). At most 256 frames are read
+ * per readiness event. Referenced (keeps the process alive) until close() or unref().
+ */
+export class PacketSocket extends RawPacketSocket {
+  /**
+   * `onError` hears socket errors (ENETDOWN when the link goes down, ...). The socket keeps
+   * receiving after one, but what it missed is unknown: owners should reopen and re-announce.
+   */
+  constructor(ifindex: number, ethertype: number, onFrame: (frame: Buffer, pktType: number) => void, onError: (err: NativeError) => void = () => {}) {
+    super('PacketSocket', addon().packetOpen(ifindex, ethertype, onFrame, onError), ifindex, ethertype);
+  }
+
+  /**
+   * A latency probe timed in C (as arping is): sends `frame` `count` times, `intervalMs` apart, and
+   * times each until a received frame has `pattern` at `offset` (bytes compared where `mask` is
+   * set): µs per request, NaN when nothing matched within `timeoutMs`. Blocks this thread for the
+   * whole run, and reads the frames itself (`onFrame` does not see them): benchmarks only.
+   */
+  probe(frame: Buffer, match: { offset: number; pattern: Buffer; mask: Buffer }, count: number, intervalMs: number, timeoutMs: number): Float64Array {
+    return addon().packetProbe(this.live('probe'), frame, match.offset, match.pattern, match.mask, count, intervalMs, timeoutMs);
+  }
+}
+
+/**
+ * A raw socket (ETH_P_ARP or ETH_P_IPV6) whose own native thread answers ARP requests or Neighbor
+ * Solicitations for the addresses installed with answer(), without waking JavaScript: the hot path
+ * of Layer 2 mode. Policy stays in JavaScript (which addresses, gratuitous messages, MLD). After
+ * forget() returns, the address is never answered again. No frame reaches JavaScript. Referenced
+ * until close() or unref(); `onError` as for PacketSocket.
+ */
+export class ResponderSocket extends RawPacketSocket {
+  constructor(ifindex: number, ethertype: typeof ETH_P_ARP | typeof ETH_P_IPV6, onError: (err: NativeError) => void = () => {}) {
+    super('ResponderSocket', addon().packetResponderOpen(ifindex, ethertype, onError), ifindex, ethertype);
+  }
+
+  /** Answers for `address` (4 bytes on an ARP socket, 16 on an IPv6 one) with `mac`. True if the table changed. */
+  answer(address: Buffer, mac: Buffer): boolean {
+    return addon().packetAnswer(this.live('answer'), address, mac);
+  }
+
+  /** Stops answering for `address`, at once. True if it was answered. */
+  forget(address: Buffer): boolean {
+    return addon().packetAnswer(this.live('forget'), address, null);
+  }
+
+  responderStats(): ResponderStats {
+    return addon().packetResponderStats(this.live('responderStats'));
+  }
+}
+
+/**
+ * The native responder's verdict on one frame received with `pktType`, if it answered for
+ * `address` (or nothing: null) at `mac`: what its thread would do, without a socket (tests, fuzzing).
+ */
+export function answerFrame(ethertype: typeof ETH_P_ARP | typeof ETH_P_IPV6, frame: Buffer, pktType: number, address: Buffer | null, mac: Buffer | null): FrameVerdict {
+  return addon().answerFrame(ethertype, frame, pktType, address, mac);
 }
 
 function closedError(call: string): NativeError {

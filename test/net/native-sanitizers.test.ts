@@ -99,8 +99,9 @@ test('the native addon built with ASan+UBSan passes its tests; the sanitizer set
   assert.match(ub.out, /runtime error: signed integer overflow/);
 
   // 2. The addon's own tests against the sanitized build (argument checks, parser fuzz, sockets).
-  // The Layer 2 hardening tests drive the packet socket paths (batches, floods, errors on link flaps).
-  const files = ['test/unit/native-args.test.ts', 'test/net/native-sockets.test.ts', 'test/net/layer2-hardening.test.ts'];
+  // The Layer 2 hardening tests drive the packet socket paths (batches, floods, errors on link flaps);
+  // the native responder's tests its frame checks (a differential fuzz) and its thread (bursts, withdrawal).
+  const files = ['test/unit/native-args.test.ts', 'test/unit/layer2-native-responder.test.ts', 'test/net/native-sockets.test.ts', 'test/net/layer2-hardening.test.ts', 'test/net/layer2-native-responder.test.ts'];
   const res = await node(['--test', '--test-reporter=spec', '--test-concurrency=1', ...files], { ...sanitizerEnv(addon, preload), NODE_ENV: 'test' }, 540_000);
   assert.doesNotMatch(res.out, /AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer/, res.out.slice(-4000));
   assert.equal(res.code, 0, `tests under ASan/UBSan failed (exit ${res.code}):\n${res.out.slice(-4000)}`);

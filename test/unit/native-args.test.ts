@@ -22,6 +22,7 @@ test('calls with missing arguments throw TypeError naming the call, never return
     ['getTtl', []], ['setTcpMd5', []], ['setBindDevice', []], ['localAddress', []], ['udpSend', []],
     ['close', []], ['setRef', []], ['handleFd', []], ['linkWatch', []], ['packetOpen', [1, 0x806, () => {}]],
     ['packetStats', []], ['packetSetReceiveBuffer', []], ['socketRef', []], ['tcpListen', []], ['tcpConnect', [{}]],
+    ['packetResponderOpen', [1, 0x806]], ['packetAnswer', [null, Buffer.alloc(4)]], ['packetResponderStats', []], ['answerFrame', [0x806, Buffer.alloc(60), 0, null]], ['packetProbe', [null, Buffer.alloc(60), 0, Buffer.alloc(1), Buffer.alloc(1), 1, 0]],
   ];
   for (const [fn, args] of sigs) {
     assert.throws(() => raw[fn]!(...args), (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'ERR_MISSING_ARGS' && e.message.startsWith(`${fn}(`), fn);
@@ -35,6 +36,10 @@ test('indexes, ethertypes, ports and TTLs out of range or not integers throw Ran
     assert.throws(() => new native.PacketSocket(bad, native.ETH_P_ARP, noop), isRange(/ifindex must be an integer from 1/), String(bad));
   }
   assert.throws(() => new native.PacketSocket(1, 0x10000, noop), isRange(/ethertype/));
+  // The responder answers ARP or Neighbor Solicitations, nothing else.
+  assert.throws(() => new native.ResponderSocket(1, 0x0800 as typeof native.ETH_P_ARP, noop), isRange(/ethertype must be 0x0806 \(ARP\) or 0x86dd/));
+  assert.throws(() => new native.ResponderSocket(0, native.ETH_P_ARP, noop), isRange(/ifindex must be an integer from 1/));
+  assert.throws(() => raw.packetAnswer!({}, Buffer.alloc(4), null), isType(/handle must be a native handle/));
   assert.throws(() => new native.PacketSocket('1' as unknown as number, native.ETH_P_ARP, noop), isType(/ifindex must be an integer, got a string/));
   // Port 70000 used to bind 4464.
   assert.throws(() => native.tcpListenSocket({ family: 4, localAddress: '127.0.0.1', localPort: 70000 }), isRange(/options.localPort must be an integer from 0 to 65535, got 70000/));
