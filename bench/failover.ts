@@ -6,15 +6,19 @@
 // such that every later request in the next 2 s is answered too and never by X: "traffic has moved".
 // For L2 that is the takeover (new owner's gratuitous ARP); for BGP, the withdrawal of X's next hop.
 // Then X is revived (or its link healed) and the next round waits for a settled owner.
-// Usage: node bench/failover.ts [--rounds 20] [--net 154]   (root; ~10-20 minutes on a busy machine)
+// Usage: node bench/failover.ts [--rounds 20] [--net 154] [--plots DIR]   (root; ~10-20 minutes on a busy machine)
+// Plot: DIR/failover.svg, the rounds per failure and Service (default docs/img/perf; '' for none).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { failoverPlots } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' }, ...plotsOption } });
+const info = startRun();
 const rounds = Number(values.rounds);
 const OBSERVE_MS = 2000;
 
@@ -103,6 +107,7 @@ try {
   }
   console.log('\nfailover: time from the failure until traffic goes only through other nodes');
   for (const [k, xs] of Object.entries(samples)) console.log(line(k, xs));
+  writePlots(values.plots, failoverPlots(samples, endRun(info)));
 } finally {
   await lab.destroy();
   rmSync(parent, { recursive: true, force: true });

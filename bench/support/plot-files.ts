@@ -32,7 +32,8 @@ export function writePlots(dir: string, plots: readonly Plot[]): string[] {
     writeFileSync(file, p.svg);
     written.push(file);
   }
-  if (written.length) process.stderr.write(`plots: ${written.map((f) => relative(process.cwd(), f)).join(', ')}\n`);
+  const shown = (f: string): string => (relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f));
+  if (written.length) process.stderr.write(`plots: ${written.map(shown).join(', ')}\n`);
   return written;
 }
 
