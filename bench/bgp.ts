@@ -8,6 +8,7 @@
 //               [--senders ironlb,gobgp,frr,frr-coalesce] [--ironlb-node-args="..."] [--json FILE]
 //               [--plots DIR]   (DIR/bgp-load.svg, bgp-withdraw.svg, bgp-rss.svg; default
 //               docs/img/perf, --plots '' for none)
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbg; must start with ilb).
 // "ironlb" runs compiled JavaScript (tsc -p tsconfig.build.json, into a temp dir), the form the
 // container image runs; "ironlb-ts" the TypeScript sources (Node's type stripping costs ~30 MB).
 // --ironlb-node-args="...": Node.js options for both, e.g. --ironlb-node-args=--max-semi-space-size=1.
@@ -152,7 +153,7 @@ async function establishedAt(bird: Bird): Promise<number | undefined> {
 }
 
 async function oneRun(name: SenderName, n: number, net: number): Promise<RunResult> {
-  return withNamespaces('ilbg', 2, async ([r, s]) => {
+  return withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbg', 2, async ([r, s]) => {
     const l = await link(r!, s!, net);
     let sender: Sender | undefined;
     let bird: Bird | undefined;

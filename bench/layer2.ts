@@ -9,7 +9,7 @@
 //   node bench/layer2.ts [pingpongCount=2000] [rateSeconds=3] [runs=3] [floodRate=67000] [floodSeconds=2]
 // pingpongCount=0 skips the latency/rate part; floodRate=0 skips the flood.
 // Plots: DIR/layer2-arp-latency.svg and DIR/layer2-flood.svg (--plots DIR, default docs/img/perf;
-// --plots '' for none).
+// --plots '' for none). IRONLB_NETNS_PREFIX=ilbX names the namespaces (default ilbl).
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -117,7 +117,7 @@ async function agentMetrics(agent: AgentProcess): Promise<string> {
   return (await waitFor(() => agent.find((e) => e.event === 'metrics', from), { what: 'metrics' })).text as string;
 }
 
-await withNamespaces('ilbl', 2, async ([node, client]) => {
+await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbl', 2, async ([node, client]) => {
   await veth(node!, 'eth0', client!, 'eth0');
   await node!.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.all.arp_ignore=1']);
   await node!.ip('addr', 'add', `${KERNEL_IP}/24`, 'dev', 'eth0');

@@ -5,6 +5,7 @@
 //   - spread of 30 services over 3 nodes, and the speaker's decision time
 // Usage: node bench/speaker-failover.ts [--rounds N] [--plots DIR]   (root; about 2-4 minutes on a busy machine)
 // Plot: DIR/speaker-failover.svg, the rounds per signal (default docs/img/perf; '' for none).
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbs; must start with ilb).
 import { parseArgs } from 'node:util';
 import { SpeakerCluster, type SpeakerNode } from '../test/support/speaker-cluster.ts';
 import { waitFor } from '../test/support/wait.ts';
@@ -56,7 +57,7 @@ async function round(c: SpeakerCluster, signal: 'SIGKILL' | 'SIGTERM'): Promise<
   }
 }
 
-const c = await SpeakerCluster.create({ prefix: 'ilbs', nodes: 3, net: 85, client: true, localVips: [VIP] });
+const c = await SpeakerCluster.create({ prefix: process.env.IRONLB_NETNS_PREFIX ?? 'ilbs', nodes: 3, net: 85, client: true, localVips: [VIP] });
 try {
   await c.apply('IPPool', 'p1', { addresses: ['10.85.0.100-10.85.0.199'] });
   await c.apply('L2Advertisement', 'l2', {});

@@ -324,30 +324,33 @@ export function lineChart(c: LineChartSpec): string {
   const left = 20 + Math.max(...ys.ticks.map((t) => yFmt(t).length)) * CHAR_W + 8;
   const right = W - 30;
   const bottom = top + 300;
-  const px = (v: number): number => left + xs.unit(v) * (right - left);
+  const pad = 18; // keeps the first and last points (and their whiskers) off the frame
+  const px = (v: number): number => left + pad + xs.unit(v) * (right - left - 2 * pad);
   const py = (v: number): number => bottom - ys.unit(v) * (bottom - top);
   for (const t of ys.ticks) out.push(`<line x1="${n1(left)}" y1="${n1(py(t))}" x2="${n1(right)}" y2="${n1(py(t))}" stroke="#e3e3e3"/>`, `<text x="${n1(left - 6)}" y="${n1(py(t) + 4)}" font-size="11" text-anchor="end">${escapeXml(yFmt(t))}</text>`);
   const xTicks = c.x.ticks ?? xs.ticks.map((t) => ({ value: t, label: (c.x.format ?? formatNumber)(t) }));
   for (const t of xTicks) out.push(`<line x1="${n1(px(t.value))}" y1="${n1(top)}" x2="${n1(px(t.value))}" y2="${n1(bottom)}" stroke="#e3e3e3"/>`, `<text x="${n1(px(t.value))}" y="${n1(bottom + 16)}" font-size="11" text-anchor="middle">${escapeXml(t.label)}</text>`);
   out.push(`<rect x="${n1(left)}" y="${n1(top)}" width="${n1(right - left)}" height="${n1(bottom - top)}" fill="none" stroke="#999"/>`);
   for (const m of c.refs ?? []) out.push(`<line x1="${n1(left)}" y1="${n1(py(m.value))}" x2="${n1(right)}" y2="${n1(py(m.value))}" stroke="#c00000" stroke-dasharray="4 3"/>`, `<text x="${n1(right - 4)}" y="${n1(py(m.value) - 4)}" font-size="10" fill="#c00000" text-anchor="end">${escapeXml(m.label)}</text>`);
-  for (const s of series) {
+  series.forEach((s, k) => {
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     const colr = col(s);
+    // Series side by side around each x, so overlapping whiskers stay apart.
+    const dodge = (k - (series.length - 1) / 2) * Math.min(4, 24 / series.length);
     out.push(`<g><title>${escapeXml(s.name)}</title>`);
-    if (sorted.length > 1) out.push(`<polyline points="${sorted.map((p) => `${n1(px(p.x))},${n1(py(p.y))}`).join(' ')}" fill="none" stroke="${colr}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (sorted.length > 1) out.push(`<polyline points="${sorted.map((p) => `${n1(px(p.x) + dodge)},${n1(py(p.y))}`).join(' ')}" fill="none" stroke="${colr}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     for (const p of sorted) {
-      const cx = n1(px(p.x));
+      const cx = n1(px(p.x) + dodge);
       if (p.lo !== undefined || p.hi !== undefined) {
         const [a, b] = [py(p.lo ?? p.y), py(p.hi ?? p.y)];
         out.push(`<line x1="${cx}" y1="${n1(a)}" x2="${cx}" y2="${n1(b)}" stroke="${colr}" stroke-width="1.5"/>`);
-        for (const e of [a, b]) out.push(`<line x1="${n1(px(p.x) - 4)}" y1="${n1(e)}" x2="${n1(px(p.x) + 4)}" y2="${n1(e)}" stroke="${colr}" stroke-width="1.5"/>`);
+        for (const e of [a, b]) out.push(`<line x1="${n1(px(p.x) + dodge - 4)}" y1="${n1(e)}" x2="${n1(px(p.x) + dodge + 4)}" y2="${n1(e)}" stroke="${colr}" stroke-width="1.5"/>`);
       }
       const tip = `${s.name}: ${formatNumber(p.y)} at ${formatNumber(p.x)}${p.lo !== undefined || p.hi !== undefined ? ` (${formatNumber(p.lo ?? p.y)}–${formatNumber(p.hi ?? p.y)})` : ''}`;
       out.push(`<circle cx="${cx}" cy="${n1(py(p.y))}" r="3.5" fill="${colr}"><title>${escapeXml(tip)}</title></circle>`);
     }
     out.push('</g>');
-  }
+  });
   out.push(`<text x="${n1((left + right) / 2)}" y="${n1(bottom + 34)}" text-anchor="middle">${escapeXml(`${c.x.label}${xs.kind === 'log' ? ' (log scale)' : ''}`)}</text>`);
   const ymid = n1((top + bottom) / 2);
   out.push(`<text x="14" y="${ymid}" text-anchor="middle" transform="rotate(-90 14 ${ymid})">${escapeXml(`${c.y.label}${ys.kind === 'log' ? ' (log scale)' : ''}`)}</text>`);
