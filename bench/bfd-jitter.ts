@@ -10,7 +10,7 @@ import { BfdEngine } from '../src/bfd/engine.ts';
 import { BfdManager } from '../src/bfd/manager.ts';
 import { selectTransport } from '../src/bfd/native-transport.ts';
 import { dgramTransport, type BfdTransport } from '../src/bfd/transport.ts';
-import { bfdJitterPlots, type BfdJitterRow } from './support/figures.ts';
+import { drawFigure, type BfdJitterRow } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values: args } = parseArgs({
@@ -119,6 +119,6 @@ if (args.receiver !== undefined) {
   rows.push(await run('worker', true));
   rows.push(await run('main', true));
   console.table(rows);
-  writePlots(args.plots, bfdJitterPlots(plotRows, endRun(info)));
+  writePlots(args.plots, drawFigure('bfdJitterPlots', plotRows, endRun(info)));
   process.exit(0);
 }

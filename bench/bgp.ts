@@ -24,7 +24,7 @@ import { withNamespaces, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { Bird, Frr, Gobgp, IronlbSpeaker, link, type DaemonConfig, type SpeakerProcess } from '../test/support/peers/index.ts';
 import { mrtRib, nthAddress } from './bgp-mrt.ts';
-import { bgpPlots, type RunInfo } from './support/figures.ts';
+import { drawFigure, type RunInfo } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const SENDERS = ['ironlb', 'ironlb-ts', 'gobgp', 'frr', 'frr-coalesce'] as const;
@@ -286,7 +286,7 @@ async function runAll(sizes: number[], repeats: number, senders: SenderName[], j
     }
   }
   console.log(summarize(results));
-  writePlots(plots, bgpPlots(results, endRun(info)));
+  writePlots(plots, drawFigure('bgpPlots', results, endRun(info)));
   if (json) await writeFile(json, JSON.stringify(results, null, 1) + '\n');
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startTestApiServer } from '../test/support/apiserver.ts';
 import { ROOT } from '../testbed/tools.ts';
-import { cliPlots, type CliRow } from './support/figures.ts';
+import { drawFigure, type CliRow } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, ...plotsOption } });
@@ -65,7 +65,7 @@ try {
     lines.push(row(`ironlb --help, ${form}`, help, 150), row(`ironlb status, ${form}`, status, 700));
     plotRows.push({ command: 'ironlb --help', form: short, wallMs: help.map((x) => x.wallMs), targetMs: 150 }, { command: 'ironlb status', form: short, wallMs: status.map((x) => x.wallMs), targetMs: 700 });
   }
-  writePlots(values.plots, cliPlots(plotRows, endRun(info)));
+  writePlots(values.plots, drawFigure('cliPlots', plotRows, endRun(info)));
   process.stdout.write(`${lines.join('\n')}\n\n${runs} runs each; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Node ${process.version}\n`);
 } finally {
   await api.close();

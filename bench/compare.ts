@@ -29,7 +29,7 @@ import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { ensurePeersBuilt, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { nsExec } from '../testbed/lab/proc.ts';
-import { compareFailoverSvg } from './support/figures.ts';
+import { drawFigure } from './support/figures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -371,9 +371,10 @@ function failoverTable(title: string, samples: FailoverSample[], note: string): 
 }
 
 /** The per-round plot of a failover row (bench/support/figures.ts), with this run's provenance. */
-function failoverSvg(title: string, samples: FailoverSample[], r: Report): string {
+function failoverSvg(file: string, title: string, samples: FailoverSample[], r: Report): string {
   const info = { command: r.command, date: r.startedAt.slice(0, 10), loadStart: r.machine.loadavgStart[0] ?? NaN, ...(r.machine.loadavgEnd ? { loadEnd: r.machine.loadavgEnd[0] } : {}) };
-  return compareFailoverSvg(title, samples, FAILURES, impls, info);
+  const data = samples.map((s) => ({ failure: s.failure, impl: s.impl, ms: s.ms }));
+  return drawFigure('compareFailoverPlots', file, title, data, FAILURES, impls, info)[0]!.svg;
 }
 
 function markdown(r: Report): string {
@@ -427,8 +428,8 @@ function writeDocs(file: string, r: Report): void {
   writeFileSync(file, next);
   const dir = join(file, '..');
   // A row where no round recovered has nothing to plot (the table says so).
-  if (r.l2.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-l2.svg'), failoverSvg('Layer 2 failover: client-observed outage', r.l2, r));
-  if (r.bgp.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-bgp.svg'), failoverSvg('BGP failover: until the router drops the failed node', r.bgp, r));
+  if (r.l2.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-l2.svg'), failoverSvg('performance-compare-l2.svg', 'Layer 2 failover: client-observed outage', r.l2, r));
+  if (r.bgp.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-bgp.svg'), failoverSvg('performance-compare-bgp.svg', 'BGP failover: until the router drops the failed node', r.bgp, r));
 }
 
 // ---- main ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import { componentClients, startTestApiServer } from '../test/support/apiserver.
 import { Controller, CONTROLLER_RATE_LIMIT } from '../src/controller/index.ts';
 import { DEFAULT_NAMESPACE } from '../src/api/index.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
-import { controllerThroughputPlots } from './support/figures.ts';
+import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, ...plotsOption } });
@@ -123,7 +123,7 @@ try {
     results.push(`| live: ${N} Services created while it runs (creates took ${createdMs} ms) | ${liveMs} | ${((N / liveMs) * 1000).toFixed(0)} | ${((cpuL.user + cpuL.system) / 1000).toFixed(0)} (creates included) | | ${load()} |`);
   }
   await c.stop();
-  writePlots(values.plots, controllerThroughputPlots({ services: N, backlogPerS: (N / backlogMs) * 1000, ...(livePerS !== undefined ? { livePerS } : {}), createsPerS: (N / seedMs) * 1000 }, endRun(info)));
+  writePlots(values.plots, drawFigure('controllerThroughputPlots', { services: N, backlogPerS: (N / backlogMs) * 1000, ...(livePerS !== undefined ? { livePerS } : {}), createsPerS: (N / seedMs) * 1000 }, endRun(info)));
   process.stdout.write(
     `| scenario | ms until all have addresses | Services/s | CPU ms (this process) | API writes | load average at the end |\n|---|---|---|---|---|---|\n${results.join('\n')}\n\n` +
       `write concurrency ${CONCURRENCY}; creates retried after 429/5xx: ${retries}; seeding ${N} Services took ${seedMs} ms (${((N / seedMs) * 1000).toFixed(0)}/s, 32 in flight: the API server's own create rate in this run); ` +

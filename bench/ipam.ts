@@ -15,7 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { Allocator, type Family, type PoolSpec } from '../src/ipam/index.ts';
-import { ipamPlots, type IpamRow } from './support/figures.ts';
+import { drawFigure, type IpamRow } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 setFlagsFromString('--expose-gc');
@@ -192,4 +192,4 @@ for (const w of workloads) {
     );
   }
 }
-writePlots(args.plots, ipamPlots(plotRows, endRun(run)));
+writePlots(args.plots, drawFigure('ipamPlots', plotRows, endRun(run)));

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { withNamespaces, veth, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { AgentProcess } from '../src/layer2/agent-process.ts';
-import { layer2Plots, type Layer2Flood, type Layer2Latency } from './support/figures.ts';
+import { drawFigure, type Layer2Flood, type Layer2Latency } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values: args, positionals } = parseArgs({ allowPositionals: true, options: plotsOption });
@@ -140,7 +140,7 @@ await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbl', 2, async ([node,
   }
   if (floodRate > 0) await flood(client!, startAgent);
 });
-writePlots(args.plots, layer2Plots(latencyPlot, floodPlot, `${floodRate.toLocaleString('en')}/s for ${floodSeconds} s`, endRun(info)));
+writePlots(args.plots, drawFigure('layer2Plots', latencyPlot, floodPlot, `${floodRate.toLocaleString('en')}/s for ${floodSeconds} s`, endRun(info)));
 
 /** Latency one request at a time, then replies/s with 32 outstanding; kernel vs ironlb, alternating. */
 async function latencyAndRate(client: Netns): Promise<void> {

@@ -11,7 +11,7 @@ import { Membership } from '../src/membership/membership.ts';
 import { FakeClock } from '../src/membership/clock.ts';
 import { MemoryNetwork } from '../src/membership/transport.ts';
 import { prng } from '../test/support/prng.ts';
-import { membershipSimPlots, type MembershipSimRow } from './support/figures.ts';
+import { drawFigure, type MembershipSimRow } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const silent = pino({ level: 'silent' });
@@ -27,7 +27,7 @@ const runs = Number(positionals[2] ?? 200);
 const run = startRun();
 const rows: MembershipSimRow[] = [];
 for (const n of memberCounts) for (const loss of losses) rows.push(await simulate(n, loss));
-writePlots(args.plots, membershipSimPlots(rows, endRun(run)));
+writePlots(args.plots, drawFigure('membershipSimPlots', rows, endRun(run)));
 
 async function simulate(n: number, loss: number): Promise<MembershipSimRow> {
   const last: number[] = [];

@@ -6,7 +6,7 @@
 // Prints a summary and a JSON line; figures go to docs/performance.md ("Membership").
 import { parseArgs } from 'node:util';
 import { AgentCluster, STARTUP_MS } from './membership-cluster.ts';
-import { membershipPlots } from './support/figures.ts';
+import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values } = parseArgs({ options: { members: { type: 'string', default: '5' }, kills: { type: 'string', default: '20' }, ...plotsOption } });
@@ -70,7 +70,7 @@ try {
   console.log(`false failovers (members declared down that were not killed): ${result.falseFailovers}`);
   console.log(`steady state per member: ${result.messagesPerSecondPerMember.sent} messages/s sent, ${result.messagesPerSecondPerMember.received} received`);
   console.log(JSON.stringify(result));
-  writePlots(values.plots, membershipPlots(size, allObservers, lastObserver, endRun(info)));
+  writePlots(values.plots, drawFigure('membershipPlots', size, allObservers, lastObserver, endRun(info)));
 } finally {
   await c.destroy();
 }

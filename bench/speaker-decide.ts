@@ -5,7 +5,7 @@
 //   --sizes: Services x nodes per row. Plot: DIR/speaker-decide.svg (default docs/img/perf; '' for none).
 import { parseArgs } from 'node:util';
 import { decide, type DecideInput, type NodeFacts, type ServiceFacts } from '../src/speaker/decide.ts';
-import { speakerDecidePlots, type DecideRow } from './support/figures.ts';
+import { drawFigure, type DecideRow } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '100x3,1000x10,5000x50' }, ...plotsOption } });
@@ -60,4 +60,4 @@ for (const [s, n] of sizes) {
   plotRows.push({ services: s, nodes: n, cpuMs: cpu, wallMs: times });
   console.log(`${s} services, ${n} nodes: decide wall p50 ${p(0.5)} ms, p99 ${p(0.99)} ms; CPU p50 ${c50} ms (${times.length} runs)`);
 }
-writePlots(args.plots, speakerDecidePlots(plotRows, endRun(run)));
+writePlots(args.plots, drawFigure('speakerDecidePlots', plotRows, endRun(run)));

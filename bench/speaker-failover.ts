@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { SpeakerCluster, type SpeakerNode } from '../test/support/speaker-cluster.ts';
 import { waitFor } from '../test/support/wait.ts';
-import { speakerFailoverPlots } from './support/figures.ts';
+import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, ...plotsOption } });
@@ -89,7 +89,7 @@ try {
   for (let i = 0; i < rounds; i++) kill.push(await round(c, 'SIGKILL'));
   for (let i = 0; i < Math.max(1, Math.floor(rounds / 2)); i++) term.push(await round(c, 'SIGTERM'));
   console.log(`SIGKILL of the owner → new owner announces: ${stats(kill.map((x) => x[0]))}; TCP answered again: ${stats(kill.map((x) => x[1]))}`);
-  writePlots(values.plots, speakerFailoverPlots({ kill, term }, endRun(info)));
+  writePlots(values.plots, drawFigure('speakerFailoverPlots', { kill, term }, endRun(info)));
   console.log(`SIGTERM of the owner (handover) → new owner announces: ${stats(term.map((x) => x[0]).filter((x) => !Number.isNaN(x)))}; TCP answered again: ${stats(term.map((x) => x[1]))}`);
 } finally {
   await c.destroy();

@@ -2,7 +2,7 @@
 // plot-files.ts). One function per bench, named after it, so a test can give each a small fixed
 // data set without running a bench (test/unit/bench-plots.test.ts). File names are the ones
 // docs/performance.md embeds from docs/img/perf/.
-import { formatNumber, lineChart, rangeChart, type LineSeries, type RangeRow } from './plot.ts';
+import { escapeXml, formatNumber, lineChart, rangeChart, type LineSeries, type RangeRow } from './plot.ts';
 
 /** Where a plot's figures come from, printed under it. */
 export interface RunInfo {
@@ -364,4 +364,50 @@ export function compareFailoverSvg(title: string, samples: readonly CompareFailo
     x: { label: 'time from the failure', scale: 'log', format: ms },
     colors: COMPARE_COLOURS,
   });
+}
+
+/** compare.ts's two failover plots: `file` names the SVG (it sits next to docs/performance.md). */
+export function compareFailoverPlots(file: string, title: string, samples: readonly CompareFailoverSample[], failures: readonly string[], impls: readonly string[], info?: RunInfo): Plot[] {
+  return [{ file, svg: compareFailoverSvg(title, samples, failures, impls, info) }];
+}
+
+// ---- the figures' own data -----------------------------------------------------------------------
+
+/** Every bench's figure function, by name. */
+export const FIGURES = {
+  ipamPlots, speakerDecidePlots, membershipSimPlots, membershipPlots, bgpPlots, bfdJitterPlots, layer2Plots,
+  failoverPlots, speakerFailoverPlots, controllerThroughputPlots, cliPlots, compareFailoverPlots,
+} as const;
+export type FigureName = keyof typeof FIGURES;
+
+const META_OPEN = '<metadata id="ironlb-figure">';
+
+/**
+ * Draws figure `name` and embeds its name and arguments (JSON) in each SVG, so that
+ * `node bench/replot.ts` can draw it again with newer plotting code without running the bench.
+ */
+export function drawFigure<K extends FigureName>(name: K, ...args: Parameters<(typeof FIGURES)[K]>): Plot[] {
+  const plots = (FIGURES[name] as (...a: unknown[]) => Plot[])(...args);
+  const meta = `${META_OPEN}${escapeXml(JSON.stringify({ figure: name, args }))}</metadata>`;
+  return plots.map((p) => ({ file: p.file, svg: p.svg.replace('</title>\n', `</title>\n${meta}\n`) }));
+}
+
+/** The figure an SVG written by drawFigure came from, or undefined for any other file. */
+export function figureOf(svg: string): { figure: FigureName; args: unknown[] } | undefined {
+  const i = svg.indexOf(META_OPEN);
+  if (i < 0) return undefined;
+  const body = svg.slice(i + META_OPEN.length, svg.indexOf('</metadata>', i));
+  const json = body.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
+  const v = JSON.parse(json) as { figure?: unknown; args?: unknown };
+  if (typeof v.figure !== 'string' || !(v.figure in FIGURES) || !Array.isArray(v.args)) throw new Error(`the SVG's figure data names no known figure (${String(v.figure)}); bench/support/figures.ts lists them`);
+  return { figure: v.figure as FigureName, args: v.args };
+}
+
+/** Draws an SVG written by drawFigure again from its embedded data (the file named `file`). */
+export function redraw(svg: string, file: string): string | undefined {
+  const f = figureOf(svg);
+  if (!f) return undefined;
+  const p = (drawFigure as (n: FigureName, ...a: unknown[]) => Plot[])(f.figure, ...f.args).find((x) => x.file === file);
+  if (!p) throw new Error(`figure ${f.figure} no longer draws ${file}`);
+  return p.svg;
 }

@@ -83,7 +83,7 @@ export interface LineChartSpec extends ChartText {
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#7F7F7F', '#000000'] as const;
 
 const W = 760;
-const CHAR_W = 6.6; // average width of a 12 px sans-serif character, for layout only
+const CHAR_W = 7.2; // width of a 12 px sans-serif character (DejaVu Sans, the widest common default), for layout only
 
 // ---- text -------------------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ export function rangeChart(c: RangeChartSpec): string {
   const colour = colourOf(seriesNames, c.colors);
   const legend = [...new Set(seriesNames)].map((name) => ({ name, color: colour(name) }));
   const { out, y: top0 } = header(c, legend.length > 1 ? legend : [], W);
-  const labelW = Math.min(300, Math.max(...c.rows.map((r) => r.label.length)) * CHAR_W + 20);
+  const labelW = Math.min(340, Math.max(...c.rows.map((r) => r.label.length)) * CHAR_W + 16);
   const left = 10 + labelW;
   const right = W - 24;
   const rowH = 24;
@@ -292,7 +292,11 @@ export function rangeChart(c: RangeChartSpec): string {
     out.push('</g>');
   });
   for (const m of c.refs ?? []) {
-    out.push(`<line x1="${x(m.value)}" y1="${top - 6}" x2="${x(m.value)}" y2="${bottom + 4}" stroke="#c00000" stroke-dasharray="4 3"/>`, `<text x="${x(m.value)}" y="${top - 9}" font-size="10" fill="#c00000" text-anchor="middle">${escapeXml(m.label)}</text>`);
+    // The label hangs inward near either end, so it is never cut by the edge of the image.
+    const at = Number(x(m.value));
+    const half = (m.label.length * CHAR_W * 0.85) / 2;
+    const anchor = at + half > W - 6 ? 'end' : at - half < left ? 'start' : 'middle';
+    out.push(`<line x1="${x(m.value)}" y1="${top - 6}" x2="${x(m.value)}" y2="${bottom + 4}" stroke="#c00000" stroke-dasharray="4 3"/>`, `<text x="${x(m.value)}" y="${top - 9}" font-size="10" fill="#c00000" text-anchor="${anchor}">${escapeXml(m.label)}</text>`);
   }
   const fmt = c.x.format ?? formatNumber;
   for (const t of scale.ticks) out.push(`<text x="${x(t)}" y="${bottom + 18}" font-size="11" text-anchor="middle">${escapeXml(fmt(t))}</text>`);

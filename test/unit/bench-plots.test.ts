@@ -109,19 +109,19 @@ test('plot: the same data gives the same bytes', () => {
 
 test("bench plots: each bench's plot function writes valid SVGs from a small fixed data set", () => {
   const plots: Array<[string, Plot[]]> = [
-    ['ipam', figures.ipamPlots([1000, 10_000].flatMap((n) => ['IPv4, two /16 ranges', 'IPv6, /64 pool'].map((workload) => ({ workload, n, ironlb: { p50Ms: 0.003, p99Ms: 0.05 }, linear: { p50Ms: n / 1e5, p99Ms: n / 1e4 } }))), info)],
-    ['speaker-decide', figures.speakerDecidePlots([{ services: 100, nodes: 3, cpuMs: [0.29, 0.3, 0.5], wallMs: [0.33, 0.4, 1] }, { services: 1000, nodes: 10, cpuMs: [7.1, 8], wallMs: [27, 30] }], info)],
-    ['membership-sim', figures.membershipSimPlots([3, 5, 20].flatMap((members) => [0, 0.05].map((loss) => ({ members, loss, last: [480, 500, 530], first: [300, 310, 320] }))), info)],
-    ['membership', figures.membershipPlots(5, [547, 600, 804, 520], [600, 804], info)],
-    ['bgp', figures.bgpPlots([1000, 10_000].flatMap((n) => ['ironlb', 'gobgp', 'frr'].flatMap((sender) => [1, 2].map((k) => ({ sender, n, loadMs: n / 100 + k, withdrawMs: k === 1 ? 0 : 10, peakRssMb: 90 + k })))), info)],
-    ['bfd-jitter', figures.bfdJitterPlots([{ label: 'worker, idle', gapMinMs: 75, gapP50Ms: 89, gapMaxMs: 161, peerDowns: 0 }, { label: 'main thread, busy', gapMinMs: 40, gapP50Ms: 110, gapMaxMs: 428, peerDowns: 3 }], info)],
-    ['layer2', figures.layer2Plots({ kernel: { p50: [12, 18, 15], p99: [757, 700, 800] }, ironlb: { p50: [45, 62, 43], p99: [2500, 2000, 3000] } }, [{ setup: 'kernel', answered: [1, 1, 0.6] }, { setup: 'ironlb, 212 KB buffer (before)', answered: [0.71, 0.38, 0.97] }], '67,000/s for 2 s', info)],
-    ['layer2 flood only', figures.layer2Plots(undefined, [{ setup: 'kernel', answered: [1] }], '67,000/s for 2 s', info)],
-    ['failover', figures.failoverPlots({ 'L2, speaker killed': [530, 639, 464], 'BGP, speaker killed': [85, 312, 4], 'L2, link cut': [600], 'BGP, link cut': [] }, info)],
-    ['speaker-failover', figures.speakerFailoverPlots({ kill: [[539, 573], [754, 877], [NaN, 1095]], term: [[67, 118]] }, info)],
-    ['controller-throughput', figures.controllerThroughputPlots({ services: 2000, backlogPerS: 36, livePerS: 20, createsPerS: 53 }, info)],
-    ['cli', figures.cliPlots([{ command: 'ironlb --help', form: 'sources', wallMs: [125, 107, 168], targetMs: 150 }, { command: 'ironlb status', form: 'compiled', wallMs: [949, 737, 1300], targetMs: 700 }], info)],
-    ['compare', [{ file: 'performance-compare-l2.svg', svg: figures.compareFailoverSvg('L2', [{ failure: 'power-off', impl: 'ironlb', ms: 683 }, { failure: 'power-off', impl: 'metallb', ms: 5618 }, { failure: 'power-off', impl: 'metallb', ms: null }, { failure: 'graceful', impl: 'ironlb', ms: 0 }], ['power-off', 'graceful'], ['ironlb', 'metallb']) }]],
+    ['ipam', figures.drawFigure('ipamPlots', [1000, 10_000].flatMap((n) => ['IPv4, two /16 ranges', 'IPv6, /64 pool'].map((workload) => ({ workload, n, ironlb: { p50Ms: 0.003, p99Ms: 0.05 }, linear: { p50Ms: n / 1e5, p99Ms: n / 1e4 } }))), info)],
+    ['speaker-decide', figures.drawFigure('speakerDecidePlots', [{ services: 100, nodes: 3, cpuMs: [0.29, 0.3, 0.5], wallMs: [0.33, 0.4, 1] }, { services: 1000, nodes: 10, cpuMs: [7.1, 8], wallMs: [27, 30] }], info)],
+    ['membership-sim', figures.drawFigure('membershipSimPlots', [3, 5, 20].flatMap((members) => [0, 0.05].map((loss) => ({ members, loss, last: [480, 500, 530], first: [300, 310, 320] }))), info)],
+    ['membership', figures.drawFigure('membershipPlots', 5, [547, 600, 804, 520], [600, 804], info)],
+    ['bgp', figures.drawFigure('bgpPlots', [1000, 10_000].flatMap((n) => ['ironlb', 'gobgp', 'frr'].flatMap((sender) => [1, 2].map((k) => ({ sender, n, loadMs: n / 100 + k, withdrawMs: k === 1 ? 0 : 10, peakRssMb: 90 + k })))), info)],
+    ['bfd-jitter', figures.drawFigure('bfdJitterPlots', [{ label: 'worker, idle', gapMinMs: 75, gapP50Ms: 89, gapMaxMs: 161, peerDowns: 0 }, { label: 'main thread, busy', gapMinMs: 40, gapP50Ms: 110, gapMaxMs: 428, peerDowns: 3 }], info)],
+    ['layer2', figures.drawFigure('layer2Plots', { kernel: { p50: [12, 18, 15], p99: [757, 700, 800] }, ironlb: { p50: [45, 62, 43], p99: [2500, 2000, 3000] } }, [{ setup: 'kernel', answered: [1, 1, 0.6] }, { setup: 'ironlb, 212 KB buffer (before)', answered: [0.71, 0.38, 0.97] }], '67,000/s for 2 s', info)],
+    ['layer2 flood only', figures.drawFigure('layer2Plots', undefined, [{ setup: 'kernel', answered: [1] }], '67,000/s for 2 s', info)],
+    ['failover', figures.drawFigure('failoverPlots', { 'L2, speaker killed': [530, 639, 464], 'BGP, speaker killed': [85, 312, 4], 'L2, link cut': [600], 'BGP, link cut': [] }, info)],
+    ['speaker-failover', figures.drawFigure('speakerFailoverPlots', { kill: [[539, 573], [754, 877], [NaN, 1095]], term: [[67, 118]] }, info)],
+    ['controller-throughput', figures.drawFigure('controllerThroughputPlots', { services: 2000, backlogPerS: 36, livePerS: 20, createsPerS: 53 }, info)],
+    ['cli', figures.drawFigure('cliPlots', [{ command: 'ironlb --help', form: 'sources', wallMs: [125, 107, 168], targetMs: 150 }, { command: 'ironlb status', form: 'compiled', wallMs: [949, 737, 1300], targetMs: 700 }], info)],
+    ['compare', figures.drawFigure('compareFailoverPlots', 'performance-compare-l2.svg', 'L2', [{ failure: 'power-off', impl: 'ironlb', ms: 683 }, { failure: 'power-off', impl: 'metallb', ms: 5618 }, { failure: 'power-off', impl: 'metallb', ms: null }, { failure: 'graceful', impl: 'ironlb', ms: 0 }], ['power-off', 'graceful'], ['ironlb', 'metallb'])],
   ];
   const docs: string[] = [];
   for (const [bench, ps] of plots) {
@@ -135,4 +135,20 @@ test("bench plots: each bench's plot function writes valid SVGs from a small fix
   assertSvg(docs);
   const files = plots.flatMap(([, ps]) => ps.map((p) => p.file));
   assert.equal(new Set(files).size, files.length - 1, 'one file name per figure (the layer2 flood-only case repeats one)');
+  const drawn = new Set(plots.flatMap(([, ps]) => ps.map((p) => figures.figureOf(p.svg)?.figure)));
+  assert.deepEqual([...drawn].sort(), Object.keys(figures.FIGURES).sort(), 'every figure function has a fixed data set here');
+  // bench/replot.ts: each SVG carries its data and draws again to the same bytes.
+  for (const [, ps] of plots) for (const p of ps) assert.equal(figures.redraw(p.svg, p.file), p.svg, p.file);
+});
+
+test('bench plots: figure data survives hostile text, and SVGs without it are left alone', () => {
+  const label = `</metadata><x>&amp; "'`;
+  const [p] = figures.drawFigure('cliPlots', [{ command: label, form: 'sources', wallMs: [1, 2, NaN], targetMs: 3 }], info);
+  assertSvg([p!.svg]);
+  const f = figures.figureOf(p!.svg)!;
+  assert.equal(f.figure, 'cliPlots');
+  assert.equal((f.args[0] as Array<{ command: string }>)[0]!.command, label);
+  assert.equal(figures.redraw(p!.svg, 'cli.svg'), p!.svg, 'NaN samples (null in JSON) are left out alike');
+  assert.equal(figures.redraw(rangeChart({ title: 't', rows: [{ label: 'a', min: 1, median: 1, max: 1 }], x: { label: 'x' } }), 'x.svg'), undefined);
+  assert.throws(() => figures.redraw(p!.svg, 'other.svg'), /figure cliPlots no longer draws other.svg/);
 });
