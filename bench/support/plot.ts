@@ -266,7 +266,7 @@ export function rangeChart(c: RangeChartSpec): string {
   const colour = colourOf(seriesNames, c.colors);
   const legend = [...new Set(seriesNames)].map((name) => ({ name, color: colour(name) }));
   const { out, y: top0 } = header(c, legend.length > 1 ? legend : [], W);
-  const labelW = Math.min(340, Math.max(...c.rows.map((r) => r.label.length)) * CHAR_W + 16);
+  const labelW = Math.min(420, Math.max(...c.rows.map((r) => r.label.length)) * CHAR_W + 16);
   const left = 10 + labelW;
   const right = W - 24;
   const rowH = 24;
