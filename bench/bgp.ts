@@ -122,23 +122,11 @@ async function startSender(name: SenderName, ns: Netns, n: number, self: string,
     await writeFile(file, mrtRib(FIRST, n, self, self, 65001));
     // The 3.10 CLI drops the last records when it exits before its stream drained: inject
     // again, skipping what arrived (`inject global FILE COUNT SKIP`), until all are there.
-    // gobgpd adds the paths after the CLI returns, so the count is read once it holds still
-    // (read at once under load, it was 990-998 of 1,000, and re-injecting the tail never caught up).
-    const count = async (): Promise<number> => (JSON.parse(await g.cli(['-j', 'global', 'rib', 'summary', '-a', 'ipv4'])) as { num_destination?: number }).num_destination ?? 0;
-    const settled = async (): Promise<number> => {
-      let last = -1;
-      for (let k = 0; k < 100; k++) {
-        const c = await count();
-        if (c === last || c === n) return c;
-        last = c;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      return last;
-    };
     let have = 0;
     for (let i = 0; i < 50 && have < n; i++) {
       await g.cli(['mrt', 'inject', 'global', file, String(n - have), String(have)], 300_000);
-      have = await settled();
+      const sum = JSON.parse(await g.cli(['-j', 'global', 'rib', 'summary', '-a', 'ipv4'])) as { num_destination?: number };
+      have = sum.num_destination ?? 0;
     }
     if (have !== n) throw new Error(`GoBGP holds ${have} routes after MRT inject, wanted ${n}`);
     return { pid: g.pid, withdrawAll: async () => { await g.cli(['global', 'rib', '-a', 'ipv4', 'del', 'all'], 300_000); }, stop: () => g.stop() };
