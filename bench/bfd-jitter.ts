@@ -1,7 +1,8 @@
 // BFD transmit jitter with a busy, GC-heavy main thread: sessions in the worker (BfdManager) versus
 // the same engine on the main thread. The receiving peer is a separate process with an idle event
 // loop that timestamps arrivals, so the figures are what a router would see.
-//   node bench/bfd-jitter.ts [--seconds 8] [--busy-ms 50]
+//   node bench/bfd-jitter.ts [--seconds 8] [--busy-ms 50] [--plots DIR]
+// Plot: DIR/bfd-jitter.svg, the gaps per case (default docs/img/perf; --plots '' for none).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -9,12 +10,15 @@ import { BfdEngine } from '../src/bfd/engine.ts';
 import { BfdManager } from '../src/bfd/manager.ts';
 import { selectTransport } from '../src/bfd/native-transport.ts';
 import { dgramTransport, type BfdTransport } from '../src/bfd/transport.ts';
+import { drawFigure, type BfdJitterRow } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '8' },
     'busy-ms': { type: 'string', default: '50' },
     receiver: { type: 'string' },
+    ...plotsOption,
   },
 });
 const profile = { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 };
@@ -38,12 +42,14 @@ if (args.receiver !== undefined) {
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'reset') { arrivals.length = 0; downs = 0; return; }
     const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!).sort((a, b) => a - b);
-    console.log(JSON.stringify({ packets: arrivals.length, p50: quantile(gaps, 0.5), p99: quantile(gaps, 0.99), max: gaps.at(-1) ?? NaN, over300: gaps.filter((g) => g > 300).length, downs }));
+    console.log(JSON.stringify({ packets: arrivals.length, min: gaps[0] ?? NaN, p50: quantile(gaps, 0.5), p99: quantile(gaps, 0.99), max: gaps.at(-1) ?? NaN, over300: gaps.filter((g) => g > 300).length, downs }));
     void engine.close().then(() => process.exit(0));
   });
 } else {
   const seconds = Number(args.seconds);
   const busyMs = Number(args['busy-ms']);
+  const info = startRun();
+  const plotRows: BfdJitterRow[] = [];
 
   /** Allocation-heavy busy work in `busyMs` slices; a retained ring keeps the old generation churning. */
   function startLoad(): () => void {
@@ -102,7 +108,8 @@ if (args.receiver !== undefined) {
     await close();
     child.kill();
     const f = (n: number | undefined): string => (n ?? NaN).toFixed(1);
-    return { mode, load: busy ? `busy ${busyMs} ms slices + GC` : 'idle', packets: stats.packets!, 'gap p50 ms': f(stats.p50), 'gap p99 ms': f(stats.p99), 'gap max ms': f(stats.max), 'gaps > 300 ms': stats.over300!, 'peer Downs': stats.downs!,
+    plotRows.push({ label: `${mode === 'worker' ? 'sessions in the worker' : 'sessions on the main thread'}, ${busy ? `main thread busy (${busyMs} ms slices + GC)` : 'main thread idle'}`, gapMinMs: stats.min!, gapP50Ms: stats.p50!, gapMaxMs: stats.max!, peerDowns: stats.downs! });
+    return { mode, load: busy ? `busy ${busyMs} ms slices + GC` : 'idle', packets: stats.packets!, 'gap min ms': f(stats.min), 'gap p50 ms': f(stats.p50), 'gap p99 ms': f(stats.p99), 'gap max ms': f(stats.max), 'gaps > 300 ms': stats.over300!, 'peer Downs': stats.downs!,
       // Sender-side: how late our own timer fired (max over the whole run, count during the load).
       'tx late max ms': f(lateAfter?.maxMs), 'tx late > 50 ms': (lateAfter?.over50ms ?? 0) - (lateBefore?.over50ms ?? 0) };
   }
@@ -112,5 +119,6 @@ if (args.receiver !== undefined) {
   rows.push(await run('worker', true));
   rows.push(await run('main', true));
   console.table(rows);
+  writePlots(args.plots, drawFigure('bfdJitterPlots', plotRows, endRun(info)));
   process.exit(0);
 }

@@ -6,6 +6,9 @@
 //
 // Usage (root): node bench/bgp.ts [--sizes 1000,10000,100000] [--repeats 3]
 //               [--senders ironlb,gobgp,frr,frr-coalesce] [--ironlb-node-args="..."] [--json FILE]
+//               [--plots DIR]   (DIR/bgp-load.svg, bgp-withdraw.svg, bgp-rss.svg; default
+//               docs/img/perf, --plots '' for none)
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbg; must start with ilb).
 // "ironlb" runs compiled JavaScript (tsc -p tsconfig.build.json, into a temp dir), the form the
 // container image runs; "ironlb-ts" the TypeScript sources (Node's type stripping costs ~30 MB).
 // --ironlb-node-args="...": Node.js options for both, e.g. --ironlb-node-args=--max-semi-space-size=1.
@@ -21,6 +24,8 @@ import { withNamespaces, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { Bird, Frr, Gobgp, IronlbSpeaker, link, type DaemonConfig, type SpeakerProcess } from '../test/support/peers/index.ts';
 import { mrtRib, nthAddress } from './bgp-mrt.ts';
+import { drawFigure, type RunInfo } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 const SENDERS = ['ironlb', 'ironlb-ts', 'gobgp', 'frr', 'frr-coalesce'] as const;
 type SenderName = (typeof SENDERS)[number];
@@ -148,7 +153,7 @@ async function establishedAt(bird: Bird): Promise<number | undefined> {
 }
 
 async function oneRun(name: SenderName, n: number, net: number): Promise<RunResult> {
-  return withNamespaces('ilbg', 2, async ([r, s]) => {
+  return withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbg', 2, async ([r, s]) => {
     const l = await link(r!, s!, net);
     let sender: Sender | undefined;
     let bird: Bird | undefined;
@@ -248,8 +253,10 @@ async function main(): Promise<void> {
       senders: { type: 'string', default: 'ironlb,gobgp,frr,frr-coalesce' },
       'ironlb-node-args': { type: 'string', default: '' },
       json: { type: 'string' },
+      ...plotsOption,
     },
   });
+  const info = startRun();
   const sizes = values.sizes.split(',').map(Number);
   const repeats = Number(values.repeats);
   const senders = values.senders.split(',') as SenderName[];
@@ -259,13 +266,13 @@ async function main(): Promise<void> {
   if (build) ironlbProcess.ironlb = { script: join(build, 'test/support/peers/ironlb-child.js'), nodeArgs };
   ironlbProcess['ironlb-ts'] = { nodeArgs };
   try {
-    await runAll(sizes, repeats, senders, values.json);
+    await runAll(sizes, repeats, senders, values.json, values.plots, info);
   } finally {
     if (build) await rm(build, { recursive: true, force: true });
   }
 }
 
-async function runAll(sizes: number[], repeats: number, senders: SenderName[], json: string | undefined): Promise<void> {
+async function runAll(sizes: number[], repeats: number, senders: SenderName[], json: string | undefined, plots: string, info: RunInfo): Promise<void> {
   const results: RunResult[] = [];
   let net = 60;
   // Interleave senders within each repeat, so a burst of load on the shared machine hits all.
@@ -279,6 +286,7 @@ async function runAll(sizes: number[], repeats: number, senders: SenderName[], j
     }
   }
   console.log(summarize(results));
+  writePlots(plots, drawFigure('bgpPlots', results, endRun(info)));
   if (json) await writeFile(json, JSON.stringify(results, null, 1) + '\n');
 }
 

@@ -2,7 +2,8 @@
 // `ironlb --help` and of `ironlb status` against a real control plane with ironlb installed and a
 // few Services, as the sources run (bin/ironlb) and compiled (dist/, as the image runs).
 // Targets on a quiet machine: help under 150 ms, status under 700 ms.
-// Usage: node bench/cli.ts [--runs N]
+// Usage: node bench/cli.ts [--runs N] [--plots DIR]
+// Plot: DIR/cli.svg, wall time per command and form with its target (default docs/img/perf; '' for none).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -10,8 +11,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startTestApiServer } from '../test/support/apiserver.ts';
 import { ROOT } from '../testbed/tools.ts';
+import { drawFigure, type CliRow } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, ...plotsOption } });
+const info = startRun();
+const plotRows: CliRow[] = [];
 const runs = Math.max(3, Math.min(200, Number(values.runs)));
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): { wallMs: number; cpuMs: number } {
@@ -44,12 +49,12 @@ try {
     await api.core.createNamespacedService({ namespace: 'default', body: { metadata: { name: `svc-${i}` }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'x' } } } });
   }
   const env = { ...process.env, KUBECONFIG: api.kubeconfigPath };
-  const forms: Array<[string, string, string[]]> = [
-    ['sources (bin/ironlb)', join(ROOT, 'bin/ironlb'), []],
-    ['compiled (node dist/cli/main.js)', process.execPath, [join(ROOT, 'dist/cli/main.js')]],
+  const forms: Array<[string, string, string[], string]> = [
+    ['sources (bin/ironlb)', join(ROOT, 'bin/ironlb'), [], 'sources'],
+    ['compiled (node dist/cli/main.js)', process.execPath, [join(ROOT, 'dist/cli/main.js')], 'compiled'],
   ];
   const lines = ['| command | wall p50 ms | wall range ms | CPU p50 ms | target ms | |', '|---|---|---|---|---|---|'];
-  for (const [form, cmd, pre] of forms) {
+  for (const [form, cmd, pre, short] of forms) {
     const help: Array<{ wallMs: number; cpuMs: number }> = [];
     const status: Array<{ wallMs: number; cpuMs: number }> = [];
     // Interleaved, so that load on the machine hits both alike.
@@ -58,7 +63,9 @@ try {
       status.push(timed(cmd, [...pre, 'status'], env));
     }
     lines.push(row(`ironlb --help, ${form}`, help, 150), row(`ironlb status, ${form}`, status, 700));
+    plotRows.push({ command: 'ironlb --help', form: short, wallMs: help.map((x) => x.wallMs), targetMs: 150 }, { command: 'ironlb status', form: short, wallMs: status.map((x) => x.wallMs), targetMs: 700 });
   }
+  writePlots(values.plots, drawFigure('cliPlots', plotRows, endRun(info)));
   process.stdout.write(`${lines.join('\n')}\n\n${runs} runs each; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Node ${process.version}\n`);
 } finally {
   await api.close();

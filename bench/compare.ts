@@ -32,6 +32,7 @@ import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { ensurePeersBuilt, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { nsExec } from '../testbed/lab/proc.ts';
+import { drawFigure } from './support/figures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -408,28 +409,11 @@ function failoverTable(title: string, samples: FailoverSample[], note: string): 
   return l.join('\n');
 }
 
-/** A strip plot: one dot per round, one row per (failure, implementation), log-scaled time axis. */
-function failoverSvg(title: string, samples: FailoverSample[]): string {
-  const rowsOut = FAILURES.flatMap((f) => impls.map((i) => ({ f, i, xs: samples.filter((s) => s.failure === f && s.impl === i && s.ms !== null).map((s) => s.ms!) }))).filter((r) => r.xs.length);
-  const W = 720; const left = 190; const rowH = 22; const top = 30; const H = top + rowsOut.length * rowH + 40;
-  const all = rowsOut.flatMap((r) => r.xs);
-  const lo = Math.max(1, Math.min(...all, 10)); const hi = Math.max(...all, 1000);
-  const x = (ms: number): number => left + ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (W - left - 20);
-  const color: Record<string, string> = { ironlb: '#1f77b4', metallb: '#d62728', 'kube-vip': '#2ca02c' };
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<text x="10" y="18" font-weight="bold">${title}</text>`];
-  rowsOut.forEach((r, k) => {
-    const y = top + k * rowH + rowH / 2;
-    out.push(`<text x="10" y="${y + 4}">${r.f} · ${r.i}</text>`, `<line x1="${left}" y1="${y}" x2="${W - 20}" y2="${y}" stroke="#eee"/>`);
-    for (const v of r.xs) out.push(`<circle cx="${x(v).toFixed(1)}" cy="${y}" r="4" fill="${color[r.i] ?? '#555'}" fill-opacity="0.7"><title>${v} ms</title></circle>`);
-    out.push(`<line x1="${x(median(r.xs)).toFixed(1)}" y1="${y - 8}" x2="${x(median(r.xs)).toFixed(1)}" y2="${y + 8}" stroke="#000"/>`);
-  });
-  const axisY = top + rowsOut.length * rowH + 10;
-  for (let d = Math.ceil(Math.log10(lo)); d <= Math.floor(Math.log10(hi)); d++) {
-    const v = 10 ** d;
-    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top}" x2="${x(v).toFixed(1)}" y2="${axisY}" stroke="#ccc"/>`, `<text x="${x(v).toFixed(1)}" y="${axisY + 14}" text-anchor="middle">${v >= 1000 ? `${v / 1000} s` : `${v} ms`}</text>`);
-  }
-  out.push('</svg>');
-  return out.join('\n');
+/** The per-round plot of a failover row (bench/support/figures.ts), with this run's provenance. */
+function failoverSvg(file: string, title: string, samples: FailoverSample[], r: Report): string {
+  const info = { command: r.command, date: r.startedAt.slice(0, 10), loadStart: r.machine.loadavgStart[0] ?? NaN, ...(r.machine.loadavgEnd ? { loadEnd: r.machine.loadavgEnd[0] } : {}) };
+  const data = samples.map((s) => ({ failure: s.failure, impl: s.impl, ms: s.ms }));
+  return drawFigure('compareFailoverPlots', file, title, data, FAILURES, impls, info)[0]!.svg;
 }
 
 function markdown(r: Report): string {
@@ -497,8 +481,9 @@ function writeDocs(file: string, r: Report): void {
   const next = cur.includes(BEGIN) && cur.includes(END) ? cur.slice(0, cur.indexOf(BEGIN)) + section + cur.slice(cur.indexOf(END) + END.length) : `${cur.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
   const dir = join(file, '..');
-  if (r.l2.length) writeFileSync(join(dir, 'performance-compare-l2.svg'), failoverSvg('Layer 2 failover: client-observed outage per round (log scale; bar = median)', r.l2));
-  if (r.bgp.length) writeFileSync(join(dir, 'performance-compare-bgp.svg'), failoverSvg('BGP failover: until the router drops the node, per round (log scale; bar = median)', r.bgp));
+  // A row where no round recovered has nothing to plot (the table says so).
+  if (r.l2.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-l2.svg'), failoverSvg('performance-compare-l2.svg', 'Layer 2 failover: client-observed outage', r.l2, r));
+  if (r.bgp.some((s) => s.ms !== null)) writeFileSync(join(dir, 'performance-compare-bgp.svg'), failoverSvg('performance-compare-bgp.svg', 'BGP failover: until the router drops the failed node', r.bgp, r));
 }
 
 // ---- main ----------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@
 // rate in the same run: the ceiling for the live scenario, where creates and the controller's
 // writes share it. Writes per Service are counted with a watch (MODIFIED events of the backlog's
 // Services) and by listing the Events written.
-// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live]
+// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live] [--plots DIR]
+// Plot: DIR/controller-throughput.svg, Services/s beside the API server's create rate (default
+// docs/img/perf; --plots '' for none).
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Watch, type V1Service } from '@kubernetes/client-node';
@@ -18,8 +20,11 @@ import { componentClients, startTestApiServer } from '../test/support/apiserver.
 import { Controller, CONTROLLER_RATE_LIMIT } from '../src/controller/index.ts';
 import { DEFAULT_NAMESPACE } from '../src/api/index.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
+import { drawFigure } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, ...plotsOption } });
+const info = startRun();
 const N = Math.max(100, Math.min(100_000, Number(values.services)));
 const CONCURRENCY = Math.max(1, Number(values.concurrency));
 
@@ -104,6 +109,7 @@ try {
   results.push(`| backlog: ${N} Services, controller starts | ${backlogMs} | ${((N / backlogMs) * 1000).toFixed(0)} | ${cpuMsB.toFixed(0)} (${(cpuMsB / N).toFixed(2)} per Service) | ${(modified / N).toFixed(2)} Service writes + ${(events / N).toFixed(2)} Events per Service | ${loadBacklog} |`);
 
   // Live.
+  let livePerS: number | undefined;
   if (values['no-live']) results.push('| live: not run (--no-live) | | | | | |');
   else {
     const cpu1 = process.cpuUsage();
@@ -113,9 +119,11 @@ try {
     await until(c, 2 * N, 600_000);
     const liveMs = Date.now() - t;
     const cpuL = process.cpuUsage(cpu1);
+    livePerS = (N / liveMs) * 1000;
     results.push(`| live: ${N} Services created while it runs (creates took ${createdMs} ms) | ${liveMs} | ${((N / liveMs) * 1000).toFixed(0)} | ${((cpuL.user + cpuL.system) / 1000).toFixed(0)} (creates included) | | ${load()} |`);
   }
   await c.stop();
+  writePlots(values.plots, drawFigure('controllerThroughputPlots', { services: N, backlogPerS: (N / backlogMs) * 1000, ...(livePerS !== undefined ? { livePerS } : {}), createsPerS: (N / seedMs) * 1000 }, endRun(info)));
   process.stdout.write(
     `| scenario | ms until all have addresses | Services/s | CPU ms (this process) | API writes | load average at the end |\n|---|---|---|---|---|---|\n${results.join('\n')}\n\n` +
       `write concurrency ${CONCURRENCY}; creates retried after 429/5xx: ${retries}; seeding ${N} Services took ${seedMs} ms (${((N / seedMs) * 1000).toFixed(0)}/s, 32 in flight: the API server's own create rate in this run); ` +

@@ -2,7 +2,8 @@
 // allocation p50/p99 latency and heap per Service, beside a linear-scan reference allocator (the
 // MetalLB approach: walk the pool from its first address until one is not in use) and the ratio.
 //
-// Run: node bench/ipam.ts [--quick]     (--quick: 1k and 10k only)
+// Run: node bench/ipam.ts [--quick] [--plots DIR]     (--quick: 1k and 10k only)
+// Plot: DIR/ipam-allocation.svg (default docs/img/perf; --plots '' for none).
 //
 // The reference is O(addresses in use) per allocation, so a full 100k run would take minutes of
 // CPU on a shared machine; at 100k it is measured on a uniform sample of allocations (each timed
@@ -11,8 +12,11 @@
 // full run's.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
+import { parseArgs } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { Allocator, type Family, type PoolSpec } from '../src/ipam/index.ts';
+import { drawFigure, type IpamRow } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -156,7 +160,10 @@ function benchLinear(w: Workload, n: number, samples: number): Result {
 const us = (ms: number): string => `${(ms * 1000).toFixed(2)} µs`;
 const pad = (s: string, w: number): string => s.padStart(w);
 
-const sizes = process.argv.includes('--quick') ? [1_000, 10_000] : [1_000, 10_000, 100_000];
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, ...plotsOption } });
+const run = startRun();
+const plotRows: IpamRow[] = [];
+const sizes = args.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
 console.log(`node ${process.version}, ${process.arch}; per-allocation latency and retained heap per Service`);
 console.log(
   ['workload'.padEnd(22), pad('N', 7), pad('ironlb p50', 12), pad('p99', 12), pad('B/svc', 7), pad('linear p50', 13), pad('p99', 13), pad('B/svc', 7), pad('p50 ×', 9), pad('p99 ×', 9), '  linear timed'].join(' '),
@@ -167,6 +174,7 @@ for (const w of workloads) {
     benchIronlb(w, 500);
     const mine = benchIronlb(w, n);
     const ref = benchLinear(w, n, n <= 10_000 ? n : 2_000);
+    plotRows.push({ workload: w.label, n, ironlb: { p50Ms: mine.p50, p99Ms: mine.p99 }, linear: { p50Ms: ref.p50, p99Ms: ref.p99 } });
     console.log(
       [
         w.label.padEnd(22),
@@ -184,3 +192,4 @@ for (const w of workloads) {
     );
   }
 }
+writePlots(args.plots, drawFigure('ipamPlots', plotRows, endRun(run)));

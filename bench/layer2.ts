@@ -10,17 +10,26 @@
 // the kernel reports it: net.core.rmem_default) and ironlb with its default now (4 MiB asked).
 //   node bench/layer2.ts [pingpongCount=2000] [rateSeconds=3] [runs=3] [floodRate=67000] [floodSeconds=2]
 // pingpongCount=0 skips the latency/rate part; floodRate=0 skips the flood.
+// Plots: DIR/layer2-arp-latency.svg and DIR/layer2-flood.svg (--plots DIR, default docs/img/perf;
+// --plots '' for none). IRONLB_NETNS_PREFIX=ilbX names the namespaces (default ilbl).
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { withNamespaces, veth, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { AgentProcess } from '../src/layer2/agent-process.ts';
+import { drawFigure, type Layer2Flood, type Layer2Latency } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const count = Number(process.argv[2] ?? 2000);
-const seconds = Number(process.argv[3] ?? 3);
-const runs = Number(process.argv[4] ?? 3);
-const floodRate = Number(process.argv[5] ?? 67_000);
-const floodSeconds = Number(process.argv[6] ?? 2);
+const { values: args, positionals } = parseArgs({ allowPositionals: true, options: plotsOption });
+const count = Number(positionals[0] ?? 2000);
+const seconds = Number(positionals[1] ?? 3);
+const runs = Number(positionals[2] ?? 3);
+const floodRate = Number(positionals[3] ?? 67_000);
+const floodSeconds = Number(positionals[4] ?? 2);
+const info = startRun();
+let latencyPlot: Layer2Latency | undefined;
+const floodPlot: Layer2Flood[] = [];
 const nativeIndex = fileURLToPath(new URL('../src/native/index.ts', import.meta.url));
 const arpTs = fileURLToPath(new URL('../src/layer2/arp.ts', import.meta.url));
 const ethTs = fileURLToPath(new URL('../src/layer2/ethernet.ts', import.meta.url));
@@ -114,7 +123,7 @@ async function agentMetrics(agent: AgentProcess): Promise<string> {
   return (await waitFor(() => agent.find((e) => e.event === 'metrics', from), { what: 'metrics' })).text as string;
 }
 
-await withNamespaces('ilbl', 2, async ([node, client]) => {
+await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbl', 2, async ([node, client]) => {
   await veth(node!, 'eth0', client!, 'eth0');
   await node!.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.all.arp_ignore=1']);
   await node!.ip('addr', 'add', `${KERNEL_IP}/24`, 'dev', 'eth0');
@@ -141,6 +150,7 @@ await withNamespaces('ilbl', 2, async ([node, client]) => {
   }
   if (floodRate > 0) await flood(client!, startAgent);
 });
+writePlots(args.plots, drawFigure('layer2Plots', latencyPlot, floodPlot, `${floodRate.toLocaleString('en')}/s for ${floodSeconds} s`, endRun(info)));
 
 /** Latency one request at a time, then replies/s with 32 outstanding; kernel vs ironlb, alternating. */
 async function latencyAndRate(client: Netns): Promise<void> {
@@ -160,6 +170,8 @@ async function latencyAndRate(client: Netns): Promise<void> {
   });
   const k = row('kernel');
   const i = row('ironlb');
+  const per = (who: 'kernel' | 'ironlb') => ({ p50: results[who].map((x) => x.p50), p99: results[who].map((x) => x.p99) });
+  latencyPlot = { kernel: per('kernel'), ironlb: per('ironlb') };
   const fmt = (x: number): string => x.toFixed(0).padStart(8);
   console.log(`ARP over veth, ${count} ping-pong requests and ${seconds} s at window 32, median of ${runs} runs (ranges: kernel p50 ${results.kernel.map((x) => x.p50.toFixed(0)).join('/')} µs, ironlb p50 ${results.ironlb.map((x) => x.p50.toFixed(0)).join('/')} µs)`);
   console.log('responder   p50 µs   p99 µs   replies/s   lost');
@@ -224,6 +236,7 @@ async function flood(client: Netns, startAgent: (opts: Record<string, unknown>) 
   console.log('responder                                answered   offered/s   dropped by kernel (buffer full)   SO_RCVBUF');
   for (const [name, list] of rows) {
     const ans = list.map((x) => x.answered);
+    floodPlot.push({ setup: name, answered: ans });
     console.log(`${name.padEnd(40)} ${(median(ans) * 100).toFixed(1).padStart(6)} %  ${median(list.map((x) => x.offered)).toFixed(0).padStart(9)}   ${Number.isNaN(list[0]!.drops) ? '-'.padStart(10) : median(list.map((x) => x.drops)).toFixed(0).padStart(10)}   ${Number.isNaN(list[0]!.rcvbuf) ? '-' : list[0]!.rcvbuf}`);
     console.log(`  runs: ${list.map((x) => `${(x.answered * 100).toFixed(1)} % at ${x.offered.toFixed(0)}/s [${x.load}]`).join('; ')}`);
   }

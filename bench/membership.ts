@@ -1,11 +1,16 @@
 // Membership benchmark on real UDP: detection time distribution over repeated kills, and the
 // message rate per member. Each member is a separate process in its own network namespace.
-//   node bench/membership.ts [--members 5] [--kills 20]
+//   node bench/membership.ts [--members 5] [--kills 20] [--plots DIR]
+// Plot: DIR/membership.svg, the detection times (default docs/img/perf; --plots '' for none).
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbm; must start with ilb).
 // Prints a summary and a JSON line; figures go to docs/performance.md ("Membership").
 import { parseArgs } from 'node:util';
 import { AgentCluster, STARTUP_MS } from './membership-cluster.ts';
+import { drawFigure } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { members: { type: 'string', default: '5' }, kills: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { members: { type: 'string', default: '5' }, kills: { type: 'string', default: '20' }, ...plotsOption } });
+const info = startRun();
 const size = Number(values.members);
 const kills = Number(values.kills);
 
@@ -14,7 +19,7 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
-const c = await AgentCluster.create({ prefix: 'ilbm', size, subnet: '10.79.0' });
+const c = await AgentCluster.create({ prefix: process.env.IRONLB_NETNS_PREFIX ?? 'ilbm', size, subnet: '10.79.0' });
 try {
   const names = c.agents.map((a) => a.name);
   await c.waitViews(c.agents, names, STARTUP_MS, 'initial convergence');
@@ -65,6 +70,7 @@ try {
   console.log(`false failovers (members declared down that were not killed): ${result.falseFailovers}`);
   console.log(`steady state per member: ${result.messagesPerSecondPerMember.sent} messages/s sent, ${result.messagesPerSecondPerMember.received} received`);
   console.log(JSON.stringify(result));
+  writePlots(values.plots, drawFigure('membershipPlots', size, allObservers, lastObserver, endRun(info)));
 } finally {
   await c.destroy();
 }

@@ -1,8 +1,21 @@
 // decide() cost: one speaker's decision for S services on N nodes (Layer 2 and BGP advertisements,
 // three peers), the work done on every coalesced change. Pure, in-process.
 // Wall time includes waiting for a core on a shared machine; CPU time is the decision's own cost.
-// Usage: node bench/speaker-decide.ts
+// Usage: node bench/speaker-decide.ts [--sizes 100x3,1000x10,5000x50] [--plots DIR]
+//   --sizes: Services x nodes per row. Plot: DIR/speaker-decide.svg (default docs/img/perf; '' for none).
+import { parseArgs } from 'node:util';
 import { decide, type DecideInput, type NodeFacts, type ServiceFacts } from '../src/speaker/decide.ts';
+import { drawFigure, type DecideRow } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
+
+const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '100x3,1000x10,5000x50' }, ...plotsOption } });
+const sizes = args.sizes.split(',').map((p) => {
+  const [s, n] = p.split('x').map(Number);
+  if (!Number.isInteger(s) || !Number.isInteger(n) || s! < 1 || n! < 1) throw new Error(`--sizes wants SERVICESxNODES,..., e.g. 100x3,1000x10; got "${p}"`);
+  return [s!, n!] as const;
+});
+const run = startRun();
+const plotRows: DecideRow[] = [];
 
 function input(services: number, nodes: number): DecideInput {
   const ns: NodeFacts[] = Array.from({ length: nodes }, (_, i) => ({ name: `node-${i}`, labels: { 'kubernetes.io/hostname': `node-${i}`, zone: `z${i % 3}` }, networkUnavailable: false, subnets: ['10.0.0.0/16'] }));
@@ -26,7 +39,7 @@ function input(services: number, nodes: number): DecideInput {
   };
 }
 
-for (const [s, n] of [[100, 3], [1000, 10], [5000, 50]] as const) {
+for (const [s, n] of sizes) {
   const inp = input(s, n);
   decide(inp); // warm the hash cache, as a running speaker has
   const times: number[] = [];
@@ -44,5 +57,7 @@ for (const [s, n] of [[100, 3], [1000, 10], [5000, 50]] as const) {
   times.sort((a, b) => a - b);
   const p = (q: number) => (times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN).toFixed(2);
   const c50 = (cpu[Math.floor(cpu.length / 2)] ?? NaN).toFixed(2);
+  plotRows.push({ services: s, nodes: n, cpuMs: cpu, wallMs: times });
   console.log(`${s} services, ${n} nodes: decide wall p50 ${p(0.5)} ms, p99 ${p(0.99)} ms; CPU p50 ${c50} ms (${times.length} runs)`);
 }
+writePlots(args.plots, drawFigure('speakerDecidePlots', plotRows, endRun(run)));

@@ -3,12 +3,17 @@
 //   - SIGKILL of the Layer 2 owner → first TCP answer from another node (requests every 20 ms)
 //   - SIGTERM of the owner (graceful handover) → same
 //   - spread of 30 services over 3 nodes, and the speaker's decision time
-// Usage: node bench/speaker-failover.ts [--rounds N]   (root; about 2-4 minutes on a busy machine)
+// Usage: node bench/speaker-failover.ts [--rounds N] [--plots DIR]   (root; about 2-4 minutes on a busy machine)
+// Plot: DIR/speaker-failover.svg, the rounds per signal (default docs/img/perf; '' for none).
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbs; must start with ilb).
 import { parseArgs } from 'node:util';
 import { SpeakerCluster, type SpeakerNode } from '../test/support/speaker-cluster.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { drawFigure } from './support/figures.ts';
+import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, ...plotsOption } });
+const info = startRun();
 const rounds = Number(values.rounds);
 const VIP = '10.85.0.100';
 
@@ -52,7 +57,7 @@ async function round(c: SpeakerCluster, signal: 'SIGKILL' | 'SIGTERM'): Promise<
   }
 }
 
-const c = await SpeakerCluster.create({ prefix: 'ilbs', nodes: 3, net: 85, client: true, localVips: [VIP] });
+const c = await SpeakerCluster.create({ prefix: process.env.IRONLB_NETNS_PREFIX ?? 'ilbs', nodes: 3, net: 85, client: true, localVips: [VIP] });
 try {
   await c.apply('IPPool', 'p1', { addresses: ['10.85.0.100-10.85.0.199'] });
   await c.apply('L2Advertisement', 'l2', {});
@@ -84,6 +89,7 @@ try {
   for (let i = 0; i < rounds; i++) kill.push(await round(c, 'SIGKILL'));
   for (let i = 0; i < Math.max(1, Math.floor(rounds / 2)); i++) term.push(await round(c, 'SIGTERM'));
   console.log(`SIGKILL of the owner → new owner announces: ${stats(kill.map((x) => x[0]))}; TCP answered again: ${stats(kill.map((x) => x[1]))}`);
+  writePlots(values.plots, drawFigure('speakerFailoverPlots', { kill, term }, endRun(info)));
   console.log(`SIGTERM of the owner (handover) → new owner announces: ${stats(term.map((x) => x[0]).filter((x) => !Number.isNaN(x)))}; TCP answered again: ${stats(term.map((x) => x[1]))}`);
 } finally {
   await c.destroy();
