@@ -167,7 +167,7 @@ export class Session {
   /** A new neighbour was learned: a session waiting to connect tries now rather than after its backoff. */
   private connectNow(): void {
     const m = this.main.fsm;
-    if (m.stopped || this.fsmCfg.passive || this.main.connecting) return;
+    if (m.stopped || this.fsmCfg.passive || this.main.connecting || this.main.socket) return;
     if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;

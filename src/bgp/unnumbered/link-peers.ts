@@ -102,7 +102,8 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
     if (this.heard.size > MAX_NEIGHBOURS) this.heard.delete(this.heard.keys().next().value as string);
     if (!known) {
       this.log.info({ neighbour: address }, `BGP unnumbered: neighbour ${address} on ${this.ifname}`);
-      this.emit('change');
+      // Later, not inside the caller (which may be attaching the very connection that taught us).
+      setImmediate(() => this.emit('change'));
     }
   }
 
