@@ -3,7 +3,7 @@
 import type net from 'node:net';
 import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SAFI_UNICAST, notificationName } from './codec/constants.ts';
 import { BgpError } from './codec/errors.ts';
-import { emptyCapabilities, peerFamilies, type Capabilities } from './codec/capabilities.ts';
+import { emptyCapabilities, ipv4OverIpv6, peerFamilies, type Capabilities } from './codec/capabilities.ts';
 import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, encodeOpen, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
 import { parseAddress } from './codec/prefix.ts';
 import type { DecodeContext } from './codec/attributes.ts';
@@ -738,7 +738,7 @@ export class Session {
       // A link-local source comes with its scope ("fe80::1%eth0"): the bytes are the address.
       localAddress: parseAddress(local.split('%')[0] as string),
     };
-    if (this.ipv6Session && caps.extendedNextHop?.some((x) => x.afi === Afi.IPV4 && x.safi === SAFI_UNICAST && x.nextHopAfi === Afi.IPV6)) {
+    if (this.ipv6Session && ipv4OverIpv6(caps.extendedNextHop)) {
       ctx.ipv4WithIpv6NextHop = true;
     }
     if (this.cfg.interface !== undefined) {

@@ -75,6 +75,14 @@ export function encodeRouterSolicitation(mac: Buffer, src: string): Buffer {
  * Null for anything else; never throws.
  */
 export function decodeRouterMessage(f: Buffer): RouterMessage | null {
+  try {
+    return decodeUnsafe(f);
+  } catch {
+    return null;
+  }
+}
+
+function decodeUnsafe(f: Buffer): RouterMessage | null {
   const eth = decodeEthernet(f);
   if (!eth || eth.ethertype !== ETHERTYPE_IPV6) return null;
   const ip = ETH_HEADER_LEN;
