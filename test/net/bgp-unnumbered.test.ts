@@ -91,5 +91,40 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
   });
 }
 
+test('BGP unnumbered with FRR: the router gets a new link-local address; the session comes back to the new address', async () => {
+  await withNamespaces('ilbu', 2, async ([a, b]) => {
+    await veth(a!, 'eth0', b!, 'eth0');
+    const [llA, llB] = [await linkLocal(a!, 'eth0'), await linkLocal(b!, 'eth0')];
+    const net = 193;
+    const v4 = `10.${net}.1.1/32`;
+    let d: PeerDaemon | undefined;
+    let s: IronlbSpeaker | undefined;
+    try {
+      d = await startDaemon('frr', a!, {
+        asn: 65000, routerId: `10.${net}.255.1`, localAddress: '::',
+        neighbors: [{ address: llB, interface: 'eth0', asn: 65001, families: ['ipv4', 'ipv6'], holdTime: 6 }],
+      }, { frr: { zebra: true } });
+      s = await IronlbSpeaker.start(b!, { routerId: `10.${net}.255.2` });
+      await s.addPeer(peerFromCrd('tor', { interface: 'eth0', dynamicASN: 'external', holdTime: '6s', keepaliveTime: '2s' }, `10.${net}.255.2`), new Map([[v4, {}]]));
+      await s.established('tor', 30_000);
+      assert.equal((await s.peerStatus('tor')).peerAddress, `${llA}%eth0`);
+      // The router's side of the link changes its address (a replaced router, a new MAC).
+      const fresh = 'fe80::a:193';
+      await a!.ip('-6', 'addr', 'add', `${fresh}/64`, 'dev', 'eth0', 'nodad');
+      await a!.ip('-6', 'addr', 'del', `${llA}/64`, 'dev', 'eth0');
+      await waitFor(async () => {
+        const st = await s!.peerStatus('tor');
+        return st.state === 'Established' && st.peerAddress === `${fresh}%eth0`;
+      }, { what: `session re-established with the router's new address ${fresh}`, timeoutMs: 60_000, intervalMs: 200 });
+      await waitFor(async () => (await a!.ip('-4', 'route', 'show', v4.replace('/32', ''))).includes(`via inet6 ${llB} dev eth0`), { what: `${v4} installed again`, timeoutMs: 20_000 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- frr:\n${d?.output().slice(-2500)}\n--- ironlb:\n${s?.output().slice(-2500)}`);
+    } finally {
+      await s?.close();
+      await d?.stop();
+    }
+  });
+});
+
 test('BGP unnumbered with FRR (neighbor eth0 interface): link-local session, IPv4 via inet6 link-local and IPv6 routes in the kernel, withdrawals', () => unnumberedCase('frr', 191));
 test('BGP unnumbered with BIRD (neighbor fe80::..%eth0, extended next hop): learned from its connection, routes in the kernel, withdrawals', () => unnumberedCase('bird', 192));
