@@ -128,3 +128,34 @@ test('BGP unnumbered with FRR: the router gets a new link-local address; the ses
 
 test('BGP unnumbered with FRR (neighbor eth0 interface): link-local session, IPv4 via inet6 link-local and IPv6 routes in the kernel, withdrawals', () => unnumberedCase('frr', 191));
 test('BGP unnumbered with BIRD (neighbor fe80::..%eth0, extended next hop): learned from its connection, routes in the kernel, withdrawals', () => unnumberedCase('bird', 192));
+
+test('BGP unnumbered with BIRD without extended next hop: IPv6 routes go, IPv4 routes are held back and the status says why', async () => {
+  await withNamespaces('ilbu', 2, async ([a, b]) => {
+    await veth(a!, 'eth0', b!, 'eth0');
+    const llB = await linkLocal(b!, 'eth0');
+    await linkLocal(a!, 'eth0');
+    const net = 194;
+    let d: PeerDaemon | undefined;
+    let s: IronlbSpeaker | undefined;
+    try {
+      s = await IronlbSpeaker.start(b!, { routerId: `10.${net}.255.2` });
+      await s.addPeer(peerFromCrd('tor', { interface: 'eth0', peerASN: 65000 }, `10.${net}.255.2`), new Map([[`10.${net}.1.1/32`, {}], [`fd00:${net}:1::1/128`, {}]]));
+      d = await startDaemon('bird', a!, {
+        asn: 65000, routerId: `10.${net}.255.1`, localAddress: '::',
+        neighbors: [{ address: llB, interface: 'eth0', asn: 65001, families: ['ipv4', 'ipv6'], extendedNextHop: false }],
+      }, { bird: { kernelEcmp: true } });
+      await s.established('tor', 30_000);
+      await waitFor(async () => (await a!.ip('-6', 'route', 'show', `fd00:${net}:1::1`)).includes(`via ${llB} dev eth0`), { what: 'the IPv6 route installed', timeoutMs: 20_000 });
+      const st = await s.peerStatus('tor');
+      assert.equal(st.negotiated?.extendedNextHop, false);
+      assert.match((st.notSent ?? []).join('; '), /need the extended next hop capability \(RFC 8950\), which the peer did not offer/);
+      assert.equal(st.routesAdvertised, 1, 'only the IPv6 route is on the wire');
+      assert.equal(await a!.ip('-4', 'route', 'show', `10.${net}.1.1`), '', 'no IPv4 route at the router');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- bird:\n${d?.output().slice(-2500)}\n--- ironlb:\n${s?.output().slice(-2500)}`);
+    } finally {
+      await s?.close();
+      await d?.stop();
+    }
+  });
+});

@@ -79,7 +79,7 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
       const gw = n.multihop ? '' : ' gateway direct;';
       const nh = ibgp ? ' next hop self;' : '';
       // RFC 8950: IPv4 routes with IPv6 next hops over a link-local session.
-      const enh = n.interface && f === 'ipv4' ? ' extended next hop on;' : '';
+      const enh = n.interface && f === 'ipv4' && n.extendedNextHop !== false ? ' extended next hop on;' : '';
       lines.push(`  ${f} { import all; export ${opts.receiveOnly ? 'none' : 'all'};${gw}${nh}${enh} };`);
     }
     lines.push('}');

@@ -34,6 +34,8 @@ export interface NeighborConfig {
    * `neighbor ADDRESS%IF` with `interface` and extended next hop on IPv4.
    */
   interface?: string;
+  /** With `interface`: BIRD offers the extended next hop capability (RFC 8950) on IPv4; default true. */
+  extendedNextHop?: boolean;
   asn: number;
   /** Port the neighbor listens on (when we connect to it). */
   port?: number;
