@@ -184,8 +184,9 @@ export class Session {
       const why = link?.problem ?? `no BGP neighbour heard on ${c.interface} yet: waiting for its router advertisement (FRR sends them for "neighbor ${c.interface} interface"; BIRD with "protocol radv") or for it to connect to us`;
       throw new Error(why);
     }
-    const a = peers[this.candidate % peers.length] as string;
-    this.candidate++;
+    // Each round tries the neighbours freshest first; a new round begins after the backoff.
+    if (this.candidate >= peers.length) this.candidate = 0;
+    const a = peers[this.candidate++] as string;
     return `${a}%${c.interface}`;
   }
 
@@ -477,8 +478,10 @@ export class Session {
         (err: Error) => {
           if (conn.connecting !== ac) return;
           conn.connecting = undefined;
-          this.log.debug({ err: err.message }, 'connect failed');
+          this.log.debug({ err: err.message, host }, 'connect failed');
           this.dispatch(conn, { type: 'TcpFails', reason: `connect failed: ${err.message}` });
+          // Unnumbered: the link's other neighbours get their try now; a new round waits for the backoff.
+          if (this.link && this.candidate < this.link.peers.length) setImmediate(() => this.connectNow());
         },
       );
   }
@@ -762,6 +765,7 @@ export class Session {
       }
     }
     this.notSent.clear();
+    this.candidate = 0;
     this.encoder = new UpdateEncoder(ctx);
     const n = conn.fsm.negotiated;
     const neg: NegotiatedCapabilities = {

@@ -8,7 +8,14 @@ import { AttrTable } from '../../src/bgp/attr-set.ts';
 import { UpdateEncoder, type EncodingContext } from '../../src/bgp/update-builder.ts';
 import { BgpEngine } from '../../src/bgp/index.ts';
 import { ICMPV6_RA, ICMPV6_RS, decodeRouterMessage, encodeRouterAdvertisement, encodeRouterSolicitation } from '../../src/bgp/unnumbered/router-adv.ts';
+import type { LinkPeerEvents, LinkPeerSource } from '../../src/bgp/unnumbered/link-peers.ts';
+import { FakePeer, standardCapabilities } from '../../src/bgp/testing/fake-peer.ts';
 import { Rng } from '../fuzz/bgp-fuzz.ts';
+import { waitFor } from '../support/wait.ts';
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+
+const quiet = pino({ level: process.env.IRONLB_LOG_LEVEL ?? 'silent' });
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const dctx: c.DecodeContext = { fourOctetAs: true, ibgp: false, addPathReceive: () => false };
@@ -159,4 +166,63 @@ test('engine: an unnumbered peer takes exactly one of peerAddress and interface,
   } finally {
     await engine.close();
   }
+});
+
+/** A neighbour source the test drives: `peers` as set, 'change' when told. */
+class FakeLink extends EventEmitter<LinkPeerEvents> implements LinkPeerSource {
+  readonly ifname: string;
+  peers: string[] = [];
+  problem: string | undefined;
+  seenList: string[] = [];
+  closed = false;
+  constructor(ifname: string) {
+    super();
+    this.ifname = ifname;
+  }
+  seen(a: string): void {
+    this.seenList.push(a);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+test('engine: an unnumbered session waits for a neighbour, says so, connects as soon as one is heard, tries the next when one fails', async (t) => {
+  const caps = standardCapabilities(65010, { extendedNextHop: [{ afi: 1, safi: 1, nextHopAfi: 2 }] });
+  const fake = await FakePeer.listen({ asn: 65010, bgpId: '10.9.9.9', capabilities: caps }, '::1');
+  const links: FakeLink[] = [];
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: false, linkPeers: (ifname) => {
+    const l = new FakeLink(ifname);
+    links.push(l);
+    return l;
+  } });
+  t.after(async () => {
+    await engine.close();
+    await fake.close();
+  });
+  // Loopback stands in for the link: "::1%lo" is what the engine dials for neighbour ::1.
+  engine.addPeer({ name: 'u', localAsn: 65001, dynamicAsn: 'external', interface: 'lo', peerPort: fake.port, connectRetryTime: 60 });
+  engine.addPeer({ name: 'u2', localAsn: 65001, dynamicAsn: 'external', interface: 'lo', peerPort: fake.port, connectRetryTime: 60, passive: true });
+  assert.equal(links.length, 1, 'one neighbour source per interface, shared');
+  await waitFor(() => /no BGP neighbour heard on lo yet/.test(engine.peerStatus('u').lastError ?? ''), { what: 'the waiting reason' });
+  assert.equal(engine.peerStatus('u').peerAddress, '');
+  engine.setRoutes('u', new Map([['10.1.0.1/32', {}], ['fd00::1/128', {}]]));
+  // Heard: connects now, not after the 60 s connect-retry. ::2 does not answer; ::1 does.
+  const link = links[0]!;
+  link.peers = ['::2', '::1'];
+  link.emit('change');
+  await waitFor(() => engine.peerStatus('u').state === 'Established', { what: 'Established after the neighbour was heard', timeoutMs: 20_000 });
+  const st = engine.peerStatus('u');
+  assert.equal(st.peerAddress, '::1', 'the connected neighbour (a link-local one carries its %interface: test/net/bgp-unnumbered)');
+  assert.equal(st.interface, 'lo');
+  assert.equal(st.negotiated?.extendedNextHop, true);
+  assert.ok(st.counters.connectAttempts >= 2, 'the first candidate failed, the next was tried');
+  assert.deepEqual(fake.of('open')[0]?.capabilities.extendedNextHop, [{ afi: 1, safi: 1, nextHopAfi: 2 }], 'RFC 8950 offered on the unnumbered session');
+  await waitFor(() => fake.routes.has('10.1.0.1/32') && fake.routes.has('fd00::1/128'), { what: 'both routes at the peer' });
+  assert.equal(fake.routes.get('10.1.0.1/32')?.nextHops[0], '::1', 'IPv4 route with the IPv6 next hop');
+  assert.ok(link.seenList.includes('::1'), 'the connected neighbour is remembered');
+  await engine.removePeer('u');
+  assert.equal(link.closed, false, 'still used by u2');
+  await engine.removePeer('u2');
+  assert.equal(link.closed, true, 'closed with its last peer');
 });
