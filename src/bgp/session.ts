@@ -384,6 +384,20 @@ export class Session {
       this.extra = undefined;
     }
     if (prev === 'OpenSent' && next === 'OpenConfirm') this.afterOpen(conn);
+    this.adoptExtra();
+  }
+
+  /**
+   * The peer's connection (accepted while ours was under way) carries on as the session when
+   * ours is gone: left as `extra`, it could reach Established unseen while the session waits
+   * to reconnect, and the peer would refuse every new connection as a collision with it.
+   */
+  private adoptExtra(): void {
+    const x = this.extra;
+    const m = this.main.fsm;
+    if (!x || x.fsm.state === 'Idle' || m.stopped) return;
+    if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
+    this.promoteExtra('silent', 'our connection failed; the peer\'s goes on');
   }
 
   private exec(conn: Conn, a: Action): void {
@@ -698,6 +712,7 @@ export class Session {
       this.counters.notificationsOut++;
     }
     old.connecting?.abort();
+    old.connecting = undefined;
     old.clearTimers();
     if (old.socket) this.closeSocket(old, how === 'collision');
     clearTimeout(this.retryTimer);

@@ -1,5 +1,5 @@
-// BGP unnumbered against FRR and BIRD, from the BGPPeer object to the router's kernel: a BGPPeer
-// with `interface` (and dynamicASN, as MetalLB's FRR mode writes it) on a link with no address
+// BGP unnumbered against FRR and BIRD, from the BGPPeer object to the router's kernel: a MetalLB
+// FRR-mode BGPPeer with `interface` and dynamicASN, migrated by `ironlb migrate`, on a link with no address
 // but the IPv6 link-local ones. The session runs between the link-local addresses; the router
 // installs the IPv4 route via the IPv6 link-local next hop (RFC 8950) and the IPv6 route; a
 // withdrawn route and a removed peer's routes leave the router's table.
@@ -14,6 +14,7 @@ import { waitFor } from '../support/wait.ts';
 import { IronlbSpeaker, startDaemon, type DaemonKind, type PeerDaemon } from '../support/peers/index.ts';
 import { validateConfig, type ParsedConfig } from '../../src/api/index.ts';
 import { peerConfigFor } from '../../src/speaker/bgp-reconciler.ts';
+import { migrate, readObjects } from '../../src/migrate/index.ts';
 import type { PeerConfig } from '../../src/bgp/index.ts';
 
 /** The interface's link-local address once duplicate address detection has finished. */
@@ -33,6 +34,23 @@ function peerFromCrd(name: string, spec: Record<string, unknown>, routerId: stri
   return cfg;
 }
 
+/** A MetalLB FRR-mode unnumbered BGPPeer, through `ironlb migrate`, validated, as the speaker configures it. */
+function peerFromMetallb(routerId: string): PeerConfig {
+  const metallb = `
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: tor, namespace: metallb-system }
+spec: { myASN: 65001, dynamicASN: external, interface: eth0, connectTime: 1s }
+`;
+  const m = migrate('metallb', readObjects(metallb, 'metallb.yaml'));
+  assert.deepEqual(m.warnings, []);
+  const r = validateConfig(m.objects as never[]);
+  assert.deepEqual(r.errors, []);
+  const cfg = peerConfigFor((r.config as ParsedConfig).bgpPeers.get('tor')!, { nodeName: 'n1', labels: {}, address4: routerId, preserveOnShutdown: false });
+  assert.ok(!('message' in cfg), JSON.stringify(cfg));
+  return cfg;
+}
+
 async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
   await withNamespaces('ilbu', 2, async ([a, b]) => {
     // Router in a, ironlb in b; eth0 has nothing but link-local addresses on either side.
@@ -46,7 +64,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
     const route = async (family: '-4' | '-6', prefix: string): Promise<string> => (await a!.ip(family, 'route', 'show', prefix.replace(/\/(32|128)$/, ''))).trim();
     try {
       s = await IronlbSpeaker.start(b!, { routerId: `10.${net}.255.2` });
-      const cfg = peerFromCrd('tor', { interface: 'eth0', dynamicASN: 'external' }, `10.${net}.255.2`);
+      const cfg = peerFromMetallb(`10.${net}.255.2`);
       assert.equal(cfg.interface, 'eth0');
       assert.deepEqual(cfg.families, ['ipv4', 'ipv6'], 'unnumbered sessions carry both families');
       await s.addPeer(cfg, new Map([[v4, {}], [v4b, {}], [v6, {}]]));
@@ -56,7 +74,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
       d = await startDaemon(kind, a!, {
         asn: 65000, routerId: `10.${net}.255.1`, localAddress: '::',
         neighbors: [{ address: llB, interface: 'eth0', asn: 65001, families: ['ipv4', 'ipv6'] }],
-      }, { frr: { zebra: true }, bird: { kernelEcmp: true } });
+      }, { frr: { zebra: true, preamble: ['log stdout debugging', 'debug bgp neighbor-events'] }, bird: { kernelEcmp: true } });
       await s.established('tor', 30_000);
       const st = await s.peerStatus('tor');
       assert.equal(st.peerAddress, `${llA}%eth0`, 'the peer address learned on the link');
@@ -83,7 +101,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
       await s.removePeer('tor');
       await waitFor(async () => (await route('-4', v4b)) === '' && (await route('-6', v6)) === '', { what: `${kind} removes the routes of the removed peer`, timeoutMs: 20_000 });
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- ${kind}:\n${d?.output().slice(-2500)}\n--- ironlb:\n${s?.output().slice(-2500)}`);
+      throw new Error(`${(err as Error).message}\n--- ${kind}:\n${d?.output().slice(-6000)}\n--- ironlb:\n${s?.output().slice(-2500)}`);
     } finally {
       await s?.close();
       await d?.stop();

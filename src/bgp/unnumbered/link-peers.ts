@@ -102,6 +102,9 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
     if (this.heard.size > MAX_NEIGHBOURS) this.heard.delete(this.heard.keys().next().value as string);
     if (!known) {
       this.log.info({ neighbour: address }, `BGP unnumbered: neighbour ${address} on ${this.ifname}`);
+      // A router that just came up learns us now, not at our next interval: FRR accepts our
+      // connection only once it has heard an RA from us.
+      this.answer();
       // Later, not inside the caller (which may be attaching the very connection that taught us).
       setImmediate(() => this.emit('change'));
     }
@@ -156,10 +159,14 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
     const m = decodeRouterMessage(f);
     if (!m || m.src === this.linkLocal) return;
     if (m.type === ICMPV6_RA) this.note(m.src);
-    else if (m.type === ICMPV6_RS && this.mac && this.linkLocal && Date.now() - this.lastAnswer >= RS_ANSWER_GAP_MS) {
-      this.lastAnswer = Date.now();
-      this.send(encodeRouterAdvertisement(this.mac, this.linkLocal));
-    }
+    else if (m.type === ICMPV6_RS) this.answer();
+  }
+
+  /** An RA out of turn (a solicitation, a new neighbour), at most one per RS_ANSWER_GAP_MS. */
+  private answer(): void {
+    if (!this.mac || !this.linkLocal || Date.now() - this.lastAnswer < RS_ANSWER_GAP_MS) return;
+    this.lastAnswer = Date.now();
+    this.send(encodeRouterAdvertisement(this.mac, this.linkLocal));
   }
 
   private onError(err: Error): void {
