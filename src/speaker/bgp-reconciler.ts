@@ -116,6 +116,7 @@ export class BgpReconciler {
   #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
   #bfdManager: BfdManager | undefined;
   #bfdUp = new Set<string>();
+  #bfdWarned = new Set<string>();
   #chain: Promise<void> = Promise.resolve();
   problems: PeerProblem[] = [];
 
@@ -205,6 +206,10 @@ export class BgpReconciler {
     }
     for (const name of this.#peers.keys()) {
       const p = config.bgpPeers.get(name);
+      if (p?.interface !== undefined && p.bfdProfile !== undefined && !this.#bfdWarned.has(name)) {
+        this.#bfdWarned.add(name);
+        this.#log.warn({ peer: name, interface: p.interface }, 'BFD is not run with unnumbered BGP peers yet; the session relies on its hold timer');
+      }
       const spec = p && bfdSpecFor(p, config);
       if (!spec) continue;
       const key = JSON.stringify(spec);

@@ -653,7 +653,7 @@ export class Speaker {
       });
       this.#status.set('BGPSessionState', ns, sessionStateName(this.node, p.name), st as unknown as Record<string, unknown>);
     }
-    // Peers this node should have but cannot run (e.g. unnumbered): say why, where users look.
+    // Peers this node should have but cannot run (e.g. neither ASN set): say why, where users look.
     const config = this.#applied;
     for (const pr of bgp.problems) {
       const peerAddress = config?.bgpPeers.get(pr.peer)?.peerAddress ?? '';
