@@ -109,7 +109,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
   });
 }
 
-test('BGP unnumbered with FRR: the router gets a new link-local address; the session comes back to the new address', async () => {
+test('BGP unnumbered with FRR: the router, then the node, gets a new link-local address; the session comes back between the new addresses', async () => {
   await withNamespaces('ilbu', 2, async ([a, b]) => {
     await veth(a!, 'eth0', b!, 'eth0');
     const [llA, llB] = [await linkLocal(a!, 'eth0'), await linkLocal(b!, 'eth0')];
@@ -135,6 +135,15 @@ test('BGP unnumbered with FRR: the router gets a new link-local address; the ses
         return st.state === 'Established' && st.peerAddress === `${fresh}%eth0`;
       }, { what: `session re-established with the router's new address ${fresh}`, timeoutMs: 60_000, intervalMs: 200 });
       await waitFor(async () => (await a!.ip('-4', 'route', 'show', v4.replace('/32', ''))).includes(`via inet6 ${llB} dev eth0`), { what: `${v4} installed again`, timeoutMs: 20_000 });
+      // Now our side: FRR learns our new address from our next RA (sent at once when we notice).
+      const ours = 'fe80::b:193';
+      await b!.ip('-6', 'addr', 'add', `${ours}/64`, 'dev', 'eth0', 'nodad');
+      await b!.ip('-6', 'addr', 'del', `${llB}/64`, 'dev', 'eth0');
+      await waitFor(async () => {
+        const st = await s!.peerStatus('tor');
+        return st.state === 'Established' && st.localAddress === `${ours}%eth0`;
+      }, { what: `session re-established from our new address ${ours}`, timeoutMs: 60_000, intervalMs: 200 });
+      await waitFor(async () => (await a!.ip('-4', 'route', 'show', v4.replace('/32', ''))).includes(`via inet6 ${ours} dev eth0`), { what: `${v4} installed via our new address`, timeoutMs: 20_000 });
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- frr:\n${d?.output().slice(-2500)}\n--- ironlb:\n${s?.output().slice(-2500)}`);
     } finally {

@@ -118,10 +118,11 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
       const link = listInterfaces().find((l) => l.name === this.ifname);
       if (!link) throw new Error(`interface ${this.ifname} does not exist on this node`);
       if (!link.up) throw new Error(`interface ${this.ifname} is down`);
-      const ll = (os.networkInterfaces()[this.ifname] ?? []).find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
+      const ll = this.ownLinkLocal();
       if (!ll) throw new Error(`interface ${this.ifname} has no IPv6 link-local address yet (IPv6 disabled on it, or duplicate address detection still running)`);
       this.mac = parseMac(link.mac);
-      this.linkLocal = ll.address.split('%')[0] as string;
+      this.linkLocal = ll;
+      this.closeSocket();
       const sock = new PacketSocket(link.index, ETH_P_IPV6, (f) => this.onFrame(f), (err) => this.onError(err));
       sock.setFilter(ROUTER_MESSAGE_FILTER);
       sock.unref();
@@ -140,8 +141,19 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
     }
   }
 
+  private ownLinkLocal(): string | undefined {
+    const ll = (os.networkInterfaces()[this.ifname] ?? []).find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
+    return ll?.address.split('%')[0];
+  }
+
   private advertise(): void {
     if (this.closed || !this.mac || !this.linkLocal) return;
+    // Our address changed (a new MAC, an address replaced): start over, so RAs carry the new one.
+    if (this.ownLinkLocal() !== this.linkLocal) {
+      this.log.info({ before: this.linkLocal }, `BGP unnumbered: the link-local address of ${this.ifname} changed`);
+      this.open();
+      return;
+    }
     this.send(encodeRouterAdvertisement(this.mac, this.linkLocal));
     this.sent++;
     this.timer = setTimeout(() => this.advertise(), this.sent < INITIAL_RAS ? 1000 : RA_INTERVAL_S * 1000).unref();
