@@ -5,7 +5,7 @@ import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SAFI_UNICAST, no
 import { BgpError } from './codec/errors.ts';
 import { emptyCapabilities, ipv4OverIpv6, peerFamilies, type Capabilities } from './codec/capabilities.ts';
 import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, encodeOpen, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
-import { parseAddress } from './codec/prefix.ts';
+import { isLinkLocal, parseAddress } from './codec/prefix.ts';
 import type { DecodeContext } from './codec/attributes.ts';
 import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
 import { AdjRibOut, type RibChanges } from './adj-rib-out.ts';
@@ -764,7 +764,9 @@ export class Session {
       // go with its global IPv6 plus link-local (32 bytes) when it has a global address, else with
       // the link-local alone; IPv4 with the interface's IPv4 only when the peer lacks RFC 8950.
       const iface = addressesOfInterface(this.cfg.interface);
-      ctx.linkLocal6 = iface.linkLocal ?? ctx.localAddress;
+      // The session's own source when it is link-local (an interface may hold several).
+      const ll = isLinkLocal(ctx.localAddress) ? ctx.localAddress : iface.linkLocal;
+      if (ll) ctx.linkLocal6 = ll;
       if (iface.ipv6) ctx.ipv6Global = iface.ipv6;
       if (!ctx.ipv4WithIpv6NextHop && iface.ipv4) ctx.otherFamilyNextHop = iface.ipv4;
     } else {
@@ -775,7 +777,7 @@ export class Session {
       // A link-local next hop only when the peer is on-link (RFC 2545 §3): in one of the subnets of
       // the session's interface; on an IPv4 session only along with the interface's global IPv6.
       if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
-        const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local, peerAddress) : undefined;
+        const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local.split('%')[0] as string, peerAddress) : undefined;
         if (ll) ctx.linkLocal6 = ll;
       }
     }

@@ -2,7 +2,7 @@
 // message size allows. Pure: bytes in, bytes out; one encoder per session (its encoding context).
 import { Afi, Attr, AttrFlag, HEADER_LENGTH, MsgType, SAFI_UNICAST } from './codec/constants.ts';
 import { encodeAttributes, type OutgoingAttributes } from './codec/attributes.ts';
-import { writeNlriText } from './codec/prefix.ts';
+import { isLinkLocal, writeNlriText } from './codec/prefix.ts';
 import type { AttrSet } from './attr-set.ts';
 import type { Family } from './types.ts';
 
@@ -40,9 +40,6 @@ interface Encoded {
   nextHop?: Buffer;
 }
 
-function isLinkLocal(b: Buffer): boolean {
-  return b.length === 16 && b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80;
-}
 
 export class UpdateEncoder {
   readonly ctx: EncodingContext;

@@ -4,6 +4,7 @@
 // address to peer with. Ours carry Router Lifetime 0, so no host takes us as its default router.
 import { ETH_HEADER_LEN, ETHERTYPE_IPV6, decodeEthernet, writeEthernet } from '../../layer2/ethernet.ts';
 import { bytesToIpv6, icmpv6Checksum, ipv6ToBytes, multicastMac } from '../../layer2/ndp.ts';
+import { isLinkLocal } from '../codec/prefix.ts';
 
 export const ICMPV6_RS = 133;
 export const ICMPV6_RA = 134;
@@ -26,9 +27,6 @@ export interface RouterMessage {
   lla?: Buffer;
 }
 
-export function isLinkLocal(b: Buffer): boolean {
-  return b.length === 16 && b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80;
-}
 
 function frame(type: number, ethSrc: Buffer, src: string, dst: string, body: Buffer): Buffer {
   const msg = Buffer.alloc(body.length + 8);
