@@ -10,7 +10,7 @@
 // learns its peer from RAs only, so sending ours is what makes it accept our connection.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { ETH_P_IPV6, PacketSocket, listInterfaces, type BpfInsn } from '../../native/index.ts';
+import { ETH_P_IPV6, PacketSocket, isNativeError, listInterfaces, type BpfInsn } from '../../native/index.ts';
 import { parseMac } from '../../layer2/ethernet.ts';
 import type { Logger } from '../../util/log.ts';
 import { ICMPV6_RA, ICMPV6_RS, decodeRouterMessage, encodeRouterAdvertisement, encodeRouterSolicitation } from './router-adv.ts';
@@ -133,7 +133,8 @@ export class RouterAdvertisementPeers extends EventEmitter<LinkPeerEvents> imple
       this.send(encodeRouterSolicitation(this.mac, this.linkLocal));
       this.advertise();
     } catch (e) {
-      const msg = (e as Error).message;
+      let msg = (e as Error).message;
+      if (isNativeError(e) && (e.code === 'EPERM' || e.code === 'EACCES')) msg += ': sending and hearing Router Advertisements needs CAP_NET_RAW (the chart\'s speaker has it; a speaker run by hand needs it too)';
       if (this.problem !== msg) this.log.warn({ err: msg }, `BGP unnumbered: cannot watch ${this.ifname} yet; retrying`);
       this.problem = msg;
       this.closeSocket();
