@@ -8,6 +8,7 @@ import { AttrTable, type AttrSet } from './attr-set.ts';
 import { refuse, Session, type ResolvedPeer } from './session.ts';
 import { defaultSockets, unmapAddress, type BgpListener, type SocketFactory } from './socket.ts';
 import { defaultRouterId } from './local-link.ts';
+import { defaultLinkPeers, type LinkPeerSource } from './unnumbered/link-peers.ts';
 import { logger, type Logger } from '../util/log.ts';
 import type { EngineOptions, PeerConfig, PeerStatus, RouteAttributes, StateEvent } from './types.ts';
 
@@ -32,7 +33,14 @@ function resolve(cfg: PeerConfig, engineRouterId: string | undefined): ResolvedP
   if (cfg.dynamicAsn !== undefined && cfg.dynamicAsn !== 'internal' && cfg.dynamicAsn !== 'external') {
     throw new Error(`peer ${cfg.name}: dynamicAsn must be "internal" or "external", got ${JSON.stringify(cfg.dynamicAsn)}`);
   }
-  parseAddress(cfg.peerAddress);
+  if ((cfg.peerAddress === undefined) === (cfg.interface === undefined)) {
+    throw new Error(`peer ${cfg.name}: set exactly one of peerAddress and interface (BGP unnumbered)`);
+  }
+  if (cfg.peerAddress !== undefined) parseAddress(cfg.peerAddress);
+  if (cfg.interface !== undefined) {
+    if (!/^[^/%:\s]{1,15}$/.test(cfg.interface) || cfg.interface === '.' || cfg.interface === '..') throw new Error(`peer ${cfg.name}: interface must be a Linux interface name (1..15 characters, no "/", ":", "%" or spaces), got ${JSON.stringify(cfg.interface)}`);
+    if (cfg.ebgpMultihop !== undefined && cfg.ebgpMultihop > 1) throw new Error(`peer ${cfg.name}: an unnumbered peer (interface) is on the link; ebgpMultihop does not apply`);
+  }
   if (cfg.localAddress) parseAddress(cfg.localAddress);
   const holdTime = cfg.holdTime ?? DEFAULT_HOLD;
   if (!Number.isInteger(holdTime) || holdTime < 0 || holdTime > 65535 || holdTime === 1 || holdTime === 2) {
@@ -77,6 +85,8 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   private readonly listening: Promise<void>;
   private closed = false;
   private listenerTtl255 = false;
+  /** Unnumbered peers' interfaces: one neighbour source each, shared by the peers on it. */
+  private readonly links = new Map<string, { source: LinkPeerSource; users: number; keys: Set<string> }>();
 
   constructor(opts: EngineOptions = {}) {
     super();
@@ -121,9 +131,10 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   }
 
   private onIncoming(socket: net.Socket): void {
+    // Link-local peers come with their interface as scope ("fe80::1%eth0"): unnumbered peers match on it.
     const remote = unmapAddress(socket.remoteAddress ?? '');
     for (const s of this.sessions.values()) {
-      if (unmapAddress(s.cfg.peerAddress) === remote) {
+      if (s.matches(remote)) {
         s.acceptIncoming(socket);
         return;
       }
@@ -144,6 +155,10 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
         this.log.error({ peer: cfg.name, err: (e as Error).message }, 'cannot set TTL 255 on the listener for GTSM');
       }
     }
+    if (cfg.peerAddress === undefined) {
+      this.applyLinkPasswords(cfg, remove);
+      return;
+    }
     try {
       if (remove) {
         if (cfg.password !== undefined) this.listener.setPassword(cfg.peerAddress, undefined);
@@ -151,6 +166,45 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     } catch (e) {
       this.log.error({ peer: cfg.name, err: (e as Error).message }, 'cannot set the TCP MD5 key on the listener');
     }
+  }
+
+  /**
+   * Unnumbered peers with a password: the listener takes the key for every neighbour learned on
+   * the interface (the key is per address; the neighbour is known only once heard).
+   */
+  private applyLinkPasswords(cfg: ResolvedPeer, remove: boolean): void {
+    const link = cfg.interface !== undefined ? this.links.get(cfg.interface) : undefined;
+    if (!link || !this.listener || cfg.password === undefined) return;
+    const want = remove ? [] : link.source.peers.map((a) => `${a}%${link.source.ifname}`);
+    try {
+      for (const k of link.keys) if (!want.includes(k)) this.listener.setPassword(k, undefined);
+      for (const k of want) if (!link.keys.has(k)) this.listener.setPassword(k, cfg.password);
+      link.keys = new Set(want);
+    } catch (e) {
+      this.log.error({ peer: cfg.name, err: (e as Error).message }, 'cannot set the TCP MD5 key on the listener for a link-local neighbour');
+    }
+  }
+
+  private acquireLink(ifname: string): LinkPeerSource {
+    let l = this.links.get(ifname);
+    if (!l) {
+      const source = (this.opts.linkPeers ?? defaultLinkPeers)(ifname, this.log);
+      l = { source, users: 0, keys: new Set() };
+      this.links.set(ifname, l);
+      source.on('change', () => {
+        for (const s of this.sessions.values()) if (s.cfg.interface === ifname) this.applyLinkPasswords(s.cfg, false);
+      });
+    }
+    l.users++;
+    return l.source;
+  }
+
+  private releaseLink(ifname: string | undefined): void {
+    const l = ifname === undefined ? undefined : this.links.get(ifname);
+    if (!l || ifname === undefined) return;
+    if (--l.users > 0) return;
+    this.links.delete(ifname);
+    l.source.close();
   }
 
   addPeer(cfg: PeerConfig): void {
@@ -161,6 +215,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       sockets: this.sockets,
       log: this.log,
       onState: (ev) => this.emit('state', ev),
+      ...(resolved.interface !== undefined ? { link: this.acquireLink(resolved.interface) } : {}),
     });
     this.sessions.set(cfg.name, session);
     this.applyPassword(resolved);
@@ -177,6 +232,11 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     }
     this.applyPassword(s.cfg, true);
     await s.stop(CeaseSub.OTHER_CONFIG_CHANGE);
+    if (s.cfg.interface !== next.interface) {
+      const before = s.cfg.interface;
+      s.setLink(next.interface !== undefined ? this.acquireLink(next.interface) : undefined);
+      this.releaseLink(before);
+    }
     s.reconfigure(next);
     this.applyPassword(next);
     s.start();
@@ -188,6 +248,8 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.sessions.delete(name);
     this.applyPassword(s.cfg, true);
     await s.stop(CeaseSub.PEER_DECONFIGURED);
+    s.setLink(undefined);
+    this.releaseLink(s.cfg.interface);
     s.forgetMetrics();
   }
 
@@ -261,6 +323,8 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       const gr = opts.gracefulRestart ?? s.cfg.gracefulRestart?.preserveOnShutdown ?? false;
       return gr && s.cfg.gracefulRestart ? s.dropForGracefulRestart() : s.stop(CeaseSub.ADMIN_SHUTDOWN);
     }));
+    for (const l of this.links.values()) l.source.close();
+    this.links.clear();
     await this.listening.catch(() => {});
     await this.listener?.close();
     this.listener = undefined;

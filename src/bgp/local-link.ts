@@ -68,6 +68,19 @@ export function interfaceAddresses(localAddress: string, ifaces = os.networkInte
   return {};
 }
 
+/** Addresses of the interface named `name` (as interfaceAddresses): next hops of an unnumbered session. */
+export function addressesOfInterface(name: string, ifaces = os.networkInterfaces()): { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } {
+  const list = ifaces[name] ?? [];
+  const out: { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } = {};
+  const v4 = list.find((a) => a.family === 'IPv4');
+  const v6 = list.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:') && a.address !== '::1');
+  const ll = list.find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
+  if (v4) out.ipv4 = parseAddress(v4.address);
+  if (v6) out.ipv6 = parseAddress(v6.address);
+  if (ll) out.linkLocal = parseAddress(ll.address.split('%')[0] as string);
+  return out;
+}
+
 /** A router ID from the host's addresses: the first non-internal IPv4, else the first IPv4. */
 export function defaultRouterId(ifaces = os.networkInterfaces()): string | undefined {
   const all = Object.values(ifaces).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4');

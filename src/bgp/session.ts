@@ -3,14 +3,15 @@
 import type net from 'node:net';
 import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SAFI_UNICAST, notificationName } from './codec/constants.ts';
 import { BgpError } from './codec/errors.ts';
-import { emptyCapabilities, peerFamilies, type Capabilities } from './codec/capabilities.ts';
+import { emptyCapabilities, ipv4OverIpv6, peerFamilies, type Capabilities } from './codec/capabilities.ts';
 import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, encodeOpen, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
-import { parseAddress } from './codec/prefix.ts';
+import { isLinkLocal, parseAddress } from './codec/prefix.ts';
 import type { DecodeContext } from './codec/attributes.ts';
 import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
 import { AdjRibOut, type RibChanges } from './adj-rib-out.ts';
 import { UpdateEncoder, type EncodingContext } from './update-builder.ts';
-import { interfaceAddresses, linkLocalFor } from './local-link.ts';
+import { addressesOfInterface, interfaceAddresses, linkLocalFor } from './local-link.ts';
+import type { LinkPeerSource } from './unnumbered/link-peers.ts';
 import { unmapAddress, type SocketFactory } from './socket.ts';
 import type { Logger } from '../util/log.ts';
 import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
@@ -94,6 +95,8 @@ class Conn {
 
 export interface SessionDeps {
   sockets: () => Promise<SocketFactory>;
+  /** Unnumbered peers (cfg.interface): the link-local neighbours of the interface. */
+  link?: LinkPeerSource;
   log: Logger;
   onState: (ev: StateEvent) => void;
 }
@@ -120,12 +123,71 @@ export class Session {
   private lastError: string | undefined;
   private readonly closing = new Set<Promise<void>>();
   private warnedSkips = new Set<string>();
+  /** Why routes of a family were not sent on this session (reported in status while up). */
+  private notSent = new Map<Family, string>();
+  private link: LinkPeerSource | undefined;
+  /** The peer address of the last connection (unnumbered: the learned "fe80::..%if"). */
+  private remote: string | undefined;
+  /** Unnumbered: which of the link's neighbours the next attempt goes to. */
+  private candidate = 0;
+  private readonly onLinkChange = (): void => {
+    this.candidate = 0;
+    this.connectNow();
+  };
 
   constructor(cfg: ResolvedPeer, deps: SessionDeps) {
     this.cfg = cfg;
     this.deps = deps;
-    this.log = deps.log.child({ peer: cfg.name, peerAddress: cfg.peerAddress });
+    this.log = deps.log.child({ peer: cfg.name, ...(cfg.interface !== undefined ? { interface: cfg.interface } : { peerAddress: cfg.peerAddress }) });
     this.fsmCfg = Session.fsmConfig(cfg);
+    if (deps.link) this.setLink(deps.link);
+  }
+
+  /** Unnumbered: the source of the interface's neighbours (another one when the interface changed). */
+  setLink(link: LinkPeerSource | undefined): void {
+    this.link?.off('change', this.onLinkChange);
+    this.link = link;
+    this.candidate = 0;
+    link?.on('change', this.onLinkChange);
+  }
+
+  /** An IPv6 session: to an IPv6 peer address, or unnumbered (IPv6 link-local). */
+  get ipv6Session(): boolean {
+    return this.cfg.interface !== undefined || parseAddress(this.cfg.peerAddress ?? '').length === 16;
+  }
+
+  /** Whether an incoming connection from this (scoped) address belongs to this peer. */
+  matches(remote: string): boolean {
+    const c = this.cfg;
+    if (c.interface === undefined) return c.peerAddress !== undefined && unmapAddress(c.peerAddress) === remote;
+    const pct = remote.indexOf('%');
+    return pct > 0 && remote.slice(pct + 1) === c.interface && remote.toLowerCase().startsWith('fe80:');
+  }
+
+  /** A new neighbour was learned: a session waiting to connect tries now rather than after its backoff. */
+  private connectNow(): void {
+    const m = this.main.fsm;
+    if (m.stopped || this.fsmCfg.passive || this.main.connecting || this.main.socket) return;
+    if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+  }
+
+  /** The address to connect to: the configured one, or the next learned neighbour of the interface. */
+  private target(): string {
+    const c = this.cfg;
+    if (c.peerAddress !== undefined) return c.peerAddress;
+    const link = this.link;
+    const peers = link?.peers ?? [];
+    if (!peers.length) {
+      const why = link?.problem ?? `no BGP neighbour heard on ${c.interface} yet: waiting for its router advertisement (FRR sends them for "neighbor ${c.interface} interface"; BIRD with "protocol radv") or for it to connect to us`;
+      throw new Error(why);
+    }
+    // Each round tries the neighbours freshest first; a new round begins after the backoff.
+    if (this.candidate >= peers.length) this.candidate = 0;
+    const a = peers[this.candidate++] as string;
+    return `${a}%${c.interface}`;
   }
 
   static fsmConfig(cfg: ResolvedPeer): FsmConfig {
@@ -322,6 +384,20 @@ export class Session {
       this.extra = undefined;
     }
     if (prev === 'OpenSent' && next === 'OpenConfirm') this.afterOpen(conn);
+    this.adoptExtra();
+  }
+
+  /**
+   * The peer's connection (accepted while ours was under way) carries on as the session when
+   * ours is gone: left as `extra`, it could reach Established unseen while the session waits
+   * to reconnect, and the peer would refuse every new connection as a collision with it.
+   */
+  private adoptExtra(): void {
+    const x = this.extra;
+    const m = this.main.fsm;
+    if (!x || x.fsm.state === 'Idle' || m.stopped) return;
+    if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
+    this.promoteExtra('silent', 'our connection failed; the peer\'s goes on');
   }
 
   private exec(conn: Conn, a: Action): void {
@@ -381,7 +457,20 @@ export class Session {
     conn.connecting = ac;
     this.counters.connectAttempts++;
     const c = this.cfg;
-    const req: Parameters<SocketFactory['connect']>[0] = { host: c.peerAddress, port: c.peerPort, timeoutMs: CONNECT_TIMEOUT_MS };
+    let host: string;
+    try {
+      host = this.target();
+    } catch (e) {
+      // Reported like a failed connection (after this transition), so the FSM waits in Active.
+      const reason = (e as Error).message;
+      void Promise.resolve().then(() => {
+        if (conn.connecting !== ac) return;
+        conn.connecting = undefined;
+        this.dispatch(conn, { type: 'TcpFails', reason });
+      });
+      return;
+    }
+    const req: Parameters<SocketFactory['connect']>[0] = { host, port: c.peerPort, timeoutMs: CONNECT_TIMEOUT_MS };
     if (c.localAddress) req.localAddress = c.localAddress;
     if (c.password !== undefined) req.password = c.password;
     if (c.device !== undefined) req.device = c.device;
@@ -403,8 +492,10 @@ export class Session {
         (err: Error) => {
           if (conn.connecting !== ac) return;
           conn.connecting = undefined;
-          this.log.debug({ err: err.message }, 'connect failed');
+          this.log.debug({ err: err.message, host }, 'connect failed');
           this.dispatch(conn, { type: 'TcpFails', reason: `connect failed: ${err.message}` });
+          // Unnumbered: the link's other neighbours get their try now; a new round waits for the backoff.
+          if (this.link && this.candidate < this.link.peers.length) setImmediate(() => this.connectNow());
         },
       );
   }
@@ -412,6 +503,8 @@ export class Session {
   private attach(conn: Conn, sock: net.Socket, outgoing: boolean): void {
     conn.socket = sock;
     conn.outgoing = outgoing;
+    if (sock.remoteAddress) this.remote = unmapAddress(sock.remoteAddress);
+    if (this.link && sock.remoteAddress) this.link.seen(sock.remoteAddress.split('%')[0] as string);
     conn.reader = new MessageReader();
     conn.peerCaps = undefined;
     sock.setNoDelay(true);
@@ -460,10 +553,11 @@ export class Session {
    */
   private offeredFamilies(conn: Conn): Family[] {
     const c = this.cfg;
-    if (!c.familiesFromInterface) return c.families;
-    const own: Family = parseAddress(c.peerAddress).length === 4 ? 'ipv4' : 'ipv6';
+    // Unnumbered: IPv4 goes with the IPv6 link-local next hop (RFC 8950), whatever the interface holds.
+    if (!c.familiesFromInterface || c.interface !== undefined) return c.families;
+    const own: Family = this.ipv6Session ? 'ipv6' : 'ipv4';
     const local = unmapAddress(conn.socket?.localAddress ?? c.localAddress ?? '');
-    const iface = local ? interfaceAddresses(local) : {};
+    const iface = local ? interfaceAddresses(local.split('%')[0] as string) : {};
     const offered = c.families.filter((f) => f === own || (f === 'ipv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
     const dropped = c.families.filter((f) => !offered.includes(f));
     if (dropped.length && !this.warnedSkips.has(`offer:${dropped.join()}`)) {
@@ -480,7 +574,7 @@ export class Session {
     const caps = emptyCapabilities();
     for (const f of families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
     // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
-    if (families.includes('ipv4') && parseAddress(c.peerAddress).length === 16) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
+    if (families.includes('ipv4') && this.ipv6Session) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
     caps.routeRefresh = true;
     caps.extendedMessage = true;
     caps.fourOctetAs = c.localAsn;
@@ -618,6 +712,7 @@ export class Session {
       this.counters.notificationsOut++;
     }
     old.connecting?.abort();
+    old.connecting = undefined;
     old.clearTimers();
     if (old.socket) this.closeSocket(old, how === 'collision');
     clearTimeout(this.retryTimer);
@@ -658,20 +753,36 @@ export class Session {
       fourOctetAs: caps.fourOctetAs !== undefined,
       maxSize: caps.extendedMessage ? MAX_EXTENDED_MESSAGE : MAX_MESSAGE,
       addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
-      localAddress: parseAddress(local),
+      // A link-local source comes with its scope ("fe80::1%eth0"): the bytes are the address.
+      localAddress: parseAddress(local.split('%')[0] as string),
     };
-    if (parseAddress(this.cfg.peerAddress).length === 16 && caps.extendedNextHop?.some((x) => x.afi === Afi.IPV4 && x.safi === SAFI_UNICAST && x.nextHopAfi === Afi.IPV6)) {
+    if (this.ipv6Session && ipv4OverIpv6(caps.extendedNextHop)) {
       ctx.ipv4WithIpv6NextHop = true;
     }
-    const iface = interfaceAddresses(local);
-    const other = ctx.localAddress.length === 4 ? iface.ipv6 : iface.ipv4;
-    if (other) ctx.otherFamilyNextHop = other;
-    // A link-local next hop only when the peer is on-link (RFC 2545 §3): in one of the subnets of
-    // the session's interface; on an IPv4 session only along with the interface's global IPv6.
-    if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
-      const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local, this.cfg.peerAddress) : undefined;
+    if (this.cfg.interface !== undefined) {
+      // Unnumbered: next hops from the interface itself. IPv6 routes (and IPv4 ones, RFC 8950)
+      // go with its global IPv6 plus link-local (32 bytes) when it has a global address, else with
+      // the link-local alone; IPv4 with the interface's IPv4 only when the peer lacks RFC 8950.
+      const iface = addressesOfInterface(this.cfg.interface);
+      // The session's own source when it is link-local (an interface may hold several).
+      const ll = isLinkLocal(ctx.localAddress) ? ctx.localAddress : iface.linkLocal;
       if (ll) ctx.linkLocal6 = ll;
+      if (iface.ipv6) ctx.ipv6Global = iface.ipv6;
+      if (!ctx.ipv4WithIpv6NextHop && iface.ipv4) ctx.otherFamilyNextHop = iface.ipv4;
+    } else {
+      const peerAddress = this.cfg.peerAddress as string;
+      const iface = interfaceAddresses(local.split('%')[0] as string);
+      const other = ctx.localAddress.length === 4 ? iface.ipv6 : iface.ipv4;
+      if (other) ctx.otherFamilyNextHop = other;
+      // A link-local next hop only when the peer is on-link (RFC 2545 §3): in one of the subnets of
+      // the session's interface; on an IPv4 session only along with the interface's global IPv6.
+      if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
+        const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local.split('%')[0] as string, peerAddress) : undefined;
+        if (ll) ctx.linkLocal6 = ll;
+      }
     }
+    this.notSent.clear();
+    this.candidate = 0;
     this.encoder = new UpdateEncoder(ctx);
     const n = conn.fsm.negotiated;
     const neg: NegotiatedCapabilities = {
@@ -753,6 +864,7 @@ export class Session {
         const r = usable ? enc.announce(fam, set, prefixes, out) : { skipped: prefixes.length, reason: `${fam} unicast is not negotiated with this peer` };
         if (r.skipped) {
           this.rib.unsend(prefixes);
+          if (r.reason) this.notSent.set(fam, r.reason);
           if (r.reason && !this.warnedSkips.has(r.reason)) {
             this.warnedSkips.add(r.reason);
             this.log.warn({ routes: r.skipped }, `routes not sent: ${r.reason}`);
@@ -780,7 +892,7 @@ export class Session {
   status(): PeerStatus {
     const st: PeerStatus = {
       name: this.cfg.name,
-      peerAddress: this.cfg.peerAddress,
+      peerAddress: this.cfg.peerAddress ?? this.remote ?? '',
       state: this.main.fsm.state,
       uptimeMs: this.establishedAt ? Date.now() - this.establishedAt : 0,
       routesDesired: this.rib.desired.size,
@@ -791,7 +903,9 @@ export class Session {
     if (n && this.main.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
     const asn = this.cfg.peerAsn ?? (n && this.main.fsm.state !== 'Idle' ? n.peerAsn : undefined);
     if (asn !== undefined) st.peerAsn = asn;
+    if (this.cfg.interface !== undefined) st.interface = this.cfg.interface;
     if (this.state === 'Established') {
+      if (this.notSent.size) st.notSent = [...this.notSent.values()];
       if (this.negotiated) st.negotiated = this.negotiated;
       if (this.localAddress) st.localAddress = this.localAddress;
     }

@@ -14,7 +14,14 @@ export interface PeerConfig {
    * other (eBGP). Any other AS is refused with OPEN Message Error / Bad Peer AS (2/2).
    */
   dynamicAsn?: 'internal' | 'external';
-  peerAddress: string;
+  /** The peer's address. Exactly one of peerAddress and interface. */
+  peerAddress?: string;
+  /**
+   * BGP unnumbered: the peer is whoever is on the other end of this interface, over IPv6
+   * link-local addresses (its address learned from its Router Advertisements or its connection
+   * to us; we send RAs so it learns ours). IPv4 routes go with IPv6 next hops (RFC 8950).
+   */
+  interface?: string;
   /** Default 179. */
   peerPort?: number;
   /** Source address of the session (and default next hop). */
@@ -73,6 +80,8 @@ export interface RouteAttributes {
 
 export interface EngineOptions {
   routerId?: string;
+  /** How unnumbered peers (PeerConfig.interface) are found; tests may swap it. Default: RAs on the interface. */
+  linkPeers?: import('./unnumbered/link-peers.ts').LinkPeerSourceFactory;
   /** Where to accept connections from peers; false: active only. Default { address: '::', port: 179 }. */
   listen?: { address: string; port: number } | false;
   logger?: Logger;
@@ -126,7 +135,12 @@ export interface NegotiatedCapabilities {
 
 export interface PeerStatus {
   name: string;
+  /** The configured address, or for an unnumbered peer the learned one ("fe80::1%eth0"; "" until learned). */
   peerAddress: string;
+  /** Unnumbered peers: the interface. */
+  interface?: string;
+  /** Why routes of a family are not sent on this session (e.g. IPv4 without RFC 8950 on an unnumbered one). */
+  notSent?: string[];
   state: SessionState;
   /** The peer's AS: configured, or learned from its OPEN with dynamicAsn (unset until then). */
   peerAsn?: number;

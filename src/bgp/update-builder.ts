@@ -2,7 +2,7 @@
 // message size allows. Pure: bytes in, bytes out; one encoder per session (its encoding context).
 import { Afi, Attr, AttrFlag, HEADER_LENGTH, MsgType, SAFI_UNICAST } from './codec/constants.ts';
 import { encodeAttributes, type OutgoingAttributes } from './codec/attributes.ts';
-import { writeNlriText } from './codec/prefix.ts';
+import { isLinkLocal, writeNlriText } from './codec/prefix.ts';
 import type { AttrSet } from './attr-set.ts';
 import type { Family } from './types.ts';
 
@@ -21,6 +21,11 @@ export interface EncodingContext {
   otherFamilyNextHop?: Buffer;
   /** RFC 8950 negotiated: IPv4 routes may go in MP_REACH_NLRI with an IPv6 next hop. */
   ipv4WithIpv6NextHop?: boolean;
+  /**
+   * A session from a link-local address (unnumbered): the interface's global IPv6, sent before
+   * the link-local one (32 bytes); without it the link-local goes alone (16 bytes).
+   */
+  ipv6Global?: Buffer;
 }
 
 /** Path identifier sent with every route when ADD-PATH send is negotiated: one path per prefix. */
@@ -35,12 +40,36 @@ interface Encoded {
   nextHop?: Buffer;
 }
 
+
 export class UpdateEncoder {
   readonly ctx: EncodingContext;
   private readonly cache = new Map<string, Encoded | string>();
+  /** IPv4 routes go in MP_REACH_NLRI (RFC 8950), so they are withdrawn in MP_UNREACH_NLRI too. */
+  private readonly ipv4InMp: boolean;
 
   constructor(ctx: EncodingContext) {
     this.ctx = ctx;
+    this.ipv4InMp = !!ctx.ipv4WithIpv6NextHop && ctx.localAddress.length === 16 && ctx.otherFamilyNextHop?.length !== 4;
+  }
+
+  /**
+   * The default IPv6 next hop field: global, plus link-local when known (32 bytes). From a
+   * link-local session address: the interface's global IPv6 and the link-local, or the
+   * link-local alone when the interface has no global address (as FRR and BIRD take it).
+   */
+  private defaultIpv6NextHop(): Buffer {
+    const c = this.ctx;
+    if (c.localAddress.length === 16 && isLinkLocal(c.localAddress)) {
+      const ll = c.linkLocal6 ?? c.localAddress;
+      return c.ipv6Global ? Buffer.concat([c.ipv6Global, ll]) : ll;
+    }
+    // The session's address; on an IPv4 session the interface's global IPv6 address, else the
+    // IPv4-mapped form (RFC 4291 §2.5.5.2), which many routers cannot forward to.
+    let global: Buffer;
+    if (c.localAddress.length === 16) global = c.localAddress;
+    else if (c.otherFamilyNextHop?.length === 16) global = c.otherFamilyNextHop;
+    else global = Buffer.concat([MAPPED_PREFIX, c.localAddress]);
+    return c.linkLocal6 ? Buffer.concat([global, c.linkLocal6]) : global;
   }
 
   /** Attributes for a family, or the reason this set cannot be sent on this session. */
@@ -69,22 +98,16 @@ export class UpdateEncoder {
       }
       if (c.ipv4WithIpv6NextHop && c.localAddress.length === 16) {
         // RFC 8950: the IPv6 session address (and link-local) as the IPv4 route's next hop.
-        const global = set.nextHop6 ?? c.localAddress;
-        const ll = set.nextHop6 ? set.nextHop6LinkLocal : c.linkLocal6;
-        return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: ll ? Buffer.concat([global, ll]) : global };
+        if (!set.nextHop6) return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: this.defaultIpv6NextHop() };
+        const ll = set.nextHop6LinkLocal;
+        return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: ll ? Buffer.concat([set.nextHop6, ll]) : set.nextHop6 };
       }
+      if (isLinkLocal(c.localAddress)) return 'IPv4 routes on a link-local (unnumbered) session need the extended next hop capability (RFC 8950), which the peer did not offer: enable it there (FRR: "neighbor IFNAME capability extended-nexthop", on by default for interface neighbors; BIRD: "ipv4 { extended next hop on; }")';
       return 'an IPv4 route on an IPv6 session needs an IPv4 next hop: set nextHop.ipv4, give the session interface an IPv4 address, or use a peer with the extended next hop capability (RFC 8950)';
     }
-    let global = set.nextHop6;
-    let ll = set.nextHop6LinkLocal;
-    if (!global) {
-      // The session's address; on an IPv4 session the interface's global IPv6 address, else the
-      // IPv4-mapped form (RFC 4291 §2.5.5.2), which many routers cannot forward to.
-      if (c.localAddress.length === 16) global = c.localAddress;
-      else if (c.otherFamilyNextHop?.length === 16) global = c.otherFamilyNextHop;
-      else global = Buffer.concat([MAPPED_PREFIX, c.localAddress]);
-      if (!ll) ll = c.linkLocal6;
-    }
+    const global = set.nextHop6;
+    if (!global) return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: this.defaultIpv6NextHop() };
+    const ll = set.nextHop6LinkLocal;
     return { attrs: encodeAttributes(a, c.fourOctetAs), nextHop: ll ? Buffer.concat([global, ll]) : global };
   }
 
@@ -123,7 +146,7 @@ export class UpdateEncoder {
   withdraw(family: Family, prefixes: readonly string[], out: Buffer[]): void {
     this.pack(family, prefixes, out, (buf, nlri) => {
       let off = HEADER_LENGTH;
-      if (family === 'ipv4') {
+      if (family === 'ipv4' && !this.ipv4InMp) {
         // Withdrawn routes, then an empty path attributes field (2 bytes kept free for it).
         off = nlri(off + 2, buf.length - 2);
         buf.writeUInt16BE(off - HEADER_LENGTH - 2, HEADER_LENGTH);

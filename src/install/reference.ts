@@ -91,6 +91,7 @@ function section(def: KindDef): string {
       out.push('');
     }
   }
+  if (def.notes?.length) out.push(...def.notes, '');
   return out.join('\n');
 }
 

@@ -51,22 +51,20 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
   if (p.peerASN === undefined && p.dynamicASN === undefined) {
     return { peer: p.name, message: 'neither peerASN nor dynamicASN is set; set one of them' };
   }
-  if (p.peerAddress === undefined) {
-    return { peer: p.name, message: `BGP unnumbered (interface ${p.interface ?? '?'}) is not supported by this speaker yet; set peerAddress` };
-  }
   const routerId = p.routerID ?? ctx.address4;
   const cfg: PeerConfig = {
     name: p.name,
     localAsn: p.myASN,
     ...(p.peerASN !== undefined ? { peerAsn: p.peerASN } : { dynamicAsn: p.dynamicASN }),
-    peerAddress: p.peerAddress,
+    // BGP unnumbered: the engine learns the peer's link-local address on the interface.
+    ...(p.peerAddress !== undefined ? { peerAddress: p.peerAddress } : { interface: p.interface as string }),
     peerPort: p.peerPort,
     holdTime: Math.round(p.holdTimeMs / 1000),
     keepaliveTime: Math.max(p.holdTimeMs === 0 ? 0 : 1, Math.round(p.keepaliveTimeMs / 1000)),
     connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
     families: sessionFamilies(p, ctx).map((f) => (f === 4 ? 'ipv4' : 'ipv6')),
   };
-  if (!p.disableMP && !p.dualStackAddressFamily && cfg.families?.length === 2) cfg.familiesFromInterface = true;
+  if (!p.disableMP && !p.dualStackAddressFamily && p.interface === undefined && cfg.families?.length === 2) cfg.familiesFromInterface = true;
   if (p.vrf !== undefined) cfg.device = p.vrf;
   if (p.holdTimeMs === 0) delete cfg.keepaliveTime;
   if (routerId !== undefined) cfg.routerId = routerId;
@@ -118,6 +116,7 @@ export class BgpReconciler {
   #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
   #bfdManager: BfdManager | undefined;
   #bfdUp = new Set<string>();
+  #bfdWarned = new Set<string>();
   #chain: Promise<void> = Promise.resolve();
   problems: PeerProblem[] = [];
 
@@ -174,7 +173,7 @@ export class BgpReconciler {
       try {
         if (prev === undefined) {
           engine.addPeer(cfg);
-          this.#log.info({ peer: name, address: cfg.peerAddress, asn: cfg.peerAsn ?? cfg.dynamicAsn }, 'BGP peer added');
+          this.#log.info({ peer: name, address: cfg.peerAddress, interface: cfg.interface, asn: cfg.peerAsn ?? cfg.dynamicAsn }, 'BGP peer added');
         } else {
           await engine.updatePeer(cfg);
           this.#log.info({ peer: name }, 'BGP peer changed');
@@ -207,6 +206,10 @@ export class BgpReconciler {
     }
     for (const name of this.#peers.keys()) {
       const p = config.bgpPeers.get(name);
+      if (p?.interface !== undefined && p.bfdProfile !== undefined && !this.#bfdWarned.has(name)) {
+        this.#bfdWarned.add(name);
+        this.#log.warn({ peer: name, interface: p.interface }, 'BFD is not run with unnumbered BGP peers yet; the session relies on its hold timer');
+      }
       const spec = p && bfdSpecFor(p, config);
       if (!spec) continue;
       const key = JSON.stringify(spec);

@@ -647,12 +647,13 @@ export class Speaker {
         state: p.state,
         ...(bfd ? { bfdState: bfd } : {}),
         advertised: p.routesAdvertised,
-        ...(p.lastError ?? seen.lastError ? { lastError: (p.lastError ?? seen.lastError) as string } : {}),
+        // Established, but a family's routes cannot go (e.g. IPv4 to an unnumbered peer without RFC 8950): say so.
+        ...(p.notSent?.length ? { lastError: `routes not sent: ${p.notSent.join('; ')}` } : p.lastError ?? seen.lastError ? { lastError: (p.lastError ?? seen.lastError) as string } : {}),
         since: seen.since,
       });
       this.#status.set('BGPSessionState', ns, sessionStateName(this.node, p.name), st as unknown as Record<string, unknown>);
     }
-    // Peers this node should have but cannot run (e.g. unnumbered): say why, where users look.
+    // Peers this node should have but cannot run (e.g. neither ASN set): say why, where users look.
     const config = this.#applied;
     for (const pr of bgp.problems) {
       const peerAddress = config?.bgpPeers.get(pr.peer)?.peerAddress ?? '';

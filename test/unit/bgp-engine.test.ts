@@ -459,3 +459,30 @@ test('familiesFromInterface: a family the session interface has no address of is
   const plain = await engineWithFake(t, { families: ['ipv4', 'ipv6'] });
   assert.deepEqual(plain.engine.peerStatus('p').negotiated?.families, ['ipv4', 'ipv6']);
 });
+
+test('the peer\'s connection carries on when ours fails meanwhile (it never becomes an unseen Established session)', async (t) => {
+  const engine = new BgpEngine({ logger: quiet, routerId: '10.0.0.1', listen: { address: '127.0.0.1', port: 0 } });
+  await engine.ready();
+  const ours = await FakePeer.listen(); // answers nothing: our connection stays in OpenSent
+  ours.autoKeepalive = false;
+  let theirs: FakePeer | undefined;
+  t.after(async () => {
+    await engine.close();
+    await ours.close();
+    await theirs?.close();
+  });
+  engine.addPeer({ name: 'p', localAsn: 65001, peerAsn: PEER_ASN, peerAddress: '127.0.0.1', peerPort: ours.port, connectRetryTime: 60 });
+  engine.announce('p', '10.9.0.1/32');
+  await waitFor(() => engine.peerStatus('p').state === 'OpenSent', { what: 'our connection in OpenSent' });
+  // The peer connects too (a second connection, held aside for collision detection)...
+  theirs = await FakePeer.connect(engine.port ?? 0);
+  theirs.autoKeepalive = false;
+  await waitFor(() => theirs!.of('open').length === 1, { what: 'our OPEN on the peer\'s connection' });
+  // ...and our own connection dies before any OPEN arrived on the peer's.
+  ours.socket?.destroy();
+  await waitFor(() => ours.closed, { what: 'our connection closed' });
+  theirs.sendOpen(fakeOpen());
+  theirs.send(c.encodeKeepalive());
+  await waitFor(() => engine.peerStatus('p').state === 'Established', { what: 'Established on the peer\'s connection', timeoutMs: 5000 });
+  await waitFor(() => theirs!.routes.has('10.9.0.1/32'), { what: 'routes on it' });
+});

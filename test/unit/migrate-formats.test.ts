@@ -7,6 +7,11 @@ import { parseAllDocuments } from 'yaml';
 import { validateConfig } from '../../src/api/index.ts';
 import { validateFiles } from '../../src/install/validate.ts';
 import { annotateCommand, formatMigration, migrate, readObjects, type MigrationResult } from '../../src/migrate/index.ts';
+import { EventEmitter } from 'node:events';
+import { peerConfigFor } from '../../src/speaker/bgp-reconciler.ts';
+import { BgpEngine } from '../../src/bgp/index.ts';
+import type { LinkPeerEvents } from '../../src/bgp/unnumbered/link-peers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/migrate/${f}`, import.meta.url));
 const load = (...files: string[]) => files.flatMap((f) => readObjects(readFileSync(fixture(f), 'utf8'), f));
@@ -217,4 +222,47 @@ spec: { myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, password: "yes" }
   const secret = docs.find((d) => d.kind === 'Secret');
   assert.deepEqual(secret?.stringData, { password: 'yes' }, text);
   assert.match(text, /public: "yes"/);
+});
+
+test('MetalLB FRR-mode unnumbered BGPPeer (interface + dynamicASN) migrates, validates, and the speaker runs it', async () => {
+  // As MetalLB's FRR mode documents BGP unnumbered: no peerAddress, the node's interface instead.
+  const text = `
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: leaf-unnumbered, namespace: metallb-system }
+spec:
+  myASN: 64512
+  dynamicASN: external
+  interface: enp1s0
+  holdTime: 9s
+  keepaliveTime: 3s
+  nodeSelectors:
+    - matchLabels: { rack: r1 }
+`;
+  const r = migrate('metallb', readObjects(text, 'unnumbered.yaml'));
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(get(r, 'BGPPeer', 'leaf-unnumbered').spec, {
+    myASN: 64512, dynamicASN: 'external', interface: 'enp1s0', holdTime: '9s', keepaliveTime: '3s', nodeSelectors: [{ matchLabels: { rack: 'r1' } }],
+  });
+  const cfg = valid(r);
+  const peer = cfg?.bgpPeers.get('leaf-unnumbered');
+  assert.ok(peer);
+  // On a node of rack r1 the speaker configures an unnumbered session, not a problem.
+  const pc = peerConfigFor(peer, { nodeName: 'n1', labels: { rack: 'r1' }, address4: '192.0.2.11', preserveOnShutdown: false });
+  assert.ok(!('message' in pc), JSON.stringify(pc));
+  assert.deepEqual({ interface: pc.interface, dynamicAsn: pc.dynamicAsn, families: pc.families, holdTime: pc.holdTime }, { interface: 'enp1s0', dynamicAsn: 'external', families: ['ipv4', 'ipv6'], holdTime: 9 });
+  // And the engine takes it: the session waits for a neighbour on the interface, saying so.
+  const sources: string[] = [];
+  const engine = new BgpEngine({ routerId: '192.0.2.11', listen: false, linkPeers: (ifname) => {
+    sources.push(ifname);
+    return Object.assign(new EventEmitter<LinkPeerEvents>(), { ifname, peers: [], problem: `interface ${ifname} does not exist on this node`, seen() {}, close() {} });
+  } });
+  try {
+    engine.addPeer(pc);
+    assert.deepEqual(sources, ['enp1s0']);
+    await waitFor(() => /interface enp1s0 does not exist on this node/.test(engine.peerStatus('leaf-unnumbered').lastError ?? ''), { what: 'the unnumbered peer saying what it waits for', timeoutMs: 5000 });
+    assert.equal(engine.peerStatus('leaf-unnumbered').interface, 'enp1s0');
+  } finally {
+    await engine.close();
+  }
 });

@@ -65,7 +65,7 @@ test('session families per BGPPeer: disableMP (own family only), dualStackAddres
   assert.match(both.errors.map((e) => e.message).join('; '), /exclude each other/);
 });
 
-test('vrf becomes the session device; an unnumbered peer (interface) is reported as not supported yet, with what to do', () => {
+test('vrf becomes the session device; an unnumbered peer (interface) runs over the interface with both families', () => {
   const r = validateConfig([
     { kind: 'BGPPeer', metadata: { name: 'red', namespace: ns }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1', vrf: 'red' } },
     { kind: 'BGPPeer', metadata: { name: 'unnumbered', namespace: ns }, spec: { myASN: 64512, dynamicASN: 'external', interface: 'eth1' } },
@@ -75,10 +75,18 @@ test('vrf becomes the session device; an unnumbered peer (interface) is reported
   const red = peerConfigFor(c.bgpPeers.get('red')!, ctx([4]));
   assert.ok(!('message' in red));
   assert.equal(red.device, 'red');
-  const un = peerConfigFor(c.bgpPeers.get('unnumbered')!, ctx([4, 6]));
-  assert.ok('message' in un);
-  assert.match(un.message, /BGP unnumbered \(interface eth1\) is not supported by this speaker yet; set peerAddress/);
   assert.equal(c.bgpPeers.get('unnumbered')!.family, 6, 'unnumbered sessions are IPv6 link-local');
+  for (const fams of [[4] as Array<4 | 6>, [6] as Array<4 | 6>, undefined]) {
+    const un = peerConfigFor(c.bgpPeers.get('unnumbered')!, ctx(fams));
+    assert.ok(!('message' in un), JSON.stringify(un));
+    assert.equal(un.interface, 'eth1');
+    assert.equal(un.peerAddress, undefined, 'the engine learns the address on the link');
+    assert.equal(un.dynamicAsn, 'external');
+    // IPv4 goes with the IPv6 link-local next hop (RFC 8950), whatever the node's addresses.
+    assert.deepEqual(un.families, ['ipv4', 'ipv6']);
+    assert.equal(un.familiesFromInterface, undefined);
+    assert.equal(un.routerId, '10.0.0.11', 'router ID from the node InternalIP');
+  }
 });
 
 /** Records what the reconciler asks of the engine (the engine itself is tested in test/unit/bgp-*). */

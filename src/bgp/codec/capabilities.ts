@@ -55,21 +55,40 @@ function afiSafiBytes(f: AfiSafi): Buffer {
   return b;
 }
 
+/**
+ * The value of the Extended Next Hop Encoding capability (RFC 8950 §3, code 5): per entry the
+ * NLRI AFI (2 bytes), NLRI SAFI (2 bytes; unlike elsewhere), next hop AFI (2 bytes).
+ */
+export function encodeExtendedNextHop(entries: readonly ExtendedNextHop[]): Buffer {
+  const b = Buffer.alloc(6 * entries.length);
+  entries.forEach((e, i) => {
+    b.writeUInt16BE(e.afi & 0xffff, i * 6);
+    b.writeUInt16BE(e.safi & 0xffff, i * 6 + 2);
+    b.writeUInt16BE(e.nextHopAfi & 0xffff, i * 6 + 4);
+  });
+  return b;
+}
+
+/** Decodes the capability's value; a length that is not a multiple of 6 is an OPEN Message Error. */
+export function decodeExtendedNextHop(d: Buffer): ExtendedNextHop[] {
+  if (d.length % 6 !== 0) throw new BgpError(Err.OPEN, 0, `extended next hop capability has length ${d.length}, not a multiple of 6`);
+  const out: ExtendedNextHop[] = [];
+  for (let i = 0; i < d.length; i += 6) out.push({ afi: d.readUInt16BE(i), safi: d.readUInt16BE(i + 2), nextHopAfi: d.readUInt16BE(i + 4) });
+  return out;
+}
+
+/** Whether `caps` lets IPv4 unicast routes carry an IPv6 next hop (RFC 8950 §4). */
+export function ipv4OverIpv6(entries: readonly ExtendedNextHop[] | undefined): boolean {
+  return !!entries?.some((x) => x.afi === Afi.IPV4 && x.safi === SAFI_UNICAST && x.nextHopAfi === Afi.IPV6);
+}
+
 /** Encodes capabilities as the OPEN's optional parameters (one parameter per capability). */
 export function encodeCapabilities(c: Capabilities): Buffer {
   const caps: Buffer[] = [];
   for (const f of c.multiprotocol) caps.push(cap(Cap.MULTIPROTOCOL, afiSafiBytes(f)));
   if (c.routeRefresh) caps.push(cap(Cap.ROUTE_REFRESH, Buffer.alloc(0)));
   if (c.enhancedRouteRefresh) caps.push(cap(Cap.ENHANCED_ROUTE_REFRESH, Buffer.alloc(0)));
-  if (c.extendedNextHop?.length) {
-    const b = Buffer.alloc(6 * c.extendedNextHop.length);
-    c.extendedNextHop.forEach((e, i) => {
-      b.writeUInt16BE(e.afi, i * 6);
-      b.writeUInt16BE(e.safi, i * 6 + 2);
-      b.writeUInt16BE(e.nextHopAfi, i * 6 + 4);
-    });
-    caps.push(cap(Cap.EXTENDED_NEXT_HOP, b));
-  }
+  if (c.extendedNextHop?.length) caps.push(cap(Cap.EXTENDED_NEXT_HOP, encodeExtendedNextHop(c.extendedNextHop)));
   if (c.extendedMessage) caps.push(cap(Cap.EXTENDED_MESSAGE, Buffer.alloc(0)));
   if (c.gracefulRestart) {
     const gr = c.gracefulRestart;
@@ -150,9 +169,7 @@ function decodeCapabilityList(b: Buffer, c: Capabilities): void {
         c.extendedMessage = true;
         break;
       case Cap.EXTENDED_NEXT_HOP:
-        if (len % 6 !== 0) throw new BgpError(Err.OPEN, 0, `extended next hop capability has length ${len}, not a multiple of 6`);
-        c.extendedNextHop ??= [];
-        for (let i = 0; i < len; i += 6) c.extendedNextHop.push({ afi: d.readUInt16BE(i), safi: d.readUInt16BE(i + 2), nextHopAfi: d.readUInt16BE(i + 4) });
+        c.extendedNextHop = [...(c.extendedNextHop ?? []), ...decodeExtendedNextHop(d)];
         break;
       case Cap.FOUR_OCTET_AS:
         if (len !== 4) throw new BgpError(Err.OPEN, 0, `4-octet AS capability has length ${len}, expected 4`);

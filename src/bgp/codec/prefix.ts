@@ -216,3 +216,8 @@ export function decodeNlri(buf: Uint8Array, afi: AfiNumber, addPath: boolean): D
   }
   return out;
 }
+
+/** An IPv6 link-local address (fe80::/10) in wire form. */
+export function isLinkLocal(b: Buffer): boolean {
+  return b.length === 16 && b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80;
+}

@@ -56,9 +56,16 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
     const local = isV6(n.address) ? (cfg.localAddress6 ?? cfg.localAddress) : cfg.localAddress;
     lines.push(`protocol bgp ${protocolName(i)} {`);
     if (opts.debugLog) lines.push('  debug { states };');
-    lines.push(`  local ${local}${cfg.port ? ` port ${cfg.port}` : ''} as ${cfg.asn};`);
-    lines.push(`  neighbor ${n.address}${n.port ? ` port ${n.port}` : ''} as ${n.asn};`);
-    lines.push('  strict bind on;');
+    if (n.interface) {
+      // Link-local peering: the scope names the interface; the source is the link-local too.
+      lines.push(`  local${cfg.port ? ` port ${cfg.port}` : ''} as ${cfg.asn};`);
+      lines.push(`  neighbor ${n.address}%${n.interface}${n.port ? ` port ${n.port}` : ''} as ${n.asn};`);
+      lines.push(`  interface "${n.interface}";`);
+    } else {
+      lines.push(`  local ${local}${cfg.port ? ` port ${cfg.port}` : ''} as ${cfg.asn};`);
+      lines.push(`  neighbor ${n.address}${n.port ? ` port ${n.port}` : ''} as ${n.asn};`);
+      lines.push('  strict bind on;');
+    }
     if (n.multihop) lines.push(`  multihop ${n.multihop};`);
     else lines.push('  direct;');
     if (n.password) lines.push(`  password "${n.password}";`);
@@ -71,7 +78,9 @@ export function birdConfig(cfg: DaemonConfig, opts: BirdOptions = {}, logFile?: 
     for (const f of familiesOf(n)) {
       const gw = n.multihop ? '' : ' gateway direct;';
       const nh = ibgp ? ' next hop self;' : '';
-      lines.push(`  ${f} { import all; export ${opts.receiveOnly ? 'none' : 'all'};${gw}${nh} };`);
+      // RFC 8950: IPv4 routes with IPv6 next hops over a link-local session.
+      const enh = n.interface && f === 'ipv4' && n.extendedNextHop !== false ? ' extended next hop on;' : '';
+      lines.push(`  ${f} { import all; export ${opts.receiveOnly ? 'none' : 'all'};${gw}${nh}${enh} };`);
     }
     lines.push('}');
   });

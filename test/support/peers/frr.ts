@@ -1,5 +1,8 @@
 // FRR bgpd (without zebra) as a real peer: generated bgpd.conf, JSON queries through vtysh.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { waitFor } from '../wait.ts';
+import { sh } from '../netns.ts';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Netns } from '../netns.ts';
@@ -14,6 +17,11 @@ export interface FrrOptions {
   extra?: string[];
   /** Raw lines before `router bgp` (route-maps, prefix-lists). */
   preamble?: string[];
+  /**
+   * Run zebra too: bgpd learns interfaces (needed for `neighbor IF interface`, which also sends
+   * RAs through zebra) and installs its routes in the namespace's kernel tables.
+   */
+  zebra?: boolean;
 }
 
 export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
@@ -36,9 +44,12 @@ export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
   if (cfg.neighbors.some((n) => n.gracefulRestart)) l.push(' bgp graceful-restart', ' bgp graceful-restart preserve-fw-state');
   if (cfg.neighbors.some((n) => n.gracefulRestart === false)) l.push(' bgp graceful-restart-disable');
   for (const n of cfg.neighbors) {
-    const a = n.address;
-    l.push(` neighbor ${a} remote-as ${n.asn}`);
-    l.push(` neighbor ${a} update-source ${isV6(a) ? (cfg.localAddress6 ?? cfg.localAddress) : cfg.localAddress}`);
+    const a = n.interface ?? n.address;
+    if (n.interface) l.push(` neighbor ${a} interface remote-as ${n.asn}`);
+    else {
+      l.push(` neighbor ${a} remote-as ${n.asn}`);
+      l.push(` neighbor ${a} update-source ${isV6(a) ? (cfg.localAddress6 ?? cfg.localAddress) : cfg.localAddress}`);
+    }
     // Reconnect quickly: the default connect-retry is 120 s.
     l.push(` neighbor ${a} timers connect 1`);
     if (n.holdTime !== undefined) l.push(` neighbor ${a} timers ${Math.max(1, Math.floor(n.holdTime / 3))} ${n.holdTime}`);
@@ -55,9 +66,10 @@ export function frrConfig(cfg: DaemonConfig, opts: FrrOptions = {}): string {
     l.push(` address-family ${f} unicast`);
     if (cfg.multipath) l.push('  maximum-paths 16', '  maximum-paths ibgp 16');
     for (const n of ns) {
-      l.push(`  neighbor ${n.address} activate`);
-      if (n.asn === cfg.asn) l.push(`  neighbor ${n.address} next-hop-self`);
-      if (routes.some((r) => r.communities?.length || r.largeCommunities?.length)) l.push(`  neighbor ${n.address} send-community all`);
+      const a = n.interface ?? n.address;
+      l.push(`  neighbor ${a} activate`);
+      if (n.asn === cfg.asn) l.push(`  neighbor ${a} next-hop-self`);
+      if (routes.some((r) => r.communities?.length || r.largeCommunities?.length)) l.push(`  neighbor ${a} send-community all`);
     }
     for (const r of routes) l.push(`  network ${r.prefix}${routeMap.has(r.prefix) ? ` route-map ${routeMap.get(r.prefix)}` : ''}`);
     l.push(' exit-address-family');
@@ -157,10 +169,31 @@ const frrStates: Record<string, SessionState> = {
 export class Frr extends PeerDaemonBase implements PeerDaemon {
   readonly kind = 'frr' as const;
 
+  private zebra: DaemonProcess | undefined;
+
   static async start(ns: Netns, cfg: DaemonConfig, opts: FrrOptions = {}): Promise<Frr> {
     return startInTempDir('frr', async (dir) => {
       await writeFile(join(dir, 'bgpd.conf'), frrConfig(cfg, opts));
       const f = new Frr(ns, dir, cfg);
+      if (opts.zebra) {
+        await writeFile(join(dir, 'zebra.conf'), 'hostname ilbg-zebra\nlog stdout informational\n');
+        // zebra drops to user frr: its pid file and sockets go in a folder of that user. Started
+        // as root even in the unprivileged mode of these tests, since it writes kernel routes.
+        await sh('chown', ['frr:frr', dir]);
+        const z = new DaemonProcess(ns, '/usr/lib/frr/zebra', ['-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid'), '-z', join(dir, 'zserv.api'), '--vty_socket', dir], dir, true);
+        f.zebra = z;
+        try {
+          await waitFor(async () => {
+            if (!z.running) throw new Error(`zebra exited: ${z.output()}`);
+            return existsSync(join(dir, 'zserv.api'));
+          }, { what: 'FRR zebra socket', timeoutMs: 15_000, intervalMs: 100 });
+          await f.boot();
+        } catch (e) {
+          await z.stop();
+          throw e;
+        }
+        return f;
+      }
       await f.boot();
       return f;
     });
@@ -168,10 +201,21 @@ export class Frr extends PeerDaemonBase implements PeerDaemon {
 
   protected override spawn(): DaemonProcess {
     const { dir, cfg } = this;
-    const args = ['-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid'), '-z', join(dir, 'zserv.api'), '-Z', '-S',
+    const args = ['-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid'), '-z', join(dir, 'zserv.api'), ...(this.zebra ? [] : ['-Z']), '-S',
       '-p', String(cfg.port ?? 179), '-l', cfg.localAddress, '--vty_socket', dir, '-P', '0'];
     if (cfg.localAddress6) args.push('-l', cfg.localAddress6);
     return new DaemonProcess(this.ns, '/usr/lib/frr/bgpd', args, dir);
+  }
+
+  override async stop(): Promise<void> {
+    // bgpd first: it withdraws its kernel routes through zebra.
+    await this.proc.stop();
+    await this.zebra?.stop();
+    await super.stop();
+  }
+
+  override output(): string {
+    return this.zebra ? `${this.proc.output()}\n--- zebra:\n${this.zebra.output().slice(-1500)}` : this.proc.output();
   }
 
   protected override async ready(): Promise<void> {

@@ -27,7 +27,15 @@ export interface SessionInfo {
 }
 
 export interface NeighborConfig {
+  /** The neighbor's address; with `interface`, its link-local address (BIRD) or unused (FRR learns it). */
   address: string;
+  /**
+   * BGP unnumbered over this interface: FRR `neighbor IF interface` (peer learned from RAs), BIRD
+   * `neighbor ADDRESS%IF` with `interface` and extended next hop on IPv4.
+   */
+  interface?: string;
+  /** With `interface`: BIRD offers the extended next hop capability (RFC 8950) on IPv4; default true. */
+  extendedNextHop?: boolean;
   asn: number;
   /** Port the neighbor listens on (when we connect to it). */
   port?: number;
