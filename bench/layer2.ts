@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { withNamespaces, veth, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
-import { AgentProcess } from '../src/layer2/agent-process.ts';
+import { AgentProcess } from '../testbed/tools/layer2-agent-process.ts';
 import { drawFigure, type Layer2Flood, type Layer2Latency } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Netns, bridge } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 
-const AGENT = new URL('../src/membership/agent.ts', import.meta.url).pathname;
+const AGENT = new URL('../testbed/tools/membership-agent.ts', import.meta.url).pathname;
 const PORT = 7947;
 /**
  * Bound for waits that include starting agent processes (not a timing assertion): a Node process

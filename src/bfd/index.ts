@@ -18,4 +18,3 @@ export type { BfdAuth, BfdAuthType } from './auth.ts';
 export type { BfdState } from './packet.ts';
 export type { SessionSnapshot, StateChange, TimersChange } from './session.ts';
 export { BfdEngine, SINGLE_HOP_PORT, MULTI_HOP_PORT } from './engine.ts';
-export { registerBfdCommand } from './cli.ts';

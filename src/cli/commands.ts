@@ -19,9 +19,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   { name: 'dashboard', summary: 'serve a live page (http://127.0.0.1:PORT/) of pools, Services, announcing nodes, BGP/BFD sessions, membership and failovers; read-only', load: async () => (await import('./dashboard.ts')).registerDashboard },
   { name: 'validate', summary: 'check ironlb configuration files offline (schemas and the controller\'s own validation)', load: async () => (await import('./validate.ts')).registerValidate },
   { name: 'migrate', summary: 'convert MetalLB or OpenELB configuration (CRs, legacy ConfigMap, Service annotations) into ironlb objects', load: async () => (await import('./migrate.ts')).registerMigrate },
-  { name: 'bfd', summary: 'BFD (RFC 5880/5881/5883) tools', load: async () => (await import('../bfd/cli.ts')).registerBfdCommand },
-  { name: 'layer2', summary: 'Layer 2 mode (ARP/NDP) tools', load: async () => (await import('../layer2/cli.ts')).registerLayer2Command },
-  { name: 'membership', summary: 'run a stand-alone membership member: JSON events on stdout, commands (stats, leave, peers) on stdin', load: async () => (await import('../membership/cli.ts')).registerMembershipCommand },
+  { name: 'layer2', summary: 'Layer 2 mode diagnostics: which interfaces this host would answer ARP/NDP on, and why not', load: async () => (await import('./layer2.ts')).registerLayer2Command },
 ];
 
 /** The summary of a subcommand, for its own module's `.description()`. */

@@ -6,7 +6,7 @@ import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { withNamespaces, bridge, veth, arpingMac, ndiscMac, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { AgentProcess } from '../../src/layer2/agent-process.ts';
+import { AgentProcess } from '../../testbed/tools/layer2-agent-process.ts';
 
 const VIP4 = '10.77.0.100';
 const VIP6 = 'fd00:77::100';
@@ -250,7 +250,7 @@ test('an interface removed and re-added while running is served again, with its 
 });
 
 test('the agent process exits promptly when its input closes', async () => {
-  const child = spawnProcess(process.execPath, [fileURLToPath(new URL('../../src/layer2/agent.ts', import.meta.url)), '{"interfaces":["nonexistent0"]}'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnProcess(process.execPath, [fileURLToPath(new URL('../../testbed/tools/layer2-agent.ts', import.meta.url)), '{"interfaces":["nonexistent0"]}'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor(() => out.includes('"ready"'), { what: 'agent ready', timeoutMs: 60_000 });

@@ -7,14 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { withNamespaces, veth, arpingMac as arpingAnswer, ndiscMac as ndiscAnswer, type Netns } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { AgentProcess, type AgentEvent } from '../../src/layer2/agent-process.ts';
+import { AgentProcess, type AgentEvent } from '../../testbed/tools/layer2-agent-process.ts';
 
 const VIP4 = '10.88.0.100';
 const VIP6 = 'fd00:88::100';
 const NODE6 = 'fd00:88::10';
 const layer2Dir = fileURLToPath(new URL('../../src/layer2/', import.meta.url));
 const nativeIndex = fileURLToPath(new URL('../../src/native/index.ts', import.meta.url));
-const ironlb = fileURLToPath(new URL('../../bin/ironlb', import.meta.url));
+const ANNOUNCE = fileURLToPath(new URL('../../testbed/tools/layer2-announce.ts', import.meta.url));
 
 interface Pair {
   node: Netns;
@@ -170,9 +170,9 @@ test('link flaps of every speed (0, 1, 5, 300 ms, 3 s): the announcer answers ag
   });
 });
 
-test('`ironlb layer2 announce` keeps running and says so while its interface is down, and answers again after', { timeout: 120_000 }, async () => {
+test('the layer2-announce tool (the speaker\'s Announcer) keeps running and says so while its interface is down, and answers again after', { timeout: 120_000 }, async () => {
   await pair(async ({ node, client, mac }) => {
-    const cli = node.spawn(ironlb, ['layer2', 'announce', VIP4, '-i', 'eth0']);
+    const cli = node.spawn(process.execPath, [ANNOUNCE, VIP4, '-i', 'eth0']);
     let out = '';
     cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     cli.stderr!.on('data', (d: Buffer) => (out += d.toString()));

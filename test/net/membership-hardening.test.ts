@@ -46,7 +46,7 @@ test('a signed claim with an incarnation near 2^53 does not end the member proce
   writeFileSync(join(dir, 'secret'), secret, { mode: 0o600 });
   const peer = dgram.createSocket('udp4');
   await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
-  const agent = spawn(process.execPath, [new URL('../../src/membership/agent.ts', import.meta.url).pathname, '--name', 'a', '--address', '127.0.0.1', '--port', '0',
+  const agent = spawn(process.execPath, [new URL('../../testbed/tools/membership-agent.ts', import.meta.url).pathname, '--name', 'a', '--address', '127.0.0.1', '--port', '0',
     '--secret-file', join(dir, 'secret'), '--peers', `b=127.0.0.1:${peer.address().port}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: 'silent' } });
   const events: Array<Record<string, unknown>> = [];
   createInterface({ input: agent.stdout! }).on('line', (l) => { if (l.startsWith('{')) events.push(JSON.parse(l) as Record<string, unknown>); });

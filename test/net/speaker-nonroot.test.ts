@@ -15,7 +15,9 @@ import { waitFor } from '../support/wait.ts';
 import { ROOT } from '../../testbed/tools.ts';
 
 const NODE = process.execPath;
-const CLI = join(ROOT, 'src/cli/main.ts');
+// The speaker's Announcer, run by hand (the test bench's tool): what it may do depends only on
+// the capabilities it gets, which is what these tests are about.
+const ANNOUNCE = join(ROOT, 'testbed/tools/layer2-announce.ts');
 const CAPS = 'net_raw,net_bind_service';
 const BOUNDING = ['--bounding-set=-all,+net_raw,+net_bind_service'];
 const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs'];
@@ -63,7 +65,7 @@ test('non-root with ambient NET_RAW + NET_BIND_SERVICE only: ARP answered from r
   const { a, b } = await pair();
   try {
     // Refused without the capabilities (same uid, same no_new_privs).
-    const bare = a.spawn('setpriv', [...withoutCaps, NODE, CLI, 'layer2', 'announce', '10.99.0.10', '-i', 'eth0']);
+    const bare = a.spawn('setpriv', [...withoutCaps, NODE, ANNOUNCE, '10.99.0.10', '-i', 'eth0']);
     const bareOut = await lines(bare, /EPERM|not permitted|error/i, 'announce without NET_RAW fails');
     assert.match(bareOut, /EPERM|Operation not permitted/, bareOut.slice(-400));
     assert.equal(await arpAnswered(b, '10.99.0.10'), false, 'nobody answers without NET_RAW');
@@ -72,7 +74,7 @@ test('non-root with ambient NET_RAW + NET_BIND_SERVICE only: ARP answered from r
     assert.match(await lines(bareBgp, /"error"/, 'BGP listen without NET_BIND_SERVICE fails'), /EACCES|permission denied/i);
 
     // With exactly the two capabilities in the ambient set.
-    const l2 = a.spawn('setpriv', [...withAmbient, NODE, CLI, 'layer2', 'announce', '10.99.0.11', '-i', 'eth0']);
+    const l2 = a.spawn('setpriv', [...withAmbient, NODE, ANNOUNCE, '10.99.0.11', '-i', 'eth0']);
     await lines(l2, /"event":"acquired"/, 'announce as uid 65534 acquires 10.99.0.11');
     await waitFor(() => arpAnswered(b, '10.99.0.11').then((ok) => ok || undefined), { what: 'ARP reply for 10.99.0.11 from the non-root announcer', timeoutMs: 15_000 });
     const bgp = a.spawn('setpriv', [...withAmbient, NODE, '--input-type=module', '-e', BGP_PROBE]);
@@ -105,7 +107,7 @@ test('ironlb-caps (file capabilities +p, as in the image) gives a non-root node 
     assert.match(await caps(',+net_raw'), /CapEff:\s+0000000000002000/);
     assert.match(await caps(''), /CapEff:\s+0000000000000000/);
 
-    const l2 = a.spawn('setpriv', [...asNobody, ...BOUNDING, '--inh-caps=-all', launcher, NODE, CLI, 'layer2', 'announce', '10.99.0.12', '-i', 'eth0']);
+    const l2 = a.spawn('setpriv', [...asNobody, ...BOUNDING, '--inh-caps=-all', launcher, NODE, ANNOUNCE, '10.99.0.12', '-i', 'eth0']);
     await lines(l2, /"event":"acquired"/, 'announce through ironlb-caps acquires 10.99.0.12');
     await waitFor(() => arpAnswered(b, '10.99.0.12').then((ok) => ok || undefined), { what: 'ARP reply for 10.99.0.12 through ironlb-caps', timeoutMs: 15_000 });
   } finally {

@@ -1,5 +1,5 @@
 // BFD peers for tests, each inside a network namespace the test created: FRR bfdd, BIRD (BFD and
-// BGP with `bfd on`), ExaBGP as a route sender, the ironlb BFD CLI as a child process, and a
+// BGP with `bfd on`), ExaBGP as a route sender, the test bench's BFD tool (testbed/tools/bfd.ts) as a child process, and a
 // tcpdump capture decoded with ironlb's own codec (to time the peer's Down on the wire).
 import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { type ControlPacket, decodeControl } from '../../src/bfd/packet.ts';
 import { type Netns, sh } from './netns.ts';
 import { waitFor } from './wait.ts';
 
-const CLI = new URL('../../src/bfd/cli.ts', import.meta.url).pathname;
+const CLI = new URL('../../testbed/tools/bfd.ts', import.meta.url).pathname;
 
 async function tempDir(tag: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), `ilbf-${tag}-`));
@@ -192,7 +192,7 @@ export async function startExabgp(ns: Netns, o: ExabgpOptions): Promise<{ stop()
   };
 }
 
-// ------------------------------------------------------------------------------- ironlb BFD CLI
+// ------------------------------------------------------------------------------- BFD tool (testbed/tools/bfd.ts)
 
 export interface IronlbStateEvent {
   event: 'state';
@@ -214,9 +214,9 @@ export interface IronlbBfd {
   child: ChildProcess;
 }
 
-/** Runs `ironlb bfd run ARGS` in the namespace (a child process: it can be killed like a dead host). */
+/** Runs `node testbed/tools/bfd.ts run ARGS` in the namespace (a child process: it can be killed like a dead host). */
 export async function startIronlbBfd(ns: Netns, args: string[]): Promise<IronlbBfd> {
-  const child = ns.spawn(process.execPath, [CLI, 'bfd', 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: 'warn' } });
+  const child = ns.spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: 'warn' } });
   const events: IronlbStateEvent[] = [];
   const snapshots: Record<string, unknown>[] = [];
   let text = '';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -23,7 +24,7 @@ function graph(module: string): string[] {
 
 test('ironlb --help lists every subcommand from the table without loading one', () => {
   const out = execFileSync(bin, ['--help'], { encoding: 'utf8' });
-  for (const c of ['controller', 'speaker', 'status', 'validate', 'migrate', 'bfd', 'layer2', 'membership', 'lab']) assert.match(out, new RegExp(`^  ${c}\\b`, 'm'), c);
+  for (const c of ['controller', 'speaker', 'status', 'dashboard', 'validate', 'migrate', 'layer2', 'lab']) assert.match(out, new RegExp(`^  ${c}\\b`, 'm'), c);
   const loaded = graph('src/cli/main.ts');
   assert.deepEqual(loaded.filter((f) => f.startsWith('src/')).sort(), ['src/cli/commands.ts', 'src/cli/main.ts']);
 });
@@ -42,4 +43,13 @@ test('the speaker loads no controller, allocator, status or test-bench module; t
   const controller = graph('src/cli/controller.ts');
   assert.ok(controller.includes('src/controller/controller.ts'));
   assert.deepEqual(controller.filter((f) => /^src\/(speaker|layer2|bgp|bfd|membership|native)\/|^testbed\//.test(f)), []);
+});
+
+test('the product (src/) imports nothing from the test bench (testbed/); the one-protocol tools are not ironlb subcommands', () => {
+  const files = execFileSync('git', ['ls-files', 'src/*.ts', 'src/**/*.ts'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
+  assert.ok(files.length > 50, `found ${files.length} product sources`);
+  const importsTestbed = files.filter((f) => /(?:from|import\()\s*['"][^'"]*testbed\//.test(readFileSync(join(root, f), 'utf8')));
+  assert.deepEqual(importsTestbed, []);
+  const help = execFileSync(bin, ['--help'], { encoding: 'utf8' });
+  for (const tool of ['bfd', 'membership']) assert.doesNotMatch(help, new RegExp(`^  ${tool}\\b`, 'm'), tool);
 });

@@ -1,10 +1,10 @@
-// Drives src/layer2/agent.ts in a child process (typically inside a network namespace): sends
+// Drives testbed/tools/layer2-agent.ts in a child process (typically inside a network namespace): sends
 // commands, collects its JSON-line events. Used by the Layer 2 tests and benchmark.
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { AddressOptions, AnnouncerOptions } from './announcer.ts';
+import type { AddressOptions, AnnouncerOptions } from '../../src/layer2/announcer.ts';
 
-export const AGENT_SCRIPT = fileURLToPath(new URL('./agent.ts', import.meta.url));
+export const AGENT_SCRIPT = fileURLToPath(new URL('./layer2-agent.ts', import.meta.url));
 
 export interface AgentEvent {
   event: string;

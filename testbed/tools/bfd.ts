@@ -1,12 +1,12 @@
-// `ironlb bfd run`: runs BFD sessions to peers from the command line and reports state changes as
-// JSON lines on stdout; JSON lines on stdin change the session ({"op":"update","profile":{...}}),
-// ask for a snapshot ({"op":"snapshot"}) or close it ({"op":"close"}). For tests, labs and debugging.
+// `node testbed/tools/bfd.ts run ...`: runs a BFD session to a peer from the command line and
+// reports state changes as JSON lines on stdout; JSON lines on stdin change the session
+// ({"op":"update","profile":{...}}), ask for a snapshot ({"op":"snapshot"}) or close it
+// ({"op":"close"}). A test-bench tool (the speaker runs BFD through BfdManager itself).
 import { Command, InvalidArgumentError } from 'commander';
-import { summary } from '../cli/commands.ts';
 import { createInterface } from 'node:readline';
-import type { BfdAuth, BfdAuthType } from './auth.ts';
-import { BfdManager } from './manager.ts';
-import type { BfdProfile, BfdSessionSpec } from './profile.ts';
+import type { BfdAuth, BfdAuthType } from '../../src/bfd/auth.ts';
+import { BfdManager } from '../../src/bfd/manager.ts';
+import type { BfdProfile, BfdSessionSpec } from '../../src/bfd/profile.ts';
 
 function int(v: string): number {
   const n = Number(v);
@@ -88,9 +88,8 @@ export async function runBfd(o: RunOptions): Promise<void> {
   });
 }
 
-export function registerBfdCommand(program: Command): void {
-  const bfd = program.command('bfd').description(summary('bfd'));
-  bfd.command('run')
+function registerBfdCommand(program: Command): void {
+  program.command('run')
     .description('run a BFD session to a peer; state changes as JSON lines on stdout, commands as JSON lines on stdin')
     .requiredOption('--peer <address>', 'peer address')
     .option('--local <address>', 'source address')
@@ -106,9 +105,6 @@ export function registerBfdCommand(program: Command): void {
     .action((o: RunOptions) => runBfd(o));
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isMain) {
-  const program = new Command('ironlb-bfd');
-  registerBfdCommand(program);
-  await program.parseAsync(process.argv);
-}
+const program = new Command('bfd').description('BFD (RFC 5880/5881/5883) sessions from the command line, for tests and debugging');
+registerBfdCommand(program);
+await program.parseAsync(process.argv);

@@ -1,11 +1,11 @@
 // A stand-alone announcer process driven over stdin/stdout (JSON lines), for tests, the benchmark
 // and manual experiments inside a network namespace:
-//   node src/layer2/agent.ts '{"excludePatterns":[]}'
+//   node testbed/tools/layer2-agent.ts '{"excludePatterns":[]}'
 //   stdin:  {"set":{"10.0.0.100":{}}}   {"metrics":true}   {"refresh":true}   {"exit":true}
 //   stdout: {"event":"ready",...} {"event":"acquired","address":...,"at":ms} {"event":"metrics","text":...}
 import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
-import { Announcer, type AddressOptions, type AnnouncerOptions } from './announcer.ts';
+import { Announcer, type AddressOptions, type AnnouncerOptions } from '../../src/layer2/announcer.ts';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as AnnouncerOptions;
 const registry = new Registry();

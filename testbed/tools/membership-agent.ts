@@ -1,7 +1,7 @@
 // A stand-alone membership member: one Membership in one process, reporting on stdout as JSON
 // lines and taking commands on stdin. For the lab, the net tests and the benchmark; the speaker
 // embeds Membership directly.
-//   node src/membership/agent.ts --name n1 --address 10.0.0.1 --secret-file /path --peers n2=10.0.0.2:7947,...
+//   node testbed/tools/membership-agent.ts --name n1 --address 10.0.0.1 --secret-file /path --peers n2=10.0.0.2:7947,...
 // The key file is watched: a changed file rotates the keys in place (--keys-file: one key per line,
 // the first signs; --secret-file: the whole file is one key).
 // stdout: {"event":"ready"|"change"|"up"|"down"|"stats"|"left"|"keys"|"error", "t": ms, ...}
@@ -11,8 +11,8 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
-import { parseKeyList } from './auth.ts';
-import { Membership, DEFAULT_PORT, type Peer } from './membership.ts';
+import { parseKeyList } from '../../src/membership/auth.ts';
+import { Membership, DEFAULT_PORT, type Peer } from '../../src/membership/membership.ts';
 
 export function parsePeers(spec: string): Peer[] {
   if (!spec.trim()) return [];
