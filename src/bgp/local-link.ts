@@ -56,27 +56,25 @@ export function interfaceAddresses(localAddress: string, ifaces = os.networkInte
   }
   for (const list of Object.values(ifaces)) {
     if (!list || !list.some((a) => parseAddress(a.address).equals(local))) continue;
-    const out: { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } = {};
-    const v4 = list.find((a) => a.family === 'IPv4');
-    const v6 = list.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:') && a.address !== '::1');
-    const ll = list.find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
-    if (v4) out.ipv4 = parseAddress(v4.address);
-    if (v6) out.ipv6 = parseAddress(v6.address);
-    if (ll) out.linkLocal = parseAddress(ll.address);
-    return out;
+    return addressesOf(list);
   }
   return {};
 }
 
 /** Addresses of the interface named `name` (as interfaceAddresses): next hops of an unnumbered session. */
 export function addressesOfInterface(name: string, ifaces = os.networkInterfaces()): { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } {
-  const list = ifaces[name] ?? [];
+  return addressesOf(ifaces[name] ?? []);
+}
+
+/** The first IPv4, global IPv6 and link-local IPv6 address of one interface's list (os.networkInterfaces()). */
+function addressesOf(list: readonly os.NetworkInterfaceInfo[]): { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } {
   const out: { ipv4?: Buffer; ipv6?: Buffer; linkLocal?: Buffer } = {};
   const v4 = list.find((a) => a.family === 'IPv4');
   const v6 = list.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:') && a.address !== '::1');
   const ll = list.find((a) => a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:'));
   if (v4) out.ipv4 = parseAddress(v4.address);
   if (v6) out.ipv6 = parseAddress(v6.address);
+  // Node may print a link-local address with its zone (fe80::1%eth0); the bytes exclude it.
   if (ll) out.linkLocal = parseAddress(ll.address.split('%')[0] as string);
   return out;
 }

@@ -5,19 +5,20 @@ import { summary } from './commands.ts';
 import { listInterfaces } from '../native/index.ts';
 import { DEFAULT_EXCLUDE_PATTERNS, ineligibleReason, type SelectionConfig } from '../layer2/interfaces.ts';
 
-interface SelectionFlags {
+/** The interface selection flags, shared with the test bench's announcer tool. */
+export interface SelectionFlags {
   interface?: string[];
   exclude?: string[];
 }
 
-function selection(o: SelectionFlags): SelectionConfig {
+export function selection(o: SelectionFlags): SelectionConfig {
   const s: SelectionConfig = {};
   if (o.interface?.length) s.interfaces = o.interface;
   if (o.exclude) s.excludePatterns = o.exclude.filter((p) => p !== '');
   return s;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function registerLayer2Command(program: Command): void {
   const l2 = program.command('layer2').description(summary('layer2'));

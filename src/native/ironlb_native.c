@@ -740,6 +740,31 @@ static void on_packet(uv_poll_t* p, int status, int events) {
   if (err && !h->closed) packet_error(h, err);
 }
 
+// An AF_PACKET socket bound to one interface and ethertype, or -1 with an exception thrown.
+static int packet_socket(napi_env env, int ifindex, int proto, const char* call) {
+  char m[128];
+  // Protocol 0 at creation and the real one at bind: no frames from other interfaces slip in.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(m, sizeof m, "%s socket(AF_PACKET)", call);
+    throw_errno(env, m, errno);
+    return -1;
+  }
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons((uint16_t)proto);
+  sll.sll_ifindex = ifindex;
+  if (bind(fd, (struct sockaddr*)&sll, sizeof sll) != 0) {
+    int e = errno;
+    close(fd);
+    snprintf(m, sizeof m, "%s bind(AF_PACKET)", call);
+    throw_errno(env, m, e);
+    return -1;
+  }
+  return fd;
+}
+
 // packetOpen(ifindex, ethertype, onFrame(frame, pkttype), onError(err)) -> handle
 static napi_value js_packet_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -752,23 +777,8 @@ static napi_value js_packet_open(napi_env env, napi_callback_info info) {
       !want_type(env, argv[2], napi_function, "onFrame", "a function") ||
       !want_type(env, argv[3], napi_function, "onError", "a function"))
     return NULL;
-  // Protocol 0 at creation and the real one at bind: no frames from other interfaces slip in.
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    throw_errno(env, "packetOpen socket(AF_PACKET)", errno);
-    return NULL;
-  }
-  struct sockaddr_ll sll;
-  memset(&sll, 0, sizeof sll);
-  sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons((uint16_t)proto);
-  sll.sll_ifindex = ifindex;
-  if (bind(fd, (struct sockaddr*)&sll, sizeof sll) != 0) {
-    int e = errno;
-    close(fd);
-    throw_errno(env, "packetOpen bind(AF_PACKET)", e);
-    return NULL;
-  }
+  int fd = packet_socket(env, ifindex, proto, "packetOpen");
+  if (fd < 0) return NULL;
   return handle_open(env, K_PACKET, fd, AF_PACKET, argv[2], argv[3], "ironlb.PacketSocket", UV_READABLE, on_packet);
 }
 
@@ -1472,31 +1482,6 @@ static void responder_ref(responder_t* r, int ref) {
   if (!r->async_init) return;
   if (ref) uv_ref((uv_handle_t*)&r->async);
   else uv_unref((uv_handle_t*)&r->async);
-}
-
-// An AF_PACKET socket bound to one interface and ethertype, or -1 with an exception thrown.
-static int packet_socket(napi_env env, int ifindex, int proto, const char* call) {
-  char m[128];
-  // Protocol 0 at creation and the real one at bind: no frames from other interfaces slip in.
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    snprintf(m, sizeof m, "%s socket(AF_PACKET)", call);
-    throw_errno(env, m, errno);
-    return -1;
-  }
-  struct sockaddr_ll sll;
-  memset(&sll, 0, sizeof sll);
-  sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons((uint16_t)proto);
-  sll.sll_ifindex = ifindex;
-  if (bind(fd, (struct sockaddr*)&sll, sizeof sll) != 0) {
-    int e = errno;
-    close(fd);
-    snprintf(m, sizeof m, "%s bind(AF_PACKET)", call);
-    throw_errno(env, m, e);
-    return -1;
-  }
-  return fd;
 }
 
 // packetResponderOpen(ifindex, ethertype (0x0806 ARP | 0x86dd IPv6), onError(err)) -> handle: a

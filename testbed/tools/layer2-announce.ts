@@ -3,21 +3,7 @@
 // drives the Announcer itself); events as JSON lines on stdout.
 import { Command } from 'commander';
 import { Announcer, DEFAULT_GRATUITOUS_COUNT } from '../../src/layer2/announcer.ts';
-import type { SelectionConfig } from '../../src/layer2/interfaces.ts';
-
-interface SelectionFlags {
-  interface?: string[];
-  exclude?: string[];
-}
-
-function selection(o: SelectionFlags): SelectionConfig {
-  const s: SelectionConfig = {};
-  if (o.interface?.length) s.interfaces = o.interface;
-  if (o.exclude) s.excludePatterns = o.exclude.filter((p) => p !== '');
-  return s;
-}
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+import { collect, selection, type SelectionFlags } from '../../src/cli/layer2.ts';
 
 const program = new Command('layer2-announce')
   .description('answer ARP/NDP for the given addresses until interrupted (prints acquired/released/interfaces events as JSON lines)')
