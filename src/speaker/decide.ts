@@ -107,9 +107,9 @@ export interface Decision {
   services: Map<string, ServiceView>;
 }
 
-const poolCovered = (ad: AdvertisementBase, pool: string): boolean => ad.pools === null || ad.pools.has(pool);
+export const poolCovered = (ad: AdvertisementBase, pool: string): boolean => ad.pools === null || ad.pools.has(pool);
 
-function nodeCanAnnounce(n: NodeFacts): boolean {
+export function nodeCanAnnounce(n: NodeFacts): boolean {
   return !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LB_LABEL);
 }
 
@@ -141,7 +141,7 @@ function parseCidr(c: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
   return r;
 }
 
-function onSegment(n: NodeFacts, ips: readonly string[]): boolean {
+export function onSegment(n: NodeFacts, ips: readonly string[]): boolean {
   if (n.subnets === undefined) return true;
   const subnets = n.subnets;
   return ips.every((ip) => {
@@ -309,11 +309,11 @@ export function decide(input: DecideInput): Decision {
   return { l2, bgp, services };
 }
 
-function union(a: readonly string[], b: readonly string[]): string[] {
+export function union(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])].sort();
 }
 
-function whyNotAnnounced(svc: ServiceFacts, input: DecideInput, liveNodes: readonly NodeFacts[]): string {
+export function whyNotAnnounced(svc: ServiceFacts, input: Pick<DecideInput, 'l2' | 'bgp'>, liveNodes: readonly NodeFacts[]): string {
   if (svc.ips.length === 0) return 'no address assigned yet';
   if (!svc.hasServingEndpoint) return 'no ready or serving endpoint: nothing would answer, so the address is not announced';
   const covering = [...input.l2, ...input.bgp].filter((ad) => poolCovered(ad, svc.pool) && matchesAny(ad.serviceSelectors, svc.labels));

@@ -1,0 +1,1099 @@
+// Incremental decide(): the same Decision as decide() over the current facts, kept up to date as
+// single Services, nodes, liveness or the configuration change, with work in proportion to what a
+// change affects rather than to all Services. decide() stays the specification: a property test
+// (test/unit/speaker-incremental.test.ts) checks that this equals it after random change sequences.
+//
+// Where the work goes:
+// - Layer 2 units (services joined by shared addresses) are rebuilt only around the addresses of a
+//   changed Service. Each unit's candidates are a class (its advertisements and segment: the nodes
+//   eligible for every unit with the same class, computed once) minus dead nodes (and, for
+//   externalTrafficPolicy Local, outside its endpoint nodes). Its rendezvous ranking is cached
+//   (the best TOP_K eligible nodes), so choosing costs a few steps, not a hash per node.
+// - Owners: bounded-load rendezvous (owner.ts) places units in key order; a unit takes its best
+//   candidate under the cap (ceil(loadFactor * placeable units / nodes that are someone's
+//   candidate)). So every unit is coupled to all units before it through the loads, across pools:
+//   unit j's choice depends only on the loads, before j, of the candidates it ranks at or above its
+//   owner (all of its candidates when every one was at the cap: a "fallback" unit). A change at one
+//   unit changes the loads after it by -1 on one node (the hole) and +1 on another (the excess).
+//   The only units whose choice can then change: the first later unit owned by the excess node
+//   beyond its cap; a later unit that ranks the hole above its owner while the hole is now under
+//   the cap (only in the window where the hole used to be exactly at the cap); fallback units. Each
+//   such unit is re-chosen; if it moves, the hole or the excess moves with it (there are never more
+//   than one of each), until they cancel. That is exact, not an approximation (see cascade()).
+//   The cap itself depends on the number of placeable units and candidate nodes: when it changes
+//   (a node lost or back, or every few hundred units added), every unit is placed again in one pass.
+// - BGP: Services with the same advertisements and externalTrafficPolicy Cluster share one list
+//   of announcing nodes (updated in place when nodes change); this node's routes are kept per
+//   peer and prefix with a count per contributing advertisement and Service, so one Service
+//   changes only its own routes.
+import { matchesAny } from '../util/selector.ts';
+import {
+  aggregate,
+  nodeCanAnnounce,
+  onSegment,
+  poolCovered,
+  union,
+  whyNotAnnounced,
+  type BgpPolicy,
+  type BgpRoute,
+  type Decision,
+  type L2Announcement,
+  type L2Policy,
+  type NodeFacts,
+  type PeerFacts,
+  type ServiceFacts,
+  type ServiceView,
+} from './decide.ts';
+import { DEFAULT_LOAD_FACTOR, hash32, score } from './owner.ts';
+
+export interface Policies {
+  l2: readonly L2Policy[];
+  bgp: readonly BgpPolicy[];
+  peers: readonly PeerFacts[];
+}
+
+export interface IncrementalResult {
+  /** The whole decision, updated in place (the same object every time). */
+  decision: Decision;
+  /** Services whose view (owners, BGP nodes, reason) changed or which were removed. */
+  changed: Set<string>;
+  /** Peers whose routes changed. */
+  bgpPeers: Set<string>;
+  /** Addresses whose Layer 2 announcement here changed (added, removed or different). */
+  l2: Set<string>;
+  /** Whether every unit was placed again (the cap changed, nodes or configuration changed). */
+  fullL2: boolean;
+}
+
+/** Ranked eligible nodes cached per unit. */
+const TOP_K = 8;
+/** More changed units than this in one decision: place all again (cheaper than that many cascades). */
+const MAX_CASCADES = 512;
+
+interface L2Class {
+  /** Per distinct advertisement list of the unit's services: some ad in each must select the node. */
+  adsets: L2Policy[][];
+  segBits: string;
+  elig: Uint8Array;
+  eligList: number[];
+  /** Units of this class without a Local service (their candidates are the class's). */
+  units: number;
+  liveCount: number;
+}
+
+interface Unit {
+  key: string;
+  ips: string[];
+  services: Svc[];
+  cls: L2Class;
+  /** Intersection of the endpoint nodes of the unit's Local services; null without any. */
+  local: Set<string> | null;
+  /** Eligible nodes, when `local` narrows the class. */
+  localElig: number[] | null;
+  hash: number;
+  top: number[] | null;
+  truncated: boolean;
+  owner: number;
+  fallback: boolean;
+  placeable: boolean;
+  /** Its owner has been written into the views at least once. */
+  published: boolean;
+}
+
+interface BgpGroup {
+  ads: BgpPolicy[];
+  /** Live nodes announcing a Cluster service of this group, sorted; shared by the views, updated in place. */
+  nodes: string[];
+  set: Set<string>;
+  members: Set<Svc>;
+}
+
+interface Contribution {
+  peer: string;
+  prefix: string;
+  ad: BgpPolicy;
+}
+
+interface RouteState {
+  route: BgpRoute;
+  ads: Map<BgpPolicy, number>;
+  svcs: Map<string, number>;
+}
+
+interface Svc {
+  f: ServiceFacts;
+  view: ServiceView;
+  l2ads: L2Policy[];
+  bgpads: BgpPolicy[];
+  unit: Unit | undefined;
+  group: BgpGroup | undefined;
+  contributions: Contribution[];
+}
+
+const NO_NODES: string[] = [];
+
+function lowerBound(list: readonly Unit[], key: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as Unit).key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+/** First index whose key is greater than `key`. */
+function upperBound(list: readonly Unit[], key: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as Unit).key <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+function insertSorted(list: Unit[], u: Unit): void {
+  list.splice(lowerBound(list, u.key), 0, u);
+}
+function removeSorted(list: Unit[], u: Unit): void {
+  const i = lowerBound(list, u.key);
+  if (list[i] === u) list.splice(i, 1);
+}
+function insertString(list: string[], s: string): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as string) < s) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, s);
+}
+function removeString(list: string[], s: string): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as string) < s) lo = mid + 1;
+    else hi = mid;
+  }
+  if (list[lo] === s) list.splice(lo, 1);
+}
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const endpointOk = (f: ServiceFacts, node: string): boolean => f.externalTrafficPolicy !== 'Local' || f.endpointNodes.has(node);
+
+export class IncrementalDecider {
+  readonly self: string;
+  readonly loadFactor: number;
+  #pol: Policies = { l2: [], bgp: [], peers: [] };
+  #nodes = new Map<string, NodeFacts>();
+  #alive = new Set<string>();
+  #svcs = new Map<string, Svc>();
+  readonly #decision: Decision = { l2: new Map(), bgp: new Map(), services: new Map() };
+
+  // pending changes
+  #full = true;
+  #livenessDirty = false;
+  #pendingSvcs = new Map<string, ServiceFacts | null>();
+
+  // node-level derived state
+  #idx = new Map<string, number>();
+  #names: string[] = [];
+  #hashes: number[] = [];
+  #live = new Uint8Array(0);
+  #liveList: NodeFacts[] = [];
+  #l2AdNodes = new Map<L2Policy, Set<string>>();
+  #bgpAdNodes = new Map<BgpPolicy, Set<string>>();
+  #peersOf = new Map<string, PeerFacts[]>();
+  /** Distinct published subnet lists of nodes → bit position in a unit's segment signature. */
+  #segLists = new Map<string, number>();
+  #segListOf: number[] = [];
+
+  // Layer 2
+  #classes = new Map<string, L2Class>();
+  #ipSvcs = new Map<string, Set<Svc>>();
+  #ipUnit = new Map<string, Unit>();
+  #order: Unit[] = [];
+  #owned: Unit[][] = [];
+  #fallbacks: Unit[] = [];
+  #cover = new Int32Array(0);
+  #unionCount = 0;
+  #placeable = 0;
+  #cap = 0;
+
+  // BGP
+  #groups = new Map<string, BgpGroup>();
+  #localBgp = new Set<Svc>();
+  #routes = new Map<string, Map<string, RouteState>>();
+  #unannounced = new Set<Svc>();
+
+  // per-decision outputs
+  #changed = new Set<string>();
+  #bgpPeers = new Set<string>();
+  #l2Changed = new Set<string>();
+
+  constructor(self: string, loadFactor = DEFAULT_LOAD_FACTOR) {
+    this.self = self;
+    this.loadFactor = loadFactor;
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  setPolicies(p: Policies): void {
+    this.#pol = p;
+    this.#full = true;
+  }
+
+  setNode(n: NodeFacts): void {
+    const old = this.#nodes.get(n.name);
+    this.#nodes.set(n.name, n);
+    if (this.#full) return;
+    // Only NetworkUnavailable or the exclusion changed: like liveness. Anything else (labels,
+    // subnets, a new node) changes eligibility classes and rankings: rebuild.
+    if (old && JSON.stringify(old.labels) === JSON.stringify(n.labels) && JSON.stringify(old.subnets) === JSON.stringify(n.subnets)) {
+      if (old.networkUnavailable !== n.networkUnavailable) this.#livenessDirty = true;
+      return;
+    }
+    this.#full = true;
+  }
+
+  deleteNode(name: string): void {
+    if (!this.#nodes.delete(name)) return;
+    this.#full = true;
+  }
+
+  setAlive(alive: ReadonlySet<string>): void {
+    if (alive.size === this.#alive.size && [...alive].every((a) => this.#alive.has(a))) return;
+    this.#alive = new Set(alive);
+    this.#livenessDirty = true;
+  }
+
+  setService(f: ServiceFacts): void {
+    this.#pendingSvcs.set(f.key, f);
+  }
+
+  deleteService(key: string): void {
+    this.#pendingSvcs.set(key, null);
+  }
+
+  /** Current facts (for tests and the full-recompute comparison). */
+  facts(): { nodes: NodeFacts[]; alive: Set<string>; services: ServiceFacts[]; policies: Policies } {
+    const services: ServiceFacts[] = [];
+    for (const s of this.#svcs.values()) services.push(s.f);
+    for (const [k, f] of this.#pendingSvcs) {
+      if (this.#svcs.has(k)) {
+        const i = services.findIndex((s) => s.key === k);
+        if (f) services[i] = f;
+        else services.splice(i, 1);
+      } else if (f) services.push(f);
+    }
+    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services, policies: this.#pol };
+  }
+
+  // ---- deciding --------------------------------------------------------------------------------
+
+  decide(): IncrementalResult {
+    this.#changed = new Set();
+    this.#bgpPeers = new Set();
+    this.#l2Changed = new Set();
+    let fullL2 = false;
+    if (this.#full) {
+      this.#rebuild();
+      fullL2 = true;
+    } else {
+      const liveness = this.#livenessDirty;
+      if (liveness) this.#applyLiveness();
+      const pending = this.#pendingSvcs;
+      this.#pendingSvcs = new Map();
+      const removed: Unit[] = [];
+      const added: Unit[] = [];
+      for (const [key, f] of pending) this.#updateService(key, f, removed, added);
+      const cap = this.#computeCap();
+      if (liveness || cap !== this.#cap || removed.length + added.length > MAX_CASCADES) {
+        for (const u of removed) this.#dropUnit(u, false);
+        for (const u of added) this.#order.splice(lowerBound(this.#order, u.key), 0, u);
+        this.#cap = cap;
+        this.#assignAll();
+        fullL2 = true;
+      } else {
+        for (const u of removed) this.#dropUnit(u, true);
+        for (const u of added) this.#addUnit(u);
+      }
+      if (liveness) this.#refreshReasons();
+    }
+    this.#full = false;
+    this.#livenessDirty = false;
+    return { decision: this.#decision, changed: this.#changed, bgpPeers: this.#bgpPeers, l2: this.#l2Changed, fullL2 };
+  }
+
+  // ---- node-level state ------------------------------------------------------------------------
+
+  #nodeIndex(name: string): number {
+    let i = this.#idx.get(name);
+    if (i === undefined) {
+      i = this.#names.length;
+      this.#idx.set(name, i);
+      this.#names.push(name);
+      this.#hashes.push(hash32(name));
+    }
+    return i;
+  }
+
+  #computeLiveness(): void {
+    const n = this.#names.length;
+    if (this.#live.length < n) this.#live = new Uint8Array(n * 2);
+    this.#live.fill(0);
+    this.#liveList = [];
+    for (const node of this.#nodes.values()) {
+      if (!this.#alive.has(node.name) || !nodeCanAnnounce(node)) continue;
+      this.#live[this.#nodeIndex(node.name)] = 1;
+      this.#liveList.push(node);
+      if (!this.#peersOf.has(node.name)) this.#peersOf.set(node.name, this.#pol.peers.filter((p) => matchesAny(p.nodeSelectors, node.labels)));
+    }
+    if (this.#live.length < this.#names.length) {
+      const grown = new Uint8Array(this.#names.length * 2);
+      grown.set(this.#live);
+      this.#live = grown;
+    }
+  }
+
+  #isLive(i: number): boolean {
+    return this.#live[i] === 1;
+  }
+
+  /** Everything from the facts: configuration or node facts changed. */
+  #rebuild(): void {
+    const oldViews = new Map<string, string>();
+    for (const [k, v] of this.#decision.services) oldViews.set(k, JSON.stringify(v));
+    const oldL2 = new Map<string, string>();
+    for (const [ip, a] of this.#decision.l2) oldL2.set(ip, JSON.stringify(a));
+    const oldBgp = new Set(this.#decision.bgp.keys());
+
+    const facts = [...this.#svcs.values()].map((s) => s.f);
+    for (const [k, f] of this.#pendingSvcs) {
+      const i = facts.findIndex((s) => s.key === k);
+      if (i >= 0) facts.splice(i, 1);
+      if (f) facts.push(f);
+    }
+    this.#pendingSvcs = new Map();
+    for (const n of this.#nodes.values()) this.#nodeIndex(n.name);
+    this.#peersOf = new Map();
+    this.#computeLiveness();
+    this.#l2AdNodes = new Map(this.#pol.l2.map((ad) => [ad, this.#matchNodes(ad.nodeSelectors)]));
+    this.#bgpAdNodes = new Map(this.#pol.bgp.map((ad) => [ad, this.#matchNodes(ad.nodeSelectors)]));
+    this.#segLists = new Map();
+    this.#segListOf = [];
+    for (const n of this.#nodes.values()) {
+      if (n.subnets === undefined) continue;
+      const k = n.subnets.join(',');
+      if (!this.#segLists.has(k)) this.#segLists.set(k, this.#segLists.size);
+      this.#segListOf[this.#nodeIndex(n.name)] = this.#segLists.get(k) as number;
+    }
+    this.#classes = new Map();
+    this.#ipSvcs = new Map();
+    this.#ipUnit = new Map();
+    this.#order = [];
+    this.#owned = [];
+    this.#fallbacks = [];
+    this.#cover = new Int32Array(this.#names.length);
+    this.#unionCount = 0;
+    this.#placeable = 0;
+    this.#groups = new Map();
+    this.#localBgp = new Set();
+    this.#routes = new Map();
+    this.#unannounced = new Set();
+    this.#svcs = new Map();
+    const d = this.#decision;
+    d.l2.clear();
+    d.bgp.clear();
+    d.services.clear();
+
+    const units: Unit[] = [];
+    for (const f of facts) {
+      const s = this.#newSvc(f);
+      this.#svcs.set(f.key, s);
+      d.services.set(f.key, s.view);
+      if (this.#l2Eligible(s)) for (const ip of f.ips) this.#ipAdd(ip, s);
+      this.#bgpAttach(s);
+    }
+    const seen = new Set<string>();
+    for (const ip of this.#ipSvcs.keys()) {
+      if (seen.has(ip)) continue;
+      const comp = this.#component(ip, seen);
+      units.push(this.#newUnit(comp.ips, comp.services));
+    }
+    units.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const u of units) this.#registerUnit(u);
+    this.#order = units;
+    this.#cap = this.#computeCap();
+    this.#assignAll(true);
+    for (const s of this.#svcs.values()) this.#refreshReason(s);
+
+    for (const [k, v] of d.services) if (oldViews.get(k) !== JSON.stringify(v)) this.#changed.add(k);
+    for (const k of oldViews.keys()) if (!d.services.has(k)) this.#changed.add(k);
+    for (const [ip, a] of d.l2) if (oldL2.get(ip) !== JSON.stringify(a)) this.#l2Changed.add(ip);
+    for (const ip of oldL2.keys()) if (!d.l2.has(ip)) this.#l2Changed.add(ip);
+    for (const p of oldBgp) this.#bgpPeers.add(p);
+    for (const p of d.bgp.keys()) this.#bgpPeers.add(p);
+  }
+
+  #matchNodes(sels: L2Policy['nodeSelectors']): Set<string> {
+    const out = new Set<string>();
+    for (const n of this.#nodes.values()) if (matchesAny(sels, n.labels)) out.add(n.name);
+    return out;
+  }
+
+  /** Liveness changed (membership, NetworkUnavailable): classes' live counts, placeability, BGP node lists. */
+  #applyLiveness(): void {
+    const wasLive = this.#live.slice();
+    const wasSelfLive = this.#isLive(this.#idx.get(this.self) ?? -1);
+    this.#computeLiveness();
+    for (const c of this.#classes.values()) c.liveCount = c.eligList.reduce((n, i) => n + (this.#isLive(i) ? 1 : 0), 0);
+    this.#unionCount = 0;
+    for (let i = 0; i < this.#names.length; i++) if (this.#isLive(i) && (this.#cover[i] ?? 0) > 0) this.#unionCount++;
+    this.#placeable = 0;
+    for (const u of this.#order) {
+      u.placeable = this.#unitPlaceable(u);
+      if (u.placeable) this.#placeable++;
+    }
+    // BGP: shared node lists in place; Local services; this node's own routes if its state changed.
+    for (const g of this.#groups.values()) {
+      const next = this.#groupNodes(g.ads);
+      if (sameStrings(next, g.nodes)) continue;
+      g.nodes.length = 0;
+      g.nodes.push(...next);
+      g.set = new Set(next);
+      for (const s of g.members) {
+        if (s.f.externalTrafficPolicy === 'Local') continue;
+        this.#changed.add(s.f.key);
+        this.#refreshReason(s);
+      }
+    }
+    for (const s of this.#localBgp) {
+      const next = this.#localNodes(s);
+      if (sameStrings(next, s.view.bgpNodes)) continue;
+      s.view.bgpNodes = next;
+      this.#changed.add(s.f.key);
+      this.#refreshReason(s);
+    }
+    const selfIdx = this.#idx.get(this.self) ?? -1;
+    if (wasSelfLive !== this.#isLive(selfIdx) || (selfIdx >= 0 && wasLive[selfIdx] !== this.#live[selfIdx])) {
+      for (const s of this.#svcs.values()) this.#setContributions(s);
+    }
+  }
+
+  #refreshReasons(): void {
+    for (const s of this.#unannounced) this.#refreshReason(s);
+  }
+
+  // ---- services --------------------------------------------------------------------------------
+
+  #newSvc(f: ServiceFacts): Svc {
+    return {
+      f,
+      view: { l2Owners: {}, bgpNodes: NO_NODES },
+      l2ads: this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)),
+      bgpads: this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)),
+      unit: undefined,
+      group: undefined,
+      contributions: [],
+    };
+  }
+
+  #l2Eligible(s: Svc): boolean {
+    return s.f.hasServingEndpoint && s.l2ads.length > 0;
+  }
+
+  #updateService(key: string, f: ServiceFacts | null, removed: Unit[], added: Unit[]): void {
+    const old = this.#svcs.get(key);
+    const touched = new Set<string>();
+    if (old) {
+      if (old.unit) for (const ip of old.unit.ips) touched.add(ip);
+      if (this.#l2Eligible(old)) for (const ip of old.f.ips) this.#ipRemove(ip, old);
+      this.#bgpDetach(old);
+      this.#unannounced.delete(old);
+      this.#svcs.delete(key);
+      this.#decision.services.delete(key);
+    }
+    this.#changed.add(key);
+    let s: Svc | undefined;
+    if (f) {
+      s = this.#newSvc(f);
+      this.#svcs.set(key, s);
+      this.#decision.services.set(key, s.view);
+      if (this.#l2Eligible(s)) for (const ip of f.ips) {
+        this.#ipAdd(ip, s);
+        touched.add(ip);
+      }
+      this.#bgpAttach(s);
+    }
+    // Units around the touched addresses: the old ones go, the components found now come.
+    const oldUnits = new Set<Unit>();
+    for (const ip of touched) {
+      const u = this.#ipUnit.get(ip);
+      if (u) oldUnits.add(u);
+    }
+    const seen = new Set<string>();
+    const comps: Array<{ ips: string[]; services: Svc[] }> = [];
+    for (const ip of touched) {
+      if (seen.has(ip) || !this.#ipSvcs.has(ip)) continue;
+      comps.push(this.#component(ip, seen));
+    }
+    for (const u of oldUnits) {
+      const pendingAdd = added.indexOf(u);
+      if (pendingAdd >= 0) {
+        // Created by an earlier change in this batch and not placed yet: just forget it.
+        added.splice(pendingAdd, 1);
+        this.#unregisterUnit(u);
+        continue;
+      }
+      // A unit being replaced by an equal one (same addresses, class and endpoint nodes) keeps its
+      // owner: only its services change.
+      const same = comps.findIndex((c) => c.ips[0] === u.key && sameStrings(c.ips, u.ips));
+      if (same >= 0) {
+        const c = comps[same] as { ips: string[]; services: Svc[] };
+        const nu = this.#newUnit(c.ips, c.services);
+        if (nu.cls === u.cls && sameSet(nu.local, u.local)) {
+          comps.splice(same, 1);
+          this.#unregisterUnit(u);
+          u.services = nu.services;
+          this.#registerUnit(u);
+          this.#publishUnit(u);
+          continue;
+        }
+      }
+      removed.push(u);
+      this.#unregisterUnit(u);
+    }
+    for (const c of comps) {
+      const u = this.#newUnit(c.ips, c.services);
+      this.#registerUnit(u);
+      added.push(u);
+    }
+    if (s && !s.unit) this.#refreshReason(s);
+  }
+
+  #ipAdd(ip: string, s: Svc): void {
+    let set = this.#ipSvcs.get(ip);
+    if (!set) this.#ipSvcs.set(ip, (set = new Set()));
+    set.add(s);
+  }
+
+  #ipRemove(ip: string, s: Svc): void {
+    const set = this.#ipSvcs.get(ip);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.#ipSvcs.delete(ip);
+  }
+
+  /** The addresses and services connected to `ip` through shared addresses. */
+  #component(ip: string, seen: Set<string>): { ips: string[]; services: Svc[] } {
+    const ips: string[] = [];
+    const services = new Set<Svc>();
+    const stack = [ip];
+    seen.add(ip);
+    while (stack.length) {
+      const x = stack.pop() as string;
+      ips.push(x);
+      for (const s of this.#ipSvcs.get(x) ?? []) {
+        if (services.has(s)) continue;
+        services.add(s);
+        for (const y of s.f.ips) {
+          if (seen.has(y)) continue;
+          seen.add(y);
+          stack.push(y);
+        }
+      }
+    }
+    ips.sort();
+    return { ips, services: [...services] };
+  }
+
+  // ---- Layer 2 units ---------------------------------------------------------------------------
+
+  #newUnit(ips: string[], services: Svc[]): Unit {
+    const lists = new Map<string, L2Policy[]>();
+    let local: Set<string> | null = null;
+    for (const s of services) {
+      const k = s.l2ads.map((ad) => this.#pol.l2.indexOf(ad)).join(',');
+      lists.set(k, s.l2ads);
+      if (s.f.externalTrafficPolicy !== 'Local') continue;
+      local = intersect(local, s.f.endpointNodes);
+    }
+    const adKeys = [...lists.keys()].sort();
+    let segBits = '';
+    for (const list of this.#segLists.keys()) segBits += onSegment({ name: '', labels: {}, networkUnavailable: false, subnets: list.split(',').filter(Boolean) }, ips) ? '1' : '0';
+    const ck = `${adKeys.join('|')}#${segBits}`;
+    let cls = this.#classes.get(ck);
+    if (!cls) {
+      cls = this.#newClass(adKeys.map((k) => lists.get(k) as L2Policy[]), segBits);
+      this.#classes.set(ck, cls);
+    }
+    const u: Unit = { key: ips[0] as string, ips, services: services.sort((a, b) => (a.f.key < b.f.key ? -1 : a.f.key > b.f.key ? 1 : 0)), cls, local, localElig: null, hash: hash32(ips[0] as string), top: null, truncated: false, owner: -1, fallback: false, placeable: false, published: false };
+    if (local !== null) {
+      const elig: number[] = [];
+      for (const n of local) {
+        const i = this.#idx.get(n);
+        if (i !== undefined && cls.elig[i] === 1) elig.push(i);
+      }
+      u.localElig = elig;
+    }
+    return u;
+  }
+
+  #newClass(adsets: L2Policy[][], segBits: string): L2Class {
+    const elig = new Uint8Array(this.#names.length);
+    const eligList: number[] = [];
+    let liveCount = 0;
+    for (const n of this.#nodes.values()) {
+      const i = this.#nodeIndex(n.name);
+      const seg = n.subnets === undefined || segBits[this.#segListOf[i] ?? -1] === '1';
+      const ok = adsets.every((ads) => ads.some((ad) => this.#l2AdNodes.get(ad)?.has(n.name) === true && (ad.interfaces.length > 0 || seg)));
+      if (!ok) continue;
+      elig[i] = 1;
+      eligList.push(i);
+      if (this.#isLive(i)) liveCount++;
+    }
+    return { adsets, segBits, elig, eligList, units: 0, liveCount };
+  }
+
+  #eligList(u: Unit): number[] {
+    return u.localElig ?? u.cls.eligList;
+  }
+
+  #unitPlaceable(u: Unit): boolean {
+    if (u.localElig === null) return u.cls.liveCount > 0;
+    return u.localElig.some((i) => this.#isLive(i));
+  }
+
+  /** Counts the unit into the candidate-node union and placeable units; maps its addresses. */
+  #registerUnit(u: Unit): void {
+    for (const ip of u.ips) this.#ipUnit.set(ip, u);
+    for (const s of u.services) s.unit = u;
+    if (u.localElig === null) {
+      if (u.cls.units++ === 0) for (const i of u.cls.eligList) this.#coverAdd(i, 1);
+    } else for (const i of u.localElig) this.#coverAdd(i, 1);
+    u.placeable = this.#unitPlaceable(u);
+    if (u.placeable) this.#placeable++;
+  }
+
+  #unregisterUnit(u: Unit): void {
+    for (const ip of u.ips) if (this.#ipUnit.get(ip) === u) this.#ipUnit.delete(ip);
+    for (const s of u.services) if (s.unit === u) s.unit = undefined;
+    if (u.localElig === null) {
+      if (--u.cls.units === 0) for (const i of u.cls.eligList) this.#coverAdd(i, -1);
+    } else for (const i of u.localElig) this.#coverAdd(i, -1);
+    if (u.placeable) this.#placeable--;
+  }
+
+  #coverAdd(i: number, d: number): void {
+    if (this.#cover.length <= i) {
+      const grown = new Int32Array(this.#names.length * 2);
+      grown.set(this.#cover);
+      this.#cover = grown;
+    }
+    const before = this.#cover[i] as number;
+    this.#cover[i] = before + d;
+    if (!this.#isLive(i)) return;
+    if (before === 0 && d > 0) this.#unionCount++;
+    else if (before + d === 0 && d < 0) this.#unionCount--;
+  }
+
+  #computeCap(): number {
+    return this.#unionCount === 0 ? 0 : Math.max(1, Math.ceil((this.loadFactor * this.#placeable) / this.#unionCount));
+  }
+
+  /** a ranks before b for the unit (b < 0: a wins). */
+  #better(a: number, b: number, uh: number): boolean {
+    if (b < 0) return true;
+    const sa = score(this.#hashes[a] as number, uh);
+    const sb = score(this.#hashes[b] as number, uh);
+    return sa > sb || (sa === sb && (this.#names[a] as string) < (this.#names[b] as string));
+  }
+
+  #top(u: Unit): number[] {
+    if (u.top) return u.top;
+    const top: number[] = [];
+    const elig = this.#eligList(u);
+    for (const i of elig) {
+      if (top.length === TOP_K && !this.#better(i, top[TOP_K - 1] as number, u.hash)) continue;
+      let at = top.length;
+      while (at > 0 && this.#better(i, top[at - 1] as number, u.hash)) at--;
+      top.splice(at, 0, i);
+      if (top.length > TOP_K) top.pop();
+    }
+    u.top = top;
+    u.truncated = elig.length > TOP_K;
+    return top;
+  }
+
+  #isCandidate(u: Unit, i: number): boolean {
+    if (!this.#isLive(i) || u.cls.elig[i] !== 1) return false;
+    return u.local === null || u.local.has(this.#names[i] as string);
+  }
+
+  /**
+   * The unit's owner given each node's load before it: its best-ranked candidate under the cap,
+   * else (fallback) its least-loaded candidate, ties to the better ranked. -1: no candidate.
+   */
+  #choose(u: Unit, load: (i: number) => number, nonFull?: Set<number>): { owner: number; fallback: boolean } {
+    const cap = this.#cap;
+    for (const i of this.#top(u)) if (this.#isLive(i) && load(i) < cap) return { owner: i, fallback: false };
+    const elig = this.#eligList(u);
+    if (u.truncated) {
+      let best = -1;
+      const pool: Iterable<number> = nonFull && nonFull.size * 4 < elig.length ? nonFull : elig;
+      for (const i of pool) {
+        if (!this.#isCandidate(u, i) || load(i) >= cap) continue;
+        if (this.#better(i, best, u.hash)) best = i;
+      }
+      if (best >= 0) return { owner: best, fallback: false };
+    }
+    let best = -1;
+    let bestLoad = Infinity;
+    for (const i of elig) {
+      if (!this.#isLive(i)) continue;
+      const l = load(i);
+      if (l < bestLoad || (l === bestLoad && this.#better(i, best, u.hash))) {
+        best = i;
+        bestLoad = l;
+      }
+    }
+    return { owner: best, fallback: best >= 0 };
+  }
+
+  #ownedOf(i: number): Unit[] {
+    let l = this.#owned[i];
+    if (!l) this.#owned[i] = l = [];
+    return l;
+  }
+
+  /** Places every unit in key order (the cap changed, or liveness, or first time). */
+  #assignAll(initial = false): void {
+    const loads = new Int32Array(this.#names.length);
+    const cap = this.#cap;
+    const nonFull = new Set<number>();
+    for (let i = 0; i < this.#names.length; i++) if (this.#isLive(i) && (this.#cover[i] ?? 0) > 0) nonFull.add(i);
+    const owned: Unit[][] = [];
+    this.#fallbacks = [];
+    const load = (i: number): number => loads[i] as number;
+    for (const u of this.#order) {
+      const was = u.owner;
+      const r = u.placeable ? this.#choose(u, load, nonFull) : { owner: -1, fallback: false };
+      u.owner = r.owner;
+      u.fallback = r.fallback;
+      if (r.fallback) this.#fallbacks.push(u);
+      if (r.owner >= 0) {
+        (owned[r.owner] ??= []).push(u);
+        const l = (loads[r.owner] = (loads[r.owner] as number) + 1);
+        if (l >= cap) nonFull.delete(r.owner);
+      }
+      if (initial || !u.published || was !== u.owner) this.#publishUnit(u, initial || !u.published ? undefined : was);
+    }
+    this.#owned = owned;
+  }
+
+  /** Removes a unit; with `cascade`, re-places the units its removal affects. */
+  #dropUnit(u: Unit, cascade: boolean): void {
+    const at = lowerBound(this.#order, u.key);
+    if (this.#order[at] === u) this.#order.splice(at, 1);
+    if (u.fallback) removeSorted(this.#fallbacks, u);
+    const was = u.owner;
+    if (was >= 0) removeSorted(this.#ownedOf(was), u);
+    this.#unpublishUnit(u);
+    u.owner = -1;
+    if (cascade && was >= 0) this.#cascade(u.key, new Map([[was, -1]]));
+  }
+
+  #addUnit(u: Unit): void {
+    insertSorted(this.#order, u);
+    const r = u.placeable ? this.#choose(u, (i) => lowerBound(this.#ownedOf(i), u.key)) : { owner: -1, fallback: false };
+    u.owner = r.owner;
+    u.fallback = r.fallback;
+    if (r.fallback) insertSorted(this.#fallbacks, u);
+    this.#publishUnit(u);
+    if (r.owner < 0) return;
+    insertSorted(this.#ownedOf(r.owner), u);
+    this.#cascade(u.key, new Map([[r.owner, 1]]));
+  }
+
+  /**
+   * After a change at key `from` left the loads of later units off by `delta` (node → ±1),
+   * re-places exactly the later units whose choice can change, in key order (see the file comment).
+   */
+  #cascade(from: string, delta: Map<number, number>): void {
+    const cap = this.#cap;
+    let p = from;
+    for (let guard = 0; guard <= this.#order.length + 1; guard++) {
+      for (const [n, d] of delta) if (d === 0) delta.delete(n);
+      if (delta.size === 0) return;
+      let next: Unit | undefined;
+      const consider = (u: Unit | undefined): void => {
+        if (u && (!next || u.key < next.key)) next = u;
+      };
+      for (const [n, d] of delta) {
+        const list = this.#ownedOf(n);
+        if (d > 0) {
+          // The excess node is at the cap sooner: its first unit after p that now finds it full.
+          consider(list[Math.max(upperBound(list, p), cap)]);
+        } else {
+          // The hole: units that skipped n because it was full, where it is now under the cap.
+          const lowCount = cap + d; // loads before j in [cap + d, cap - 1] were full, are not now
+          if (lowCount < 0 || list.length < lowCount) continue;
+          const startKey = lowCount >= 1 ? (list[lowCount - 1] as Unit).key : undefined;
+          let i = upperBound(this.#order, p);
+          if (startKey !== undefined) i = Math.max(i, upperBound(this.#order, startKey));
+          const endUnit = list[cap - 1];
+          const end = endUnit ? upperBound(this.#order, endUnit.key) : this.#order.length;
+          const limit = next ? lowerBound(this.#order, (next as Unit).key) : end;
+          for (; i < Math.min(end, limit); i++) {
+            const u = this.#order[i] as Unit;
+            if (u.owner < 0 || u.owner === n || u.fallback) continue;
+            if (this.#isCandidate(u, n) && this.#better(n, u.owner, u.hash)) {
+              consider(u);
+              break;
+            }
+          }
+        }
+      }
+      // Fallback units weigh every candidate's load.
+      for (let i = upperBound(this.#fallbacks, p); i < this.#fallbacks.length; i++) {
+        const u = this.#fallbacks[i] as Unit;
+        if (next && u.key >= (next as Unit).key) break;
+        if ([...delta.keys()].some((n) => this.#isCandidate(u, n))) {
+          consider(u);
+          break;
+        }
+      }
+      const u = next as Unit | undefined;
+      if (!u) return;
+      p = u.key;
+      const r = this.#choose(u, (i) => lowerBound(this.#ownedOf(i), u.key));
+      if (r.fallback !== u.fallback) {
+        if (r.fallback) insertSorted(this.#fallbacks, u);
+        else removeSorted(this.#fallbacks, u);
+        u.fallback = r.fallback;
+      }
+      if (r.owner === u.owner) continue;
+      const was = u.owner;
+      if (was >= 0) {
+        removeSorted(this.#ownedOf(was), u);
+        delta.set(was, (delta.get(was) ?? 0) - 1);
+      }
+      if (r.owner >= 0) {
+        insertSorted(this.#ownedOf(r.owner), u);
+        delta.set(r.owner, (delta.get(r.owner) ?? 0) + 1);
+      }
+      u.owner = r.owner;
+      this.#publishUnit(u, was);
+    }
+    throw new Error('incremental decide: owner cascade did not settle (a bug): restart the speaker');
+  }
+
+  /** Writes a unit's owner into its services' views and this node's announcements. */
+  #publishUnit(u: Unit, was?: number): void {
+    u.published = true;
+    const owner = u.owner >= 0 ? (this.#names[u.owner] as string) : undefined;
+    for (const s of u.services) {
+      const owners: Record<string, string> = {};
+      if (owner !== undefined) for (const ip of s.f.ips) owners[ip] = owner;
+      s.view.l2Owners = owners;
+      this.#changed.add(s.f.key);
+      this.#refreshReason(s);
+    }
+    const selfNode = this.#nodes.get(this.self);
+    const mine = owner === this.self && selfNode !== undefined;
+    const wasMine = was !== undefined && was >= 0 && this.#names[was] === this.self;
+    if (mine) {
+      const ifaces = new Set<string>();
+      let any = false;
+      for (const s of u.services) {
+        for (const ad of s.l2ads) {
+          if (this.#l2AdNodes.get(ad)?.has(this.self) !== true) continue;
+          if (ad.interfaces.length === 0) any = true;
+          for (const i of ad.interfaces) ifaces.add(i);
+        }
+      }
+      const ann: L2Announcement = { services: u.services.map((s) => s.f.key), interfaces: any ? [] : [...ifaces].sort() };
+      for (const ip of u.ips) {
+        this.#decision.l2.set(ip, ann);
+        this.#l2Changed.add(ip);
+      }
+    } else if (wasMine || was === undefined) {
+      for (const ip of u.ips) {
+        if (this.#decision.l2.delete(ip)) this.#l2Changed.add(ip);
+      }
+    }
+  }
+
+  #unpublishUnit(u: Unit): void {
+    // A unit that replaces this one publishes its addresses after (drops come before adds).
+    for (const ip of u.ips) if (this.#decision.l2.delete(ip)) this.#l2Changed.add(ip);
+    for (const s of u.services) {
+      if (s.unit !== undefined && s.unit !== u) continue;
+      if (Object.keys(s.view.l2Owners).length) {
+        s.view.l2Owners = {};
+        this.#changed.add(s.f.key);
+      }
+      this.#refreshReason(s);
+    }
+  }
+
+  // ---- BGP -------------------------------------------------------------------------------------
+
+  #groupNodes(ads: readonly BgpPolicy[]): string[] {
+    const out: string[] = [];
+    for (const node of this.#liveList) {
+      const nodeAds = ads.filter((ad) => this.#bgpAdNodes.get(ad)?.has(node.name));
+      if (nodeAds.length === 0) continue;
+      const peers = this.#peersOf.get(node.name) ?? [];
+      if (nodeAds.some((ad) => peers.some((p) => ad.peers.length === 0 || ad.peers.includes(p.name)))) out.push(node.name);
+    }
+    return out.sort();
+  }
+
+  #localNodes(s: Svc): string[] {
+    const g = s.group as BgpGroup;
+    const out: string[] = [];
+    for (const n of s.f.endpointNodes) if (g.set.has(n)) out.push(n);
+    return out.sort();
+  }
+
+  #bgpAttach(s: Svc): void {
+    if (!s.f.hasServingEndpoint || s.f.ips.length === 0 || s.bgpads.length === 0) {
+      s.view.bgpNodes = [];
+      return;
+    }
+    const key = s.bgpads.map((ad) => this.#pol.bgp.indexOf(ad)).join(',');
+    let g = this.#groups.get(key);
+    if (!g) {
+      const nodes = this.#groupNodes(s.bgpads);
+      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), members: new Set() }));
+    }
+    g.members.add(s);
+    s.group = g;
+    if (s.f.externalTrafficPolicy === 'Local') {
+      this.#localBgp.add(s);
+      s.view.bgpNodes = this.#localNodes(s);
+    } else s.view.bgpNodes = g.nodes;
+    this.#setContributions(s);
+  }
+
+  #bgpDetach(s: Svc): void {
+    s.group?.members.delete(s);
+    this.#localBgp.delete(s);
+    s.group = undefined;
+    this.#applyContributions(s, []);
+  }
+
+  /** This node's routes for the service. */
+  #setContributions(s: Svc): void {
+    const next: Contribution[] = [];
+    const g = s.group;
+    const self = this.self;
+    if (g && g.set.has(self) && endpointOk(s.f, self)) {
+      const peers = this.#peersOf.get(self) ?? [];
+      for (const ad of g.ads) {
+        if (this.#bgpAdNodes.get(ad)?.has(self) !== true) continue;
+        for (const peer of peers) {
+          if (ad.peers.length > 0 && !ad.peers.includes(peer.name)) continue;
+          for (const ip of s.f.ips) next.push({ peer: peer.name, prefix: aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6), ad });
+        }
+      }
+    }
+    this.#applyContributions(s, next);
+  }
+
+  #applyContributions(s: Svc, next: Contribution[]): void {
+    const old = s.contributions;
+    if (old.length === 0 && next.length === 0) return;
+    s.contributions = next;
+    const touched = new Set<RouteState>();
+    const key = s.f.key;
+    for (const c of old) {
+      const r = this.#routes.get(c.peer)?.get(c.prefix);
+      if (!r) continue;
+      const a = (r.ads.get(c.ad) ?? 0) - 1;
+      if (a <= 0) r.ads.delete(c.ad);
+      else r.ads.set(c.ad, a);
+      const n = (r.svcs.get(key) ?? 0) - 1;
+      if (n <= 0) {
+        r.svcs.delete(key);
+        removeString(r.route.services, key);
+      } else r.svcs.set(key, n);
+      touched.add(r);
+      this.#bgpPeers.add(c.peer);
+    }
+    for (const c of next) {
+      let routes = this.#routes.get(c.peer);
+      if (!routes) this.#routes.set(c.peer, (routes = new Map()));
+      let r = routes.get(c.prefix);
+      if (!r) routes.set(c.prefix, (r = { route: { communities: [], largeCommunities: [], services: [] }, ads: new Map(), svcs: new Map() }));
+      r.ads.set(c.ad, (r.ads.get(c.ad) ?? 0) + 1);
+      const n = r.svcs.get(key) ?? 0;
+      if (n === 0) insertString(r.route.services, key);
+      r.svcs.set(key, n + 1);
+      touched.add(r);
+      this.#bgpPeers.add(c.peer);
+    }
+    for (const c of [...old, ...next]) {
+      const routes = this.#routes.get(c.peer);
+      const r = routes?.get(c.prefix);
+      if (!routes || !r || !touched.has(r)) continue;
+      touched.delete(r);
+      let out = this.#decision.bgp.get(c.peer);
+      if (r.svcs.size === 0) {
+        routes.delete(c.prefix);
+        out?.delete(c.prefix);
+        if (routes.size === 0) {
+          this.#routes.delete(c.peer);
+          this.#decision.bgp.delete(c.peer);
+        }
+        continue;
+      }
+      // Attributes from the contributing advertisements, as decide() merges them.
+      const route = r.route;
+      let lp: number | undefined;
+      let comm: string[] = [];
+      let large: string[] = [];
+      for (const ad of r.ads.keys()) {
+        if (ad.localPref !== undefined) lp = Math.max(lp ?? 0, ad.localPref);
+        if (ad.communities.length) comm = union(comm, ad.communities);
+        if (ad.largeCommunities.length) large = union(large, ad.largeCommunities);
+      }
+      if (lp === undefined) delete route.localPref;
+      else route.localPref = lp;
+      route.communities = comm;
+      route.largeCommunities = large;
+      if (!out) this.#decision.bgp.set(c.peer, (out = new Map()));
+      out.set(c.prefix, route);
+    }
+  }
+
+  // ---- reasons ---------------------------------------------------------------------------------
+
+  #refreshReason(s: Svc): void {
+    const v = s.view;
+    const announced = v.bgpNodes.length > 0 || Object.keys(v.l2Owners).length > 0;
+    const reason = announced ? undefined : whyNotAnnounced(s.f, this.#pol, this.#liveList);
+    if (announced) this.#unannounced.delete(s);
+    else this.#unannounced.add(s);
+    if (reason === v.reason) return;
+    if (reason === undefined) delete v.reason;
+    else v.reason = reason;
+    this.#changed.add(s.f.key);
+  }
+}
+
+function sameSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+function intersect(a: ReadonlySet<string> | null, b: ReadonlySet<string>): Set<string> {
+  if (a === null) return new Set(b);
+  const out = new Set<string>();
+  for (const x of a) if (b.has(x)) out.add(x);
+  return out;
+}
