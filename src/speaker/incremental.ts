@@ -87,7 +87,7 @@ interface Unit {
   services: Svc[];
   cls: L2Class;
   /** Intersection of the endpoint nodes of the unit's Local services; null without any. */
-  local: Set<string> | null;
+  local: ReadonlySet<string> | null;
   /** Eligible nodes, when `local` narrows the class. */
   localElig: number[] | null;
   hash: number;
@@ -106,18 +106,32 @@ interface BgpGroup {
   nodes: string[];
   set: Set<string>;
   members: Set<Svc>;
+  plan: PlanPair[] | null;
+  planEpoch: number;
 }
 
-interface Contribution {
+interface PlanPair {
+  ad: BgpPolicy;
+  peer: string;
+}
+
+/** One route to one peer: the advertisements and services contributing to it, with counts. */
+interface RouteState {
   peer: string;
   prefix: string;
-  ad: BgpPolicy;
+  route: BgpRoute;
+  ads: BgpPolicy[];
+  adN: number[];
+  /** Services contributing more than once (several advertisements or addresses): their counts. */
+  multi: Map<string, number> | undefined;
+  n: number;
+  touched: boolean;
 }
 
-interface RouteState {
-  route: BgpRoute;
-  ads: Map<BgpPolicy, number>;
-  svcs: Map<string, number>;
+interface RouteAttrs {
+  localPref?: number;
+  communities: string[];
+  largeCommunities: string[];
 }
 
 interface Svc {
@@ -127,10 +141,12 @@ interface Svc {
   bgpads: BgpPolicy[];
   unit: Unit | undefined;
   group: BgpGroup | undefined;
-  contributions: Contribution[];
+  /** The plan this service's routes were added with (null: none). */
+  plan: PlanPair[] | null;
 }
 
 const NO_NODES: string[] = [];
+const NO_ENDPOINTS: ReadonlySet<string> = new Set();
 
 function lowerBound(list: readonly Unit[], key: string): number {
   let lo = 0;
@@ -159,6 +175,16 @@ function insertSorted(list: Unit[], u: Unit): void {
 function removeSorted(list: Unit[], u: Unit): void {
   const i = lowerBound(list, u.key);
   if (list[i] === u) list.splice(i, 1);
+}
+function hasString(list: readonly string[], s: string): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as string) < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return list[lo] === s;
 }
 function insertString(list: string[], s: string): void {
   let lo = 0;
@@ -212,7 +238,8 @@ export class IncrementalDecider {
 
   // Layer 2
   #classes = new Map<string, L2Class>();
-  #ipSvcs = new Map<string, Set<Svc>>();
+  /** Services holding each address (most addresses have one: no set for them). */
+  #ipSvcs = new Map<string, Svc | Set<Svc>>();
   #ipUnit = new Map<string, Unit>();
   #order: Unit[] = [];
   #owned: Unit[][] = [];
@@ -226,6 +253,8 @@ export class IncrementalDecider {
   #groups = new Map<string, BgpGroup>();
   #localBgp = new Set<Svc>();
   #routes = new Map<string, Map<string, RouteState>>();
+  #attrs = new Map<string, RouteAttrs>();
+  #planEpoch = 0;
   #unannounced = new Set<Svc>();
 
   // per-decision outputs
@@ -279,16 +308,18 @@ export class IncrementalDecider {
 
   /** Current facts (for tests and the full-recompute comparison). */
   facts(): { nodes: NodeFacts[]; alive: Set<string>; services: ServiceFacts[]; policies: Policies } {
-    const services: ServiceFacts[] = [];
-    for (const s of this.#svcs.values()) services.push(s.f);
+    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: this.#currentFacts(), policies: this.#pol };
+  }
+
+  /** Service facts with the pending changes applied. */
+  #currentFacts(): ServiceFacts[] {
+    const m = new Map<string, ServiceFacts>();
+    for (const [k, s] of this.#svcs) m.set(k, s.f);
     for (const [k, f] of this.#pendingSvcs) {
-      if (this.#svcs.has(k)) {
-        const i = services.findIndex((s) => s.key === k);
-        if (f) services[i] = f;
-        else services.splice(i, 1);
-      } else if (f) services.push(f);
+      if (f) m.set(k, f);
+      else m.delete(k);
     }
-    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services, policies: this.#pol };
+    return [...m.values()];
   }
 
   // ---- deciding --------------------------------------------------------------------------------
@@ -370,12 +401,7 @@ export class IncrementalDecider {
     for (const [ip, a] of this.#decision.l2) oldL2.set(ip, JSON.stringify(a));
     const oldBgp = new Set(this.#decision.bgp.keys());
 
-    const facts = [...this.#svcs.values()].map((s) => s.f);
-    for (const [k, f] of this.#pendingSvcs) {
-      const i = facts.findIndex((s) => s.key === k);
-      if (i >= 0) facts.splice(i, 1);
-      if (f) facts.push(f);
-    }
+    const facts = this.#currentFacts();
     this.#pendingSvcs = new Map();
     for (const n of this.#nodes.values()) this.#nodeIndex(n.name);
     this.#peersOf = new Map();
@@ -402,6 +428,8 @@ export class IncrementalDecider {
     this.#groups = new Map();
     this.#localBgp = new Set();
     this.#routes = new Map();
+    this.#attrs = new Map();
+    this.#adLists = new Map();
     this.#unannounced = new Set();
     this.#svcs = new Map();
     const d = this.#decision;
@@ -479,6 +507,7 @@ export class IncrementalDecider {
     }
     const selfIdx = this.#idx.get(this.self) ?? -1;
     if (wasSelfLive !== this.#isLive(selfIdx) || (selfIdx >= 0 && wasLive[selfIdx] !== this.#live[selfIdx])) {
+      this.#planEpoch++;
       for (const s of this.#svcs.values()) this.#setContributions(s);
     }
   }
@@ -491,14 +520,24 @@ export class IncrementalDecider {
 
   #newSvc(f: ServiceFacts): Svc {
     return {
-      f,
+      f: compactFacts(f),
       view: { l2Owners: {}, bgpNodes: NO_NODES },
-      l2ads: this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)),
-      bgpads: this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)),
+      l2ads: this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
+      bgpads: this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
       unit: undefined,
       group: undefined,
-      contributions: [],
+      plan: null,
     };
+  }
+
+  #adLists = new Map<string, readonly object[]>();
+  /** One shared array per distinct list of advertisements. */
+  #interned<T extends object>(ads: T[], all: readonly T[]): T[] {
+    const key = `${all === (this.#pol.l2 as readonly object[]) ? 'l' : 'b'}${ads.map((ad) => all.indexOf(ad)).join(',')}`;
+    const had = this.#adLists.get(key);
+    if (had) return had as T[];
+    this.#adLists.set(key, ads);
+    return ads;
   }
 
   #l2Eligible(s: Svc): boolean {
@@ -575,16 +614,24 @@ export class IncrementalDecider {
   }
 
   #ipAdd(ip: string, s: Svc): void {
-    let set = this.#ipSvcs.get(ip);
-    if (!set) this.#ipSvcs.set(ip, (set = new Set()));
-    set.add(s);
+    const cur = this.#ipSvcs.get(ip);
+    if (cur === undefined || cur === s) this.#ipSvcs.set(ip, s);
+    else if (cur instanceof Set) cur.add(s);
+    else this.#ipSvcs.set(ip, new Set([cur, s]));
   }
 
   #ipRemove(ip: string, s: Svc): void {
-    const set = this.#ipSvcs.get(ip);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.#ipSvcs.delete(ip);
+    const cur = this.#ipSvcs.get(ip);
+    if (cur === s) this.#ipSvcs.delete(ip);
+    else if (cur instanceof Set) {
+      cur.delete(s);
+      if (cur.size === 1) this.#ipSvcs.set(ip, [...cur][0] as Svc);
+    }
+  }
+
+  #ipServices(ip: string): Iterable<Svc> {
+    const cur = this.#ipSvcs.get(ip);
+    return cur === undefined ? [] : cur instanceof Set ? cur : [cur];
   }
 
   /** The addresses and services connected to `ip` through shared addresses. */
@@ -596,7 +643,7 @@ export class IncrementalDecider {
     while (stack.length) {
       const x = stack.pop() as string;
       ips.push(x);
-      for (const s of this.#ipSvcs.get(x) ?? []) {
+      for (const s of this.#ipServices(x)) {
         if (services.has(s)) continue;
         services.add(s);
         for (const y of s.f.ips) {
@@ -607,14 +654,14 @@ export class IncrementalDecider {
       }
     }
     ips.sort();
-    return { ips, services: [...services] };
+    return { ips: ips.length === 1 ? [ip] : ips.slice(), services: [...services] };
   }
 
   // ---- Layer 2 units ---------------------------------------------------------------------------
 
   #newUnit(ips: string[], services: Svc[]): Unit {
     const lists = new Map<string, L2Policy[]>();
-    let local: Set<string> | null = null;
+    let local: ReadonlySet<string> | null = null;
     for (const s of services) {
       const k = s.l2ads.map((ad) => this.#pol.l2.indexOf(ad)).join(',');
       lists.set(k, s.l2ads);
@@ -723,7 +770,7 @@ export class IncrementalDecider {
       top.splice(at, 0, i);
       if (top.length > TOP_K) top.pop();
     }
-    u.top = top;
+    u.top = top.slice();
     u.truncated = elig.length > TOP_K;
     return top;
   }
@@ -969,7 +1016,7 @@ export class IncrementalDecider {
     let g = this.#groups.get(key);
     if (!g) {
       const nodes = this.#groupNodes(s.bgpads);
-      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), members: new Set() }));
+      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), members: new Set(), plan: null, planEpoch: -1 }));
     }
     g.members.add(s);
     s.group = g;
@@ -984,91 +1031,125 @@ export class IncrementalDecider {
     s.group?.members.delete(s);
     this.#localBgp.delete(s);
     s.group = undefined;
-    this.#applyContributions(s, []);
+    this.#applyPlan(s, null);
   }
 
-  /** This node's routes for the service. */
-  #setContributions(s: Svc): void {
-    const next: Contribution[] = [];
-    const g = s.group;
+  /** The (advertisement, peer) pairs this node announces a group's services with. */
+  #plan(g: BgpGroup): PlanPair[] {
+    if (g.plan && g.planEpoch === this.#planEpoch) return g.plan;
+    const pairs: PlanPair[] = [];
     const self = this.self;
-    if (g && g.set.has(self) && endpointOk(s.f, self)) {
+    if (g.set.has(self)) {
       const peers = this.#peersOf.get(self) ?? [];
       for (const ad of g.ads) {
         if (this.#bgpAdNodes.get(ad)?.has(self) !== true) continue;
-        for (const peer of peers) {
-          if (ad.peers.length > 0 && !ad.peers.includes(peer.name)) continue;
-          for (const ip of s.f.ips) next.push({ peer: peer.name, prefix: aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6), ad });
-        }
+        for (const peer of peers) if (ad.peers.length === 0 || ad.peers.includes(peer.name)) pairs.push({ ad, peer: peer.name });
       }
     }
-    this.#applyContributions(s, next);
+    g.plan = pairs;
+    g.planEpoch = this.#planEpoch;
+    return pairs;
   }
 
-  #applyContributions(s: Svc, next: Contribution[]): void {
-    const old = s.contributions;
-    if (old.length === 0 && next.length === 0) return;
-    s.contributions = next;
-    const touched = new Set<RouteState>();
+  /** This node's routes for the service: its group's plan (if it may announce here) times its addresses. */
+  #setContributions(s: Svc): void {
+    const g = s.group;
+    const next = g && endpointOk(s.f, this.self) ? this.#plan(g) : null;
+    this.#applyPlan(s, next !== null && next.length > 0 ? next : null);
+  }
+
+  #applyPlan(s: Svc, next: PlanPair[] | null): void {
+    const old = s.plan;
+    if (old === next) return;
+    s.plan = next;
+    const touched: RouteState[] = [];
     const key = s.f.key;
-    for (const c of old) {
-      const r = this.#routes.get(c.peer)?.get(c.prefix);
-      if (!r) continue;
-      const a = (r.ads.get(c.ad) ?? 0) - 1;
-      if (a <= 0) r.ads.delete(c.ad);
-      else r.ads.set(c.ad, a);
-      const n = (r.svcs.get(key) ?? 0) - 1;
-      if (n <= 0) {
-        r.svcs.delete(key);
-        removeString(r.route.services, key);
-      } else r.svcs.set(key, n);
-      touched.add(r);
-      this.#bgpPeers.add(c.peer);
+    for (const { ad, peer } of old ?? []) {
+      const routes = this.#routes.get(peer);
+      for (const ip of s.f.ips) {
+        const r = routes?.get(aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6));
+        if (!r) continue;
+        const i = r.ads.indexOf(ad);
+        if (i >= 0 && --(r.adN[i] as number) === 0) {
+          // Exact-size copies: arrays grown by push keep spare room, which adds up at 100k routes.
+          r.ads = r.ads.filter((_, k) => k !== i);
+          r.adN = r.adN.filter((_, k) => k !== i);
+        }
+        const m = r.multi?.get(key);
+        if (m !== undefined) {
+          if (m > 2) r.multi?.set(key, m - 1);
+          else r.multi?.delete(key);
+        } else removeString(r.route.services, key);
+        r.n--;
+        if (!r.touched) touched.push(r);
+        r.touched = true;
+      }
+      this.#bgpPeers.add(peer);
     }
-    for (const c of next) {
-      let routes = this.#routes.get(c.peer);
-      if (!routes) this.#routes.set(c.peer, (routes = new Map()));
-      let r = routes.get(c.prefix);
-      if (!r) routes.set(c.prefix, (r = { route: { communities: [], largeCommunities: [], services: [] }, ads: new Map(), svcs: new Map() }));
-      r.ads.set(c.ad, (r.ads.get(c.ad) ?? 0) + 1);
-      const n = r.svcs.get(key) ?? 0;
-      if (n === 0) insertString(r.route.services, key);
-      r.svcs.set(key, n + 1);
-      touched.add(r);
-      this.#bgpPeers.add(c.peer);
+    for (const { ad, peer } of next ?? []) {
+      let routes = this.#routes.get(peer);
+      if (!routes) this.#routes.set(peer, (routes = new Map()));
+      for (const ip of s.f.ips) {
+        const prefix = aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6);
+        let r = routes.get(prefix);
+        if (!r) routes.set(prefix, (r = { peer, prefix, route: { communities: NO_NODES, largeCommunities: NO_NODES, services: [] }, ads: [], adN: [], multi: undefined, n: 0, touched: false }));
+        const i = r.ads.indexOf(ad);
+        if (i >= 0) r.adN[i] = (r.adN[i] as number) + 1;
+        else {
+          r.ads = r.ads.length === 0 ? [ad] : r.ads.concat(ad);
+          r.adN = r.adN.length === 0 ? [1] : r.adN.concat(1);
+        }
+        if (hasString(r.route.services, key)) {
+          r.multi ??= new Map();
+          r.multi.set(key, (r.multi.get(key) ?? 1) + 1);
+        } else if (r.route.services.length === 0) r.route.services = [key];
+        else insertString(r.route.services, key);
+        r.n++;
+        if (!r.touched) touched.push(r);
+        r.touched = true;
+      }
+      this.#bgpPeers.add(peer);
     }
-    for (const c of [...old, ...next]) {
-      const routes = this.#routes.get(c.peer);
-      const r = routes?.get(c.prefix);
-      if (!routes || !r || !touched.has(r)) continue;
-      touched.delete(r);
-      let out = this.#decision.bgp.get(c.peer);
-      if (r.svcs.size === 0) {
-        routes.delete(c.prefix);
-        out?.delete(c.prefix);
-        if (routes.size === 0) {
-          this.#routes.delete(c.peer);
-          this.#decision.bgp.delete(c.peer);
+    for (const r of touched) {
+      r.touched = false;
+      const routes = this.#routes.get(r.peer);
+      let out = this.#decision.bgp.get(r.peer);
+      if (r.n === 0) {
+        routes?.delete(r.prefix);
+        out?.delete(r.prefix);
+        if (routes?.size === 0) {
+          this.#routes.delete(r.peer);
+          this.#decision.bgp.delete(r.peer);
         }
         continue;
       }
-      // Attributes from the contributing advertisements, as decide() merges them.
+      const attrs = this.#routeAttrs(r.ads);
       const route = r.route;
-      let lp: number | undefined;
-      let comm: string[] = [];
-      let large: string[] = [];
-      for (const ad of r.ads.keys()) {
-        if (ad.localPref !== undefined) lp = Math.max(lp ?? 0, ad.localPref);
-        if (ad.communities.length) comm = union(comm, ad.communities);
-        if (ad.largeCommunities.length) large = union(large, ad.largeCommunities);
-      }
-      if (lp === undefined) delete route.localPref;
-      else route.localPref = lp;
-      route.communities = comm;
-      route.largeCommunities = large;
-      if (!out) this.#decision.bgp.set(c.peer, (out = new Map()));
-      out.set(c.prefix, route);
+      if (attrs.localPref === undefined) delete route.localPref;
+      else route.localPref = attrs.localPref;
+      route.communities = attrs.communities;
+      route.largeCommunities = attrs.largeCommunities;
+      if (!out) this.#decision.bgp.set(r.peer, (out = new Map()));
+      if (out.get(r.prefix) !== route) out.set(r.prefix, route);
     }
+  }
+
+  /** A route's attributes from its contributing advertisements, as decide() merges them (shared arrays). */
+  #routeAttrs(ads: readonly BgpPolicy[]): RouteAttrs {
+    const key = ads.map((ad) => this.#pol.bgp.indexOf(ad)).sort((a, b) => a - b).join(',');
+    let a = this.#attrs.get(key);
+    if (a) return a;
+    let lp: number | undefined;
+    let comm: string[] = [];
+    let large: string[] = [];
+    for (const ad of ads) {
+      if (ad.localPref !== undefined) lp = Math.max(lp ?? 0, ad.localPref);
+      if (ad.communities.length) comm = union(comm, ad.communities);
+      if (ad.largeCommunities.length) large = union(large, ad.largeCommunities);
+    }
+    a = { communities: comm, largeCommunities: large, ...(lp !== undefined ? { localPref: lp } : {}) };
+    this.#attrs.set(key, a);
+    return a;
   }
 
   // ---- reasons ---------------------------------------------------------------------------------
@@ -1091,9 +1172,25 @@ function sameSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): 
   return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
-function intersect(a: ReadonlySet<string> | null, b: ReadonlySet<string>): Set<string> {
-  if (a === null) return new Set(b);
+function intersect(a: ReadonlySet<string> | null, b: ReadonlySet<string>): ReadonlySet<string> {
+  if (a === null) return b;
   const out = new Set<string>();
   for (const x of a) if (b.has(x)) out.add(x);
   return out;
+}
+
+/**
+ * The facts kept per service, compact: Cluster services never look at their endpoint nodes (no
+ * set kept), arrays without spare room, properties in the object. Matters at 100k services.
+ */
+function compactFacts(f: ServiceFacts): ServiceFacts {
+  return {
+    key: f.key,
+    labels: f.labels,
+    ips: f.ips.length === 1 ? [f.ips[0] as string] : f.ips.slice(),
+    pool: f.pool,
+    externalTrafficPolicy: f.externalTrafficPolicy,
+    endpointNodes: f.externalTrafficPolicy === 'Local' ? f.endpointNodes : NO_ENDPOINTS,
+    hasServingEndpoint: f.hasServingEndpoint,
+  };
 }
