@@ -145,6 +145,7 @@ const heapState = heapMiB();
 // One Service changed, each kind in turn, through serviceFacts as the speaker does.
 const kinds = ['labels', 'endpoints', 'removed', 'added back', 'new'] as const;
 const per = new Map<string, number[]>(kinds.map((k) => [k, []]));
+const perCpu = new Map<string, number[]>(kinds.map((k) => [k, []]));
 const full: Record<string, number> = {};
 let next = S;
 let rand = 12345;
@@ -157,6 +158,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const i = rnd(S);
   for (const kind of kinds) {
     t = performance.now();
+    c = process.cpuUsage();
     switch (kind) {
       case 'labels': {
         const f = serviceFacts(k8sService(i, `b${round % 7}`), [sliceObjs[i] as V1EndpointSlice], config);
@@ -184,20 +186,24 @@ for (let round = 0; round < ROUNDS; round++) {
       }
     }
     r = dec.decide();
+    perCpu.get(kind)?.push(cpuMs(process.cpuUsage(c)));
     per.get(kind)?.push(performance.now() - t);
     if (r.fullL2) full[kind] = (full[kind] ?? 0) + 1;
   }
 }
 for (const [kind, xs] of per) {
-  console.log(`  one Service ${kind.padEnd(10)}: p50 ${f2(pct(xs, 0.5))} ms, p99 ${f2(pct(xs, 0.99))} ms, max ${f2(Math.max(...xs))} ms (${xs.length} runs${full[kind] ? `, ${full[kind]} placed every unit again: the cap changed` : ''})`);
+  const cs = perCpu.get(kind) ?? [];
+  console.log(`  one Service ${kind.padEnd(10)}: wall p50 ${f2(pct(xs, 0.5))} ms, p99 ${f2(pct(xs, 0.99))} ms, max ${f2(Math.max(...xs))} ms; CPU p50 ${f2(pct(cs, 0.5))} ms, p99 ${f2(pct(cs, 0.99))} ms (${xs.length} runs${full[kind] ? `, ${full[kind]} placed every unit again: the cap changed` : ''})`);
 }
 
 // A node lost and back (membership), several nodes in turn.
 const lost: number[] = [];
 const back: number[] = [];
+const backCpu: number[] = [];
 const lostCpu: number[] = [];
 const alive = new Set(nodeObjs.map((n) => n.metadata?.name ?? ''));
 let moved = 0;
+let sharedMoved = 0;
 for (let k = 0; k < 10; k++) {
   const name = `node-${1 + rnd(N - 1)}`;
   alive.delete(name);
@@ -208,13 +214,16 @@ for (let k = 0; k < 10; k++) {
   lostCpu.push(cpuMs(process.cpuUsage(c)));
   lost.push(performance.now() - t);
   moved += r.changed.size;
+  for (const keys of r.sharedChanged) for (const _ of keys) sharedMoved++;
   alive.add(name);
   t = performance.now();
+  c = process.cpuUsage();
   dec.setAlive(alive);
   dec.decide();
+  backCpu.push(cpuMs(process.cpuUsage(c)));
   back.push(performance.now() - t);
 }
-console.log(`  node lost: p50 ${f2(pct(lost, 0.5))} ms, max ${f2(Math.max(...lost))} ms wall (CPU p50 ${f2(pct(lostCpu, 0.5))} ms); node back: p50 ${f2(pct(back, 0.5))} ms, max ${f2(Math.max(...back))} ms; ${Math.round(moved / 10)} Service views changed per loss (BGP node lists included)`);
+console.log(`  node lost: p50 ${f2(pct(lost, 0.5))} ms, max ${f2(Math.max(...lost))} ms wall (CPU p50 ${f2(pct(lostCpu, 0.5))} ms); node back: p50 ${f2(pct(back, 0.5))} ms, max ${f2(Math.max(...back))} ms wall (CPU p50 ${f2(pct(backCpu, 0.5))} ms); ${Math.round(moved / 10)} Service views changed per loss, and ${Math.round(sharedMoved / 10)} by their shared BGP node list`);
 console.log(`  RSS: ${rssState.toFixed(0)} MiB with the state (process at start ${rss0.toFixed(0)} MiB, with the ${S} Service + EndpointSlice objects ${rssObjects.toFixed(0)} MiB); live heap: objects ${(heapObjects - heap0).toFixed(0)} MiB, decider state ${(heapState - heapObjects).toFixed(0)} MiB${gc ? '' : ' (run with --expose-gc for settled figures)'}`);
 if (args['heap-snapshot']) {
   writeHeapSnapshot(args['heap-snapshot']);

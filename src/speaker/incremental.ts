@@ -57,6 +57,12 @@ export interface IncrementalResult {
   decision: Decision;
   /** Services whose view (owners, BGP nodes, reason) changed or which were removed. */
   changed: Set<string>;
+  /**
+   * Services whose view changed only in their shared list of BGP nodes (externalTrafficPolicy
+   * Cluster services with the same advertisements share one list; a node lost changes it for all
+   * of them): one iterable per list, not copied into `changed` (40k keys per node loss at 100k).
+   */
+  sharedChanged: Array<Iterable<string>>;
   /** Peers whose routes changed. */
   bgpPeers: Set<string>;
   /** Addresses whose Layer 2 announcement here changed (added, removed or different). */
@@ -251,7 +257,8 @@ export class IncrementalDecider {
 
   // BGP
   #groups = new Map<string, BgpGroup>();
-  #localBgp = new Set<Svc>();
+  /** Local services announced over BGP, by endpoint node: a node's liveness touches only its own. */
+  #localBgp = new Map<string, Set<Svc>>();
   #routes = new Map<string, Map<string, RouteState>>();
   #attrs = new Map<string, RouteAttrs>();
   #planEpoch = 0;
@@ -259,6 +266,7 @@ export class IncrementalDecider {
 
   // per-decision outputs
   #changed = new Set<string>();
+  #shared: BgpGroup[] = [];
   #bgpPeers = new Set<string>();
   #l2Changed = new Set<string>();
 
@@ -326,6 +334,7 @@ export class IncrementalDecider {
 
   decide(): IncrementalResult {
     this.#changed = new Set();
+    this.#shared = [];
     this.#bgpPeers = new Set();
     this.#l2Changed = new Set();
     let fullL2 = false;
@@ -355,7 +364,8 @@ export class IncrementalDecider {
     }
     this.#full = false;
     this.#livenessDirty = false;
-    return { decision: this.#decision, changed: this.#changed, bgpPeers: this.#bgpPeers, l2: this.#l2Changed, fullL2 };
+    const shared = this.#shared.map((g) => keysOf(g.members));
+    return { decision: this.#decision, changed: this.#changed, sharedChanged: shared, bgpPeers: this.#bgpPeers, l2: this.#l2Changed, fullL2 };
   }
 
   // ---- node-level state ------------------------------------------------------------------------
@@ -395,8 +405,8 @@ export class IncrementalDecider {
 
   /** Everything from the facts: configuration or node facts changed. */
   #rebuild(): void {
-    const oldViews = new Map<string, string>();
-    for (const [k, v] of this.#decision.services) oldViews.set(k, JSON.stringify(v));
+    // Every view counts as changed (comparing 100k views costs more than it saves).
+    const oldViews = new Set(this.#decision.services.keys());
     const oldL2 = new Map<string, string>();
     for (const [ip, a] of this.#decision.l2) oldL2.set(ip, JSON.stringify(a));
     const oldBgp = new Set(this.#decision.bgp.keys());
@@ -426,7 +436,7 @@ export class IncrementalDecider {
     this.#unionCount = 0;
     this.#placeable = 0;
     this.#groups = new Map();
-    this.#localBgp = new Set();
+    this.#localBgp = new Map();
     this.#routes = new Map();
     this.#attrs = new Map();
     this.#adLists = new Map();
@@ -458,8 +468,8 @@ export class IncrementalDecider {
     this.#assignAll(true);
     for (const s of this.#svcs.values()) this.#refreshReason(s);
 
-    for (const [k, v] of d.services) if (oldViews.get(k) !== JSON.stringify(v)) this.#changed.add(k);
-    for (const k of oldViews.keys()) if (!d.services.has(k)) this.#changed.add(k);
+    for (const k of d.services.keys()) this.#changed.add(k);
+    for (const k of oldViews) this.#changed.add(k);
     for (const [ip, a] of d.l2) if (oldL2.get(ip) !== JSON.stringify(a)) this.#l2Changed.add(ip);
     for (const ip of oldL2.keys()) if (!d.l2.has(ip)) this.#l2Changed.add(ip);
     for (const p of oldBgp) this.#bgpPeers.add(p);
@@ -485,20 +495,24 @@ export class IncrementalDecider {
       u.placeable = this.#unitPlaceable(u);
       if (u.placeable) this.#placeable++;
     }
-    // BGP: shared node lists in place; Local services; this node's own routes if its state changed.
+    // BGP: shared node lists in place (their Cluster members are reported as one shared change);
+    // Local services only where a node that joined or left a list is one of their endpoints; this
+    // node's own routes if its state changed.
+    const touchedLocal = new Set<Svc>();
     for (const g of this.#groups.values()) {
       const next = this.#groupNodes(g.ads);
       if (sameStrings(next, g.nodes)) continue;
+      const emptiness = (g.nodes.length === 0) !== (next.length === 0);
+      const nextSet = new Set(next);
+      const diff = [...g.nodes.filter((n) => !nextSet.has(n)), ...next.filter((n) => !g.set.has(n))];
       g.nodes.length = 0;
-      g.nodes.push(...next);
-      g.set = new Set(next);
-      for (const s of g.members) {
-        if (s.f.externalTrafficPolicy === 'Local') continue;
-        this.#changed.add(s.f.key);
-        this.#refreshReason(s);
-      }
+      for (const n of next) g.nodes.push(n);
+      g.set = nextSet;
+      this.#shared.push(g);
+      if (emptiness) for (const s of g.members) if (s.f.externalTrafficPolicy !== 'Local') this.#refreshReason(s);
+      for (const n of diff) for (const s of this.#localBgp.get(n) ?? []) if (s.group === g) touchedLocal.add(s);
     }
-    for (const s of this.#localBgp) {
+    for (const s of touchedLocal) {
       const next = this.#localNodes(s);
       if (sameStrings(next, s.view.bgpNodes)) continue;
       s.view.bgpNodes = next;
@@ -761,18 +775,35 @@ export class IncrementalDecider {
 
   #top(u: Unit): number[] {
     if (u.top) return u.top;
+    // One score per eligible node, kept alongside the best TOP_K (this runs for every unit once).
     const top: number[] = [];
+    const scores: number[] = [];
     const elig = this.#eligList(u);
+    const uh = u.hash;
+    const hashes = this.#hashes;
+    const names = this.#names;
     for (const i of elig) {
-      if (top.length === TOP_K && !this.#better(i, top[TOP_K - 1] as number, u.hash)) continue;
+      const sc = score(hashes[i] as number, uh);
+      if (top.length === TOP_K) {
+        const last = scores[TOP_K - 1] as number;
+        if (sc < last || (sc === last && (names[i] as string) > (names[top[TOP_K - 1] as number] as string))) continue;
+      }
       let at = top.length;
-      while (at > 0 && this.#better(i, top[at - 1] as number, u.hash)) at--;
+      while (at > 0) {
+        const o = scores[at - 1] as number;
+        if (sc > o || (sc === o && (names[i] as string) < (names[top[at - 1] as number] as string))) at--;
+        else break;
+      }
       top.splice(at, 0, i);
-      if (top.length > TOP_K) top.pop();
+      scores.splice(at, 0, sc);
+      if (top.length > TOP_K) {
+        top.pop();
+        scores.pop();
+      }
     }
     u.top = top.slice();
     u.truncated = elig.length > TOP_K;
-    return top;
+    return u.top;
   }
 
   #isCandidate(u: Unit, i: number): boolean {
@@ -943,11 +974,17 @@ export class IncrementalDecider {
     u.published = true;
     const owner = u.owner >= 0 ? (this.#names[u.owner] as string) : undefined;
     for (const s of u.services) {
-      const owners: Record<string, string> = {};
-      if (owner !== undefined) for (const ip of s.f.ips) owners[ip] = owner;
-      s.view.l2Owners = owners;
+      const had = s.view.l2Owners;
+      if (owner !== undefined && hasKeys(had)) {
+        // Same addresses, new owner: in place (a fresh object per service is a new hidden class each).
+        for (const ip of s.f.ips) had[ip] = owner;
+      } else {
+        const owners: Record<string, string> = {};
+        if (owner !== undefined) for (const ip of s.f.ips) owners[ip] = owner;
+        s.view.l2Owners = owners;
+        this.#refreshReason(s);
+      }
       this.#changed.add(s.f.key);
-      this.#refreshReason(s);
     }
     const selfNode = this.#nodes.get(this.self);
     const mine = owner === this.self && selfNode !== undefined;
@@ -979,7 +1016,7 @@ export class IncrementalDecider {
     for (const ip of u.ips) if (this.#decision.l2.delete(ip)) this.#l2Changed.add(ip);
     for (const s of u.services) {
       if (s.unit !== undefined && s.unit !== u) continue;
-      if (Object.keys(s.view.l2Owners).length) {
+      if (hasKeys(s.view.l2Owners)) {
         s.view.l2Owners = {};
         this.#changed.add(s.f.key);
       }
@@ -1021,7 +1058,11 @@ export class IncrementalDecider {
     g.members.add(s);
     s.group = g;
     if (s.f.externalTrafficPolicy === 'Local') {
-      this.#localBgp.add(s);
+      for (const n of s.f.endpointNodes) {
+        let set = this.#localBgp.get(n);
+        if (!set) this.#localBgp.set(n, (set = new Set()));
+        set.add(s);
+      }
       s.view.bgpNodes = this.#localNodes(s);
     } else s.view.bgpNodes = g.nodes;
     this.#setContributions(s);
@@ -1029,7 +1070,13 @@ export class IncrementalDecider {
 
   #bgpDetach(s: Svc): void {
     s.group?.members.delete(s);
-    this.#localBgp.delete(s);
+    if (s.f.externalTrafficPolicy === 'Local') {
+      for (const n of s.f.endpointNodes) {
+        const set = this.#localBgp.get(n);
+        set?.delete(s);
+        if (set?.size === 0) this.#localBgp.delete(n);
+      }
+    }
     s.group = undefined;
     this.#applyPlan(s, null);
   }
@@ -1086,11 +1133,16 @@ export class IncrementalDecider {
       }
       this.#bgpPeers.add(peer);
     }
+    let prefixesOf: BgpPolicy | undefined;
+    let prefixes: string[] = [];
     for (const { ad, peer } of next ?? []) {
       let routes = this.#routes.get(peer);
       if (!routes) this.#routes.set(peer, (routes = new Map()));
-      for (const ip of s.f.ips) {
-        const prefix = aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6);
+      if (prefixesOf !== ad) {
+        prefixesOf = ad;
+        prefixes = s.f.ips.map((ip) => aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6));
+      }
+      for (const prefix of prefixes) {
         let r = routes.get(prefix);
         if (!r) routes.set(prefix, (r = { peer, prefix, route: { communities: NO_NODES, largeCommunities: NO_NODES, services: [] }, ads: [], adN: [], multi: undefined, n: 0, touched: false }));
         const i = r.ads.indexOf(ad);
@@ -1156,7 +1208,7 @@ export class IncrementalDecider {
 
   #refreshReason(s: Svc): void {
     const v = s.view;
-    const announced = v.bgpNodes.length > 0 || Object.keys(v.l2Owners).length > 0;
+    const announced = v.bgpNodes.length > 0 || hasKeys(v.l2Owners);
     const reason = announced ? undefined : whyNotAnnounced(s.f, this.#pol, this.#liveList);
     if (announced) this.#unannounced.delete(s);
     else this.#unannounced.add(s);
@@ -1193,4 +1245,13 @@ function compactFacts(f: ServiceFacts): ServiceFacts {
     endpointNodes: f.externalTrafficPolicy === 'Local' ? f.endpointNodes : NO_ENDPOINTS,
     hasServingEndpoint: f.hasServingEndpoint,
   };
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+function* keysOf(members: ReadonlySet<Svc>): Generator<string> {
+  for (const s of members) if (s.f.externalTrafficPolicy !== 'Local') yield s.f.key;
 }

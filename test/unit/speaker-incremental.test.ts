@@ -105,7 +105,9 @@ function run(seed: number, steps: number, stats: { cascades: number; full: numbe
     const full = decide({ self, nodes: [...nodes.values()], alive, services: [...services.values()], ...pol, loadFactor });
     assert.deepStrictEqual(res.decision, full, `incremental differs from decide() at ${where}`);
     const now = views(full);
-    for (const [k, v] of now) if (prev.get(k) !== v) assert.ok(res.changed.has(k), `${where}: view of ${k} changed but was not reported`);
+    const reported = new Set(res.changed);
+    for (const keys of res.sharedChanged) for (const k of keys) reported.add(k);
+    for (const [k, v] of now) if (prev.get(k) !== v) assert.ok(reported.has(k), `${where}: view of ${k} changed but was not reported`);
     for (const k of prev.keys()) if (!now.has(k)) assert.ok(res.changed.has(k), `${where}: ${k} removed but not reported`);
     prev = now;
     // One to three changes per decision.
