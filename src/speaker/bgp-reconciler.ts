@@ -198,7 +198,8 @@ export class BgpReconciler {
       const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
       if (this.#routes.get(name) === key) continue;
       this.#routes.set(name, key);
-      engine.setRoutes(name, m);
+      // Large tables go in over several turns; awaited so a bad route fails this apply.
+      await engine.setRoutes(name, m);
     }
     // BFD, per peer with a profile.
     for (const name of [...this.#bfd.keys()]) {
