@@ -65,8 +65,12 @@ export interface IncrementalResult {
   sharedChanged: Array<Iterable<string>>;
   /** Peers whose routes changed. */
   bgpPeers: Set<string>;
+  /** Per peer, the prefixes whose route changed (added, removed, attributes), or 'all' after a rebuild. */
+  bgpChanges: ReadonlyMap<string, ReadonlySet<string>> | 'all';
   /** Addresses whose Layer 2 announcement here changed (added, removed or different). */
   l2: Set<string>;
+  /** Addresses this node took over in this decision, with their owner before (for failover metrics). */
+  l2Previous: ReadonlyMap<string, string | undefined>;
   /** Whether every unit was placed again (the cap changed, nodes or configuration changed). */
   fullL2: boolean;
 }
@@ -268,7 +272,10 @@ export class IncrementalDecider {
   #changed = new Set<string>();
   #shared: BgpGroup[] = [];
   #bgpPeers = new Set<string>();
+  #bgpChanges = new Map<string, Set<string>>();
+  #bgpAll = false;
   #l2Changed = new Set<string>();
+  #l2Previous = new Map<string, string | undefined>();
 
   constructor(self: string, loadFactor = DEFAULT_LOAD_FACTOR) {
     this.self = self;
@@ -314,6 +321,31 @@ export class IncrementalDecider {
     this.#pendingSvcs.set(key, null);
   }
 
+  /** The facts kept for a service (Cluster services without their endpoint nodes). */
+  service(key: string): ServiceFacts | undefined {
+    return this.#svcs.get(key)?.f;
+  }
+
+  node(name: string): NodeFacts | undefined {
+    return this.#nodes.get(name);
+  }
+
+  get nodeCount(): number {
+    return this.#nodes.size;
+  }
+
+  /** Services with an address and a serving endpoint that no node announces (the metric). */
+  unannouncedCount(): number {
+    let n = 0;
+    for (const s of this.#unannounced) if (s.f.ips.length > 0 && s.f.hasServingEndpoint) n++;
+    return n;
+  }
+
+  /** Services no node announces (their view has a reason). */
+  *unannounced(): Generator<string> {
+    for (const s of this.#unannounced) yield s.f.key;
+  }
+
   /** Current facts (for tests and the full-recompute comparison). */
   facts(): { nodes: NodeFacts[]; alive: Set<string>; services: ServiceFacts[]; policies: Policies } {
     return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: this.#currentFacts(), policies: this.#pol };
@@ -336,7 +368,10 @@ export class IncrementalDecider {
     this.#changed = new Set();
     this.#shared = [];
     this.#bgpPeers = new Set();
+    this.#bgpChanges = new Map();
+    this.#bgpAll = this.#full;
     this.#l2Changed = new Set();
+    this.#l2Previous = new Map();
     let fullL2 = false;
     if (this.#full) {
       this.#rebuild();
@@ -365,7 +400,16 @@ export class IncrementalDecider {
     this.#full = false;
     this.#livenessDirty = false;
     const shared = this.#shared.map((g) => keysOf(g.members));
-    return { decision: this.#decision, changed: this.#changed, sharedChanged: shared, bgpPeers: this.#bgpPeers, l2: this.#l2Changed, fullL2 };
+    return {
+      decision: this.#decision,
+      changed: this.#changed,
+      sharedChanged: shared,
+      bgpPeers: this.#bgpPeers,
+      bgpChanges: this.#bgpAll ? 'all' : this.#bgpChanges,
+      l2: this.#l2Changed,
+      l2Previous: this.#l2Previous,
+      fullL2,
+    };
   }
 
   // ---- node-level state ------------------------------------------------------------------------
@@ -989,6 +1033,10 @@ export class IncrementalDecider {
     const selfNode = this.#nodes.get(this.self);
     const mine = owner === this.self && selfNode !== undefined;
     const wasMine = was !== undefined && was >= 0 && this.#names[was] === this.self;
+    if (mine && was !== undefined && !wasMine) {
+      const before = was >= 0 ? this.#names[was] : undefined;
+      for (const ip of u.ips) this.#l2Previous.set(ip, before);
+    }
     if (mine) {
       const ifaces = new Set<string>();
       let any = false;
@@ -1164,6 +1212,11 @@ export class IncrementalDecider {
     }
     for (const r of touched) {
       r.touched = false;
+      if (!this.#bgpAll) {
+        let set = this.#bgpChanges.get(r.peer);
+        if (!set) this.#bgpChanges.set(r.peer, (set = new Set()));
+        set.add(r.prefix);
+      }
       const routes = this.#routes.get(r.peer);
       let out = this.#decision.bgp.get(r.peer);
       if (r.n === 0) {

@@ -75,6 +75,12 @@ function scenario(seed: number) {
   return { r, pick, chance, node, service, policies };
 }
 
+/** "peer prefix" → the route's attributes (what goes on the wire). */
+const routeMap = (d: Decision): Map<string, string> => {
+  const m = new Map<string, string>();
+  for (const [peer, routes] of d.bgp) for (const [prefix, r] of routes) m.set(`${peer} ${prefix}`, JSON.stringify([r.localPref, r.communities, r.largeCommunities]));
+  return m;
+};
 const views = (d: Decision): Map<string, string> => new Map([...d.services].map(([k, v]) => [k, JSON.stringify(v)]));
 
 function run(seed: number, steps: number, stats: { cascades: number; full: number }): void {
@@ -97,6 +103,7 @@ function run(seed: number, steps: number, stats: { cascades: number; full: numbe
     inc.setService(s);
   }
   let prev = new Map<string, string>();
+  let prevRoutes = new Map<string, string>();
   for (let step = 0; step < steps; step++) {
     const where = `seed ${seed} step ${step}`;
     const res = inc.decide();
@@ -110,6 +117,13 @@ function run(seed: number, steps: number, stats: { cascades: number; full: numbe
     for (const [k, v] of now) if (prev.get(k) !== v) assert.ok(reported.has(k), `${where}: view of ${k} changed but was not reported`);
     for (const k of prev.keys()) if (!now.has(k)) assert.ok(res.changed.has(k), `${where}: ${k} removed but not reported`);
     prev = now;
+    // Every route that changed (attributes, added, removed) is among the reported prefixes.
+    const routesNow = routeMap(full);
+    if (res.bgpChanges !== 'all') {
+      for (const [k, v] of routesNow) if (prevRoutes.get(k) !== v) assert.ok(res.bgpChanges.get(k.split(' ')[0] as string)?.has(k.split(' ')[1] as string), `${where}: route ${k} changed but was not reported`);
+      for (const k of prevRoutes.keys()) if (!routesNow.has(k)) assert.ok(res.bgpChanges.get(k.split(' ')[0] as string)?.has(k.split(' ')[1] as string), `${where}: route ${k} removed but not reported`);
+    }
+    prevRoutes = routesNow;
     // One to three changes per decision.
     const changes = 1 + Math.floor(sc.r() * 3);
     for (let c = 0; c < changes; c++) {
