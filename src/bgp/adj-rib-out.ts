@@ -186,17 +186,14 @@ export class AdjRibOut {
   }
 
   /**
-   * Takes up to `limit` pending differences (all by default), within about `budgetMs` if given,
-   * and records them as sent; `pending` tells whether more wait. Unchanged prefixes visited by a scan count a quarter, so a scan of a
+   * Takes up to `limit` pending differences (all by default) and records them as sent; `pending`
+   * tells whether more wait. Unchanged prefixes visited by a scan count a quarter, so a scan of a
    * large table that finds little to do also returns in bounded time.
    */
-  take(limit = Infinity, budgetMs = Infinity): RibChanges {
+  take(limit = Infinity): RibChanges {
     const ch: RibChanges = { announce: { ipv4: new Map(), ipv6: new Map() }, withdraw: { ipv4: [], ipv6: [] } };
     let work = 0;
-    // With a time budget, the clock is read every 256 steps: a turn stays short on a slow core too.
-    const until = budgetMs === Infinity ? Infinity : performance.now() + budgetMs;
-    let steps = 0;
-    const over = (): boolean => work >= limit || (++steps % 256 === 0 && performance.now() > until);
+    const over = (): boolean => work >= limit;
     if (this.scan) {
       for (;;) {
         if (over()) return ch;

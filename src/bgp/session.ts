@@ -39,8 +39,6 @@ const MAX_SEND_BUFFER = 32 * 1024 * 1024;
  * keepalives, BFD, membership) is never blocked for long: a few ms per turn on an idle core.
  */
 export const FLUSH_BATCH = 4096;
-/** ...or as many as are taken in this long (ms), whichever is less: the encoding costs about as much again. */
-const FLUSH_STEP_MS = 4;
 /** Bytes queued on the socket above which the next batch waits for 'drain'. */
 const SEND_HIGH_WATER = 256 * 1024;
 
@@ -717,7 +715,7 @@ export class Session {
     const conn = this.main;
     const enc = this.encoder;
     if (conn.fsm.state !== 'Established' || !conn.socket || !enc) return;
-    const ch = this.rib.take(FLUSH_BATCH, FLUSH_STEP_MS);
+    const ch = this.rib.take(FLUSH_BATCH);
     this.send(conn, enc, ch);
     if (conn.fsm.state !== 'Established') return;
     if (this.rib.pending) {
