@@ -3,7 +3,7 @@
 // peer with a profile. Incremental: a peer's session is touched only when its own settings change
 // (the engine resets it only for session-level changes), and routes go out as differences.
 import type { BfdManager, BfdSessionSpec, BfdStateEvent } from '../bfd/index.ts';
-import type { BgpEngine, PeerConfig, RouteAttributes, SessionState, StateEvent } from '../bgp/index.ts';
+import { ROUTE_CHUNK, type BgpEngine, type PeerConfig, type RouteAttributes, type SessionState, type StateEvent } from '../bgp/index.ts';
 import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
 import { matchesAny, type Labels } from '../util/selector.ts';
 import { logger } from '../util/log.ts';
@@ -257,9 +257,11 @@ export class BgpReconciler {
         continue;
       }
       const m = new Map<string, RouteAttributes>();
+      let n = 0;
       for (const [prefix, r] of routes.get(name) ?? []) {
-        if (!families.has(familyOfPrefix(prefix))) continue;
-        m.set(prefix, attrsOf(r));
+        if (families.has(familyOfPrefix(prefix))) m.set(prefix, attrsOf(r));
+        // A whole table of 100k routes is built in steps, as the engine takes it: the loop runs.
+        if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
       }
       this.#routeFamilies.set(name, famKey);
       if (changes === undefined) {
