@@ -160,6 +160,10 @@ function endpointOk(svc: ServiceFacts, node: string): boolean {
 const aggCache = new Map<string, string>();
 /** Prefix announced for an address under an aggregation length (default host route). */
 export function aggregate(ip: string, v4Len = 32, v6Len = 128): string {
+  // A host route of an IPv4 address in its usual form is the address itself: no parse, no cache
+  // entry (100k of them at 100k Services).
+  // (net.isIPv4 accepts only the dotted-decimal form without leading zeros: already canonical.)
+  if (v4Len === 32 && isIPv4(ip)) return `${ip}/32`;
   const key = `${ip}|${v4Len}|${v6Len}`;
   let out = aggCache.get(key);
   if (out !== undefined) return out;
