@@ -73,6 +73,10 @@ export interface IncrementalResult {
   l2Previous: ReadonlyMap<string, string | undefined>;
   /** Whether every unit was placed again (the cap changed, nodes or configuration changed). */
   fullL2: boolean;
+  /** More to do (a rebuild in steps, or changes that arrived during it): decide again soon. */
+  more: boolean;
+  /** A rebuild is in progress: `decision` is the previous one, unchanged; apply nothing new. */
+  building: boolean;
 }
 
 /** Ranked eligible nodes cached per unit. */
@@ -226,7 +230,15 @@ export class IncrementalDecider {
   #nodes = new Map<string, NodeFacts>();
   #alive = new Set<string>();
   #svcs = new Map<string, Svc>();
-  readonly #decision: Decision = { l2: new Map(), bgp: new Map(), services: new Map() };
+  /** Every Service's current facts (compact), whatever state a rebuild is in. */
+  #facts = new Map<string, ServiceFacts>();
+  /** The decision being kept (during a rebuild in steps: being built). */
+  #decision: Decision = { l2: new Map(), bgp: new Map(), services: new Map() };
+  /** The decision callers see: the last complete one. */
+  #visible: Decision = this.#decision;
+  /** A rebuild going on over several decide() calls (decide with a time budget). */
+  #building: Generator<void, void> | undefined;
+  #lastUnannounced = 0;
 
   // pending changes
   #full = true;
@@ -314,16 +326,19 @@ export class IncrementalDecider {
   }
 
   setService(f: ServiceFacts): void {
-    this.#pendingSvcs.set(f.key, f);
+    const c = compactFacts(f);
+    this.#facts.set(f.key, c);
+    this.#pendingSvcs.set(f.key, c);
   }
 
   deleteService(key: string): void {
+    this.#facts.delete(key);
     this.#pendingSvcs.set(key, null);
   }
 
   /** The facts kept for a service (Cluster services without their endpoint nodes). */
   service(key: string): ServiceFacts | undefined {
-    return this.#svcs.get(key)?.f;
+    return this.#facts.get(key);
   }
 
   node(name: string): NodeFacts | undefined {
@@ -336,8 +351,10 @@ export class IncrementalDecider {
 
   /** Services with an address and a serving endpoint that no node announces (the metric). */
   unannouncedCount(): number {
+    if (this.#building) return this.#lastUnannounced;
     let n = 0;
     for (const s of this.#unannounced) if (s.f.ips.length > 0 && s.f.hasServingEndpoint) n++;
+    this.#lastUnannounced = n;
     return n;
   }
 
@@ -353,55 +370,77 @@ export class IncrementalDecider {
 
   /** Service facts with the pending changes applied. */
   #currentFacts(): ServiceFacts[] {
-    const m = new Map<string, ServiceFacts>();
-    for (const [k, s] of this.#svcs) m.set(k, s.f);
-    for (const [k, f] of this.#pendingSvcs) {
-      if (f) m.set(k, f);
-      else m.delete(k);
-    }
-    return [...m.values()];
+    return [...this.#facts.values()];
   }
 
   // ---- deciding --------------------------------------------------------------------------------
 
-  decide(): IncrementalResult {
+  /**
+   * Brings the decision up to date. With `budgetMs`, a rebuild (configuration or node facts
+   * changed, the first decision) runs in steps of about that long: until it is done the result is
+   * the previous decision with nothing changed and `more` set (call again in a later event-loop
+   * turn); changes fed meanwhile apply after it.
+   */
+  decide(opts: { budgetMs?: number } = {}): IncrementalResult {
+    const until = performance.now() + (opts.budgetMs ?? Infinity);
+    if (this.#full) {
+      // Start (or start over): everything from the facts.
+      this.#full = false;
+      this.#livenessDirty = false;
+      this.#resetOutputs(true);
+      this.#building = this.#rebuildSteps();
+    }
+    if (this.#building) {
+      for (let r = this.#building.next(); !r.done; r = this.#building.next()) {
+        if (performance.now() > until) return this.#result(false, true);
+      }
+      this.#building = undefined;
+      this.#visible = this.#decision;
+      return this.#result(true, this.#pendingSvcs.size > 0 || this.#livenessDirty || this.#full);
+    }
+    this.#resetOutputs(false);
+    let fullL2 = false;
+    const liveness = this.#livenessDirty;
+    this.#livenessDirty = false;
+    if (liveness) this.#applyLiveness();
+    const pending = this.#pendingSvcs;
+    this.#pendingSvcs = new Map();
+    const removed: Unit[] = [];
+    const added: Unit[] = [];
+    for (const [key, f] of pending) this.#updateService(key, f, removed, added);
+    const cap = this.#computeCap();
+    if (liveness || cap !== this.#cap || removed.length + added.length > MAX_CASCADES) {
+      for (const u of removed) this.#dropUnit(u, false);
+      for (const u of added) this.#order.splice(lowerBound(this.#order, u.key), 0, u);
+      this.#cap = cap;
+      this.#assignAll();
+      fullL2 = true;
+    } else {
+      for (const u of removed) this.#dropUnit(u, true);
+      for (const u of added) this.#addUnit(u);
+    }
+    if (liveness) this.#refreshReasons();
+    return this.#result(fullL2, false);
+  }
+
+  #resetOutputs(all: boolean): void {
     this.#changed = new Set();
     this.#shared = [];
     this.#bgpPeers = new Set();
     this.#bgpChanges = new Map();
-    this.#bgpAll = this.#full;
+    this.#bgpAll = all;
     this.#l2Changed = new Set();
     this.#l2Previous = new Map();
-    let fullL2 = false;
-    if (this.#full) {
-      this.#rebuild();
-      fullL2 = true;
-    } else {
-      const liveness = this.#livenessDirty;
-      if (liveness) this.#applyLiveness();
-      const pending = this.#pendingSvcs;
-      this.#pendingSvcs = new Map();
-      const removed: Unit[] = [];
-      const added: Unit[] = [];
-      for (const [key, f] of pending) this.#updateService(key, f, removed, added);
-      const cap = this.#computeCap();
-      if (liveness || cap !== this.#cap || removed.length + added.length > MAX_CASCADES) {
-        for (const u of removed) this.#dropUnit(u, false);
-        for (const u of added) this.#order.splice(lowerBound(this.#order, u.key), 0, u);
-        this.#cap = cap;
-        this.#assignAll();
-        fullL2 = true;
-      } else {
-        for (const u of removed) this.#dropUnit(u, true);
-        for (const u of added) this.#addUnit(u);
-      }
-      if (liveness) this.#refreshReasons();
+  }
+
+  #result(fullL2: boolean, more: boolean): IncrementalResult {
+    if (more && this.#building) {
+      // Mid-rebuild: the previous decision, unchanged.
+      return { decision: this.#visible, changed: new Set(), sharedChanged: [], bgpPeers: new Set(), bgpChanges: new Map(), l2: new Set(), l2Previous: new Map(), fullL2: false, more: true, building: true };
     }
-    this.#full = false;
-    this.#livenessDirty = false;
     const shared = this.#shared.map((g) => keysOf(g.members));
     return {
-      decision: this.#decision,
+      decision: this.#visible,
       changed: this.#changed,
       sharedChanged: shared,
       bgpPeers: this.#bgpPeers,
@@ -409,6 +448,8 @@ export class IncrementalDecider {
       l2: this.#l2Changed,
       l2Previous: this.#l2Previous,
       fullL2,
+      more,
+      building: false,
     };
   }
 
@@ -447,13 +488,18 @@ export class IncrementalDecider {
     return this.#live[i] === 1;
   }
 
-  /** Everything from the facts: configuration or node facts changed. */
-  #rebuild(): void {
+  /**
+   * Everything from the facts (configuration or node facts changed, the first decision), into a
+   * new Decision; yields every few hundred items so decide() can spread it over turns.
+   */
+  *#rebuildSteps(): Generator<void, void> {
     // Every view counts as changed (comparing 100k views costs more than it saves).
-    const oldViews = new Set(this.#decision.services.keys());
+    const old = this.#visible;
+    const oldViews = new Set(old.services.keys());
     const oldL2 = new Map<string, string>();
-    for (const [ip, a] of this.#decision.l2) oldL2.set(ip, JSON.stringify(a));
-    const oldBgp = new Set(this.#decision.bgp.keys());
+    for (const [ip, a] of old.l2) oldL2.set(ip, JSON.stringify(a));
+    const oldBgp = new Set(old.bgp.keys());
+    yield;
 
     const facts = this.#currentFacts();
     this.#pendingSvcs = new Map();
@@ -486,31 +532,39 @@ export class IncrementalDecider {
     this.#adLists = new Map();
     this.#unannounced = new Set();
     this.#svcs = new Map();
-    const d = this.#decision;
-    d.l2.clear();
-    d.bgp.clear();
-    d.services.clear();
+    // A new object: callers keep the previous decision until this one is complete.
+    const d: Decision = (this.#decision = { l2: new Map(), bgp: new Map(), services: new Map() });
 
     const units: Unit[] = [];
+    let n = 0;
     for (const f of facts) {
       const s = this.#newSvc(f);
       this.#svcs.set(f.key, s);
       d.services.set(f.key, s.view);
       if (this.#l2Eligible(s)) for (const ip of f.ips) this.#ipAdd(ip, s);
       this.#bgpAttach(s);
+      if (++n % 256 === 0) yield;
     }
     const seen = new Set<string>();
     for (const ip of this.#ipSvcs.keys()) {
       if (seen.has(ip)) continue;
       const comp = this.#component(ip, seen);
       units.push(this.#newUnit(comp.ips, comp.services));
+      if (++n % 256 === 0) yield;
     }
     units.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (const u of units) this.#registerUnit(u);
+    yield;
+    for (const u of units) {
+      this.#registerUnit(u);
+      if (++n % 1024 === 0) yield;
+    }
     this.#order = units;
     this.#cap = this.#computeCap();
-    this.#assignAll(true);
-    for (const s of this.#svcs.values()) this.#refreshReason(s);
+    yield* this.#assignSteps(true);
+    for (const s of this.#svcs.values()) {
+      this.#refreshReason(s);
+      if (++n % 1024 === 0) yield;
+    }
 
     for (const k of d.services.keys()) this.#changed.add(k);
     for (const k of oldViews) this.#changed.add(k);
@@ -578,7 +632,7 @@ export class IncrementalDecider {
 
   #newSvc(f: ServiceFacts): Svc {
     return {
-      f: compactFacts(f),
+      f,
       view: { l2Owners: {}, bgpNodes: NO_NODES },
       l2ads: this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
       bgpads: this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
@@ -891,8 +945,13 @@ export class IncrementalDecider {
     return l;
   }
 
-  /** Places every unit in key order (the cap changed, or liveness, or first time). */
-  #assignAll(initial = false): void {
+  /** Places every unit in key order (the cap changed, or liveness). */
+  #assignAll(): void {
+    for (const _ of this.#assignSteps(false));
+  }
+
+  /** The same, yielding every 1,024 units (inside a rebuild in steps). */
+  *#assignSteps(initial: boolean): Generator<void, void> {
     const loads = new Int32Array(this.#names.length);
     const cap = this.#cap;
     const nonFull = new Set<number>();
@@ -900,6 +959,7 @@ export class IncrementalDecider {
     const owned: Unit[][] = [];
     this.#fallbacks = [];
     const load = (i: number): number => loads[i] as number;
+    let placed = 0;
     for (const u of this.#order) {
       const was = u.owner;
       const r = u.placeable ? this.#choose(u, load, nonFull) : { owner: -1, fallback: false };
@@ -912,6 +972,7 @@ export class IncrementalDecider {
         if (l >= cap) nonFull.delete(r.owner);
       }
       if (initial || !u.published || was !== u.owner) this.#publishUnit(u, initial || !u.published ? undefined : was);
+      if (initial && ++placed % 1024 === 0) yield;
     }
     this.#owned = owned;
   }

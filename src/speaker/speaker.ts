@@ -40,6 +40,8 @@ import { hasL2Quorum } from './quorum.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
+/** Longest a rebuild of the decision runs per event-loop turn (ms). */
+const DECIDE_STEP_MS = 10;
 export { MEMBERSHIP_SECRET_KEY };
 
 export type ShutdownMode = 'withdraw' | 'graceful-restart';
@@ -357,7 +359,11 @@ export class Speaker {
     this.metrics.members.set(alive.length);
     const quorate = this.#checkQuorum(alive, this.#decider.nodeCount);
     this.#decider.setAlive(new Set(alive));
-    const r = this.#decider.decide();
+    // A rebuild (start-up, configuration change) goes in steps of ~10 ms: the loop keeps serving
+    // membership and sessions. Until it is complete nothing new is applied.
+    const r = this.#decider.decide({ budgetMs: DECIDE_STEP_MS });
+    if (r.more) this.#kick();
+    if (r.building) return;
     const d = r.decision;
     const self = this.#nodes.get(this.node);
     this.metrics.unannounced.set(this.#decider.unannouncedCount());

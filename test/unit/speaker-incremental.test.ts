@@ -224,3 +224,48 @@ test('incremental: many units at the cap (cascades through full nodes) equal dec
   }
   assert.ok(cascades > 250, `cascade path taken ${cascades} times`);
 });
+
+test('a rebuild in steps (decide with a time budget) keeps the previous decision until complete; changes meanwhile apply after', () => {
+  for (let seed = 500; seed < 530; seed++) {
+    const sc = scenario(seed);
+    const self = sc.pick(NODES);
+    const inc = new IncrementalDecider(self);
+    let pol = sc.policies();
+    inc.setPolicies(pol);
+    const nodes = new Map(NODES.map((n) => [n, sc.node(n)] as const));
+    for (const n of nodes.values()) inc.setNode(n);
+    let alive = new Set(NODES);
+    inc.setAlive(alive);
+    const services = new Map<string, ServiceFacts>();
+    for (let i = 0; i < 400; i++) {
+      const s = sc.service(`ns/s${i}`);
+      services.set(s.key, s);
+      inc.setService(s);
+    }
+    const full = (): Decision => decide({ self, nodes: [...nodes.values()], alive, services: [...services.values()], ...pol });
+    // The first decision in steps: "building" until done, then complete.
+    let steps = 0;
+    let res = inc.decide({ budgetMs: 0 });
+    while (res.more && steps++ < 100_000) {
+      if (!res.building) break;
+      res = inc.decide({ budgetMs: 0 });
+    }
+    assert.ok(steps > 1, `seed ${seed}: built in ${steps} steps`);
+    assert.deepStrictEqual(res.decision, full(), `seed ${seed}: first decision`);
+    const before = full();
+    // A configuration change: the previous decision stays while the new one is built; a
+    // Service and a node's liveness change meanwhile.
+    pol = sc.policies();
+    inc.setPolicies(pol);
+    res = inc.decide({ budgetMs: 0 });
+    assert.ok(res.building, `seed ${seed}: rebuilding`);
+    assert.deepStrictEqual(res.decision, before, `seed ${seed}: previous decision kept while building`);
+    const s = sc.service('ns/s7');
+    services.set(s.key, s);
+    inc.setService(s);
+    alive = new Set([...alive].filter((n) => n !== NODES[1]));
+    inc.setAlive(alive);
+    for (steps = 0; (res.more || res.building) && steps < 100_000; steps++) res = inc.decide({ budgetMs: 0 });
+    assert.deepStrictEqual(res.decision, full(), `seed ${seed}: after the rebuild and the changes meanwhile`);
+  }
+});
