@@ -566,8 +566,14 @@ export class IncrementalDecider {
       if (++n % 1024 === 0) yield;
     }
 
-    for (const k of d.services.keys()) this.#changed.add(k);
-    for (const k of oldViews) this.#changed.add(k);
+    for (const k of d.services.keys()) {
+      this.#changed.add(k);
+      if (++n % 4096 === 0) yield;
+    }
+    for (const k of oldViews) {
+      this.#changed.add(k);
+      if (++n % 4096 === 0) yield;
+    }
     for (const [ip, a] of d.l2) if (oldL2.get(ip) !== JSON.stringify(a)) this.#l2Changed.add(ip);
     for (const ip of oldL2.keys()) if (!d.l2.has(ip)) this.#l2Changed.add(ip);
     for (const p of oldBgp) this.#bgpPeers.add(p);
@@ -972,7 +978,7 @@ export class IncrementalDecider {
         if (l >= cap) nonFull.delete(r.owner);
       }
       if (initial || !u.published || was !== u.owner) this.#publishUnit(u, initial || !u.published ? undefined : was);
-      if (initial && ++placed % 1024 === 0) yield;
+      if (initial && ++placed % 128 === 0) yield;
     }
     this.#owned = owned;
   }
