@@ -42,6 +42,8 @@ import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configSt
 export const COMPONENT = 'ironlb-speaker';
 /** Longest a rebuild of the decision runs per event-loop turn (ms). */
 const DECIDE_STEP_MS = 10;
+/** Longest ServiceAnnouncement contents are computed per event-loop turn (ms). */
+const STATUS_STEP_MS = 5;
 export { MEMBERSHIP_SECRET_KEY };
 
 export type ShutdownMode = 'withdraw' | 'graceful-restart';
@@ -147,6 +149,10 @@ export class Speaker {
   #sliceService = new Map<string, string>();
   #firstAlive: string | undefined;
   #statusAll = true;
+  /** Services whose ServiceAnnouncement is to be computed, drained in steps (#drainStatus). */
+  #statusQueue = new Set<string>();
+  #statusCtx: { d: Decision; firstAlive: string | undefined; desired: Map<string, string[]> } | undefined;
+  #statusTimer: NodeJS.Immediate | undefined;
   #lastInterfaces = new Map<string, string>();
   #downAt = new Map<string, number>();
   #peerSeen = new Map<string, PeerSeen>();
@@ -275,6 +281,7 @@ export class Speaker {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
+    if (this.#statusTimer) clearImmediate(this.#statusTimer);
     clearInterval(this.#scanTimer);
     clearTimeout(this.#joinTimer);
     const gr = (this.#o.shutdownMode ?? 'withdraw') === 'graceful-restart';
@@ -420,7 +427,10 @@ export class Speaker {
     // A node without quorum has the stale, minority view: it leaves status to the majority (and
     // looks at every Service once it has quorum again).
     if (quorate) this.#writeAnnouncements(r, alive, desired);
-    else this.#statusAll = true;
+    else {
+      this.#statusAll = true;
+      this.#statusQueue.clear();
+    }
   }
 
   /**
@@ -700,15 +710,46 @@ export class Speaker {
     this.#statusAll = false;
     const dirty = this.#dirtyStatus;
     this.#dirtyStatus = new Set();
-    const keys: Iterable<string> = every || firstChanged ? [...d.services.keys(), ...dirty, ...r.changed] : changedKeys(r, dirty);
+    const queue = this.#statusQueue;
+    for (const key of every || firstChanged ? d.services.keys() : changedKeys(r, [])) queue.add(key);
+    for (const key of dirty) queue.add(key);
+    this.#statusCtx = { d, firstAlive, desired };
+    // ServiceAnnouncements of Services gone (or no longer ours): after a rebuild or a new first
+    // live node, that node looks at all of them; otherwise gone Services came as changes above.
+    if ((every || firstChanged) && firstAlive === this.node) {
+      for (const o of this.#announcements.list()) {
+        const key = serviceKeyOf(o);
+        if (d.services.has(key)) continue;
+        const [namespace, name] = splitKey(key);
+        this.#lastNodes.delete(key);
+        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+      }
+    }
+    if (!this.#statusTimer) this.#drainStatus();
+  }
+
+  /**
+   * Computes the queued Services' ServiceAnnouncements from the latest decision, for ~5 ms per
+   * event-loop turn: after a rebuild or a node loss that is tens of thousands of Services, which
+   * must not hold the loop (membership and sessions share it).
+   */
+  #drainStatus(): void {
+    this.#statusTimer = undefined;
+    const ctx = this.#statusCtx;
+    if (!ctx || this.#stopped) return;
+    const { d, firstAlive, desired } = ctx;
     const pol = this.#deciderConfig ? policies(this.#deciderConfig) : { l2: [], bgp: [], peers: [] };
     const decider = this.#decider;
     const nodeMap = { get: (name: string) => decider.node(name) } as ReadonlyMap<string, NodeFacts>;
     const writerOf = firstAlive === undefined ? [] : [firstAlive];
-    const done = new Set<string>();
-    for (const key of keys) {
-      if (done.has(key)) continue;
-      done.add(key);
+    const until = performance.now() + STATUS_STEP_MS;
+    let n = 0;
+    for (const key of this.#statusQueue) {
+      if (++n % 64 === 0 && performance.now() > until) {
+        this.#statusTimer = setImmediate(() => this.#drainStatus());
+        return;
+      }
+      this.#statusQueue.delete(key);
       const svc = decider.service(key);
       const [namespace, name] = splitKey(key);
       if (!svc) {
@@ -745,17 +786,6 @@ export class Speaker {
         if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
         else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
       });
-    }
-    // ServiceAnnouncements of Services gone (or no longer ours): after a rebuild or a new first
-    // live node, that node looks at all of them; otherwise gone Services came as changes above.
-    if ((every || firstChanged) && firstAlive === this.node) {
-      for (const o of this.#announcements.list()) {
-        const key = serviceKeyOf(o);
-        if (d.services.has(key)) continue;
-        const [namespace, name] = splitKey(key);
-        this.#lastNodes.delete(key);
-        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
-      }
     }
   }
 
