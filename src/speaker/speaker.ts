@@ -1,7 +1,8 @@
 // The speaker loop: caches of Services, EndpointSlices, Nodes, ironlb's configuration and the
 // Secrets it references; membership among speakers; on every relevant change (coalesced to one
-// decision per event-loop turn) decide() runs and the Layer 2 announcer, the BGP engine and BFD are
-// reconciled with its answer; status objects, Events and metrics follow.
+// decision per event-loop turn) the incremental decider (incremental.ts: decide()'s answer, kept up
+// to date from the changed Services and Nodes) decides and the Layer 2 announcer, the BGP engine
+// (route deltas) and BFD are reconciled with its answer; status objects, Events and metrics follow.
 import { networkInterfaces } from 'node:os';
 import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
