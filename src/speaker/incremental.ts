@@ -21,11 +21,15 @@
 //   such unit is re-chosen; if it moves, the hole or the excess moves with it (there are never more
 //   than one of each), until they cancel. That is exact, not an approximation (see cascade()).
 //   The cap itself depends on the number of placeable units and candidate nodes: when it changes
-//   (a node lost or back, or every few hundred units added), every unit is placed again in one pass.
+//   (a node lost or back; units added or removed crossing a multiple of the node count), every
+//   unit is placed again in one pass.
 // - BGP: Services with the same advertisements and externalTrafficPolicy Cluster share one list
 //   of announcing nodes (updated in place when nodes change); this node's routes are kept per
 //   peer and prefix with a count per contributing advertisement and Service, so one Service
 //   changes only its own routes.
+// - A rebuild (the first decision, the configuration or a node's labels or subnets changed) starts
+//   from the facts; with decide({ budgetMs }) it runs in steps, into a new Decision, while callers
+//   keep the previous one; changes fed meanwhile apply after it.
 import { matchesAny } from '../util/selector.ts';
 import {
   aggregate,
