@@ -11,6 +11,15 @@ export interface RibChanges {
   withdraw: Record<Family, string[]>;
 }
 
+export interface RibBulk {
+  /** Whether some change is marked to go out (schedule a flush). */
+  readonly marked: boolean;
+  set(prefix: string, attrs: AttrSet): void;
+  remove(prefix: string): void;
+  /** Done: starts the scan when more changed than were marked. True when anything changed. */
+  end(): boolean;
+}
+
 /** Changes of one replace() tracked one by one; more make the next take() scan the table. */
 const MAX_MARKED = 1024;
 
@@ -29,6 +38,13 @@ export class AdjRibOut {
 
   get advertisedCount(): number {
     return this.sent.size;
+  }
+
+  /** Whole-table changes in progress (the engine's chunked setRoutes): End-of-RIB waits for them. */
+  private bulks = 0;
+
+  get settling(): boolean {
+    return this.bulks > 0;
   }
 
   /** True while changes wait to be taken. */
@@ -90,6 +106,44 @@ export class AdjRibOut {
     return true;
   }
 
+  /**
+   * A whole-table change made over several event-loop turns (the engine's chunked setRoutes): the
+   * first MAX_MARKED changes are marked one by one (they go out at once), the rest are found by a
+   * scan started by end(), as replaceWith does.
+   */
+  beginBulk(): RibBulk {
+    let changes = 0;
+    let marked = false;
+    let open = true;
+    this.bulks++;
+    const changed = (p: string): void => {
+      if (++changes <= MAX_MARKED && this.up) {
+        this.dirty.add(p);
+        marked = true;
+      }
+    };
+    return {
+      get marked() {
+        return marked;
+      },
+      set: (p, a) => {
+        if (this.desired.get(p) === a) return;
+        this.desired.set(p, a);
+        changed(p);
+      },
+      remove: (p) => {
+        if (this.desired.delete(p)) changed(p);
+      },
+      end: () => {
+        if (open) this.bulks--;
+        open = false;
+        if (!this.up || changes === 0) return false;
+        if (changes > MAX_MARKED) this.startScan();
+        return true;
+      },
+    };
+  }
+
   private mark(prefix: string): boolean {
     if (!this.up) return false;
     this.dirty.add(prefix);
@@ -139,9 +193,10 @@ export class AdjRibOut {
   take(limit = Infinity): RibChanges {
     const ch: RibChanges = { announce: { ipv4: new Map(), ipv6: new Map() }, withdraw: { ipv4: [], ipv6: [] } };
     let work = 0;
+    const over = (): boolean => work >= limit;
     if (this.scan) {
       for (;;) {
-        if (work >= limit) return ch;
+        if (over()) return ch;
         const r = this.scan.next();
         if (r.done) {
           this.scan = undefined;
@@ -151,7 +206,7 @@ export class AdjRibOut {
       }
     }
     for (const p of this.dirty) {
-      if (work >= limit) break;
+      if (over()) break;
       this.dirty.delete(p);
       if (this.takeOne(p, ch)) work++;
     }

@@ -15,6 +15,20 @@ import type { EngineOptions, PeerConfig, PeerStatus, RouteAttributes, StateEvent
 export const DEFAULT_PORT = 179;
 const DEFAULT_HOLD = 90;
 const DEFAULT_CONNECT_RETRY = 5;
+/**
+ * A large setRoutes works in steps of at most ROUTE_CHUNK routes or ROUTE_STEP_MS, whichever comes
+ * first, then yields the event loop (docs/performance.md, "Event-loop blocking by large route
+ * changes"). Tables up to ROUTE_CHUNK routes are taken at once.
+ */
+export const ROUTE_CHUNK = 4096;
+const ROUTE_STEP_MS = 4;
+
+interface Replacement {
+  superseded: boolean;
+  /** updateRoutes calls that arrived meanwhile, applied after the table is in. */
+  queued: Array<ReadonlyArray<[string, AttrSet | null]>>;
+  done: Promise<void>;
+}
 
 /** Settings that an established session can take without being reset. */
 const LIVE_KEYS: ReadonlySet<keyof PeerConfig> = new Set(['connectRetryTime', 'passive', 'name']);
@@ -80,6 +94,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   private readonly log: Logger;
   private readonly sessions = new Map<string, Session>();
   private readonly attrs = new AttrTable();
+  private readonly replacing = new Map<string, Replacement>();
   private readonly sockets: () => Promise<SocketFactory>;
   private listener: BgpListener | undefined;
   private readonly listening: Promise<void>;
@@ -253,22 +268,39 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     s.forgetMetrics();
   }
 
-  /** Desired routes of a peer, as a whole: only the difference goes on the wire. */
-  setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): void {
+  /**
+   * Desired routes of a peer, as a whole: only the difference goes on the wire. A table of up to
+   * ROUTE_CHUNK routes is taken at once; a larger one over several event-loop turns, ROUTE_CHUNK
+   * routes per turn, so 100k routes never block the loop (BFD, membership and the other sessions
+   * share it). Then the engine reads `routes` after this call returns: pass a map you do not change
+   * afterwards. Resolves when the table is the peer's desired state (the wire follows); a bad
+   * route changes nothing and throws (small table) or rejects (large). A later setRoutes for the peer supersedes a running
+   * one (its promise resolves when the later one is in); updateRoutes, announce and withdraw wait
+   * for it, in order.
+   */
+  setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): Promise<void> {
     const s = this.session(peerName);
+    const running = this.replacing.get(peerName);
+    if (running) running.superseded = true;
+    if (routes.size <= ROUTE_CHUNK && !running) {
+      // Throws at once on a bad route, as before chunking (callers that do not await still see it).
+      this.replaceNow(s, routes);
+      return Promise.resolve();
+    }
+    const job: Replacement = { superseded: false, queued: [], done: Promise.resolve() };
+    this.replacing.set(peerName, job);
+    job.done = this.replaceChunked(peerName, s, routes, job, running).finally(() => {
+      if (this.replacing.get(peerName) === job) this.replacing.delete(peerName);
+    });
+    return job.done;
+  }
+
+  /** Small tables: validated, then the difference taken, in one go. */
+  private replaceNow(s: Session, routes: ReadonlyMap<string, RouteAttributes>): void {
     // Validate everything first, so a bad route changes nothing. Keys already in canonical form
     // (the usual case) are used as they are, without a copy of the table; interning is cached
     // per attributes object, so the second pass costs a lookup.
-    // Routes usually share a few attribute objects: remember the last one to skip most lookups.
-    let lastIn: RouteAttributes | undefined;
-    let lastSet: AttrSet | undefined;
-    const intern = (a: RouteAttributes): AttrSet => {
-      if (a !== lastIn || !lastSet) {
-        lastSet = this.attrs.intern(a);
-        lastIn = a;
-      }
-      return lastSet;
-    };
+    const intern = this.interner();
     let canonical = true;
     for (const [p, a] of routes) {
       if (canonicalPrefix(p) !== p) canonical = false;
@@ -286,14 +318,108 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.collectAttrs();
   }
 
+  /** Routes usually share a few attribute objects: remember the last one to skip most lookups. */
+  private interner(): (a: RouteAttributes) => AttrSet {
+    let lastIn: RouteAttributes | undefined;
+    let lastSet: AttrSet | undefined;
+    return (a) => {
+      if (a !== lastIn || !lastSet) {
+        lastSet = this.attrs.intern(a);
+        lastIn = a;
+      }
+      return lastSet;
+    };
+  }
+
+  /**
+   * A large table in bounded steps: validate all (nothing changes if one is bad), set each route,
+   * then drop the prefixes the table no longer has; ROUTE_CHUNK routes per event-loop turn.
+   */
+  private async replaceChunked(peer: string, s: Session, routes: ReadonlyMap<string, RouteAttributes>, job: Replacement, before: Replacement | undefined): Promise<void> {
+    // The superseded job stops at its next turn; wait for it so two never interleave.
+    await before?.done.catch(() => {});
+    try {
+      await this.replaceSteps(peer, s, routes, job);
+    } catch (e) {
+      // Nothing of the bad table was applied; changes that waited for it still apply.
+      if (!job.superseded) for (const q of job.queued) this.applyUpdates(peer, q);
+      throw e;
+    }
+  }
+
+  private async replaceSteps(peer: string, s: Session, routes: ReadonlyMap<string, RouteAttributes>, job: Replacement): Promise<void> {
+    // Held from the start: a session coming up meanwhile sends End-of-RIB only after the table.
+    const bulk = s.rib.beginBulk();
+    let started = performance.now();
+    let n = 0;
+    /** True when this turn's share is used up (checked every 256 routes): then yield a turn. */
+    const due = (): boolean => ++n % 256 === 0 && (n % ROUTE_CHUNK === 0 || performance.now() - started > ROUTE_STEP_MS);
+    /** Yields; false when this job should stop (superseded, engine closed). */
+    const yieldTurn = async (): Promise<boolean> => {
+      if (bulk.marked) s.scheduleFlush();
+      await new Promise((r) => setImmediate(r));
+      started = performance.now();
+      return !job.superseded && !this.closed;
+    };
+    try {
+      const intern = this.interner();
+      const renamed = new Map<string, string>(); // canonical → given, for keys not in canonical form
+      for (const [p, a] of routes) {
+        const c = canonicalPrefix(p);
+        if (c !== p) renamed.set(c, p);
+        intern(a);
+        if (due() && !(await yieldTurn())) return;
+      }
+      for (const [p, a] of routes) {
+        bulk.set(renamed.size && canonicalPrefix(p) !== p ? canonicalPrefix(p) : p, intern(a));
+        if (due() && !(await yieldTurn())) return;
+      }
+      // Deleting from a Map while iterating it is safe; entries set above are all in `routes`.
+      for (const p of s.rib.desired.keys()) {
+        if (!routes.has(p) && !renamed.has(p)) bulk.remove(p);
+        if (due() && !(await yieldTurn())) return;
+      }
+    } finally {
+      bulk.end();
+      // Also when nothing changed: an End-of-RIB may have waited for the table (rib.settling).
+      s.scheduleFlush();
+    }
+    this.collectAttrs();
+    // Changes made meanwhile by updateRoutes/announce/withdraw, in order.
+    for (const q of job.queued) this.applyUpdates(peer, q);
+    this.log.debug({ peer, routes: routes.size }, 'route table replaced');
+  }
+
+  /**
+   * Changes some routes of a peer (null: withdraw): the speaker's incremental path, costing the
+   * size of the change. Validated first (throws, changing nothing, on a bad route). Waits behind a
+   * running setRoutes of the peer.
+   */
+  updateRoutes(peerName: string, changes: ReadonlyMap<string, RouteAttributes | null>): void {
+    this.session(peerName);
+    const intern = this.interner();
+    const checked: Array<[string, AttrSet | null]> = [];
+    for (const [p, a] of changes) checked.push([canonicalPrefix(p), a === null ? null : intern(a)]);
+    const running = this.replacing.get(peerName);
+    if (running) running.queued.push(checked);
+    else this.applyUpdates(peerName, checked);
+  }
+
+  private applyUpdates(peerName: string, changes: ReadonlyArray<[string, AttrSet | null]>): void {
+    const s = this.sessions.get(peerName);
+    if (!s) return;
+    let changed = false;
+    for (const [p, a] of changes) changed = (a === null ? s.rib.remove(p) : s.rib.set(p, a)) || changed;
+    if (changed) s.scheduleFlush();
+    this.collectAttrs();
+  }
+
   announce(peerName: string, prefix: string, attrs: RouteAttributes = {}): void {
-    const s = this.session(peerName);
-    if (s.rib.set(canonicalPrefix(prefix), this.attrs.intern(attrs))) s.scheduleFlush();
+    this.updateRoutes(peerName, new Map([[prefix, attrs]]));
   }
 
   withdraw(peerName: string, prefix: string): void {
-    const s = this.session(peerName);
-    if (s.rib.remove(canonicalPrefix(prefix))) s.scheduleFlush();
+    this.updateRoutes(peerName, new Map([[prefix, null]]));
   }
 
   /** Drops the session at once (e.g. BFD Down); it reconnects per connect-retry. */

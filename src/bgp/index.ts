@@ -1,5 +1,5 @@
 // The BGP engine's public face: the engine API, its types, and the codec for tools and tests.
-export { BgpEngine, DEFAULT_PORT } from './engine.ts';
+export { BgpEngine, DEFAULT_PORT, ROUTE_CHUNK } from './engine.ts';
 export type { BgpEngineEvents } from './engine.ts';
 export type * from './types.ts';
 export { plainSockets, nativeSockets, defaultSockets } from './socket.ts';

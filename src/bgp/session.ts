@@ -843,7 +843,8 @@ export class Session {
       } else this.scheduleFlush();
       return;
     }
-    if (this.endOfRibDue) {
+    if (this.endOfRibDue && !this.rib.settling) {
+      // (Not while a large setRoutes is still filling the table: the engine flushes again after.)
       // End-of-RIB after the initial table (RFC 4724 §2 recommends it even without graceful restart).
       this.endOfRibDue = false;
       for (const f of this.families) this.write(conn, encodeEndOfRib(FAMILY_AFI[f]));

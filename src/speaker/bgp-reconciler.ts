@@ -3,7 +3,7 @@
 // peer with a profile. Incremental: a peer's session is touched only when its own settings change
 // (the engine resets it only for session-level changes), and routes go out as differences.
 import type { BfdManager, BfdSessionSpec, BfdStateEvent } from '../bfd/index.ts';
-import type { BgpEngine, PeerConfig, RouteAttributes, SessionState, StateEvent } from '../bgp/index.ts';
+import { ROUTE_CHUNK, type BgpEngine, type PeerConfig, type RouteAttributes, type SessionState, type StateEvent } from '../bgp/index.ts';
 import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
 import { matchesAny, type Labels } from '../util/selector.ts';
 import { logger } from '../util/log.ts';
@@ -99,6 +99,28 @@ export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSp
 
 const familyOfPrefix = (prefix: string): 4 | 6 => (prefix.includes(':') ? 6 : 4);
 
+/**
+ * What changed in the routes since the last apply (the incremental decider's answer): per peer the
+ * prefixes, or 'all'. Without it, apply compares whole tables (and needs no engine.updateRoutes).
+ */
+export type RouteChanges = ReadonlyMap<string, ReadonlySet<string>> | 'all';
+
+/** Engine attributes of a decided route; routes sharing attribute arrays share one object. */
+function attributesOf(): (r: BgpRoute) => RouteAttributes {
+  let last: BgpRoute | undefined;
+  let lastAttrs: RouteAttributes = {};
+  return (r) => {
+    if (last && r.localPref === last.localPref && r.communities === last.communities && r.largeCommunities === last.largeCommunities) return lastAttrs;
+    const a: RouteAttributes = {};
+    if (r.localPref !== undefined) a.localPref = r.localPref;
+    if (r.communities.length) a.communities = r.communities;
+    if (r.largeCommunities.length) a.largeCommunities = r.largeCommunities;
+    last = r;
+    lastAttrs = a;
+    return a;
+  };
+}
+
 export interface BgpReconcilerOptions {
   engine: BgpEngine;
   /** Created on first need (a worker thread), so nodes without BFD peers pay nothing. */
@@ -112,7 +134,10 @@ export class BgpReconciler {
   #log = logger('speaker-bgp');
   #peers = new Map<string, string>(); // name → JSON of the applied PeerConfig
   #families = new Map<string, ReadonlySet<4 | 6>>();
-  #routes = new Map<string, string>(); // name → JSON of the applied routes
+  #routes = new Map<string, string>(); // name → JSON of the applied routes ('' after changes)
+  /** Route changes reported since the last apply ran (applies queue; the routes map is live). */
+  #pending: Map<string, Set<string>> | 'all' | undefined;
+  #routeFamilies = new Map<string, string>(); // name → families its routes were last set for
   #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
   #bfdManager: BfdManager | undefined;
   #bfdUp = new Set<string>();
@@ -138,14 +163,42 @@ export class BgpReconciler {
    * Applies a configuration and this node's routes per peer. Serialised: calls queue behind each
    * other, so the engine sees changes in order.
    */
-  apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>): Promise<void> {
-    const next = this.#chain.then(() => this.#apply(config, ctx, routes));
+  apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>, changes?: RouteChanges): Promise<void> {
+    if (changes !== undefined) this.#note(changes);
+    const next = this.#chain.then(() => this.#apply(config, ctx, routes, changes !== undefined));
     this.#chain = next.catch(() => {});
     return next;
   }
 
-  async #apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>): Promise<void> {
+  #note(changes: RouteChanges): void {
+    if (this.#pending === 'all') return;
+    if (changes === 'all') {
+      this.#pending = 'all';
+      return;
+    }
+    this.#pending ??= new Map();
+    for (const [peer, prefixes] of changes) {
+      let set = this.#pending.get(peer);
+      if (!set) this.#pending.set(peer, (set = new Set()));
+      for (const p of prefixes) set.add(p);
+    }
+  }
+
+  async #apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>, incremental: boolean): Promise<void> {
+    const changes = incremental ? (this.#pending ?? new Map<string, Set<string>>()) : undefined;
+    this.#pending = undefined;
+    try {
+      await this.#applySteps(config, ctx, routes, changes);
+    } catch (err) {
+      // Whatever this apply did not get to goes out whole next time.
+      if (incremental) this.#pending = 'all';
+      throw err;
+    }
+  }
+
+  async #applySteps(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>, changes: RouteChanges | undefined): Promise<void> {
     const engine = this.#o.engine;
+    const reconfigured = new Set<string>();
     const wanted = new Map<string, PeerConfig>();
     const problems: PeerProblem[] = [];
     for (const p of config.bgpPeers.values()) {
@@ -163,6 +216,7 @@ export class BgpReconciler {
       await this.#removeBfd(name);
       this.#peers.delete(name);
       this.#routes.delete(name);
+      this.#routeFamilies.delete(name);
       this.#log.info({ peer: name }, 'BGP peer removed');
       await engine.removePeer(name).catch((err: unknown) => this.#log.warn({ peer: name, err: String(err) }, 'cannot remove BGP peer'));
     }
@@ -179,25 +233,44 @@ export class BgpReconciler {
           this.#log.info({ peer: name }, 'BGP peer changed');
         }
         this.#peers.set(name, key);
+        reconfigured.add(name);
       } catch (err) {
         problems.push({ peer: name, message: `cannot configure the session: ${err instanceof Error ? err.message : String(err)}` });
       }
     }
     for (const name of this.#peers.keys()) {
       const families = this.#families.get(name) ?? new Set([4]);
-      const m = new Map<string, RouteAttributes>();
-      for (const [prefix, r] of routes.get(name) ?? []) {
-        if (!families.has(familyOfPrefix(prefix))) continue;
-        const a: RouteAttributes = {};
-        if (r.localPref !== undefined) a.localPref = r.localPref;
-        if (r.communities.length) a.communities = r.communities;
-        if (r.largeCommunities.length) a.largeCommunities = r.largeCommunities;
-        m.set(prefix, a);
+      const famKey = [...families].sort().join();
+      const attrsOf = attributesOf();
+      if (changes !== undefined && changes !== 'all' && !reconfigured.has(name) && this.#routes.has(name) && this.#routeFamilies.get(name) === famKey) {
+        // The incremental path: only the prefixes that changed, each as it is now.
+        const prefixes = changes.get(name);
+        if (!prefixes?.size) continue;
+        const delta = new Map<string, RouteAttributes | null>();
+        const mine = routes.get(name);
+        for (const p of prefixes) {
+          const r = mine?.get(p);
+          delta.set(p, r && families.has(familyOfPrefix(p)) ? attrsOf(r) : null);
+        }
+        engine.updateRoutes(name, delta);
+        continue;
       }
-      const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
-      if (this.#routes.get(name) === key) continue;
-      this.#routes.set(name, key);
-      engine.setRoutes(name, m);
+      const m = new Map<string, RouteAttributes>();
+      let n = 0;
+      for (const [prefix, r] of routes.get(name) ?? []) {
+        if (families.has(familyOfPrefix(prefix))) m.set(prefix, attrsOf(r));
+        // A whole table of 100k routes is built in steps, as the engine takes it: the loop runs.
+        if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
+      }
+      this.#routeFamilies.set(name, famKey);
+      if (changes === undefined) {
+        // Whole tables compared (callers without change tracking): unchanged, nothing to do.
+        const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+        if (this.#routes.get(name) === key) continue;
+        this.#routes.set(name, key);
+      } else this.#routes.set(name, '');
+      // Large tables go in over several turns; awaited so a bad route fails this apply.
+      await engine.setRoutes(name, m);
     }
     // BFD, per peer with a profile.
     for (const name of [...this.#bfd.keys()]) {

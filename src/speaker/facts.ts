@@ -12,7 +12,7 @@ import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './
  * yet (an older speaker during a rolling upgrade).
  */
 export const ANNOTATION_L2_SUBNETS = 'ironlb.io/l2-subnets';
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export const serviceKeyOf = (s: { metadata?: { namespace?: string; name?: string } }): string => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`;
 

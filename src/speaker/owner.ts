@@ -23,7 +23,7 @@ export interface OwnerUnit {
 export const DEFAULT_LOAD_FACTOR = 1.0;
 
 const hashCache = new Map<string, number>();
-function hash32(s: string): number {
+export function hash32(s: string): number {
   let h = hashCache.get(s);
   if (h === undefined) {
     h = createHash('sha256').update(s).digest().readUInt32BE(0);
@@ -34,7 +34,7 @@ function hash32(s: string): number {
 }
 
 /** A 32-bit mix of two hashes (murmur3 finaliser), so a node's score differs per unit. */
-function score(nodeHash: number, unitHash: number): number {
+export function score(nodeHash: number, unitHash: number): number {
   let x = (nodeHash ^ Math.imul(unitHash, 0x9e3779b1)) >>> 0;
   x ^= x >>> 16;
   x = Math.imul(x, 0x85ebca6b);

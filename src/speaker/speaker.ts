@@ -1,7 +1,8 @@
 // The speaker loop: caches of Services, EndpointSlices, Nodes, ironlb's configuration and the
 // Secrets it references; membership among speakers; on every relevant change (coalesced to one
-// decision per event-loop turn) decide() runs and the Layer 2 announcer, the BGP engine and BFD are
-// reconciled with its answer; status objects, Events and metrics follow.
+// decision per event-loop turn) the incremental decider (incremental.ts: decide()'s answer, kept up
+// to date from the changed Services and Nodes) decides and the Layer 2 announcer, the BGP engine
+// (route deltas) and BFD are reconciled with its answer; status objects, Events and metrics follow.
 import { networkInterfaces } from 'node:os';
 import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
@@ -29,16 +30,21 @@ import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { logger } from '../util/log.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
-import { decide, type Decision, type NodeFacts, type ServiceFacts } from './decide.ts';
-import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
+import type { Decision, NodeFacts } from './decide.ts';
+import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, SERVICE_NAME_LABEL } from './facts.ts';
+import { IncrementalDecider, type IncrementalResult } from './incremental.ts';
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { hasL2Quorum } from './quorum.ts';
-import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter, unannouncedServices } from './status.ts';
+import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
+/** Longest a rebuild of the decision runs per event-loop turn (ms). */
+const DECIDE_STEP_MS = 10;
+/** Longest ServiceAnnouncement contents are computed per event-loop turn (ms). */
+const STATUS_STEP_MS = 5;
 export { MEMBERSHIP_SECRET_KEY };
 
 export type ShutdownMode = 'withdraw' | 'graceful-restart';
@@ -127,6 +133,28 @@ export class Speaker {
   #stopped = true;
   #configDirty = true;
   #decision: Decision | undefined;
+  /**
+   * Decisions are incremental (incremental.ts): informer events mark Services and Nodes dirty and
+   * only their facts are recomputed and fed in; the configuration or a node's facts changing
+   * rebuilds. EndpointSlices are indexed by their Service, so one slice costs one Service.
+   */
+  #decider: IncrementalDecider;
+  #deciderConfig: ParsedConfig | undefined;
+  #dirtyServices = new Set<string>();
+  #dirtyNodes = new Set<string>();
+  #allNodesDirty = true;
+  /** Services whose ServiceAnnouncement another speaker wrote: check it even if our view did not change. */
+  #dirtyStatus = new Set<string>();
+  /** namespace/name of a Service → its EndpointSlices (by slice name); and each slice's Service. */
+  #slicesOf = new Map<string, Map<string, V1EndpointSlice>>();
+  #sliceService = new Map<string, string>();
+  #firstAlive: string | undefined;
+  #statusAll = true;
+  /** Services whose ServiceAnnouncement is to be computed, drained in steps (#drainStatus). */
+  #statusQueue = new Set<string>();
+  #statusCtx: { d: Decision; firstAlive: string | undefined; desired: Map<string, string[]> } | undefined;
+  #statusTimer: NodeJS.Immediate | undefined;
+  #lastInterfaces = new Map<string, string>();
   #downAt = new Map<string, number>();
   #peerSeen = new Map<string, PeerSeen>();
   #lastNodes = new Map<string, string[]>();
@@ -172,6 +200,7 @@ export class Speaker {
           : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
       this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
     }
+    this.#decider = new IncrementalDecider(o.nodeName);
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: o.nodeName });
     this.#status = new StatusWriter({ custom, events: this.#events, onError: (op) => this.metrics.apiErrors.inc({ op }) });
 
@@ -180,17 +209,34 @@ export class Speaker {
       this.#configDirty = true;
       this.#kick();
     };
-    for (const inf of [this.#services, this.#slices, this.#nodes] as Array<Informer<KubernetesObject>>) {
-      inf.on('add', kick);
-      inf.on('update', kick);
-      inf.on('delete', kick);
+    for (const ev of ['add', 'update', 'delete'] as const) {
+      this.#services.on(ev, (svc) => {
+        this.#dirtyServices.add(serviceKeyOf(svc));
+        kick();
+      });
+      this.#slices.on(ev, (sl) => {
+        this.#indexSlice(sl, ev === 'delete');
+        kick();
+      });
+      this.#nodes.on(ev, (n) => {
+        this.#dirtyNodes.add(n.metadata?.name ?? '');
+        kick();
+      });
+      // Another node's published subnets may have changed: Layer 2 owners may change. (These
+      // objects change only with the configuration or a node's subnets; decisions are coalesced.)
+      this.#states.on(ev, (st) => {
+        const name = st.metadata?.name ?? '';
+        if (name.startsWith('speaker-')) this.#dirtyNodes.add(name.slice('speaker-'.length));
+        kick();
+      });
     }
-    // Another node's published subnets may have changed: Layer 2 owners may change. (These
-    // objects change only with the configuration or a node's subnets; decisions are coalesced.)
-    for (const ev of ['add', 'update', 'delete'] as const) this.#states.on(ev, kick);
     // A ServiceAnnouncement changed by another speaker may need correcting by its writer.
-    this.#announcements.on('update', kick);
-    this.#announcements.on('add', kick);
+    for (const ev of ['add', 'update'] as const) {
+      this.#announcements.on(ev, (a) => {
+        this.#dirtyStatus.add(serviceKeyOf(a));
+        kick();
+      });
+    }
     for (const inf of [...this.#config.values(), this.#secrets] as Array<Pick<Informer<KubernetesObject>, 'on'>>) {
       inf.on('add', cfgChanged);
       inf.on('update', cfgChanged);
@@ -236,6 +282,7 @@ export class Speaker {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
+    if (this.#statusTimer) clearImmediate(this.#statusTimer);
     clearInterval(this.#scanTimer);
     clearTimeout(this.#joinTimer);
     const gr = (this.#o.shutdownMode ?? 'withdraw') === 'graceful-restart';
@@ -315,22 +362,19 @@ export class Speaker {
     if (!config) return;
     this.decisions++;
     this.metrics.reconciles.inc();
-    const nodes = this.#nodes.list();
-    const nodeList: NodeFacts[] = nodes.map((n) => nodeFacts(n, this.#publishedSubnets(n.metadata?.name ?? ''))).filter((n) => n.name !== '');
-    const self = nodes.find((n) => n.metadata?.name === this.node);
-    const bySvc = slicesByService(this.#slices.list());
-    const services: ServiceFacts[] = [];
-    for (const s of this.#services.list()) {
-      const f = serviceFacts(s, bySvc.get(serviceKeyOf(s)) ?? [], config, this.#o.classPolicy);
-      if (f) services.push(f);
-    }
-    const pol = policies(config);
+    this.#feedDecider(config);
     const alive = this.alive();
     this.metrics.members.set(alive.length);
-    const quorate = this.#checkQuorum(alive, nodeList);
-    const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
-    this.metrics.unannounced.set(unannouncedServices(services, d.services));
-    const prev = this.#decision;
+    const quorate = this.#checkQuorum(alive, this.#decider.nodeCount);
+    this.#decider.setAlive(new Set(alive));
+    // A rebuild (start-up, configuration change) goes in steps of ~10 ms: the loop keeps serving
+    // membership and sessions. Until it is complete nothing new is applied.
+    const r = this.#decider.decide({ budgetMs: DECIDE_STEP_MS });
+    if (r.more) this.#kick();
+    if (r.building) return;
+    const d = r.decision;
+    const self = this.#nodes.get(this.node);
+    this.metrics.unannounced.set(this.#decider.unannouncedCount());
     this.#decision = d;
 
     // Layer 2: addresses owned here, on the interfaces that reach their subnet.
@@ -344,7 +388,7 @@ export class Speaker {
         continue;
       }
       desired.set(ip, ifaces);
-      const before = prevOwner(prev, ip);
+      const before = r.l2Previous.get(ip);
       // A takeover from a node that went away (not a rebalance after a node came back).
       if (before !== undefined && before !== this.node && !alive.includes(before)) {
         const down = this.#downAt.get(before);
@@ -354,6 +398,14 @@ export class Speaker {
       }
     }
     this.#o.l2.set(desired);
+    // Interfaces answering for an address are part of its Service's status: rewrite on a change.
+    const ifaceKeys = new Map<string, string>();
+    for (const [ip, ifaces] of desired) ifaceKeys.set(ip, ifaces.join(','));
+    for (const ip of new Set([...ifaceKeys.keys(), ...this.#lastInterfaces.keys()])) {
+      if (ifaceKeys.get(ip) === this.#lastInterfaces.get(ip)) continue;
+      for (const key of d.l2.get(ip)?.services ?? []) this.#dirtyStatus.add(key);
+    }
+    this.#lastInterfaces = ifaceKeys;
     this.metrics.announced.set({ mode: 'layer2' }, desired.size);
     let bgpCount = 0;
     for (const r of d.bgp.values()) bgpCount += r.size;
@@ -368,21 +420,83 @@ export class Speaker {
       if (a4) ctx.address4 = a4;
       if (a6) ctx.address6 = a6;
       ctx.nextHopFamilies = this.#nextHopFamilies(a4, a6);
-      void this.#bgp.apply(config, ctx, d.bgp).then(
+      void this.#bgp.apply(config, ctx, d.bgp, r.bgpChanges).then(
         () => this.#writeSessionStates(),
         (err: unknown) => this.#log.warn({ err: String(err) }, 'BGP reconcile failed'),
       );
     }
-    // A node without quorum has the stale, minority view: it leaves status to the majority.
-    if (quorate) this.#writeAnnouncements(services, d, nodeList, pol, alive, desired);
+    // A node without quorum has the stale, minority view: it leaves status to the majority (and
+    // looks at every Service once it has quorum again).
+    if (quorate) this.#writeAnnouncements(r, alive, desired);
+    else {
+      this.#statusAll = true;
+      this.#statusQueue.clear();
+    }
+  }
+
+  /**
+   * Feeds the decider what changed since the last decision: the configuration (a rebuild), the
+   * Nodes marked dirty (facts compared, so a status heartbeat costs nothing), the Services marked
+   * dirty by their own or their EndpointSlices' events.
+   */
+  #feedDecider(config: ParsedConfig): void {
+    const dec = this.#decider;
+    if (config !== this.#deciderConfig) {
+      this.#deciderConfig = config;
+      dec.setPolicies(policies(config));
+      // Pools decide which advertisements apply: every Service's facts again.
+      for (const svc of this.#services.list()) this.#dirtyServices.add(serviceKeyOf(svc));
+    }
+    const nodeNames = this.#allNodesDirty ? new Set([...this.#nodes.list().map((n) => n.metadata?.name ?? ''), ...this.#dirtyNodes]) : this.#dirtyNodes;
+    this.#allNodesDirty = false;
+    for (const name of nodeNames) {
+      if (name === '') continue;
+      const n = this.#nodes.get(name);
+      const f = n ? nodeFacts(n, this.#publishedSubnets(name)) : undefined;
+      const had = dec.node(name);
+      if (!f) {
+        if (had) dec.deleteNode(name);
+      } else if (!had || JSON.stringify(had) !== JSON.stringify(f)) dec.setNode(f);
+    }
+    this.#dirtyNodes = new Set();
+    for (const key of this.#dirtyServices) {
+      const [namespace, name] = splitKey(key);
+      const svc = this.#services.get(name, namespace);
+      const f = svc ? serviceFacts(svc, [...(this.#slicesOf.get(key)?.values() ?? [])], config, this.#o.classPolicy) : undefined;
+      if (f) dec.setService(f);
+      else dec.deleteService(key);
+    }
+    this.#dirtyServices = new Set();
+  }
+
+  /** Keeps the EndpointSlice → Service index and marks the Service (old and new, if relabelled) dirty. */
+  #indexSlice(sl: V1EndpointSlice, deleted: boolean): void {
+    const sliceKey = `${sl.metadata?.namespace ?? ''}/${sl.metadata?.name ?? ''}`;
+    const before = this.#sliceService.get(sliceKey);
+    const svcName = sl.metadata?.labels?.[SERVICE_NAME_LABEL];
+    const after = !deleted && svcName ? `${sl.metadata?.namespace ?? ''}/${svcName}` : undefined;
+    if (before !== undefined && before !== after) {
+      const m = this.#slicesOf.get(before);
+      m?.delete(sliceKey);
+      if (m?.size === 0) this.#slicesOf.delete(before);
+      this.#sliceService.delete(sliceKey);
+      this.#dirtyServices.add(before);
+    }
+    if (after !== undefined) {
+      let m = this.#slicesOf.get(after);
+      if (!m) this.#slicesOf.set(after, (m = new Map()));
+      m.set(sliceKey, sl);
+      this.#sliceService.set(sliceKey, after);
+      this.#dirtyServices.add(after);
+    }
   }
 
   /**
    * The Layer 2 quorum (see quorum.ts): known speakers are the Nodes membership probes (those with
    * an address). Logs and sets the metric on every change.
    */
-  #checkQuorum(alive: readonly string[], nodes: readonly NodeFacts[]): boolean {
-    const known = this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodes.length;
+  #checkQuorum(alive: readonly string[], nodeCount: number): boolean {
+    const known = this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodeCount;
     const enabled = this.#o.l2Quorum ?? true;
     const quorate = !enabled || hasL2Quorum(alive.length, known);
     this.metrics.l2Quorum.set(quorate ? 1 : 0);
@@ -583,15 +697,73 @@ export class Speaker {
 
   // ---- status --------------------------------------------------------------------------------
 
-  #writeAnnouncements(services: ServiceFacts[], d: Decision, nodes: NodeFacts[], pol: ReturnType<typeof policies>, alive: string[], desired: Map<string, string[]>): void {
-    const nodeMap = new Map(nodes.map((n) => [n.name, n]));
-    const seen = new Set<string>();
-    for (const svc of services) {
-      seen.add(svc.key);
+  /**
+   * ServiceAnnouncements of the Services whose view changed (and those another speaker rewrote),
+   * for the ones this node writes. All of them after a rebuild or when the first live node (the
+   * writer of unannounced Services and the cleaner of stale objects) changed.
+   */
+  #writeAnnouncements(r: IncrementalResult, alive: string[], desired: Map<string, string[]>): void {
+    const d = r.decision;
+    const firstAlive = [...alive].sort()[0];
+    const firstChanged = firstAlive !== this.#firstAlive;
+    this.#firstAlive = firstAlive;
+    const every = (r.fullL2 && r.bgpChanges === 'all') || this.#statusAll;
+    this.#statusAll = false;
+    const dirty = this.#dirtyStatus;
+    this.#dirtyStatus = new Set();
+    const queue = this.#statusQueue;
+    for (const key of every || firstChanged ? d.services.keys() : changedKeys(r, [])) queue.add(key);
+    for (const key of dirty) queue.add(key);
+    this.#statusCtx = { d, firstAlive, desired };
+    // ServiceAnnouncements of Services gone (or no longer ours): after a rebuild or a new first
+    // live node, that node looks at all of them; otherwise gone Services came as changes above.
+    if ((every || firstChanged) && firstAlive === this.node) {
+      for (const o of this.#announcements.list()) {
+        const key = serviceKeyOf(o);
+        if (d.services.has(key)) continue;
+        const [namespace, name] = splitKey(key);
+        this.#lastNodes.delete(key);
+        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+      }
+    }
+    if (!this.#statusTimer) this.#drainStatus();
+  }
+
+  /**
+   * Computes the queued Services' ServiceAnnouncements from the latest decision, for ~5 ms per
+   * event-loop turn: after a rebuild or a node loss that is tens of thousands of Services, which
+   * must not hold the loop (membership and sessions share it).
+   */
+  #drainStatus(): void {
+    this.#statusTimer = undefined;
+    const ctx = this.#statusCtx;
+    if (!ctx || this.#stopped) return;
+    const { d, firstAlive, desired } = ctx;
+    const pol = this.#deciderConfig ? policies(this.#deciderConfig) : { l2: [], bgp: [], peers: [] };
+    const decider = this.#decider;
+    const nodeMap = { get: (name: string) => decider.node(name) } as ReadonlyMap<string, NodeFacts>;
+    const writerOf = firstAlive === undefined ? [] : [firstAlive];
+    const until = performance.now() + STATUS_STEP_MS;
+    let n = 0;
+    for (const key of this.#statusQueue) {
+      if (++n % 64 === 0 && performance.now() > until) {
+        this.#statusTimer = setImmediate(() => this.#drainStatus());
+        return;
+      }
+      this.#statusQueue.delete(key);
+      const svc = decider.service(key);
+      const [namespace, name] = splitKey(key);
+      if (!svc) {
+        // Gone (or no longer ours): the first live node removes its ServiceAnnouncement.
+        if (firstAlive === this.node && this.#announcements.get(name, namespace)) {
+          this.#lastNodes.delete(key);
+          this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+        }
+        continue;
+      }
       const view = d.services.get(svc.key);
-      if (!view || statusWriter(view, alive) !== this.node) continue;
+      if (!view || statusWriter(view, writerOf) !== this.node) continue;
       const st = announcementStatus(svc, view, { self: this.node, selfInterfaces: (ip) => desired.get(ip) ?? [], nodes: nodeMap, bgp: pol.bgp, peers: pol.peers });
-      const [namespace, name] = splitKey(svc.key);
       const cached = this.#announcements.get(name, namespace) as ServiceAnnouncement | undefined;
       const nodesNow = announcingNodes(st);
       const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
@@ -615,16 +787,6 @@ export class Speaker {
         if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
         else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
       });
-    }
-    // ServiceAnnouncements of Services gone (or no longer ours): the first live node removes them.
-    if ([...alive].sort()[0] === this.node) {
-      for (const o of this.#announcements.list()) {
-        const key = serviceKeyOf(o);
-        if (seen.has(key)) continue;
-        const [namespace, name] = splitKey(key);
-        this.#lastNodes.delete(key);
-        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
-      }
     }
   }
 
@@ -690,13 +852,11 @@ function globalFamilies(ifs: ReturnType<typeof networkInterfaces>): Set<4 | 6> {
   return new Set([...out].sort());
 }
 
-function prevOwner(d: Decision | undefined, ip: string): string | undefined {
-  if (!d) return undefined;
-  for (const v of d.services.values()) {
-    const o = v.l2Owners[ip];
-    if (o !== undefined) return o;
-  }
-  return undefined;
+/** Services whose view changed in a decision, those in changed shared BGP node lists, and `extra`. */
+function* changedKeys(r: IncrementalResult, extra: Iterable<string>): Generator<string> {
+  yield* r.changed;
+  yield* extra;
+  for (const shared of r.sharedChanged) yield* shared;
 }
 
 function splitKey(key: string): [string, string] {

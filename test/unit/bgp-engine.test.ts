@@ -254,9 +254,17 @@ test('a large table goes out in bounded turns of the event loop (End-of-RIB afte
   await waitFor(() => fake.endOfRib.length === 2, { what: 'End-of-RIB', timeoutMs: 30_000 });
   assert.deepEqual(fake.routesAtEndOfRib, [N, N], 'End-of-RIB follows the whole initial table');
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-  // The whole table again with one route more: that one goes out in the first turn.
+  // The whole table again with one route more: taken over several turns (the loop runs
+  // meanwhile), and that one route goes out in the turn after.
   routes.set('10.250.0.1/32', {});
-  engine.setRoutes('p', routes);
+  let turns = 0;
+  let done = false;
+  void engine.setRoutes('p', routes).then(() => (done = true));
+  while (!done && turns < 10_000) {
+    await turn();
+    turns++;
+  }
+  assert.ok(done && turns > 1, `a ${N + 1}-route table taken over ${turns} turns`);
   await turn();
   assert.equal(engine.peerStatus('p').routesAdvertised, N + 1);
   // Withdraw all: after the first turn part of it is out and the rest waits, so the loop ran.
@@ -270,6 +278,33 @@ test('a large table goes out in bounded turns of the event loop (End-of-RIB afte
   for (let i = 0; i < 100; i++) engine.announce('p', `10.200.0.${i}/32`);
   await turn();
   assert.equal(engine.peerStatus('p').routesAdvertised, 100);
+});
+
+test('large setRoutes in steps: updateRoutes meanwhile apply after it, a later setRoutes supersedes it, a bad route changes nothing', async (t) => {
+  const N = 10_000;
+  const { engine, fake } = await engineWithFake(t);
+  const table = (base: number, n: number, extra: Record<string, object> = {}): Map<string, object> => {
+    const m = new Map<string, object>(Object.entries(extra));
+    for (let i = 0; i < n; i++) m.set(`10.${base}.${i >> 8}.${i & 255}/32`, {});
+    return m;
+  };
+  // A delta issued while the table goes in: applied after it, in order.
+  const first = engine.setRoutes('p', table(1, N));
+  engine.updateRoutes('p', new Map<string, object | null>([['10.1.0.0/32', null], ['10.99.0.1/32', { communities: ['65001:9'] }]]));
+  engine.withdraw('p', '10.99.0.1/32');
+  engine.announce('p', '10.99.0.2/32');
+  await first;
+  await waitFor(() => fake.routes.size === N + 1 - 1, { what: `${N} routes at the peer`, timeoutMs: 30_000 });
+  assert.ok(!fake.routes.has('10.1.0.0/32') && !fake.routes.has('10.99.0.1/32') && fake.routes.has('10.99.0.2/32'), 'the delta applied after the table, in order');
+  // A second whole table while the first is still going in: the second is the result.
+  const a = engine.setRoutes('p', table(2, N));
+  const b = engine.setRoutes('p', table(3, N));
+  await Promise.all([a, b]);
+  await waitFor(() => fake.routes.size === N && [...fake.routes.keys()].every((k) => k.startsWith('10.3.')), { what: 'only the later table at the peer', timeoutMs: 30_000 });
+  // A bad route in a large table: rejected, nothing changed.
+  await assert.rejects(engine.setRoutes('p', table(4, N, { '10.4.255.0/33': {} })), /length must be 0..32/);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fake.routes.size === N && [...fake.routes.keys()].every((k) => k.startsWith('10.3.')), 'a rejected table changes nothing');
 });
 
 test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {

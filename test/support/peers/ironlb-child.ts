@@ -4,6 +4,7 @@
 // ({ event: 'state', ... }) leave as JSON lines on stdout. Being a process lets a test kill
 // the speaker (SIGKILL) and start it again, as a crashed node would.
 import { createInterface } from 'node:readline';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { BgpEngine } from '../../../src/bgp/index.ts';
 import type { EngineOptions, PeerConfig, RouteAttributes } from '../../../src/bgp/index.ts';
 
@@ -15,6 +16,35 @@ const out = (o: unknown): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
 engine.on('state', (ev) => out({ event: 'state', ...ev }));
+
+// Event-loop blocking, for scale tests: the loop delay (which on a loaded machine also counts
+// waiting for a core) and this process's own CPU between two ticks of a 2 ms timer (our work).
+const loop = monitorEventLoopDelay({ resolution: 2 });
+loop.enable();
+let cpuMax = 0;
+let lastCpu = process.cpuUsage();
+setInterval(() => {
+  const now = process.cpuUsage();
+  cpuMax = Math.max(cpuMax, (now.user - lastCpu.user + now.system - lastCpu.system) / 1000);
+  lastCpu = now;
+}, 2).unref();
+
+function resetLoopStats(): void {
+  loop.reset();
+  cpuMax = 0;
+  lastCpu = process.cpuUsage();
+}
+
+/** `count` consecutive IPv4 /32s from `first` (built here: keeps 100k routes of JSON off stdin). */
+function rangeRoutes(first: string, count: number, attrs: RouteAttributes): Map<string, RouteAttributes> {
+  const base = first.split('.').reduce((n, x) => n * 256 + Number(x), 0);
+  const routes = new Map<string, RouteAttributes>();
+  for (let i = 0; i < count; i++) {
+    const v = base + i;
+    routes.set(`${Math.floor(v / 16777216) % 256}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${v % 256}/32`, attrs);
+  }
+  return routes;
+}
 
 async function run(c: Command): Promise<unknown> {
   const a = c.args;
@@ -32,15 +62,9 @@ async function run(c: Command): Promise<unknown> {
       // As addPeer, with `count` consecutive IPv4 /32s from `first` built here rather than sent
       // over stdin (benchmarks: keeps 100k routes of JSON out of the speaker's memory peak).
       const cfg = a[0] as PeerConfig;
-      const base = (a[1] as string).split('.').reduce((n, x) => n * 256 + Number(x), 0);
-      const routes = new Map<string, RouteAttributes>();
-      const attrs = (a[3] ?? {}) as RouteAttributes;
-      for (let i = 0; i < (a[2] as number); i++) {
-        const v = base + i;
-        routes.set(`${Math.floor(v / 16777216) % 256}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${v % 256}/32`, attrs);
-      }
       engine.addPeer(cfg);
-      engine.setRoutes(cfg.name, routes);
+      // Resolves when the table is the peer's desired state (it goes in over several turns).
+      await engine.setRoutes(cfg.name, rangeRoutes(a[1] as string, a[2] as number, (a[3] ?? {}) as RouteAttributes));
       return undefined;
     }
     case 'updatePeer': return engine.updatePeer(a[0] as PeerConfig);
@@ -52,6 +76,24 @@ async function run(c: Command): Promise<unknown> {
     case 'peerStatus': return engine.peerStatus(a[0] as string);
     case 'peers': return engine.peers();
     case 'usage': return { rss: process.memoryUsage().rss, cpu: process.cpuUsage() };
+    case 'setRoutesRange': {
+      // Returns once setRoutes has returned (the table goes in over the next turns).
+      // Building the table is not the engine's work: let the loop settle after it, then measure
+      // from here (a tick must pass after reset, which forgets the last one).
+      const routes = rangeRoutes(a[1] as string, a[2] as number, (a[3] ?? {}) as RouteAttributes);
+      await new Promise((r) => setTimeout(r, 20));
+      resetLoopStats();
+      await new Promise((r) => setTimeout(r, 10));
+      const t = performance.now();
+      void engine.setRoutes(a[0] as string, routes);
+      return { setMs: performance.now() - t };
+    }
+    case 'loopReset': {
+      resetLoopStats();
+      await new Promise((r) => setTimeout(r, 10));
+      return undefined;
+    }
+    case 'loopStats': return { maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMaxMs: cpuMax, rssMb: process.memoryUsage().rss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024 };
     case 'close': {
       await engine.close(a[0] as { gracefulRestart?: boolean });
       setImmediate(() => process.exit(0));
