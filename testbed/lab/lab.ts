@@ -48,8 +48,8 @@ export interface LabOptions {
   startTimeoutS?: number;
   /** Which load balancer runs on the lab (testbed/lab/peers.ts): ironlb (default) or a peer it is compared with. */
   implementation?: Implementation;
-  /** Node options for ironlb's speakers after the chart's (bench/footprint.ts: --heapsnapshot-signal, V8 heap settings). */
-  speakerNodeArgs?: string[];
+  /** Node options for ironlb's controller and speakers after the chart's (bench/footprint.ts: --heapsnapshot-signal, V8 heap settings). */
+  nodeArgs?: string[];
 }
 
 export interface LabState {
@@ -71,8 +71,8 @@ export interface LabState {
   createdAt: string;
   /** Absent in labs started before the comparison existed: ironlb. */
   implementation?: Implementation;
-  /** LabOptions.speakerNodeArgs, kept for restarts. */
-  speakerNodeArgs?: string[];
+  /** LabOptions.nodeArgs, kept for restarts. */
+  nodeArgs?: string[];
 }
 
 export interface ServiceOptions {
@@ -201,7 +201,7 @@ export class Lab {
     if (impl === 'metallb') await ensurePeersBuilt(say);
     // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
     else await ensureDist();
-    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.speakerNodeArgs?.length ? { speakerNodeArgs: o.speakerNodeArgs } : {}) });
+    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}) });
     lab.save();
     try {
       say('starting the control plane (etcd, kube-apiserver, kube-controller-manager) and installing ironlb with helm');
@@ -417,7 +417,7 @@ export class Lab {
     // The admission webhook on a loopback port (kept across restarts); the API server is pointed
     // at it by address (routeWebhook), as kube-proxy would route the webhook Service to the Pod.
     const webhook = this.state.webhookPort ? ['--webhook-port', String(this.state.webhookPort), '--webhook-host', '127.0.0.1', '--webhook-cert-ips', '127.0.0.1'] : [];
-    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [...chartNodeOptions('controller'), DIST_CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
+    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [...chartNodeOptions('controller'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
     this.save();
   }
 
@@ -458,7 +458,7 @@ export class Lab {
     if (this.implementation === 'metallb') return this.startMetalLBSpeaker(i, extra);
     // The image's process exactly (node, the chart's Node options, dist/cli/main.js speaker), as the
     // speaker ServiceAccount, reaching the API server through the node's relay (ensureRelay).
-    const args = [...chartNodeOptions('speaker'), ...(this.state.speakerNodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
+    const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
     const file = this.log(`${n.name}-speaker`);
     const offset = existsSync(file) ? readFileSync(file).length : 0;
     this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, process.execPath, args, file, this.childEnv());
