@@ -16,6 +16,7 @@
 // goes (a heap snapshot of one speaker and of the controller at the end: self size by constructor).
 // Usage: node bench/footprint.ts [--nodes 3,10] [--idle-s 30] [--churn-rate 2] [--churn-s 30]
 //        [--lost-s 20] [--services 1000] [--net 160] [--node-args "--max-old-space-size=64"]
+//        [--speaker-args "--membership-probe-interval 200"] [--bfd-ms 300 (BFDProfile's default)]
 //        [--no-snapshot] [--json FILE]      (root; ~5 minutes per cluster size on a busy machine)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,8 @@ const { values } = parseArgs({
     services: { type: 'string', default: '1000' },
     net: { type: 'string', default: '160' },
     'node-args': { type: 'string', default: '' },
+    'speaker-args': { type: 'string', default: '' },
+    'bfd-ms': { type: 'string', default: '300' },
     'no-snapshot': { type: 'boolean', default: false },
     'imports-only': { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -49,9 +52,11 @@ const churnS = Number(values['churn-s']);
 const lostS = Number(values['lost-s']);
 const bulk = Number(values.services);
 const extraNodeArgs = values['node-args'].split(' ').filter(Boolean);
+const speakerArgs = values['speaker-args'].split(' ').filter(Boolean);
+const bfdMs = Number(values['bfd-ms']);
 const MiB = 1024 * 1024;
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
-const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, speakerNodeOptions: chartNodeOptions('speaker'), controllerNodeOptions: chartNodeOptions('controller'), extraNodeArgs, runs: [] as unknown[] };
+const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, speakerNodeOptions: chartNodeOptions('speaker'), controllerNodeOptions: chartNodeOptions('controller'), extraNodeArgs, speakerArgs, bfdMs, runs: [] as unknown[] };
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
 // ---- /proc -------------------------------------------------------------------------------------
@@ -253,10 +258,12 @@ async function run(nodes: number, net: number): Promise<Record<string, unknown>>
   const r: Record<string, unknown> = { nodes, loadStart: load() };
   say(`\n== ${nodes} nodes (lab 10.${net}.0.0/16; load ${load()})`);
   const t0 = Date.now();
-  const lab = await Lab.up({ prefix: `ilbmf${net}`, dir: join(dir, 'lab'), nodes, net, nodeArgs, startTimeoutS: 300, progress: (l) => say(`  lab: ${l}`) });
+  const lab = await Lab.up({ prefix: `ilbmf${net}`, dir: join(dir, 'lab'), nodes, net, nodeArgs, speakerArgs, startTimeoutS: 300, progress: (l) => say(`  lab: ${l}`) });
   try {
     say(`  lab up in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     await lab.applyExample();
+    // The lab's BFD profile is 100 ms x 3; the bench runs BFDProfile's defaults (300 ms x 3) unless told.
+    await lab.apply('BFDProfile', 'lab-fast', { receiveInterval: bfdMs, transmitInterval: bfdMs, detectMultiplier: 3 });
     await lab.waitAddresses('hello-bgp', 1, 120_000);
     await waitFor(async () => {
       const s = await lab.sessions();
@@ -290,12 +297,16 @@ async function run(nodes: number, net: number): Promise<Record<string, unknown>>
     await new Promise((res) => setTimeout(res, 10_000));
 
     if (bulk > 0) {
+      const p0 = procs();
+      const c0 = Object.fromEntries(Object.entries(p0).map(([k, v]) => [k, cpuMs(v)]));
       const ms = await bulkServices(lab, bulk, net);
-      say(`  ${bulk} more Services created and addressed in ${(ms / 1000).toFixed(0)} s`);
+      const used = Object.fromEntries(Object.entries(p0).map(([k, v]) => [k, cpuMs(v) - c0[k]!]));
+      const sp = Object.entries(used).filter(([k]) => k !== 'controller').map(([, v]) => v);
+      say(`  ${bulk} more Services created and addressed in ${(ms / 1000).toFixed(0)} s; CPU meanwhile: controller ${used.controller} ms (${(used.controller! / bulk).toFixed(1)} ms per Service, peak RSS ${(statusKb(p0.controller!, 'VmHWM') / 1024).toFixed(0)} MiB), speakers median ${median(sp)} ms (load ${load()})`);
       await new Promise((res) => setTimeout(res, 15_000));
       const b = await window(procs(), idleS);
       printWindow(`idle with ${bulk + 3} Services, ${idleS} s`, b);
-      r.bulkIdle = { figures: b, services: bulk + 3, createMs: ms, load: load() };
+      r.bulkIdle = { figures: b, services: bulk + 3, createMs: ms, cpuMsDuringCreate: used, load: load() };
     }
 
     if (!values['no-snapshot']) {
@@ -315,7 +326,7 @@ async function run(nodes: number, net: number): Promise<Record<string, unknown>>
 }
 
 await ensureDist();
-say(`ironlb footprint (Node ${process.version}; speaker node options: ${chartNodeOptions('speaker').join(' ') || '(none)'}; controller: ${chartNodeOptions('controller').join(' ') || '(none)'}${extraNodeArgs.length ? `; extra: ${extraNodeArgs.join(' ')}` : ''}; load ${load()})`);
+say(`ironlb footprint (Node ${process.version}; speaker node options: ${chartNodeOptions('speaker').join(' ') || '(none)'}; controller: ${chartNodeOptions('controller').join(' ') || '(none)'}${extraNodeArgs.length ? `; extra: ${extraNodeArgs.join(' ')}` : ''}; speaker flags: ${speakerArgs.join(' ') || '(defaults)'}; BFD ${bfdMs} ms x 3; load ${load()})`);
 say('\nmodule graphs: modules resolved, import time, RSS and heap after import (median of 3)');
 const speakerOpts = [...chartNodeOptions('speaker'), ...extraNodeArgs];
 const controllerOpts = [...chartNodeOptions('controller'), ...extraNodeArgs];

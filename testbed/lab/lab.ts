@@ -50,6 +50,8 @@ export interface LabOptions {
   implementation?: Implementation;
   /** Node options for ironlb's controller and speakers after the chart's (bench/footprint.ts: --heapsnapshot-signal, V8 heap settings). */
   nodeArgs?: string[];
+  /** Extra `ironlb speaker` flags for every speaker (bench/footprint.ts: timer settings). */
+  speakerArgs?: string[];
 }
 
 export interface LabState {
@@ -71,8 +73,9 @@ export interface LabState {
   createdAt: string;
   /** Absent in labs started before the comparison existed: ironlb. */
   implementation?: Implementation;
-  /** LabOptions.nodeArgs, kept for restarts. */
+  /** LabOptions.nodeArgs and speakerArgs, kept for restarts. */
   nodeArgs?: string[];
+  speakerArgs?: string[];
 }
 
 export interface ServiceOptions {
@@ -201,7 +204,7 @@ export class Lab {
     if (impl === 'metallb') await ensurePeersBuilt(say);
     // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
     else await ensureDist();
-    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}) });
+    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}), ...(o.speakerArgs?.length ? { speakerArgs: o.speakerArgs } : {}) });
     lab.save();
     try {
       say('starting the control plane (etcd, kube-apiserver, kube-controller-manager) and installing ironlb with helm');
@@ -458,7 +461,7 @@ export class Lab {
     if (this.implementation === 'metallb') return this.startMetalLBSpeaker(i, extra);
     // The image's process exactly (node, the chart's Node options, dist/cli/main.js speaker), as the
     // speaker ServiceAccount, reaching the API server through the node's relay (ensureRelay).
-    const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
+    const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...(this.state.speakerArgs ?? []), ...extra];
     const file = this.log(`${n.name}-speaker`);
     const offset = existsSync(file) ? readFileSync(file).length : 0;
     this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, process.execPath, args, file, this.childEnv());
