@@ -15,8 +15,8 @@
 // speaker's "membership running" / the controller's "caches synced" log line), and where the heap
 // goes (a heap snapshot of one speaker and of the controller at the end: self size by constructor).
 // Usage: node bench/footprint.ts [--nodes 3,10] [--idle-s 30] [--churn-rate 2] [--churn-s 30]
-//        [--lost-s 20] [--services 1000] [--net 160] [--node-args "--max-old-space-size=64"]
-//        [--speaker-args "--membership-probe-interval 200"] [--bfd-ms 300 (BFDProfile's default)]
+//        [--lost-s 20] [--services 1000] [--net 160] [--node-args="--max-old-space-size=64"]
+//        [--speaker-args="--membership-probe-interval 200"] [--bfd-ms 300 (BFDProfile's default)]
 //        [--no-snapshot] [--json FILE]      (root; ~5 minutes per cluster size on a busy machine)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -217,6 +217,20 @@ async function bulkServices(lab: Lab, n: number, net: number): Promise<number> {
   return Date.now() - t0;
 }
 
+/**
+ * Waits until every process used under 3% of a core over 5 s (at most `maxS`): after a burst the
+ * speakers work through the status objects it caused, and "idle" starts when they are done.
+ */
+async function settle(pids: Record<string, number>, maxS: number): Promise<number> {
+  const t0 = Date.now();
+  for (let i = 0; i < maxS / 5 + 1 && Date.now() - t0 < maxS * 1000; i++) {
+    const c0 = Object.values(pids).map(cpuMs);
+    await new Promise((r) => setTimeout(r, 5000));
+    if (Object.values(pids).every((p, j) => (cpuMs(p) - c0[j]!) / 5000 < 0.03)) break;
+  }
+  return Date.now() - t0;
+}
+
 /** A create, then a delete, alternately, at `rate` per second until stop(); at most 8 alive. */
 async function churn(lab: Lab, rate: number, stop: () => boolean): Promise<number> {
   const live: string[] = [];
@@ -303,10 +317,11 @@ async function run(nodes: number, net: number): Promise<Record<string, unknown>>
       const used = Object.fromEntries(Object.entries(p0).map(([k, v]) => [k, cpuMs(v) - c0[k]!]));
       const sp = Object.entries(used).filter(([k]) => k !== 'controller').map(([, v]) => v);
       say(`  ${bulk} more Services created and addressed in ${(ms / 1000).toFixed(0)} s; CPU meanwhile: controller ${used.controller} ms (${(used.controller! / bulk).toFixed(1)} ms per Service, peak RSS ${(statusKb(p0.controller!, 'VmHWM') / 1024).toFixed(0)} MiB), speakers median ${median(sp)} ms (load ${load()})`);
-      await new Promise((res) => setTimeout(res, 15_000));
+      const settledMs = await settle(procs(), 300);
+      say(`  settled (every process under 3% of a core over 5 s) ${(settledMs / 1000).toFixed(0)} s after the last address`);
       const b = await window(procs(), idleS);
       printWindow(`idle with ${bulk + 3} Services, ${idleS} s`, b);
-      r.bulkIdle = { figures: b, services: bulk + 3, createMs: ms, cpuMsDuringCreate: used, load: load() };
+      r.bulkIdle = { figures: b, services: bulk + 3, createMs: ms, cpuMsDuringCreate: used, settledMs, load: load() };
     }
 
     if (!values['no-snapshot']) {
