@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { summary } from './commands.ts';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
-import { httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
+import { EVENT_LOOP_SAMPLE_MS, httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT, DEFAULT_TIMING } from '../membership/index.ts';
 import { logger } from '../util/log.ts';
@@ -74,7 +74,7 @@ export function registerSpeaker(program: Command): void {
       const include = list(o.interfaces);
       const exclude = list(o.excludeInterfaces);
       const metrics = createSpeakerMetrics();
-      collectDefaultMetrics({ register: metrics.registry });
+      collectDefaultMetrics({ register: metrics.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
       const l2 = o.layer2 ? new AnnouncerBackend({ ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), registry: metrics.registry }) : new NullL2();
       const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
       const speaker = new Speaker({
