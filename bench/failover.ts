@@ -6,7 +6,7 @@
 // such that every later request in the next 2 s is answered too and never by X: "traffic has moved".
 // For L2 that is the takeover (new owner's gratuitous ARP); for BGP, the withdrawal of X's next hop.
 // Then X is revived (or its link healed) and the next round waits for a settled owner.
-// Usage: node bench/failover.ts [--rounds 20] [--net 154] [--speaker-args="--membership-probe-interval 200"]
+// Usage: node bench/failover.ts [--rounds 20] [--net 154] [--speaker-args="--membership-probe-interval 200"] [--prefix ilbxbNNNN]
 //        (root; ~10-20 minutes on a busy machine)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { waitFor } from '../test/support/wait.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' }, 'speaker-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' }, 'speaker-args': { type: 'string', default: '' }, prefix: { type: 'string', default: `ilbxb${process.pid % 10000}` } } });
 const rounds = Number(values.rounds);
 const OBSERVE_MS = 2000;
 
@@ -62,7 +62,7 @@ async function owner(lab: Lab, ip: string): Promise<string> {
 const parent = mkdtempSync(join(tmpdir(), 'ilbx-bench-'));
 const dir = join(parent, 'lab');
 const t0 = Date.now();
-const lab = await Lab.up({ prefix: `ilbxb${process.pid % 10000}`, dir, net: Number(values.net), startTimeoutS: 180, speakerArgs: values['speaker-args'].split(' ').filter(Boolean) });
+const lab = await Lab.up({ prefix: values.prefix, dir, net: Number(values.net), startTimeoutS: 180, speakerArgs: values['speaker-args'].split(' ').filter(Boolean) });
 const samples: Record<string, number[]> = { 'L2, speaker killed': [], 'BGP, speaker killed': [], 'L2, link cut': [], 'BGP, link cut': [] };
 try {
   await lab.applyConfig();
