@@ -275,16 +275,7 @@ async function run(nodes: number, net: number): Promise<Record<string, unknown>>
   const lab = await Lab.up({ prefix: `ilbmf${net}`, dir: join(dir, 'lab'), nodes, net, nodeArgs, speakerArgs, startTimeoutS: 300, progress: (l) => say(`  lab: ${l}`) });
   try {
     say(`  lab up in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    // The webhook may not have seen the BFDProfile yet when the BGPPeer naming it arrives: retry.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await lab.applyExample();
-        break;
-      } catch (err) {
-        if (attempt >= 5 || !String(err).includes('422')) throw err;
-        await new Promise((res) => setTimeout(res, 2000));
-      }
-    }
+    await lab.applyExample();
     // The lab's BFD profile is 100 ms x 3; the bench runs BFDProfile's defaults (300 ms x 3) unless told.
     await lab.apply('BFDProfile', 'lab-fast', { receiveInterval: bfdMs, transmitInterval: bfdMs, detectMultiplier: 3 });
     await lab.waitAddresses('hello-bgp', 1, 120_000);

@@ -691,8 +691,21 @@ export class Lab {
     await this.apply('L2Advertisement', 'lab-l2', { pools: ['lab-l2'] });
     if (this.state.bfd) await this.apply('BFDProfile', 'lab-fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 });
     const peer = (addr: string) => ({ myASN: p.asn, peerASN: p.routerAsn, peerAddress: addr, holdTime: `${this.state.holdTime}s`, connectTime: '1s', ...(this.state.bfd ? { bfdProfile: 'lab-fast' } : {}) });
-    await this.apply('BGPPeer', 'router', peer(p.router4));
-    await this.apply('BGPPeer', 'router-v6', peer(p.router6));
+    // The webhook checks references against its caches, which may not hold the BFDProfile created
+    // a moment ago: a refusal naming it is retried (bounded), any other error is not.
+    const applyPeer = async (name: string, addr: string): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.apply('BGPPeer', name, peer(addr));
+        } catch (err) {
+          const refusedRef = /names no BFDProfile/.test(String((err as { body?: unknown }).body ?? ''));
+          if (!refusedRef || attempt >= 40) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
+    await applyPeer('router', p.router4);
+    await applyPeer('router-v6', p.router6);
     await this.apply('BGPAdvertisement', 'lab-bgp', { pools: ['lab-bgp'] });
   }
 
