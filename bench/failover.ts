@@ -6,9 +6,10 @@
 // such that every later request in the next 2 s is answered too and never by X: "traffic has moved".
 // For L2 that is the takeover (new owner's gratuitous ARP); for BGP, the withdrawal of X's next hop.
 // Then X is revived (or its link healed) and the next round waits for a settled owner.
-// Usage: node bench/failover.ts [--rounds 20] [--net 154] [--plots DIR]   (root; ~10-20 minutes on a busy machine)
+// Usage: node bench/failover.ts [--rounds 20] [--net 154] [--plots DIR] [--speaker-args="--membership-probe-interval 200"] [--prefix ilbxbNNNN]
+//        (root; ~10-20 minutes on a busy machine)
 // Plot: DIR/failover.svg, the rounds per failure and Service (default docs/img/perf; '' for none).
-// IRONLB_NETNS_PREFIX=ilbX names the lab's namespaces (default ilbxb; must start with ilb).
+// --prefix (or IRONLB_NETNS_PREFIX + pid) names the lab's namespaces (default ilbxb + pid; must start with ilb).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { waitFor } from '../test/support/wait.ts';
 import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' }, ...plotsOption } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, net: { type: 'string', default: '154' }, 'speaker-args': { type: 'string', default: '' }, prefix: { type: 'string', default: `${process.env.IRONLB_NETNS_PREFIX ?? 'ilbxb'}${process.pid % 10000}` }, ...plotsOption } });
 const info = startRun();
 const rounds = Number(values.rounds);
 const OBSERVE_MS = 2000;
@@ -66,7 +67,7 @@ async function owner(lab: Lab, ip: string): Promise<string> {
 const parent = mkdtempSync(join(tmpdir(), 'ilbx-bench-'));
 const dir = join(parent, 'lab');
 const t0 = Date.now();
-const lab = await Lab.up({ prefix: `${process.env.IRONLB_NETNS_PREFIX ?? 'ilbxb'}${process.pid % 10000}`, dir, net: Number(values.net), startTimeoutS: 180 });
+const lab = await Lab.up({ prefix: values.prefix, dir, net: Number(values.net), startTimeoutS: 180, speakerArgs: values['speaker-args'].split(' ').filter(Boolean) });
 const samples: Record<string, number[]> = { 'L2, speaker killed': [], 'BGP, speaker killed': [], 'L2, link cut': [], 'BGP, link cut': [] };
 try {
   await lab.applyConfig();

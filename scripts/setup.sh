@@ -60,6 +60,9 @@ if [[ -f "$ROOT/src/native/binding.gyp" ]]; then
     echo "$src_hash" >"$ROOT/src/native/build/.stamp"
   fi
 fi
+# dist/: the compiled JavaScript the image runs, which the lab and the benches run too (rebuilt only
+# when the sources changed).
+"$ROOT/scripts/build-dist.sh"
 # Go programs the tests, the lab and the benches run (never shipped): each built from the module
 # pinned in tools/NAME/go.mod into .tools/NAME-VERSION/ (a new version builds anew; a build that
 # exists is kept). scripts/go-tools.sh does it; IRONLB_GO_TOOLS picks the sets (default: all).

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts';
 import { AdmissionWebhook, Controller, COMPONENT, CONTROLLER_RATE_LIMIT, createMetrics } from '../controller/index.ts';
-import { httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
+import { EVENT_LOOP_SAMPLE_MS, httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 
@@ -67,7 +67,7 @@ export function registerController(program: Command): void {
       const renewDeadlineMs = num('--renew-deadline', o.renewDeadline, 0.5, 3600) * 1000;
       const retryPeriodMs = num('--retry-period', o.retryPeriod, 0.1, 3600) * 1000;
       const metrics = createMetrics();
-      collectDefaultMetrics({ register: metrics.registry });
+      collectDefaultMetrics({ register: metrics.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
       const webhookPort = num('--webhook-port', o.webhookPort, 0, 65535);
       const rateLimit = { qps: num('--kube-api-qps', o.kubeApiQps, 1, 100_000), burst: num('--kube-api-burst', o.kubeApiBurst, 1, 100_000) };
       const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), { rateLimit, userAgent: COMPONENT });

@@ -7,6 +7,13 @@ import type { Registry } from 'prom-client';
 import { startHealthServer, type HealthServer, type Probe } from '../util/health-server.ts';
 import { kubernetesAuthorizer, selfSignedServing } from '../util/metrics-auth.ts';
 
+/**
+ * How often the event-loop lag metric samples (prom-client's default is every 10 ms: a timer waking
+ * the process 100 times a second, ~0.3% of a core at idle; docs/performance.md, Footprint). Every
+ * 100 ms still gives hundreds of samples per scrape, and a stall longer than that is always seen.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export interface HttpOpts {
   metricsPort: string;
   metricsHost: string;

@@ -47,6 +47,35 @@ export function trimMetadata(obj: KubernetesObject): void {
  */
 export const MAX_RESTART_DELAY_MS = 8_000;
 
+/**
+ * With no event for this long a watch is taken for dead and restarted. client-node's default is 30 s,
+ * so every quiet resource reconnected twice a minute: a new TLS connection each time (a speaker
+ * watches about fifteen resources, so about one handshake every two seconds per node, on every node
+ * and at the API server, measured as most of an idle speaker's CPU: docs/performance.md, Footprint).
+ * Bookmarks (below) arrive about once a minute on a healthy watch, so this only fires on a dead one.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 150_000;
+
+/** The server ends each watch after 5-10 minutes (as client-go asks), spread so restarts do not align. */
+const watchTimeoutSeconds = (): number => 300 + Math.floor(Math.random() * 300);
+
+/**
+ * client-node's Watch, asking for bookmarks (the server keeps the watch alive with them and they
+ * carry the resourceVersion to resume from, so a restart rarely needs a relist) and for a
+ * server-side timeout, with the idle timeout above.
+ */
+class BookmarkWatch extends Watch {
+  constructor(kc: KubeConfig) {
+    super(kc);
+    // Declared private in client-node's types, but a plain field it reads on every watch.
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_IDLE_TIMEOUT_MS;
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): Promise<AbortController> {
+    return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds() }, callback, done);
+  }
+}
+
 /** delay × [0.75, 1.25): spreads the attempts of many processes that failed at the same moment. */
 const jitter = (ms: number): number => Math.round(ms * (0.75 + Math.random() * 0.5));
 
@@ -78,7 +107,7 @@ export class Informer<T extends KubernetesObject> {
           return l;
         }
       : opts.list;
-    this.#inf = new ListWatch<T>(opts.path, new Watch(opts.kc), list, false, opts.labelSelector, opts.fieldSelector);
+    this.#inf = new ListWatch<T>(opts.path, new BookmarkWatch(opts.kc), list, false, opts.labelSelector, opts.fieldSelector);
     if (trim) {
       this.#inf.on('add', trim);
       this.#inf.on('update', trim);

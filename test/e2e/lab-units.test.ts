@@ -60,3 +60,11 @@ test('parsers: kernel multipath routes and BIRD protocol states', () => {
     { name: 'node1_4', state: 'Active' },
   ]);
 });
+
+test('the lab runs ironlb as the chart does: the Node options come from the templates\' command', async () => {
+  const { chartNodeOptions, nodeOptionsOf } = await import('../../testbed/lab/image.ts');
+  assert.deepEqual(nodeOptionsOf('          command: ["/usr/local/bin/ironlb-caps", "node", "--max-semi-space-size=1", "/app/dist/cli/main.js"]\n'), ['--max-semi-space-size=1']);
+  assert.deepEqual(nodeOptionsOf('          args:\n            - controller\n'), []);
+  assert.throws(() => nodeOptionsOf('  command: ["node", "/other.js"]\n'), /does not run node \/app\/dist\/cli\/main\.js/);
+  for (const c of ['speaker', 'controller'] as const) for (const o of chartNodeOptions(c)) assert.match(o, /^--[a-z-]+(=\S+)?$/, `${c}: ${o}`);
+});

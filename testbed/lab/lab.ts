@@ -14,7 +14,8 @@ import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, type KindName } from '../../src/api/index.ts';
 import { isNotFound } from '../../src/k8s/index.ts';
 import { KubeConfig } from '@kubernetes/client-node';
-import { freePort } from '../controlplane.ts';
+import { freePort, kubeconfigWithServer } from '../controlplane.ts';
+import { chartNodeOptions, DIST_CLI, ensureDist } from './image.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
 import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
@@ -23,7 +24,6 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const AGENT = (f: string): string => join(HERE, f);
 export const DEFAULT_DIR = '/run/ironlb-lab';
 export const DEFAULT_PREFIX = 'ilab';
@@ -48,6 +48,10 @@ export interface LabOptions {
   startTimeoutS?: number;
   /** Which load balancer runs on the lab (testbed/lab/peers.ts): ironlb (default) or a peer it is compared with. */
   implementation?: Implementation;
+  /** Node options for ironlb's controller and speakers after the chart's (bench/footprint.ts: --heapsnapshot-signal, V8 heap settings). */
+  nodeArgs?: string[];
+  /** Extra `ironlb speaker` flags for every speaker (bench/footprint.ts: timer settings). */
+  speakerArgs?: string[];
 }
 
 export interface LabState {
@@ -69,6 +73,9 @@ export interface LabState {
   createdAt: string;
   /** Absent in labs started before the comparison existed: ironlb. */
   implementation?: Implementation;
+  /** LabOptions.nodeArgs and speakerArgs, kept for restarts. */
+  nodeArgs?: string[];
+  speakerArgs?: string[];
 }
 
 export interface ServiceOptions {
@@ -195,7 +202,9 @@ export class Lab {
     const say = o.progress ?? ((): void => {});
     // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
     if (impl === 'metallb') await ensurePeersBuilt(say);
-    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl });
+    // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
+    else await ensureDist();
+    const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}), ...(o.speakerArgs?.length ? { speakerArgs: o.speakerArgs } : {}) });
     lab.save();
     try {
       say('starting the control plane (etcd, kube-apiserver, kube-controller-manager) and installing ironlb with helm');
@@ -224,7 +233,8 @@ export class Lab {
       await ready.startControllerAsync();
       if (impl !== 'metallb') await ready.routeWebhook();
       say(`starting ${plan.nodes.length} ${impl} speakers and hostname backends`);
-      if (impl === 'metallb') await Promise.all(plan.nodes.map((n) => ready.ensureRelay(n.index)));
+      if (impl !== 'metallb') ready.writeSpeakerKubeconfig();
+      await Promise.all(plan.nodes.map((n) => ready.ensureRelay(n.index)));
       for (const n of plan.nodes) {
         ready.startBackend(n.index);
         ready.startSpeaker(n.index);
@@ -410,7 +420,7 @@ export class Lab {
     // The admission webhook on a loopback port (kept across restarts); the API server is pointed
     // at it by address (routeWebhook), as kube-proxy would route the webhook Service to the Pod.
     const webhook = this.state.webhookPort ? ['--webhook-port', String(this.state.webhookPort), '--webhook-host', '127.0.0.1', '--webhook-cert-ips', '127.0.0.1'] : [];
-    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
+    this.state.pids.controller = spawnDaemon(undefined, process.execPath, [...chartNodeOptions('controller'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'controller', '--kubeconfig', join(this.dir, 'controller.kubeconfig'), '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--no-leader-elect', ...webhook], this.log('controller'), this.childEnv());
     this.save();
   }
 
@@ -449,7 +459,9 @@ export class Lab {
   startSpeaker(i: number, extra: string[] = []): number {
     const n = this.node(i);
     if (this.implementation === 'metallb') return this.startMetalLBSpeaker(i, extra);
-    const args = [AGENT('node-agent.ts'), '--lab-dir', this.marker, '--node', n.name, '--', '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...extra];
+    // The image's process exactly (node, the chart's Node options, dist/cli/main.js speaker), as the
+    // speaker ServiceAccount, reaching the API server through the node's relay (ensureRelay).
+    const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...(this.state.speakerArgs ?? []), ...extra];
     const file = this.log(`${n.name}-speaker`);
     const offset = existsSync(file) ? readFileSync(file).length : 0;
     this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, process.execPath, args, file, this.childEnv());
@@ -532,7 +544,16 @@ export class Lab {
     });
   }
 
-  /** Starts node i's relay to the API server (MetalLB's speaker connects to it) unless it runs; waits until it listens. */
+  /** The speakers' kubeconfig: the speaker ServiceAccount's, with the node's relay as the server (the same port in every node). */
+  get speakerKubeconfig(): string {
+    return join(this.dir, 'speaker-relay.kubeconfig');
+  }
+
+  writeSpeakerKubeconfig(): void {
+    writeFileSync(this.speakerKubeconfig, kubeconfigWithServer(readFileSync(join(this.dir, 'speaker.kubeconfig'), 'utf8'), `https://127.0.0.1:${RELAY_PORT}`), { mode: 0o600 });
+  }
+
+  /** Starts node i's relay to the API server (every speaker connects to it) unless it runs; waits until it listens. */
   async ensureRelay(i: number): Promise<void> {
     const n = this.node(i);
     const key = `${n.name}-relay`;
@@ -601,7 +622,7 @@ export class Lab {
   async reviveNode(i: number, timeoutMs = 120_000): Promise<void> {
     const n = this.node(i);
     await this.healLink(i);
-    if (this.implementation === 'metallb') await this.ensureRelay(i);
+    await this.ensureRelay(i);
     if (!alive(this.state.pids[`${n.name}-backend`] ?? 0)) this.startBackend(i);
     if (!this.speakerRunning(i)) this.startSpeaker(i);
     await this.waitSpeaker(i, timeoutMs);
@@ -670,8 +691,21 @@ export class Lab {
     await this.apply('L2Advertisement', 'lab-l2', { pools: ['lab-l2'] });
     if (this.state.bfd) await this.apply('BFDProfile', 'lab-fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 });
     const peer = (addr: string) => ({ myASN: p.asn, peerASN: p.routerAsn, peerAddress: addr, holdTime: `${this.state.holdTime}s`, connectTime: '1s', ...(this.state.bfd ? { bfdProfile: 'lab-fast' } : {}) });
-    await this.apply('BGPPeer', 'router', peer(p.router4));
-    await this.apply('BGPPeer', 'router-v6', peer(p.router6));
+    // The webhook checks references against its caches, which may not hold the BFDProfile created
+    // a moment ago: a refusal naming it is retried (bounded), any other error is not.
+    const applyPeer = async (name: string, addr: string): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.apply('BGPPeer', name, peer(addr));
+        } catch (err) {
+          const refusedRef = /names no BFDProfile/.test(String((err as { body?: unknown }).body ?? ''));
+          if (!refusedRef || attempt >= 40) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
+    await applyPeer('router', p.router4);
+    await applyPeer('router-v6', p.router6);
     await this.apply('BGPAdvertisement', 'lab-bgp', { pools: ['lab-bgp'] });
   }
 

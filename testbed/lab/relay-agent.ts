@@ -1,5 +1,5 @@
-// A node's relay to the lab API server, as its own process inside the node's namespace, for the
-// programs that are not ironlb (MetalLB's speaker is a Go program with a kubeconfig): listens on
+// A node's relay to the lab API server, as its own process inside the node's namespace, so the
+// speaker (ironlb's, run as the image runs it, or MetalLB's) is only itself: listens on
 // 127.0.0.1:PORT of the namespace and forwards each connection to the API server's Unix socket in
 // the lab folder (TLS passes through). It dies with the node (kill-node), not with the speaker.
 // Usage: node testbed/lab/relay-agent.ts --lab-dir DIR --port PORT
