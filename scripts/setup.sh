@@ -44,7 +44,11 @@ exec 9>"$ROOT/.tools/setup.lock"
 flock -w 600 9 || { log "another set-up holds .tools/setup.lock for over 10 minutes"; exit 1; }
 stamp="$ROOT/node_modules/.ironlb-setup-stamp"
 want="$(cat "$ROOT/package-lock.json" "$ROOT/package.json" | sha256sum | cut -c1-16)-$NODE_VERSION"
-if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
+if [[ -L "$ROOT/node_modules" ]]; then
+  # A link to another checkout's packages (a git worktree sharing them): npm ci would empty the
+  # other checkout's node_modules. Use them as they are.
+  [[ "$(cat "$stamp" 2>/dev/null || true)" == "$want" ]] || log "node_modules is a link to $(readlink -f "$ROOT/node_modules") whose packages differ from this package.json: not installing through it; replace the link with a directory to install here"
+elif [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
   log "installing npm packages"
   rm -f "$stamp"
   (cd "$ROOT" && npm ci --no-audit --no-fund --ignore-scripts --silent >/dev/null)
