@@ -137,6 +137,7 @@ export class BgpReconciler {
   #routes = new Map<string, string>(); // name → JSON of the applied routes ('' after changes)
   /** Route changes reported since the last apply ran (applies queue; the routes map is live). */
   #pending: Map<string, Set<string>> | 'all' | undefined;
+  #latest: { config: ParsedConfig; ctx: BgpNodeContext; routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>> } | undefined;
   #routeFamilies = new Map<string, string>(); // name → families its routes were last set for
   #bfd = new Map<string, string>(); // name → JSON of the applied BFD spec
   #bfdManager: BfdManager | undefined;
@@ -165,7 +166,14 @@ export class BgpReconciler {
    */
   apply(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>, changes?: RouteChanges): Promise<void> {
     if (changes !== undefined) this.#note(changes);
-    const next = this.#chain.then(() => this.#apply(config, ctx, routes, changes !== undefined));
+    // A queued apply runs with the newest arguments: it takes every change noted so far, so it must
+    // also take the routes those changes describe (an older call's routes would be sent as current
+    // and the newer changes, already taken, never).
+    this.#latest = { config, ctx, routes };
+    const next = this.#chain.then(() => {
+      const l = this.#latest ?? { config, ctx, routes };
+      return this.#apply(l.config, l.ctx, l.routes, changes !== undefined);
+    });
     this.#chain = next.catch(() => {});
     return next;
   }

@@ -134,3 +134,37 @@ test('reconciler: IPv6 service routes go over the IPv4 session when the node has
   assert.deepEqual(engine.routes.get('v6'), ['10.0.0.100/32', 'fd00::100/128']);
   assert.equal(engine.updates, 1, 'only the session whose families changed is updated');
 });
+
+test('reconciler: applies queued behind a slow one send the newest routes with every change noted meanwhile (none lost)', async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((res) => { release = res; });
+  class SlowEngine extends FakeEngine {
+    block = false;
+    override async updatePeer(cfg: PeerConfig): Promise<void> {
+      if (this.block) await gate;
+      await super.updatePeer(cfg);
+    }
+    updateRoutes(name: string, delta: ReadonlyMap<string, RouteAttributes | null>): void {
+      const now = new Set(this.routes.get(name) ?? []);
+      for (const [p, a] of delta) if (a === null) now.delete(p); else now.add(p);
+      this.routes.set(name, [...now].sort());
+    }
+  }
+  const engine = new SlowEngine();
+  const r = new BgpReconciler({ engine: engine as unknown as BgpEngine, bfd: () => assert.fail('no BFD profile here') as unknown as BfdManager });
+  const none = new Map<string, Map<string, BgpRoute>>();
+  await r.apply(config(), ctx([4, 6]), none, 'all');
+  assert.deepEqual(engine.routes.get('v4'), []);
+  // A session change that takes a while (the engine's updatePeer), then, while it runs, a rebuild
+  // with no routes yet and the change that brings the Service's route.
+  engine.block = true;
+  const a = r.apply(config(), ctx([4]), none, 'all');
+  await new Promise((res) => setImmediate(res));
+  const b = r.apply(config(), ctx([4]), none, 'all');
+  const route: BgpRoute = { communities: [], largeCommunities: [], services: ['default/s'] };
+  const c = r.apply(config(), ctx([4]), new Map([['v4', new Map([['10.0.0.100/32', route]])], ['v6', new Map([['10.0.0.100/32', route]])]]), new Map([['v4', new Set(['10.0.0.100/32'])], ['v6', new Set(['10.0.0.100/32'])]]));
+  release();
+  await Promise.all([a, b, c]);
+  assert.deepEqual(engine.routes.get('v4'), ['10.0.0.100/32'], 'the route of the last change reached the engine');
+  assert.deepEqual(engine.routes.get('v6'), ['10.0.0.100/32']);
+});
