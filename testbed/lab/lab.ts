@@ -17,7 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../controlplane.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
-import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+import { birdConfig, frrBfdConfig, frrConfig, frrZebraConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
 import { applyUnnumberedConfig, createNodeLinks, setNodeLink, unnumberedUnavailable } from './unnumbered.ts';
 import { ensurePeersBuilt, kubectl, METALLB_GROUP, METALLB_NS, metallbManifest, metallbObjects, metallbProgram, RELAY_PORT, serviceAnnotations, SPEAKER_LABELS, tokenKubeconfig, unavailable, writeMemberlistKey, type Implementation } from './peers.ts';
 import { randomBytes } from 'node:crypto';
@@ -374,7 +374,7 @@ export class Lab {
     const fdir = join(this.dir, 'frr');
     mkdirSync(fdir, { recursive: true });
     writeFileSync(join(fdir, 'frr.conf'), frrConfig(p, o));
-    writeFileSync(join(fdir, 'zebra.conf'), 'hostname lab-router\n');
+    writeFileSync(join(fdir, 'zebra.conf'), frrZebraConfig(p));
     writeFileSync(join(fdir, 'bfdd.conf'), frrBfdConfig());
     // The daemons drop to the frr user: their folder (PID files, sockets) must be theirs.
     await sh('chown', ['-R', 'frr:frr', fdir]);

@@ -76,6 +76,19 @@ function frrUnnumberedConfig(plan: LabPlan, o: RouterOptions): string {
   return `${l.join('\n')}\n`;
 }
 
+/**
+ * zebra's configuration. In unnumbered mode a node's power-off takes the router's interface down,
+ * and the kernel drops that interface's nexthop from the multipath route's nexthop group. FRR 8.4
+ * does not notice, and when the node comes back within the time it keeps unused groups (180 s) it
+ * reuses that group as if it were whole: the kernel route stays without the node although its
+ * session is up (fixed in FRR 9: FRRouting/frr#13413, #14080). Keeping unused groups 1 s makes it
+ * build a new one. (Without kernel nexthop groups, `no zebra nexthop kernel enable`, FRR 8.4 writes
+ * IPv4-via-IPv6 routes as `via 169.254.0.1 onlink` with a static neighbour instead of `via inet6`.)
+ */
+export function frrZebraConfig(plan: LabPlan): string {
+  return ['hostname lab-router', ...(plan.unnumbered ? ['zebra nexthop-group keep 1'] : []), ''].join('\n');
+}
+
 /** bfdd's own configuration: the profile the BGP neighbours name (100 ms x 3, like BIRD's). */
 export function frrBfdConfig(): string {
   return ['bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', '  detect-multiplier 3', ' !', '!', ''].join('\n');
