@@ -47,17 +47,20 @@ export function registerLab(program: Command): void {
     .option(...dirOpt)
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--net <n>', 'second octet of the lab\'s 10.x.0.0/16 (and fd00:x::/48)', String(DEFAULT_NET))
-    .option('--router <kind>', 'routing daemon in the router namespace: bird or frr', 'bird')
+    .option('--router <kind>', 'routing daemon in the router namespace: bird or frr (default: bird; frr with --bgp-unnumbered)')
+    .option('--bgp-unnumbered', 'BGP unnumbered: each node also gets a point-to-point link to the router (link-local addresses only) and peers over it; the configuration is a MetalLB FRR-mode BGPPeer (interface, dynamicASN) run through ironlb migrate (docs/lab.md)')
     .option('--no-bfd', 'BGP without BFD (node loss then takes the hold time to detect)')
     .option('--empty', 'no example configuration or Services')
     .option('--implementation <name>', `load balancer on the lab: ${IMPLEMENTATIONS.join(', ')} (the same topology, pools, Services and router; docs/performance.md)`, 'ironlb')
-    .action(act(async (o: { dir: string; nodes: string; net: string; router: string; bfd: boolean; empty?: boolean; implementation: string }) => {
-      if (o.router !== 'bird' && o.router !== 'frr') throw new Error(`--router must be "bird" or "frr", got "${o.router}"`);
+    .action(act(async (o: { dir: string; nodes: string; net: string; router?: string; bfd: boolean; empty?: boolean; implementation: string; bgpUnnumbered?: boolean }) => {
+      const router = o.router ?? (o.bgpUnnumbered ? 'frr' : 'bird');
+      if (router !== 'bird' && router !== 'frr') throw new Error(`--router must be "bird" or "frr", got "${router}"`);
       const implementation = parseImplementation(o.implementation);
       const t0 = Date.now();
-      const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router: o.router, bfd: o.bfd, implementation, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
+      const l = await Lab.up({ dir: o.dir, nodes: Number(o.nodes), net: Number(o.net), router, bfd: o.bfd, implementation, unnumbered: o.bgpUnnumbered ?? false, progress: (s) => out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`) });
       if (!o.empty) {
-        out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] applying the example configuration (pools lab-l2 and lab-bgp, peers, advertisements) and Services`);
+        const from = l.plan.unnumbered ? `, migrated by ironlb migrate from MetalLB FRR-mode objects: ${l.dir}/metallb-unnumbered.yaml -> ${l.dir}/ironlb-unnumbered.yaml` : '';
+        out(`[${((Date.now() - t0) / 1000).toFixed(1)}s] applying the example configuration (pools lab-l2 and lab-bgp, peers, advertisements${from}) and Services`);
         await l.applyExample();
         await settle(l, 60_000);
       }

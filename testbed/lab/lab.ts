@@ -18,7 +18,8 @@ import { freePort, kubeconfigWithServer } from '../controlplane.ts';
 import { chartNodeOptions, DIST_CLI, ensureDist } from './image.ts';
 import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
-import { birdConfig, frrBfdConfig, frrConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+import { birdConfig, frrBfdConfig, frrConfig, frrZebraConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
+import { applyUnnumberedConfig, createNodeLinks, setNodeLink, unnumberedUnavailable } from './unnumbered.ts';
 import { ensurePeersBuilt, kubectl, METALLB_GROUP, METALLB_NS, metallbManifest, metallbObjects, metallbProgram, RELAY_PORT, serviceAnnotations, SPEAKER_LABELS, tokenKubeconfig, unavailable, writeMemberlistKey, type Implementation } from './peers.ts';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -52,6 +53,8 @@ export interface LabOptions {
   nodeArgs?: string[];
   /** Extra `ironlb speaker` flags for every speaker (bench/footprint.ts: timer settings). */
   speakerArgs?: string[];
+  /** BGP unnumbered mode: node links to the router, FRR router (testbed/lab/unnumbered.ts). */
+  unnumbered?: boolean;
 }
 
 export interface LabState {
@@ -190,11 +193,11 @@ export class Lab {
   static async up(o: LabOptions = {}): Promise<Lab> {
     // Before anything is created: an implementation that cannot run here leaves nothing behind.
     const impl = o.implementation ?? 'ironlb';
-    const why = unavailable(impl);
+    const why = unavailable(impl) ?? (o.unnumbered ? unnumberedUnavailable({ implementation: impl, router: o.router ?? 'bird' }) : undefined);
     if (why) throw new Error(why);
     const prefix = o.prefix ?? DEFAULT_PREFIX;
     const dir = o.dir ?? DEFAULT_DIR;
-    const plan = labPlan(prefix, o.nodes ?? 3, o.net ?? DEFAULT_NET);
+    const plan = labPlan(prefix, o.nodes ?? 3, o.net ?? DEFAULT_NET, { unnumbered: o.unnumbered ?? false });
     if (existsSync(join(dir, 'state.json'))) throw new Error(`a lab is already running from ${dir}: "ironlb lab down" first (it also cleans up after a crash)`);
     const existing = (await sh('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
     if (existing.length) throw new Error(`namespaces of an earlier lab are left (${existing.join(', ')}): run "ironlb lab down" first`);
@@ -301,6 +304,7 @@ export class Lab {
     await plug(p.routerNs, 'pr');
     await nsIp(p.routerNs, 'addr', 'add', `${p.router4}/24`, 'dev', 'eth0');
     await nsIp(p.routerNs, '-6', 'addr', 'add', `${p.router6}/64`, 'dev', 'eth0', 'nodad');
+    if (p.unnumbered) await createNodeLinks(p);
     await this.ns(p.clientNs);
     await base(p.clientNs);
     await plug(p.clientNs, 'pc');
@@ -380,7 +384,7 @@ export class Lab {
     const fdir = join(this.dir, 'frr');
     mkdirSync(fdir, { recursive: true });
     writeFileSync(join(fdir, 'frr.conf'), frrConfig(p, o));
-    writeFileSync(join(fdir, 'zebra.conf'), 'hostname lab-router\n');
+    writeFileSync(join(fdir, 'zebra.conf'), frrZebraConfig(p));
     writeFileSync(join(fdir, 'bfdd.conf'), frrBfdConfig());
     // The daemons drop to the frr user: their folder (PID files, sockets) must be theirs.
     await sh('chown', ['-R', 'frr:frr', fdir]);
@@ -608,6 +612,7 @@ export class Lab {
     const t = Date.now();
     const pids = [this.state.pids[`${n.name}-speaker`], this.state.pids[`${n.name}-backend`], this.state.pids[`${n.name}-relay`]].filter((x): x is number => x !== undefined);
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
+    if (this.plan.unnumbered) await setNodeLink(this.plan, n, 'down');
     for (const p of pids) signal(p, 'SIGKILL');
     await waitGone(pids, 10_000);
     delete this.state.pids[`${n.name}-speaker`];
@@ -633,6 +638,7 @@ export class Lab {
     const n = this.node(i);
     const t = Date.now();
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
+    if (this.plan.unnumbered) await setNodeLink(this.plan, n, 'down');
     if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
     this.save();
     return t;
@@ -641,6 +647,7 @@ export class Lab {
   async healLink(i: number): Promise<void> {
     const n = this.node(i);
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'up');
+    if (this.plan.unnumbered) await setNodeLink(this.plan, n, 'up');
     this.state.cut = this.state.cut.filter((x) => x !== n.name);
     this.save();
   }
@@ -673,6 +680,7 @@ export class Lab {
   /** The example configuration: an L2 pool and advertisement, a BGP pool, peers (v4, v6) and advertisement. */
   async applyConfig(): Promise<void> {
     const p = this.plan;
+    if (p.unnumbered) return applyUnnumberedConfig(this);
     if (this.implementation === 'metallb') {
       // The same pools and router in MetalLB's CRDs. Its native BGP speaks IPv4 only (it refuses the
       // whole configuration if a BGP-advertised pool holds IPv6) and has no BFD, so: one peer (v4), an
@@ -842,7 +850,7 @@ export class Lab {
   /** Next hops of one prefix at the router, mapped to node names ([] when absent). */
   async routeNodes(prefix: string): Promise<string[]> {
     const r = (await this.routes()).find((x) => x.prefix === prefix);
-    return (r?.nextHops ?? []).map((h) => this.plan.nodes.find((n) => n.ipv4 === h || n.ipv6 === h)?.name ?? h).sort();
+    return (r?.nextHops ?? []).map((h) => this.plan.nodes.find((n) => n.ipv4 === h || n.ipv6 === h || (n.link !== undefined && h.endsWith(`%${n.link}`)))?.name ?? h).sort();
   }
 
   /** The router's BGP sessions. */

@@ -11,7 +11,15 @@ export interface NodePlan {
   port: string;
   ipv4: string;
   ipv6: string;
+  /**
+   * BGP unnumbered mode: the router-side name of the node's point-to-point link (FRR's
+   * `neighbor IFNAME interface`); the node's side is NODE_LINK. Absent in labs started before it.
+   */
+  link?: string;
 }
+
+/** The node's side of its point-to-point link to the router (BGP unnumbered mode). */
+export const NODE_LINK = 'eth1';
 
 export interface LabPlan {
   prefix: string;
@@ -46,6 +54,12 @@ export interface LabPlan {
   serviceRanges6: string[];
   asn: number;
   routerAsn: number;
+  /**
+   * BGP unnumbered mode (`ironlb lab up --bgp-unnumbered`): each node also has a point-to-point link
+   * to the router with nothing but link-local addresses on it, and peers with the router over it
+   * only (eBGP: the router has its own AS). Absent in labs started before it.
+   */
+  unnumbered?: boolean;
   /** Port the hostname backends listen on (and the example Services expose). */
   appPort: number;
   /** A second port of the backends (Services sharing an address need distinct ports). */
@@ -54,7 +68,12 @@ export interface LabPlan {
 
 export const DEFAULT_NET = 150;
 
-export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET): LabPlan {
+export interface PlanOptions {
+  /** BGP unnumbered mode (see LabPlan.unnumbered). */
+  unnumbered?: boolean;
+}
+
+export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET, o: PlanOptions = {}): LabPlan {
   if (!/^il(ab|b[a-z])[a-z0-9]{0,11}$/.test(prefix)) throw new Error(`lab prefix must start with "ilab" (ironlb lab up) or "ilb" and a letter (tests, e.g. "ilbx"), then up to 11 lowercase letters or digits; got "${prefix}"`);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 40) throw new Error(`lab nodes must be 1 to 40, got ${nodes}`);
   if (!Number.isInteger(net) || net < 1 || net > 254) throw new Error(`lab net must be 1 to 254 (second octet of 10.x), got ${net}`);
@@ -74,6 +93,7 @@ export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET
       port: `p${i}`,
       ipv4: `${v4}.0.${11 + i}`,
       ipv6: `${v6}::${(0x11 + i).toString(16)}`,
+      link: `node${i}`,
     })),
     lan4: `${v4}.0.0/24`,
     lan6: `${v6}::/64`,
@@ -92,7 +112,9 @@ export function labPlan(prefix: string, nodes: number, net: number = DEFAULT_NET
     serviceRanges4: [`${v4}.0.64/26`, `${v4}.2.0/23`],
     serviceRanges6: [`${v6}::100/120`, `${v6}:2::/64`],
     asn: 64512,
-    routerAsn: 64512,
+    // Unnumbered peers are eBGP, as in MetalLB's FRR-mode examples (dynamicASN: external).
+    routerAsn: o.unnumbered ? 64513 : 64512,
+    ...(o.unnumbered ? { unnumbered: true } : {}),
     appPort: 80,
     appPort2: 8080,
   };
