@@ -609,7 +609,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private gossipRound(): void {
     this.gossipTimer = undefined;
     if (!this.running || this.leaving || this.gossip.size === 0) return;
-    for (const n of this.randomLive(this.timing.gossipFanout)) {
+    // Members whose process we know (epoch) first: one that has not heard from us yet would only
+    // answer a gossip message with a hello and ignore its content.
+    const picks = this.randomLive(2 * this.timing.gossipFanout);
+    picks.sort((a, b) => Number(this.members.get(b)!.epoch !== 0) - Number(this.members.get(a)!.epoch !== 0));
+    for (const n of picks.slice(0, this.timing.gossipFanout)) {
       if (this.gossip.size === 0) break;
       this.send(this.members.get(n)!, { type: 'gossip' });
     }
@@ -925,7 +929,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
    */
   private unverified(sender: Member, msg: Message): void {
     this.metrics.unverified.inc();
+    const ping = msg.body.type === 'ping';
     if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name }, msg.epoch);
+    // A ping from a member live here only lacks our epoch, which the ack carries; no hello needed
+    // (at a cold start, most first probes are of members known only through gossip).
+    if (ping && (sender.epoch === msg.epoch || sender.state === 'alive' || sender.state === 'suspect')) return;
     const now = this.clock.now();
     if (now - sender.lastHello >= this.timing.probeTimeoutMs && !this.leaving) {
       sender.lastHello = now;
