@@ -1,6 +1,6 @@
 // Membership at scale on a simulated network: the protocol's own latency and message cost without
 // scheduling noise, for cluster sizes no machine here can host as processes.
-//   node bench/membership-sim.ts [--members 50,200,500,1000] [--loss 0.05] [--deaths 20] [--seed 1] [--gap 3000]
+//   node bench/membership-sim.ts [--members 50,200,500,1000] [--loss 0.05] [--deaths 20] [--seed 1] [--gap 2000]
 // Per cluster size: a cold start of every member at once (all know the peer list, none has heard
 // from any other), 10 s quiet, then `deaths` members killed one after another (no goodbye, `gap` ms
 // apart). Reports cold-start convergence, the time until every surviving member knew of each death
@@ -17,7 +17,7 @@ const { values } = parseArgs({
     loss: { type: 'string', default: '0.05' },
     deaths: { type: 'string', default: '20' },
     seed: { type: 'string', default: '1' },
-    gap: { type: 'string', default: '3000' },
+    gap: { type: 'string', default: '2000' },
   },
 });
 const sizes = values.members.split(',').map(Number);

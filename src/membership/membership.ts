@@ -176,6 +176,8 @@ interface Probe {
 
 interface Relay {
   origin: string;
+  /** The requester's epoch as its request named it (it may not have heard from us before). */
+  originEpoch: number;
   originProbeId: number;
   target: string;
   timer: TimerHandle;
@@ -931,14 +933,35 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.metrics.unverified.inc();
     const ping = msg.body.type === 'ping';
     if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name }, msg.epoch);
-    // A ping from a member live here only lacks our epoch, which the ack carries; no hello needed
-    // (at a cold start, most first probes are of members known only through gossip).
-    if (ping && (sender.epoch === msg.epoch || sender.state === 'alive' || sender.state === 'suspect')) return;
+    // An indirect probe request is served too: it only makes us ping a member and answer naming the
+    // requester's epoch, so a replayed one changes nothing here, while refusing it would fail the
+    // indirect probes of every member that has not heard from us yet (most of them at a cold start
+    // of a large cluster) and turn lost direct pings into suspicions.
+    if (msg.body.type === 'pingReq' && !this.leaving) this.relay(sender, msg.body, msg.epoch);
+    // A ping or an indirect probe request from a member live here only lacks our epoch, which the
+    // answer carries; no hello needed (at a cold start, most first probes are of members known only
+    // through gossip).
+    const answered = ping || msg.body.type === 'pingReq';
+    if (answered && (sender.epoch === msg.epoch || sender.state === 'alive' || sender.state === 'suspect')) return;
     const now = this.clock.now();
     if (now - sender.lastHello >= this.timing.probeTimeoutMs && !this.leaving) {
       sender.lastHello = now;
       this.send(sender, { type: 'ping', probeId: this.newProbeId() }, msg.epoch);
     }
+  }
+
+  /** Pings `target` for `sender` (an indirect probe); the answer goes back naming `originEpoch`. */
+  private relay(sender: Member, b: { probeId: number; target: string }, originEpoch: number): void {
+    const target = this.members.get(b.target);
+    if (!target || target.name === sender.name) return;
+    const id = this.newProbeId();
+    // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
+    const timer = this.after(() => {
+      if (!this.relays.delete(id)) return;
+      this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target }, originEpoch);
+    }, this.timing.indirectTimeoutMs * 0.8);
+    this.relays.set(id, { origin: sender.name, originEpoch, originProbeId: b.probeId, target: b.target, timer });
+    this.send(target, { type: 'ping', probeId: id });
   }
 
   private handleBody(sender: Member, b: Body): void {
@@ -952,7 +975,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
           this.clock.clearTimeout(relay.timer);
           this.relays.delete(b.probeId);
           const origin = this.members.get(relay.origin);
-          if (origin) this.send(origin, { type: 'ack', probeId: relay.originProbeId, subject: relay.target });
+          if (origin) this.send(origin, { type: 'ack', probeId: relay.originProbeId, subject: relay.target }, relay.originEpoch);
           return;
         }
         const probe = this.probes.get(b.probeId);
@@ -967,19 +990,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (probe && probe.target === b.subject) probe.nacks++;
         return;
       }
-      case 'pingReq': {
-        const target = this.members.get(b.target);
-        if (!target || target.name === sender.name) return;
-        const id = this.newProbeId();
-        // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
-        const timer = this.after(() => {
-          if (!this.relays.delete(id)) return;
-          this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target });
-        }, this.timing.indirectTimeoutMs * 0.8);
-        this.relays.set(id, { origin: sender.name, originProbeId: b.probeId, target: b.target, timer });
-        this.send(target, { type: 'ping', probeId: id });
+      case 'pingReq':
+        this.relay(sender, b, sender.epoch);
         return;
-      }
       case 'gossip':
         return;
     }

@@ -48,7 +48,7 @@ export interface SimResult {
 }
 
 export async function simulate(n: number, opts: SimOptions): Promise<SimResult> {
-  const gapMs = opts.gapMs ?? 3000;
+  const gapMs = opts.gapMs ?? 2000;
   const quietMs = opts.quietMs ?? 10_000;
   const cpu0 = process.cpuUsage();
   const clock = new FakeClock();
