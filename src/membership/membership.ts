@@ -38,8 +38,8 @@ export const DEFAULT_PORT = 7947;
  *   direct retry plus k = 3 indirect probes with 120 ms more: a live member is falsely suspected
  *   only if the retry and all indirect paths fail too (≈ 3e-4 per probe at 5% loss).
  * - suspicion lasts 1500 ms with no independent confirmation and shrinks to 250 ms once k other
- *   members confirm (Lifeguard's dynamic suspicion). Members that hear a suspicion probe the
- *   suspect at once, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
+ *   members confirm (Lifeguard's dynamic suspicion). The suspect's k ring successors are told at
+ *   once and probe it, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
  *   while a falsely suspected one has 1.5 s to refute (it needs one round trip). Confirmations
  *   shorten a suspicion only while the suspect is silent: one still sending to us is alive and only
  *   its inbound path is failing (e.g. flooded), so it keeps the full 1.5 s to learn and refute.
