@@ -163,7 +163,7 @@ async function outer(): Promise<void> {
     const result = {
       members: N, processes: P, coldStartMs: coldMs,
       messagesPerMemberPerSec: { sent: Number(sentPerMember.toFixed(1)), received: Number(recvPerMember.toFixed(1)) },
-      cpuPerMemberPercentOfCore: Number(cpuPerMemberPct.toFixed(2)),
+      cpuPerMemberPercentOfCore: Number(cpuPerMemberPct.toFixed(3)),
       kills: killed.length,
       lastObserverMs: { p50: q(last, 0.5), p99: q(last, 0.99), max: Math.max(...last) },
       everyObserverMs: { p50: q(every, 0.5), p99: q(every, 0.99), max: Math.max(...every) },

@@ -147,6 +147,9 @@ interface Suspicion {
   start: number;
   confirmers: Set<string>;
   timer?: TimerHandle;
+  /** When our own last-chance probe of an unconfirmed suspicion began (0 = not yet), and how often. */
+  lastChance: number;
+  chances: number;
 }
 
 interface Member {
@@ -164,6 +167,8 @@ interface Member {
   wire: 1 | 2;
   /** Clock time of the last ping sent in answer to an unverified message (rate limit). */
   lastHello: number;
+  /** Clock time of the last answer to one of our probes (directly or through a helper). */
+  lastAck: number;
 }
 
 interface Probe {
@@ -322,7 +327,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         m.address = p.address;
         m.port = p.port ?? DEFAULT_PORT;
       } else {
-        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0, epoch: 0, wire: 2, lastHello: -Infinity };
+        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0, epoch: 0, wire: 2, lastHello: -Infinity, lastAck: 0 };
         this.members.set(p.name, nm);
         // Join: greet it within a few rounds rather than on the slow round over unseen members.
         added.push(p.name);
@@ -707,7 +712,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.clearSuspicion(m);
     m.state = 'suspect';
     m.incarnation = incarnation;
-    m.suspicion = { start: this.clock.now(), confirmers: new Set([from]) };
+    m.suspicion = { start: this.clock.now(), confirmers: new Set([from]), lastChance: 0, chances: 0 };
     this.armSuspicion(m);
     this.metrics.suspicions.inc();
     this.spread({ name: m.name, state: 'suspect', incarnation, from });
@@ -757,6 +762,20 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const full = s.start + this.timing.suspicionMaxMs;
     if (m.lastHeard > s.start && this.clock.now() < full) {
       s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(full - this.clock.now()));
+      return;
+    }
+    // Nobody confirmed the one accusation we heard (through gossip): before failing it over on
+    // that alone, probe it ourselves. Its refutation may not have reached us (at a cold start most
+    // gossip partners cannot verify each other yet), and our ping carries the suspicion, so a live
+    // suspect that had not heard of it refutes now. A failed probe confirms it and ends this at once.
+    const unconfirmed = s.confirmers.size === 1 && !s.confirmers.has(this.name);
+    const answered = s.lastChance > 0 && m.lastAck > s.lastChance;
+    if (unconfirmed && !this.leaving && (s.lastChance === 0 || (answered && s.chances < 3))) {
+      s.lastChance = this.clock.now();
+      s.chances++;
+      if (!this.probing.has(m.name)) this.startProbe(m);
+      const wait = (this.timing.probeTimeoutMs + this.timing.indirectTimeoutMs) * this.scale() + this.timing.probeTimeoutMs;
+      s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(wait));
       return;
     }
     this.declareDown(m, m.incarnation, 'dead');
@@ -982,6 +1001,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (probe && probe.target === b.subject) {
           this.endProbe(probe);
           this.adjustHealth(-1);
+          const t = this.members.get(probe.target);
+          if (t) t.lastAck = this.clock.now();
         }
         return;
       }

@@ -39,6 +39,8 @@ export interface SimResult {
   allObserversMs: { p50: number; p99: number; max: number };
   missed: number;
   falseFailovers: number;
+  /** The first few false failovers: who declared whom down, when (ms after the start). */
+  falseDetail: { observer: string; member: string; atMs: number }[];
   /** Suspicions raised and refutations made over the run (all members). */
   suspicions: number;
   refutations: number;
@@ -73,13 +75,17 @@ export async function simulate(n: number, opts: SimOptions): Promise<SimResult> 
   // victim → observer index → time from the kill to that observer declaring it down
   const downTimes = new Map<string, Map<number, number>>();
   let falseDowns = 0;
+  const falseDetail: { observer: string; member: string; atMs: number }[] = [];
   for (let i = 0; i < n; i++) {
     const m = new Membership({ name: name(i), address: addr(i), secret: Buffer.alloc(32, 1), logger: silent, clock, transport: net.transport(addr(i), 7947), random: prng(opts.seed * 100_003 + i) });
     m.on('memberUp', () => upPairs++);
     m.on('memberDown', (who) => {
       upPairs--;
       const k = killedAt.get(who);
-      if (k === undefined) falseDowns++;
+      if (k === undefined) {
+        falseDowns++;
+        if (falseDetail.length < 10) falseDetail.push({ observer: m.name, member: who, atMs: clock.now() - t0 });
+      }
       else downTimes.get(who)!.set(i, clock.now() - k);
     });
     ms.push(m);
@@ -154,6 +160,7 @@ export async function simulate(n: number, opts: SimOptions): Promise<SimResult> 
     allObserversMs: { p50: q(all, 0.5), p99: q(all, 0.99), max: Math.max(...all) },
     missed,
     falseFailovers: falseDowns,
+    falseDetail,
     suspicions,
     refutations,
     messagesPerMemberPerSec: {
