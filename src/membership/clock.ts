@@ -33,13 +33,19 @@ interface FakeTimer {
   id: number;
   at: number;
   fn: () => void;
+  cancelled: boolean;
 }
 
-/** A manual clock: advance(ms) runs due timers in time order (ties in creation order). */
+/**
+ * A manual clock: advance(ms) runs due timers in time order (ties in creation order). Timers sit in
+ * a binary heap keyed by (at, id), so a simulation with many thousands of pending timers pays
+ * O(log n) per timer, not a scan of all of them; cancelled timers are skipped when they surface.
+ */
 export class FakeClock implements Clock {
   private t: number;
   private nextId = 1;
-  private readonly timers = new Map<number, FakeTimer>();
+  private readonly heap: FakeTimer[] = [];
+  private live = 0;
 
   constructor(start = 1_700_000_000_000) {
     this.t = start;
@@ -50,14 +56,18 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
     // Whole milliseconds, like a real clock, so timestamps stay integers.
-    this.timers.set(id, { id, at: this.t + Math.max(0, Math.ceil(ms)), fn });
-    return { id };
+    const tm: FakeTimer = { id: this.nextId++, at: this.t + Math.max(0, Math.ceil(ms)), fn, cancelled: false };
+    this.push(tm);
+    this.live++;
+    return tm;
   }
 
   clearTimeout(h: TimerHandle | undefined): void {
-    if (h) this.timers.delete((h as { id: number }).id);
+    const tm = h as FakeTimer | undefined;
+    if (!tm || tm.cancelled) return;
+    tm.cancelled = true;
+    this.live--;
   }
 
   defer(fn: () => void): void {
@@ -65,7 +75,7 @@ export class FakeClock implements Clock {
   }
 
   get pending(): number {
-    return this.timers.size;
+    return this.live;
   }
 
   /** Advances time by ms, running every timer that falls due (bounded, to catch runaway loops). */
@@ -73,15 +83,53 @@ export class FakeClock implements Clock {
     const end = this.t + ms;
     for (let runs = 0; ; runs++) {
       if (runs >= maxRuns) throw new Error(`FakeClock: more than ${maxRuns} timers in ${ms} ms; a timer loop is runaway`);
-      let next: FakeTimer | undefined;
-      for (const tm of this.timers.values()) {
-        if (tm.at <= end && (!next || tm.at < next.at || (tm.at === next.at && tm.id < next.id))) next = tm;
+      const next = this.heap[0];
+      if (!next || next.at > end) break;
+      this.pop();
+      if (next.cancelled) {
+        runs--;
+        continue;
       }
-      if (!next) break;
-      this.timers.delete(next.id);
+      next.cancelled = true; // fired: a later clearTimeout is a no-op
+      this.live--;
       this.t = Math.max(this.t, next.at);
       next.fn();
     }
     this.t = end;
+  }
+
+  private static less(a: FakeTimer, b: FakeTimer): boolean {
+    return a.at < b.at || (a.at === b.at && a.id < b.id);
+  }
+
+  private push(tm: FakeTimer): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(tm);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!FakeClock.less(tm, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = tm;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && FakeClock.less(h[r]!, h[l]!) ? r : l;
+      if (!FakeClock.less(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
   }
 }

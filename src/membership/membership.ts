@@ -1,6 +1,14 @@
 // SWIM-style failure detection between speakers (Das et al. 2002, with Lifeguard's refinements):
 // direct probes, indirect probes through k members, suspicion refuted by raising the incarnation,
-// piggybacked gossip, and a graceful leave. Every datagram is HMAC-authenticated and replay-checked.
+// piggybacked gossip, and a graceful leave.
+//
+// Cost per member is independent of the cluster size: nothing is sent to every member. Changes
+// spread as gossip (each update rides on probes and on gossip messages to `gossipFanout` random
+// members every `gossipIntervalMs` while there is news, at most retransmitMult · ceil(log10(n + 1))
+// times per member), and direct word goes only to the few members that must act at once: the
+// suspect (to refute), its k ring successors (to check it now and confirm), the suspicion's
+// originator (confirmations and refutations) and, for a death or a leave, the members named by the
+// `mustHear` option (the speaker passes the nodes that take over the member's addresses). Every datagram is HMAC-authenticated and replay-checked.
 // Sockets and time come in through Transport and Clock so the protocol runs on a fake clock in tests.
 //
 // Input from the network is never trusted to be sane: junk is dropped before the MAC (size, magic,
@@ -30,8 +38,8 @@ export const DEFAULT_PORT = 7947;
  *   direct retry plus k = 3 indirect probes with 120 ms more: a live member is falsely suspected
  *   only if the retry and all indirect paths fail too (≈ 3e-4 per probe at 5% loss).
  * - suspicion lasts 1500 ms with no independent confirmation and shrinks to 250 ms once k other
- *   members confirm (Lifeguard's dynamic suspicion). Members that hear a suspicion probe the
- *   suspect at once, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
+ *   members confirm (Lifeguard's dynamic suspicion). The suspect's k ring successors are told at
+ *   once and probe it, so a dead member is confirmed ~180 ms later and declared dead after 250 ms,
  *   while a falsely suspected one has 1.5 s to refute (it needs one round trip). Confirmations
  *   shorten a suspicion only while the suspect is silent: one still sending to us is alive and only
  *   its inbound path is failing (e.g. flooded), so it keeps the full 1.5 s to learn and refute.
@@ -47,8 +55,14 @@ export interface Timing {
   suspicionMaxMs: number;
   /** How often one dead, departed or not-yet-seen member is pinged, so healed nodes rejoin. */
   deadProbeIntervalMs: number;
+  /** Each update is sent at most retransmitMult · ceil(log10(n + 1)) times by each member. */
   retransmitMult: number;
   maxLocalHealth: number;
+  /** While there is news to spread, a gossip message goes to gossipFanout random members this often. */
+  gossipIntervalMs: number;
+  gossipFanout: number;
+  /** Members not yet heard from that are greeted per probe round (a cold start spreads its hellos). */
+  joinProbes: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -59,10 +73,19 @@ export const DEFAULT_TIMING: Timing = {
   suspicionMinMs: 250,
   suspicionMaxMs: 1500,
   deadProbeIntervalMs: 250,
-  retransmitMult: 3,
+  // memberlist's LAN default: 16 sends per member at 1,000 members, 8 at 50 (each to a random member,
+  // so a member misses an update with probability ≈ e^-16 resp. e^-8 before loss).
+  retransmitMult: 4,
   // Lifeguard uses 8 with 1 s rounds; with 100 ms rounds a cap of 4 (timers ×5 at worst) still
   // keeps a starved member from accusing others while its own view stays within ~2 s of reality.
   maxLocalHealth: 4,
+  // 3 members every 50 ms while there is news: a death reaches 1,000 members in ~8 rounds (0.4 s) at
+  // 5% loss, at a cost of at most 60 small datagrams/s per member, and none in a quiet cluster.
+  gossipIntervalMs: 50,
+  gossipFanout: 3,
+  // 8 per 100 ms round: a cold start of 1,000 members greets everyone within 12.5 s first-hand, and
+  // gossip of who answered fills the views in well under that.
+  joinProbes: 8,
 };
 
 export interface Peer {
@@ -96,6 +119,11 @@ export interface MembershipOptions extends Partial<Timing> {
   transport?: Transport;
   clock?: Clock;
   random?: () => number;
+  /**
+   * Members that must hear at once (not through gossip) that `member` died or left: the speaker
+   * passes the nodes that would take over its addresses. At most MAX_DIRECT are used.
+   */
+  mustHear?: (member: string) => Iterable<string>;
 }
 
 export type DownReason = 'dead' | 'left' | 'removed';
@@ -119,6 +147,9 @@ interface Suspicion {
   start: number;
   confirmers: Set<string>;
   timer?: TimerHandle;
+  /** When our own last-chance probe of an unconfirmed suspicion began (0 = not yet), and how often. */
+  lastChance: number;
+  chances: number;
 }
 
 interface Member {
@@ -136,6 +167,8 @@ interface Member {
   wire: 1 | 2;
   /** Clock time of the last ping sent in answer to an unverified message (rate limit). */
   lastHello: number;
+  /** Clock time of the last answer to one of our probes (directly or through a helper). */
+  lastAck: number;
 }
 
 interface Probe {
@@ -148,6 +181,8 @@ interface Probe {
 
 interface Relay {
   origin: string;
+  /** The requester's epoch as its request named it (it may not have heard from us before). */
+  originEpoch: number;
   originProbeId: number;
   target: string;
   timer: TimerHandle;
@@ -155,6 +190,8 @@ interface Relay {
 
 /** Room for updates in one datagram: stays under a 1500-byte MTU with IPv6 and UDP headers. */
 const MAX_PACKET = 1400;
+/** At most this many members get direct word of one event (besides gossip). */
+const MAX_DIRECT = 16;
 
 /**
  * How far an incarnation may run ahead of the clock. Incarnations start at the process's start time
@@ -190,9 +227,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private health = 0;
   private probeOrder: string[] = [];
   private deadOrder: string[] = [];
+  /** Members not heard from yet, to greet joinProbes per round (shuffled). */
+  private helloQueue: string[] = [];
   private tickTimer: TimerHandle | undefined;
+  private gossipTimer: TimerHandle | undefined;
   private lastDeadProbe = 0;
-  private lastAlive = '';
+  /** Sorted names of live members (alive or suspect), self included; kept up to date on every change. */
+  private readonly live: string[];
+  /** The live set changed since the last 'change' event. */
+  private liveChanged = false;
+  private readonly mustHear: ((member: string) => Iterable<string>) | undefined;
   private running = false;
   private leaving = false;
 
@@ -222,6 +266,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     // Epoch and first incarnation from the clock: a restarted speaker always outranks its past self.
     this.epoch = Math.floor(this.clock.now());
     this.incarnation = this.epoch;
+    this.live = [this.name];
+    this.mustHear = opts.mustHear;
     this.metrics = createMetrics(opts.registry ?? new Registry(), {
       states: () => this.countStates(),
       health: () => this.health,
@@ -262,9 +308,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (rcvbuf !== undefined && rcvbuf < 1024 * 1024) {
       this.log.warn({ receiveBufferBytes: rcvbuf }, 'membership socket got a small receive buffer: a burst of junk datagrams can push members\' packets out; raise net.core.rmem_max to at least 4194304 on this node');
     }
-    this.lastAlive = this.alive().join(',');
-    // Peers set before start: say hello to all of them now, not one per dead-probe interval.
-    for (const m of this.members.values()) if (m.state === 'unknown') this.send(m, { type: 'ping', probeId: this.newProbeId() });
+    this.liveChanged = false;
+    // Peers set before start are greeted from the first round on (joinProbes per round).
     this.scheduleTick(0);
     this.log.info({ port: this.port, timing: this.timing }, 'membership started');
     return this.port;
@@ -273,6 +318,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** The members to watch, from the API (Nodes): name, address and optional port. Self is ignored. */
   setPeers(list: readonly Peer[]): void {
     const wanted = new Set<string>();
+    const added: string[] = [];
     for (const p of list) {
       if (p.name === this.name) continue;
       wanted.add(p.name);
@@ -281,16 +327,22 @@ export class Membership extends EventEmitter<MembershipEvents> {
         m.address = p.address;
         m.port = p.port ?? DEFAULT_PORT;
       } else {
-        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0, epoch: 0, wire: 2, lastHello: -Infinity };
+        const nm: Member = { name: p.name, address: p.address, port: p.port ?? DEFAULT_PORT, state: 'unknown', incarnation: 0, lastHeard: 0, epoch: 0, wire: 2, lastHello: -Infinity, lastAck: 0 };
         this.members.set(p.name, nm);
-        // Join: say hello at once rather than waiting for the slow round over unseen members.
-        if (this.running && !this.leaving) this.send(nm, { type: 'ping', probeId: this.newProbeId() });
+        // Join: greet it within a few rounds rather than on the slow round over unseen members.
+        added.push(p.name);
       }
+    }
+    if (added.length) {
+      this.helloQueue.push(...this.shuffle(added));
+      // The first few at once: a small cluster (or one new node) converges in one round trip.
+      if (this.running && !this.leaving) this.greet();
     }
     for (const [name, m] of this.members) {
       if (wanted.has(name)) continue;
       this.clearSuspicion(m);
       const wasUp = m.state === 'alive' || m.state === 'suspect';
+      if (wasUp) this.markUp(name, false);
       this.members.delete(name);
       if (wasUp) this.emit('memberDown', name, 'removed');
     }
@@ -302,9 +354,37 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Sorted names of live members (alive or suspected), self included. */
   alive(): string[] {
-    const out = [this.name];
-    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') out.push(m.name);
-    return out.sort();
+    return [...this.live];
+  }
+
+  /** Keeps the sorted live list in step with a member going up or down (binary search, no re-sort). */
+  private markUp(name: string, up: boolean): void {
+    const a = this.live;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid]! < name) lo = mid + 1;
+      else hi = mid;
+    }
+    const present = a[lo] === name;
+    if (up && !present) a.splice(lo, 0, name);
+    else if (!up && present) a.splice(lo, 1);
+    else return;
+    this.liveChanged = true;
+  }
+
+  /** Position of a name in the sorted live list, or -1. */
+  private livePos(name: string): number {
+    const a = this.live;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid]! < name) lo = mid + 1;
+      else hi = mid;
+    }
+    return a[lo] === name ? lo : -1;
   }
 
   /** Every member's state as seen here (for status and debugging). */
@@ -322,23 +402,32 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.port;
   }
 
-  /** Tells every member at once that this one is leaving (call on SIGTERM), then stops probing. */
+  /**
+   * Says goodbye (call on SIGTERM), then stops probing. The goodbye goes directly to the members
+   * that must act (mustHear: the nodes taking over this one's addresses), to this member's k ring
+   * successors and to 2 · gossipFanout random members, which spread it as gossip; in a cluster of
+   * up to ~10 members that is everyone.
+   */
   async leave(): Promise<void> {
     if (this.leaving || !this.running) return;
     this.leaving = true;
     this.clock.clearTimeout(this.tickTimer);
+    this.clock.clearTimeout(this.gossipTimer);
     const bye: Update = { name: this.name, state: 'left', incarnation: this.incarnation };
+    const to = this.directSet(this.name, 2 * this.timing.gossipFanout);
     // Twice: a lost goodbye would cost a full failure detection.
     for (let i = 0; i < 2; i++) {
-      for (const m of this.members.values()) this.sendRaw(m, { type: 'gossip' }, [bye]);
+      for (const m of to) this.sendRaw(m, { type: 'gossip' }, [bye]);
     }
-    this.log.info('left the membership');
+    this.log.info({ told: to.length }, 'left the membership');
   }
 
   async close(): Promise<void> {
     this.running = false;
     this.leaving = true;
     this.clock.clearTimeout(this.tickTimer);
+    this.clock.clearTimeout(this.gossipTimer);
+    this.gossipTimer = undefined;
     for (const p of this.probes.values()) this.clock.clearTimeout(p.timer);
     for (const r of this.relays.values()) this.clock.clearTimeout(r.timer);
     for (const m of this.members.values()) this.clearSuspicion(m);
@@ -386,6 +475,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!this.running || this.leaving) return;
     const target = this.nextProbeTarget();
     if (target) this.startProbe(target);
+    this.greet();
     const now = this.clock.now();
     if (now - this.lastDeadProbe >= this.timing.deadProbeIntervalMs) {
       this.lastDeadProbe = now;
@@ -406,10 +496,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * member probes every other one. Falls back to a random round-robin when that target is busy.
    */
   private nextProbeTarget(): Member | undefined {
-    const live = this.alive();
+    const live = this.live;
     if (live.length > 1) {
       const r = Math.floor(this.clock.now() / this.timing.probeIntervalMs);
-      const p = live.indexOf(this.name);
+      const p = this.livePos(this.name);
       const name = live[(p + 1 + (r % (live.length - 1))) % live.length]!;
       const m = this.members.get(name);
       if (m && !this.probing.has(name)) return m;
@@ -422,6 +512,119 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.probeOrder = this.shuffle([...this.members.values()].filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.name));
     }
     return undefined;
+  }
+
+  /** Greets up to joinProbes members not heard from yet (each once; then the dead-probe round covers them). */
+  private greet(): void {
+    let sent = 0;
+    while (sent < this.timing.joinProbes && this.helloQueue.length) {
+      const m = this.members.get(this.helloQueue.pop()!);
+      if (!m || m.state !== 'unknown') continue;
+      this.send(m, { type: 'ping', probeId: this.newProbeId() });
+      sent++;
+    }
+  }
+
+  /**
+   * The k members after `name` in the sorted live ring, skipping self and `skip`: the ones that check
+   * a suspect at once. Every member computes the same set from (nearly) the same view, so a member
+   * hearing a suspicion through gossip knows whether it is one of them, with nothing on the wire.
+   */
+  private ringSuccessors(name: string, k: number, skip?: string): string[] {
+    const a = this.live;
+    const out: string[] = [];
+    let p = this.livePos(name);
+    if (p < 0) {
+      // Not live here (any more): start where it would sit.
+      let lo = 0;
+      let hi = a.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (a[mid]! < name) lo = mid + 1;
+        else hi = mid;
+      }
+      p = lo - 1;
+    }
+    for (let i = 1; i <= a.length && out.length < k; i++) {
+      const n = a[(p + i + a.length) % a.length]!;
+      if (n !== name && n !== this.name && n !== skip) out.push(n);
+    }
+    return out;
+  }
+
+  /** Is this member one of the k that check `suspect` at once when `accuser` suspects it? */
+  private isChecker(suspect: string, accuser: string): boolean {
+    const a = this.live;
+    const k = this.timing.indirectProbes;
+    const p = this.livePos(suspect);
+    if (p < 0) return false;
+    for (let i = 1, seen = 0; i <= a.length && seen < k; i++) {
+      const n = a[(p + i) % a.length]!;
+      if (n === suspect || n === accuser) continue;
+      if (n === this.name) return true;
+      seen++;
+    }
+    return false;
+  }
+
+  /**
+   * Members to tell directly about `subject` leaving or dying: mustHear(subject), its ring
+   * successors and `random` random live members; at most MAX_DIRECT, never self or the subject.
+   */
+  private directSet(subject: string, random: number): Member[] {
+    const names = new Set<string>();
+    if (this.mustHear) {
+      try {
+        for (const n of this.mustHear(subject)) {
+          if (names.size >= MAX_DIRECT) break;
+          names.add(n);
+        }
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'membership: mustHear failed; relying on gossip alone');
+      }
+    }
+    for (const n of this.ringSuccessors(subject, this.timing.indirectProbes)) names.add(n);
+    for (const n of this.randomLive(random, subject)) names.add(n);
+    const out: Member[] = [];
+    for (const n of names) {
+      if (out.length >= MAX_DIRECT) break;
+      const m = this.members.get(n);
+      if (m && n !== subject && m.state !== 'left') out.push(m);
+    }
+    return out;
+  }
+
+  /** Up to k distinct random live members other than self and `skip` (bounded tries, no list copy). */
+  private randomLive(k: number, skip?: string): string[] {
+    const a = this.live;
+    const out: string[] = [];
+    if (a.length <= 1) return out;
+    for (let tries = 0; out.length < k && tries < 4 * k + 8; tries++) {
+      const n = a[Math.floor(this.random() * a.length)]!;
+      if (n !== this.name && n !== skip && !out.includes(n)) out.push(n);
+    }
+    return out;
+  }
+
+  /** Starts gossip rounds if there is news and none are running. */
+  private kickGossip(): void {
+    if (this.gossipTimer || !this.running || this.leaving || this.gossip.size === 0) return;
+    this.gossipTimer = this.after(() => this.gossipRound(), this.timing.gossipIntervalMs);
+  }
+
+  /** One gossip round: a message to gossipFanout random live members, while the queue has news. */
+  private gossipRound(): void {
+    this.gossipTimer = undefined;
+    if (!this.running || this.leaving || this.gossip.size === 0) return;
+    // Members whose process we know (epoch) first: one that has not heard from us yet would only
+    // answer a gossip message with a hello and ignore its content.
+    const picks = this.randomLive(2 * this.timing.gossipFanout);
+    picks.sort((a, b) => Number(this.members.get(b)!.epoch !== 0) - Number(this.members.get(a)!.epoch !== 0));
+    for (const n of picks.slice(0, this.timing.gossipFanout)) {
+      if (this.gossip.size === 0) break;
+      this.send(this.members.get(n)!, { type: 'gossip' });
+    }
+    this.kickGossip();
   }
 
   private nextDeadTarget(): Member | undefined {
@@ -460,7 +663,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!m || !this.running || this.leaving) return this.endProbe(probe);
     // Fired far too late: this process was starved, which says more about us than about the target.
     if (this.clock.now() - due > this.timing.probeTimeoutMs) this.adjustHealth(+1);
-    const helpers = this.shuffle([...this.members.values()].filter((h) => h.state === 'alive' && h.name !== m.name)).slice(0, this.timing.indirectProbes);
+    const helpers: Member[] = [];
+    for (const n of this.randomLive(this.timing.indirectProbes + 2, m.name)) {
+      const h = this.members.get(n);
+      if (h && h.state === 'alive' && helpers.length < this.timing.indirectProbes) helpers.push(h);
+    }
     for (const h of helpers) this.send(h, { type: 'pingReq', probeId: probe.id, target: m.name });
     probe.helpers = helpers.length;
     this.send(m, { type: 'ping', probeId: probe.id });
@@ -480,9 +687,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.log.debug({ member: m.name }, 'probe failed; suspecting');
       this.suspect(m, m.incarnation, this.name);
     } else if (m.state === 'suspect' && m.suspicion && !m.suspicion.confirmers.has(this.name)) {
+      const others = [...m.suspicion.confirmers];
       this.confirm(m, this.name);
-      this.gossip.enqueue({ name: m.name, state: 'suspect', incarnation: m.incarnation, from: this.name });
-      this.broadcastNow();
+      this.spread({ name: m.name, state: 'suspect', incarnation: m.incarnation, from: this.name });
+      // The members already suspecting it count confirmations: tell them now, the rest by gossip.
+      this.tell(others);
     }
   }
 
@@ -503,15 +712,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.clearSuspicion(m);
     m.state = 'suspect';
     m.incarnation = incarnation;
-    m.suspicion = { start: this.clock.now(), confirmers: new Set([from]) };
+    m.suspicion = { start: this.clock.now(), confirmers: new Set([from]), lastChance: 0, chances: 0 };
     this.armSuspicion(m);
     this.metrics.suspicions.inc();
-    this.gossip.enqueue({ name: m.name, state: 'suspect', incarnation, from });
+    this.spread({ name: m.name, state: 'suspect', incarnation, from });
+    if (!wasUp) this.markUp(m.name, true);
     if (from === this.name) {
-      // Tell the suspect (so it refutes) and everyone else (so they check and confirm) right away.
-      this.broadcastNow();
-    } else if (!this.probing.has(m.name) && this.running && !this.leaving) {
-      // Someone else suspects it: check for ourselves now, to confirm or to help the refutation.
+      // Tell the suspect (so it refutes) and its k ring successors (so they check it and confirm)
+      // right away; everyone else hears through gossip.
+      this.tell([m.name, ...this.ringSuccessors(m.name, this.timing.indirectProbes)]);
+    } else if (this.isChecker(m.name, from) && !this.probing.has(m.name) && this.running && !this.leaving) {
+      // One of the suspect's ring successors: check it now, to confirm or to help the refutation.
       this.startProbe(m);
     }
     if (!wasUp) this.emitUp(m);
@@ -529,7 +740,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private suspicionTimeout(confirmations: number): number {
     const { suspicionMinMs: min, suspicionMaxMs: max, indirectProbes } = this.timing;
-    const live = this.alive().length;
+    const live = this.live.length;
     const k = Math.min(indirectProbes, live - 2);
     // Two-member clusters have nobody to confirm: a middle value keeps detection near 1 s.
     if (k < 1) return Math.min(max, 2 * min);
@@ -553,7 +764,23 @@ export class Membership extends EventEmitter<MembershipEvents> {
       s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(full - this.clock.now()));
       return;
     }
+    // Nobody confirmed the one accusation we heard (through gossip): before failing it over on
+    // that alone, probe it ourselves. Its refutation may not have reached us (at a cold start most
+    // gossip partners cannot verify each other yet), and our ping carries the suspicion, so a live
+    // suspect that had not heard of it refutes now. A failed probe confirms it and ends this at once.
+    const unconfirmed = s.confirmers.size === 1 && !s.confirmers.has(this.name);
+    const answered = s.lastChance > 0 && m.lastAck > s.lastChance;
+    if (unconfirmed && !this.leaving && (s.lastChance === 0 || (answered && s.chances < 3))) {
+      s.lastChance = this.clock.now();
+      s.chances++;
+      if (!this.probing.has(m.name)) this.startProbe(m);
+      const wait = (this.timing.probeTimeoutMs + this.timing.indirectTimeoutMs) * this.scale() + this.timing.probeTimeoutMs;
+      s.timer = this.after(() => this.later(() => this.onSuspicionTimeout(m, s)), Math.ceil(wait));
+      return;
+    }
     this.declareDown(m, m.incarnation, 'dead');
+    // Our own verdict (not relayed): the members that act on it hear it directly, the rest by gossip.
+    if (!this.leaving) for (const d of this.directSet(m.name, 0)) this.send(d, { type: 'gossip' });
   }
 
   private clearSuspicion(m: Member): void {
@@ -566,12 +793,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.clearSuspicion(m);
     m.state = state;
     m.incarnation = incarnation;
-    this.gossip.enqueue({ name: m.name, state, incarnation });
+    // Relayed as "dead": only the member itself may say "left" (receivers do not believe a relayed
+    // one, see applyUpdate), while a relayed death is checked against what the receiver heard.
+    this.spread({ name: m.name, state: 'dead', incarnation });
     if (wasUp) {
+      this.markUp(m.name, false);
       if (state === 'dead' && m.lastHeard > 0) this.metrics.detection.observe((this.clock.now() - m.lastHeard) / 1000);
       this.log.info({ member: m.name, state, silentMs: m.lastHeard ? this.clock.now() - m.lastHeard : undefined }, 'member down');
-      // Spread a death at once: the next owner of its addresses may be any member.
-      if (state === 'dead') this.broadcastNow();
       this.emit('memberDown', m.name, state);
       this.emitChange();
     }
@@ -582,8 +810,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.clearSuspicion(m);
     m.state = 'alive';
     m.incarnation = incarnation;
-    this.gossip.enqueue({ name: m.name, state: 'alive', incarnation });
+    this.spread({ name: m.name, state: 'alive', incarnation });
     if (!wasUp) {
+      this.markUp(m.name, true);
       this.log.info({ member: m.name, incarnation }, 'member up');
       this.emitUp(m);
     }
@@ -595,21 +824,20 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private emitChange(): void {
-    const now = this.alive();
-    const key = now.join(',');
-    if (key === this.lastAlive) return;
-    this.lastAlive = key;
-    this.emit('change', now);
+    if (!this.liveChanged) return;
+    this.liveChanged = false;
+    if (this.listenerCount('change') > 0) this.emit('change', this.alive());
   }
 
-  private refute(claimed: number): void {
+  private refute(claimed: number, accusers: readonly string[]): void {
     this.incarnation = Math.max(this.incarnation, claimed) + 1;
     this.metrics.refutations.inc();
     // Being suspected means our acks are not getting through in time: slow our own probing down.
     this.adjustHealth(+1);
     this.log.info({ incarnation: this.incarnation }, 'refuting a suspicion about this node');
-    this.gossip.enqueue({ name: this.name, state: 'alive', incarnation: this.incarnation });
-    this.broadcastNow();
+    this.spread({ name: this.name, state: 'alive', incarnation: this.incarnation });
+    // The accusers first (their suspicion timers run), everyone else through gossip.
+    this.tell(accusers);
   }
 
   /** First-hand evidence: an authenticated, fresh message from the member itself. */
@@ -620,7 +848,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private applyUpdate(u: Update, via: string): void {
     if (u.name === this.name) {
-      if (!this.leaving && u.state !== 'alive' && u.incarnation >= this.incarnation) this.refute(u.incarnation);
+      if (!this.leaving && u.state !== 'alive' && u.incarnation >= this.incarnation) this.refute(u.incarnation, u.from && u.from !== via ? [via, u.from] : [via]);
       return;
     }
     const m = this.members.get(u.name);
@@ -635,7 +863,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if ((m.state === 'alive' && u.incarnation >= m.incarnation) || u.incarnation > m.incarnation) {
           this.suspect(m, u.incarnation, u.from ?? via);
         } else if (m.state === 'suspect' && u.incarnation === m.incarnation) {
-          if (this.confirm(m, u.from ?? via)) this.gossip.enqueue({ ...u, from: u.from ?? via });
+          if (this.confirm(m, u.from ?? via)) this.spread({ ...u, from: u.from ?? via });
         }
         return;
       }
@@ -722,12 +950,37 @@ export class Membership extends EventEmitter<MembershipEvents> {
    */
   private unverified(sender: Member, msg: Message): void {
     this.metrics.unverified.inc();
+    const ping = msg.body.type === 'ping';
     if (msg.body.type === 'ping') this.send(sender, { type: 'ack', probeId: msg.body.probeId, subject: this.name }, msg.epoch);
+    // An indirect probe request is served too: it only makes us ping a member and answer naming the
+    // requester's epoch, so a replayed one changes nothing here, while refusing it would fail the
+    // indirect probes of every member that has not heard from us yet (most of them at a cold start
+    // of a large cluster) and turn lost direct pings into suspicions.
+    if (msg.body.type === 'pingReq' && !this.leaving) this.relay(sender, msg.body, msg.epoch);
+    // A ping or an indirect probe request from a member live here only lacks our epoch, which the
+    // answer carries; no hello needed (at a cold start, most first probes are of members known only
+    // through gossip).
+    const answered = ping || msg.body.type === 'pingReq';
+    if (answered && (sender.epoch === msg.epoch || sender.state === 'alive' || sender.state === 'suspect')) return;
     const now = this.clock.now();
     if (now - sender.lastHello >= this.timing.probeTimeoutMs && !this.leaving) {
       sender.lastHello = now;
       this.send(sender, { type: 'ping', probeId: this.newProbeId() }, msg.epoch);
     }
+  }
+
+  /** Pings `target` for `sender` (an indirect probe); the answer goes back naming `originEpoch`. */
+  private relay(sender: Member, b: { probeId: number; target: string }, originEpoch: number): void {
+    const target = this.members.get(b.target);
+    if (!target || target.name === sender.name) return;
+    const id = this.newProbeId();
+    // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
+    const timer = this.after(() => {
+      if (!this.relays.delete(id)) return;
+      this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target }, originEpoch);
+    }, this.timing.indirectTimeoutMs * 0.8);
+    this.relays.set(id, { origin: sender.name, originEpoch, originProbeId: b.probeId, target: b.target, timer });
+    this.send(target, { type: 'ping', probeId: id });
   }
 
   private handleBody(sender: Member, b: Body): void {
@@ -741,13 +994,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
           this.clock.clearTimeout(relay.timer);
           this.relays.delete(b.probeId);
           const origin = this.members.get(relay.origin);
-          if (origin) this.send(origin, { type: 'ack', probeId: relay.originProbeId, subject: relay.target });
+          if (origin) this.send(origin, { type: 'ack', probeId: relay.originProbeId, subject: relay.target }, relay.originEpoch);
           return;
         }
         const probe = this.probes.get(b.probeId);
         if (probe && probe.target === b.subject) {
           this.endProbe(probe);
           this.adjustHealth(-1);
+          const t = this.members.get(probe.target);
+          if (t) t.lastAck = this.clock.now();
         }
         return;
       }
@@ -756,19 +1011,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (probe && probe.target === b.subject) probe.nacks++;
         return;
       }
-      case 'pingReq': {
-        const target = this.members.get(b.target);
-        if (!target || target.name === sender.name) return;
-        const id = this.newProbeId();
-        // Nack before the requester gives up (Lifeguard: 80% of its wait), so it learns we are fine.
-        const timer = this.after(() => {
-          if (!this.relays.delete(id)) return;
-          this.send(sender, { type: 'nack', probeId: b.probeId, subject: b.target });
-        }, this.timing.indirectTimeoutMs * 0.8);
-        this.relays.set(id, { origin: sender.name, originProbeId: b.probeId, target: b.target, timer });
-        this.send(target, { type: 'ping', probeId: id });
+      case 'pingReq':
+        this.relay(sender, b, sender.epoch);
         return;
-      }
       case 'gossip':
         return;
     }
@@ -776,12 +1021,20 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  /** Sends one gossip message to every other member now (deaths, suspicions, refutations). */
-  private broadcastNow(): void {
-    if (!this.running) return;
-    for (const m of this.members.values()) {
-      if (m.state === 'left') continue;
-      this.send(m, { type: 'gossip' });
+  /** Queues an update for gossip and makes sure gossip rounds run. */
+  private spread(u: Update): void {
+    this.gossip.enqueue(u);
+    this.kickGossip();
+  }
+
+  /** Sends a gossip message (carrying the newest updates) directly to a few named members now. */
+  private tell(names: Iterable<string>): void {
+    if (!this.running || this.leaving) return;
+    let n = 0;
+    for (const name of names) {
+      if (n++ >= MAX_DIRECT) break;
+      const m = this.members.get(name);
+      if (m && m.state !== 'left') this.send(m, { type: 'gossip' });
     }
   }
 
@@ -800,7 +1053,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const base = encodedBaseSize({ from: this.name, to: m.name, toEpoch }, body);
     let budget = MAX_PACKET - MAC_BYTES - base;
     for (const u of first) budget -= encodedUpdateSize(u);
-    const limit = this.timing.retransmitMult * Math.ceil(Math.log2(this.members.size + 2));
+    const limit = this.timing.retransmitMult * Math.ceil(Math.log10(this.members.size + 2));
     const updates = [...first, ...this.gossip.take(Math.max(0, budget), limit, first.length ? m.name : undefined, 255 - first.length)];
     const msg: Message = {
       from: this.name,

@@ -38,6 +38,7 @@ import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { hasL2Quorum } from './quorum.ts';
+import { takeoverCandidates } from './successors.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
@@ -616,6 +617,8 @@ export class Speaker {
         port: this.#o.membership.port ?? MEMBERSHIP_PORT,
         secrets,
         registry: this.metrics.registry,
+        // Direct word of a death or leave goes to the nodes taking over its addresses (gossip to the rest).
+        mustHear: (member) => takeoverCandidates(this.#decision, member, this.alive()),
         ...(this.#o.membership.timing ? { timing: this.#o.membership.timing } : {}),
       });
       m.on('change', () => this.#kick());

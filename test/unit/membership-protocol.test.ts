@@ -37,10 +37,11 @@ class Cluster {
     return `10.0.0.${i + 1}`;
   }
 
-  async add(name: string, address: string, opts: { secret?: Buffer; timing?: Partial<Timing> } = {}): Promise<Membership> {
+  async add(name: string, address: string, opts: { secret?: Buffer; timing?: Partial<Timing>; mustHear?: (member: string) => Iterable<string> } = {}): Promise<Membership> {
     const m = new Membership({
       name, address, port: 7947, secret: opts.secret ?? SECRET, logger: silent, clock: this.clock,
       transport: this.net.transport(address, 7947), random: prng(this.seed + this.members.size + 1), timing: opts.timing,
+      ...(opts.mustHear ? { mustHear: opts.mustHear } : {}),
     });
     m.on('memberUp', (member) => this.events.push({ at: this.clock.now(), node: name, kind: 'up', member }));
     m.on('memberDown', (member, reason) => this.events.push({ at: this.clock.now(), node: name, kind: 'down', member, reason }));
@@ -49,9 +50,9 @@ class Cluster {
     return m;
   }
 
-  static async of(n: number, seed = 1): Promise<Cluster> {
+  static async of(n: number, seed = 1, mustHear?: (member: string) => Iterable<string>): Promise<Cluster> {
     const c = new Cluster(seed);
-    for (let i = 0; i < n; i++) await c.add(`n${i}`, Cluster.addr(i));
+    for (let i = 0; i < n; i++) await c.add(`n${i}`, Cluster.addr(i), mustHear ? { mustHear } : {});
     c.peersAll(n);
     return c;
   }
@@ -197,6 +198,34 @@ test('a graceful leave is known to every member at once', async () => {
     const took = c.until(() => ['n0', 'n2', 'n3'].every((n) => !c.get(n).alive().includes('n1')), 1000, 'n1 gone');
     assert.ok(took <= 5, `leave took ${took} ms`);
     assert.ok(c.events.filter((e) => e.kind === 'down' && e.member === 'n1').every((e) => e.reason === 'left'));
+  } finally {
+    await c.close();
+  }
+});
+
+test('a death is sent directly to the members that must act (mustHear); the rest learn it by gossip', async () => {
+  // n29 "takes over" from n5: it must hear as soon as a member declares n5 dead on its own, not
+  // after gossip rounds. A quiet cluster sends no gossip messages at all.
+  const c = await Cluster.of(30, 9, (member) => (member === 'n5' ? ['n29'] : []));
+  try {
+    c.until(() => c.views(names(30)).every((v) => v.length === 30), 5000, 'converged');
+    c.clock.advance(3000);
+    let gossips = 0;
+    c.net.tap = (d) => {
+      if (d.data[3] === 5) gossips++;
+    };
+    c.clock.advance(2000);
+    assert.equal(gossips, 0, 'no gossip messages in a quiet cluster');
+    const killedAt = c.clock.now();
+    await c.get('n5').close();
+    const rest = names(30).filter((n) => n !== 'n5');
+    c.until(() => rest.every((n) => !c.get(n).alive().includes('n5')), 3000, 'n5 dead everywhere');
+    const downs = c.events.filter((e) => e.kind === 'down' && e.member === 'n5' && e.at >= killedAt);
+    const first = Math.min(...downs.map((d) => d.at));
+    const n29 = downs.find((d) => d.node === 'n29');
+    assert.ok(n29 && n29.at - first <= 3, `n29 knew ${n29 ? n29.at - first : '∞'} ms after the first member`);
+    // Bounded fan-out: nobody sent more than a handful of gossip messages for one death.
+    assert.ok(gossips / 29 < 30, `${gossips} gossip messages for one death in 30 members`);
   } finally {
     await c.close();
   }
