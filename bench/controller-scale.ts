@@ -24,6 +24,7 @@
 //
 // Usage: node bench/controller-scale.ts [--sizes 10000,100000] [--seed etcd|api] [--updates 1000]
 //          [--creates 300] [--churn-seconds 60] [--churn-rate 20] [--no-hostile]
+//        CONTROLLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the controller process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ import { PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/cli
 import { componentClients, startTestApiServer, type TestApiServer } from '../test/support/apiserver.ts';
 import { freePort } from '../testbed/controlplane.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
-import { apiMetrics, etcdPut, etcdUrl, fmtProbe, k8sTime, load, Prober, procStats, randomUUID, RssSampler, sleep, type ProbeStats } from './scale-support.ts';
+import { apiMetrics, fmtProbe, load, Prober, procStats, RssSampler, seedServicesEtcd, serviceTemplates, sleep, type SeedService, type Templates } from './scale-support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -75,62 +76,8 @@ const rows: string[] = [];
 
 // ---- seeding ------------------------------------------------------------------------------------
 
-interface Templates {
-  service: Record<string, unknown>;
-  ipAddress: Record<string, unknown> | undefined;
-  ipAddressPrefix: string | undefined;
-}
-
-/** One Service made through the API (status patched as the controller would), read back as the model for etcd seeding. */
-async function templates(api: TestApiServer, admin: Clients): Promise<Templates> {
-  await admin.core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'template', labels: { app: 'template' } }, spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }], selector: { app: 'template' } } } });
-  await admin.core.patchNamespacedServiceStatus(
-    { name: 'template', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: '10.67.255.253', ipMode: 'VIP' }] }, conditions: [{ type: 'ironlb.io/IPAllocated', status: 'True', reason: 'FromPool', message: POOL, lastTransitionTime: new Date().toISOString() }] } } },
-    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-  );
-  const service = JSON.parse(await api.kubectl(['get', 'service', 'template', '-n', 'default', '-o', 'json'])) as Record<string, unknown> & { spec: { clusterIP: string } };
-  const ip = service.spec.clusterIP;
-  // Where the IPAddress of its ClusterIP lives in etcd (the MultiCIDRServiceAllocator's objects).
-  const url = etcdUrl(api.cp);
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const res = (await (await fetch(`${url}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64('/registry/'), range_end: b64('/registry0'), keys_only: true }) })).json()) as { kvs?: Array<{ key: string }> };
-  const keys = (res.kvs ?? []).map((k) => Buffer.from(k.key, 'base64').toString());
-  const ipKey = keys.find((k) => k.endsWith(`/${ip}`));
-  let ipAddress: Record<string, unknown> | undefined;
-  if (ipKey) ipAddress = JSON.parse(await api.kubectl(['get', 'ipaddresses.networking.k8s.io', ip, '-o', 'json'])) as Record<string, unknown>;
-  return { service, ipAddress, ipAddressPrefix: ipKey?.slice(0, -ip.length) };
-}
-
-function strip(o: Record<string, unknown>): Record<string, unknown> {
-  const m = { ...(o.metadata as Record<string, unknown>) };
-  delete m.resourceVersion;
-  return { ...o, metadata: m };
-}
-
-async function seedEtcd(api: TestApiServer, t: Templates, from: number, to: number): Promise<void> {
-  if (!t.ipAddress || !t.ipAddressPrefix) throw new Error('no IPAddress object found for the template ClusterIP: this API server uses the bitmap allocator; seed with --seed api');
-  const svc = strip(t.service) as { metadata: Record<string, unknown>; spec: Record<string, unknown>; status: { loadBalancer: { ingress: Array<Record<string, unknown>> } } };
-  const ipa = strip(t.ipAddress) as { metadata: Record<string, unknown>; spec: { parentRef: Record<string, unknown> } };
-  const now = k8sTime();
-  const entries: Array<[string, unknown]> = [];
-  for (let i = from; i < to; i++) {
-    const ns = nsOf(i);
-    const name = nameOf(i);
-    const cip = clusterIP(i);
-    entries.push([
-      `/registry/services/specs/${ns}/${name}`,
-      {
-        ...svc,
-        metadata: { ...svc.metadata, name, namespace: ns, uid: randomUUID(), creationTimestamp: now, labels: { app: `a${i}` } },
-        spec: { ...svc.spec, clusterIP: cip, clusterIPs: [cip], selector: { app: `a${i}` } },
-        status: { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip: heldIP(i) }] } },
-      },
-    ]);
-    entries.push([`${t.ipAddressPrefix}${cip}`, { ...ipa, metadata: { ...ipa.metadata, name: cip, uid: randomUUID(), creationTimestamp: now }, spec: { parentRef: { ...ipa.spec.parentRef, namespace: ns, name } } }]);
-    if (entries.length >= 20_000) await etcdPut(etcdUrl(api.cp), entries.splice(0));
-  }
-  await etcdPut(etcdUrl(api.cp), entries);
-}
+/** A seeded Service i as the etcd seeder writes it. */
+const seedSpec = (i: number): SeedService => ({ namespace: nsOf(i), name: nameOf(i), clusterIP: clusterIP(i), ip: heldIP(i), labels: { app: `a${i}` } });
 
 /** Runs `fn(i)` for i in [from, to) with `inFlight` at once; 429/5xx retried (at most 5 tries). */
 async function each(from: number, to: number, inFlight: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -188,7 +135,7 @@ async function startController(kubeconfig: string, logFile: string): Promise<Run
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
+    [...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(log);
@@ -257,7 +204,7 @@ try {
   const admin = makeClients(api.kc, { userAgent: 'scale-bench' });
   await api.custom.createClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', body: { apiVersion: 'ironlb.io/v1alpha1', kind: 'IPPool', metadata: { name: POOL }, spec: { addresses: [POOL_CIDR] } } });
   await each(0, NAMESPACES, 16, (i) => admin.core.createNamespace({ body: { metadata: { name: `scale-${i}`, labels: { team: `t${i % 7}` } } } }));
-  const tpl = values.seed === 'etcd' ? await templates(api, admin) : undefined;
+  const tpl = values.seed === 'etcd' ? await serviceTemplates(api, admin, POOL, '10.67.255.253') : undefined;
   const { kubeconfigPath } = await componentClients(api, 'controller');
   const logFile = join(dir, 'controller.log');
   say(`# controller at scale: sizes ${SIZES.join(', ')}, seeding through ${values.seed}, ${NAMESPACES} namespaces; load average ${loadStart}`);
@@ -267,7 +214,7 @@ try {
   for (const size of SIZES) {
     // Seed.
     let t = Date.now();
-    if (values.seed === 'etcd') await seedEtcd(api, tpl as Templates, seeded, size);
+    if (values.seed === 'etcd') await seedServicesEtcd(api, tpl as Templates, seeded, size, seedSpec);
     else await seedApi(admin, seeded, size);
     const seedMs = Date.now() - t;
     const seedN = size - seeded;
@@ -288,10 +235,11 @@ try {
     t = Date.now();
     running = await startController(kubeconfigPath, logFile);
     const rss = new RssSampler(running.pid);
-    prober = new Prober(`${running.health}/healthz`);
     const r = running;
     await until('health server up', 120_000, r, async () => ((await fetch(`${r.health}/healthz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
     const upMs = Date.now() - t;
+    // Probed from when it listens (before, a probe is refused: the process is still loading).
+    prober = new Prober(`${running.health}/healthz`);
     await until('ready', 600_000, r, async () => ((await fetch(`${r.health}/readyz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
     const readyMs = Date.now() - t;
     const lateIP = await until('the late Service served', 600_000, r, async () => (await admin.core.readNamespacedService({ name: late, namespace: 'default' })).status?.loadBalancer?.ingress?.[0]?.ip, 100);
@@ -317,7 +265,7 @@ try {
     t = Date.now();
     await each(0, UPDATES, 16, (k) => {
       const i = Math.floor((k * size) / Math.max(1, UPDATES));
-      return admin.core.patchNamespacedService({ name: nameOf(i), namespace: nsOf(i), body: { metadata: { labels: { app: `a${i}`, touched: String(k) } } } }, smp);
+      return admin.core.patchNamespacedService({ name: nameOf(i), namespace: nsOf(i), body: { metadata: { labels: { app: `a${i}`, touched: `${size}-${k}` } } } }, smp);
     });
     await until('updates decided', 300_000, r, async () => ((await metric(r, 'ironlb_controller_decisions_total')) >= d0 + UPDATES ? true : undefined));
     await idle(r);
@@ -456,6 +404,7 @@ try {
       running = await startController(kubeconfigPath, logFile);
       const r2 = running;
       const rss2 = new RssSampler(r2.pid);
+      await until('health server up', 120_000, r2, async () => ((await fetch(`${r2.health}/healthz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
       prober = new Prober(`${r2.health}/healthz`);
       await until('ready again', 600_000, r2, async () => ((await fetch(`${r2.health}/readyz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
       const ready2 = Date.now() - t;

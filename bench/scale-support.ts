@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { ControlPlane } from '../testbed/controlplane.ts';
+import type { TestApiServer } from '../test/support/apiserver.ts';
+import type { Clients } from '../src/k8s/index.ts';
 
 export const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -163,3 +166,71 @@ export async function apiMetrics(cp: ControlPlane, names: readonly string[]): Pr
   }
   return out;
 }
+
+// ---- seeding Services straight into etcd ---------------------------------------------------------
+
+export interface Templates {
+  service: Record<string, unknown>;
+  ipAddress: Record<string, unknown> | undefined;
+  ipAddressPrefix: string | undefined;
+}
+
+/** One Service made through the API (status patched as the controller would), read back as the model for etcd seeding. */
+export async function serviceTemplates(api: TestApiServer, admin: Clients, pool: string, ip: string): Promise<Templates> {
+  await admin.core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'template', labels: { app: 'template' } }, spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }], selector: { app: 'template' } } } });
+  await admin.core.patchNamespacedServiceStatus(
+    { name: 'template', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] }, conditions: [{ type: 'ironlb.io/IPAllocated', status: 'True', reason: 'FromPool', message: pool, lastTransitionTime: new Date().toISOString() }] } } },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
+  const service = JSON.parse(await api.kubectl(['get', 'service', 'template', '-n', 'default', '-o', 'json'])) as Record<string, unknown> & { spec: { clusterIP: string } };
+  const cip = service.spec.clusterIP;
+  // Where the IPAddress of its ClusterIP lives in etcd (the MultiCIDRServiceAllocator's objects).
+  const url = etcdUrl(api.cp);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const res = (await (await fetch(`${url}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64('/registry/'), range_end: b64('/registry0'), keys_only: true }) })).json()) as { kvs?: Array<{ key: string }> };
+  const keys = (res.kvs ?? []).map((k) => Buffer.from(k.key, 'base64').toString());
+  const ipKey = keys.find((k) => k.endsWith(`/${cip}`));
+  let ipAddress: Record<string, unknown> | undefined;
+  if (ipKey) ipAddress = JSON.parse(await api.kubectl(['get', 'ipaddresses.networking.k8s.io', cip, '-o', 'json'])) as Record<string, unknown>;
+  return { service, ipAddress, ipAddressPrefix: ipKey?.slice(0, -cip.length) };
+}
+
+export function strip(o: Record<string, unknown>): Record<string, unknown> {
+  const m = { ...(o.metadata as Record<string, unknown>) };
+  delete m.resourceVersion;
+  return { ...o, metadata: m };
+}
+
+export interface SeedService {
+  namespace: string;
+  name: string;
+  clusterIP: string;
+  /** Its held load-balancer address. */
+  ip: string;
+  labels: Record<string, string>;
+}
+
+/** Services from..to-1 (as `spec(i)` says) written into etcd with their ClusterIPs' IPAddress objects, modelled on the templates. */
+export async function seedServicesEtcd(api: TestApiServer, t: Templates, from: number, to: number, spec: (i: number) => SeedService): Promise<void> {
+  if (!t.ipAddress || !t.ipAddressPrefix) throw new Error('no IPAddress object found for the template ClusterIP: this API server uses the bitmap allocator; seed with --seed api');
+  const svc = strip(t.service) as { metadata: Record<string, unknown>; spec: Record<string, unknown>; status: { loadBalancer: { ingress: Array<Record<string, unknown>> } } };
+  const ipa = strip(t.ipAddress) as { metadata: Record<string, unknown>; spec: { parentRef: Record<string, unknown> } };
+  const now = k8sTime();
+  const entries: Array<[string, unknown]> = [];
+  for (let i = from; i < to; i++) {
+    const { namespace: ns, name, clusterIP: cip, ip, labels } = spec(i);
+    entries.push([
+      `/registry/services/specs/${ns}/${name}`,
+      {
+        ...svc,
+        metadata: { ...svc.metadata, name, namespace: ns, uid: randomUUID(), creationTimestamp: now, labels },
+        spec: { ...svc.spec, clusterIP: cip, clusterIPs: [cip], selector: labels },
+        status: { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } },
+      },
+    ]);
+    entries.push([`${t.ipAddressPrefix}${cip}`, { ...ipa, metadata: { ...ipa.metadata, name: cip, uid: randomUUID(), creationTimestamp: now }, spec: { parentRef: { ...ipa.spec.parentRef, namespace: ns, name } } }]);
+    if (entries.length >= 20_000) await etcdPut(etcdUrl(api.cp), entries.splice(0));
+  }
+  await etcdPut(etcdUrl(api.cp), entries);
+}
+
