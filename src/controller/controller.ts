@@ -14,7 +14,7 @@
 // it, and no other Service can be given it (the allocator hands out pool addresses only).
 import { hostname } from 'node:os';
 import { PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
-import { Allocator, type AssignResult, type Refusal } from '../ipam/index.ts';
+import { Allocator, canonicalAddress, type AssignResult, type Refusal } from '../ipam/index.ts';
 import {
   API_VERSION,
   CONDITION_ALLOCATED,
@@ -45,6 +45,11 @@ import { namespaceView, serviceView } from './cache-view.ts';
 import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
 
 export const COMPONENT = 'ironlb-controller';
+
+/** Refusals that depend only on the request and the configuration, never on other Services. */
+const NEVER_FIXED_BY_A_RELEASE: ReadonlySet<string> = new Set(['InvalidRequest', 'UnknownPool', 'PoolNotAllowed', 'NotInAnyPool', 'AddressesInDifferentPools', 'NotInRequestedPool', 'BuggyAddress', 'FamilyMismatch', 'RequestMismatch']);
+/** Refusals about a requested address another Service holds: only its release can change them. */
+const ADDRESS_WANTED: ReadonlySet<string> = new Set(['AddressInUse', 'SharingKeyMismatch', 'BackendKeyMismatch', 'PortConflict']);
 
 /**
  * Longest stretch of work before the event loop gets a turn (health probes, watch events, write
@@ -146,8 +151,14 @@ export class Controller {
   #configDirty = false;
   #pumping: Promise<void> | undefined;
   #retryTimers = new Map<string, NodeJS.Timeout>();
-  /** Services whose last allocation failed: retried whenever an address is released. */
-  #pending = new Set<string>();
+  /**
+   * Services whose last allocation failed for want of an address, with the addresses they asked
+   * for ('any' when they asked for none): retried when one of those (or any address) is released.
+   * Refusals a release cannot change (an invalid request, an unknown pool...) are not kept here:
+   * the Service's own edits and configuration changes decide those again. With hostile Services
+   * waiting, retrying every one of them on every release cost a decision and an Event write each.
+   */
+  #pending = new Map<string, ReadonlySet<string> | 'any'>();
   #retryDelay = new Map<string, number>();
   /** Addresses a configuration change took from a Service, for the Event of its next decision. */
   #revoked = new Map<string, { addresses: string[]; message: string }>();
@@ -402,9 +413,12 @@ export class Controller {
     }
   }
 
-  /** Addresses were released: Services waiting for one (pool exhausted, address in use...) try again. */
-  #retryPending(except: string): void {
-    for (const k of this.#pending) if (k !== except) this.#enqueue(k);
+  /** Addresses were released: Services waiting for one of them (or for any) try again. */
+  #retryPending(except: string, released: readonly string[]): void {
+    for (const [k, wants] of this.#pending) {
+      if (k === except) continue;
+      if (wants === 'any' || released.some((a) => wants.has(canonicalAddress(a) ?? a))) this.#enqueue(k);
+    }
   }
 
   #retryLater(key: string): void {
@@ -497,7 +511,18 @@ export class Controller {
     this.#startupDone = true;
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
     // Services no longer ours that still carry our record too, so their release is said and recorded.
-    for (const s of sortForStartup(this.#services.list())) if (isOurs(s, this.#classPolicy()) || alloc.lookup(serviceKey(s)) || originPool(s) !== undefined) this.#queue.add(serviceKey(s));
+    // Those holding nothing in the allocator first (new, pending, refused): after a restart with
+    // 100,000 Services a new one is served once every held address is confirmed, not after
+    // 100,000 confirmations have been decided again (each of which writes nothing).
+    const later: string[] = [];
+    for (const s of sortForStartup(this.#services.list())) {
+      const key = serviceKey(s);
+      const held = alloc.lookup(key) !== undefined;
+      if (!isOurs(s, this.#classPolicy()) && !held && originPool(s) === undefined) continue;
+      if (held) later.push(key);
+      else this.#queue.add(key);
+    }
+    for (const key of later) this.#queue.add(key);
     for (const rv of r.revoked) this.#queue.add(rv.key);
     this.#schedulePoolStatus();
   }
@@ -643,7 +668,7 @@ export class Controller {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
         this.#log.info({ service: key, addresses: held.addresses }, 'Service deleted; addresses released');
-        this.#retryPending(key);
+        this.#retryPending(key, held.addresses);
       }
       return undefined;
     }
@@ -654,7 +679,7 @@ export class Controller {
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
-        this.#retryPending(key);
+        this.#retryPending(key, held.addresses);
       }
       // A Service that stops being a LoadBalancer gives its address back and loses our status.
       if (svc.spec?.type !== 'LoadBalancer') {
@@ -704,7 +729,7 @@ export class Controller {
     const now = result.ok ? result.addresses : [];
     const lost = [...new Set([...(revoked?.addresses ?? []), ...had, ...result.released])].filter((a) => !now.includes(a));
     const why = revoked?.message ?? (refusedHeld ? `${refusedHeld.reason}: ${refusedHeld.message}` : result.ok ? 'moved' : `${result.reason}: ${result.message}`);
-    if (lost.length) this.#retryPending(key);
+    if (lost.length) this.#retryPending(key, lost);
     if (result.ok) {
       this.#pending.delete(key);
       this.#retryDelay.delete(key);
@@ -717,7 +742,11 @@ export class Controller {
       }
       return this.#write(svc, { ips: now, pool: result.pool }, event);
     }
-    this.#pending.add(key);
+    if (NEVER_FIXED_BY_A_RELEASE.has(result.reason)) this.#pending.delete(key);
+    else {
+      const asked = req.ok ? (req.request.requestedAddresses ?? []).map((a) => canonicalAddress(a) ?? a) : [];
+      this.#pending.set(key, asked.length > 0 && ADDRESS_WANTED.has(result.reason) ? new Set(asked) : 'any');
+    }
     this.metrics.allocations.inc({ result: 'failed' });
     this.metrics.allocationFailures.inc({ reason: result.reason });
     this.#log.info({ service: key, reason: result.reason, message: result.message, released: lost }, 'allocation failed');
