@@ -24,7 +24,7 @@
 // Usage: node bench/api-load.ts [--speakers 1000] [--services 10000] [--list-speakers 100] [--steady-seconds 60]
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
-import { DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
+import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type V1EndpointSlice } from '@kubernetes/client-node';
 import { componentClients, startTestApiServer } from '../test/support/apiserver.ts';
 import { makeClients, EventRecorder } from '../src/k8s/index.ts';
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION } from '../src/api/index.ts';
@@ -257,7 +257,7 @@ try {
     return out;
   };
   const diff = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
-  const WRITES = new Set(['CREATE', 'UPDATE', 'PATCH', 'DELETE', 'APPLY']);
+  const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY']);
   const writesOf = (d: ReadonlyArray<readonly [string, number]>) => d.filter(([k]) => WRITES.has(k.split(' ')[0] as string)).reduce((a, [, v]) => a + v, 0);
   let before = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const ev0 = totals.watchEvents;
@@ -278,7 +278,7 @@ try {
   let e0 = totals.watchEvents;
   c0 = procStats(apiPid).cpuMs;
   t = Date.now();
-  await admin.core.patchNamespacedService({ name: nameOf(7), namespace: nsOf(7), body: { metadata: { labels: { app: 'a7', touched: '1' } } } });
+  await admin.core.patchNamespacedService({ name: nameOf(7), namespace: nsOf(7), body: { metadata: { labels: { app: 'a7', touched: '1' } } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
   for (let i = 0; i < 300 && totals.watchEvents - e0 < K; i++) await sleep(100);
   say(`one Service label change: ${totals.watchEvents - e0} watch events delivered (one per speaker) in ${Date.now() - t} ms; kube-apiserver CPU ${procStats(apiPid).cpuMs - c0} ms`);
 
@@ -350,6 +350,9 @@ try {
     `node lost (BGP, computed on ${sample.length} Services and scaled to ${S}): ${Math.round(bChanged * scale)} ServiceAnnouncements change, ${((bBytes * scale) / 2 ** 20).toFixed(0)} MiB rewritten; ` +
       `each ServiceAnnouncement ${(bSize / sample.length / 1024).toFixed(1)} KiB (${K} nodes listed, capped at 1,024), ${((bSize * scale) / 2 ** 20).toFixed(0)} MiB in all`,
   );
+  const reasons = new Map<string, number>();
+  for (const e of (await admin.core.listEventForAllNamespaces()).items) reasons.set(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`, (reasons.get(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`) ?? 0) + (e.count ?? 1));
+  say(`Events in the cluster by source and reason: ${[...reasons].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   say(`total ${((Date.now() - t00) / 1000).toFixed(0)} s; load average at the start ${loadStart}, at the end ${load()}`);
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);

@@ -219,6 +219,8 @@ export async function seedServicesEtcd(api: TestApiServer, t: Templates, from: n
   const entries: Array<[string, unknown]> = [];
   for (let i = from; i < to; i++) {
     const { namespace: ns, name, clusterIP: cip, ip, labels } = spec(i);
+    // The IPAddress first: the API server's ClusterIP repair, seeing a Service before its IPAddress, would report it not allocated.
+    entries.push([`${t.ipAddressPrefix}${cip}`, { ...ipa, metadata: { ...ipa.metadata, name: cip, uid: randomUUID(), creationTimestamp: now }, spec: { parentRef: { ...ipa.spec.parentRef, namespace: ns, name } } }]);
     entries.push([
       `/registry/services/specs/${ns}/${name}`,
       {
@@ -228,7 +230,6 @@ export async function seedServicesEtcd(api: TestApiServer, t: Templates, from: n
         status: { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } },
       },
     ]);
-    entries.push([`${t.ipAddressPrefix}${cip}`, { ...ipa, metadata: { ...ipa.metadata, name: cip, uid: randomUUID(), creationTimestamp: now }, spec: { parentRef: { ...ipa.spec.parentRef, namespace: ns, name } } }]);
     if (entries.length >= 20_000) await etcdPut(etcdUrl(api.cp), entries.splice(0));
   }
   await etcdPut(etcdUrl(api.cp), entries);
