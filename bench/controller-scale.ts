@@ -22,14 +22,14 @@
 // `--seed api` creates them through the API server (64 in flight) and patches their status.
 // The Service CIDR is widened to a /12 so that 100,000 ClusterIPs fit.
 //
-// Usage: node bench/controller-scale.ts [--sizes 10000,100000] [--seed etcd|api] [--updates 1000]
-//          [--creates 300] [--churn-seconds 60] [--churn-rate 20] [--no-hostile]
+// Usage: node bench/controller-scale.ts [--sizes 10000,100000] [--seed etcd|api] [--updates 500]
+//          [--creates 100] [--churn-seconds 60] [--churn-rate 20] [--no-hostile]
 //          [--sources]
 // The controller runs compiled (tsc -p tsconfig.build.json into a temp dir), as the image runs it;
 // --sources runs the TypeScript sources (Node's type stripping costs it some 100 MiB of RSS).
 // CONTROLLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the controller process.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,8 +43,8 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000' },
     seed: { type: 'string', default: 'etcd' },
-    updates: { type: 'string', default: '1000' },
-    creates: { type: 'string', default: '300' },
+    updates: { type: 'string', default: '500' },
+    creates: { type: 'string', default: '100' },
     'churn-seconds': { type: 'string', default: '60' },
     'churn-rate': { type: 'string', default: '20' },
     'no-hostile': { type: 'boolean', default: false },
@@ -141,7 +141,7 @@ interface Running {
 function compile(dir: string): string {
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), compilerOptions: { rootDir: join(ROOT, 'src'), outDir: join(dir, 'dist'), sourceMap: false, typeRoots: [join(ROOT, 'node_modules/@types')] }, include: [join(ROOT, 'src/**/*.ts')] }));
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json')); // ESM, and the version the command prints
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return join(dir, 'dist/cli/main.js');
 }
@@ -462,5 +462,6 @@ try {
   await prober?.stop().catch(() => undefined);
   if (running) await stopController(running).catch(() => undefined);
   await api.close();
-  if (process.exitCode !== 1) rmSync(dir, { recursive: true, force: true });
+  // The controller's log stays (its path is printed); the compiled copy goes.
+  rmSync(join(dir, 'dist'), { recursive: true, force: true });
 }
