@@ -86,7 +86,7 @@ const rows: string[] = [];
 /** A seeded Service i as the etcd seeder writes it. */
 const seedSpec = (i: number): SeedService => ({ namespace: nsOf(i), name: nameOf(i), clusterIP: clusterIP(i), ip: heldIP(i), labels: { app: `a${i}` } });
 
-/** Runs `fn(i)` for i in [from, to) with `inFlight` at once; 429/5xx retried (at most 5 tries). */
+/** Runs `fn(i)` for i in [from, to) with `inFlight` at once; 429/5xx retried (at most 10 tries: a loaded API server answers 504). */
 async function each(from: number, to: number, inFlight: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let next = from;
   await Promise.all(
@@ -99,8 +99,8 @@ async function each(from: number, to: number, inFlight: number, fn: (i: number) 
           } catch (err) {
             const code = statusCode(err);
             if (code === 409 && attempt > 1) break;
-            if (attempt >= 5 || code === undefined || (code !== 429 && code < 500)) throw err;
-            await sleep(200 * attempt);
+            if (attempt >= 10 || code === undefined || (code !== 429 && code < 500)) throw err;
+            await sleep(500 * attempt);
           }
         }
       }
