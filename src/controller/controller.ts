@@ -14,7 +14,7 @@
 // it, and no other Service can be given it (the allocator hands out pool addresses only).
 import { hostname } from 'node:os';
 import { PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
-import { Allocator, type AssignResult, type Refusal } from '../ipam/index.ts';
+import { Allocator, canonicalAddress, type AssignResult, type Refusal } from '../ipam/index.ts';
 import {
   API_VERSION,
   CONDITION_ALLOCATED,
@@ -41,9 +41,31 @@ import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConfli
 import { logger } from '../util/log.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
-import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, startupOrder, toAllocatorRequest, type Service } from './requests.ts';
+import { namespaceView, serviceView } from './cache-view.ts';
+import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
 
 export const COMPONENT = 'ironlb-controller';
+
+/** Refusals that depend only on the request and the configuration, never on other Services. */
+const NEVER_FIXED_BY_A_RELEASE: ReadonlySet<string> = new Set(['InvalidRequest', 'UnknownPool', 'PoolNotAllowed', 'NotInAnyPool', 'AddressesInDifferentPools', 'NotInRequestedPool', 'BuggyAddress', 'FamilyMismatch', 'RequestMismatch']);
+/** Refusals about a requested address another Service holds: only its release can change them. */
+const ADDRESS_WANTED: ReadonlySet<string> = new Set(['AddressInUse', 'SharingKeyMismatch', 'BackendKeyMismatch', 'PortConflict']);
+
+/**
+ * Longest stretch of work before the event loop gets a turn (health probes, watch events, write
+ * responses): a restart decides 100,000 Services, most of which need no write and so never wait.
+ */
+const SLICE_MS = 10;
+
+class Slicer {
+  #since = performance.now();
+  /** Resolves at once, or on the next turn of the event loop once SLICE_MS have passed. */
+  async turn(): Promise<void> {
+    if (performance.now() - this.#since < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#since = performance.now();
+  }
+}
 export const CONFIG_STATE_NAME = 'controller';
 
 /**
@@ -129,8 +151,14 @@ export class Controller {
   #configDirty = false;
   #pumping: Promise<void> | undefined;
   #retryTimers = new Map<string, NodeJS.Timeout>();
-  /** Services whose last allocation failed: retried whenever an address is released. */
-  #pending = new Set<string>();
+  /**
+   * Services whose last allocation failed for want of an address, with the addresses they asked
+   * for ('any' when they asked for none): retried when one of those (or any address) is released.
+   * Refusals a release cannot change (an invalid request, an unknown pool...) are not kept here:
+   * the Service's own edits and configuration changes decide those again. With hostile Services
+   * waiting, retrying every one of them on every release cost a decision and an Event write each.
+   */
+  #pending = new Map<string, ReadonlySet<string> | 'any'>();
   #retryDelay = new Map<string, number>();
   /** Addresses a configuration change took from a Service, for the Event of its next decision. */
   #revoked = new Map<string, { addresses: string[]; message: string }>();
@@ -156,8 +184,16 @@ export class Controller {
     this.#log = logger('controller', { identity: this.identity });
     const { kc, core, custom } = o.clients;
     const ns = o.namespace;
-    this.#services = new Informer<V1Service>({ kc, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
-    this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() });
+    // The caches keep only what decisions read (cache-view.ts), listed in pages.
+    this.#services = new Informer<V1Service>({
+      kc,
+      name: 'services',
+      path: '/api/v1/services',
+      list: () => core.listServiceForAllNamespaces(),
+      listPage: (p) => core.listServiceForAllNamespaces(p),
+      transform: serviceView,
+    });
+    this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), listPage: (p) => core.listNamespace(p), transform: namespaceView });
     this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: o.bgpPasswordSecrets ?? [] });
     for (const kind of CONFIG_KINDS) {
       const def = KINDS[kind];
@@ -335,8 +371,11 @@ export class Controller {
     // more work arrived meanwhile.
     const limit = this.#o.concurrency ?? 64;
     const inflight = new Map<string, Promise<void>>();
+    const slice = new Slicer();
     try {
       for (let round = 0; round < 1_000_000 && this.#leading && !this.#stopped; round++) {
+        // Decisions that write nothing (a restart's confirmations) would otherwise run back to back.
+        await slice.turn();
         if (this.#configDirty) {
           this.#configDirty = false;
           await this.#syncConfig();
@@ -374,9 +413,12 @@ export class Controller {
     }
   }
 
-  /** Addresses were released: Services waiting for one (pool exhausted, address in use...) try again. */
-  #retryPending(except: string): void {
-    for (const k of this.#pending) if (k !== except) this.#enqueue(k);
+  /** Addresses were released: Services waiting for one of them (or for any) try again. */
+  #retryPending(except: string, released: readonly string[]): void {
+    for (const [k, wants] of this.#pending) {
+      if (k === except) continue;
+      if (wants === 'any' || released.some((a) => wants.has(canonicalAddress(a) ?? a))) this.#enqueue(k);
+    }
   }
 
   #retryLater(key: string): void {
@@ -465,11 +507,22 @@ export class Controller {
       this.#revoked.set(rv.key, { addresses: rv.addresses, message: `${rv.reason}: ${rv.message}` });
       this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
     }
-    this.#confirmHeld(alloc, config, first && !this.#startupDone);
+    if (!(await this.#confirmHeld(alloc, config, first && !this.#startupDone))) return; // leadership lost meanwhile
     this.#startupDone = true;
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
     // Services no longer ours that still carry our record too, so their release is said and recorded.
-    for (const s of [...this.#services.list()].sort(startupOrder)) if (isOurs(s, this.#classPolicy()) || this.#allocator?.lookup(serviceKey(s)) || originPool(s) !== undefined) this.#queue.add(serviceKey(s));
+    // Those holding nothing in the allocator first (new, pending, refused): after a restart with
+    // 100,000 Services a new one is served once every held address is confirmed, not after
+    // 100,000 confirmations have been decided again (each of which writes nothing).
+    const later: string[] = [];
+    for (const s of sortForStartup(this.#services.list())) {
+      const key = serviceKey(s);
+      const held = alloc.lookup(key) !== undefined;
+      if (!isOurs(s, this.#classPolicy()) && !held && originPool(s) === undefined) continue;
+      if (held) later.push(key);
+      else this.#queue.add(key);
+    }
+    for (const key of later) this.#queue.add(key);
     for (const rv of r.revoked) this.#queue.add(rv.key);
     this.#schedulePoolStatus();
   }
@@ -481,12 +534,17 @@ export class Controller {
    * duplicates an address. A refusal that configuration missing explains keeps the address (see
    * #keepable); any other is decided by #decide, which then names the address it releases.
    */
-  #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean): void {
-    const ours = [...this.#services.list()].filter((s) => isOurs(s, this.#classPolicy()) && ingressIPs(s).length > 0).sort(startupOrder);
+  async #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean): Promise<boolean> {
+    const t0 = performance.now();
+    const ours = sortForStartup(this.#services.list().filter((s) => isOurs(s, this.#classPolicy()) && ingressIPs(s).length > 0));
     let confirmed = 0;
     const refused: string[] = [];
-    this.#kept.clear();
+    const kept = new Set<string>();
+    const slice = new Slicer();
     for (const s of ours) {
+      // Yields now and then (health probes); nothing else decides meanwhile, since the pump runs this.
+      await slice.turn();
+      if (this.#allocator !== alloc || this.#stopped) return false;
       const key = serviceKey(s);
       if (!all && alloc.lookup(key)) continue;
       const ips = ingressIPs(s);
@@ -500,15 +558,17 @@ export class Controller {
         confirmed++;
         this.#originHint.delete(key);
       } else if (this.#keepable(r, ips, this.#originHint.get(key) ?? originPool(s), config, alloc)) {
-        this.#kept.add(key);
+        kept.add(key);
       } else {
         refused.push(key);
         this.#log.warn({ service: key, addresses: ips, reason: r.reason, message: r.message }, 'address held by the Service refused; it will be given another');
       }
     }
-    this.metrics.keptAssignments.set(this.#kept.size);
-    if (this.#kept.size) this.#log.warn({ services: this.#kept.size, examples: [...this.#kept].slice(0, 10) }, 'Services keep addresses that no valid pool covers (their pool is missing or invalid); they keep them until a valid pool covers or refuses them');
-    this.#log.info({ services: ours.length, confirmed, refused: refused.length, kept: this.#kept.size, startup: all }, 'held addresses confirmed');
+    this.#kept = kept;
+    this.metrics.keptAssignments.set(kept.size);
+    if (kept.size) this.#log.warn({ services: kept.size, examples: [...kept].slice(0, 10) }, 'Services keep addresses that no valid pool covers (their pool is missing or invalid); they keep them until a valid pool covers or refuses them');
+    this.#log.info({ services: ours.length, confirmed, refused: refused.length, kept: kept.size, startup: all, ms: Math.round(performance.now() - t0) }, 'held addresses confirmed');
+    return true;
   }
 
   /**
@@ -598,6 +658,7 @@ export class Controller {
     const config = this.#applied;
     if (!alloc || !config) return undefined;
     this.decisions++;
+    this.metrics.decisions.inc();
     const [namespace, name] = key.split('/') as [string, string];
     const svc = this.#services.get(name, namespace);
     const held = alloc.lookup(key);
@@ -607,7 +668,7 @@ export class Controller {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
         this.#log.info({ service: key, addresses: held.addresses }, 'Service deleted; addresses released');
-        this.#retryPending(key);
+        this.#retryPending(key, held.addresses);
       }
       return undefined;
     }
@@ -618,7 +679,7 @@ export class Controller {
       if (held) {
         alloc.release(key);
         this.metrics.allocations.inc({ result: 'released' });
-        this.#retryPending(key);
+        this.#retryPending(key, held.addresses);
       }
       // A Service that stops being a LoadBalancer gives its address back and loses our status.
       if (svc.spec?.type !== 'LoadBalancer') {
@@ -668,7 +729,7 @@ export class Controller {
     const now = result.ok ? result.addresses : [];
     const lost = [...new Set([...(revoked?.addresses ?? []), ...had, ...result.released])].filter((a) => !now.includes(a));
     const why = revoked?.message ?? (refusedHeld ? `${refusedHeld.reason}: ${refusedHeld.message}` : result.ok ? 'moved' : `${result.reason}: ${result.message}`);
-    if (lost.length) this.#retryPending(key);
+    if (lost.length) this.#retryPending(key, lost);
     if (result.ok) {
       this.#pending.delete(key);
       this.#retryDelay.delete(key);
@@ -681,7 +742,11 @@ export class Controller {
       }
       return this.#write(svc, { ips: now, pool: result.pool }, event);
     }
-    this.#pending.add(key);
+    if (NEVER_FIXED_BY_A_RELEASE.has(result.reason)) this.#pending.delete(key);
+    else {
+      const asked = req.ok ? (req.request.requestedAddresses ?? []).map((a) => canonicalAddress(a) ?? a) : [];
+      this.#pending.set(key, asked.length > 0 && ADDRESS_WANTED.has(result.reason) ? new Set(asked) : 'any');
+    }
     this.metrics.allocations.inc({ result: 'failed' });
     this.metrics.allocationFailures.inc({ reason: result.reason });
     this.#log.info({ service: key, reason: result.reason, message: result.message, released: lost }, 'allocation failed');

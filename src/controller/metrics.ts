@@ -6,6 +6,7 @@ export interface ControllerMetrics {
   poolCapacity: Gauge<'pool' | 'family'>;
   poolAssigned: Gauge<'pool' | 'family'>;
   poolAvailable: Gauge<'pool' | 'family'>;
+  decisions: Counter;
   allocations: Counter<'result'>;
   allocationFailures: Counter<'reason'>;
   apiErrors: Counter<'op'>;
@@ -23,6 +24,7 @@ export function createMetrics(registry: Registry = new Registry()): ControllerMe
     poolCapacity: new Gauge({ name: 'ironlb_pool_capacity_addresses', help: 'Addresses a pool can hand out, per family (after avoidBuggyIPs).', labelNames: ['pool', 'family'], registers }),
     poolAssigned: new Gauge({ name: 'ironlb_pool_assigned_addresses', help: 'Addresses of a pool in use, per family (a shared address counts once).', labelNames: ['pool', 'family'], registers }),
     poolAvailable: new Gauge({ name: 'ironlb_pool_available_addresses', help: 'Free addresses of a pool, per family.', labelNames: ['pool', 'family'], registers }),
+    decisions: new Counter({ name: 'ironlb_controller_decisions_total', help: 'Services decided (one per Service event, start-up confirmation or retry), whether or not anything was written.', registers }),
     allocations: new Counter({ name: 'ironlb_controller_allocations_total', help: 'Allocation outcomes: allocated, failed, released.', labelNames: ['result'], registers }),
     allocationFailures: new Counter({ name: 'ironlb_controller_allocation_failures_total', help: 'Refused allocations by reason.', labelNames: ['reason'], registers }),
     apiErrors: new Counter({ name: 'ironlb_controller_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),

@@ -80,3 +80,13 @@ export function startupOrder(a: Service, b: Service): number {
   const kb = serviceKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
+
+/**
+ * Services in start-up order (as startupOrder), each creation time read once: sorting 100,000
+ * Services with startupOrder parsed two dates per comparison (some 3 million parses).
+ */
+export function sortForStartup<S extends Service>(services: readonly S[]): S[] {
+  const keyed = services.map((s) => ({ s, t: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).getTime() || 0 : 0, k: serviceKey(s) }));
+  keyed.sort((a, b) => (a.t !== b.t ? a.t - b.t : a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.s);
+}

@@ -1,6 +1,11 @@
 // A list+watch cache over client-node's informer. client-node resumes a watch from the last
 // resourceVersion seen and relists on 410 Gone; on any other error it stops, so this wrapper
 // restarts it after a delay (resuming from the same resourceVersion) until stopped.
+//
+// At 100,000 objects what the cache holds decides the process's size: a `transform` replaces each
+// object (listed or watched) by the part its reader needs before the cache takes it, and `listPage`
+// lists in pages, each transformed before the next is fetched, so the whole list never exists at
+// once in its full form (nor as one response body).
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
@@ -13,7 +18,15 @@ export interface InformerOptions<T extends KubernetesObject> {
   name: string;
   /** Watch path, e.g. /api/v1/services or /apis/ironlb.io/v1alpha1/ippools. */
   path: string;
+  /** The whole list in one call; or see `listPage`. */
   list: () => Promise<KubernetesListObject<T>>;
+  /**
+   * One page of the list (`limit`, `_continue` as the API takes them). When given, the initial list
+   * and every relist use it instead of `list`, `pageSize` objects per request.
+   */
+  listPage?: ListPage<T>;
+  /** Objects per page with `listPage`. Default 500, as client-go's pager. */
+  pageSize?: number;
   labelSelector?: string;
   /**
    * e.g. `metadata.name=ironlb-membership`: with it, RBAC's resourceNames apply to the list and the
@@ -27,7 +40,36 @@ export interface InformerOptions<T extends KubernetesObject> {
    * kubectl's last-applied annotation by default; at 100,000 Services they are most of the cache.
    */
   trim?: false | ((obj: T) => void);
+  /**
+   * Replaces every object, listed or watched, before the cache takes it (handlers receive the
+   * result). Must keep metadata.name, namespace and resourceVersion. Supersedes `trim`.
+   */
+  transform?: (obj: T) => T;
 }
+
+export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+
+/** Bound on the pages of one list (at 500 a page: 50 million objects). */
+const MAX_PAGES = 100_000;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The list from `listPage`, page by page, each object prepared as it arrives. */
+async function pagedList<T extends KubernetesObject>(listPage: ListPage<T>, limit: number, prepare: ((obj: T) => T) | undefined): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const page = await listPage(cont === undefined ? { limit } : { limit, _continue: cont });
+    for (const o of page.items) items.push(prepare ? prepare(o) : o);
+    cont = page.metadata?._continue || undefined;
+    // The resourceVersion of a paged list is the first page's, repeated on every page: the watch
+    // resumes from the snapshot the pages came from.
+    if (cont === undefined) return { ...page, items, metadata: { ...page.metadata } };
+    await nextTurn(); // between pages, the process's other work (health probes) runs
+  }
+  throw new Error(`list did not end within ${MAX_PAGES} pages of ${limit}`);
+}
+
 
 /** Drops what no ironlb component reads: managedFields and kubectl's last-applied copy of the object. */
 export function trimMetadata(obj: KubernetesObject): void {
@@ -62,22 +104,28 @@ const watchTimeoutSeconds = (): number => 300 + Math.floor(Math.random() * 300);
 /**
  * client-node's Watch, asking for bookmarks (the server keeps the watch alive with them and they
  * carry the resourceVersion to resume from, so a restart rarely needs a relist) and for a
- * server-side timeout, with the idle timeout above.
+ * server-side timeout, with the idle timeout above; each object is handed through `prepare` when
+ * given (errors and bookmarks as they are).
  */
-class BookmarkWatch extends Watch {
-  constructor(kc: KubeConfig) {
+class InformerWatch<T> extends Watch {
+  #prepare: ((obj: T) => T) | undefined;
+  constructor(kc: KubeConfig, prepare: ((obj: T) => T) | undefined) {
     super(kc);
+    this.#prepare = prepare;
     // Declared private in client-node's types, but a plain field it reads on every watch.
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_IDLE_TIMEOUT_MS;
   }
 
-  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): Promise<AbortController> {
-    return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds() }, callback, done);
+  override watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+    const prepare = this.#prepare;
+    const cb = prepare ? (phase: string, obj: unknown, raw?: unknown) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? prepare(obj as T) : obj, raw) : callback;
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds() }, cb, done);
   }
 }
 
 /** delay × [0.75, 1.25): spreads the attempts of many processes that failed at the same moment. */
 const jitter = (ms: number): number => Math.round(ms * (0.75 + Math.random() * 0.5));
+
 
 export class Informer<T extends KubernetesObject> {
   readonly name: string;
@@ -98,20 +146,26 @@ export class Informer<T extends KubernetesObject> {
     this.#delay = opts.restartDelayMs ?? 500;
     this.#log = logger('informer', { resource: opts.name });
     const trim = opts.trim === false ? undefined : (opts.trim ?? trimMetadata);
-    // Listed objects are trimmed before the cache takes them; watched ones by the first handlers,
-    // which receive the cached object itself.
-    const list = trim
-      ? async (): Promise<KubernetesListObject<T>> => {
-          const l = await opts.list();
-          for (const o of l.items) trim(o);
-          return l;
-        }
-      : opts.list;
-    this.#inf = new ListWatch<T>(opts.path, new BookmarkWatch(opts.kc), list, false, opts.labelSelector, opts.fieldSelector);
-    if (trim) {
-      this.#inf.on('add', trim);
-      this.#inf.on('update', trim);
-    }
+    const prepare: ((obj: T) => T) | undefined =
+      opts.transform ??
+      (trim
+        ? (o: T) => {
+            trim(o);
+            return o;
+          }
+        : undefined);
+    const { listPage } = opts;
+    const pageSize = Math.max(1, Math.floor(opts.pageSize ?? 500));
+    const list = listPage
+      ? () => pagedList(listPage, pageSize, prepare)
+      : prepare
+        ? async (): Promise<KubernetesListObject<T>> => {
+            const l = await opts.list();
+            return { ...l, items: l.items.map(prepare) };
+          }
+        : opts.list;
+    const watch = new InformerWatch<T>(opts.kc, prepare);
+    this.#inf = new ListWatch<T>(opts.path, watch, list, false, opts.labelSelector, opts.fieldSelector);
     this.#inf.on('error', (err: unknown) => {
       this.errors++;
       this.#failed = err ?? new Error('watch failed');

@@ -127,3 +127,34 @@ test('pool shrink: Services outside the new range move, the others keep their ad
     assert.deepEqual(ips(await h.get('b')), ['10.40.0.1']);
   });
 });
+
+// A release retries only the Services it can help: one waiting for that very address (or for any,
+// as on an exhausted pool), never one refused for its own request. Retrying every pending Service
+// on every release cost a decision and an Event write each, with hostile Services waiting.
+test('a release retries the Services waiting for that address, not invalid ones', async () => {
+  await withCluster(async (h) => {
+    await h.pool('small', { addresses: ['10.21.0.0/30'] });
+    const c = await h.startController();
+    await h.service('holder', { loadBalancerIP: '10.21.0.2' });
+    await h.service('other', { loadBalancerIP: '10.21.0.3' });
+    assert.deepEqual(await h.waitIPs('holder'), ['10.21.0.2']);
+    await h.waitIPs('other');
+    await h.service('waiter', { annotations: { 'ironlb.io/loadBalancerIPs': '10.21.0.2' } });
+    await h.service('invalid', { annotations: { 'ironlb.io/loadBalancerIPs': 'not-an-address' } });
+    await h.waitEvent('waiter', 'AllocationFailed', /^AddressInUse: /);
+    await h.waitEvent('invalid', 'AllocationFailed', /^InvalidRequest: /);
+    await c.idle();
+    const failures = async () => (await h.events('invalid')).concat(await h.events('waiter')).reduce((n, e) => n + (e.count ?? 1), 0);
+    const before = { decisions: c.decisions, failures: await failures() };
+    // Another address is released: neither the waiter nor the invalid one is decided again.
+    await h.clients.core.deleteNamespacedService({ name: 'other', namespace: 'default' });
+    await waitFor(() => c.decisions >= before.decisions + 1, { what: 'the deletion decided', timeoutMs: 15_000 });
+    await c.idle();
+    assert.equal(c.decisions, before.decisions + 1, 'only the deleted Service was decided');
+    assert.equal(await failures(), before.failures, 'no AllocationFailed Event repeated');
+    // The address the waiter asked for is released: it gets it.
+    await h.clients.core.deleteNamespacedService({ name: 'holder', namespace: 'default' });
+    assert.deepEqual(await h.waitIPs('waiter'), ['10.21.0.2']);
+    assert.deepEqual(ips(await h.get('invalid')), []);
+  });
+});
