@@ -27,14 +27,16 @@ import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
+import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
-import { decide, type Decision, type NodeFacts, type ServiceFacts } from './decide.ts';
+import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
 import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService } from './facts.ts';
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
+import { rankCandidates } from './owner.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter, unannouncedServices } from './status.ts';
 
@@ -76,7 +78,28 @@ export interface SpeakerOptions {
    * a node cut off from the others stops answering instead of answering for every address.
    */
   l2Quorum?: boolean;
+  /**
+   * The owner watch (src/watch): fast authenticated heartbeats to the Layer 2 owners this node
+   * would take over from, so a silent owner's addresses are taken before membership confirms.
+   * false: membership alone (the behaviour before). Defaults: port 7948, 20 ms × 8, hold 3000 ms.
+   */
+  ownerWatch?: OwnerWatchSettings | false;
 }
+
+export interface OwnerWatchSettings {
+  port?: number;
+  intervalMs?: number;
+  multiplier?: number;
+  /**
+   * How long a fast takeover is held while membership still lists the owner alive (ms). Then the
+   * suspicion counts as refuted (a partition between this node and the owner only): the addresses
+   * are released and this owner is not taken fast again until its heartbeats come back.
+   */
+  holdMs?: number;
+}
+
+/** Owners whose successor set is computed exactly (one decide() each); beyond, a deterministic sample. */
+const MAX_WATCHED = 16;
 
 type ConfigKind = (typeof CONFIG_KINDS)[number];
 
@@ -133,6 +156,17 @@ export class Speaker {
   #statusChain: Promise<void> = Promise.resolve();
   #quorate: boolean | undefined;
   #globalFamilies = new Set<4 | 6>();
+  #watch: OwnerWatch | undefined;
+  /** Owners silent on the owner watch while membership still lists them: name → since (ms). */
+  #suspects = new Map<string, number>();
+  /** Owners whose fast suspicion membership did not confirm within holdMs: not taken fast until heard again. */
+  #refuted = new Set<string>();
+  /** Owners whose addresses this node holds by a fast takeover (told to them in heartbeats). */
+  #holding = new Set<string>();
+  #watched = new Set<string>();
+  #watchSetKey = '';
+  #watchPeersKey = '';
+  #prevDesired = new Set<string>();
   /** Decisions taken, for tests and logs. */
   decisions = 0;
 
@@ -243,6 +277,7 @@ export class Speaker {
     await this.#membershipStarting?.catch(() => {});
     await this.#membership?.leave();
     this.#o.l2.set(new Map());
+    await this.#watch?.close();
     await this.#bgp?.close(gr);
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
@@ -328,7 +363,8 @@ export class Speaker {
     const alive = this.alive();
     this.metrics.members.set(alive.length);
     const quorate = this.#checkQuorum(alive, nodeList);
-    const d = decide({ self: this.node, nodes: nodeList, alive: new Set(alive), services, ...pol });
+    const input: Omit<DecideInput, 'alive'> = { self: this.node, nodes: nodeList, services, ...pol };
+    const d = decide({ ...input, alive: new Set(alive) });
     this.metrics.unannounced.set(unannouncedServices(services, d.services));
     const prev = this.#decision;
     this.#decision = d;
@@ -337,6 +373,20 @@ export class Speaker {
     const present = this.#o.l2.interfaceNames();
     const desired = new Map<string, string[]>();
     const now = Date.now();
+    const owners = l2OwnerMap(d);
+    const fast = quorate ? this.#fastTakeovers(input, alive, owners, nodeList) : new Map<string, L2Announcement>();
+    for (const [ip, ann] of fast) {
+      if (d.l2.has(ip)) continue;
+      const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
+      if (ifaces.length === 0) continue;
+      desired.set(ip, ifaces);
+      if (this.#prevDesired.has(ip)) continue;
+      const from = owners.get(ip) as string;
+      const since = this.#suspects.get(from);
+      this.metrics.failovers.inc({ mode: 'layer2' });
+      this.#log.info({ ip, from, fast: true, sinceSilentMs: since === undefined ? undefined : now - since }, 'took over address');
+    }
+    this.#updateWatch(input, alive, owners, fast);
     for (const [ip, ann] of quorate ? d.l2 : []) {
       const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
       if (ifaces.length === 0) {
@@ -345,8 +395,9 @@ export class Speaker {
       }
       desired.set(ip, ifaces);
       const before = prevOwner(prev, ip);
-      // A takeover from a node that went away (not a rebalance after a node came back).
-      if (before !== undefined && before !== this.node && !alive.includes(before)) {
+      // A takeover from a node that went away (not a rebalance after a node came back), unless it
+      // was taken already on the owner watch's word.
+      if (before !== undefined && before !== this.node && !alive.includes(before) && !this.#prevDesired.has(ip)) {
         const down = this.#downAt.get(before);
         this.metrics.failovers.inc({ mode: 'layer2' });
         if (down !== undefined && now - down < 10_000) this.metrics.failoverSeconds.observe((now - down) / 1000);
@@ -354,6 +405,7 @@ export class Speaker {
       }
     }
     this.#o.l2.set(desired);
+    this.#prevDesired = new Set(desired.keys());
     this.metrics.announced.set({ mode: 'layer2' }, desired.size);
     let bgpCount = 0;
     for (const r of d.bgp.values()) bgpCount += r.size;
@@ -382,7 +434,7 @@ export class Speaker {
    * an address). Logs and sets the metric on every change.
    */
   #checkQuorum(alive: readonly string[], nodes: readonly NodeFacts[]): boolean {
-    const known = this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodes.length;
+    const known = this.#knownSpeakers(nodes);
     const enabled = this.#o.l2Quorum ?? true;
     const quorate = !enabled || hasL2Quorum(alive.length, known);
     this.metrics.l2Quorum.set(quorate ? 1 : 0);
@@ -393,6 +445,134 @@ export class Speaker {
       this.#quorate = quorate;
     }
     return quorate;
+  }
+
+  /** Speakers the quorum counts: the Nodes membership probes (those with an address). */
+  #knownSpeakers(nodes: readonly NodeFacts[]): number {
+    return this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodes.length;
+  }
+
+  // ---- owner watch -----------------------------------------------------------------------------
+
+  /**
+   * Addresses this node takes over now from owners silent on the owner watch but still listed by
+   * membership: what decide() gives this node with those owners left out. Only addresses of the
+   * suspected owners are added (nothing else this node holds is dropped on a suspicion), and only
+   * while the quorum rule holds with the suspects counted as gone.
+   */
+  #fastTakeovers(input: Omit<DecideInput, 'alive'>, alive: readonly string[], owners: ReadonlyMap<string, string>, nodes: readonly NodeFacts[]): Map<string, L2Announcement> {
+    const out = new Map<string, L2Announcement>();
+    for (const n of this.#suspects.keys()) if (!alive.includes(n)) this.#suspects.delete(n);
+    if (this.#suspects.size === 0) return out;
+    const rest = alive.filter((n) => !this.#suspects.has(n));
+    if ((this.#o.l2Quorum ?? true) && !hasL2Quorum(rest.length, this.#knownSpeakers(nodes))) return out;
+    const d2 = decide({ ...input, alive: new Set(rest) });
+    for (const [ip, ann] of d2.l2) {
+      const o = owners.get(ip);
+      if (o !== undefined && this.#suspects.has(o)) out.set(ip, ann);
+    }
+    return out;
+  }
+
+  /**
+   * Which owners to watch: those that would hand this node at least one address if they went away
+   * (one decide() per owner, recomputed when owners or the live set change). With more than
+   * MAX_WATCHED owners, a deterministic sample of them (rendezvous rank by this node's name).
+   */
+  #updateWatch(input: Omit<DecideInput, 'alive'>, alive: readonly string[], owners: ReadonlyMap<string, string>, fast: ReadonlyMap<string, L2Announcement>): void {
+    const w = this.#watch;
+    if (!w) return;
+    const byOwner = new Map<string, string[]>();
+    for (const [ip, o] of owners) {
+      if (o === this.node || !alive.includes(o)) continue;
+      const l = byOwner.get(o);
+      if (l) l.push(ip);
+      else byOwner.set(o, [ip]);
+    }
+    const setKey = JSON.stringify([alive, [...byOwner]]);
+    if (setKey !== this.#watchSetKey) {
+      this.#watchSetKey = setKey;
+      const cands = [...byOwner.keys()];
+      const sample = cands.length > MAX_WATCHED ? rankCandidates(this.node, cands).slice(0, MAX_WATCHED) : cands;
+      this.#watched = new Set(
+        sample.filter((x) => {
+          const d2 = decide({ ...input, alive: new Set(alive.filter((n) => n !== x)) });
+          return (byOwner.get(x) ?? []).some((ip) => d2.l2.has(ip));
+        }),
+      );
+      this.metrics.watchedOwners.set(this.#watched.size);
+    }
+    this.#holding = new Set([...fast.keys()].map((ip) => owners.get(ip) as string));
+    const port = this.#o.ownerWatch ? this.#o.ownerWatch.port ?? DEFAULT_WATCH_PORT : DEFAULT_WATCH_PORT;
+    const peers: WatchPeer[] = this.#nodes
+      .list()
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '' }))
+      .filter((p) => p.name !== '' && p.address !== '' && p.name !== this.node)
+      .map((p) => ({ ...p, port, watch: this.#watched.has(p.name), holding: this.#holding.has(p.name) }));
+    const key = JSON.stringify(peers);
+    if (key === this.#watchPeersKey) return;
+    this.#watchPeersKey = key;
+    w.setPeers(peers);
+  }
+
+  async #startWatch(address: string, secrets: Buffer[]): Promise<void> {
+    const o = this.#o.ownerWatch;
+    if (o === false) return;
+    const s = o ?? {};
+    try {
+      const w = await OwnerWatch.start({
+        self: this.node,
+        address,
+        port: s.port ?? DEFAULT_WATCH_PORT,
+        intervalMs: s.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS,
+        multiplier: s.multiplier ?? DEFAULT_WATCH_MULTIPLIER,
+        secrets: secrets.map((k) => new Uint8Array(k)),
+      });
+      if (this.#stopped) return void (await w.close());
+      this.#watch = w;
+      this.#watchPeersKey = '';
+      this.#watchSetKey = '';
+      w.on('error', (err) => this.#log.error({ err: err.message }, 'owner watch failed; failover falls back to membership alone'));
+      w.on('state', (c) => this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000));
+      w.on('reannounce', (from) => {
+        // A node that took over our addresses on a false suspicion released them: clients that
+        // followed its gratuitous ARP/NA must be told again that the addresses are here.
+        this.#log.info({ from }, 'a peer released addresses it had taken from this node; announcing them again');
+        this.#o.l2.reannounce?.();
+      });
+      this.#log.info({ port: w.boundPort, detectMs: w.detectMs }, 'owner watch running');
+    } catch (err) {
+      this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'owner watch not started; failover falls back to membership alone');
+    }
+  }
+
+  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number): void {
+    if (this.#stopped) return;
+    if (state === 'up') {
+      this.#refuted.delete(name);
+      if (this.#suspects.delete(name)) {
+        this.#log.info({ peer: name }, 'owner heard again on the owner watch; releasing the addresses taken from it');
+        this.#kick();
+      }
+      return;
+    }
+    if (this.#refuted.has(name) || !this.#membership?.alive().includes(name)) return;
+    const since = Date.now();
+    this.#suspects.set(name, since);
+    this.metrics.fastTakeovers.inc({ result: 'suspected' });
+    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: taking over its addresses before membership confirms');
+    setTimeout(() => {
+      if (this.#suspects.get(name) !== since || this.#stopped) return;
+      this.#suspects.delete(name);
+      if (this.#membership?.alive().includes(name)) {
+        // Membership still hears it (directly or through others): this node is cut off from it only.
+        this.#refuted.add(name);
+        this.metrics.fastTakeovers.inc({ result: 'refuted' });
+        this.#log.warn({ peer: name, holdMs }, 'membership did not confirm the owner\'s loss: releasing its addresses; not taking them fast again until its heartbeats are heard');
+      } else this.metrics.fastTakeovers.inc({ result: 'confirmed' });
+      this.#kick();
+    }, holdMs).unref();
+    this.#kick();
   }
 
   // ---- configuration ---------------------------------------------------------------------------
@@ -478,6 +658,7 @@ export class Speaker {
       try {
         // A key rotation (the Secret changed): in place, no restart, so no member drops out.
         this.#membership.setKeys(secrets);
+        this.#watch?.setKeys(secrets);
       } catch (err) {
         this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'membership keys not changed');
       }
@@ -494,6 +675,8 @@ export class Speaker {
         await old.leave();
         await old.close();
         this.#membership = undefined;
+        await this.#watch?.close();
+        this.#watch = undefined;
         for (const m of this.metrics.registry.getMetricsAsArray()) if (m.name.startsWith('ironlb_membership_')) this.metrics.registry.removeSingleMetric(m.name);
       }
       const m = new Membership({
@@ -516,6 +699,7 @@ export class Speaker {
       }
       this.#membership = m;
       m.setPeers(peers);
+      await this.#startWatch(address, secrets);
       const joinMs = this.#o.membership.joinMs ?? 1000;
       this.#joinUntil = Date.now() + joinMs;
       clearTimeout(this.#joinTimer);
@@ -687,6 +871,13 @@ function globalFamilies(ifs: ReturnType<typeof networkInterfaces>): Set<4 | 6> {
     }
   }
   return new Set([...out].sort());
+}
+
+/** Address → its Layer 2 owner in a decision. */
+function l2OwnerMap(d: Decision): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of d.services.values()) for (const [ip, o] of Object.entries(v.l2Owners)) out.set(ip, o);
+  return out;
 }
 
 function prevOwner(d: Decision | undefined, ip: string): string | undefined {

@@ -1,0 +1,26 @@
+// Messages between the owner-watch manager (main thread) and its worker.
+import type { StateChange, WatchPeer, WatchStats } from './engine.ts';
+
+export interface WorkerConfig {
+  self: string;
+  /** Address and UDP port to bind (the node's membership address). */
+  address: string;
+  port: number;
+  intervalMs: number;
+  multiplier: number;
+  /** Raw membership keys (the first signs); the worker derives the heartbeat keys. */
+  secrets: Uint8Array[];
+}
+
+export type Request =
+  | { op: 'peers'; peers: WatchPeer[] }
+  | { op: 'keys'; secrets: Uint8Array[] }
+  | { op: 'stats'; id: number }
+  | { op: 'close' };
+
+export type Reply =
+  | { type: 'ready'; port: number }
+  | { type: 'failed'; error: string }
+  | { type: 'state'; change: StateChange }
+  | { type: 'reannounce'; from: string }
+  | { type: 'stats'; id: number; stats: WatchStats };
