@@ -98,11 +98,20 @@ async function soak(c: SpeakerCluster): Promise<void> {
     await n.ns.exec('nft', [`add table inet ilblloss; add chain inet ilblloss in { type filter hook input priority 0; }; add rule inet ilblloss in numgen random mod 100 < ${loss} drop`]);
   }
   const loads: number[] = [];
+  const seen = new Set<string>();
   const end = Date.now() + soakMin * 60_000;
   console.log(`soak: ${soakMin} min at ${loss}% loss on every node's input, load average at start ${load()}`);
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, Math.min(30_000, Math.max(0, end - Date.now()))));
     loads.push(loadavg()[0] as number);
+    for (const n of c.nodes) {
+      for (const l of n.log) {
+        if (/owner silent|did not confirm|took over/.test(l) && !seen.has(l)) {
+          seen.add(l);
+          console.log(`  ${n.name}: ${l}`);
+        }
+      }
+    }
     const now = await counters(c);
     console.log(`  ${new Date().toISOString()} load ${load()} fast suspicions ${now.suspected - before.suspected}, takeovers ${now.failovers - before.failovers}`);
   }
