@@ -95,7 +95,7 @@ test('owner watch: heartbeat loss below the threshold takes nothing over; a kill
     };
     const f0 = await failovers();
     for (const n of c.nodes) {
-      await n.ns.exec('nft', ['add table inet ilblloss; add chain inet ilblloss in { type filter hook input priority 0; }; add rule inet ilblloss in udp dport 7948 numgen inc mod 8 < 3 drop; add rule inet ilblloss in numgen random mod 100 < 5 drop']);
+      await n.ns.exec('nft', ['add table inet ilblloss; add chain inet ilblloss in { type filter hook input priority 0; }; add rule inet ilblloss in iifname "eth0" udp dport 7948 numgen inc mod 8 < 3 drop; add rule inet ilblloss in iifname "eth0" numgen random mod 100 < 5 drop']);
     }
     try {
       const end = Date.now() + 30_000;
