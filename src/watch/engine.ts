@@ -63,12 +63,14 @@ export interface WatchStats {
   rejected: Record<'mac' | 'unknown-peer' | 'wrong-receiver' | 'replay' | 'clock-skew' | 'address', number>;
   /** Checks skipped because this thread itself was late (its silence is not the peers'). */
   stalls: number;
+  /** Silences not declared because every other peer was silent too (this node's problem, or the network's). */
+  heldBack: number;
 }
 
 const WATCHED_FOR_MS = 1000;
 
 export class WatchEngine {
-  readonly stats: WatchStats = { sent: 0, received: 0, rejected: { mac: 0, 'unknown-peer': 0, 'wrong-receiver': 0, replay: 0, 'clock-skew': 0, address: 0 }, stalls: 0 };
+  readonly stats: WatchStats = { sent: 0, received: 0, rejected: { mac: 0, 'unknown-peer': 0, 'wrong-receiver': 0, replay: 0, 'clock-skew': 0, address: 0 }, stalls: 0, heldBack: 0 };
   #o: WatchEngineOptions;
   #keys: Buffer[];
   #peers = new Map<string, Peer>();
@@ -145,13 +147,22 @@ export class WatchEngine {
       this.stats.stalls++;
       return;
     }
-    for (const p of this.#peers.values()) {
+    // Peers that send to us: the watched ones that were up, and those watching us.
+    const active = [...this.#peers.values()].filter((p) => (p.watch && p.state === 'up') || p.watchedUntil + WATCHED_FOR_MS >= now);
+    for (const p of active) {
       if (!p.watch || p.state !== 'up') continue;
       const silent = now - p.lastHeard;
-      if (silent > this.detectMs) {
-        p.state = 'down';
-        this.#o.onState({ name: p.name, state: 'down', silentMs: silent });
+      if (silent <= this.detectMs) continue;
+      // One silent owner among peers still heard is the owner's problem. When every peer went silent
+      // at once, it is more likely ours (a receive path starved on a loaded host, a cut link): leave
+      // the decision to membership, which asks others. With no other peer there is no such evidence.
+      const others = active.filter((q) => q !== p);
+      if (others.length > 0 && !others.some((q) => now - q.lastHeard <= this.detectMs / 2)) {
+        this.stats.heldBack++;
+        continue;
       }
+      p.state = 'down';
+      this.#o.onState({ name: p.name, state: 'down', silentMs: silent });
     }
   }
 

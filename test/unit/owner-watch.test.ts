@@ -124,3 +124,41 @@ test('an owner is told to announce again when its watcher releases a fast takeov
   p.step();
   assert.deepEqual(p.reannounced, ['a<-b'], 'once per takeover');
 });
+
+test('when every peer goes silent at once the watcher holds back (its own receive path is the likelier cause); one silent owner among heard peers is declared', () => {
+  let now = 1_790_000_000_000;
+  const downs: string[] = [];
+  const addr: Record<string, string> = { w: '10.0.0.9', a: '10.0.0.1', b: '10.0.0.2' };
+  const inbox: Array<{ to: string; from: string; msg: Buffer }> = [];
+  const mk = (self: string) =>
+    new WatchEngine({
+      self,
+      keys: [KEY],
+      intervalMs: 20,
+      multiplier: 8,
+      now: () => now,
+      send: (msg, address) => inbox.push({ to: Object.keys(addr).find((k) => addr[k] === address) as string, from: self, msg }),
+      onState: (c) => c.state === 'down' && downs.push(`${self}:${c.name}`),
+      onReannounce: () => {},
+    });
+  const e = { w: mk('w'), a: mk('a'), b: mk('b') };
+  const peers = (self: string, watch: string[]) => Object.keys(addr).filter((n) => n !== self).map((n) => ({ name: n, address: addr[n] as string, port: 1, watch: watch.includes(n), holding: false }));
+  e.w.setPeers(peers('w', ['a', 'b']));
+  e.a.setPeers(peers('a', []));
+  e.b.setPeers(peers('b', []));
+  const step = (deliver: (from: string, to: string) => boolean) => {
+    now += 20;
+    for (const x of Object.values(e)) x.tick();
+    for (const m of inbox.splice(0)) if (deliver(m.from, m.to)) e[m.to as 'w' | 'a' | 'b'].receive(m.msg, { address: addr[m.from] as string });
+    for (const x of Object.values(e)) x.check();
+  };
+  for (let i = 0; i < 5; i++) step(() => true);
+  // w hears nobody for 400 ms (its receive path, not the peers): nothing declared.
+  for (let i = 0; i < 20; i++) step((_f, to) => to !== 'w');
+  assert.deepEqual(downs, []);
+  assert.ok(e.w.stats.heldBack > 0);
+  for (let i = 0; i < 5; i++) step(() => true);
+  // Only a dies: declared.
+  for (let i = 0; i < 20 && downs.length === 0; i++) step((f) => f !== 'a');
+  assert.deepEqual(downs, ['w:a']);
+});
