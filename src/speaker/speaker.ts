@@ -560,7 +560,7 @@ export class Speaker {
     const since = Date.now();
     this.#suspects.set(name, since);
     this.metrics.fastTakeovers.inc({ result: 'suspected' });
-    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: taking over its addresses before membership confirms');
+    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
     setTimeout(() => {
       if (this.#suspects.get(name) !== since || this.#stopped) return;
       this.#suspects.delete(name);
