@@ -27,7 +27,7 @@ import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
-import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
+import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
 import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
@@ -96,6 +96,8 @@ export interface OwnerWatchSettings {
    * are released and this owner is not taken fast again until its heartbeats come back.
    */
   holdMs?: number;
+  /** Nice value of the heartbeat thread (default -10; needs CAP_SYS_NICE, else it keeps the process's). */
+  nice?: number;
 }
 
 /** Owners whose successor set is computed exactly (one decide() each); beyond, a deterministic sample. */
@@ -527,12 +529,16 @@ export class Speaker {
         intervalMs: s.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS,
         multiplier: s.multiplier ?? DEFAULT_WATCH_MULTIPLIER,
         secrets: secrets.map((k) => new Uint8Array(k)),
+        nice: s.nice ?? DEFAULT_WATCH_NICE,
       });
       if (this.#stopped) return void (await w.close());
       this.#watch = w;
       this.#watchPeersKey = '';
       this.#watchSetKey = '';
       w.on('error', (err) => this.#log.error({ err: err.message }, 'owner watch failed; failover falls back to membership alone'));
+      w.on('priority', (p) => {
+        if (p.error) this.#log.warn({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
+      });
       w.on('state', (c) => this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000));
       w.on('reannounce', (from) => {
         // A node that took over our addresses on a false suspicion released them: clients that

@@ -12,12 +12,14 @@ export { deriveWatchKey, encodeHeartbeat, decodeHeartbeat, type Heartbeat } from
 export const DEFAULT_WATCH_PORT = 7948;
 export const DEFAULT_WATCH_INTERVAL_MS = 20;
 export const DEFAULT_WATCH_MULTIPLIER = 8;
+export const DEFAULT_WATCH_NICE = -10;
 
 export type OwnerWatchOptions = WorkerConfig;
 
 export interface OwnerWatchEvents {
   state: [StateChange];
   reannounce: [string];
+  priority: [{ nice: number; error?: string }];
   error: [Error];
 }
 
@@ -54,6 +56,7 @@ export class OwnerWatch extends EventEmitter<OwnerWatchEvents> {
     w.#worker.on('message', (m: Reply) => {
       if (m.type === 'state') w.emit('state', m.change);
       else if (m.type === 'reannounce') w.emit('reannounce', m.from);
+      else if (m.type === 'priority') w.emit('priority', m.error === undefined ? { nice: m.nice } : { nice: m.nice, error: m.error });
     });
     w.#worker.on('exit', (code) => {
       if (!w.#closed) w.emit('error', new Error(`owner-watch worker exited (code ${code})`));

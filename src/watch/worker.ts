@@ -1,6 +1,8 @@
 // The owner-watch worker: its own event loop, so heartbeats leave and are checked on time while the
 // main thread decides, writes status or collects garbage (as BFD's worker, src/bfd/worker.ts).
 import { createSocket } from 'node:dgram';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { isIPv6 } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { deriveWatchKey } from './codec.ts';
@@ -38,6 +40,17 @@ try {
   post({ type: 'failed', error: `cannot bind UDP ${cfg.address}:${cfg.port} for owner-watch heartbeats: ${err instanceof Error ? err.message : String(err)}; free the port or choose another with --owner-watch-port` });
   port.close();
   process.exit(0);
+}
+if (cfg.nice !== undefined) {
+  try {
+    // /proc/thread-self -> "<pid>/task/<tid>"; setpriority(PRIO_PROCESS, tid) sets this thread only.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
+    setPriority(tid, cfg.nice);
+    post({ type: 'priority', nice: cfg.nice });
+  } catch (err) {
+    post({ type: 'priority', nice: cfg.nice, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 // The check runs in the check phase (setImmediate), after the poll phase has read what arrived.
 const timer = setInterval(() => {
