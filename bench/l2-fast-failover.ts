@@ -142,7 +142,7 @@ async function soak(c: SpeakerCluster): Promise<void> {
     loads.push(loadavg()[0] as number);
     for (const n of c.nodes) {
       for (const l of n.log) {
-        if (/owner silent|did not confirm|took over/.test(l) && !seen.has(l)) {
+        if (/owner silent|did not confirm|took over|heard again/.test(l) && !seen.has(l)) {
           seen.add(l);
           console.log(`  ${n.name}: ${l}`);
         }

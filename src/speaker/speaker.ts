@@ -539,7 +539,10 @@ export class Speaker {
       w.on('priority', (p) => {
         if (p.error) this.#log.warn({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
       });
-      w.on('state', (c) => this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000));
+      w.on('state', (c) => {
+        if (c.gap) this.#log.info({ peer: c.name, ...c.gap }, 'owner heard again on the owner watch after a silence');
+        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000);
+      });
       w.on('reannounce', (from) => {
         // A node that took over our addresses on a false suspicion released them: clients that
         // followed its gratuitous ARP/NA must be told again that the addresses are here.

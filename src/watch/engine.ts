@@ -30,6 +30,12 @@ export interface StateChange {
   state: 'up' | 'down';
   /** Time since the last valid heartbeat (ms) when declared down. */
   silentMs: number;
+  /**
+   * On 'up' after a silence: where the silence came from. senderGapMs: between the sender's clock
+   * readings in the last heartbeat before and the first after (large: the sender did not send);
+   * transitMs: from the sender's clock to receipt of the first after (large: delivery was late).
+   */
+  gap?: { silentMs: number; senderGapMs: number; transitMs: number };
 }
 
 export interface WatchEngineOptions {
@@ -48,6 +54,8 @@ export interface WatchEngineOptions {
 interface Peer extends WatchPeer {
   state: PeerState;
   lastHeard: number;
+  /** The sender's clock in the last accepted heartbeat. */
+  lastTs: number;
   epoch: number;
   seq: number;
   /** Until when the peer watches us (its WATCHING heartbeats). */
@@ -108,7 +116,7 @@ export class WatchEngine {
         const state = p.watch ? old.state : 'unknown';
         next.set(p.name, { ...old, ...p, state, takeovers });
       } else {
-        next.set(p.name, { ...p, state: 'unknown', lastHeard: 0, epoch: 0, seq: 0, watchedUntil: 0, takeovers: p.holding ? 1 : 0, seenTakeovers: 0 });
+        next.set(p.name, { ...p, state: 'unknown', lastHeard: 0, lastTs: 0, epoch: 0, seq: 0, watchedUntil: 0, takeovers: p.holding ? 1 : 0, seenTakeovers: 0 });
       }
     }
     this.#peers = next;
@@ -178,9 +186,11 @@ export class WatchEngine {
     if (Math.abs(now - h.timestamp) > skew || h.epoch > now + skew) return void this.stats.rejected['clock-skew']++;
     if (h.epoch < p.epoch || (h.epoch === p.epoch && h.seq <= p.seq)) return void this.stats.rejected.replay++;
     this.stats.received++;
+    const gap = p.lastHeard > 0 && h.epoch === p.epoch ? { silentMs: now - p.lastHeard, senderGapMs: h.timestamp - p.lastTs, transitMs: now - h.timestamp } : undefined;
     p.epoch = h.epoch;
     p.seq = h.seq;
     p.lastHeard = now;
+    p.lastTs = h.timestamp;
     if (h.flags & FLAG_WATCHING) p.watchedUntil = now + WATCHED_FOR_MS;
     // The peer released what it took over from us: clients that followed it must come back.
     if (h.takeovers !== p.seenTakeovers && !(h.flags & FLAG_HOLDING)) {
@@ -189,7 +199,7 @@ export class WatchEngine {
     }
     if (p.watch && p.state !== 'up') {
       p.state = 'up';
-      this.#o.onState({ name: p.name, state: 'up', silentMs: 0 });
+      this.#o.onState({ name: p.name, state: 'up', silentMs: 0, ...(gap ? { gap } : {}) });
     }
   }
 }
