@@ -537,7 +537,7 @@ export class Speaker {
       this.#watchSetKey = '';
       w.on('error', (err) => this.#log.error({ err: err.message }, 'owner watch failed; failover falls back to membership alone'));
       w.on('priority', (p) => {
-        if (p.error) this.#log.warn({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
+        if (p.error) this.#log.info({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
       });
       w.on('state', (c) => {
         if (c.gap) this.#log.info({ peer: c.name, ...c.gap }, 'owner heard again on the owner watch after a silence');
