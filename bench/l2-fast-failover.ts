@@ -85,8 +85,19 @@ s.setTimeout(${timeoutMs},()=>fin({err:'timeout'}));s.on('data',(d)=>{buf+=d;if(
   return { results, stop: () => proc.kill('SIGKILL') };
 }
 
+/** The first takeover log line of VIP by another node since the marks: [ms after t, fast or membership]. */
+function takeover(c: SpeakerCluster, o: SpeakerNode, marks: Map<string, number>, t: number): string {
+  for (const n of c.nodes) {
+    if (n === o) continue;
+    const l = n.log.slice(marks.get(n.name)).find((x) => x.includes('took over address') && x.includes(`"${VIP}"`));
+    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}`;
+  }
+  return 'no takeover logged';
+}
+
 async function round(c: SpeakerCluster): Promise<number> {
   const o = await owner(c);
+  const marks = new Map(c.nodes.map((n) => [n.name, n.log.length]));
   const client = openLoop ? openLoopClient(c, VIP, 20, 120_000) : c.tcpClient(VIP, 20, 120_000);
   try {
     // Settled: the last 15 answers all from X (after a revive ownership moves back).
@@ -100,6 +111,8 @@ async function round(c: SpeakerCluster): Promise<number> {
       const x = client.results.find((y) => y.t >= t && y.node && y.node !== o.name);
       return x && Date.now() > x.t + 200 ? client.results.find((y) => y.t >= t && y.node && y.node !== o.name) : undefined;
     }, { what: 'answers after', timeoutMs: 20_000 });
+    await new Promise((res) => setTimeout(res, 300));
+    console.log(`    takeover logged ${takeover(c, o, marks, t)}`);
     return r.t - t;
   } finally {
     client.stop();
