@@ -101,7 +101,10 @@ async function round(c: SpeakerCluster): Promise<number> {
   const client = openLoop ? openLoopClient(c, VIP, 20, 120_000) : c.tcpClient(VIP, 20, 120_000);
   try {
     // Settled: the last 15 answers all from X (after a revive ownership moves back).
-    await waitFor(() => client.results.length >= 15 && client.results.slice(-15).every((r) => r.node === o.name), { what: 'answers from the owner', timeoutMs: 20_000 });
+    await waitFor(() => {
+      const answered = client.results.filter((r) => r.node);
+      return answered.length >= 15 && answered.slice(-15).every((r) => r.node === o.name);
+    }, { what: 'answers from the owner', timeoutMs: 60_000 });
     const t = Date.now();
     if (failure === 'kill') o.proc?.kill('SIGKILL');
     else await o.ns.ip('link', 'set', 'eth0', 'down');
