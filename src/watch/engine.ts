@@ -144,14 +144,14 @@ export class WatchEngine {
 
   /**
    * Detection. Call after received datagrams were read (the worker runs it in the check phase,
-   * after the poll phase). When this thread itself was late by more than two intervals, its peers'
-   * silence may be its own: the check is skipped once, so the backlog is read first.
+   * after the poll phase). When this thread itself was late by more than half the detection time,
+   * its peers' silence may be its own: the check is skipped once, so the whole backlog is read first.
    */
   check(): void {
     const now = this.#now();
     const last = this.#lastCheck;
     this.#lastCheck = now;
-    if (last !== undefined && now - last > 2 * this.#o.intervalMs + 5) {
+    if (last !== undefined && now - last > this.detectMs / 2) {
       this.stats.stalls++;
       return;
     }
@@ -164,8 +164,10 @@ export class WatchEngine {
       // One silent owner among peers still heard is the owner's problem. When every peer went silent
       // at once, it is more likely ours (a receive path starved on a loaded host, a cut link): leave
       // the decision to membership, which asks others. With no other peer there is no such evidence.
+      // "Heard" means: some other peer's heartbeat arrived after this one's last plus an interval,
+      // so this node's receive path worked while the owner was silent (load-independent).
       const others = active.filter((q) => q !== p);
-      if (others.length > 0 && !others.some((q) => now - q.lastHeard <= this.detectMs / 2)) {
+      if (others.length > 0 && !others.some((q) => q.lastHeard > p.lastHeard + this.#o.intervalMs)) {
         this.stats.heldBack++;
         continue;
       }
