@@ -6,6 +6,7 @@ import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts'
 import { EVENT_LOOP_SAMPLE_MS, httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT, DEFAULT_TIMING } from '../membership/index.ts';
+import { DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import { AnnouncerBackend } from '../speaker/l2-announcer.ts';
 import { NullL2 } from '../speaker/l2.ts';
@@ -30,6 +31,12 @@ interface Opts extends HttpOpts {
   loadBalancerClass: string;
   ignoreServicesWithoutClass?: boolean;
   l2Quorum: string;
+  ownerWatch: boolean;
+  ownerWatchPort: string;
+  ownerWatchIntervalMs: string;
+  ownerWatchMultiplier: string;
+  ownerWatchHoldMs: string;
+  ownerWatchNice: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -60,6 +67,12 @@ export function registerSpeaker(program: Command): void {
     .option('--shutdown-mode <mode>', 'on SIGTERM: "withdraw" routes, or keep them at peers through "graceful-restart" (upgrades)', 'withdraw')
     .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', DEFAULT_LOAD_BALANCER_CLASS)
     .option('--ignore-services-without-class', 'leave Services without a loadBalancerClass to another implementation')
+    .option('--owner-watch-port <port>', 'UDP port of the owner watch: fast heartbeats to the Layer 2 owners this node would take over from', String(DEFAULT_WATCH_PORT))
+    .option('--owner-watch-interval-ms <ms>', 'owner-watch heartbeat interval', String(DEFAULT_WATCH_INTERVAL_MS))
+    .option('--owner-watch-multiplier <n>', 'an owner silent for this many intervals is taken over before membership confirms', String(DEFAULT_WATCH_MULTIPLIER))
+    .option('--owner-watch-hold-ms <ms>', 'release a fast takeover when membership has not confirmed the owner\'s loss within this time', '3000')
+    .option('--owner-watch-nice <n>', 'nice value of the heartbeat thread (-20..19; below the process\'s needs CAP_SYS_NICE, else it is left as is)', String(DEFAULT_WATCH_NICE))
+    .option('--no-owner-watch', 'no owner watch: Layer 2 failover waits for membership alone')
     .option('--l2-quorum <bool>', 'answer ARP/NDP only while at least half of the known speakers are alive (a cut-off node stops): true or false', 'true')
   httpOptions(cmd, { metricsPort: 7473, healthHost: '127.0.0.1' })
     .action(async (o: Opts) => {
@@ -89,6 +102,15 @@ export function registerSpeaker(program: Command): void {
         l2,
         layer2Disabled: !o.layer2,
         l2Quorum: o.l2Quorum === 'true',
+        ownerWatch: o.ownerWatch
+          ? {
+              port: num('--owner-watch-port', o.ownerWatchPort, 1, 65535),
+              intervalMs: num('--owner-watch-interval-ms', o.ownerWatchIntervalMs, 5, 1000),
+              multiplier: num('--owner-watch-multiplier', o.ownerWatchMultiplier, 3, 50),
+              holdMs: num('--owner-watch-hold-ms', o.ownerWatchHoldMs, 500, 60_000),
+              nice: num('--owner-watch-nice', o.ownerWatchNice, -20, 19),
+            }
+          : false,
         metrics,
         classPolicy: { loadBalancerClass: o.loadBalancerClass, handleServicesWithoutClass: !o.ignoreServicesWithoutClass },
       });

@@ -272,6 +272,18 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.bursts.set(key, burst);
   }
 
+  /** A new burst of gratuitous ARP / unsolicited NA for every address answered (e.g. after another node announced them). */
+  reannounce(): void {
+    if (this.closed) return;
+    for (const [ip, on] of this.assigned) {
+      const family = this.desired.get(ip)?.family ?? 4;
+      for (const name of on) {
+        const r = this.responders.get(name);
+        if (r) this.startBurst(ip, family, r);
+      }
+    }
+  }
+
   private refreshAll(): void {
     for (const [ip, on] of this.assigned) {
       const family = this.desired.get(ip)?.family ?? 4;

@@ -32,6 +32,10 @@ export class AnnouncerBackend implements L2Backend {
     this.announcer.setAddresses(m);
   }
 
+  reannounce(): void {
+    this.announcer.reannounce();
+  }
+
   interfaceNames(): string[] {
     return this.announcer.interfaces();
   }

@@ -7,6 +7,8 @@ export interface L2Backend {
   set(desired: ReadonlyMap<string, readonly string[]>): void;
   /** Names of the interfaces present in this namespace (for advertisement interface lists). */
   interfaceNames(): string[];
+  /** Tell the neighbours again (gratuitous ARP / unsolicited NA) about every address answered here. */
+  reannounce?(): void;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,8 @@ export interface SpeakerMetrics {
   configRejectedObjects: Gauge;
   apiErrors: Counter<'op'>;
   unannounced: Gauge;
+  fastTakeovers: Counter<'result'>;
+  watchedOwners: Gauge;
 }
 
 export function createSpeakerMetrics(registry: Registry = new Registry()): SpeakerMetrics {
@@ -40,6 +42,8 @@ export function createSpeakerMetrics(registry: Registry = new Registry()): Speak
     configRejectedObjects: new Gauge({ name: 'ironlb_speaker_config_rejected_objects', help: 'Configuration objects whose current version is rejected (skipped, or served in their last accepted version).', registers }),
     apiErrors: new Counter({ name: 'ironlb_speaker_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
     // For the "should be announced and is not" alert: the view is cluster-wide, so any speaker with quorum can tell.
+    fastTakeovers: new Counter({ name: 'ironlb_speaker_fast_takeovers_total', help: 'Owner-watch suspicions of a Layer 2 owner still listed by membership (suspected: its addresses taken), and how each ended (confirmed by membership, or refuted: released after the hold time). Heard-again ends are not counted.', labelNames: ['result'], registers }),
+    watchedOwners: new Gauge({ name: 'ironlb_speaker_watched_owners', help: 'Layer 2 owners this node watches with owner-watch heartbeats (those it would take addresses over from).', registers }),
     unannounced: new Gauge({ name: 'ironlb_speaker_services_unannounced', help: 'Services with an address and a ready endpoint that no node announces, in this speaker\'s cluster-wide view.', registers }),
   };
 }

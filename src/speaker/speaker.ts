@@ -28,15 +28,17 @@ import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
+import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
-import type { Decision, NodeFacts } from './decide.ts';
-import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, SERVICE_NAME_LABEL } from './facts.ts';
+import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
+import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService, SERVICE_NAME_LABEL } from './facts.ts';
 import { IncrementalDecider, type IncrementalResult } from './incremental.ts';
 import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
 import type { L2Backend } from './l2.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
+import { rankCandidates } from './owner.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { takeoverCandidates } from './successors.ts';
 import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
@@ -83,7 +85,32 @@ export interface SpeakerOptions {
    * a node cut off from the others stops answering instead of answering for every address.
    */
   l2Quorum?: boolean;
+  /**
+   * The owner watch (src/watch): fast authenticated heartbeats to the Layer 2 owners this node
+   * would take over from, so a silent owner's addresses are taken before membership confirms.
+   * false: membership alone (the behaviour before). Defaults: port 7948, 20 ms × 8, hold 3000 ms.
+   */
+  ownerWatch?: OwnerWatchSettings | false;
 }
+
+export interface OwnerWatchSettings {
+  port?: number;
+  intervalMs?: number;
+  multiplier?: number;
+  /**
+   * How long a fast takeover is held while membership still lists the owner alive (ms). Then the
+   * suspicion counts as refuted (a partition between this node and the owner only): the addresses
+   * are released and this owner is not taken fast again until its heartbeats come back.
+   */
+  holdMs?: number;
+  /** Nice value of the heartbeat thread (default -10; needs CAP_SYS_NICE, else it keeps the process's). */
+  nice?: number;
+}
+
+/** Owners whose successor set is computed exactly (one decide() each); beyond, a deterministic sample. */
+const MAX_WATCHED = 16;
+/** Longest the owner watch's watched set goes without being recomputed while the live set is unchanged (ms). */
+const WATCH_REFRESH_MS = 1000;
 
 type ConfigKind = (typeof CONFIG_KINDS)[number];
 
@@ -162,6 +189,19 @@ export class Speaker {
   #statusChain: Promise<void> = Promise.resolve();
   #quorate: boolean | undefined;
   #globalFamilies = new Set<4 | 6>();
+  #watch: OwnerWatch | undefined;
+  /** Owners silent on the owner watch while membership still lists them: name → since (ms). */
+  #suspects = new Map<string, number>();
+  /** Owners whose fast suspicion membership did not confirm within holdMs: not taken fast until heard again. */
+  #refuted = new Set<string>();
+  /** Owners whose addresses this node holds by a fast takeover (told to them in heartbeats). */
+  #holding = new Set<string>();
+  #watched = new Set<string>();
+  #watchSetKey = '';
+  #watchAliveKey = '';
+  #watchAt = -Infinity;
+  #watchPeersKey = '';
+  #prevDesired = new Set<string>();
   /** Decisions taken, for tests and logs. */
   decisions = 0;
 
@@ -291,6 +331,7 @@ export class Speaker {
     await this.#membershipStarting?.catch(() => {});
     await this.#membership?.leave();
     this.#o.l2.set(new Map());
+    await this.#watch?.close();
     await this.#bgp?.close(gr);
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
@@ -382,6 +423,20 @@ export class Speaker {
     const present = this.#o.l2.interfaceNames();
     const desired = new Map<string, string[]>();
     const now = Date.now();
+    // The owner watch (src/watch): addresses of owners silent on it are taken now, on its word.
+    const { fast, owners } = quorate && this.#watch ? this.#fastTakeovers(config, d, alive) : { fast: new Map<string, L2Announcement>(), owners: undefined };
+    for (const [ip, ann] of fast) {
+      if (d.l2.has(ip)) continue;
+      const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
+      if (ifaces.length === 0) continue;
+      desired.set(ip, ifaces);
+      if (this.#prevDesired.has(ip)) continue;
+      const from = owners?.get(ip) as string;
+      const since = this.#suspects.get(from);
+      this.metrics.failovers.inc({ mode: 'layer2' });
+      this.#log.info({ ip, from, fast: true, sinceSilentMs: since === undefined ? undefined : now - since }, 'took over address');
+    }
+    this.#updateWatch(config, d, alive, fast, owners);
     for (const [ip, ann] of quorate ? d.l2 : []) {
       const ifaces = interfacesFor(ip, ann.interfaces, this.#subnets, present);
       if (ifaces.length === 0) {
@@ -390,8 +445,9 @@ export class Speaker {
       }
       desired.set(ip, ifaces);
       const before = r.l2Previous.get(ip);
-      // A takeover from a node that went away (not a rebalance after a node came back).
-      if (before !== undefined && before !== this.node && !alive.includes(before)) {
+      // A takeover from a node that went away (not a rebalance after a node came back), unless it
+      // was taken already on the owner watch's word.
+      if (before !== undefined && before !== this.node && !alive.includes(before) && !this.#prevDesired.has(ip)) {
         const down = this.#downAt.get(before);
         this.metrics.failovers.inc({ mode: 'layer2' });
         if (down !== undefined && now - down < 10_000) this.metrics.failoverSeconds.observe((now - down) / 1000);
@@ -407,6 +463,7 @@ export class Speaker {
       for (const key of d.l2.get(ip)?.services ?? []) this.#dirtyStatus.add(key);
     }
     this.#lastInterfaces = ifaceKeys;
+    this.#prevDesired = new Set(desired.keys());
     this.metrics.announced.set({ mode: 'layer2' }, desired.size);
     let bgpCount = 0;
     for (const r of d.bgp.values()) bgpCount += r.size;
@@ -497,7 +554,7 @@ export class Speaker {
    * an address). Logs and sets the metric on every change.
    */
   #checkQuorum(alive: readonly string[], nodeCount: number): boolean {
-    const known = this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodeCount;
+    const known = this.#knownSpeakers(nodeCount);
     const enabled = this.#o.l2Quorum ?? true;
     const quorate = !enabled || hasL2Quorum(alive.length, known);
     this.metrics.l2Quorum.set(quorate ? 1 : 0);
@@ -508,6 +565,169 @@ export class Speaker {
       this.#quorate = quorate;
     }
     return quorate;
+  }
+
+  /** Speakers the quorum counts: the Nodes membership probes (those with an address). */
+  #knownSpeakers(nodeCount: number): number {
+    return this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodeCount;
+  }
+
+  // ---- owner watch -----------------------------------------------------------------------------
+
+  /**
+   * Addresses this node takes over now from owners silent on the owner watch but still listed by
+   * membership: what decide() gives this node with those owners left out. Only addresses of the
+   * suspected owners are added (nothing else this node holds is dropped on a suspicion), and only
+   * while the quorum rule holds with the suspects counted as gone.
+   */
+  #fastTakeovers(config: ParsedConfig, d: Decision, alive: readonly string[]): { fast: Map<string, L2Announcement>; owners: Map<string, string> | undefined } {
+    const out = new Map<string, L2Announcement>();
+    for (const n of this.#suspects.keys()) if (!alive.includes(n)) this.#suspects.delete(n);
+    if (this.#suspects.size === 0) return { fast: out, owners: undefined };
+    const rest = alive.filter((n) => !this.#suspects.has(n));
+    if ((this.#o.l2Quorum ?? true) && !hasL2Quorum(rest.length, this.#knownSpeakers(this.#decider.nodeCount))) return { fast: out, owners: undefined };
+    const owners = l2OwnerMap(d);
+    const d2 = decide({ ...this.#fullInput(config), alive: new Set(rest) });
+    for (const [ip, ann] of d2.l2) {
+      const o = owners.get(ip);
+      if (o !== undefined && this.#suspects.has(o)) out.set(ip, ann);
+    }
+    return { fast: out, owners };
+  }
+
+  /**
+   * The facts decide() takes, read from the caches: only for the owner watch's what-if decisions
+   * (who would take what if an owner went away), which the incremental decider does not answer.
+   */
+  #fullInput(config: ParsedConfig): Omit<DecideInput, 'alive'> {
+    const nodes = this.#nodes.list().map((n) => nodeFacts(n, this.#publishedSubnets(n.metadata?.name ?? ''))).filter((n) => n.name !== '');
+    const bySvc = slicesByService(this.#slices.list());
+    const services: ServiceFacts[] = [];
+    for (const svc of this.#services.list()) {
+      const f = serviceFacts(svc, bySvc.get(serviceKeyOf(svc)) ?? [], config, this.#o.classPolicy);
+      if (f) services.push(f);
+    }
+    return { self: this.node, nodes, services, ...policies(config) };
+  }
+
+
+  /**
+   * Which owners to watch: those that would hand this node at least one address if they went away
+   * (one decide() per owner, recomputed when owners or the live set change). With more than
+   * MAX_WATCHED owners, a deterministic sample of them (rendezvous rank by this node's name).
+   */
+  #updateWatch(config: ParsedConfig, d: Decision, alive: readonly string[], fast: ReadonlyMap<string, L2Announcement>, fastOwners: ReadonlyMap<string, string> | undefined): void {
+    const w = this.#watch;
+    if (!w) return;
+    // The what-if decisions cost a pass over every Service: redone when the live set changes and
+    // otherwise at most every WATCH_REFRESH_MS (the watched set may lag a new Service that long;
+    // membership still covers it).
+    const t = performance.now();
+    const aliveKey = alive.join(',');
+    if (aliveKey !== this.#watchAliveKey || t - this.#watchAt >= WATCH_REFRESH_MS) {
+      this.#watchAliveKey = aliveKey;
+      this.#watchAt = t;
+      const owners = fastOwners ?? l2OwnerMap(d);
+      const byOwner = new Map<string, string[]>();
+      for (const [ip, o] of owners) {
+        if (o === this.node || !alive.includes(o)) continue;
+        const l = byOwner.get(o);
+        if (l) l.push(ip);
+        else byOwner.set(o, [ip]);
+      }
+      const setKey = JSON.stringify([alive, [...byOwner]]);
+      if (setKey !== this.#watchSetKey) {
+        this.#watchSetKey = setKey;
+        const cands = [...byOwner.keys()];
+        const sample = cands.length > MAX_WATCHED ? rankCandidates(this.node, cands).slice(0, MAX_WATCHED) : cands;
+        const input = sample.length ? this.#fullInput(config) : undefined;
+        this.#watched = new Set(
+          sample.filter((x) => {
+            const d2 = decide({ ...(input as Omit<DecideInput, 'alive'>), alive: new Set(alive.filter((n) => n !== x)) });
+            return (byOwner.get(x) ?? []).some((ip) => d2.l2.has(ip));
+          }),
+        );
+        this.metrics.watchedOwners.set(this.#watched.size);
+      }
+    }
+    this.#holding = new Set([...fast.keys()].map((ip) => fastOwners?.get(ip) as string));
+    const port = this.#o.ownerWatch ? this.#o.ownerWatch.port ?? DEFAULT_WATCH_PORT : DEFAULT_WATCH_PORT;
+    const peers: WatchPeer[] = this.#nodes
+      .list()
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '' }))
+      .filter((p) => p.name !== '' && p.address !== '' && p.name !== this.node)
+      .map((p) => ({ ...p, port, watch: this.#watched.has(p.name), holding: this.#holding.has(p.name) }));
+    const key = JSON.stringify(peers);
+    if (key === this.#watchPeersKey) return;
+    this.#watchPeersKey = key;
+    w.setPeers(peers);
+  }
+
+  async #startWatch(address: string, secrets: Buffer[]): Promise<void> {
+    const o = this.#o.ownerWatch;
+    if (o === false) return;
+    const s = o ?? {};
+    try {
+      const w = await OwnerWatch.start({
+        self: this.node,
+        address,
+        port: s.port ?? DEFAULT_WATCH_PORT,
+        intervalMs: s.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS,
+        multiplier: s.multiplier ?? DEFAULT_WATCH_MULTIPLIER,
+        secrets: secrets.map((k) => new Uint8Array(k)),
+        nice: s.nice ?? DEFAULT_WATCH_NICE,
+      });
+      if (this.#stopped) return void (await w.close());
+      this.#watch = w;
+      this.#watchPeersKey = '';
+      this.#watchSetKey = '';
+      w.on('error', (err) => this.#log.error({ err: err.message }, 'owner watch failed; failover falls back to membership alone'));
+      w.on('priority', (p) => {
+        if (p.error) this.#log.info({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
+      });
+      w.on('state', (c) => {
+        if (c.gap) this.#log.info({ peer: c.name, ...c.gap }, 'owner heard again on the owner watch after a silence');
+        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000);
+      });
+      w.on('reannounce', (from) => {
+        // A node that took over our addresses on a false suspicion released them: clients that
+        // followed its gratuitous ARP/NA must be told again that the addresses are here.
+        this.#log.info({ from }, 'a peer released addresses it had taken from this node; announcing them again');
+        this.#o.l2.reannounce?.();
+      });
+      this.#log.info({ port: w.boundPort, detectMs: w.detectMs }, 'owner watch running');
+    } catch (err) {
+      this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'owner watch not started; failover falls back to membership alone');
+    }
+  }
+
+  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number): void {
+    if (this.#stopped) return;
+    if (state === 'up') {
+      this.#refuted.delete(name);
+      if (this.#suspects.delete(name)) {
+        this.#log.info({ peer: name }, 'owner heard again on the owner watch; releasing the addresses taken from it');
+        this.#kick();
+      }
+      return;
+    }
+    if (this.#refuted.has(name) || !this.#membership?.alive().includes(name)) return;
+    const since = Date.now();
+    this.#suspects.set(name, since);
+    this.metrics.fastTakeovers.inc({ result: 'suspected' });
+    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
+    setTimeout(() => {
+      if (this.#suspects.get(name) !== since || this.#stopped) return;
+      this.#suspects.delete(name);
+      if (this.#membership?.alive().includes(name)) {
+        // Membership still hears it (directly or through others): this node is cut off from it only.
+        this.#refuted.add(name);
+        this.metrics.fastTakeovers.inc({ result: 'refuted' });
+        this.#log.warn({ peer: name, holdMs }, 'membership did not confirm the owner\'s loss: releasing its addresses; not taking them fast again until its heartbeats are heard');
+      } else this.metrics.fastTakeovers.inc({ result: 'confirmed' });
+      this.#kick();
+    }, holdMs).unref();
+    this.#kick();
   }
 
   // ---- configuration ---------------------------------------------------------------------------
@@ -593,6 +813,7 @@ export class Speaker {
       try {
         // A key rotation (the Secret changed): in place, no restart, so no member drops out.
         this.#membership.setKeys(secrets);
+        this.#watch?.setKeys(secrets);
       } catch (err) {
         this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'membership keys not changed');
       }
@@ -609,6 +830,8 @@ export class Speaker {
         await old.leave();
         await old.close();
         this.#membership = undefined;
+        await this.#watch?.close();
+        this.#watch = undefined;
         for (const m of this.metrics.registry.getMetricsAsArray()) if (m.name.startsWith('ironlb_membership_')) this.metrics.registry.removeSingleMetric(m.name);
       }
       const m = new Membership({
@@ -633,6 +856,7 @@ export class Speaker {
       }
       this.#membership = m;
       m.setPeers(peers);
+      await this.#startWatch(address, secrets);
       const joinMs = this.#o.membership.joinMs ?? 1000;
       this.#joinUntil = Date.now() + joinMs;
       clearTimeout(this.#joinTimer);
@@ -860,6 +1084,13 @@ function* changedKeys(r: IncrementalResult, extra: Iterable<string>): Generator<
   yield* r.changed;
   yield* extra;
   for (const shared of r.sharedChanged) yield* shared;
+}
+
+/** Address → its Layer 2 owner in a decision. */
+function l2OwnerMap(d: Decision): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of d.services.values()) for (const [ip, o] of Object.entries(v.l2Owners)) out.set(ip, o);
+  return out;
 }
 
 function splitKey(key: string): [string, string] {
