@@ -200,6 +200,7 @@ export class Speaker {
   #watchSetKey = '';
   #watchAliveKey = '';
   #watchAt = -Infinity;
+  #watchRefresh: NodeJS.Timeout | undefined;
   #watchPeersKey = '';
   #prevDesired = new Set<string>();
   /** Decisions taken, for tests and logs. */
@@ -320,6 +321,7 @@ export class Speaker {
    * stop answering ARP/NDP, then withdraw BGP routes or keep them through graceful restart.
    */
   async stop(): Promise<void> {
+    clearTimeout(this.#watchRefresh);
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
@@ -624,7 +626,16 @@ export class Speaker {
     // membership still covers it).
     const t = performance.now();
     const aliveKey = alive.join(',');
-    if (aliveKey !== this.#watchAliveKey || t - this.#watchAt >= WATCH_REFRESH_MS) {
+    const due = aliveKey !== this.#watchAliveKey || t - this.#watchAt >= WATCH_REFRESH_MS;
+    if (!due && this.#watchRefresh === undefined) {
+      // Skipped for now: a decision when the interval is up, in case this was the last change.
+      this.#watchRefresh = setTimeout(() => {
+        this.#watchRefresh = undefined;
+        this.#kick();
+      }, Math.max(1, WATCH_REFRESH_MS - (t - this.#watchAt)));
+      this.#watchRefresh.unref();
+    }
+    if (due) {
       this.#watchAliveKey = aliveKey;
       this.#watchAt = t;
       const owners = fastOwners ?? l2OwnerMap(d);
