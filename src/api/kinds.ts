@@ -179,7 +179,7 @@ export const bgpPeerSpec = s.object(
     }),
     vrf: s.string({
       pattern: IFNAME_RE, maxLength: 15, patternHint: 'a Linux VRF device name',
-      description: 'Run the session in this VRF: bound to the VRF device, with a source address from the VRF.',
+      description: 'Run the session in this VRF: bound to the VRF device, with a source address from the VRF. The node\'s kernel needs VRF support (CONFIG_NET_VRF, the vrf module); without it there is no VRF device to bind the session to.',
     }),
     disableMP: s.bool({ default: false, description: 'Carry only the address family of the session (IPv4 routes over IPv4 sessions, IPv6 over IPv6); MetalLB disableMP.' }),
     dualStackAddressFamily: s.bool({
