@@ -92,7 +92,7 @@ interface Bench {
   l2ip6?: string;
 }
 
-const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183 };
+const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183, 'metallb-frr': 184 };
 
 async function upLab(impl: Implementation): Promise<Bench> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbp-compare-'));
