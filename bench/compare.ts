@@ -25,7 +25,7 @@
 // kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
 //
 // Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
-//          [--impl ironlb,metallb,metallb-frr] [--json FILE] [--docs docs/performance.md]     (root; minutes per row)
+//          [--impl ironlb,metallb,metallb-frr] [--json FILE] [--docs docs/performance.md] [--prefix ilbp]   (root; minutes per row)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,11 @@ const { values } = parseArgs({
     impl: { type: 'string', default: 'ironlb,metallb,metallb-frr,kube-vip' },
     json: { type: 'string', default: '' },
     docs: { type: 'string', default: '' },
+    // Namespace prefix of the labs (ilb + a letter: an engineer's or a test's own), then the net and the PID.
+    prefix: { type: 'string', default: 'ilbp' },
   },
 });
+if (!/^ilb[a-z]$/.test(values.prefix)) throw new Error(`--prefix must be "ilb" and one letter, got "${values.prefix}"`);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be 1 to 100, got ${values.rounds}`);
 const serviceCounts = values.services.split(',').map(Number);
@@ -150,13 +153,18 @@ interface Bench {
   l2ip6?: string;
 }
 
+/** The lab being brought up (Lab.up cleans up after its own failure, not after a SIGINT). */
+let starting: { dir: string; prefix: string; parent: string } | undefined;
 const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183, 'metallb-frr': 184 };
 
 async function upLab(impl: Implementation): Promise<Bench> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbp-compare-'));
   chmodSync(parent, 0o755);
   // BFD (router and BGPPeers) where the implementation has it: ironlb and MetalLB in FRR mode.
-  const lab = await Lab.up({ prefix: `ilbp${NET[impl]}c${process.pid % 10000}`, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb' || impl === 'metallb-frr', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  const prefix = `${values.prefix}${NET[impl]}c${process.pid % 10000}`;
+  starting = { dir: join(parent, 'lab'), prefix, parent };
+  const lab = await Lab.up({ prefix, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb' || impl === 'metallb-frr', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  starting = undefined;
   try {
     await lab.applyConfig();
     await lab.service('l2', { pool: 'lab-l2', family: 'IPv4' });
@@ -576,6 +584,10 @@ if (runnable.includes('metallb')) await ensurePeersBuilt(log);
 const benches: Bench[] = [];
 const finish = async (): Promise<void> => {
   for (const b of benches.splice(0)) await downLab(b);
+  if (starting) {
+    await Lab.down(starting.dir, starting.prefix).catch(() => undefined);
+    rmSync(starting.parent, { recursive: true, force: true });
+  }
 };
 process.once('SIGINT', () => void finish().then(() => process.exit(130)));
 try {
@@ -632,6 +644,9 @@ try {
   if (rows.has('allocation')) {
     for (const n of serviceCounts) {
       for (const b of benches) {
+        // FRR mode changes MetalLB's speaker, not its controller (the same program): with native
+        // MetalLB in the run its allocation figures are already there.
+        if (b.impl === 'metallb-frr' && benches.some((x) => x.impl === 'metallb')) continue;
         const a = await allocation(b, n);
         log(`allocation ${n} ${b.impl}: all addressed in ${a.allAddressedMs ?? 'n/a'} ms, controller ${a.controllerCpuMs} ms CPU, peak ${(a.controllerPeakRssKb / 1024).toFixed(0)} MiB`);
         report.allocation.push(a);
