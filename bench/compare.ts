@@ -589,7 +589,18 @@ const finish = async (): Promise<void> => {
     rmSync(starting.parent, { recursive: true, force: true });
   }
 };
-process.once('SIGINT', () => void finish().then(() => process.exit(130)));
+/** Written also when a row failed or the run was interrupted: what was measured is kept. */
+const writeReport = (): void => {
+  report.machine.loadavgEnd = loadavg();
+  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
+  writeFileSync(json, JSON.stringify(report, null, 2));
+  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
+  if (values.docs) writeDocs(values.docs, report);
+};
+process.once('SIGINT', () => void finish().then(() => {
+  writeReport();
+  process.exit(130);
+}));
 try {
   // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
   for (const i of runnable) benches.push(await upLab(i));
@@ -654,12 +665,7 @@ try {
     }
   }
 } finally {
-  report.machine.loadavgEnd = loadavg();
   await finish();
-  // Written also when a row failed: what was measured is kept.
-  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
-  writeFileSync(json, JSON.stringify(report, null, 2));
-  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
-  if (values.docs) writeDocs(values.docs, report);
+  writeReport();
 }
 
