@@ -277,7 +277,7 @@ async function bgpRound(b: Bench, f: Failure, round: number): Promise<FailoverSa
   return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name, ...(keeps && ms === null ? { note: 'FRR kept announcing for 15 s (the Pod\'s FRR outlives a speaker crash)' } : {}) };
 }
 
-interface AllocationSample { impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
+interface AllocationSample { error?: string; impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
 
 async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   const lab = b.lab;
@@ -297,15 +297,20 @@ async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   const t0 = Date.now();
   const ann = serviceAnnotations(lab.implementation, { pool: `bulk${count}` });
   let next = 0;
+  let createError: string | undefined;
+  // No node ports: the default range (30000-32767) holds 2,768, and the 2,769th LoadBalancer Service
+  // with node ports is refused ("failed to allocate a nodePort: range is full").
   await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let guard = 0; guard < count && next < count; guard++) {
+    for (let guard = 0; guard < count && next < count && !createError; guard++) {
       const i = next++;
-      await lab.core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${i}`, annotations: ann }, spec: { type: 'LoadBalancer', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: `s${i}` } } } });
+      await lab.core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${i}`, annotations: ann }, spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: `s${i}` } } } })
+        .catch((err: unknown) => { createError ??= `creating Service s${i}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`; });
     }
   }));
+  if (createError) log(`${b.impl}: ${createError}`);
   const createMs = Date.now() - t0;
   let allAddressedMs: number | null = null;
-  try {
+  if (!createError) try {
     await waitFor(async () => {
       const l = await lab.core.listNamespacedService({ namespace: ns });
       return l.items.filter((s) => s.status?.loadBalancer?.ingress?.length).length === count;
@@ -317,7 +322,7 @@ async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   }
   const su = speakers.stop();
   report.speakers.push(su);
-  const s = { impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: su.cpuMs, speakerRssKb: su.rssPeakKb };
+  const s = { ...(createError ? { error: createError } : {}), impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: su.cpuMs, speakerRssKb: su.rssPeakKb };
   // Removing the namespace deletes its Services (kube-controller-manager's namespace controller).
   await lab.core.deleteNamespace({ name: ns });
   return s;
