@@ -9,10 +9,12 @@
 //                 client opens a new TCP connection every 20 ms (300 ms timeout); outage = time from the
 //                 failure to the first answer through another node, and the requests that failed.
 //   bgp-failover  the same failures for a BGP Service: time until the router's kernel route no
-//                 longer names the failed node (BFD where the implementation has it).
-//   allocation    N LoadBalancer Services created (16 at a time) against the lab's API server: time
-//                 until all have addresses, and the controller's CPU time and peak RSS.
-//   speakers      the speakers' CPU and RSS, idle and while the allocation row runs.
+//                 longer names the failed node. With BFD (100 ms x 3): ironlb and MetalLB in FRR mode
+//                 (metallb-frr); without: MetalLB native (it has no BFD), so the 9 s hold time decides.
+//   allocation    N LoadBalancer Services (--services, e.g. 1000,10000) created (16 at a time) against
+//                 the lab's API server: time until all have addresses, and the controller's CPU time and peak RSS.
+//   speakers      each node's speaker CPU and RSS (its whole "Pod": in FRR mode also the FRR daemons
+//                 and the reloader), sampled from /proc every 500 ms, idle and during every row.
 //   spread        30 and 300 Layer 2 Services (IPv6, a pool in the nodes' subnet) over 3 nodes: owners
 //                 per node from each implementation's own status objects, max-min.
 //   arp           ARP reply latency (arping from the LAN client, 200 requests 10 ms apart) of the
@@ -23,13 +25,13 @@
 // kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
 //
 // Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
-//          [--impl ironlb,metallb] [--json FILE] [--docs docs/performance.md]     (root; minutes per row)
+//          [--impl ironlb,metallb,metallb-frr] [--json FILE] [--docs docs/performance.md] [--prefix ilbp]   (root; minutes per row)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
-import { ensurePeersBuilt, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
+import { ensurePeersBuilt, isMetalLB, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { nsExec } from '../testbed/lab/proc.ts';
 import { drawFigure } from './support/figures.ts';
@@ -39,15 +41,18 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     services: { type: 'string', default: '1000' },
     rows: { type: 'string', default: 'arp,ndp,spread,l2-failover,bgp-failover,allocation' },
-    impl: { type: 'string', default: 'ironlb,metallb,kube-vip' },
+    impl: { type: 'string', default: 'ironlb,metallb,metallb-frr,kube-vip' },
     json: { type: 'string', default: '' },
     docs: { type: 'string', default: '' },
+    // Namespace prefix of the labs (ilb + a letter: an engineer's or a test's own), then the net and the PID.
+    prefix: { type: 'string', default: 'ilbp' },
   },
 });
+if (!/^ilb[a-z]$/.test(values.prefix)) throw new Error(`--prefix must be "ilb" and one letter, got "${values.prefix}"`);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be 1 to 100, got ${values.rounds}`);
 const serviceCounts = values.services.split(',').map(Number);
-if (serviceCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) throw new Error(`--services must list counts of 1 to 20000, got ${values.services}`);
+if (serviceCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 16_000) || serviceCounts.length > 3) throw new Error(`--services must list up to 3 counts of 1 to 16000, got ${values.services}`);
 const rows = new Set(values.rows.split(','));
 const impls = values.impl.split(',').map(parseImplementation);
 const FAILURES = ['power-off', 'speaker-kill', 'link-cut', 'graceful'] as const;
@@ -68,6 +73,62 @@ function cpuMs(pid: number): number {
 function memKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * Each node's speaker "Pod" (Lab.speakerPodPids: the speaker, and in FRR mode its FRR daemons and
+ * reloader) sampled every 500 ms while a row runs: CPU time per node (per PID, from the first to the
+ * last time it was seen; a PID that appears mid-row counts from its start; up to 500 ms of a PID
+ * killed between two samples is missed) and the summed RSS per node (peak and mean).
+ */
+interface SpeakerUse { impl: Implementation; row: string; seconds: number; cpuMs: number[]; rssPeakKb: number[]; rssMeanKb: number[]; load1: number }
+
+function sampleSpeakers(lab: Lab, impl: Implementation, row: string): { stop: () => SpeakerUse } {
+  const nodes = lab.plan.nodes.map((n) => n.index);
+  const first = new Map<number, number>();
+  const last = new Map<number, { node: number; cpu: number }>();
+  const rss = nodes.map(() => [] as number[]);
+  const t0 = Date.now();
+  const load0 = loadavg()[0]!;
+  const sample = (initial: boolean): void => {
+    for (const i of nodes) {
+      let sum = 0;
+      for (const pid of lab.speakerPodPids(i)) {
+        try {
+          const c = cpuMs(pid);
+          if (!first.has(pid)) first.set(pid, initial ? c : 0);
+          last.set(pid, { node: i, cpu: c });
+          sum += memKb(pid, 'VmRSS') || 0;
+        } catch { /* gone between listing and reading */ }
+      }
+      if (sum > 0) rss[i]!.push(sum);
+    }
+  };
+  sample(true);
+  const timer = setInterval(() => sample(false), 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample(false);
+      const cpu = nodes.map(() => 0);
+      for (const [pid, v] of last) cpu[v.node]! += v.cpu - (first.get(pid) ?? 0);
+      return { impl, row, seconds: Math.round((Date.now() - t0) / 1000), cpuMs: cpu, rssPeakKb: rss.map((x) => (x.length ? Math.max(...x) : NaN)), rssMeanKb: rss.map((x) => (x.length ? x.reduce((a, y) => a + y, 0) / x.length : NaN)), load1: load0 };
+    },
+  };
+}
+
+/** Runs fn while the speakers of every bench are sampled; the figures go to report.speakers. */
+async function sampled<T>(row: string, fn: () => Promise<T>): Promise<T> {
+  const ss = benches.map((b) => sampleSpeakers(b.lab, b.impl, row));
+  try {
+    return await fn();
+  } finally {
+    for (const s of ss) {
+      const u = s.stop();
+      report.speakers.push(u);
+      log(`speakers during ${row}, ${u.impl}: CPU ${u.cpuMs.join('/')} ms in ${u.seconds} s, RSS peak ${u.rssPeakKb.map((k) => (k / 1024).toFixed(0)).join('/')} MiB`);
+    }
+  }
 }
 
 // ---- statistics ----------------------------------------------------------------------------------
@@ -92,14 +153,18 @@ interface Bench {
   l2ip6?: string;
 }
 
-const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183 };
+/** The lab being brought up (Lab.up cleans up after its own failure, not after a SIGINT). */
+let starting: { dir: string; prefix: string; parent: string } | undefined;
+const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183, 'metallb-frr': 184 };
 
 async function upLab(impl: Implementation): Promise<Bench> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbp-compare-'));
   chmodSync(parent, 0o755);
-  // BIRD without BFD for every implementation in the L2/allocation rows: the BGP row turns it on
-  // where the implementation has it (a separate lab per setting would double the machine's load).
-  const lab = await Lab.up({ prefix: `ilbp${NET[impl]}c${process.pid % 10000}`, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  // BFD (router and BGPPeers) where the implementation has it: ironlb and MetalLB in FRR mode.
+  const prefix = `${values.prefix}${NET[impl]}c${process.pid % 10000}`;
+  starting = { dir: join(parent, 'lab'), prefix, parent };
+  const lab = await Lab.up({ prefix, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb' || impl === 'metallb-frr', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  starting = undefined;
   try {
     await lab.applyConfig();
     await lab.service('l2', { pool: 'lab-l2', family: 'IPv4' });
@@ -157,7 +222,7 @@ async function restore(b: Bench, node: number, f: Failure): Promise<void> {
   else await b.lab.reviveNode(node, 180_000);
 }
 
-interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string }
+interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string; note?: string }
 
 async function l2Round(b: Bench, f: Failure, round: number): Promise<FailoverSample> {
   await settledOwner(b);
@@ -198,55 +263,66 @@ async function bgpRound(b: Bench, f: Failure, round: number): Promise<FailoverSa
   const all = b.lab.plan.nodes.map((n) => n.name);
   await waitFor(async () => JSON.stringify(await b.lab.routeNodes(prefix)) === JSON.stringify(all), { what: `${b.impl}: router next hops for ${prefix} on every node`, timeoutMs: 120_000, intervalMs: 250 });
   const victim = b.lab.plan.nodes[round % b.lab.plan.nodes.length]!;
+  // MetalLB in FRR mode: a speaker crash leaves the Pod's FRR running with its sessions and routes
+  // (by design: the node still forwards), so the route stays; 15 s shows it without wasting minutes.
+  const keeps = b.impl === 'metallb-frr' && f === 'speaker-kill';
   const t0 = await fail(b, victim.index, f);
   let ms: number | null = null;
   try {
     // Polled every 20 ms: the router's kernel table is what traffic follows.
-    await waitFor(async () => !(await b.lab.routeNodes(prefix)).includes(victim.name), { what: `${b.impl}: ${victim.name} gone from the route`, timeoutMs: 120_000, intervalMs: 20 });
+    await waitFor(async () => !(await b.lab.routeNodes(prefix)).includes(victim.name), { what: `${b.impl}: ${victim.name} gone from the route`, timeoutMs: keeps ? 15_000 : 120_000, intervalMs: 20 });
     ms = Date.now() - t0;
   } catch { /* null: not withdrawn in time */ }
   await restore(b, victim.index, f);
-  return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name };
+  return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name, ...(keeps && ms === null ? { note: 'FRR kept announcing for 15 s (the Pod\'s FRR outlives a speaker crash)' } : {}) };
 }
 
-interface AllocationSample { impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
+interface AllocationSample { error?: string; impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
 
 async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   const lab = b.lab;
   const ns = `alloc${count}`;
   await lab.core.createNamespace({ body: { metadata: { name: ns } } });
-  // A pool large enough for 10,000 addresses, announced by nobody (no advertisement): only IPAM runs.
-  const cidr = `10.${lab.plan.net}.128.0/17`;
-  if (lab.implementation === 'metallb') {
+  // A pool of 16,384 addresses per count (pools may not overlap: ironlb refuses the second one),
+  // announced by nobody (no advertisement): only IPAM runs.
+  const cidr = `10.${lab.plan.net}.${64 * (1 + serviceCounts.indexOf(count))}.0/18`;
+  if (isMetalLB(lab.implementation)) {
     await kubectl(lab.dir, ['apply', '--server-side', '-f', '-'], metallbObjects({ pools: [{ name: `bulk${count}`, addresses: [cidr], autoAssign: false }], l2: [], bgp: [], peers: [] }).map((o) => JSON.stringify(o)).join('\n'));
   } else {
     await lab.apply('IPPool', `bulk${count}`, { addresses: [cidr], autoAssign: false });
   }
   const ctrl = lab.state.pids.controller!;
-  const speakers = lab.plan.nodes.map((n) => lab.state.pids[`${n.name}-speaker`]!);
   const cpu0 = cpuMs(ctrl);
-  const scpu0 = speakers.map(cpuMs);
+  const speakers = sampleSpeakers(lab, b.impl, `allocation ${count}`);
   const t0 = Date.now();
   const ann = serviceAnnotations(lab.implementation, { pool: `bulk${count}` });
   let next = 0;
+  let createError: string | undefined;
+  // No node ports: the default range (30000-32767) holds 2,768, and the 2,769th LoadBalancer Service
+  // with node ports is refused ("failed to allocate a nodePort: range is full").
   await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let guard = 0; guard < count && next < count; guard++) {
+    for (let guard = 0; guard < count && next < count && !createError; guard++) {
       const i = next++;
-      await lab.core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${i}`, annotations: ann }, spec: { type: 'LoadBalancer', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: `s${i}` } } } });
+      await lab.core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${i}`, annotations: ann }, spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: `s${i}` } } } })
+        .catch((err: unknown) => { createError ??= `creating Service s${i}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`; });
     }
   }));
+  if (createError) log(`${b.impl}: ${createError}`);
   const createMs = Date.now() - t0;
   let allAddressedMs: number | null = null;
-  try {
+  if (!createError) try {
     await waitFor(async () => {
       const l = await lab.core.listNamespacedService({ namespace: ns });
       return l.items.filter((s) => s.status?.loadBalancer?.ingress?.length).length === count;
-    }, { what: `${b.impl}: ${count} Services with addresses`, timeoutMs: 30 * 60_000, intervalMs: 250 });
+      // Listing 10,000 Services is itself work for the API server: poll large counts less often.
+    }, { what: `${b.impl}: ${count} Services with addresses`, timeoutMs: 120_000 + count * 50, intervalMs: count > 2000 ? 1000 : 250 });
     allAddressedMs = Date.now() - t0;
   } catch (err) {
     log(`${b.impl}: ${(err as Error).message}`);
   }
-  const s = { impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: speakers.map((p, i) => cpuMs(p) - scpu0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')) };
+  const su = speakers.stop();
+  report.speakers.push(su);
+  const s = { ...(createError ? { error: createError } : {}), impl: b.impl, services: count, createMs, allAddressedMs, afterLastCreateMs: allAddressedMs === null ? null : allAddressedMs - createMs, controllerCpuMs: cpuMs(ctrl) - cpu0, controllerPeakRssKb: memKb(ctrl, 'VmHWM'), speakerCpuMs: su.cpuMs, speakerRssKb: su.rssPeakKb };
   // Removing the namespace deletes its Services (kube-controller-manager's namespace controller).
   await lab.core.deleteNamespace({ name: ns });
   return s;
@@ -367,13 +443,14 @@ interface IdleSample { impl: Implementation; seconds: number; speakerCpuMs: numb
 async function idle(b: Bench, seconds: number): Promise<IdleSample> {
   const lab = b.lab;
   const ctrl = lab.state.pids.controller!;
-  const speakers = lab.plan.nodes.map((n) => lab.state.pids[`${n.name}-speaker`]!);
   const c0 = cpuMs(ctrl);
-  const s0 = speakers.map(cpuMs);
+  const sp = sampleSpeakers(lab, b.impl, 'idle');
   const t0 = Date.now();
   // Idle means: no change to the cluster while the interval passes (a deadline, not synchronisation).
   await waitFor(() => Date.now() - t0 >= seconds * 1000, { what: 'the idle interval', timeoutMs: seconds * 1000 + 5000, intervalMs: 250 });
-  return { impl: b.impl, seconds, speakerCpuMs: speakers.map((p, i) => cpuMs(p) - s0[i]!), speakerRssKb: speakers.map((p) => memKb(p, 'VmRSS')), controllerCpuMs: cpuMs(ctrl) - c0, controllerRssKb: memKb(ctrl, 'VmRSS') };
+  const u = sp.stop();
+  report.speakers.push(u);
+  return { impl: b.impl, seconds, speakerCpuMs: u.cpuMs, speakerRssKb: u.rssPeakKb, controllerCpuMs: cpuMs(ctrl) - c0, controllerRssKb: memKb(ctrl, 'VmRSS') };
 }
 
 // ---- report --------------------------------------------------------------------------------------
@@ -390,6 +467,8 @@ interface Report {
   spread: SpreadSample[];
   arp: ArpSample[];
   ndp?: ArpSample[];
+  /** Speaker Pods' CPU and RSS per row (sampleSpeakers). */
+  speakers: SpeakerUse[];
 }
 
 const fmt = (x: number | null | undefined, unit = ''): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x)}${unit}`);
@@ -451,7 +530,8 @@ function markdown(r: Report): string {
     l.push('', '![Layer 2 failover per round](performance-compare-l2.svg)', '');
   }
   if (r.bgp.length) {
-    l.push(failoverTable('BGP failover (router)', r.bgp, 'Time from the failure until the router\'s kernel route for the Service no longer names the failed node (polled every 20 ms). ironlb: BFD 100 ms × 3 with BIRD; MetalLB native mode has no BFD, so the hold time (9 s) decides.'));
+    const notes = [...new Set(r.bgp.filter((x) => x.note).map((x) => `${x.impl} ${x.failure}: ${x.note}`))];
+    l.push(failoverTable('BGP failover (router)', r.bgp, `Time from the failure until the router's kernel route for the Service no longer names the failed node (polled every 20 ms). With BFD (100 ms × 3, BIRD at the router): ironlb, and MetalLB in FRR mode (metallb-frr: MetalLB's speaker writing FRR's configuration, Debian's FRR 8.4 zebra/bgpd/staticd/bfdd per node, a BFDProfile). Without BFD: MetalLB native mode (it has none), so the hold time (9 s) decides. A graceful stop of a MetalLB FRR-mode speaker stops its whole Pod (FRR included); a speaker kill is the speaker container alone crashing.${notes.length ? ` ${notes.join('; ')}.` : ''}`));
     l.push('', '![BGP failover per round](performance-compare-bgp.svg)', '');
   }
   if (r.allocation.length) {
@@ -461,6 +541,16 @@ function markdown(r: Report): string {
     for (const n of serviceCounts) {
       const [a, m] = [r.allocation.find((x) => x.impl === 'ironlb' && x.services === n), r.allocation.find((x) => x.impl === 'metallb' && x.services === n)];
       if (a?.allAddressedMs && m?.allAddressedMs) l.push('', `Ratio MetalLB / ironlb at ${n} Services: time ${(m.allAddressedMs / a.allAddressedMs).toFixed(2)}×, controller CPU ${(m.controllerCpuMs / Math.max(1, a.controllerCpuMs)).toFixed(2)}×, peak RSS ${(m.controllerPeakRssKb / a.controllerPeakRssKb).toFixed(2)}×.`);
+    }
+    l.push('');
+  }
+  if (r.speakers.length) {
+    l.push('### Speakers: CPU and RSS per row', '', 'Each node\'s speaker "Pod" sampled from /proc every 500 ms while the row ran (ironlb: the speaker process; MetalLB native: the speaker; MetalLB FRR mode: the speaker, zebra, bgpd, staticd, bfdd and the reloader). CPU % is of one core, per node, averaged over the row; the failover rows kill and restart speakers, so their CPU includes start-ups.', '');
+    l.push('| row | implementation | load (1 min) at start | seconds | CPU ms per node | CPU % of a core (node mean) | RSS MiB per node, peak | RSS MiB, mean of nodes |', '|---|---|---|---|---|---|---|---|');
+    for (const u of r.speakers) {
+      const mean = u.cpuMs.reduce((a, x) => a + x, 0) / Math.max(1, u.cpuMs.length);
+      const rssMean = u.rssMeanKb.filter((x) => !Number.isNaN(x));
+      l.push(`| ${u.row} | ${u.impl} | ${u.load1.toFixed(1)} | ${u.seconds} | ${u.cpuMs.join(', ')} | ${((mean / Math.max(1, u.seconds * 1000)) * 100).toFixed(2)} | ${u.rssPeakKb.map((k) => (k / 1024).toFixed(0)).join(', ')} | ${(rssMean.reduce((a, x) => a + x, 0) / Math.max(1, rssMean.length) / 1024).toFixed(0)} |`);
     }
     l.push('');
   }
@@ -488,7 +578,7 @@ function writeDocs(file: string, r: Report): void {
 
 // ---- main ----------------------------------------------------------------------------------------
 
-const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [], spread: [], arp: [] };
+const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [], spread: [], arp: [], speakers: [] };
 const runnable: Implementation[] = [];
 for (const i of impls) {
   const why = unavailable(i);
@@ -499,13 +589,29 @@ if (runnable.includes('metallb')) await ensurePeersBuilt(log);
 const benches: Bench[] = [];
 const finish = async (): Promise<void> => {
   for (const b of benches.splice(0)) await downLab(b);
+  if (starting) {
+    await Lab.down(starting.dir, starting.prefix).catch(() => undefined);
+    rmSync(starting.parent, { recursive: true, force: true });
+  }
 };
-process.once('SIGINT', () => void finish().then(() => process.exit(130)));
+/** Written also when a row failed or the run was interrupted: what was measured is kept. */
+const writeReport = (): void => {
+  report.machine.loadavgEnd = loadavg();
+  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
+  writeFileSync(json, JSON.stringify(report, null, 2));
+  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
+  if (values.docs) writeDocs(values.docs, report);
+};
+process.once('SIGINT', () => void finish().then(() => {
+  writeReport();
+  process.exit(130);
+}));
 try {
   // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
   for (const i of runnable) benches.push(await upLab(i));
   for (const b of benches) report.idle.push(await idle(b, 20));
-  for (let round = 0; round < rounds && (rows.has('arp') || rows.has('ndp')); round++) {
+  if (rows.has('arp') || rows.has('ndp')) await sampled('arp/ndp', async () => {
+  for (let round = 0; round < rounds; round++) {
     for (const b of benches) {
       if (rows.has('arp')) {
         const xs = await arpRow(b, 200, round);
@@ -519,16 +625,17 @@ try {
       }
     }
   }
+  });
   if (rows.has('spread')) {
-    for (const n of [30, 300]) {
+    for (const n of [30, 300]) await sampled(`spread ${n}`, async () => {
       for (const b of benches) {
         const s = await spreadRow(b, n);
         log(`spread ${n} ${b.impl}: ${JSON.stringify(s.perNode)} (max-min ${s.maxMinusMin}, unannounced ${s.unannounced})`);
         report.spread.push(s);
       }
-    }
+    });
   }
-  if (rows.has('l2-failover')) {
+  if (rows.has('l2-failover')) await sampled('l2-failover', async () => {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
@@ -538,8 +645,8 @@ try {
         }
       }
     }
-  }
-  if (rows.has('bgp-failover')) {
+  });
+  if (rows.has('bgp-failover')) await sampled('bgp-failover', async () => {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
@@ -549,10 +656,13 @@ try {
         }
       }
     }
-  }
+  });
   if (rows.has('allocation')) {
     for (const n of serviceCounts) {
       for (const b of benches) {
+        // FRR mode changes MetalLB's speaker, not its controller (the same program): with native
+        // MetalLB in the run its allocation figures are already there.
+        if (b.impl === 'metallb-frr' && benches.some((x) => x.impl === 'metallb')) continue;
         const a = await allocation(b, n);
         log(`allocation ${n} ${b.impl}: all addressed in ${a.allAddressedMs ?? 'n/a'} ms, controller ${a.controllerCpuMs} ms CPU, peak ${(a.controllerPeakRssKb / 1024).toFixed(0)} MiB`);
         report.allocation.push(a);
@@ -560,12 +670,7 @@ try {
     }
   }
 } finally {
-  report.machine.loadavgEnd = loadavg();
   await finish();
-  // Written also when a row failed: what was measured is kept.
-  const json = values.json || join(tmpdir(), `ironlb-compare-${Date.now()}.json`);
-  writeFileSync(json, JSON.stringify(report, null, 2));
-  process.stdout.write(`${markdown(report)}\nJSON: ${json}\n`);
-  if (values.docs) writeDocs(values.docs, report);
+  writeReport();
 }
 

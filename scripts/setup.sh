@@ -18,8 +18,9 @@ NODE_HOME="$_ironlb_node_home"
 NODE_VERSION="24.21.0"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# frr-pythontools: frr-reload.py, which applies MetalLB's FRR-mode configuration in the lab (testbed/lab/frr-reloader.sh).
 # prometheus: promtool checks and tests the chart's alert rules; chromium: the dashboard's browser test (playwright-core drives it, never downloads a browser).
-apt_pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping nftables kmod procps python3 make g++ prometheus chromium)
+apt_pkgs=(bird2 frr frr-pythontools gobgpd exabgp arping ndisc6 tcpdump iproute2 iputils-ping nftables kmod procps python3 make g++ prometheus chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

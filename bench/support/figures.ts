@@ -344,7 +344,7 @@ export interface CompareFailoverSample {
   ms: number | null;
 }
 
-export const COMPARE_COLOURS: Readonly<Record<string, string>> = { ironlb: '#0072B2', metallb: '#D55E00', 'kube-vip': '#009E73' };
+export const COMPARE_COLOURS: Readonly<Record<string, string>> = { ironlb: '#0072B2', metallb: '#D55E00', 'metallb-frr': '#CC79A7', 'kube-vip': '#009E73' };
 
 /** One row per (failure, implementation) in the order given, a dot per round, log time axis. */
 export function compareFailoverSvg(title: string, samples: readonly CompareFailoverSample[], failures: readonly string[], impls: readonly string[], info?: RunInfo): string {

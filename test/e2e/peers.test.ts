@@ -1,5 +1,6 @@
 // The peers ironlb is compared with (bench/compare.ts), each in the same lab as ironlb: the lab comes
-// up with it and its Services answer through it, so the comparison cannot rot unnoticed. MetalLB is
+// up with it and its Services answer through it, so the comparison cannot rot unnoticed. MetalLB (native
+// BGP, and FRR mode with FRR from Debian: testbed/lab/metallb-frr.ts) is
 // built on demand (scripts/go-tools.sh peers) in `before`, outside the tests' own deadlines; kube-vip
 // cannot be built here (the Go module proxy refuses it), which the lab must say instead of half-running.
 import { existsSync } from 'node:fs';
@@ -9,7 +10,9 @@ import { Lab } from '../../testbed/lab/index.ts';
 import { ensurePeersBuilt, unavailable } from '../../testbed/lab/peers.ts';
 import { firstAnswerElsewhere, hostPrefix, settledOwner, spread, waitRoute, withLab } from './helpers.ts';
 import { urlFor } from '../../testbed/lab/index.ts';
-import { nsExec } from '../../testbed/lab/proc.ts';
+import { nsExec, sh } from '../../testbed/lab/proc.ts';
+import { join } from 'node:path';
+import { waitFor } from '../support/wait.ts';
 
 const prefix = (net: number): string => `ilbp${net}p${process.pid % 10000}`;
 
@@ -53,6 +56,41 @@ test('MetalLB in the lab: Layer 2 (dual stack) and native BGP Services answer th
       probe.stop();
     }
   }, { implementation: 'metallb', prefix: prefix(161) });
+});
+
+test('MetalLB in FRR mode in the lab: FRR from Debian under its speakers, BFD up with the router, dual-stack BGP Services answer; a powered-off node is dropped by BFD before the hold time', async () => {
+  await withLab(163, async (lab) => {
+    assert.equal(lab.implementation, 'metallb-frr');
+    await lab.applyExample();
+    const nodes = lab.plan.nodes.map((n) => n.name);
+    // FRR mode speaks IPv6 too (native refuses it): a dual-stack BGP Service, ECMP over every node.
+    await lab.service('dual-bgp', { pool: 'lab-bgp', dualStack: true });
+    const [v4, v6] = await lab.waitAddresses('dual-bgp', 2, 90_000);
+    assert.match(v4!, /^10\.163\.2\./);
+    assert.match(v6!, /^fd00:a3:2::/);
+    await waitRoute(lab, hostPrefix(v4!), nodes, 90_000);
+    await waitRoute(lab, hostPrefix(v6!), nodes, 90_000);
+    const [local] = await lab.waitAddresses('hello-local', 1, 60_000);
+    await waitRoute(lab, hostPrefix(local!), [nodes[nodes.length - 1]!], 60_000);
+    // The sessions run BFD at MetalLB's BFDProfile (100 ms x 3), seen from the router's side.
+    await waitFor(async () => {
+      const out = await sh('birdc', ['-s', join(lab.dir, 'bird.ctl'), 'show', 'bfd', 'sessions'], 5000);
+      return (out.match(/\bUp\b/g) ?? []).length === 2 * nodes.length;
+    }, { what: 'BIRD to have a BFD session Up with each node over IPv4 and IPv6', timeoutMs: 60_000, intervalMs: 500 });
+    for (const ip of [v4!, v6!]) {
+      const answers = await spread(lab, 'ext', ip, 20);
+      assert.ok(Object.keys(answers).every((k) => nodes.includes(k)), JSON.stringify(answers));
+    }
+    // Power-off (link down, every process of the node killed, FRR included): BFD, not the 9 s hold
+    // time, takes the node out of the router's route.
+    const victim = lab.plan.nodes[0]!;
+    const t0 = await lab.killNode(victim.index);
+    await waitRoute(lab, hostPrefix(v4!), nodes.filter((n) => n !== victim.name), 20_000);
+    const ms = Date.now() - t0;
+    assert.ok(ms < lab.state.holdTime * 1000, `route withdrawn after ${ms} ms: not before the ${lab.state.holdTime} s hold time, so BFD did not act`);
+    await lab.reviveNode(victim.index, 180_000);
+    await waitRoute(lab, hostPrefix(v4!), nodes, 90_000);
+  }, { implementation: 'metallb-frr', prefix: prefix(163) });
 });
 
 test('kube-vip in the lab: refused with the reason (its module cannot be fetched here), nothing left behind', { skip: unavailable('kube-vip') ? false : 'kube-vip is buildable now: replace this with a test that its Services answer' }, async () => {

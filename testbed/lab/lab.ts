@@ -20,8 +20,9 @@ import { labPlan, DEFAULT_NET, type LabPlan, type NodePlan } from './plan.ts';
 import { alive, nsExec, nsIp, pidsWith, sh, signal, spawnDaemon, waitGone } from './proc.ts';
 import { birdConfig, frrBfdConfig, frrConfig, frrZebraConfig, parseBirdProtocols, parseKernelRoutes, type KernelRoute, type RouterKind, type SessionRow } from './router.ts';
 import { applyUnnumberedConfig, createNodeLinks, setNodeLink, unnumberedUnavailable } from './unnumbered.ts';
-import { ensurePeersBuilt, kubectl, METALLB_GROUP, METALLB_NS, metallbManifest, metallbObjects, metallbProgram, RELAY_PORT, serviceAnnotations, SPEAKER_LABELS, tokenKubeconfig, unavailable, writeMemberlistKey, type Implementation } from './peers.ts';
+import { ensurePeersBuilt, isMetalLB, kubectl, METALLB_GROUP, METALLB_NS, metallbManifest, metallbObjects, metallbProgram, RELAY_PORT, serviceAnnotations, SPEAKER_LABELS, tokenKubeconfig, unavailable, writeMemberlistKey, type Implementation } from './peers.ts';
 import { randomBytes } from 'node:crypto';
+import { daemonArgv, FRR_DAEMONS, frrNodeDirs, frrPidKeys, prepareNode, reloaderArgv, speakerEnv } from './metallb-frr.ts';
 import net from 'node:net';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -204,7 +205,7 @@ export class Lab {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const say = o.progress ?? ((): void => {});
     // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
-    if (impl === 'metallb') await ensurePeersBuilt(say);
+    if (isMetalLB(impl)) await ensurePeersBuilt(say);
     // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
     else await ensureDist();
     const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}), ...(o.speakerArgs?.length ? { speakerArgs: o.speakerArgs } : {}) });
@@ -225,19 +226,20 @@ export class Lab {
       await ready.network();
       say('registering Nodes (as their kubelets would)');
       await ready.seedApi();
-      if (impl === 'metallb') {
+      if (isMetalLB(impl)) {
         say('installing MetalLB from its module source (CRDs, namespace, ServiceAccounts, RBAC; no webhook)');
         await ready.installMetalLB();
       }
       say(`starting the router (${ready.state.router})`);
       await ready.startRouter();
       say(`starting the ${impl} controller`);
-      if (impl !== 'metallb') ready.state.webhookPort = await freePort();
+      if (!isMetalLB(impl)) ready.state.webhookPort = await freePort();
       await ready.startControllerAsync();
-      if (impl !== 'metallb') await ready.routeWebhook();
+      if (!isMetalLB(impl)) await ready.routeWebhook();
       say(`starting ${plan.nodes.length} ${impl} speakers and hostname backends`);
-      if (impl !== 'metallb') ready.writeSpeakerKubeconfig();
+      if (!isMetalLB(impl)) ready.writeSpeakerKubeconfig();
       await Promise.all(plan.nodes.map((n) => ready.ensureRelay(n.index)));
+      if (impl === 'metallb-frr') await Promise.all(plan.nodes.map((n) => ready.ensureFrr(n.index)));
       for (const n of plan.nodes) {
         ready.startBackend(n.index);
         ready.startSpeaker(n.index);
@@ -402,7 +404,7 @@ export class Lab {
 
   /** Starts the controller of the lab's implementation (MetalLB's needs a free metrics port first). */
   async startControllerAsync(): Promise<void> {
-    if (this.implementation !== 'metallb') return this.startController();
+    if (!isMetalLB(this.implementation)) return this.startController();
     // Root namespace, loopback: a port of its own, since several labs may run at once.
     const port = await new Promise<number>((resolve, reject) => {
       const s = net.createServer();
@@ -412,12 +414,12 @@ export class Lab {
         s.close(() => resolve(p));
       });
     });
-    this.state.pids.controller = spawnDaemon(undefined, metallbProgram('controller'), ['--kubeconfig', join(this.dir, 'metallb-controller.kubeconfig'), '--namespace', METALLB_NS, '--webhook-mode', 'disabled', '--disable-cert-rotation', '--port', String(port), '--log-level', 'info'], this.log('controller'));
+    this.state.pids.controller = spawnDaemon(undefined, metallbProgram('controller'), ['--kubeconfig', join(this.dir, 'metallb-controller.kubeconfig'), '--namespace', METALLB_NS, '--webhook-mode', 'disabled', '--disable-cert-rotation', '--port', String(port), '--log-level', 'info'], this.log('controller'), { ...process.env, ...(this.implementation === 'metallb-frr' ? { METALLB_BGP_TYPE: 'frr' } : {}) });
     this.save();
   }
 
   startController(): void {
-    if (this.implementation === 'metallb') {
+    if (isMetalLB(this.implementation)) {
       void this.startControllerAsync();
       return;
     }
@@ -462,7 +464,7 @@ export class Lab {
   /** Starts node i's speaker; the log file is appended to, so waitSpeaker looks past `logOffset`. */
   startSpeaker(i: number, extra: string[] = []): number {
     const n = this.node(i);
-    if (this.implementation === 'metallb') return this.startMetalLBSpeaker(i, extra);
+    if (isMetalLB(this.implementation)) return this.startMetalLBSpeaker(i, extra);
     // The image's process exactly (node, the chart's Node options, dist/cli/main.js speaker), as the
     // speaker ServiceAccount, reaching the API server through the node's relay (ensureRelay).
     const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...(this.state.speakerArgs ?? []), ...extra];
@@ -480,7 +482,7 @@ export class Lab {
     const file = this.log(`${n.name}-speaker`);
     const from = this.state.logOffsets[n.name] ?? 0;
     // ironlb says so when its membership runs; MetalLB's speaker once its informers have synced.
-    const ready = this.implementation === 'metallb' ? /"event":"startUpdate"|Starting workers/ : /membership running/;
+    const ready = isMetalLB(this.implementation) ? /"event":"startUpdate"|Starting workers/ : /membership running/;
     await until(`${n.name}'s speaker to start`, timeoutMs, () => {
       const pid = this.state.pids[`${n.name}-speaker`] ?? 0;
       const text = readFileSync(file).subarray(from).toString();
@@ -497,10 +499,10 @@ export class Lab {
    * and the speaker Pods as the DaemonSet and the kubelets would have made them.
    */
   async installMetalLB(): Promise<void> {
-    const objs = metallbManifest();
+    const objs = metallbManifest(undefined, this.implementation === 'metallb-frr' ? 'frr' : 'native');
     await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
     // A new CRD answers 429 for a moment after it is Established (docs/controlplane.md).
-    for (const plural of ['ipaddresspools', 'l2advertisements', 'bgppeers', 'bgpadvertisements', 'servicel2statuses', 'servicebgpstatuses']) {
+    for (const plural of ['ipaddresspools', 'l2advertisements', 'bgppeers', 'bgpadvertisements', 'bfdprofiles', 'servicel2statuses', 'servicebgpstatuses']) {
       await until(`MetalLB's ${plural} to serve`, 60_000, async () => {
         await this.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: plural === 'bgppeers' ? 'v1beta2' : 'v1beta1', namespace: METALLB_NS, plural });
         return true;
@@ -573,6 +575,52 @@ export class Lab {
     }, 50);
   }
 
+  /**
+   * MetalLB in FRR mode: node i's FRR daemons and reloader (testbed/lab/metallb-frr.ts), started
+   * unless they run; waits until zebra serves and the reloader has written its PID file (the speaker
+   * signals it through that file).
+   */
+  async ensureFrr(i: number): Promise<void> {
+    const n = this.node(i);
+    const d = frrNodeDirs(this.dir, n.name);
+    const running = (k: string): boolean => alive(this.state.pids[k] ?? 0);
+    if (frrPidKeys(n.name).every(running)) return;
+    prepareNode(d);
+    await sh('chown', ['-R', 'frr:frr', d.frr]);
+    const log = this.log(`${n.name}-frr`);
+    for (const daemon of FRR_DAEMONS) {
+      const key = `${n.name}-frr-${daemon}`;
+      if (running(key)) continue;
+      const [prog, ...args] = daemonArgv(d, daemon);
+      this.state.pids[key] = spawnDaemon(n.ns, prog!, args, log);
+      this.save();
+      // The others connect to zebra at start.
+      if (daemon === 'zebra') await until(`${n.name}'s FRR zebra (see ${log})`, 20_000, () => {
+        if (!running(key)) throw new Error(`${n.name}'s zebra exited: see ${log}`);
+        return existsSync(join(d.frr, 'zserv.api'));
+      });
+    }
+    await until(`${n.name}'s FRR bgpd and bfdd (see ${log})`, 20_000, () => {
+      for (const x of FRR_DAEMONS) if (!running(`${n.name}-frr-${x}`)) throw new Error(`${n.name}'s ${x} exited: see ${log}`);
+      return existsSync(join(d.frr, 'bgpd.vty')) && existsSync(join(d.frr, 'bfdd.vty'));
+    });
+    const key = `${n.name}-frr-reloader`;
+    if (!running(key)) {
+      rmSync(join(d.shared, 'reloader.pid'), { force: true });
+      const [prog, ...args] = reloaderArgv(d);
+      this.state.pids[key] = spawnDaemon(n.ns, prog!, args, this.log(`${n.name}-reloader`));
+      this.save();
+      await until(`${n.name}'s FRR reloader (see ${this.log(`${n.name}-reloader`)})`, 20_000, () => existsSync(join(d.shared, 'reloader.pid')));
+    }
+  }
+
+  /** PIDs of node i's speaker "Pod": the speaker, and in FRR mode its FRR daemons and reloader. */
+  speakerPodPids(i: number): number[] {
+    const n = this.node(i);
+    const keys = [`${n.name}-speaker`, ...(this.implementation === 'metallb-frr' ? frrPidKeys(n.name) : [])];
+    return keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined && alive(x));
+  }
+
   private startMetalLBSpeaker(i: number, extra: string[]): number {
     const n = this.node(i);
     const args = [
@@ -582,7 +630,8 @@ export class Lab {
     ];
     const file = this.log(`${n.name}-speaker`);
     const offset = existsSync(file) ? readFileSync(file).length : 0;
-    this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, metallbProgram('speaker'), args, file);
+    const env = this.implementation === 'metallb-frr' ? { ...process.env, ...speakerEnv(frrNodeDirs(this.dir, n.name)) } : process.env;
+    this.state.pids[`${n.name}-speaker`] = spawnDaemon(n.ns, metallbProgram('speaker'), args, file, env);
     this.state.logOffsets[n.name] = offset;
     this.save();
     return offset;
@@ -595,13 +644,14 @@ export class Lab {
   /** Kills node i's speaker (SIGKILL by default: no goodbye). Returns the time of the kill. */
   async killSpeaker(i: number, sig: NodeJS.Signals = 'SIGKILL'): Promise<number> {
     const n = this.node(i);
-    const pid = this.state.pids[`${n.name}-speaker`];
+    // MetalLB in FRR mode: a SIGKILL is the speaker container crashing (FRR in the Pod keeps its
+    // sessions and routes); a SIGTERM is the Pod stopping, which stops its FRR and reloader too.
+    const keys = [`${n.name}-speaker`, ...(this.implementation === 'metallb-frr' && sig !== 'SIGKILL' ? frrPidKeys(n.name) : [])];
+    const pids = keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined);
     const t = Date.now();
-    if (pid !== undefined) {
-      signal(pid, sig);
-      await waitGone([pid], 15_000);
-    }
-    delete this.state.pids[`${n.name}-speaker`];
+    for (const p of pids) signal(p, sig);
+    await waitGone(pids, 15_000);
+    for (const k of keys) delete this.state.pids[k];
     this.save();
     return t;
   }
@@ -610,14 +660,14 @@ export class Lab {
   async killNode(i: number): Promise<number> {
     const n = this.node(i);
     const t = Date.now();
-    const pids = [this.state.pids[`${n.name}-speaker`], this.state.pids[`${n.name}-backend`], this.state.pids[`${n.name}-relay`]].filter((x): x is number => x !== undefined);
+    const keys = [`${n.name}-speaker`, `${n.name}-backend`, `${n.name}-relay`, ...frrPidKeys(n.name)];
+    const pids = keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined);
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
     if (this.plan.unnumbered) await setNodeLink(this.plan, n, 'down');
-    for (const p of pids) signal(p, 'SIGKILL');
+    // Process groups too (each daemon leads its own): the FRR reloader's `sleep` child dies with it.
+    for (const p of pids) signal(-p, 'SIGKILL') || signal(p, 'SIGKILL');
     await waitGone(pids, 10_000);
-    delete this.state.pids[`${n.name}-speaker`];
-    delete this.state.pids[`${n.name}-backend`];
-    delete this.state.pids[`${n.name}-relay`];
+    for (const k of keys) delete this.state.pids[k];
     if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
     this.save();
     return t;
@@ -628,6 +678,7 @@ export class Lab {
     const n = this.node(i);
     await this.healLink(i);
     await this.ensureRelay(i);
+    if (this.implementation === 'metallb-frr') await this.ensureFrr(i);
     if (!alive(this.state.pids[`${n.name}-backend`] ?? 0)) this.startBackend(i);
     if (!this.speakerRunning(i)) this.startSpeaker(i);
     await this.waitSpeaker(i, timeoutMs);
@@ -690,6 +741,21 @@ export class Lab {
         l2: [{ name: 'lab-l2', pools: ['lab-l2'] }],
         bgp: [{ name: 'lab-bgp', pools: ['lab-bgp'] }],
         peers: [{ name: 'router', myASN: p.asn, peerASN: p.routerAsn, peerAddress: p.router4, holdTime: `${this.state.holdTime}s` }],
+      });
+      await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
+      return;
+    }
+    if (this.implementation === 'metallb-frr') {
+      // FRR mode has what native lacks: IPv6 sessions and pools, BFD, connectTime. So the same
+      // configuration as ironlb's: dual-stack pools, a peer per family, the same BFD profile.
+      const bfd = this.state.bfd ? { bfdProfile: 'lab-fast' } : {};
+      const peer = (name: string, addr: string) => ({ name, myASN: p.asn, peerASN: p.routerAsn, peerAddress: addr, holdTime: `${this.state.holdTime}s`, connectTime: '1s', ...bfd });
+      const objs = metallbObjects({
+        pools: [{ name: 'lab-l2', addresses: [p.l2Pool4, p.l2Pool6] }, { name: 'lab-bgp', addresses: [p.bgpPool4, p.bgpPool6] }],
+        l2: [{ name: 'lab-l2', pools: ['lab-l2'] }],
+        bgp: [{ name: 'lab-bgp', pools: ['lab-bgp'] }],
+        peers: [peer('router', p.router4), peer('router-v6', p.router6)],
+        bfdProfiles: this.state.bfd ? [{ name: 'lab-fast', receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }] : [],
       });
       await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
       return;
@@ -817,7 +883,7 @@ export class Lab {
 
   /** Who announces the Service (its ServiceAnnouncement status). */
   async announcements(name: string, namespace = 'default'): Promise<Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }>> {
-    if (this.implementation === 'metallb') return this.metallbAnnouncements(name, namespace);
+    if (isMetalLB(this.implementation)) return this.metallbAnnouncements(name, namespace);
     try {
       const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: { announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }> } };
       return o.status?.announcements ?? [];

@@ -17,8 +17,12 @@ import { ANNOTATION_ADDRESS_POOL } from '../../src/api/index.ts';
 
 const run = promisify(execFile);
 
-export type Implementation = 'ironlb' | 'metallb' | 'kube-vip';
-export const IMPLEMENTATIONS: readonly Implementation[] = ['ironlb', 'metallb', 'kube-vip'];
+/** metallb: MetalLB with its native BGP; metallb-frr: MetalLB in FRR mode (FRR from Debian, BFD; testbed/lab/metallb-frr.ts). */
+export type Implementation = 'ironlb' | 'metallb' | 'metallb-frr' | 'kube-vip';
+export const IMPLEMENTATIONS: readonly Implementation[] = ['ironlb', 'metallb', 'metallb-frr', 'kube-vip'];
+
+/** MetalLB in either BGP mode (the same programs, CRDs and Layer 2). */
+export const isMetalLB = (impl: Implementation): impl is 'metallb' | 'metallb-frr' => impl === 'metallb' || impl === 'metallb-frr';
 
 export function parseImplementation(s: string): Implementation {
   if ((IMPLEMENTATIONS as readonly string[]).includes(s)) return s as Implementation;
@@ -27,6 +31,11 @@ export function parseImplementation(s: string): Implementation {
 
 /** Why an implementation cannot run on this machine, or undefined when it can. */
 export function unavailable(impl: Implementation): string | undefined {
+  if (impl === 'metallb-frr') {
+    for (const f of ['/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/frr-reload.py', '/usr/bin/vtysh']) {
+      if (!existsSync(f)) return `MetalLB's FRR mode needs FRR and its reload tool from Debian (${f} is missing): run scripts/setup.sh (it installs frr and frr-pythontools).`;
+    }
+  }
   if (impl === 'kube-vip') {
     return 'kube-vip cannot be built here: the Go module proxy refuses github.com/kube-vip/kube-vip ("403 Forbidden: This module version is not available."), and no other registry this machine reaches ships it. Use --implementation ironlb or metallb.';
   }
@@ -81,13 +90,13 @@ export interface K8sObject {
 }
 
 /**
- * MetalLB's native manifest (config/manifests/metallb-native.yaml) without what a cluster without
+ * MetalLB's manifest (config/manifests/metallb-native.yaml, or metallb-frr.yaml for FRR mode) without what a cluster without
  * kubelets cannot run: the controller Deployment and speaker DaemonSet (the lab starts the programs
  * itself) and the ValidatingWebhookConfiguration (the webhook would have to be reached at a Pod
  * address; MetalLB's docs allow running without it, and the controller runs --webhook-mode=disabled).
  */
-export function metallbManifest(src = metallbSourceDir()): K8sObject[] {
-  const text = readFileSync(join(src, 'config', 'manifests', 'metallb-native.yaml'), 'utf8');
+export function metallbManifest(src = metallbSourceDir(), mode: 'native' | 'frr' = 'native'): K8sObject[] {
+  const text = readFileSync(join(src, 'config', 'manifests', `metallb-${mode}.yaml`), 'utf8');
   const skip = new Set(['Deployment', 'DaemonSet', 'ValidatingWebhookConfiguration']);
   const objs = parseAllDocuments(text).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o && !skip.has(o.kind));
   for (const o of objs) if (o.kind === 'CustomResourceDefinition') fixInt32Bounds(o);
@@ -175,25 +184,28 @@ export interface MetalLBConfig {
   pools: PoolSpec[];
   l2: Array<{ name: string; pools: string[] }>;
   bgp: Array<{ name: string; pools: string[] }>;
-  peers: Array<{ name: string; myASN: number; peerASN: number; peerAddress: string; holdTime: string; connectTime?: string }>;
+  peers: Array<{ name: string; myASN: number; peerASN: number; peerAddress: string; holdTime: string; connectTime?: string; bfdProfile?: string }>;
+  /** FRR mode only (native mode refuses them). */
+  bfdProfiles?: Array<{ name: string; receiveInterval: number; transmitInterval: number; detectMultiplier: number }>;
 }
 
 export function metallbObjects(c: MetalLBConfig): K8sObject[] {
   const meta = (name: string) => ({ name, namespace: METALLB_NS });
   const v1 = `${METALLB_GROUP}/v1beta1`;
   return [
+    ...(c.bfdProfiles ?? []).map((b) => ({ apiVersion: v1, kind: 'BFDProfile', metadata: meta(b.name), spec: { receiveInterval: b.receiveInterval, transmitInterval: b.transmitInterval, detectMultiplier: b.detectMultiplier } })),
     ...c.pools.map((p) => ({ apiVersion: v1, kind: 'IPAddressPool', metadata: meta(p.name), spec: { addresses: p.addresses, autoAssign: p.autoAssign ?? true, avoidBuggyIPs: p.avoidBuggyIPs ?? false } })),
     ...c.l2.map((a) => ({ apiVersion: v1, kind: 'L2Advertisement', metadata: meta(a.name), spec: { ipAddressPools: a.pools } })),
-    ...c.peers.map((p) => ({ apiVersion: `${METALLB_GROUP}/v1beta2`, kind: 'BGPPeer', metadata: meta(p.name), spec: { myASN: p.myASN, peerASN: p.peerASN, peerAddress: p.peerAddress, holdTime: p.holdTime, ...(p.connectTime ? { connectTime: p.connectTime } : {}) } })),
+    ...c.peers.map((p) => ({ apiVersion: `${METALLB_GROUP}/v1beta2`, kind: 'BGPPeer', metadata: meta(p.name), spec: { myASN: p.myASN, peerASN: p.peerASN, peerAddress: p.peerAddress, holdTime: p.holdTime, ...(p.connectTime ? { connectTime: p.connectTime } : {}), ...(p.bfdProfile ? { bfdProfile: p.bfdProfile } : {}) } })),
     ...c.bgp.map((a) => ({ apiVersion: v1, kind: 'BGPAdvertisement', metadata: meta(a.name), spec: { ipAddressPools: a.pools } })),
   ];
 }
 
 /** Service annotations of each implementation: pool, requested addresses, sharing key. */
 export function serviceAnnotations(impl: Implementation, o: { pool?: string; ips?: string[]; sharingKey?: string }): Record<string, string> {
-  const p = impl === 'metallb' ? 'metallb.io' : 'ironlb.io';
+  const p = isMetalLB(impl) ? 'metallb.io' : 'ironlb.io';
   const ann: Record<string, string> = {};
-  if (o.pool) ann[impl === 'metallb' ? 'metallb.io/address-pool' : ANNOTATION_ADDRESS_POOL] = o.pool;
+  if (o.pool) ann[isMetalLB(impl) ? 'metallb.io/address-pool' : ANNOTATION_ADDRESS_POOL] = o.pool;
   if (o.ips) ann[`${p}/loadBalancerIPs`] = o.ips.join(',');
   if (o.sharingKey) ann[`${p}/allow-shared-ip`] = o.sharingKey;
   return ann;
