@@ -3,7 +3,7 @@
 // facts path), the incremental decider, the speaker's BGP reconciler and engine, one BGP peer.
 // Reports as JSON lines on stdout; waits for a line on stdin between phases.
 // Usage: node bench/speaker-routes-child.ts '{"services":100000,"nodes":100,"peer":"10.61.0.1","local":"10.61.0.2"}'
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startLoopStats } from '../test/support/loop-stats.ts';
 import { createInterface } from 'node:readline';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { validateConfig } from '../src/api/index.ts';
@@ -19,23 +19,13 @@ const out = (x: unknown): void => void process.stdout.write(`${JSON.stringify(x)
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const next = async (): Promise<void> => void (await lines.next());
 
-const loop = monitorEventLoopDelay({ resolution: 2 });
-loop.enable();
-let cpuMax = 0;
-let lastCpu = process.cpuUsage();
-setInterval(() => {
-  const now = process.cpuUsage();
-  cpuMax = Math.max(cpuMax, (now.user - lastCpu.user + now.system - lastCpu.system) / 1000);
-  lastCpu = now;
-}, 2).unref();
+const loop = startLoopStats();
 const reset = async (): Promise<void> => {
   await new Promise((r) => setTimeout(r, 20));
   loop.reset();
-  cpuMax = 0;
-  lastCpu = process.cpuUsage();
   await new Promise((r) => setTimeout(r, 10));
 };
-const stats = () => ({ loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, ownCpuMaxMs: cpuMax, rssMiB: process.memoryUsage().rss / 2 ** 20, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 });
+const stats = () => ({ loopMaxMs: loop.read().maxMs, loopP99Ms: loop.read().p99Ms, ownCpuMaxMs: loop.read().cpuMaxMs, rssMiB: process.memoryUsage().rss / 2 ** 20, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 });
 
 const { config, errors } = validateConfig([
   { kind: 'IPPool', metadata: { name: 'bgp' }, spec: { addresses: ['10.128.0.0/14'] } },

@@ -6,17 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, type BgpPolicy, type Decision, type L2Policy, type NodeFacts, type PeerFacts, type ServiceFacts } from '../../src/speaker/decide.ts';
 import { IncrementalDecider, type Policies } from '../../src/speaker/incremental.ts';
+import { prng } from '../support/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = prng;
 
 const NODES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 

@@ -4,7 +4,7 @@
 // ({ event: 'state', ... }) leave as JSON lines on stdout. Being a process lets a test kill
 // the speaker (SIGKILL) and start it again, as a crashed node would.
 import { createInterface } from 'node:readline';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startLoopStats } from '../loop-stats.ts';
 import { BgpEngine } from '../../../src/bgp/index.ts';
 import type { EngineOptions, PeerConfig, RouteAttributes } from '../../../src/bgp/index.ts';
 
@@ -17,23 +17,7 @@ const out = (o: unknown): void => {
 };
 engine.on('state', (ev) => out({ event: 'state', ...ev }));
 
-// Event-loop blocking, for scale tests: the loop delay (which on a loaded machine also counts
-// waiting for a core) and this process's own CPU between two ticks of a 2 ms timer (our work).
-const loop = monitorEventLoopDelay({ resolution: 2 });
-loop.enable();
-let cpuMax = 0;
-let lastCpu = process.cpuUsage();
-setInterval(() => {
-  const now = process.cpuUsage();
-  cpuMax = Math.max(cpuMax, (now.user - lastCpu.user + now.system - lastCpu.system) / 1000);
-  lastCpu = now;
-}, 2).unref();
-
-function resetLoopStats(): void {
-  loop.reset();
-  cpuMax = 0;
-  lastCpu = process.cpuUsage();
-}
+const loop = startLoopStats();
 
 /** `count` consecutive IPv4 /32s from `first` (built here: keeps 100k routes of JSON off stdin). */
 function rangeRoutes(first: string, count: number, attrs: RouteAttributes): Map<string, RouteAttributes> {
@@ -82,18 +66,18 @@ async function run(c: Command): Promise<unknown> {
       // from here (a tick must pass after reset, which forgets the last one).
       const routes = rangeRoutes(a[1] as string, a[2] as number, (a[3] ?? {}) as RouteAttributes);
       await new Promise((r) => setTimeout(r, 20));
-      resetLoopStats();
+      loop.reset();
       await new Promise((r) => setTimeout(r, 10));
       const t = performance.now();
       void engine.setRoutes(a[0] as string, routes);
       return { setMs: performance.now() - t };
     }
     case 'loopReset': {
-      resetLoopStats();
+      loop.reset();
       await new Promise((r) => setTimeout(r, 10));
       return undefined;
     }
-    case 'loopStats': return { maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMaxMs: cpuMax, rssMb: process.memoryUsage().rss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+    case 'loopStats': return { ...loop.read(), rssMb: process.memoryUsage().rss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024 };
     case 'close': {
       await engine.close(a[0] as { gracefulRestart?: boolean });
       setImmediate(() => process.exit(0));
