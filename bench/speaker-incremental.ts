@@ -127,7 +127,7 @@ for (let round = 0; round < ROUNDS; round++) {
         break;
       }
       case 'removed':
-        dec.deleteService(`ns${i % 50}/svc-${i}`);
+        dec.forgetService(`ns${i % 50}/svc-${i}`);
         break;
       case 'added back': {
         const f = serviceFacts(svcObjs[i] as V1Service, [sliceObjs[i] as V1EndpointSlice], config);

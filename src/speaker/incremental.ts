@@ -318,7 +318,7 @@ export class IncrementalDecider {
     this.#full = true;
   }
 
-  deleteNode(name: string): void {
+  forgetNode(name: string): void {
     if (!this.#nodes.delete(name)) return;
     this.#full = true;
   }
@@ -335,7 +335,7 @@ export class IncrementalDecider {
     this.#pendingSvcs.set(f.key, c);
   }
 
-  deleteService(key: string): void {
+  forgetService(key: string): void {
     this.#facts.delete(key);
     this.#pendingSvcs.set(key, null);
   }

@@ -515,7 +515,7 @@ export class Speaker {
       const f = n ? nodeFacts(n, this.#publishedSubnets(name)) : undefined;
       const had = dec.node(name);
       if (!f) {
-        if (had) dec.deleteNode(name);
+        if (had) dec.forgetNode(name);
       } else if (!had || JSON.stringify(had) !== JSON.stringify(f)) dec.setNode(f);
     }
     this.#dirtyNodes = new Set();
@@ -524,7 +524,7 @@ export class Speaker {
       const svc = this.#services.get(name, namespace);
       const f = svc ? serviceFacts(svc, [...(this.#slicesOf.get(key)?.values() ?? [])], config, this.#o.classPolicy) : undefined;
       if (f) dec.setService(f);
-      else dec.deleteService(key);
+      else dec.forgetService(key);
     }
     this.#dirtyServices = new Set();
   }

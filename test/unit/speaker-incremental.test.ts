@@ -128,7 +128,7 @@ function run(seed: number, steps: number, stats: { cascades: number; full: numbe
       } else if (op < 0.5) {
         const key = sc.pick([...services.keys(), 'ns/none']);
         services.delete(key);
-        inc.deleteService(key);
+        inc.forgetService(key);
       } else if (op < 0.62) {
         // Endpoints only (the common EndpointSlice change).
         const old = services.get(sc.pick([...services.keys(), 'ns/none']));
@@ -152,7 +152,7 @@ function run(seed: number, steps: number, stats: { cascades: number; full: numbe
           inc.setNode(next);
         } else if (old && sc.chance(0.3)) {
           nodes.delete(n);
-          inc.deleteNode(n);
+          inc.forgetNode(n);
         } else {
           const next = sc.node(n);
           nodes.set(n, next);
