@@ -35,7 +35,7 @@ const soakMin = Number(values['soak-minutes']);
 const loss = Number(values.loss);
 const openLoop = values.client !== 'sequential';
 const VIP = '10.86.0.100';
-const speakerArgs = watch ? [] : ['--no-owner-watch'];
+const speakerArgs = watch ? ['--owner-watch'] : [];
 
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 

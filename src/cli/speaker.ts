@@ -72,7 +72,7 @@ export function registerSpeaker(program: Command): void {
     .option('--owner-watch-multiplier <n>', 'an owner silent for this many intervals is taken over before membership confirms', String(DEFAULT_WATCH_MULTIPLIER))
     .option('--owner-watch-hold-ms <ms>', 'release a fast takeover when membership has not confirmed the owner\'s loss within this time', '3000')
     .option('--owner-watch-nice <n>', 'nice value of the heartbeat thread (-20..19; below the process\'s needs CAP_SYS_NICE, else it is left as is)', String(DEFAULT_WATCH_NICE))
-    .option('--no-owner-watch', 'no owner watch: Layer 2 failover waits for membership alone')
+    .option('--owner-watch', 'run the owner watch (experimental, off by default): Layer 2 failover in ~0.2 s instead of ~0.5 s, at the price of false takeovers when a node\'s heartbeat thread is starved for more than --owner-watch-multiplier intervals (docs/performance.md, "Layer 2 failover with the owner watch")')
     .option('--l2-quorum <bool>', 'answer ARP/NDP only while at least half of the known speakers are alive (a cut-off node stops): true or false', 'true')
   httpOptions(cmd, { metricsPort: 7473, healthHost: '127.0.0.1' })
     .action(async (o: Opts) => {

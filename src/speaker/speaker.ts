@@ -196,6 +196,8 @@ export class Speaker {
   #refuted = new Set<string>();
   /** Owners whose addresses this node holds by a fast takeover (told to them in heartbeats). */
   #holding = new Set<string>();
+  /** Owners heard on the owner watch since membership last declared them dead. */
+  #watchHeard = new Set<string>();
   #watched = new Set<string>();
   #watchSetKey = '';
   #watchAliveKey = '';
@@ -715,6 +717,7 @@ export class Speaker {
   #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number): void {
     if (this.#stopped) return;
     if (state === 'up') {
+      this.#watchHeard.add(name);
       this.#refuted.delete(name);
       if (this.#suspects.delete(name)) {
         this.#log.info({ peer: name }, 'owner heard again on the owner watch; releasing the addresses taken from it');
@@ -722,7 +725,9 @@ export class Speaker {
       }
       return;
     }
-    if (this.#refuted.has(name) || !this.#membership?.alive().includes(name)) return;
+    // Only an owner heard on the watch since it (re)joined can fall silent on it: one back from the
+    // dead is silent until its heartbeats reach us again, which is no news of a death.
+    if (!this.#watchHeard.has(name) || this.#refuted.has(name) || !this.#membership?.alive().includes(name)) return;
     const since = Date.now();
     this.#suspects.set(name, since);
     this.metrics.fastTakeovers.inc({ result: 'suspected' });
@@ -858,6 +863,7 @@ export class Speaker {
       m.on('change', () => this.#kick());
       m.on('memberDown', (name) => {
         this.#downAt.set(name, Date.now());
+        this.#watchHeard.delete(name);
         this.#kick();
       });
       await m.start();

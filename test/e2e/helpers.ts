@@ -1,7 +1,7 @@
 // The e2e suite's lab: `Lab` from testbed/lab with the tests' namespace prefix (ilbx), a temporary state
 // folder, and one net number per test file (labs are independent: every address lives inside the
 // lab's own namespaces). The lab is always torn down, also on failure.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../testbed/lab/index.ts';
@@ -22,7 +22,11 @@ export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: L
   try {
     return await fn(lab);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n(lab logs were in ${dir}/logs)`, { cause: err });
+    // IRONLB_KEEP_LAB_LOGS=DIR keeps a failed lab's logs there (the lab's own folder goes with it).
+    const keep = process.env.IRONLB_KEEP_LAB_LOGS;
+    const kept = keep ? join(keep, `lab-${net}-${Date.now()}`) : undefined;
+    if (kept) cpSync(join(dir, 'logs'), kept, { recursive: true });
+    throw new Error(`${(err as Error).message}\n(lab logs were in ${dir}/logs${kept ? `, kept in ${kept}` : ''})`, { cause: err });
   } finally {
     await lab.destroy();
     rmSync(parent, { recursive: true, force: true });

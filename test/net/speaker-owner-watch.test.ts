@@ -68,7 +68,7 @@ async function failOwner(c: SpeakerCluster, how: 'kill' | 'link'): Promise<[numb
 }
 
 test('owner watch: heartbeat loss below the threshold causes no suspicion; a killed or cut-off owner is taken over fast', { timeout: 600_000 }, async () => {
-  const c = await SpeakerCluster.create({ prefix: 'ilbl', nodes: 3, net: 87, client: true, localVips: [VIP] });
+  const c = await SpeakerCluster.create({ prefix: 'ilbl', nodes: 3, net: 87, client: true, localVips: [VIP], speakerArgs: ['--owner-watch'] });
   try {
     await c.apply('IPPool', 'p1', { addresses: ['10.87.0.100-10.87.0.120'] });
     await c.apply('L2Advertisement', 'l2', {});

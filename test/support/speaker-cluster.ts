@@ -169,6 +169,8 @@ export interface ClusterOptions {
   values?: Record<string, unknown>;
   /** Also add VIPs to each node's loopback so the app server accepts them (Layer 2 tests). */
   localVips?: string[];
+  /** `ironlb speaker` flags for every speaker this cluster starts (e.g. --owner-watch). */
+  speakerArgs?: string[];
 }
 
 export class SpeakerCluster {
@@ -320,7 +322,7 @@ export class SpeakerCluster {
   startSpeaker(i: number, extra: string[] = []): SpeakerNode {
     const node = this.nodes[i];
     if (!node) throw new Error(`no node ${i}`);
-    const args = [SELF, '--api-socket', this.socket, '--kubeconfig', this.speakerKubeconfig, '--dir', this.dir, '--', '--node-name', node.name, '--namespace', NS, '--metrics-port', String(METRICS_PORT), '--interfaces', 'eth0', ...extra];
+    const args = [SELF, '--api-socket', this.socket, '--kubeconfig', this.speakerKubeconfig, '--dir', this.dir, '--', '--node-name', node.name, '--namespace', NS, '--metrics-port', String(METRICS_PORT), '--interfaces', 'eth0', ...(this.opts.speakerArgs ?? []), ...extra];
     const proc = node.ns.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IRONLB_LOG_LEVEL: process.env.IRONLB_LOG_LEVEL ?? 'info' } });
     node.proc = proc;
     const keep = (line: string): void => {
