@@ -28,6 +28,8 @@ export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: L
     if (kept) cpSync(join(dir, 'logs'), kept, { recursive: true });
     throw new Error(`${(err as Error).message}\n(lab logs were in ${dir}/logs${kept ? `, kept in ${kept}` : ''})`, { cause: err });
   } finally {
+    // Subtests report failures without throwing: with IRONLB_KEEP_LAB_LOGS the logs are kept anyway.
+    if (process.env.IRONLB_KEEP_LAB_LOGS) cpSync(join(dir, 'logs'), join(process.env.IRONLB_KEEP_LAB_LOGS, `lab-${net}-${Date.now()}-end`), { recursive: true });
     await lab.destroy();
     rmSync(parent, { recursive: true, force: true });
   }
