@@ -25,6 +25,7 @@ import { GossipQueue } from './gossip.ts';
 import { createMetrics, type MembershipMetrics, type RejectReason } from './metrics.ts';
 import { ReplayGuard } from './replay.ts';
 import { UdpTransport, type Datagram, type Transport } from './transport.ts';
+import { sortedIndex, sortedInsert, sortedRemove } from '../util/sorted.ts';
 
 export const DEFAULT_PORT = 7947;
 
@@ -359,32 +360,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Keeps the sorted live list in step with a member going up or down (binary search, no re-sort). */
   private markUp(name: string, up: boolean): void {
-    const a = this.live;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid]! < name) lo = mid + 1;
-      else hi = mid;
-    }
-    const present = a[lo] === name;
-    if (up && !present) a.splice(lo, 0, name);
-    else if (!up && present) a.splice(lo, 1);
-    else return;
-    this.liveChanged = true;
+    if (up ? sortedInsert(this.live, name) : sortedRemove(this.live, name)) this.liveChanged = true;
   }
 
   /** Position of a name in the sorted live list, or -1. */
   private livePos(name: string): number {
-    const a = this.live;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid]! < name) lo = mid + 1;
-      else hi = mid;
-    }
-    return a[lo] === name ? lo : -1;
+    return sortedIndex(this.live, name);
   }
 
   /** Every member's state as seen here (for status and debugging). */

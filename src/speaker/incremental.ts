@@ -49,6 +49,7 @@ import {
   type ServiceView,
 } from './decide.ts';
 import { DEFAULT_LOAD_FACTOR, hash32, score } from './owner.ts';
+import { sortedIndex, sortedInsert, sortedRemove } from '../util/sorted.ts';
 
 export interface Policies {
   l2: readonly L2Policy[];
@@ -193,36 +194,6 @@ function insertSorted(list: Unit[], u: Unit): void {
 function removeSorted(list: Unit[], u: Unit): void {
   const i = lowerBound(list, u.key);
   if (list[i] === u) list.splice(i, 1);
-}
-function hasString(list: readonly string[], s: string): boolean {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as string) < s) lo = mid + 1;
-    else hi = mid;
-  }
-  return list[lo] === s;
-}
-function insertString(list: string[], s: string): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as string) < s) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, s);
-}
-function removeString(list: string[], s: string): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as string) < s) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo] === s) list.splice(lo, 1);
 }
 const sameStrings = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 const endpointOk = (f: ServiceFacts, node: string): boolean => f.externalTrafficPolicy !== 'Local' || f.endpointNodes.has(node);
@@ -1245,7 +1216,7 @@ export class IncrementalDecider {
         if (m !== undefined) {
           if (m > 2) r.multi?.set(key, m - 1);
           else r.multi?.delete(key);
-        } else removeString(r.route.services, key);
+        } else sortedRemove(r.route.services, key);
         r.n--;
         if (!r.touched) touched.push(r);
         r.touched = true;
@@ -1270,11 +1241,11 @@ export class IncrementalDecider {
           r.ads = r.ads.length === 0 ? [ad] : r.ads.concat(ad);
           r.adN = r.adN.length === 0 ? [1] : r.adN.concat(1);
         }
-        if (hasString(r.route.services, key)) {
+        if (sortedIndex(r.route.services, key) >= 0) {
           r.multi ??= new Map();
           r.multi.set(key, (r.multi.get(key) ?? 1) + 1);
         } else if (r.route.services.length === 0) r.route.services = [key];
-        else insertString(r.route.services, key);
+        else sortedInsert(r.route.services, key);
         r.n++;
         if (!r.touched) touched.push(r);
         r.touched = true;
