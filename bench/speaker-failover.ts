@@ -24,15 +24,7 @@ function stats(xs: number[]): string {
 }
 
 async function owner(c: SpeakerCluster): Promise<SpeakerNode> {
-  const name = await waitFor(
-    async () => {
-      const l2 = (await c.announcement('s0'))?.announcements?.find((a) => a.mode === 'layer2');
-      const arp = await c.arpOwners(VIP);
-      return l2 && arp.length === 1 && arp[0] === l2.node ? l2.node : undefined;
-    },
-    { what: 'a settled owner', timeoutMs: 30_000, intervalMs: 200 },
-  );
-  return c.nodes.find((n) => n.name === name) as SpeakerNode;
+  return c.settledL2Owner('s0', VIP, 30_000);
 }
 
 /** Returns [ms until the new owner announced (its log), ms until TCP answered again]. */

@@ -426,6 +426,19 @@ export class SpeakerCluster {
   }
 
   /** Node names whose MAC answers ARP for `ip`. */
+  /** The node that Service `svc`'s status names as Layer 2 owner of `ip` once ARP agrees (only it answers). */
+  async settledL2Owner(svc: string, ip: string, timeoutMs = 60_000): Promise<SpeakerNode> {
+    const name = await waitFor(
+      async () => {
+        const l2 = (await this.announcement(svc))?.announcements?.find((a) => a.mode === 'layer2');
+        const arp = await this.arpOwners(ip);
+        return l2 && arp.length === 1 && arp[0] === l2.node ? l2.node : undefined;
+      },
+      { what: `status and ARP to agree on the owner of ${ip}`, timeoutMs, intervalMs: 200 },
+    );
+    return this.nodes.find((n) => n.name === name) as SpeakerNode;
+  }
+
   async arpOwners(ip: string, waitMs = 300): Promise<string[]> {
     const macs = await this.arp(ip, waitMs);
     return macs.map((m) => this.nodes.find((n) => n.mac === m)?.name ?? m).sort();
