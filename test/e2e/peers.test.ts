@@ -1,13 +1,11 @@
 // The peers ironlb is compared with (bench/compare.ts), each in the same lab as ironlb: the lab comes
 // up with it and its Services answer through it, so the comparison cannot rot unnoticed. MetalLB (native
-// BGP, and FRR mode with FRR from Debian: testbed/lab/metallb-frr.ts) is
-// built on demand (scripts/go-tools.sh peers) in `before`, outside the tests' own deadlines; kube-vip
-// cannot be built here (the Go module proxy refuses it), which the lab must say instead of half-running.
-import { existsSync } from 'node:fs';
+// BGP, and FRR mode with FRR from Debian: testbed/lab/metallb-frr.ts) and kube-vip (ARP and BGP
+// engines: testbed/lab/kube-vip.ts) are built on demand (scripts/go-tools.sh peers) in `before`,
+// outside the tests' own deadlines.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab } from '../../testbed/lab/index.ts';
-import { ensurePeersBuilt, unavailable } from '../../testbed/lab/peers.ts';
+import { ensurePeersBuilt } from '../../testbed/lab/peers.ts';
 import { firstAnswerElsewhere, hostPrefix, settledOwner, spread, waitRoute, withLab } from './helpers.ts';
 import { urlFor } from '../../testbed/lab/index.ts';
 import { nsExec, sh } from '../../testbed/lab/proc.ts';
@@ -93,9 +91,33 @@ test('MetalLB in FRR mode in the lab: FRR from Debian under its speakers, BFD up
   }, { implementation: 'metallb-frr', prefix: prefix(163) });
 });
 
-test('kube-vip in the lab: refused with the reason (its module cannot be fetched here), nothing left behind', { skip: unavailable('kube-vip') ? false : 'kube-vip is buildable now: replace this with a test that its Services answer' }, async () => {
-  const why = unavailable('kube-vip');
-  assert.match(why ?? '', /Go module proxy refuses github\.com\/kube-vip\/kube-vip/);
-  await assert.rejects(Lab.up({ prefix: prefix(162), dir: `/tmp/ilbp-kube-vip-${process.pid}`, net: 162, implementation: 'kube-vip' }), /kube-vip cannot be built here/);
-  assert.equal(existsSync(`/tmp/ilbp-kube-vip-${process.pid}`), false);
+test('kube-vip in the lab: its ARP engine (a Lease per Service) and its BGP engine serve the Services; a dead owner is replaced', async () => {
+  await withLab(162, async (lab) => {
+    assert.equal(lab.implementation, 'kube-vip');
+    await lab.applyExample();
+    // The lab gives the addresses (kube-vip-cloud-provider's part); kube-vip writes them to status.
+    const [v4, v6] = await lab.waitAddresses('hello-l2', 2, 90_000);
+    assert.match(v4!, /^10\.162\.0\./);
+    assert.match(v6!, /^fd00:a2::/);
+    // The Lease holder names itself on the Service and is the one node the wire names for the address.
+    const owner = await settledOwner(lab, 'hello-l2', v4!, 90_000);
+    assert.deepEqual(await spread(lab, 'lan', v4!, 5), { [owner]: 5 });
+    assert.deepEqual(await spread(lab, 'ext', v4!, 5), { [owner]: 5 });
+    // BGP engine: every node announces the ETP Cluster Service, only the endpoint's node the ETP Local one.
+    const [bgp] = await lab.waitAddresses('hello-bgp', 1, 60_000);
+    await waitRoute(lab, hostPrefix(bgp!), ['node0', 'node1', 'node2'], 90_000);
+    const [local] = await lab.waitAddresses('hello-local', 1, 60_000);
+    await waitRoute(lab, hostPrefix(local!), ['node2'], 90_000);
+    const answers = await spread(lab, 'ext', bgp!, 30);
+    assert.ok(Object.keys(answers).every((k) => k.startsWith('node')), JSON.stringify(answers));
+    // The owner's node stops: its Lease runs out and another node's engine takes the address.
+    const probe = lab.probe('lan', urlFor(v4!, lab.plan.appPort), { intervalMs: 20, timeoutMs: 300, maxMs: 90_000 });
+    try {
+      const t0 = await lab.killNode(lab.node(owner).index);
+      const moved = await firstAnswerElsewhere(probe.results, t0, owner, 60_000);
+      assert.notEqual(moved.node, owner);
+    } finally {
+      probe.stop();
+    }
+  }, { implementation: 'kube-vip', prefix: prefix(162) });
 });

@@ -24,6 +24,7 @@ import { ensurePeersBuilt, isMetalLB, kubectl, METALLB_GROUP, METALLB_NS, metall
 import { randomBytes } from 'node:crypto';
 import { daemonArgv, FRR_DAEMONS, frrNodeDirs, frrPidKeys, prepareNode, reloaderArgv, speakerEnv } from './metallb-frr.ts';
 import net from 'node:net';
+import { engineOfPool, firstFreeAddress, KUBE_VIP_CLASS, KUBE_VIP_HOST, KUBE_VIP_IPS, KUBE_VIP_NS, KUBE_VIP_SA, kubeVipCommand, kubeVipProgram, kubeVipRbac } from './kube-vip.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const AGENT = (f: string): string => join(HERE, f);
@@ -205,7 +206,7 @@ export class Lab {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const say = o.progress ?? ((): void => {});
     // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
-    if (isMetalLB(impl)) await ensurePeersBuilt(say);
+    if (isMetalLB(impl) || impl === 'kube-vip') await ensurePeersBuilt(say);
     // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
     else await ensureDist();
     const lab = new Lab({ version: 1, dir, plan, router: o.router ?? 'bird', bfd: o.bfd ?? true, holdTime: o.holdTime ?? 9, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}), ...(o.speakerArgs?.length ? { speakerArgs: o.speakerArgs } : {}) });
@@ -230,14 +231,18 @@ export class Lab {
         say('installing MetalLB from its module source (CRDs, namespace, ServiceAccounts, RBAC; no webhook)');
         await ready.installMetalLB();
       }
+      if (impl === 'kube-vip') {
+        say('installing kube-vip\'s RBAC (from "kube-vip manifest rbac") and its ServiceAccount token');
+        await ready.installKubeVip();
+      }
       say(`starting the router (${ready.state.router})`);
       await ready.startRouter();
-      say(`starting the ${impl} controller`);
-      if (!isMetalLB(impl)) ready.state.webhookPort = await freePort();
+      say(impl === 'kube-vip' ? 'kube-vip has no controller (the lab gives Services their addresses, as kube-vip-cloud-provider would)' : `starting the ${impl} controller`);
+      if (impl === 'ironlb') ready.state.webhookPort = await freePort();
       await ready.startControllerAsync();
-      if (!isMetalLB(impl)) await ready.routeWebhook();
+      if (impl === 'ironlb') await ready.routeWebhook();
       say(`starting ${plan.nodes.length} ${impl} speakers and hostname backends`);
-      if (!isMetalLB(impl)) ready.writeSpeakerKubeconfig();
+      if (impl === 'ironlb') ready.writeSpeakerKubeconfig();
       await Promise.all(plan.nodes.map((n) => ready.ensureRelay(n.index)));
       if (impl === 'metallb-frr') await Promise.all(plan.nodes.map((n) => ready.ensureFrr(n.index)));
       for (const n of plan.nodes) {
@@ -404,6 +409,8 @@ export class Lab {
 
   /** Starts the controller of the lab's implementation (MetalLB's needs a free metrics port first). */
   async startControllerAsync(): Promise<void> {
+    // kube-vip has no controller of its own (kube-vip-cloud-provider's part is the lab's: service()).
+    if (this.implementation === 'kube-vip') return;
     if (!isMetalLB(this.implementation)) return this.startController();
     // Root namespace, loopback: a port of its own, since several labs may run at once.
     const port = await new Promise<number>((resolve, reject) => {
@@ -419,6 +426,7 @@ export class Lab {
   }
 
   startController(): void {
+    if (this.implementation === 'kube-vip') return;
     if (isMetalLB(this.implementation)) {
       void this.startControllerAsync();
       return;
@@ -465,6 +473,7 @@ export class Lab {
   startSpeaker(i: number, extra: string[] = []): number {
     const n = this.node(i);
     if (isMetalLB(this.implementation)) return this.startMetalLBSpeaker(i, extra);
+    if (this.implementation === 'kube-vip') return this.startKubeVip(i, extra);
     // The image's process exactly (node, the chart's Node options, dist/cli/main.js speaker), as the
     // speaker ServiceAccount, reaching the API server through the node's relay (ensureRelay).
     const args = [...chartNodeOptions('speaker'), ...(this.state.nodeArgs ?? []), DIST_CLI, 'speaker', '--kubeconfig', this.speakerKubeconfig, '--node-name', n.name, '--namespace', DEFAULT_NAMESPACE, '--interfaces', 'eth0', '--metrics-port', String(METRICS_PORT), ...(this.state.speakerArgs ?? []), ...extra];
@@ -482,13 +491,81 @@ export class Lab {
     const file = this.log(`${n.name}-speaker`);
     const from = this.state.logOffsets[n.name] ?? 0;
     // ironlb says so when its membership runs; MetalLB's speaker once its informers have synced.
-    const ready = isMetalLB(this.implementation) ? /"event":"startUpdate"|Starting workers/ : /membership running/;
+    const ready = isMetalLB(this.implementation) ? /"event":"startUpdate"|Starting workers/ : this.implementation === 'kube-vip' ? /beginning watching services/ : /membership running/;
     await until(`${n.name}'s speaker to start`, timeoutMs, () => {
       const pid = this.state.pids[`${n.name}-speaker`] ?? 0;
       const text = readFileSync(file).subarray(from).toString();
       if (!alive(pid)) throw new Error(`${n.name}'s speaker exited: ${text.split('\n').slice(-15).join('\n')}`);
       return ready.test(text);
     }, 200);
+    // kube-vip's BGP engine, the node's second process: up once its BGP server has started.
+    if (this.implementation === 'kube-vip') {
+      const bgpFile = this.log(`${n.name}-speaker-bgp`);
+      const bgpFrom = this.state.logOffsets[`${n.name}-bgp`] ?? 0;
+      await until(`${n.name}'s kube-vip BGP engine to start`, timeoutMs, () => {
+        const text = existsSync(bgpFile) ? readFileSync(bgpFile).subarray(bgpFrom).toString() : '';
+        if (!alive(this.state.pids[`${n.name}-speaker-bgp`] ?? 0)) throw new Error(`${n.name}'s kube-vip BGP engine exited: ${text.split('\n').slice(-15).join('\n')}`);
+        return /Starting Kube-vip Manager with the BGP engine/.test(text) && /beginning services leadership|watching services|Starting the BGP server|bgp/i.test(text.split('Starting Kube-vip Manager with the BGP engine')[1] ?? '');
+      }, 200);
+    }
+  }
+
+  // ---- kube-vip ----------------------------------------------------------------------------------
+
+  /** kube-vip's RBAC (its own generator's) and a kubeconfig with its ServiceAccount's token through each node's relay. */
+  async installKubeVip(): Promise<void> {
+    const objs = await kubeVipRbac();
+    await kubectl(this.dir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
+    const t = await this.core.createNamespacedServiceAccountToken({ name: KUBE_VIP_SA, namespace: KUBE_VIP_NS, body: { spec: { audiences: [], expirationSeconds: 7 * 86_400 } } });
+    const token = t.status?.token;
+    if (!token) throw new Error(`the API server issued no token for ServiceAccount ${KUBE_VIP_NS}/${KUBE_VIP_SA}`);
+    const kubeconfig = tokenKubeconfig(readFileSync(join(this.dir, 'kubeconfig'), 'utf8'), `https://127.0.0.1:${RELAY_PORT}`, token);
+    writeFileSync(join(this.dir, 'kube-vip.kubeconfig'), kubeconfig, { mode: 0o600 });
+    // kube-vip's manager reads /etc/kubernetes/admin.conf or $HOME/.kube/config, not --k8sConfigPath.
+    mkdirSync(join(this.kubeVipHome, '.kube'), { recursive: true });
+    writeFileSync(join(this.kubeVipHome, '.kube', 'config'), kubeconfig, { mode: 0o600 });
+  }
+
+  private get kubeVipHome(): string {
+    return join(this.dir, 'kube-vip-home');
+  }
+
+  /** Node i's two kube-vip processes (ARP engine as "-speaker", BGP engine as "-speaker-bgp"). */
+  private startKubeVip(i: number, extra: string[]): number {
+    const n = this.node(i);
+    const p = this.plan;
+    const o = { kubeconfig: join(this.dir, 'kube-vip.kubeconfig'), asn: p.asn, routerAsn: p.routerAsn, router4: p.router4, holdTime: this.state.holdTime };
+    const offsetOf = (f: string): number => (existsSync(f) ? readFileSync(f).length : 0);
+    const file = this.log(`${n.name}-speaker`);
+    const offset = offsetOf(file);
+    const start = (engine: 'arp' | 'bgp', port: number, log: string): number => {
+      const c = kubeVipCommand(engine, n, { ...o, metricsPort: port });
+      return spawnDaemon(n.ns, kubeVipProgram(), [...c.argv, ...extra], log, { ...process.env, HOME: this.kubeVipHome, ...c.env });
+    };
+    this.state.pids[`${n.name}-speaker`] = start('arp', METRICS_PORT, file);
+    this.state.logOffsets[n.name] = offset;
+    const bgpFile = this.log(`${n.name}-speaker-bgp`);
+    this.state.logOffsets[`${n.name}-bgp`] = offsetOf(bgpFile);
+    this.state.pids[`${n.name}-speaker-bgp`] = start('bgp', METRICS_PORT + 1, bgpFile);
+    this.save();
+    return offset;
+  }
+
+  /** kube-vip-cloud-provider's part: the first free address(es) of the Service's pool. */
+  private async kubeVipAddresses(o: ServiceOptions): Promise<string> {
+    const p = this.plan;
+    const pools = engineOfPool(o.pool) === 'bgp' ? [p.bgpPool4, p.bgpPool6] : [p.l2Pool4, p.l2Pool6];
+    const used = new Set<string>();
+    for (const s of (await this.core.listServiceForAllNamespaces()).items) for (const a of (s.metadata?.annotations?.[KUBE_VIP_IPS] ?? '').split(',')) if (a) used.add(a);
+    const families: Array<'IPv4' | 'IPv6'> = o.dualStack ? ['IPv4', 'IPv6'] : [o.family ?? 'IPv4'];
+    const out: string[] = [];
+    for (const f of families) {
+      const ip = firstFreeAddress(pools, used, f);
+      if (!ip) throw new Error(`the lab's ${o.pool ?? 'lab-l2'} pool has no free ${f} address left for kube-vip`);
+      used.add(ip);
+      out.push(ip);
+    }
+    return out.join(',');
   }
 
   // ---- MetalLB -----------------------------------------------------------------------------------
@@ -617,7 +694,7 @@ export class Lab {
   /** PIDs of node i's speaker "Pod": the speaker, and in FRR mode its FRR daemons and reloader. */
   speakerPodPids(i: number): number[] {
     const n = this.node(i);
-    const keys = [`${n.name}-speaker`, ...(this.implementation === 'metallb-frr' ? frrPidKeys(n.name) : [])];
+    const keys = [`${n.name}-speaker`, `${n.name}-speaker-bgp`, ...(this.implementation === 'metallb-frr' ? frrPidKeys(n.name) : [])];
     return keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined && alive(x));
   }
 
@@ -646,7 +723,7 @@ export class Lab {
     const n = this.node(i);
     // MetalLB in FRR mode: a SIGKILL is the speaker container crashing (FRR in the Pod keeps its
     // sessions and routes); a SIGTERM is the Pod stopping, which stops its FRR and reloader too.
-    const keys = [`${n.name}-speaker`, ...(this.implementation === 'metallb-frr' && sig !== 'SIGKILL' ? frrPidKeys(n.name) : [])];
+    const keys = [`${n.name}-speaker`, `${n.name}-speaker-bgp`, ...(this.implementation === 'metallb-frr' && sig !== 'SIGKILL' ? frrPidKeys(n.name) : [])];
     const pids = keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined);
     const t = Date.now();
     for (const p of pids) signal(p, sig);
@@ -660,7 +737,7 @@ export class Lab {
   async killNode(i: number): Promise<number> {
     const n = this.node(i);
     const t = Date.now();
-    const keys = [`${n.name}-speaker`, `${n.name}-backend`, `${n.name}-relay`, ...frrPidKeys(n.name)];
+    const keys = [`${n.name}-speaker`, `${n.name}-speaker-bgp`, `${n.name}-backend`, `${n.name}-relay`, ...frrPidKeys(n.name)];
     const pids = keys.map((k) => this.state.pids[k]).filter((x): x is number => x !== undefined);
     await nsIp(this.plan.switchNs, 'link', 'set', n.port, 'down');
     if (this.plan.unnumbered) await setNodeLink(this.plan, n, 'down');
@@ -732,6 +809,8 @@ export class Lab {
   async applyConfig(): Promise<void> {
     const p = this.plan;
     if (p.unnumbered) return applyUnnumberedConfig(this);
+    // kube-vip takes its configuration from its flags (kubeVipArgs): one engine per process.
+    if (this.implementation === 'kube-vip') return;
     if (this.implementation === 'metallb') {
       // The same pools and router in MetalLB's CRDs. Its native BGP speaks IPv4 only (it refuses the
       // whole configuration if a BGP-advertised pool holds IPv6) and has no BFD, so: one peer (v4), an
@@ -796,6 +875,7 @@ export class Lab {
   async service(name: string, o: ServiceOptions = {}): Promise<V1Service> {
     const namespace = o.namespace ?? 'default';
     const ann = serviceAnnotations(this.implementation, o);
+    if (this.implementation === 'kube-vip') ann[KUBE_VIP_IPS] = o.ips?.join(',') ?? (await this.kubeVipAddresses(o));
     const port = o.port ?? this.plan.appPort;
     const svc = await this.core.createNamespacedService({
       namespace,
@@ -806,6 +886,7 @@ export class Lab {
           ports: [{ name: 'http', port, targetPort: this.plan.appPort, protocol: 'TCP' }],
           selector: { app: name },
           externalTrafficPolicy: o.etp ?? 'Cluster',
+          ...(this.implementation === 'kube-vip' ? { loadBalancerClass: KUBE_VIP_CLASS[engineOfPool(o.pool)] } : {}),
           ...(o.dualStack ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : o.family ? { ipFamilyPolicy: 'SingleStack', ipFamilies: [o.family] } : {}),
         },
       },
@@ -884,6 +965,7 @@ export class Lab {
   /** Who announces the Service (its ServiceAnnouncement status). */
   async announcements(name: string, namespace = 'default'): Promise<Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }>> {
     if (isMetalLB(this.implementation)) return this.metallbAnnouncements(name, namespace);
+    if (this.implementation === 'kube-vip') return this.kubeVipAnnouncements(name, namespace);
     try {
       const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: { announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }> } };
       return o.status?.announcements ?? [];
@@ -891,6 +973,18 @@ export class Lab {
       if (isNotFound(err)) return [];
       throw err;
     }
+  }
+
+  /**
+   * kube-vip keeps no status object: the ARP engine's leader names itself in the Service's
+   * kube-vip.io/vipHost annotation; the BGP engine announces from every node whose engine runs.
+   */
+  private async kubeVipAnnouncements(name: string, namespace: string): Promise<Array<{ node: string; mode: string }>> {
+    const s = await this.core.readNamespacedService({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (!s?.status?.loadBalancer?.ingress?.length) return [];
+    if (s.spec?.loadBalancerClass === KUBE_VIP_CLASS.bgp) return this.plan.nodes.filter((n) => alive(this.state.pids[`${n.name}-speaker-bgp`] ?? 0) && !this.state.cut.includes(n.name)).map((n) => ({ node: n.name, mode: 'bgp' }));
+    const host = s.metadata?.annotations?.[KUBE_VIP_HOST];
+    return host ? [{ node: host, mode: 'layer2' }] : [];
   }
 
   /** MetalLB's own statuses: ServiceL2Status (the announcing node) and ServiceBGPStatus (per node, its peers). */
