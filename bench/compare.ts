@@ -10,7 +10,8 @@
 //                 failure to the first answer through another node, and the requests that failed.
 //   bgp-failover  the same failures for a BGP Service: time until the router's kernel route no
 //                 longer names the failed node. With BFD (100 ms x 3): ironlb and MetalLB in FRR mode
-//                 (metallb-frr); without: MetalLB native (it has no BFD), so the 9 s hold time decides.
+//                 (metallb-frr); without: ironlb-nobfd (ironlb's lab with --no-bfd; this row only),
+//                 MetalLB native and kube-vip (neither has BFD), so the 9 s hold time decides.
 //   allocation    N LoadBalancer Services (--services, e.g. 1000,10000) created (16 at a time) against
 //                 the lab's API server: time until all have addresses, and the controller's CPU time and peak RSS.
 //   speakers      each node's speaker CPU and RSS (its whole "Pod": in FRR mode also the FRR daemons
@@ -22,10 +23,11 @@
 //   ndp           the same for Neighbor Solicitations (bench/ndp-probe.ts from the LAN client) to an
 //                 IPv6 Layer 2 Service address, with the owner node kernel's answer for its own IPv6 address.
 //   (arp and ndp run --rounds times, interleaved across the implementations.)
-// kube-vip cannot be built here (the Go module proxy refuses it) and is reported as such.
+// kube-vip (testbed/lab/kube-vip.ts) has no allocator of its own (kube-vip-cloud-provider cannot be
+// built here): the lab gives its Services their addresses, so it has no allocation row.
 //
 // Usage: node bench/compare.ts [--rounds 3] [--services 1000,10000] [--rows l2-failover,bgp-failover,allocation]
-//          [--impl ironlb,metallb,metallb-frr] [--json FILE] [--docs docs/performance.md] [--prefix ilbp]   (root; minutes per row)
+//          [--impl ironlb,ironlb-nobfd,metallb,metallb-frr,kube-vip] [--json FILE] [--docs docs/performance.md] [--prefix ilbp]   (root; minutes per row)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     services: { type: 'string', default: '1000' },
     rows: { type: 'string', default: 'arp,ndp,spread,l2-failover,bgp-failover,allocation' },
-    impl: { type: 'string', default: 'ironlb,metallb,metallb-frr,kube-vip' },
+    impl: { type: 'string', default: 'ironlb,ironlb-nobfd,metallb,metallb-frr,kube-vip' },
     json: { type: 'string', default: '' },
     docs: { type: 'string', default: '' },
     // Namespace prefix of the labs (ilb + a letter: an engineer's or a test's own), then the net and the PID.
@@ -54,7 +56,12 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--
 const serviceCounts = values.services.split(',').map(Number);
 if (serviceCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 16_000) || serviceCounts.length > 3) throw new Error(`--services must list up to 3 counts of 1 to 16000, got ${values.services}`);
 const rows = new Set(values.rows.split(','));
-const impls = values.impl.split(',').map(parseImplementation);
+/** What a row compares: a lab implementation, or ironlb's lab without BFD (BGP failover only). */
+type Contender = Implementation | 'ironlb-nobfd';
+const labImpl = (c: Contender): Implementation => (c === 'ironlb-nobfd' ? 'ironlb' : c);
+const impls: Contender[] = values.impl.split(',').map((s) => (s === 'ironlb-nobfd' ? s : parseImplementation(s)));
+/** Which rows a contender runs: ironlb-nobfd differs from ironlb only in BGP failover; kube-vip has no allocator. */
+const runsRow = (c: Contender, row: string): boolean => (c === 'ironlb-nobfd' ? row === 'bgp-failover' : !(c === 'kube-vip' && row === 'allocation'));
 const FAILURES = ['power-off', 'speaker-kill', 'link-cut', 'graceful'] as const;
 type Failure = (typeof FAILURES)[number];
 
@@ -81,9 +88,9 @@ function memKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
  * last time it was seen; a PID that appears mid-row counts from its start; up to 500 ms of a PID
  * killed between two samples is missed) and the summed RSS per node (peak and mean).
  */
-interface SpeakerUse { impl: Implementation; row: string; seconds: number; cpuMs: number[]; rssPeakKb: number[]; rssMeanKb: number[]; load1: number }
+interface SpeakerUse { impl: Contender; row: string; seconds: number; cpuMs: number[]; rssPeakKb: number[]; rssMeanKb: number[]; load1: number }
 
-function sampleSpeakers(lab: Lab, impl: Implementation, row: string): { stop: () => SpeakerUse } {
+function sampleSpeakers(lab: Lab, impl: Contender, row: string): { stop: () => SpeakerUse } {
   const nodes = lab.plan.nodes.map((n) => n.index);
   const first = new Map<number, number>();
   const last = new Map<number, { node: number; cpu: number }>();
@@ -119,7 +126,8 @@ function sampleSpeakers(lab: Lab, impl: Implementation, row: string): { stop: ()
 
 /** Runs fn while the speakers of every bench are sampled; the figures go to report.speakers. */
 async function sampled<T>(row: string, fn: () => Promise<T>): Promise<T> {
-  const ss = benches.map((b) => sampleSpeakers(b.lab, b.impl, row));
+  const key = row.replace(/ \d+$/, '').replace('arp/ndp', 'arp');
+  const ss = benches.filter((b) => runsRow(b.impl, key)).map((b) => sampleSpeakers(b.lab, b.impl, row));
   try {
     return await fn();
   } finally {
@@ -144,7 +152,7 @@ const range = (xs: number[]): [number, number] => (xs.length ? [Math.min(...xs),
 // ---- labs ----------------------------------------------------------------------------------------
 
 interface Bench {
-  impl: Implementation;
+  impl: Contender;
   lab: Lab;
   parent: string;
   l2ip: string;
@@ -155,15 +163,15 @@ interface Bench {
 
 /** The lab being brought up (Lab.up cleans up after its own failure, not after a SIGINT). */
 let starting: { dir: string; prefix: string; parent: string } | undefined;
-const NET: Record<Implementation, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183, 'metallb-frr': 184 };
+const NET: Record<Contender, number> = { ironlb: 181, metallb: 182, 'kube-vip': 183, 'metallb-frr': 184, 'ironlb-nobfd': 185 };
 
-async function upLab(impl: Implementation): Promise<Bench> {
+async function upLab(impl: Contender): Promise<Bench> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbp-compare-'));
   chmodSync(parent, 0o755);
   // BFD (router and BGPPeers) where the implementation has it: ironlb and MetalLB in FRR mode.
   const prefix = `${values.prefix}${NET[impl]}c${process.pid % 10000}`;
   starting = { dir: join(parent, 'lab'), prefix, parent };
-  const lab = await Lab.up({ prefix, dir: join(parent, 'lab'), net: NET[impl], implementation: impl, bfd: impl === 'ironlb' || impl === 'metallb-frr', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
+  const lab = await Lab.up({ prefix, dir: join(parent, 'lab'), net: NET[impl], implementation: labImpl(impl), bfd: impl === 'ironlb' || impl === 'metallb-frr', startTimeoutS: 180, progress: (s) => log(`${impl}: ${s}`) });
   starting = undefined;
   try {
     await lab.applyConfig();
@@ -172,7 +180,7 @@ async function upLab(impl: Implementation): Promise<Bench> {
     const [l2ip] = await lab.waitAddresses('l2', 1, 60_000);
     const [bgpip] = await lab.waitAddresses('bgp', 1, 60_000);
     const b: Bench = { impl, lab, parent, l2ip: l2ip!, bgpip: bgpip! };
-    if (rows.has('ndp')) {
+    if (rows.has('ndp') && runsRow(impl, 'ndp')) {
       await lab.service('l2v6', { pool: 'lab-l2', family: 'IPv6' });
       b.l2ip6 = (await lab.waitAddresses('l2v6', 1, 60_000))[0]!;
     }
@@ -222,7 +230,7 @@ async function restore(b: Bench, node: number, f: Failure): Promise<void> {
   else await b.lab.reviveNode(node, 180_000);
 }
 
-interface FailoverSample { impl: Implementation; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string; note?: string }
+interface FailoverSample { impl: Contender; failure: Failure; round: number; ms: number | null; failed: number; from: string; to?: string; error?: string; note?: string }
 
 async function l2Round(b: Bench, f: Failure, round: number): Promise<FailoverSample> {
   await settledOwner(b);
@@ -277,7 +285,7 @@ async function bgpRound(b: Bench, f: Failure, round: number): Promise<FailoverSa
   return { impl: b.impl, failure: f, round, ms, failed: 0, from: victim.name, ...(keeps && ms === null ? { note: 'FRR kept announcing for 15 s (the Pod\'s FRR outlives a speaker crash)' } : {}) };
 }
 
-interface AllocationSample { error?: string; impl: Implementation; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
+interface AllocationSample { error?: string; impl: Contender; services: number; createMs: number; afterLastCreateMs: number | null; allAddressedMs: number | null; controllerCpuMs: number; controllerPeakRssKb: number; speakerCpuMs: number[]; speakerRssKb: number[] }
 
 async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   const lab = b.lab;
@@ -328,7 +336,7 @@ async function allocation(b: Bench, count: number): Promise<AllocationSample> {
   return s;
 }
 
-interface SpreadSample { impl: Implementation; services: number; perNode: Record<string, number>; maxMinusMin: number; unannounced: number }
+interface SpreadSample { impl: Contender; services: number; perNode: Record<string, number>; maxMinusMin: number; unannounced: number }
 
 async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   const lab = b.lab;
@@ -344,7 +352,7 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   await waitFor(() => lab.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false), { what: `the default ServiceAccount of ${ns}`, timeoutMs: 60_000, intervalMs: 200 });
   if (lab.implementation === 'metallb') {
     await kubectl(lab.dir, ['apply', '--server-side', '-f', '-'], metallbObjects({ pools: [{ name: pool, addresses, autoAssign: false }], l2: [{ name: pool, pools: [pool] }], bgp: [], peers: [] }).map((o) => JSON.stringify(o)).join('\n'));
-  } else {
+  } else if (lab.implementation !== 'kube-vip') {
     await lab.apply('IPPool', pool, { addresses, autoAssign: false });
     await lab.apply('L2Advertisement', pool, { pools: [pool] });
   }
@@ -354,7 +362,9 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
     for (let guard = 0; guard < count && next < count; guard++) {
       const name = names[next++]!;
       // One backend (ETP Cluster: every node may announce it); both implementations skip Services without one.
-      await lab.service(name, { pool, family: 'IPv6', namespace: ns, endpointNodes: [lab.plan.nodes[0]!.name] });
+      // kube-vip has no allocator here: the address is the Service's index in the range.
+      const ips = lab.implementation === 'kube-vip' ? [`${v6}::${(base + names.indexOf(name)).toString(16)}`] : undefined;
+      await lab.service(name, { pool, family: 'IPv6', namespace: ns, endpointNodes: [lab.plan.nodes[0]!.name], ...(ips ? { ips } : {}) });
     }
   }));
   const perNode: Record<string, number> = Object.fromEntries(lab.plan.nodes.map((n) => [n.name, 0]));
@@ -380,7 +390,7 @@ async function spreadRow(b: Bench, count: number): Promise<SpreadSample> {
   return { impl: b.impl, services: count, perNode, maxMinusMin: Math.max(...v) - Math.min(...v), unannounced };
 }
 
-interface ArpSample { impl: Implementation; round: number; load1: number; responder: string; n: number; p50us: number; p99us: number; lost: number }
+interface ArpSample { impl: Contender; round: number; load1: number; responder: string; n: number; p50us: number; p99us: number; lost: number }
 
 /** arping's reply times (µs) to ip from the LAN client. */
 async function arping(lab: Lab, ip: string, count: number): Promise<{ us: number[]; lost: number }> {
@@ -438,19 +448,20 @@ async function ndpRow(b: Bench, count: number, round: number): Promise<ArpSample
   ];
 }
 
-interface IdleSample { impl: Implementation; seconds: number; speakerCpuMs: number[]; speakerRssKb: number[]; controllerCpuMs: number; controllerRssKb: number }
+interface IdleSample { impl: Contender; seconds: number; speakerCpuMs: number[]; speakerRssKb: number[]; controllerCpuMs: number; controllerRssKb: number }
 
 async function idle(b: Bench, seconds: number): Promise<IdleSample> {
   const lab = b.lab;
-  const ctrl = lab.state.pids.controller!;
-  const c0 = cpuMs(ctrl);
+  // kube-vip has no controller.
+  const ctrl = lab.state.pids.controller;
+  const c0 = ctrl ? cpuMs(ctrl) : NaN;
   const sp = sampleSpeakers(lab, b.impl, 'idle');
   const t0 = Date.now();
   // Idle means: no change to the cluster while the interval passes (a deadline, not synchronisation).
   await waitFor(() => Date.now() - t0 >= seconds * 1000, { what: 'the idle interval', timeoutMs: seconds * 1000 + 5000, intervalMs: 250 });
   const u = sp.stop();
   report.speakers.push(u);
-  return { impl: b.impl, seconds, speakerCpuMs: u.cpuMs, speakerRssKb: u.rssPeakKb, controllerCpuMs: cpuMs(ctrl) - c0, controllerRssKb: memKb(ctrl, 'VmRSS') };
+  return { impl: b.impl, seconds, speakerCpuMs: u.cpuMs, speakerRssKb: u.rssPeakKb, controllerCpuMs: ctrl ? cpuMs(ctrl) - c0 : NaN, controllerRssKb: ctrl ? memKb(ctrl, 'VmRSS') : NaN };
 }
 
 // ---- report --------------------------------------------------------------------------------------
@@ -521,7 +532,7 @@ function markdown(r: Report): string {
   if (r.arp.length) latency('ARP reply latency', 'arping from the LAN client, 200 requests 10 ms apart: the Service address (answered by the implementation\'s responder on the owner node) and the owner node\'s own address (answered by the Linux kernel: the floor).', r.arp);
   if (r.ndp?.length) latency('NDP reply latency', '`bench/ndp-probe.ts` from the LAN client, 200 Neighbor Solicitations 10 ms apart, each as the kernel sends one (to the solicited-node group, with a source link-layer option), timed in C as arping times (send, poll, receive) until the Neighbor Advertisement arrives: an IPv6 Layer 2 Service address (the implementation\'s responder on the owner node) and the owner node\'s own IPv6 address (the Linux kernel: the floor).', r.ndp);
   if (r.spread.length) {
-    l.push('### Spread of Layer 2 Services over 3 nodes', '', 'IPv6 Services from one pool, owners counted from each implementation\'s own status objects (ironlb ServiceAnnouncement, MetalLB ServiceL2Status).', '', '| Services | implementation | per node | max − min | not announced |', '|---|---|---|---|---|');
+    l.push('### Spread of Layer 2 Services over 3 nodes', '', 'IPv6 Services from one pool, owners counted from each implementation\'s own status objects (ironlb ServiceAnnouncement, MetalLB ServiceL2Status, kube-vip\'s kube-vip.io/vipHost annotation; kube-vip\'s addresses given by the bench in order).', '', '| Services | implementation | per node | max − min | not announced |', '|---|---|---|---|---|');
     for (const x of r.spread) l.push(`| ${x.services} | ${x.impl} | ${Object.values(x.perNode).join(' / ')} | ${x.maxMinusMin} | ${x.unannounced} |`);
     l.push('');
   }
@@ -531,7 +542,7 @@ function markdown(r: Report): string {
   }
   if (r.bgp.length) {
     const notes = [...new Set(r.bgp.filter((x) => x.note).map((x) => `${x.impl} ${x.failure}: ${x.note}`))];
-    l.push(failoverTable('BGP failover (router)', r.bgp, `Time from the failure until the router's kernel route for the Service no longer names the failed node (polled every 20 ms). With BFD (100 ms × 3, BIRD at the router): ironlb, and MetalLB in FRR mode (metallb-frr: MetalLB's speaker writing FRR's configuration, Debian's FRR 8.4 zebra/bgpd/staticd/bfdd per node, a BFDProfile). Without BFD: MetalLB native mode (it has none), so the hold time (9 s) decides. A graceful stop of a MetalLB FRR-mode speaker stops its whole Pod (FRR included); a speaker kill is the speaker container alone crashing.${notes.length ? ` ${notes.join('; ')}.` : ''}`));
+    l.push(failoverTable('BGP failover (router)', r.bgp, `Time from the failure until the router's kernel route for the Service no longer names the failed node (polled every 20 ms). With BFD (100 ms × 3, BIRD at the router): ironlb, and MetalLB in FRR mode (metallb-frr: MetalLB's speaker writing FRR's configuration, Debian's FRR 8.4 zebra/bgpd/staticd/bfdd per node, a BFDProfile). Without BFD, so the hold time (9 s, keepalive 3 s) decides: ironlb-nobfd (ironlb's lab with \`--no-bfd\`), MetalLB native mode and kube-vip (neither has BFD). A graceful stop of a MetalLB FRR-mode speaker stops its whole Pod (FRR included); a speaker kill is the speaker container alone crashing.${notes.length ? ` ${notes.join('; ')}.` : ''}`));
     l.push('', '![BGP failover per round](performance-compare-bgp.svg)', '');
   }
   if (r.allocation.length) {
@@ -545,7 +556,7 @@ function markdown(r: Report): string {
     l.push('');
   }
   if (r.speakers.length) {
-    l.push('### Speakers: CPU and RSS per row', '', 'Each node\'s speaker "Pod" sampled from /proc every 500 ms while the row ran (ironlb: the speaker process; MetalLB native: the speaker; MetalLB FRR mode: the speaker, zebra, bgpd, staticd, bfdd and the reloader). CPU % is of one core, per node, averaged over the row; the failover rows kill and restart speakers, so their CPU includes start-ups.', '');
+    l.push('### Speakers: CPU and RSS per row', '', 'Each node\'s speaker "Pod" sampled from /proc every 500 ms while the row ran (ironlb: the speaker process; MetalLB native: the speaker; MetalLB FRR mode: the speaker, zebra, bgpd, staticd, bfdd and the reloader; kube-vip: its ARP and its BGP process). CPU % is of one core, per node, averaged over the row; the failover rows kill and restart speakers, so their CPU includes start-ups.', '');
     l.push('| row | implementation | load (1 min) at start | seconds | CPU ms per node | CPU % of a core (node mean) | RSS MiB per node, peak | RSS MiB, mean of nodes |', '|---|---|---|---|---|---|---|---|');
     for (const u of r.speakers) {
       const mean = u.cpuMs.reduce((a, x) => a + x, 0) / Math.max(1, u.cpuMs.length);
@@ -556,7 +567,7 @@ function markdown(r: Report): string {
   }
   if (r.idle.length) {
     l.push('### Idle', '', '| implementation | seconds | speaker CPU ms (each) | speaker RSS MiB (each) | controller CPU ms | controller RSS MiB |', '|---|---|---|---|---|---|');
-    for (const s of r.idle) l.push(`| ${s.impl} | ${s.seconds} | ${s.speakerCpuMs.join(', ')} | ${s.speakerRssKb.map((k) => (k / 1024).toFixed(0)).join(', ')} | ${s.controllerCpuMs} | ${(s.controllerRssKb / 1024).toFixed(0)} |`);
+    for (const s of r.idle) l.push(`| ${s.impl} | ${s.seconds} | ${s.speakerCpuMs.join(', ')} | ${s.speakerRssKb.map((k) => (k / 1024).toFixed(0)).join(', ')} | ${fmt(s.controllerCpuMs)} | ${fmt(s.controllerRssKb / 1024)} |`);
     l.push('');
   }
   return l.join('\n');
@@ -579,13 +590,13 @@ function writeDocs(file: string, r: Report): void {
 // ---- main ----------------------------------------------------------------------------------------
 
 const report: Report = { startedAt: new Date().toISOString(), command: `node bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(), machine: { cores: (await import('node:os')).cpus().length, loadavgStart: loadavg() }, unavailable: {}, l2: [], bgp: [], allocation: [], idle: [], spread: [], arp: [], speakers: [] };
-const runnable: Implementation[] = [];
+const runnable: Contender[] = [];
 for (const i of impls) {
-  const why = unavailable(i);
+  const why = unavailable(labImpl(i));
   if (why) report.unavailable[i] = why;
   else runnable.push(i);
 }
-if (runnable.includes('metallb')) await ensurePeersBuilt(log);
+if (runnable.some((i) => i === 'metallb' || i === 'metallb-frr' || i === 'kube-vip')) await ensurePeersBuilt(log);
 const benches: Bench[] = [];
 const finish = async (): Promise<void> => {
   for (const b of benches.splice(0)) await downLab(b);
@@ -609,16 +620,16 @@ process.once('SIGINT', () => void finish().then(() => {
 try {
   // One lab at a time is brought up (two at once would slow each other's start), then all stay up.
   for (const i of runnable) benches.push(await upLab(i));
-  for (const b of benches) report.idle.push(await idle(b, 20));
+  for (const b of benches) if (runsRow(b.impl, 'idle')) report.idle.push(await idle(b, 20));
   if (rows.has('arp') || rows.has('ndp')) await sampled('arp/ndp', async () => {
   for (let round = 0; round < rounds; round++) {
     for (const b of benches) {
-      if (rows.has('arp')) {
+      if (rows.has('arp') && runsRow(b.impl, 'arp')) {
         const xs = await arpRow(b, 200, round);
         for (const x of xs) log(`arp round ${round} ${x.responder}: p50 ${x.p50us} µs, p99 ${x.p99us} µs, ${x.lost} lost`);
         report.arp.push(...xs);
       }
-      if (rows.has('ndp')) {
+      if (rows.has('ndp') && runsRow(b.impl, 'ndp')) {
         const xs = await ndpRow(b, 200, round);
         for (const x of xs) log(`ndp round ${round} ${x.responder}: p50 ${x.p50us.toFixed(0)} µs, p99 ${x.p99us.toFixed(0)} µs, ${x.lost} lost`);
         (report.ndp ??= []).push(...xs);
@@ -629,6 +640,7 @@ try {
   if (rows.has('spread')) {
     for (const n of [30, 300]) await sampled(`spread ${n}`, async () => {
       for (const b of benches) {
+        if (!runsRow(b.impl, 'spread')) continue;
         const s = await spreadRow(b, n);
         log(`spread ${n} ${b.impl}: ${JSON.stringify(s.perNode)} (max-min ${s.maxMinusMin}, unannounced ${s.unannounced})`);
         report.spread.push(s);
@@ -639,6 +651,7 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
+          if (!runsRow(b.impl, 'l2-failover')) continue;
           const s = await guarded(b, f, round, l2Round);
           log(`l2 ${f} round ${round} ${b.impl}: ${s.ms ?? 'not recovered'} ms, ${s.failed} failed (${s.from} -> ${s.to ?? '?'})`);
           report.l2.push(s);
@@ -650,6 +663,7 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const f of FAILURES) {
         for (const b of benches) {
+          if (!runsRow(b.impl, 'bgp-failover')) continue;
           const s = await guarded(b, f, round, bgpRound);
           log(`bgp ${f} round ${round} ${b.impl}: ${s.ms ?? 'not withdrawn'} ms (${s.from})`);
           report.bgp.push(s);
@@ -663,6 +677,7 @@ try {
         // FRR mode changes MetalLB's speaker, not its controller (the same program): with native
         // MetalLB in the run its allocation figures are already there.
         if (b.impl === 'metallb-frr' && benches.some((x) => x.impl === 'metallb')) continue;
+        if (!runsRow(b.impl, 'allocation')) continue;
         const a = await allocation(b, n);
         log(`allocation ${n} ${b.impl}: all addressed in ${a.allAddressedMs ?? 'n/a'} ms, controller ${a.controllerCpuMs} ms CPU, peak ${(a.controllerPeakRssKb / 1024).toFixed(0)} MiB`);
         report.allocation.push(a);
