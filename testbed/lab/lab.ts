@@ -745,9 +745,25 @@ export class Lab {
     for (const p of pids) signal(-p, 'SIGKILL') || signal(p, 'SIGKILL');
     await waitGone(pids, 10_000);
     for (const k of keys) delete this.state.pids[k];
+    await this.forgetRuntimeAddresses(i);
     if (!this.state.cut.includes(n.name)) this.state.cut.push(n.name);
     this.save();
     return t;
+  }
+
+  /**
+   * A powered-off node comes back without what programs configured at run time: addresses a load
+   * balancer put on eth0 (kube-vip's ARP leader adds its Service addresses there) are gone after
+   * the reboot. The node's own addresses stay (its network configuration).
+   */
+  private async forgetRuntimeAddresses(i: number): Promise<void> {
+    const n = this.node(i);
+    const out = await nsIp(n.ns, '-j', 'addr', 'show', 'dev', 'eth0');
+    const infos = (JSON.parse(out || '[]') as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string }> }>).flatMap((x) => x.addr_info ?? []);
+    for (const a of infos) {
+      if (!a.local || a.scope === 'link' || a.local === n.ipv4 || a.local === n.ipv6) continue;
+      await nsIp(n.ns, 'addr', 'del', `${a.local}/${a.prefixlen ?? (a.local.includes(':') ? 128 : 32)}`, 'dev', 'eth0').catch(() => undefined);
+    }
   }
 
   /** Brings a killed node back: link up, backend, speaker; waits until the speaker runs. */
