@@ -35,7 +35,7 @@ import {
   type IPPoolStatus,
   type ParsedConfig,
 } from '../api/index.ts';
-import { describeValue } from '../api/schema.ts';
+import { describeValue } from '../api/schema-dsl.ts';
 import { quote } from '../util/text.ts';
 import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';

@@ -22,7 +22,7 @@ import {
   type ParsedConfig,
   type ServiceAnnouncement,
 } from '../api/index.ts';
-import { describeValue } from '../api/schema.ts';
+import { describeValue } from '../api/schema-dsl.ts';
 import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
@@ -34,8 +34,8 @@ import { BgpReconciler } from './bgp-reconciler.ts';
 import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
 import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService, SERVICE_NAME_LABEL } from './facts.ts';
 import { IncrementalDecider, type IncrementalResult } from './incremental.ts';
-import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
-import type { L2Backend } from './l2.ts';
+import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './l2-interface-choice.ts';
+import type { L2Backend } from './l2-backend.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { rankCandidates } from './owner.ts';
