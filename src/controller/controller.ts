@@ -126,7 +126,7 @@ function stableJson(v: unknown): string {
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly identity: string;
-  #o: ControllerOptions;
+  #opts: ControllerOptions;
   #log;
   #services: Informer<V1Service>;
   #namespaces: Informer<V1Namespace>;
@@ -178,7 +178,7 @@ export class Controller {
   decisions = 0;
 
   constructor(o: ControllerOptions) {
-    this.#o = o;
+    this.#opts = o;
     this.identity = o.identity ?? `${hostname()}-${process.pid}`;
     this.metrics = o.metrics ?? createMetrics();
     this.#log = logger('controller', { identity: this.identity });
@@ -276,14 +276,14 @@ export class Controller {
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
-    const le = this.#o.leaderElection;
+    const le = this.#opts.leaderElection;
     if (le === false) {
       this.#startLeading();
       return;
     }
     this.#elector = new LeaderElector({
-      api: this.#o.clients.coordination,
-      namespace: this.#o.namespace,
+      api: this.#opts.clients.coordination,
+      namespace: this.#opts.namespace,
       name: le?.leaseName ?? COMPONENT,
       identity: this.identity,
       ...(le?.leaseDurationMs !== undefined ? { leaseDurationMs: le.leaseDurationMs } : {}),
@@ -369,7 +369,7 @@ export class Controller {
     // Decisions are taken one at a time, in queue order; the writes they need run concurrently (a
     // sliding window, at most one in flight per Service). Bounded per run; #kick runs again when
     // more work arrived meanwhile.
-    const limit = this.#o.concurrency ?? 64;
+    const limit = this.#opts.concurrency ?? 64;
     const inflight = new Map<string, Promise<void>>();
     const slice = new Slicer();
     try {
@@ -449,7 +449,7 @@ export class Controller {
     if (!alloc) return;
     // Invalid objects are isolated: the accepted set always applies; an object whose edit is bad
     // keeps its last accepted version (passed back in as `previous`), so nothing is renumbered.
-    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#o.bgpPasswordSecrets ?? [] });
+    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#opts.bgpPasswordSecrets ?? [] });
     const errors = [...v.errors];
     const rejected = new Set(v.rejected);
     let config = v.config;
@@ -598,8 +598,8 @@ export class Controller {
     // What the state says, times aside: a new leader (or process) finding the same state leaves it
     // (and its Events) alone and adopts its lastValidTime.
     const gist = (st: Partial<ConfigurationStateStatus> | undefined) => stableJson({ ...st, observedTime: undefined, lastValidTime: st?.lastValidTime !== undefined });
-    const { custom } = this.#o.clients;
-    const ns = this.#o.namespace;
+    const { custom } = this.#opts.clients;
+    const ns = this.#opts.namespace;
     const plural = KINDS.ConfigurationState.plural;
     const body = { apiVersion: API_VERSION, kind: 'ConfigurationState', metadata: { name: CONFIG_STATE_NAME, namespace: ns }, status: { ...status, observedTime: new Date().toISOString() } };
     let ref: { uid?: string } = {};
@@ -645,7 +645,7 @@ export class Controller {
   // ---- one Service --------------------------------------------------------------------------
 
   #classPolicy() {
-    return { loadBalancerClass: this.#o.loadBalancerClass ?? DEFAULT_LOAD_BALANCER_CLASS, handleServicesWithoutClass: this.#o.handleServicesWithoutClass ?? true };
+    return { loadBalancerClass: this.#opts.loadBalancerClass ?? DEFAULT_LOAD_BALANCER_CLASS, handleServicesWithoutClass: this.#opts.handleServicesWithoutClass ?? true };
   }
 
   #nsLabels(s: Service): Record<string, string> {
@@ -813,7 +813,7 @@ export class Controller {
     if (Object.keys(status).length === 0) return;
     const body = { metadata: { ...(cached.metadata?.uid ? { uid: cached.metadata.uid } : {}) }, status };
     try {
-      await this.#o.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await this.#opts.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
     } catch (err) {
       // Gone (or replaced by a namesake): its delete and add events decide again.
       if (isNotFound(err) || isConflict(err)) return;
@@ -825,7 +825,7 @@ export class Controller {
 
   #schedulePoolStatus(): void {
     if (this.#poolTimer || !this.#leading) return;
-    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#o.poolStatusDelayMs ?? 250);
+    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#opts.poolStatusDelayMs ?? 250);
   }
 
   /** Writes the scheduled IPPool status now (after any write in progress). */
@@ -844,7 +844,7 @@ export class Controller {
   async #writePoolStatus(): Promise<void> {
     const alloc = this.#allocator;
     if (!alloc || !this.#leading) return;
-    const { custom } = this.#o.clients;
+    const { custom } = this.#opts.clients;
     // JSON integers beyond 2^53-1 are read inexactly by most clients: the counts saturate there, and
     // availableIPv6Exact (a string) has the exact value (the CRD's descriptions say so).
     const cap = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));

@@ -113,7 +113,7 @@ export interface StatusWriterOptions {
 
 /** Coalescing writer of ironlb state objects: the latest desired status per object, written once. */
 export class StatusWriter {
-  #o: StatusWriterOptions;
+  #opts: StatusWriterOptions;
   #log = logger('speaker-status');
   #pending = new Map<string, Pending>();
   #written = new Map<string, string>();
@@ -124,7 +124,7 @@ export class StatusWriter {
   writes = 0;
 
   constructor(o: StatusWriterOptions) {
-    this.#o = o;
+    this.#opts = o;
   }
 
   /** Desired status of an object (undefined deletes it). Unchanged contents are not written again. */
@@ -164,7 +164,7 @@ export class StatusWriter {
   }
 
   #pump(): void {
-    const limit = this.#o.concurrency ?? 8;
+    const limit = this.#opts.concurrency ?? 8;
     for (const [id, p] of this.#pending) {
       if (this.#inflight.size >= limit) break;
       if (this.#inflight.has(id)) continue;
@@ -181,7 +181,7 @@ export class StatusWriter {
           },
           (err: unknown) => {
             this.#written.delete(id);
-            this.#o.onError?.(p.kind);
+            this.#opts.onError?.(p.kind);
             this.#log.warn({ object: id, err: errorText(err) }, 'cannot write status object; will write again on the next change');
           },
         )
@@ -195,7 +195,7 @@ export class StatusWriter {
   }
 
   async #write(p: Pending): Promise<{ uid?: string; resourceVersion?: string } | undefined> {
-    const { custom } = this.#o;
+    const { custom } = this.#opts;
     const base = { group: GROUP, version: VERSION, namespace: p.namespace, plural: p.plural };
     this.writes++;
     if (p.status === undefined) {
