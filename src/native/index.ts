@@ -1,4 +1,4 @@
-// The TypeScript face of ironlb's native addon (src/native/ironlb_native.c): AF_PACKET sockets,
+// The TypeScript face of ironlb's native addon (src/native/*.c): AF_PACKET sockets,
 // interface facts, and TCP/UDP sockets with options Node cannot set (TCP MD5, TTL, min TTL,
 // SO_BINDTODEVICE, received TTL). Errors are NativeError: `errno`, `code` and the failing call.
 import { createRequire } from 'node:module';
