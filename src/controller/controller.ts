@@ -13,7 +13,7 @@
 // excludes a held address (no pool yet at start-up, its pool deleted or invalid) the Service keeps
 // it, and no other Service can be given it (the allocator hands out pool addresses only).
 import { hostname } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import { Allocator, canonicalAddress, type AssignResult, type Refusal } from '../ipam/index.ts';
 import {
   API_VERSION,
@@ -26,10 +26,12 @@ import {
   formatConfigError,
   isOurs,
   validateConfig,
+  CONFIG_KINDS,
   configMessage,
   objectEvents,
   objectKey,
   type ConfigError,
+  type ConfigKindName,
   type ConfigurationStateStatus,
   type IPPool,
   type IPPoolStatus,
@@ -37,9 +39,10 @@ import {
 } from '../api/index.ts';
 import { describeValue } from '../api/schema-dsl.ts';
 import { quote } from '../util/text.ts';
-import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients } from '../k8s/index.ts';
+import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients, type InformerEvent } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
+import { ConfigWatch } from '../k8s/config-watch.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
 import { namespaceView, serviceView } from './cache-view.ts';
 import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
@@ -97,8 +100,6 @@ export interface ControllerOptions {
   bgpPasswordSecrets?: readonly string[];
 }
 
-type ConfigKind = 'IPPool' | 'L2Advertisement' | 'BGPPeer' | 'BGPAdvertisement' | 'BFDProfile' | 'Community';
-const CONFIG_KINDS: readonly ConfigKind[] = ['IPPool', 'L2Advertisement', 'BGPPeer', 'BGPAdvertisement', 'BFDProfile', 'Community'];
 
 interface Desired {
   /** The ingress addresses; undefined leaves them as they are (a Service of another class). */
@@ -131,7 +132,7 @@ export class Controller {
   #services: Informer<V1Service>;
   #namespaces: Informer<V1Namespace>;
   #secrets: NamedSecrets;
-  #config = new Map<ConfigKind, Informer<KubernetesObject>>();
+  #config: ConfigWatch;
   #events: EventRecorder;
   #elector: LeaderElector | undefined;
 
@@ -195,16 +196,26 @@ export class Controller {
     });
     this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), listPage: (p) => core.listNamespace(p), transform: namespaceView });
     this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: o.bgpPasswordSecrets ?? [] });
-    for (const kind of CONFIG_KINDS) {
-      const def = KINDS[kind];
-      const cluster = def.scope === 'Cluster';
-      const path = cluster ? `/apis/${GROUP}/${VERSION}/${def.plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${def.plural}`;
-      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
-        (cluster
-          ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: def.plural })
-          : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
-      this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
-    }
+    // IPPool status is written by this controller: an update that changes neither the spec (its
+    // generation) nor the labels is our own write and changes no configuration.
+    const seen = (o: KubernetesObject) => `${o.metadata?.uid ?? ''}/${(o.metadata as { generation?: number } | undefined)?.generation ?? ''}/${JSON.stringify(o.metadata?.labels ?? {})}/${o.metadata?.deletionTimestamp ? 'deleting' : ''}`;
+    const changes = (kind: ConfigKindName, ev: InformerEvent, o: KubernetesObject): boolean => {
+      if (kind !== 'IPPool') return true;
+      const name = o.metadata?.name ?? '';
+      if (ev === 'delete') {
+        this.#poolSeen.delete(name);
+        return true;
+      }
+      const k = seen(o);
+      if (this.#poolSeen.get(name) === k) return false;
+      this.#poolSeen.set(name, k);
+      return true;
+    };
+    const onChange = () => {
+      this.#configDirty = true;
+      this.#kick();
+    };
+    this.#config = new ConfigWatch({ kc, custom, namespace: ns, secrets: this.#secrets, onChange, changes });
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: this.identity });
 
     this.#services.on('add', (s) => this.#enqueue(serviceKey(s)));
@@ -215,33 +226,6 @@ export class Controller {
     };
     this.#namespaces.on('add', nsChanged);
     this.#namespaces.on('update', nsChanged);
-    const cfgChanged = () => {
-      this.#configDirty = true;
-      this.#kick();
-    };
-    for (const [kind, inf] of [...this.#config, ['Secret', this.#secrets] as const]) {
-      if (kind === 'IPPool') continue;
-      inf.on('add', cfgChanged);
-      inf.on('update', cfgChanged);
-      inf.on('delete', cfgChanged);
-    }
-    // IPPool status is written by this controller: an update that changes neither the spec (its
-    // generation) nor the labels is our own write and changes no configuration.
-    const pools = this.#config.get('IPPool') as Informer<KubernetesObject>;
-    const seen = (o: KubernetesObject) => `${o.metadata?.uid ?? ''}/${(o.metadata as { generation?: number } | undefined)?.generation ?? ''}/${JSON.stringify(o.metadata?.labels ?? {})}/${o.metadata?.deletionTimestamp ? 'deleting' : ''}`;
-    const poolChanged = (o: KubernetesObject) => {
-      const name = o.metadata?.name ?? '';
-      const k = seen(o);
-      if (this.#poolSeen.get(name) === k) return;
-      this.#poolSeen.set(name, k);
-      cfgChanged();
-    };
-    pools.on('add', poolChanged);
-    pools.on('update', poolChanged);
-    pools.on('delete', (o) => {
-      this.#poolSeen.delete(o.metadata?.name ?? '');
-      cfgChanged();
-    });
   }
 
   get isLeader(): boolean {
@@ -272,7 +256,7 @@ export class Controller {
   /** Starts the caches, then campaigns for leadership (or leads at once). Resolves once synced. */
   async start(): Promise<void> {
     this.#stopped = false;
-    await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.start()));
+    await Promise.all([this.#services, this.#namespaces, this.#secrets, this.#config].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
@@ -305,7 +289,7 @@ export class Controller {
     this.#stopLeading();
     await this.#pumping;
     await this.#poolWrite;
-    await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.stop()));
+    await Promise.all([this.#services, this.#namespaces, this.#secrets, this.#config].map((i) => i.stop()));
   }
 
   /** Resolves when nothing is queued or being written, scheduled pool status included (for tests and orderly shutdown). */
@@ -438,9 +422,7 @@ export class Controller {
 
   /** The configuration objects (each with its kind) and the Secrets, as the caches hold them now. */
   configSnapshot(): { objects: unknown[]; secrets: readonly V1Secret[] } {
-    const objects: unknown[] = [];
-    for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
-    return { objects, secrets: this.#secrets.list() };
+    return { objects: this.#config.objects(), secrets: this.#secrets.list() };
   }
 
   async #syncConfig(): Promise<void> {
@@ -848,7 +830,7 @@ export class Controller {
     // JSON integers beyond 2^53-1 are read inexactly by most clients: the counts saturate there, and
     // availableIPv6Exact (a string) has the exact value (the CRD's descriptions say so).
     const cap = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
-    const inf = this.#config.get('IPPool') as Informer<KubernetesObject>;
+    const inf = this.#config.informer('IPPool');
     this.metrics.poolCapacity.reset();
     this.metrics.poolAssigned.reset();
     this.metrics.poolAvailable.reset();

@@ -8,7 +8,6 @@ import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import {
   API_VERSION,
-  CONFIG_KINDS,
   GROUP,
   KINDS,
   VERSION,
@@ -27,6 +26,7 @@ import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
+import { ConfigWatch } from '../k8s/config-watch.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
@@ -112,8 +112,6 @@ const MAX_WATCHED = 16;
 /** Longest the owner watch's watched set goes without being recomputed while the live set is unchanged (ms). */
 const WATCH_REFRESH_MS = 1000;
 
-type ConfigKind = (typeof CONFIG_KINDS)[number];
-
 interface PeerSeen {
   state: SessionState;
   since: string;
@@ -133,7 +131,7 @@ export class Speaker {
   /** ConfigurationStates: each speaker publishes its node's Layer 2 subnets in its own (speaker-<node>). */
   #states: Informer<KubernetesObject>;
   #announcements: Informer<KubernetesObject>;
-  #config = new Map<ConfigKind, Informer<KubernetesObject>>();
+  #config: ConfigWatch;
   #events: EventRecorder;
   #status: StatusWriter;
   #bgp: BgpReconciler | undefined;
@@ -234,25 +232,16 @@ export class Speaker {
       path: `/apis/${GROUP}/${VERSION}/${saPlural}`,
       list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: saPlural })) as KubernetesListObject<KubernetesObject>,
     });
-    for (const kind of CONFIG_KINDS) {
-      const def = KINDS[kind];
-      const cluster = def.scope === 'Cluster';
-      const path = cluster ? `/apis/${GROUP}/${VERSION}/${def.plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${def.plural}`;
-      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
-        (cluster
-          ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: def.plural })
-          : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
-      this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
-    }
+    const cfgChanged = (): void => {
+      this.#configDirty = true;
+      this.#kick();
+    };
+    this.#config = new ConfigWatch({ kc, custom, namespace: ns, secrets: this.#secrets, onChange: cfgChanged });
     this.#decider = new IncrementalDecider(o.nodeName);
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: o.nodeName });
     this.#status = new StatusWriter({ custom, events: this.#events, onError: (op) => this.metrics.apiErrors.inc({ op }) });
 
     const kick = (): void => this.#kick();
-    const cfgChanged = (): void => {
-      this.#configDirty = true;
-      this.#kick();
-    };
     for (const ev of ['add', 'update', 'delete'] as const) {
       this.#services.on(ev, (svc) => {
         this.#dirtyServices.add(serviceKeyOf(svc));
@@ -281,11 +270,6 @@ export class Speaker {
         kick();
       });
     }
-    for (const inf of [...this.#config.values(), this.#secrets] as Array<Pick<Informer<KubernetesObject>, 'on'>>) {
-      inf.on('add', cfgChanged);
-      inf.on('update', cfgChanged);
-      inf.on('delete', cfgChanged);
-    }
   }
 
   // ---- life cycle ----------------------------------------------------------------------------
@@ -311,7 +295,7 @@ export class Speaker {
     this.#scanInterfaces();
     this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#opts.interfaceScanMs ?? 5000);
     this.#scanTimer.unref();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.start()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
@@ -340,7 +324,7 @@ export class Speaker {
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
     await this.#opts.l2.close();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.stop()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.stop()));
   }
 
   healthz(): { ok: boolean; detail: Record<string, unknown> } {
@@ -749,8 +733,7 @@ export class Speaker {
   // ---- configuration ---------------------------------------------------------------------------
 
   #syncConfig(): void {
-    const objects: unknown[] = [];
-    for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
+    const objects = this.#config.objects();
     // Invalid objects are isolated as in the controller: the accepted set always applies, and a
     // bad edit keeps the object's last accepted version (Events on the objects: the controller's).
     const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#opts.bgpPasswordSecrets ?? [] });
