@@ -41,7 +41,7 @@ import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { rankCandidates } from './owner.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { takeoverCandidates } from './successors.ts';
-import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import { StatusWriter, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 /** Longest a rebuild of the decision runs per event-loop turn (ms). */
@@ -995,16 +995,7 @@ export class Speaker {
       const nodesNow = announcingNodes(st);
       const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
       const svcObj = this.#services.get(name, namespace);
-      // Another speaker wrote it last (a transition with two writers, one with a stale view): write
-      // ours again even though we wrote this content before. Our own writes are told by resourceVersion.
-      if (
-        cached &&
-        !this.#status.busy('ServiceAnnouncement', namespace, name) &&
-        cached.metadata.resourceVersion !== this.#status.writtenVersion('ServiceAnnouncement', namespace, name) &&
-        !sameStatus(cached.status, st)
-      ) {
-        this.#status.forget('ServiceAnnouncement', namespace, name);
-      }
+      // `cached`: another speaker may have written it last; the writer then writes ours again.
       this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
         const was = before?.join(',') ?? '';
         this.#lastNodes.set(svc.key, nodesNow);
@@ -1013,7 +1004,7 @@ export class Speaker {
         const how = st.announcements?.map((a) => (a.mode === 'layer2' ? `${a.address} from ${a.node}${a.interfaces?.length ? ` on ${a.interfaces.join(',')}` : ''}` : `BGP from ${a.node}`)).join('; ');
         if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
         else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
-      });
+      }, cached);
     }
   }
 
