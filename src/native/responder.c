@@ -32,6 +32,18 @@ enum {
 static const char* const drop_names[DROP_REASONS] = {"malformed",        "sender-multicast",       "sender-broadcast",      "sender-mac-group",
                                                      "source-multicast", "dad-not-solicited-node", "destination-not-target"};
 
+// Frames read and left unanswered because they ask nothing of this responder (not a drop: no
+// rule refused them), each counted by reason so none passes unseen.
+enum {
+  IGNORE_NOT_REQUEST,    // an ARP reply, an ICMPv6 message other than a Neighbor Solicitation, MLD ...
+  IGNORE_OTHER_HOST,     // addressed at the link layer to another host
+  IGNORE_NOT_ANNOUNCED,  // asks for an address this socket does not answer for
+  IGNORE_GRATUITOUS,     // someone's gratuitous ARP (sender and target address the same)
+  IGNORE_OWN_FRAME,      // our own transmission, looped back to the packet socket
+  IGNORE_REASONS
+};
+static const char* const ignore_names[IGNORE_REASONS] = {"not-request", "other-host", "not-announced", "gratuitous", "own-frame"};
+
 typedef struct {
   uint8_t addr[16];  // IPv4 in the first 4 bytes
   uint8_t mac[6];
@@ -40,7 +52,7 @@ typedef struct {
 enum { V_IGNORE, V_ANSWER, V_DROP };
 typedef struct {
   int action;
-  int reason;   // V_DROP: DROP_*
+  int reason;   // V_DROP: DROP_*; V_IGNORE: IGNORE_*
   int request;  // a well-formed ARP request / Neighbor Solicitation (counted as a request)
   size_t len;   // V_ANSWER: the reply's bytes in out
   uint8_t out[RESP_REPLY_MAX];
@@ -76,6 +88,11 @@ static void drop(verdict_t* v, int reason) {
   v->reason = reason;
 }
 
+static void ignore(verdict_t* v, int reason) {
+  v->action = V_IGNORE;
+  v->reason = reason;
+}
+
 // As decodeArp + InterfaceResponder.onArp + arpRequestDropReason + arpReply (src/layer2).
 static void verdict_arp(const answer_t* t, size_t n, const uint8_t* f, size_t len, int pkttype, verdict_t* v) {
   const size_t o = 14;
@@ -86,14 +103,16 @@ static void verdict_arp(const answer_t* t, size_t n, const uint8_t* f, size_t le
   uint16_t op = be16(f + o + 6);
   if (op != 1) {
     if (op != 2) drop(v, DROP_MALFORMED);  // a reply is not ours to answer; anything else is not ARP
+    else ignore(v, IGNORE_NOT_REQUEST);
     return;
   }
   v->request = 1;
   // Broadcast, or unicast to our MAC (a refresh probe); never frames for other hosts.
-  if (pkttype != PACKET_BROADCAST && pkttype != PACKET_HOST) return;
+  if (pkttype != PACKET_BROADCAST && pkttype != PACKET_HOST) { ignore(v, IGNORE_OTHER_HOST); return; }
   const uint8_t *smac = f + o + 8, *sip = f + o + 14, *tip = f + o + 24;
   const answer_t* e = answer_find(t, n, 4, tip);
-  if (!e || !memcmp(sip, tip, 4)) return;  // not ours, or someone else's gratuitous ARP
+  if (!e) { ignore(v, IGNORE_NOT_ANNOUNCED); return; }
+  if (!memcmp(sip, tip, 4)) { ignore(v, IGNORE_GRATUITOUS); return; }  // someone else's gratuitous ARP
   static const uint8_t bcast[4] = {255, 255, 255, 255};
   if (sip[0] >= 224 && sip[0] <= 239) { drop(v, DROP_SENDER_MULTICAST); return; }
   if (!memcmp(sip, bcast, 4)) { drop(v, DROP_SENDER_BROADCAST); return; }
@@ -140,7 +159,7 @@ static void verdict_ns(const answer_t* t, size_t n, const uint8_t* f, size_t len
   uint8_t next = f[ip + 6];
   size_t off = ip + 40;
   for (int i = 0; next != 58; i++) {
-    if (next != 0 && next != 43 && next != 60) return;  // another upper layer (an MLD report ...) or a Fragment
+    if (next != 0 && next != 43 && next != 60) { ignore(v, IGNORE_NOT_REQUEST); return; }  // another upper layer (an MLD report ...) or a Fragment
     if ((next == 0 && i > 0) || i == RESP_MAX_EXT_HEADERS || end - off < 8) { drop(v, DROP_MALFORMED); return; }
     size_t hl = ((size_t)f[off + 1] + 1) * 8;
     if (hl > end - off) { drop(v, DROP_MALFORMED); return; }
@@ -150,7 +169,7 @@ static void verdict_ns(const answer_t* t, size_t n, const uint8_t* f, size_t len
   const uint8_t* m = f + off;
   size_t mlen = end - off;
   if (mlen < 4) { drop(v, DROP_MALFORMED); return; }
-  if (m[0] != 135) return;  // not a Neighbor Solicitation
+  if (m[0] != 135) { ignore(v, IGNORE_NOT_REQUEST); return; }  // not a Neighbor Solicitation
   // RFC 4861 7.1.1 validity.
   const uint8_t *src = f + ip + 8, *dst = f + ip + 24, *target = m + 8;
   if (mlen < 24 || f[ip + 7] != 255 || m[1] != 0 || icmp6_checksum(src, dst, m, mlen) != be16(m + 2) || target[0] == 0xff)
@@ -167,9 +186,9 @@ static void verdict_ns(const answer_t* t, size_t n, const uint8_t* f, size_t len
   int dad = !memcmp(src, unspecified, 16);
   if (dad && lla) { drop(v, DROP_MALFORMED); return; }
   v->request = 1;
-  if (pkttype != PACKET_MULTICAST && pkttype != PACKET_HOST) return;
+  if (pkttype != PACKET_MULTICAST && pkttype != PACKET_HOST) { ignore(v, IGNORE_OTHER_HOST); return; }
   const answer_t* e = answer_find(t, n, 16, target);
-  if (!e) return;
+  if (!e) { ignore(v, IGNORE_NOT_ANNOUNCED); return; }
   // Resolution goes to the target's solicited-node group, a reachability probe (with or without
   // a source link-layer option) to the target itself, DAD only to the group.
   if (src[0] == 0xff) { drop(v, DROP_SOURCE_MULTICAST); return; }
@@ -201,10 +220,11 @@ static void verdict_ns(const answer_t* t, size_t n, const uint8_t* f, size_t len
   v->action = V_ANSWER;
 }
 
-// The verdict on one received frame: alen 4 = ARP socket, 16 = IPv6 socket.
+// The verdict on one received frame: alen 4 = ARP socket, 16 = IPv6 socket. Every frame left
+// unanswered gets a reason (DROP_* or IGNORE_*).
 static void answer_frame(int alen, const answer_t* t, size_t n, const uint8_t* f, size_t len, int pkttype, verdict_t* v) {
   v->action = V_IGNORE;
-  v->reason = 0;
+  v->reason = IGNORE_NOT_REQUEST;
   v->request = 0;
   v->len = 0;
   if (alen == 4) verdict_arp(t, n, f, len, pkttype, v);
@@ -223,7 +243,7 @@ typedef struct responder {
   uv_async_t async;  // socket errors, to JavaScript on the main loop
   int async_init;
   _Atomic int pending_err;
-  _Atomic uint64_t frames, requests, replies, send_errors, dropped[DROP_REASONS];
+  _Atomic uint64_t frames, requests, replies, send_errors, dropped[DROP_REASONS], ignored[IGNORE_REASONS];
   unsigned char slots[PACKET_BATCH][PACKET_SLOT];
 } responder_t;
 
@@ -256,7 +276,10 @@ static void responder_drain(responder_t* r) {
     pthread_mutex_lock(&r->lock);
     atomic_fetch_add_explicit(&r->frames, (uint64_t)n, memory_order_relaxed);
     for (int k = 0; k < n; k++) {
-      if (sll[k].sll_pkttype == PACKET_OUTGOING) continue;  // our own transmissions, looped back
+      if (sll[k].sll_pkttype == PACKET_OUTGOING) {  // our own transmissions, looped back
+        atomic_fetch_add_explicit(&r->ignored[IGNORE_OWN_FRAME], 1, memory_order_relaxed);
+        continue;
+      }
       if (mm[k].msg_hdr.msg_flags & MSG_TRUNC) {            // longer than a slot: never a request
         atomic_fetch_add_explicit(&r->dropped[DROP_MALFORMED], 1, memory_order_relaxed);
         continue;
@@ -266,6 +289,8 @@ static void responder_drain(responder_t* r) {
       if (v.request) atomic_fetch_add_explicit(&r->requests, 1, memory_order_relaxed);
       if (v.action == V_DROP) {
         atomic_fetch_add_explicit(&r->dropped[v.reason], 1, memory_order_relaxed);
+      } else if (v.action == V_IGNORE) {
+        atomic_fetch_add_explicit(&r->ignored[v.reason], 1, memory_order_relaxed);
       } else if (v.action == V_ANSWER) {
         ssize_t s = send(r->fd, v.out, v.len, MSG_DONTWAIT);
         atomic_fetch_add_explicit(s == (ssize_t)v.len ? &r->replies : &r->send_errors, 1, memory_order_relaxed);
@@ -514,7 +539,8 @@ static void set_f64(napi_env env, napi_value o, const char* k, double v) {
   napi_set_named_property(env, o, k, x);
 }
 
-// packetResponderStats(handle) -> { addresses, frames, requests, replies, sendErrors, dropped: { reason: n } }:
+// packetResponderStats(handle) -> { addresses, frames, requests, replies, sendErrors, dropped: { reason: n },
+// ignored: { reason: n } }:
 // totals since the socket opened.
 napi_value js_packet_responder_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -535,6 +561,9 @@ napi_value js_packet_responder_stats(napi_env env, napi_callback_info info) {
   napi_create_object(env, &d);
   for (int k = 0; k < DROP_REASONS; k++) set_f64(env, d, drop_names[k], (double)atomic_load(&r->dropped[k]));
   napi_set_named_property(env, o, "dropped", d);
+  napi_create_object(env, &d);
+  for (int k = 0; k < IGNORE_REASONS; k++) set_f64(env, d, ignore_names[k], (double)atomic_load(&r->ignored[k]));
+  napi_set_named_property(env, o, "ignored", d);
   return o;
 }
 
@@ -587,6 +616,7 @@ napi_value js_answer_frame(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, v.request, &x);
   napi_set_named_property(env, o, "request", x);
   if (v.action == V_DROP) set_str(env, o, "reason", drop_names[v.reason]);
+  if (v.action == V_IGNORE) set_str(env, o, "reason", ignore_names[v.reason]);
   if (v.action == V_ANSWER) {
     napi_create_buffer_copy(env, v.len, v.out, NULL, &x);
     napi_set_named_property(env, o, "reply", x);
