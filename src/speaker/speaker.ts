@@ -995,7 +995,8 @@ export class Speaker {
       const nodesNow = announcingNodes(st);
       const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
       const svcObj = this.#services.get(name, namespace);
-      // `cached`: another speaker may have written it last; the writer then writes ours again.
+      // Another speaker may have written it last: the writer then writes ours again.
+      this.#status.seen('ServiceAnnouncement', namespace, name, cached, st);
       this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
         const was = before?.join(',') ?? '';
         this.#lastNodes.set(svc.key, nodesNow);
@@ -1004,7 +1005,7 @@ export class Speaker {
         const how = st.announcements?.map((a) => (a.mode === 'layer2' ? `${a.address} from ${a.node}${a.interfaces?.length ? ` on ${a.interfaces.join(',')}` : ''}` : `BGP from ${a.node}`)).join('; ');
         if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
         else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
-      }, cached);
+      });
     }
   }
 

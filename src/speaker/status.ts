@@ -103,7 +103,7 @@ interface Pending {
   after?: (uid: string | undefined) => Promise<void>;
 }
 
-/** An object as a cache holds it: what set() compares with its own last write. */
+/** An object as a cache holds it: what seen() compares with the writer's own last write. */
 export interface SeenObject {
   metadata?: { resourceVersion?: string };
   status?: object;
@@ -133,16 +133,10 @@ export class StatusWriter {
     this.#opts = o;
   }
 
-  /**
-   * Desired status of an object (undefined deletes it). Unchanged contents are not written again,
-   * unless `seen` (the object as the caller's cache holds it) shows that another writer changed it
-   * since our last write and left another status there (a transition with two writers, one with a
-   * stale view): then ours is written again. Our own writes are told by resourceVersion.
-   */
-  set(kind: 'ServiceAnnouncement' | 'BGPSessionState' | 'ConfigurationState', namespace: string, name: string, status: Record<string, unknown> | undefined, after?: Pending['after'], seen?: SeenObject): void {
+  /** Desired status of an object (undefined deletes it). Unchanged contents are not written again. */
+  set(kind: 'ServiceAnnouncement' | 'BGPSessionState' | 'ConfigurationState', namespace: string, name: string, status: Record<string, unknown> | undefined, after?: Pending['after']): void {
     const id = `${kind}/${namespace}/${name}`;
     const key = status === undefined ? '' : JSON.stringify(status);
-    if (seen && status !== undefined && !this.#busy(id) && seen.metadata?.resourceVersion !== this.#rv.get(id) && !sameStatus(seen.status, status)) this.#written.delete(id);
     const pend = this.#pending.get(id);
     if (!pend && (this.#inflight.has(id) ? this.#inflightKey.get(id) : this.#written.get(id)) === key) return;
     if (pend && pend.key === key) return;
@@ -152,6 +146,22 @@ export class StatusWriter {
     if (then) p.after = then;
     this.#pending.set(id, p);
     this.#pump();
+  }
+
+  /**
+   * The object as the caller's cache holds it, before set() with `status`: when another writer
+   * changed it since our last write (a transition with two writers, one with a stale view) and
+   * left another status there, the next set() writes ours again even if we wrote it before. Our
+   * own writes are told by resourceVersion; nothing is decided while a write is pending or in flight.
+   */
+  seen(kind: string, namespace: string, name: string, seen: SeenObject | undefined, status: object): void {
+    const id = `${kind}/${namespace}/${name}`;
+    if (seen && !this.#busy(id) && seen.metadata?.resourceVersion !== this.#rv.get(id) && !sameStatus(seen.status, status)) this.#written.delete(id);
+  }
+
+  /** Forgets what was written (the object changed under us): the next set() writes again. */
+  forget(kind: string, namespace: string, name: string): void {
+    this.#written.delete(`${kind}/${namespace}/${name}`);
   }
 
   /** resourceVersion of our last write of an object (to tell our writes from another writer's). */

@@ -39,11 +39,13 @@ test('StatusWriter: the latest content per object is written once; unchanged con
     // (a transition with two writers, one with a stale view), and ours is back.
     const obj = { group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'bgpsessionstates', name: 'n0.r1' };
     const ours = (await api.custom.getNamespacedCustomObject(obj)) as SeenObject & { status: { node: string } };
-    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'), undefined, ours);
+    w.seen('BGPSessionState', 'ironlb-system', 'n0.r1', ours, st('n49'));
+    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'));
     await w.idle();
     assert.equal(w.writes, before, 'our own write, seen in the cache, is not written again');
     const theirs = (await api.custom.replaceNamespacedCustomObject({ ...obj, body: { ...ours, status: st('stale') } })) as SeenObject;
-    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'), undefined, theirs);
+    w.seen('BGPSessionState', 'ironlb-system', 'n0.r1', theirs, st('n49'));
+    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'));
     await w.idle();
     assert.equal(w.writes, before + 1, 'another writer\'s content is overwritten with ours');
     assert.equal(((await api.custom.getNamespacedCustomObject(obj)) as { status: { node: string } }).status.node, 'n49');
