@@ -7,7 +7,7 @@ import { matchesAny, type LabelSelector } from '../util/selector.ts';
 import { parseRange, parseDuration, rangeToCidrs, rangeSize, formatIP, type AddrRange, type Family, parseIP, MAX_POOL_SIZE, RESERVED } from './addr.ts';
 import { KINDS, CONFIG_KINDS, type ConfigKindName, type KindDef, type ObjectMeta } from './kinds.ts';
 import type { IPPoolSpec, L2AdvertisementSpec, BGPPeerSpec, BGPAdvertisementSpec, BFDProfileSpec, CommunitySpec } from './kinds.ts';
-import { describeValue, type FieldError } from './schema.ts';
+import { describeValue, type FieldError } from './schema-dsl.ts';
 
 /** One problem in the configuration: which object, which field, what value, what is allowed. */
 export interface ConfigError {

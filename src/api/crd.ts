@@ -1,7 +1,7 @@
 // CRD manifests (apiextensions.k8s.io/v1) generated from the kinds table.
 import { stringify } from 'yaml';
 import { GROUP, VERSION, KINDS, type KindDef } from './kinds.ts';
-import type { OpenAPISchema } from './schema.ts';
+import type { OpenAPISchema } from './schema-dsl.ts';
 
 export function crdFor(def: KindDef): Record<string, unknown> {
   const properties: Record<string, OpenAPISchema> = {

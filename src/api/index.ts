@@ -4,4 +4,4 @@ export * from './service.ts';
 export * from './config.ts';
 export { parseIP, formatIP, parseRange, rangeSize, rangeToCidrs, parseDuration, familyBits, type AddrRange, type Family } from './addr.ts';
 export { crdFor, renderCrds } from './crd.ts';
-export type { FieldError, Infer, Schema } from './schema.ts';
+export type { FieldError, Infer, Schema } from './schema-dsl.ts';

@@ -4,10 +4,10 @@
 // Scope: IPPool is cluster-scoped (address space belongs to the cluster). Every other
 // configuration kind lives in the ironlb namespace (`ironlb-system`, as MetalLB does): objects of
 // these kinds in other namespaces are ignored. ServiceAnnouncement lives beside its Service.
-import * as s from './schema.ts';
+import * as s from './schema-dsl.ts';
 import { parseApiIP, parseRange, durationPattern, parseDurationNs, poolEntryProblem } from './addr.ts';
 import { poolEntryRules, poolOverlapRule } from './cel.ts';
-import type { Infer, Schema } from './schema.ts';
+import type { Infer, Schema } from './schema-dsl.ts';
 
 export const GROUP = 'ironlb.io';
 export const VERSION = 'v1alpha1';

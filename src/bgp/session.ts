@@ -105,8 +105,8 @@ export class Session {
   cfg: ResolvedPeer;
   readonly rib = new AdjRibOut();
   private fsmCfg: FsmConfig;
-  private main = new Conn(initialState());
-  private extra: Conn | undefined;
+  private current = new Conn(initialState()); // the connection the session runs on
+  private colliding: Conn | undefined; // a second connection (the peer's, accepted during ours): collision resolution keeps one
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly deps: SessionDeps;
   private readonly log: Logger;
@@ -166,12 +166,12 @@ export class Session {
 
   /** A new neighbour was learned: a session waiting to connect tries now rather than after its backoff. */
   private connectNow(): void {
-    const m = this.main.fsm;
-    if (m.stopped || this.fsmCfg.passive || this.main.connecting || this.main.socket) return;
+    const m = this.current.fsm;
+    if (m.stopped || this.fsmCfg.passive || this.current.connecting || this.current.socket) return;
     if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+    this.dispatch(this.current, { type: 'ConnectRetryTimerExpires' });
   }
 
   /** The address to connect to: the configured one, or the next learned neighbour of the interface. */
@@ -202,7 +202,7 @@ export class Session {
   }
 
   get state(): State {
-    return this.main.fsm.state;
+    return this.current.fsm.state;
   }
 
   get ibgp(): boolean {
@@ -218,7 +218,7 @@ export class Session {
     const before = this.fsmCfg;
     this.cfg = cfg;
     this.fsmCfg = Session.fsmConfig(cfg);
-    const m = this.main.fsm;
+    const m = this.current.fsm;
     const waiting = m.state === 'Idle' || m.state === 'Connect' || m.state === 'Active';
     if (!waiting || m.stopped) return;
     if (before.passive === this.fsmCfg.passive && before.connectRetryTime === this.fsmCfg.connectRetryTime) return;
@@ -226,23 +226,23 @@ export class Session {
     this.retryTimer = undefined;
     if (this.fsmCfg.passive) {
       // Drop any attempt under way and wait for the peer (Connect/Idle -> Active).
-      if (m.state !== 'Active' || this.main.connecting) {
-        this.dispatch(this.main, { type: 'Stop' });
-        this.dispatch(this.main, { type: 'Start' });
+      if (m.state !== 'Active' || this.current.connecting) {
+        this.dispatch(this.current, { type: 'Stop' });
+        this.dispatch(this.current, { type: 'Start' });
       }
       return;
     }
-    if (m.state === 'Connect' && this.main.connecting) {
+    if (m.state === 'Connect' && this.current.connecting) {
       // An attempt is under way: let it finish, retry per the new time if it fails.
-      this.timer(this.main, { type: 'startTimer', timer: 'connectRetry', seconds: this.fsmCfg.connectRetryTime });
+      this.timer(this.current, { type: 'startTimer', timer: 'connectRetry', seconds: this.fsmCfg.connectRetryTime });
       return;
     }
     // Active mode: try now; the FSM re-arms connect-retry from the new settings.
-    this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+    this.dispatch(this.current, { type: 'ConnectRetryTimerExpires' });
   }
 
   start(): void {
-    this.dispatch(this.main, { type: 'Start' });
+    this.dispatch(this.current, { type: 'Start' });
   }
 
   /** Sends Cease with `subcode`, closes everything; resolves once the sockets are closed. */
@@ -252,8 +252,8 @@ export class Session {
   }
 
   async stop(subcode: number = CeaseSub.ADMIN_SHUTDOWN): Promise<void> {
-    if (this.extra) this.dispatch(this.extra, { type: 'Stop', subcode });
-    this.dispatch(this.main, { type: 'Stop', subcode });
+    if (this.colliding) this.dispatch(this.colliding, { type: 'Stop', subcode });
+    this.dispatch(this.current, { type: 'Stop', subcode });
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.settled();
@@ -261,18 +261,18 @@ export class Session {
 
   /** Drops the session now (e.g. BFD Down) and reconnects per connect-retry. */
   reset(reason: string): void {
-    if (this.extra) this.dispatch(this.extra, { type: 'Stop', subcode: CeaseSub.ADMIN_RESET });
-    const s = this.main.fsm.state;
+    if (this.colliding) this.dispatch(this.colliding, { type: 'Stop', subcode: CeaseSub.ADMIN_RESET });
+    const s = this.current.fsm.state;
     if (s === 'Idle' || s === 'Connect' || s === 'Active') {
       // No session to drop: make the next attempt now rather than after a backoff.
-      if (!this.main.fsm.stopped) {
+      if (!this.current.fsm.stopped) {
         clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
-        this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+        this.dispatch(this.current, { type: 'ConnectRetryTimerExpires' });
       }
       return;
     }
-    this.dispatch(this.main, { type: 'Reset', reason });
+    this.dispatch(this.current, { type: 'Reset', reason });
   }
 
   /**
@@ -280,8 +280,8 @@ export class Session {
    * §4.1: the restarting speaker's TCP session just ends).
    */
   async dropForGracefulRestart(): Promise<void> {
-    const prev = this.main.fsm.state;
-    for (const c of [this.main, this.extra]) {
+    const prev = this.current.fsm.state;
+    for (const c of [this.current, this.colliding]) {
       if (!c) continue;
       c.connecting?.abort();
       c.clearTimers();
@@ -297,7 +297,7 @@ export class Session {
       }
       c.fsm = { ...initialState(), lastError: 'closed for graceful restart' };
     }
-    this.extra = undefined;
+    this.colliding = undefined;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (prev !== 'Idle') this.mainChanged(prev, 'Idle', 'closed for graceful restart');
@@ -315,7 +315,7 @@ export class Session {
   /** A connection the listener accepted from this peer's address. */
   acceptIncoming(socket: net.Socket): void {
     this.tuneAccepted(socket);
-    const m = this.main;
+    const m = this.current;
     const s = m.fsm.state;
     if (m.fsm.stopped) {
       refuse(socket);
@@ -330,13 +330,13 @@ export class Session {
       this.dispatch(m, { type: 'TcpConnected', incoming: true });
       return;
     }
-    if (this.extra) {
+    if (this.colliding) {
       // Already resolving one collision; a third connection is refused.
       refuse(socket);
       return;
     }
     const x = new Conn({ state: 'Active', stopped: false, connectRetryCounter: 0 });
-    this.extra = x;
+    this.colliding = x;
     this.attach(x, socket, false);
     this.dispatch(x, { type: 'TcpConnected', incoming: true });
   }
@@ -377,27 +377,27 @@ export class Session {
       if (a.type === 'sendNotification' && t.next.lastError && t.next.state === 'Idle') this.lastError += `: ${t.next.lastError}`;
     }
     const next = t.next.state;
-    if (conn === this.main) {
+    if (conn === this.current) {
       // A reason belongs to a session ending, not to the steps of the next attempt.
       if (prev !== next) this.mainChanged(prev, next, next === 'Idle' || prev === 'Established' ? t.next.lastError : undefined);
-    } else if (conn === this.extra && next === 'Idle') {
-      this.extra = undefined;
+    } else if (conn === this.colliding && next === 'Idle') {
+      this.colliding = undefined;
     }
     if (prev === 'OpenSent' && next === 'OpenConfirm') this.afterOpen(conn);
-    this.adoptExtra();
+    this.adoptColliding();
   }
 
   /**
    * The peer's connection (accepted while ours was under way) carries on as the session when
-   * ours is gone: left as `extra`, it could reach Established unseen while the session waits
+   * ours is gone: left as `colliding`, it could reach Established unseen while the session waits
    * to reconnect, and the peer would refuse every new connection as a collision with it.
    */
-  private adoptExtra(): void {
-    const x = this.extra;
-    const m = this.main.fsm;
+  private adoptColliding(): void {
+    const x = this.colliding;
+    const m = this.current.fsm;
     if (!x || x.fsm.state === 'Idle' || m.stopped) return;
     if (m.state !== 'Idle' && m.state !== 'Connect' && m.state !== 'Active') return;
-    this.promoteExtra('silent', 'our connection failed; the peer\'s goes on');
+    this.promoteColliding('silent', 'our connection failed; the peer\'s goes on');
   }
 
   private exec(conn: Conn, a: Action): void {
@@ -434,11 +434,11 @@ export class Session {
     const ms = start ? Math.max(1, Math.round((a.timer === 'hold' ? a.seconds : jitter(a.seconds)) * 1000)) : 0;
     switch (a.timer) {
       case 'connectRetry':
-        if (conn !== this.main) return;
+        if (conn !== this.current) return;
         clearTimeout(this.retryTimer);
         this.retryTimer = start ? setTimeout(() => {
           this.retryTimer = undefined;
-          this.dispatch(this.main, { type: 'ConnectRetryTimerExpires' });
+          this.dispatch(this.current, { type: 'ConnectRetryTimerExpires' });
         }, ms) : undefined;
         return;
       case 'hold':
@@ -641,7 +641,7 @@ export class Session {
         return;
       case 'route-refresh': {
         this.dispatch(conn, { type: 'RouteRefreshReceived' });
-        if (conn !== this.main || conn.fsm.state !== 'Established') return;
+        if (conn !== this.current || conn.fsm.state !== 'Established') return;
         this.counters.routeRefreshIn++;
         const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'ipv4' : msg.afi === Afi.IPV6 ? 'ipv6' : undefined;
         if (fam && this.families.has(fam)) {
@@ -680,14 +680,14 @@ export class Session {
   // Collision detection and session changes
 
   private afterOpen(conn: Conn): void {
-    const other = conn === this.main ? this.extra : this.main;
+    const other = conn === this.current ? this.colliding : this.current;
     if (!other || !other.socket) return;
     const os = other.fsm.state;
     if (os !== 'OpenSent' && os !== 'OpenConfirm' && os !== 'Established') return;
     if (os === 'Established') {
       // A new OPEN while established: a graceful-restart peer that restarted (RFC 4724 §4.2)
       // replaces the old session; otherwise the new connection loses (RFC 4271 §6.8).
-      if (conn.peerCaps?.gracefulRestart && conn === this.extra) this.promoteExtra('silent', 'peer restarted (graceful restart)');
+      if (conn.peerCaps?.gracefulRestart && conn === this.colliding) this.promoteColliding('silent', 'peer restarted (graceful restart)');
       else this.dispatch(conn, { type: 'CollisionDump' });
       return;
     }
@@ -696,15 +696,15 @@ export class Session {
     // Close the connection the lower BGP identifier initiated.
     let loser: Conn;
     if (conn.outgoing !== other.outgoing) loser = keepIncoming ? (conn.outgoing ? conn : other) : (conn.outgoing ? other : conn);
-    else loser = other === this.main ? this.main : other; // both from the same side: keep the newer
+    else loser = other === this.current ? this.current : other; // both from the same side: keep the newer
     this.log.info({ keepIncoming, remoteId }, 'connection collision resolved');
-    if (loser === this.main && this.extra) this.promoteExtra('collision', 'connection collision');
+    if (loser === this.current && this.colliding) this.promoteColliding('collision', 'connection collision');
     else this.dispatch(loser, { type: 'CollisionDump' });
   }
 
-  private promoteExtra(how: 'collision' | 'silent', reason: string): void {
-    const old = this.main;
-    const winner = this.extra;
+  private promoteColliding(how: 'collision' | 'silent', reason: string): void {
+    const old = this.current;
+    const winner = this.colliding;
     if (!winner) return;
     const prev = old.fsm.state;
     if (how === 'collision') {
@@ -717,8 +717,8 @@ export class Session {
     if (old.socket) this.closeSocket(old, how === 'collision');
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.main = winner;
-    this.extra = undefined;
+    this.current = winner;
+    this.colliding = undefined;
     if (prev !== winner.fsm.state) this.mainChanged(prev, winner.fsm.state, reason);
   }
 
@@ -739,7 +739,7 @@ export class Session {
   }
 
   private onEstablished(): void {
-    const conn = this.main;
+    const conn = this.current;
     const caps = conn.peerCaps ?? emptyCapabilities();
     const sock = conn.socket;
     const local = unmapAddress(sock?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
@@ -813,7 +813,7 @@ export class Session {
 
   /** Called after the RIB changed: sends at the end of this tick, batching same-tick changes. */
   scheduleFlush(): void {
-    if (this.flushScheduled || this.main.fsm.state !== 'Established') return;
+    if (this.flushScheduled || this.current.fsm.state !== 'Established') return;
     this.flushScheduled = true;
     setImmediate(() => {
       if (!this.flushScheduled) return;
@@ -823,7 +823,7 @@ export class Session {
   }
 
   private flush(): void {
-    const conn = this.main;
+    const conn = this.current;
     const enc = this.encoder;
     if (conn.fsm.state !== 'Established' || !conn.socket || !enc) return;
     const ch = this.rib.take(FLUSH_BATCH);
@@ -894,15 +894,15 @@ export class Session {
     const st: PeerStatus = {
       name: this.cfg.name,
       peerAddress: this.cfg.peerAddress ?? this.remote ?? '',
-      state: this.main.fsm.state,
+      state: this.current.fsm.state,
       uptimeMs: this.establishedAt ? Date.now() - this.establishedAt : 0,
       routesDesired: this.rib.desired.size,
       routesAdvertised: this.rib.advertisedCount,
       counters: { ...this.counters },
     };
-    const n = this.main.fsm.negotiated;
-    if (n && this.main.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
-    const asn = this.cfg.peerAsn ?? (n && this.main.fsm.state !== 'Idle' ? n.peerAsn : undefined);
+    const n = this.current.fsm.negotiated;
+    if (n && this.current.fsm.state !== 'Idle') st.peerRouterId = n.peerRouterId;
+    const asn = this.cfg.peerAsn ?? (n && this.current.fsm.state !== 'Idle' ? n.peerAsn : undefined);
     if (asn !== undefined) st.peerAsn = asn;
     if (this.cfg.interface !== undefined) st.interface = this.cfg.interface;
     if (this.state === 'Established') {
@@ -910,7 +910,7 @@ export class Session {
       if (this.negotiated) st.negotiated = this.negotiated;
       if (this.localAddress) st.localAddress = this.localAddress;
     }
-    const err = this.lastError ?? this.main.fsm.lastError;
+    const err = this.lastError ?? this.current.fsm.lastError;
     if (err) st.lastError = err;
     return st;
   }

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { summary } from './commands.ts';
 import { listInterfaces } from '../native/index.ts';
-import { DEFAULT_EXCLUDE_PATTERNS, ineligibleReason, type SelectionConfig } from '../layer2/interfaces.ts';
+import { DEFAULT_EXCLUDE_PATTERNS, ineligibleReason, type SelectionConfig } from '../layer2/interface-monitor.ts';
 
 /** The interface selection flags, shared with the test bench's announcer tool. */
 export interface SelectionFlags {

@@ -8,9 +8,9 @@ import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT, DEFAULT_TIMING } from '../membership/index.ts';
 import { DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
-import { AnnouncerBackend } from '../speaker/l2-announcer.ts';
-import { NullL2 } from '../speaker/l2.ts';
-import { DEFAULT_EXCLUDE } from '../speaker/interfaces.ts';
+import { RawSocketL2Backend } from '../speaker/l2-raw-socket-backend.ts';
+import { NullL2 } from '../speaker/l2-backend.ts';
+import { DEFAULT_EXCLUDE } from '../speaker/l2-interface-choice.ts';
 import { createSpeakerMetrics } from '../speaker/metrics.ts';
 import { Speaker, type ShutdownMode } from '../speaker/speaker.ts';
 
@@ -88,7 +88,7 @@ export function registerSpeaker(program: Command): void {
       const exclude = list(o.excludeInterfaces);
       const metrics = createSpeakerMetrics();
       collectDefaultMetrics({ register: metrics.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-      const l2 = o.layer2 ? new AnnouncerBackend({ ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), registry: metrics.registry }) : new NullL2();
+      const l2 = o.layer2 ? new RawSocketL2Backend({ ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), registry: metrics.registry }) : new NullL2();
       const clients = makeClients(loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
       const speaker = new Speaker({
         clients,

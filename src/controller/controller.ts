@@ -13,7 +13,7 @@
 // excludes a held address (no pool yet at start-up, its pool deleted or invalid) the Service keeps
 // it, and no other Service can be given it (the allocator hands out pool addresses only).
 import { hostname } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Namespace, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import { Allocator, canonicalAddress, type AssignResult, type Refusal } from '../ipam/index.ts';
 import {
   API_VERSION,
@@ -26,20 +26,23 @@ import {
   formatConfigError,
   isOurs,
   validateConfig,
+  CONFIG_KINDS,
   configMessage,
   objectEvents,
   objectKey,
   type ConfigError,
+  type ConfigKindName,
   type ConfigurationStateStatus,
   type IPPool,
   type IPPoolStatus,
   type ParsedConfig,
 } from '../api/index.ts';
-import { describeValue } from '../api/schema.ts';
+import { describeValue } from '../api/schema-dsl.ts';
 import { quote } from '../util/text.ts';
-import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients } from '../k8s/index.ts';
+import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients, type InformerEvent } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
+import { ConfigWatch } from '../k8s/config-watch.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
 import { namespaceView, serviceView } from './cache-view.ts';
 import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
@@ -97,8 +100,6 @@ export interface ControllerOptions {
   bgpPasswordSecrets?: readonly string[];
 }
 
-type ConfigKind = 'IPPool' | 'L2Advertisement' | 'BGPPeer' | 'BGPAdvertisement' | 'BFDProfile' | 'Community';
-const CONFIG_KINDS: readonly ConfigKind[] = ['IPPool', 'L2Advertisement', 'BGPPeer', 'BGPAdvertisement', 'BFDProfile', 'Community'];
 
 interface Desired {
   /** The ingress addresses; undefined leaves them as they are (a Service of another class). */
@@ -126,12 +127,12 @@ function stableJson(v: unknown): string {
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly identity: string;
-  #o: ControllerOptions;
+  #opts: ControllerOptions;
   #log;
   #services: Informer<V1Service>;
   #namespaces: Informer<V1Namespace>;
   #secrets: NamedSecrets;
-  #config = new Map<ConfigKind, Informer<KubernetesObject>>();
+  #config: ConfigWatch;
   #events: EventRecorder;
   #elector: LeaderElector | undefined;
 
@@ -178,7 +179,7 @@ export class Controller {
   decisions = 0;
 
   constructor(o: ControllerOptions) {
-    this.#o = o;
+    this.#opts = o;
     this.identity = o.identity ?? `${hostname()}-${process.pid}`;
     this.metrics = o.metrics ?? createMetrics();
     this.#log = logger('controller', { identity: this.identity });
@@ -195,16 +196,26 @@ export class Controller {
     });
     this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), listPage: (p) => core.listNamespace(p), transform: namespaceView });
     this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: o.bgpPasswordSecrets ?? [] });
-    for (const kind of CONFIG_KINDS) {
-      const def = KINDS[kind];
-      const cluster = def.scope === 'Cluster';
-      const path = cluster ? `/apis/${GROUP}/${VERSION}/${def.plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${def.plural}`;
-      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
-        (cluster
-          ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: def.plural })
-          : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
-      this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
-    }
+    // IPPool status is written by this controller: an update that changes neither the spec (its
+    // generation) nor the labels is our own write and changes no configuration.
+    const seen = (o: KubernetesObject) => `${o.metadata?.uid ?? ''}/${(o.metadata as { generation?: number } | undefined)?.generation ?? ''}/${JSON.stringify(o.metadata?.labels ?? {})}/${o.metadata?.deletionTimestamp ? 'deleting' : ''}`;
+    const changes = (kind: ConfigKindName, ev: InformerEvent, o: KubernetesObject): boolean => {
+      if (kind !== 'IPPool') return true;
+      const name = o.metadata?.name ?? '';
+      if (ev === 'delete') {
+        this.#poolSeen.delete(name);
+        return true;
+      }
+      const k = seen(o);
+      if (this.#poolSeen.get(name) === k) return false;
+      this.#poolSeen.set(name, k);
+      return true;
+    };
+    const onChange = () => {
+      this.#configDirty = true;
+      this.#kick();
+    };
+    this.#config = new ConfigWatch({ kc, custom, namespace: ns, secrets: this.#secrets, onChange, changes });
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: this.identity });
 
     this.#services.on('add', (s) => this.#enqueue(serviceKey(s)));
@@ -215,33 +226,6 @@ export class Controller {
     };
     this.#namespaces.on('add', nsChanged);
     this.#namespaces.on('update', nsChanged);
-    const cfgChanged = () => {
-      this.#configDirty = true;
-      this.#kick();
-    };
-    for (const [kind, inf] of [...this.#config, ['Secret', this.#secrets] as const]) {
-      if (kind === 'IPPool') continue;
-      inf.on('add', cfgChanged);
-      inf.on('update', cfgChanged);
-      inf.on('delete', cfgChanged);
-    }
-    // IPPool status is written by this controller: an update that changes neither the spec (its
-    // generation) nor the labels is our own write and changes no configuration.
-    const pools = this.#config.get('IPPool') as Informer<KubernetesObject>;
-    const seen = (o: KubernetesObject) => `${o.metadata?.uid ?? ''}/${(o.metadata as { generation?: number } | undefined)?.generation ?? ''}/${JSON.stringify(o.metadata?.labels ?? {})}/${o.metadata?.deletionTimestamp ? 'deleting' : ''}`;
-    const poolChanged = (o: KubernetesObject) => {
-      const name = o.metadata?.name ?? '';
-      const k = seen(o);
-      if (this.#poolSeen.get(name) === k) return;
-      this.#poolSeen.set(name, k);
-      cfgChanged();
-    };
-    pools.on('add', poolChanged);
-    pools.on('update', poolChanged);
-    pools.on('delete', (o) => {
-      this.#poolSeen.delete(o.metadata?.name ?? '');
-      cfgChanged();
-    });
   }
 
   get isLeader(): boolean {
@@ -272,18 +256,18 @@ export class Controller {
   /** Starts the caches, then campaigns for leadership (or leads at once). Resolves once synced. */
   async start(): Promise<void> {
     this.#stopped = false;
-    await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.start()));
+    await Promise.all([this.#services, this.#namespaces, this.#secrets, this.#config].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
-    const le = this.#o.leaderElection;
+    const le = this.#opts.leaderElection;
     if (le === false) {
       this.#startLeading();
       return;
     }
     this.#elector = new LeaderElector({
-      api: this.#o.clients.coordination,
-      namespace: this.#o.namespace,
+      api: this.#opts.clients.coordination,
+      namespace: this.#opts.namespace,
       name: le?.leaseName ?? COMPONENT,
       identity: this.identity,
       ...(le?.leaseDurationMs !== undefined ? { leaseDurationMs: le.leaseDurationMs } : {}),
@@ -305,7 +289,7 @@ export class Controller {
     this.#stopLeading();
     await this.#pumping;
     await this.#poolWrite;
-    await Promise.all([this.#services, this.#namespaces, this.#secrets, ...this.#config.values()].map((i) => i.stop()));
+    await Promise.all([this.#services, this.#namespaces, this.#secrets, this.#config].map((i) => i.stop()));
   }
 
   /** Resolves when nothing is queued or being written, scheduled pool status included (for tests and orderly shutdown). */
@@ -369,7 +353,7 @@ export class Controller {
     // Decisions are taken one at a time, in queue order; the writes they need run concurrently (a
     // sliding window, at most one in flight per Service). Bounded per run; #kick runs again when
     // more work arrived meanwhile.
-    const limit = this.#o.concurrency ?? 64;
+    const limit = this.#opts.concurrency ?? 64;
     const inflight = new Map<string, Promise<void>>();
     const slice = new Slicer();
     try {
@@ -438,9 +422,7 @@ export class Controller {
 
   /** The configuration objects (each with its kind) and the Secrets, as the caches hold them now. */
   configSnapshot(): { objects: unknown[]; secrets: readonly V1Secret[] } {
-    const objects: unknown[] = [];
-    for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
-    return { objects, secrets: this.#secrets.list() };
+    return { objects: this.#config.objects(), secrets: this.#secrets.list() };
   }
 
   async #syncConfig(): Promise<void> {
@@ -449,7 +431,7 @@ export class Controller {
     if (!alloc) return;
     // Invalid objects are isolated: the accepted set always applies; an object whose edit is bad
     // keeps its last accepted version (passed back in as `previous`), so nothing is renumbered.
-    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#o.bgpPasswordSecrets ?? [] });
+    const v = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#opts.bgpPasswordSecrets ?? [] });
     const errors = [...v.errors];
     const rejected = new Set(v.rejected);
     let config = v.config;
@@ -598,8 +580,8 @@ export class Controller {
     // What the state says, times aside: a new leader (or process) finding the same state leaves it
     // (and its Events) alone and adopts its lastValidTime.
     const gist = (st: Partial<ConfigurationStateStatus> | undefined) => stableJson({ ...st, observedTime: undefined, lastValidTime: st?.lastValidTime !== undefined });
-    const { custom } = this.#o.clients;
-    const ns = this.#o.namespace;
+    const { custom } = this.#opts.clients;
+    const ns = this.#opts.namespace;
     const plural = KINDS.ConfigurationState.plural;
     const body = { apiVersion: API_VERSION, kind: 'ConfigurationState', metadata: { name: CONFIG_STATE_NAME, namespace: ns }, status: { ...status, observedTime: new Date().toISOString() } };
     let ref: { uid?: string } = {};
@@ -645,7 +627,7 @@ export class Controller {
   // ---- one Service --------------------------------------------------------------------------
 
   #classPolicy() {
-    return { loadBalancerClass: this.#o.loadBalancerClass ?? DEFAULT_LOAD_BALANCER_CLASS, handleServicesWithoutClass: this.#o.handleServicesWithoutClass ?? true };
+    return { loadBalancerClass: this.#opts.loadBalancerClass ?? DEFAULT_LOAD_BALANCER_CLASS, handleServicesWithoutClass: this.#opts.handleServicesWithoutClass ?? true };
   }
 
   #nsLabels(s: Service): Record<string, string> {
@@ -813,7 +795,7 @@ export class Controller {
     if (Object.keys(status).length === 0) return;
     const body = { metadata: { ...(cached.metadata?.uid ? { uid: cached.metadata.uid } : {}) }, status };
     try {
-      await this.#o.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await this.#opts.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
     } catch (err) {
       // Gone (or replaced by a namesake): its delete and add events decide again.
       if (isNotFound(err) || isConflict(err)) return;
@@ -825,7 +807,7 @@ export class Controller {
 
   #schedulePoolStatus(): void {
     if (this.#poolTimer || !this.#leading) return;
-    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#o.poolStatusDelayMs ?? 250);
+    this.#poolTimer = setTimeout(() => this.#flushPoolStatus(), this.#opts.poolStatusDelayMs ?? 250);
   }
 
   /** Writes the scheduled IPPool status now (after any write in progress). */
@@ -844,11 +826,11 @@ export class Controller {
   async #writePoolStatus(): Promise<void> {
     const alloc = this.#allocator;
     if (!alloc || !this.#leading) return;
-    const { custom } = this.#o.clients;
+    const { custom } = this.#opts.clients;
     // JSON integers beyond 2^53-1 are read inexactly by most clients: the counts saturate there, and
     // availableIPv6Exact (a string) has the exact value (the CRD's descriptions say so).
     const cap = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
-    const inf = this.#config.get('IPPool') as Informer<KubernetesObject>;
+    const inf = this.#config.informer('IPPool');
     this.metrics.poolCapacity.reset();
     this.metrics.poolAssigned.reset();
     this.metrics.poolAvailable.reset();

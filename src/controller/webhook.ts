@@ -82,7 +82,7 @@ async function importCaKey(pem: string): Promise<webcrypto.CryptoKey> {
 }
 
 export class AdmissionWebhook {
-  #o: WebhookOptions;
+  #opts: WebhookOptions;
   #log = logger('webhook');
   #server: Server | undefined;
   #certs: CertSet | undefined;
@@ -92,7 +92,7 @@ export class AdmissionWebhook {
   readonly counts = { allowed: 0, denied: 0, errors: 0 };
 
   constructor(o: WebhookOptions) {
-    this.#o = o;
+    this.#opts = o;
     this.#admin = o.clients.kc.makeApiClient(AdmissionregistrationV1Api);
   }
 
@@ -117,11 +117,11 @@ export class AdmissionWebhook {
     this.#server.requestTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
       this.#server?.once('error', reject);
-      this.#server?.listen(this.#o.port, this.#o.host, () => resolve());
+      this.#server?.listen(this.#opts.port, this.#opts.host, () => resolve());
     });
     await this.#ensureBundle();
-    this.#log.info({ port: this.port, secret: this.#o.secretName, configuration: this.#o.configurationName, notAfter: this.notAfter }, 'admission webhook serving');
-    const every = this.#o.checkIntervalMs ?? 600_000;
+    this.#log.info({ port: this.port, secret: this.#opts.secretName, configuration: this.#opts.configurationName, notAfter: this.notAfter }, 'admission webhook serving');
+    const every = this.#opts.checkIntervalMs ?? 600_000;
     this.#timer = setInterval(() => void this.check(), every);
     this.#timer.unref();
   }
@@ -151,14 +151,14 @@ export class AdmissionWebhook {
   }
 
   async #ensureCert(): Promise<void> {
-    const { core } = this.#o.clients;
-    const ns = this.#o.namespace;
+    const { core } = this.#opts.clients;
+    const ns = this.#opts.namespace;
     for (let attempt = 0; attempt < 5; attempt++) {
       let secret: V1Secret;
       try {
-        secret = await core.readNamespacedSecret({ name: this.#o.secretName, namespace: ns });
+        secret = await core.readNamespacedSecret({ name: this.#opts.secretName, namespace: ns });
       } catch (err) {
-        if (isNotFound(err)) throw new Error(`Secret ${ns}/${this.#o.secretName} for the webhook certificate is missing: the chart creates it empty; reinstall, or create it with: kubectl -n ${ns} create secret generic ${this.#o.secretName}`);
+        if (isNotFound(err)) throw new Error(`Secret ${ns}/${this.#opts.secretName} for the webhook certificate is missing: the chart creates it empty; reinstall, or create it with: kubectl -n ${ns} create secret generic ${this.#opts.secretName}`);
         throw err;
       }
       const d = secret.data ?? {};
@@ -170,7 +170,7 @@ export class AdmissionWebhook {
       }
       try {
         await core.replaceNamespacedSecret({
-          name: this.#o.secretName,
+          name: this.#opts.secretName,
           namespace: ns,
           body: { ...secret, data: { ...d, 'ca.crt': b64(next.caPem), 'ca.key': b64(next.caKeyPem), 'ca-bundle.crt': b64(next.bundlePem), 'tls.crt': b64(next.certPem), 'tls.key': b64(next.keyPem) } },
         });
@@ -181,14 +181,14 @@ export class AdmissionWebhook {
         if (!isConflict(err)) throw err;
       }
     }
-    throw new Error(`could not update Secret ${ns}/${this.#o.secretName}: kept conflicting with other writers`);
+    throw new Error(`could not update Secret ${ns}/${this.#opts.secretName}: kept conflicting with other writers`);
   }
 
   /** `have` itself when still good, else a set with what was due renewed. */
   async #renewed(have: CertSet): Promise<CertSet> {
     const now = Date.now();
-    const leafMs = this.#o.leafValidityMs ?? 365 * 86_400_000;
-    const caMs = this.#o.caValidityMs ?? 5 * 365 * 86_400_000;
+    const leafMs = this.#opts.leafValidityMs ?? 365 * 86_400_000;
+    const caMs = this.#opts.caValidityMs ?? 5 * 365 * 86_400_000;
     const due = (pem: string, validity: number): boolean => {
       try {
         return notAfterOf(pem).getTime() - now < validity / 3;
@@ -200,7 +200,7 @@ export class AdmissionWebhook {
       try {
         const san = new x509.X509Certificate(pem).getExtension(x509.SubjectAlternativeNameExtension);
         const got = new Set((san?.names.items ?? []).map((n) => n.value));
-        return [...this.#o.dnsNames, ...(this.#o.ipAddresses ?? [])].every((n) => got.has(n));
+        return [...this.#opts.dnsNames, ...(this.#opts.ipAddresses ?? [])].every((n) => got.has(n));
       } catch {
         return false;
       }
@@ -219,7 +219,7 @@ export class AdmissionWebhook {
       // A leaf renewal keeps the bundle (a previous CA stays until it expires).
       bundle = currentBundle(have.bundlePem, have.caPem, now);
     }
-    const leaf = await issue(ca, { commonName: this.#o.dnsNames[0] ?? 'ironlb-webhook', dnsNames: this.#o.dnsNames, ipAddresses: this.#o.ipAddresses ?? [], usage: 'server', validityMs: leafMs });
+    const leaf = await issue(ca, { commonName: this.#opts.dnsNames[0] ?? 'ironlb-webhook', dnsNames: this.#opts.dnsNames, ipAddresses: this.#opts.ipAddresses ?? [], usage: 'server', validityMs: leafMs });
     return { caPem: ca.certPem, caKeyPem: ca.keyPem, bundlePem: bundle, certPem: leaf.certPem, keyPem: leaf.keyPem };
   }
 
@@ -228,10 +228,10 @@ export class AdmissionWebhook {
     for (let attempt = 0; attempt < 5; attempt++) {
       let cfg;
       try {
-        cfg = await this.#admin.readValidatingWebhookConfiguration({ name: this.#o.configurationName });
+        cfg = await this.#admin.readValidatingWebhookConfiguration({ name: this.#opts.configurationName });
       } catch (err) {
         if (isNotFound(err)) {
-          this.#log.warn({ configuration: this.#o.configurationName }, 'ValidatingWebhookConfiguration not found: the webhook serves but the API server does not call it (install the chart with webhook.enabled)');
+          this.#log.warn({ configuration: this.#opts.configurationName }, 'ValidatingWebhookConfiguration not found: the webhook serves but the API server does not call it (install the chart with webhook.enabled)');
           return;
         }
         throw err;
@@ -239,8 +239,8 @@ export class AdmissionWebhook {
       if ((cfg.webhooks ?? []).every((w) => w.clientConfig.caBundle === bundle)) return;
       for (const w of cfg.webhooks ?? []) w.clientConfig.caBundle = bundle;
       try {
-        await this.#admin.replaceValidatingWebhookConfiguration({ name: this.#o.configurationName, body: cfg });
-        this.#log.info({ configuration: this.#o.configurationName }, 'webhook caBundle published');
+        await this.#admin.replaceValidatingWebhookConfiguration({ name: this.#opts.configurationName, body: cfg });
+        this.#log.info({ configuration: this.#opts.configurationName }, 'webhook caBundle published');
         return;
       } catch (err) {
         if (!isConflict(err)) throw err;
@@ -299,7 +299,7 @@ export class AdmissionWebhook {
     const name = obj?.metadata?.name ?? r.name;
     if (!obj || !kind || !name) return { allowed: true };
     const ns = obj.metadata?.namespace ?? r.namespace ?? '';
-    const { objects, secrets } = this.#o.snapshot();
+    const { objects, secrets } = this.#opts.snapshot();
     const same = (o: unknown): boolean => {
       const x = o as { kind?: string; metadata?: { name?: string; namespace?: string } };
       return x.kind === kind && x.metadata?.name === name && (x.metadata?.namespace ?? '') === ns;

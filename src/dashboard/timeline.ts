@@ -30,7 +30,7 @@ const list = (xs: readonly string[]): string => (xs.length ? xs.join(', ') : 'no
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 export class Timeline {
-  readonly #o: Required<TimelineOptions>;
+  readonly #opts: Required<TimelineOptions>;
   readonly #entries: TimelineEntry[] = [];
   readonly #owners = new Map<string, string[]>();
   readonly #unannouncedSince = new Map<string, number>();
@@ -38,7 +38,7 @@ export class Timeline {
   #primed = false;
 
   constructor(o: TimelineOptions = {}) {
-    this.#o = { limit: o.limit ?? 200, downWindowMs: o.downWindowMs ?? 120_000 };
+    this.#opts = { limit: o.limit ?? 200, downWindowMs: o.downWindowMs ?? 120_000 };
   }
 
   /** Newest first. */
@@ -53,7 +53,7 @@ export class Timeline {
 
   #add(e: TimelineEntry): void {
     this.#entries.push(e);
-    if (this.#entries.length > this.#o.limit) this.#entries.splice(0, this.#entries.length - this.#o.limit);
+    if (this.#entries.length > this.#opts.limit) this.#entries.splice(0, this.#entries.length - this.#opts.limit);
   }
 
   /** A fault injected from the page (lab) or a node seen down: later takeovers from it are failovers. */
@@ -85,7 +85,7 @@ export class Timeline {
       e = { time, kind: 'unannounced', service, from: before, to: [], text: `${service}: announced by nobody (was ${list(before)})` };
     } else {
       const gone = before.filter((n) => !next.includes(n));
-      const downs = gone.map((n) => this.#downAt.get(n)).filter((t): t is number => t !== undefined && time - t <= this.#o.downWindowMs);
+      const downs = gone.map((n) => this.#downAt.get(n)).filter((t): t is number => t !== undefined && time - t <= this.#opts.downWindowMs);
       const since = this.#unannouncedSince.get(service);
       this.#unannouncedSince.delete(service);
       if (downs.length) {

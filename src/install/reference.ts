@@ -2,7 +2,7 @@
 // kind with its type, default, bounds and description, and the cross-field rules. Written by
 // `node src/install/render.ts`; test/unit/install-render.test.ts fails when it is stale.
 import { API_VERSION, KINDS, type KindDef } from '../api/kinds.ts';
-import type { OpenAPISchema } from '../api/schema.ts';
+import type { OpenAPISchema } from '../api/schema-dsl.ts';
 
 interface Row {
   field: string;

@@ -6,8 +6,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
 import { ANNOTATION_ADDRESS_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_LOAD_BALANCER_IPS, CONFIG_KINDS, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, parseServiceRequest, validateConfig, type SecretLike, type ServiceLike } from '../api/index.ts';
-import { describeValue } from '../api/schema.ts';
-import { checkAgainstCrd } from './schemas.ts';
+import { describeValue } from '../api/schema-dsl.ts';
+import { checkAgainstCrd } from './manifest-check.ts';
 
 export interface Problem {
   file: string;

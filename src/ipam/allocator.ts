@@ -34,7 +34,7 @@ class Entry {
   readonly value: bigint;
   pool: CompiledPool;
   /** The holders' requests; usually one, a few when shared (an array: lighter than a Map). */
-  holders: readonly Norm[] = NONE;
+  holders: readonly NormalizedRequest[] = NONE;
   /** The sharing key under which it is indexed ('' = not indexed). */
   indexedKey = '';
   constructor(family: Family, value: bigint, pool: CompiledPool) {
@@ -48,7 +48,7 @@ class Entry {
 }
 
 /** A request with defaults applied and addresses parsed. */
-interface Norm {
+interface NormalizedRequest {
   key: string;
   namespace: string;
   labels: Labels;
@@ -66,7 +66,7 @@ interface Norm {
 }
 
 interface Held {
-  norm: Norm;
+  norm: NormalizedRequest;
   entries: Entry[];
 }
 
@@ -77,7 +77,7 @@ interface RangeRef {
 }
 
 /** A choice made before committing: an address already in use (shared) or a free one. */
-type Pick = { kind: 'shared'; entry: Entry } | { kind: 'free'; family: Family; value: bigint };
+type AddressPick = { kind: 'shared'; entry: Entry } | { kind: 'free'; family: Family; value: bigint };
 
 const refuse = (reason: Reason, message: string): Refusal => ({ ok: false, reason, message });
 
@@ -135,7 +135,7 @@ export class Allocator {
     for (const [key, held] of kept) {
       const addrs = held.entries.map((e): Address => ({ family: e.family, value: e.value }));
       const pool = this.#poolOf(addrs[0] as Address) as CompiledPool;
-      this.#commit(held.norm, pool, addrs.map((a): Pick => this.#pickAddress(a)));
+      this.#commit(held.norm, pool, addrs.map((a): AddressPick => this.#pickAddress(a)));
       const from = oldPoolOf.get(key) ?? '';
       if (from !== pool.name) repooled.push({ key, from, to: pool.name, addresses: held.entries.map((e) => e.text) });
     }
@@ -162,7 +162,7 @@ export class Allocator {
         // Still fits: refresh what may change without moving (ports, labels, sharing key).
         this.#release(n.key);
         const pool = check;
-        const picks = prev.entries.map((e): Pick => this.#pickAddress({ family: e.family, value: e.value }));
+        const picks = prev.entries.map((e): AddressPick => this.#pickAddress({ family: e.family, value: e.value }));
         const upgrade = this.#preferDualUpgrade(n, pool, prev.entries);
         if (upgrade) picks.push(upgrade);
         const a = this.#commit(n, pool, picks);
@@ -285,7 +285,7 @@ export class Allocator {
     return undefined;
   }
 
-  #pickAddress(a: Address): Pick {
+  #pickAddress(a: Address): AddressPick {
     const e = this.#entries[a.family].get(a.value);
     return e ? { kind: 'shared', entry: e } : { kind: 'free', family: a.family, value: a.value };
   }
@@ -295,7 +295,7 @@ export class Allocator {
    * one pool, allowed for the Service, usable, fitting the family policy and, with `sharing`, the
    * sharing rules. Returns the pool, or a refusal.
    */
-  #checkHeld(n: Norm, entries: readonly Entry[], sharing: boolean): CompiledPool | Refusal {
+  #checkHeld(n: NormalizedRequest, entries: readonly Entry[], sharing: boolean): CompiledPool | Refusal {
     let pool: CompiledPool | undefined;
     for (const e of entries) {
       const p = this.#poolOf(e);
@@ -328,7 +328,7 @@ export class Allocator {
   }
 
   /** Pool-level rules for addresses already chosen: requested pool name, restrictions. */
-  #poolFits(n: Norm, pool: CompiledPool, what: string): Refusal | undefined {
+  #poolFits(n: NormalizedRequest, pool: CompiledPool, what: string): Refusal | undefined {
     if (n.pool !== undefined && n.pool !== pool.name) {
       if (!this.#byName.has(n.pool)) return unknownPool(n, this.#pools);
       return refuse('NotInRequestedPool', `${what} is in pool "${pool.name}", but Service ${n.key} asks for pool ${quote(n.pool)}; request an address of pool ${quote(n.pool)} or drop the pool annotation`);
@@ -339,7 +339,7 @@ export class Allocator {
     return undefined;
   }
 
-  #assignRequested(n: Norm): { ok: true; pool: CompiledPool; picks: Pick[] } | Refusal {
+  #assignRequested(n: NormalizedRequest): { ok: true; pool: CompiledPool; picks: AddressPick[] } | Refusal {
     let pool: CompiledPool | undefined;
     const texts = n.requested.map((a) => formatAddress(a.family, a.value));
     for (const [i, a] of n.requested.entries()) {
@@ -356,7 +356,7 @@ export class Allocator {
     if (!pool) return refuse('InvalidRequest', `Service ${n.key} requests no address`);
     const fits = this.#poolFits(n, pool, `requested ${texts.join(', ')}`);
     if (fits) return fits;
-    const picks: Pick[] = [];
+    const picks: AddressPick[] = [];
     for (const [i, a] of n.requested.entries()) {
       const text = texts[i] as string;
       if (!pool.families[a.family]?.space.usable(a.value)) {
@@ -372,7 +372,7 @@ export class Allocator {
     return { ok: true, pool, picks };
   }
 
-  #assignAuto(n: Norm): { ok: true; pool: CompiledPool; picks: Pick[] } | Refusal {
+  #assignAuto(n: NormalizedRequest): { ok: true; pool: CompiledPool; picks: AddressPick[] } | Refusal {
     let candidates: CompiledPool[];
     if (n.pool !== undefined) {
       const p = this.#byName.get(n.pool);
@@ -390,12 +390,12 @@ export class Allocator {
     const poolList = () => candidates.map((p) => `"${p.name}"`).join(', ');
     const fullMsg = (fams: readonly Family[]) =>
       `every eligible pool (${poolList()}) is out of free ${fams.join(' + ')} addresses for Service ${n.key}; add addresses to a pool or delete unused Services`;
-    const tryFamilies = (fams: readonly Family[]): { ok: true; pool: CompiledPool; picks: Pick[] } | 'none' | 'full' => {
+    const tryFamilies = (fams: readonly Family[]): { ok: true; pool: CompiledPool; picks: AddressPick[] } | 'none' | 'full' => {
       let any = false;
       for (const p of candidates) {
         if (!fams.every((f) => p.families[f])) continue;
         any = true;
-        const picks: Pick[] = [];
+        const picks: AddressPick[] = [];
         for (const f of fams) {
           const pick = this.#pickIn(p, f, n);
           if (!pick) break;
@@ -435,7 +435,7 @@ export class Allocator {
   }
 
   /** An address of family f in pool p for n: a compatible shared one first, else the lowest free. */
-  #pickIn(p: CompiledPool, f: Family, n: Norm): Pick | undefined {
+  #pickIn(p: CompiledPool, f: Family, n: NormalizedRequest): AddressPick | undefined {
     const pf = p.families[f];
     if (!pf) return undefined;
     if (n.sharingKey !== '') {
@@ -454,14 +454,14 @@ export class Allocator {
   }
 
   /** PreferDualStack Service holding one family, when dual stack is wanted: try to add the other. */
-  #preferDualUpgrade(n: Norm, pool: CompiledPool, entries: readonly Entry[]): Pick | undefined {
+  #preferDualUpgrade(n: NormalizedRequest, pool: CompiledPool, entries: readonly Entry[]): AddressPick | undefined {
     if (n.policy !== 'PreferDualStack' || n.requested.length > 0 || entries.length !== 1 || n.families.length === 1) return undefined;
     const have = (entries[0] as Entry).family;
     const other: Family = have === 'IPv4' ? 'IPv6' : 'IPv4';
     return this.#pickIn(pool, other, n);
   }
 
-  #commit(n: Norm, pool: CompiledPool, picks: readonly Pick[]): Assignment {
+  #commit(n: NormalizedRequest, pool: CompiledPool, picks: readonly AddressPick[]): Assignment {
     // Exact-size arrays (map, spread): an array grown by push reserves room for 17 elements.
     const entries = picks.map((pick) => {
       let e: Entry;
@@ -526,7 +526,7 @@ export class Allocator {
   }
 }
 
-function unknownPool(n: Norm, pools: readonly CompiledPool[]): Refusal {
+function unknownPool(n: NormalizedRequest, pools: readonly CompiledPool[]): Refusal {
   const names = pools.map((p) => p.name).slice(0, 10).join(', ');
   return refuse('UnknownPool', `Service ${n.key} asks for pool ${quote(n.pool)}, which does not exist; name an existing pool (${names || 'none configured'}) or create it`);
 }
@@ -547,13 +547,13 @@ function parseList(texts: readonly string[], what: string): readonly Address[] |
   return out;
 }
 
-function normalize(req: ServiceRequest): Norm | Refusal {
+function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
   const key = req.key;
   if (!key) return refuse('InvalidRequest', 'the request has no Service key; pass "namespace/name"');
   const requested = parseList(req.requestedAddresses ?? [], `Service ${key} requests`);
   if (isRefusal(requested)) return requested;
   const policy = req.ipFamilyPolicy ?? 'SingleStack';
-  // Shared empty arrays and the caller's own family list: one Norm is kept per Service.
+  // Shared empty arrays and the caller's own family list: one NormalizedRequest is kept per Service.
   const fams = req.ipFamilies ?? NONE;
   const families: readonly Family[] = fams.length === 2 && fams[0] === fams[1] ? [fams[0] as Family] : fams;
   let ports: readonly Port[] = NONE;
@@ -571,7 +571,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
     ports = list;
     if (list.length > PORT_SET_MIN) portSet = seen;
   }
-  const n: Norm = {
+  const n: NormalizedRequest = {
     key,
     namespace: req.namespace,
     labels: req.labels ?? EMPTY,
@@ -593,7 +593,7 @@ function normalize(req: ServiceRequest): Norm | Refusal {
 }
 
 /** Whether a set of address families fits the Service's ipFamilyPolicy and ipFamilies. */
-function familyFit(n: Norm, fams: readonly Family[], verb = 'holds'): Refusal | undefined {
+function familyFit(n: NormalizedRequest, fams: readonly Family[], verb = 'holds'): Refusal | undefined {
   const list = fams.join(' + ');
   const outside = fams.find((f) => n.families.length > 0 && !n.families.includes(f));
   if (outside) {
@@ -618,7 +618,7 @@ const PORT_SET_MIN = 16;
  * A port both Services use, or undefined: the shorter list is looked up in the longer one, through
  * its set when it has one, so two Services with 10,000 ports each cost 10,000 lookups, not 10^8.
  */
-function portClash(a: Norm, b: Norm): Port | undefined {
+function portClash(a: NormalizedRequest, b: NormalizedRequest): Port | undefined {
   const [small, big] = a.ports.length <= b.ports.length ? [a, b] : [b, a];
   if (big.portSet) {
     for (const p of small.ports) if (big.portSet.has(portText(p))) return p;
@@ -629,7 +629,7 @@ function portClash(a: Norm, b: Norm): Port | undefined {
 }
 
 /** Whether Service n may use address e alongside its current holders (other than n itself). */
-function sharingRefusal(e: Entry, n: Norm): Refusal | undefined {
+function sharingRefusal(e: Entry, n: NormalizedRequest): Refusal | undefined {
   for (const other of e.holders) {
     const otherKey = other.key;
     if (otherKey === n.key) continue;

@@ -41,7 +41,7 @@ interface Recent {
 }
 
 export class EventRecorder {
-  #o: EventRecorderOptions;
+  #opts: EventRecorderOptions;
   #recent = new Map<string, Recent>();
   #seq = 0;
   #log = logger('events');
@@ -49,25 +49,25 @@ export class EventRecorder {
   failures = 0;
 
   constructor(opts: EventRecorderOptions) {
-    this.#o = opts;
+    this.#opts = opts;
   }
 
   async record(obj: ObjectRef, type: EventType, reason: string, text: string): Promise<void> {
     // The last line of defence: callers clip each user value (so the rest of a message survives);
     // the whole message is bounded and printable here whatever they did.
     const message = clip(text, MAX_EVENT_MESSAGE);
-    const namespace = obj.namespace || this.#o.clusterScopedNamespace || 'default';
+    const namespace = obj.namespace || this.#opts.clusterScopedNamespace || 'default';
     const key = `${obj.kind}/${namespace}/${obj.name}/${obj.uid ?? ''}/${type}/${reason}/${message}`;
     const now = new Date();
-    const window = this.#o.aggregateWindowMs ?? 600_000;
+    const window = this.#opts.aggregateWindowMs ?? 600_000;
     const prev = this.#recent.get(key);
     if (this.#recent.size > MAX_RECENT) this.#prune(now.getTime() - window);
     try {
       if (prev && now.getTime() - prev.at < window) {
         prev.count++;
         prev.at = now.getTime();
-        const existing = await this.#o.api.readNamespacedEvent({ name: prev.name, namespace: prev.namespace });
-        await this.#o.api.replaceNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { ...existing, count: prev.count, lastTimestamp: now } });
+        const existing = await this.#opts.api.readNamespacedEvent({ name: prev.name, namespace: prev.namespace });
+        await this.#opts.api.replaceNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { ...existing, count: prev.count, lastTimestamp: now } });
         return;
       }
       const name = `${obj.name}.${now.getTime().toString(16)}${(this.#seq++ % 4096).toString(16).padStart(3, '0')}`;
@@ -87,11 +87,11 @@ export class EventRecorder {
         count: 1,
         firstTimestamp: now,
         lastTimestamp: now,
-        source: { component: this.#o.component, ...(this.#o.host ? { host: this.#o.host } : {}) },
-        reportingComponent: this.#o.component,
-        reportingInstance: this.#o.host ?? this.#o.component,
+        source: { component: this.#opts.component, ...(this.#opts.host ? { host: this.#opts.host } : {}) },
+        reportingComponent: this.#opts.component,
+        reportingInstance: this.#opts.host ?? this.#opts.component,
       };
-      await this.#o.api.createNamespacedEvent({ namespace, body });
+      await this.#opts.api.createNamespacedEvent({ namespace, body });
       this.#recent.set(key, { name, namespace, count: 1, first: now, at: now.getTime() });
     } catch (err) {
       this.failures++;

@@ -24,7 +24,7 @@ export interface LeaderElectionOptions {
 }
 
 export class LeaderElector {
-  #o: Required<Omit<LeaderElectionOptions, 'onNewLeader'>> & Pick<LeaderElectionOptions, 'onNewLeader'>;
+  #opts: Required<Omit<LeaderElectionOptions, 'onNewLeader'>> & Pick<LeaderElectionOptions, 'onNewLeader'>;
   #leading = false;
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
@@ -41,7 +41,7 @@ export class LeaderElector {
     if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs && retryPeriodMs > 0)) {
       throw new Error(`leader election needs leaseDuration > renewDeadline > retryPeriod > 0, got ${leaseDurationMs} / ${renewDeadlineMs} / ${retryPeriodMs} ms`);
     }
-    this.#o = { ...opts, leaseDurationMs, renewDeadlineMs, retryPeriodMs };
+    this.#opts = { ...opts, leaseDurationMs, renewDeadlineMs, retryPeriodMs };
     this.#log = logger('leader-election', { lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
 
@@ -79,13 +79,13 @@ export class LeaderElector {
         if (ok) {
           this.#lastRenew = now;
           if (!this.#leading) this.#setLeading(true);
-        } else if (this.#leading && now - this.#lastRenew > this.#o.renewDeadlineMs) {
+        } else if (this.#leading && now - this.#lastRenew > this.#opts.renewDeadlineMs) {
           this.#log.warn('could not renew the lease before the renew deadline; stepping down');
           this.#setLeading(false);
         }
       })
       .finally(() => {
-        if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.#o.retryPeriodMs);
+        if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.#opts.retryPeriodMs);
       });
   }
 
@@ -93,19 +93,19 @@ export class LeaderElector {
     this.#leading = v;
     if (v) {
       this.#log.info('became leader');
-      this.#o.onStartedLeading();
+      this.#opts.onStartedLeading();
     } else {
       this.#log.info('stopped leading');
-      this.#o.onStoppedLeading();
+      this.#opts.onStoppedLeading();
     }
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    const { api, namespace, name, identity } = this.#o;
+    const { api, namespace, name, identity } = this.#opts;
     const now = new V1MicroTime(Date.now());
     const spec = (lease?: V1Lease) => ({
       holderIdentity: identity,
-      leaseDurationSeconds: Math.ceil(this.#o.leaseDurationMs / 1000),
+      leaseDurationSeconds: Math.ceil(this.#opts.leaseDurationMs / 1000),
       acquireTime: lease?.spec?.holderIdentity === identity && lease.spec.acquireTime ? new V1MicroTime(new Date(lease.spec.acquireTime).getTime()) : now,
       renewTime: now,
       leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (lease && lease.spec?.holderIdentity !== identity ? 1 : 0),
@@ -148,12 +148,12 @@ export class LeaderElector {
     if (this.#observed?.key !== key) this.#observed = { key, at: Date.now() };
     if (holder !== this.#leader) {
       this.#leader = holder;
-      this.#o.onNewLeader?.(holder);
+      this.#opts.onNewLeader?.(holder);
     }
   }
 
   async #release(): Promise<void> {
-    const { api, namespace, name, identity } = this.#o;
+    const { api, namespace, name, identity } = this.#opts;
     try {
       const lease = await api.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity !== identity) return;

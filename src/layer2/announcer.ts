@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import ipaddr from 'ipaddr.js';
 import { Registry } from 'prom-client';
 import { logger, type Logger } from '../util/log.ts';
-import { InterfaceMonitor, globMatch, subnetContains, type Iface, type InterfaceChange, type SelectionConfig } from './interfaces.ts';
+import { InterfaceMonitor, globMatch, subnetContains, type Iface, type InterfaceChange, type SelectionConfig } from './interface-monitor.ts';
 import { layer2Metrics, type Layer2Metrics } from './metrics.ts';
 import { InterfaceResponder, DEFAULT_RECEIVE_BUFFER } from './responder.ts';
 import { gratuitousArp } from './arp.ts';

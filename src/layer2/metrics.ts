@@ -16,6 +16,8 @@ export interface Layer2Metrics {
    * (truncated, bad lengths or checksum, hop limit not 255, ...), whatever their target.
    */
   dropped: Counter<Labels | 'reason'>;
+  /** Frames read and not answered because they asked nothing of the responder, by reason. */
+  ignored: Counter<Labels | 'reason'>;
   /** Frames the kernel dropped because a packet socket's receive buffer was full. */
   receiveDrops: Counter<Labels>;
   /** Frames the packet sockets' filters let through (including dropped ones). */
@@ -61,6 +63,7 @@ export function layer2Metrics(registry: Registry): Layer2Metrics {
     gratuitous: counter(registry, 'ironlb_layer2_gratuitous_total', 'Gratuitous ARP and unsolicited Neighbor Advertisements sent, per interface', L),
     sendErrors: counter(registry, 'ironlb_layer2_send_errors_total', 'Frames the kernel refused to send, per interface', L),
     dropped: counter(registry, 'ironlb_layer2_dropped_total', 'Requests for announced addresses dropped unanswered as RFC 826/5227/4861 require, by reason ("malformed": failed decoding or validity checks, any address)', ['interface', 'protocol', 'reason'] as const),
+    ignored: counter(registry, 'ironlb_layer2_ignored_total', 'Frames the responder read and left unanswered because they ask nothing of it, by reason (not-request, other-host, not-announced, gratuitous, own-frame)', ['interface', 'protocol', 'reason'] as const),
     receiveDrops: counter(registry, 'ironlb_layer2_receive_drops_total', 'Frames the kernel dropped because a packet socket receive buffer was full (PACKET_STATISTICS)', L),
     receivedFrames: counter(registry, 'ironlb_layer2_received_frames_total', 'Frames that passed the packet socket filters, dropped ones included (PACKET_STATISTICS)', L),
     receiveBuffer: gauge(registry, 'ironlb_layer2_receive_buffer_bytes', 'Receive buffer in effect per packet socket (SO_RCVBUF, as the kernel reports it)'),

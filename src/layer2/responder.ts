@@ -4,7 +4,7 @@
 // waking JavaScript); this class installs and removes the addresses there, keeps the kernel
 // filters, the solicited-node memberships and MLD, sends the gratuitous messages, and turns the
 // native counters into metrics. Nothing is queued, so a flood costs CPU but never memory or staleness.
-import { ETH_P_ARP, ETH_P_IPV6, RESPONDER_DROP_REASONS, ResponderSocket, type BpfInsn, type NativeError, type PacketStats, type ResponderStats } from '../native/index.ts';
+import { ETH_P_ARP, ETH_P_IPV6, RESPONDER_DROP_REASONS, RESPONDER_IGNORE_REASONS, ResponderSocket, type BpfInsn, type NativeError, type PacketStats, type ResponderStats } from '../native/index.ts';
 import { type Logger } from '../util/log.ts';
 import { gratuitousArp, ipv4ToBytes } from './arp.ts';
 import { parseMac } from './ethernet.ts';
@@ -125,7 +125,7 @@ export class InterfaceResponder {
 
   /**
    * Adds what the kernel (frames received, dropped for a full buffer) and the native responder
-   * (requests, replies, send errors, drops by reason) counted since the last call to the metrics.
+   * (requests, replies, send errors, drops and ignored frames by reason) counted since the last call to the metrics.
    */
   collectStats(): void {
     for (const [s, protocol] of [[this.arp, 'arp'], [this.ip6, 'ndp']] as const) {
@@ -145,6 +145,10 @@ export class InterfaceResponder {
       for (const reason of RESPONDER_DROP_REASONS) {
         const n = responder.dropped[reason] - (before?.responder.dropped[reason] ?? 0);
         if (n > 0) this.metrics.dropped.inc({ ...labels, reason }, n);
+      }
+      for (const reason of RESPONDER_IGNORE_REASONS) {
+        const n = responder.ignored[reason] - (before?.responder.ignored[reason] ?? 0);
+        if (n > 0) this.metrics.ignored.inc({ ...labels, reason }, n);
       }
       this.metrics.receiveBuffer.set(labels, kernel.receiveBuffer);
       this.seen.set(s, { kernel, responder });

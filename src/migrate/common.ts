@@ -64,25 +64,25 @@ export function isObj(v: unknown): v is Obj {
  * what was not consumed (reported as settings without an equivalent).
  */
 export class Fields {
-  #o: Obj;
+  #opts: Obj;
   #used = new Set<string>();
   constructor(o: unknown) {
-    this.#o = isObj(o) ? o : {};
+    this.#opts = isObj(o) ? o : {};
   }
   take<T = unknown>(key: string): T | undefined {
     this.#used.add(key);
-    const v = this.#o[key];
+    const v = this.#opts[key];
     return v === null ? undefined : (v as T | undefined);
   }
   has(key: string): boolean {
-    return this.#o[key] !== undefined && this.#o[key] !== null;
+    return this.#opts[key] !== undefined && this.#opts[key] !== null;
   }
   rest(): string[] {
-    return Object.keys(this.#o).filter((k) => !this.#used.has(k) && this.#o[k] !== undefined && this.#o[k] !== null);
+    return Object.keys(this.#opts).filter((k) => !this.#used.has(k) && this.#opts[k] !== undefined && this.#opts[k] !== null);
   }
   /** Warns once per field left over: "<where>: <prefix>field has no ironlb equivalent; dropped". */
   warnRest(m: Migration, where: string, prefix = 'spec.', why: Record<string, string> = {}): void {
-    for (const k of this.rest()) m.warn(where, `${prefix}${k} (${JSON.stringify(this.#o[k])}) has no ironlb equivalent; dropped${why[k] ? `: ${why[k]}` : ''}`);
+    for (const k of this.rest()) m.warn(where, `${prefix}${k} (${JSON.stringify(this.#opts[k])}) has no ironlb equivalent; dropped${why[k] ? `: ${why[k]}` : ''}`);
   }
 }
 

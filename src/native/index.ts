@@ -1,4 +1,4 @@
-// The TypeScript face of ironlb's native addon (src/native/ironlb_native.c): AF_PACKET sockets,
+// The TypeScript face of ironlb's native addon (src/native/*.c): AF_PACKET sockets,
 // interface facts, and TCP/UDP sockets with options Node cannot set (TCP MD5, TTL, min TTL,
 // SO_BINDTODEVICE, received TTL). Errors are NativeError: `errno`, `code` and the failing call.
 import { createRequire } from 'node:module';
@@ -91,6 +91,14 @@ export interface PacketStats {
 /** Why the native responder dropped a frame unanswered (RFC 826/5227/4861; "malformed": failed decoding or validity checks). */
 export const RESPONDER_DROP_REASONS = ['malformed', 'sender-multicast', 'sender-broadcast', 'sender-mac-group', 'source-multicast', 'dad-not-solicited-node', 'destination-not-target'] as const;
 export type ResponderDropReason = (typeof RESPONDER_DROP_REASONS)[number];
+/**
+ * Why the native responder left a frame unanswered without a rule refusing it: it asked nothing of
+ * this socket ("not-request": an ARP reply, another ICMPv6 message; "other-host": addressed to
+ * another host; "not-announced": another address; "gratuitous": someone's gratuitous ARP;
+ * "own-frame": our own transmission looped back).
+ */
+export const RESPONDER_IGNORE_REASONS = ['not-request', 'other-host', 'not-announced', 'gratuitous', 'own-frame'] as const;
+export type ResponderIgnoreReason = (typeof RESPONDER_IGNORE_REASONS)[number];
 
 /** Counters of a responder socket since it opened (its thread counts; read any time). */
 export interface ResponderStats {
@@ -105,6 +113,7 @@ export interface ResponderStats {
   /** Answers the kernel refused (the send failed). */
   sendErrors: number;
   dropped: Record<ResponderDropReason, number>;
+  ignored: Record<ResponderIgnoreReason, number>;
 }
 
 /** The responder's verdict on one frame (answerFrame, for tests and fuzzing). */
@@ -112,7 +121,8 @@ export interface FrameVerdict {
   action: 'answer' | 'drop' | 'ignore';
   /** A well-formed request (counted in `requests`). */
   request: boolean;
-  reason?: ResponderDropReason;
+  /** Why it was not answered: a drop reason, or an ignore reason ('own-frame' never: that is told before). */
+  reason?: ResponderDropReason | ResponderIgnoreReason;
   reply?: Buffer;
 }
 

@@ -130,7 +130,7 @@ export interface BgpReconcilerOptions {
 }
 
 export class BgpReconciler {
-  #o: BgpReconcilerOptions;
+  #opts: BgpReconcilerOptions;
   #log = logger('speaker-bgp');
   #peers = new Map<string, string>(); // name → JSON of the applied PeerConfig
   #families = new Map<string, ReadonlySet<4 | 6>>();
@@ -147,7 +147,7 @@ export class BgpReconciler {
   problems: PeerProblem[] = [];
 
   constructor(o: BgpReconcilerOptions) {
-    this.#o = o;
+    this.#opts = o;
     o.engine.on('state', (ev) => o.onSessionState?.(ev));
   }
 
@@ -205,7 +205,7 @@ export class BgpReconciler {
   }
 
   async #applySteps(config: ParsedConfig, ctx: BgpNodeContext, routes: ReadonlyMap<string, ReadonlyMap<string, BgpRoute>>, changes: RouteChanges | undefined): Promise<void> {
-    const engine = this.#o.engine;
+    const engine = this.#opts.engine;
     const reconfigured = new Set<string>();
     const wanted = new Map<string, PeerConfig>();
     const problems: PeerProblem[] = [];
@@ -306,15 +306,15 @@ export class BgpReconciler {
 
   #manager(): BfdManager {
     if (!this.#bfdManager) {
-      const m = this.#o.bfd();
+      const m = this.#opts.bfd();
       m.on('state', (e: BfdStateEvent) => {
-        this.#o.onBfdState?.(e.key, e.state);
+        this.#opts.onBfdState?.(e.key, e.state);
         if (e.state === 'Up') this.#bfdUp.add(e.key);
         else if (this.#bfdUp.delete(e.key) && this.#peers.has(e.key)) {
           // The path is dead: drop the BGP session now rather than after the hold time.
           this.#log.warn({ peer: e.key, state: e.state }, 'BFD down: resetting the BGP session');
           try {
-            this.#o.engine.resetPeer(e.key, `BFD ${e.state}`);
+            this.#opts.engine.resetPeer(e.key, `BFD ${e.state}`);
           } catch (err) {
             this.#log.warn({ peer: e.key, err: String(err) }, 'cannot reset BGP peer');
           }
@@ -334,7 +334,7 @@ export class BgpReconciler {
 
   sessionState(name: string): SessionState | undefined {
     try {
-      return this.#o.engine.peerStatus(name).state;
+      return this.#opts.engine.peerStatus(name).state;
     } catch {
       return undefined;
     }
@@ -343,7 +343,7 @@ export class BgpReconciler {
   /** Waits for queued changes, then closes the engine (withdrawing, or keeping routes through GR). */
   async close(gracefulRestart: boolean): Promise<void> {
     await this.#chain;
-    await this.#o.engine.close({ gracefulRestart });
+    await this.#opts.engine.close({ gracefulRestart });
     if (this.#bfdManager) await this.#bfdManager.close();
   }
 }

@@ -8,7 +8,6 @@ import type { KubernetesListObject, KubernetesObject, V1EndpointSlice, V1Node, V
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import {
   API_VERSION,
-  CONFIG_KINDS,
   GROUP,
   KINDS,
   VERSION,
@@ -22,11 +21,12 @@ import {
   type ParsedConfig,
   type ServiceAnnouncement,
 } from '../api/index.ts';
-import { describeValue } from '../api/schema.ts';
+import { describeValue } from '../api/schema-dsl.ts';
 import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
 import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
+import { ConfigWatch } from '../k8s/config-watch.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
@@ -34,14 +34,14 @@ import { BgpReconciler } from './bgp-reconciler.ts';
 import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
 import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService, SERVICE_NAME_LABEL } from './facts.ts';
 import { IncrementalDecider, type IncrementalResult } from './incremental.ts';
-import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './interfaces.ts';
-import type { L2Backend } from './l2.ts';
+import { interfacesFor, localSubnets, type InterfaceFilter, type LocalSubnet } from './l2-interface-choice.ts';
+import type { L2Backend } from './l2-backend.ts';
 import { MEMBERSHIP_SECRET_KEY, membershipKeys } from './membership-keys.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { rankCandidates } from './owner.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { takeoverCandidates } from './successors.ts';
-import { StatusWriter, sameStatus, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import { StatusWriter, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 /** Longest a rebuild of the decision runs per event-loop turn (ms). */
@@ -112,8 +112,6 @@ const MAX_WATCHED = 16;
 /** Longest the owner watch's watched set goes without being recomputed while the live set is unchanged (ms). */
 const WATCH_REFRESH_MS = 1000;
 
-type ConfigKind = (typeof CONFIG_KINDS)[number];
-
 interface PeerSeen {
   state: SessionState;
   since: string;
@@ -124,7 +122,7 @@ interface PeerSeen {
 export class Speaker {
   readonly metrics: SpeakerMetrics;
   readonly node: string;
-  #o: SpeakerOptions;
+  #opts: SpeakerOptions;
   #log;
   #services: Informer<V1Service>;
   #slices: Informer<V1EndpointSlice>;
@@ -133,7 +131,7 @@ export class Speaker {
   /** ConfigurationStates: each speaker publishes its node's Layer 2 subnets in its own (speaker-<node>). */
   #states: Informer<KubernetesObject>;
   #announcements: Informer<KubernetesObject>;
-  #config = new Map<ConfigKind, Informer<KubernetesObject>>();
+  #config: ConfigWatch;
   #events: EventRecorder;
   #status: StatusWriter;
   #bgp: BgpReconciler | undefined;
@@ -209,7 +207,7 @@ export class Speaker {
   decisions = 0;
 
   constructor(o: SpeakerOptions) {
-    this.#o = o;
+    this.#opts = o;
     this.node = o.nodeName;
     this.metrics = o.metrics ?? createSpeakerMetrics();
     this.#log = logger('speaker', { node: o.nodeName });
@@ -234,25 +232,16 @@ export class Speaker {
       path: `/apis/${GROUP}/${VERSION}/${saPlural}`,
       list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: saPlural })) as KubernetesListObject<KubernetesObject>,
     });
-    for (const kind of CONFIG_KINDS) {
-      const def = KINDS[kind];
-      const cluster = def.scope === 'Cluster';
-      const path = cluster ? `/apis/${GROUP}/${VERSION}/${def.plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${def.plural}`;
-      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
-        (cluster
-          ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: def.plural })
-          : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: def.plural })) as KubernetesListObject<KubernetesObject>;
-      this.#config.set(kind, new Informer<KubernetesObject>({ kc, name: def.plural, path, list }));
-    }
+    const cfgChanged = (): void => {
+      this.#configDirty = true;
+      this.#kick();
+    };
+    this.#config = new ConfigWatch({ kc, custom, namespace: ns, secrets: this.#secrets, onChange: cfgChanged });
     this.#decider = new IncrementalDecider(o.nodeName);
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: o.nodeName });
     this.#status = new StatusWriter({ custom, events: this.#events, onError: (op) => this.metrics.apiErrors.inc({ op }) });
 
     const kick = (): void => this.#kick();
-    const cfgChanged = (): void => {
-      this.#configDirty = true;
-      this.#kick();
-    };
     for (const ev of ['add', 'update', 'delete'] as const) {
       this.#services.on(ev, (svc) => {
         this.#dirtyServices.add(serviceKeyOf(svc));
@@ -281,11 +270,6 @@ export class Speaker {
         kick();
       });
     }
-    for (const inf of [...this.#config.values(), this.#secrets] as Array<Pick<Informer<KubernetesObject>, 'on'>>) {
-      inf.on('add', cfgChanged);
-      inf.on('update', cfgChanged);
-      inf.on('delete', cfgChanged);
-    }
   }
 
   // ---- life cycle ----------------------------------------------------------------------------
@@ -293,7 +277,7 @@ export class Speaker {
   async start(): Promise<void> {
     this.#stopped = false;
     // The engine exists on every node (it also connects out); --no-bgp-listen only skips the listener.
-    this.#engine = new BgpEngine({ listen: this.#o.bgpListen, logger: logger('bgp', { node: this.node }) });
+    this.#engine = new BgpEngine({ listen: this.#opts.bgpListen, logger: logger('bgp', { node: this.node }) });
     this.#bgp = new BgpReconciler({
       engine: this.#engine,
       bfd: () => new BfdManager({ registry: this.metrics.registry }),
@@ -309,9 +293,9 @@ export class Speaker {
       },
     });
     this.#scanInterfaces();
-    this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#o.interfaceScanMs ?? 5000);
+    this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#opts.interfaceScanMs ?? 5000);
     this.#scanTimer.unref();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.start()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
@@ -330,17 +314,17 @@ export class Speaker {
     if (this.#statusTimer) clearImmediate(this.#statusTimer);
     clearInterval(this.#scanTimer);
     clearTimeout(this.#joinTimer);
-    const gr = (this.#o.shutdownMode ?? 'withdraw') === 'graceful-restart';
+    const gr = (this.#opts.shutdownMode ?? 'withdraw') === 'graceful-restart';
     this.#log.info({ shutdownMode: gr ? 'graceful-restart' : 'withdraw' }, 'stopping: handing over');
     await this.#membershipStarting?.catch(() => {});
     await this.#membership?.leave();
-    this.#o.l2.set(new Map());
+    this.#opts.l2.set(new Map());
     await this.#watch?.close();
     await this.#bgp?.close(gr);
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
-    await this.#o.l2.close();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, ...this.#config.values()].map((i) => i.stop()));
+    await this.#opts.l2.close();
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.stop()));
   }
 
   healthz(): { ok: boolean; detail: Record<string, unknown> } {
@@ -424,7 +408,7 @@ export class Speaker {
     this.#decision = d;
 
     // Layer 2: addresses owned here, on the interfaces that reach their subnet.
-    const present = this.#o.l2.interfaceNames();
+    const present = this.#opts.l2.interfaceNames();
     const desired = new Map<string, string[]>();
     const now = Date.now();
     // The owner watch (src/watch): addresses of owners silent on it are taken now, on its word.
@@ -458,7 +442,7 @@ export class Speaker {
         this.#log.info({ ip, from: before, sinceDownMs: down === undefined ? undefined : now - down }, 'took over address');
       }
     }
-    this.#o.l2.set(desired);
+    this.#opts.l2.set(desired);
     // Interfaces answering for an address are part of its Service's status: rewrite on a change.
     const ifaceKeys = new Map<string, string>();
     for (const [ip, ifaces] of desired) ifaceKeys.set(ip, ifaces.join(','));
@@ -476,7 +460,7 @@ export class Speaker {
 
     // BGP and BFD (asynchronous, serialised inside the reconciler).
     if (this.#bgp && self) {
-      const ctx = { nodeName: this.node, labels: self.metadata?.labels ?? {}, preserveOnShutdown: this.#o.shutdownMode === 'graceful-restart' } as Parameters<BgpReconciler['apply']>[1];
+      const ctx = { nodeName: this.node, labels: self.metadata?.labels ?? {}, preserveOnShutdown: this.#opts.shutdownMode === 'graceful-restart' } as Parameters<BgpReconciler['apply']>[1];
       const a4 = nodeAddress(self, 4);
       const a6 = nodeAddress(self, 6);
       if (a4) ctx.address4 = a4;
@@ -524,7 +508,7 @@ export class Speaker {
     for (const key of this.#dirtyServices) {
       const [namespace, name] = splitKey(key);
       const svc = this.#services.get(name, namespace);
-      const f = svc ? serviceFacts(svc, [...(this.#slicesOf.get(key)?.values() ?? [])], config, this.#o.classPolicy) : undefined;
+      const f = svc ? serviceFacts(svc, [...(this.#slicesOf.get(key)?.values() ?? [])], config, this.#opts.classPolicy) : undefined;
       if (f) dec.setService(f);
       else dec.forgetService(key);
     }
@@ -559,7 +543,7 @@ export class Speaker {
    */
   #checkQuorum(alive: readonly string[], nodeCount: number): boolean {
     const known = this.#knownSpeakers(nodeCount);
-    const enabled = this.#o.l2Quorum ?? true;
+    const enabled = this.#opts.l2Quorum ?? true;
     const quorate = !enabled || hasL2Quorum(alive.length, known);
     this.metrics.l2Quorum.set(quorate ? 1 : 0);
     if (quorate !== this.#quorate) {
@@ -589,7 +573,7 @@ export class Speaker {
     for (const n of this.#suspects.keys()) if (!alive.includes(n)) this.#suspects.delete(n);
     if (this.#suspects.size === 0) return { fast: out, owners: undefined };
     const rest = alive.filter((n) => !this.#suspects.has(n));
-    if ((this.#o.l2Quorum ?? true) && !hasL2Quorum(rest.length, this.#knownSpeakers(this.#decider.nodeCount))) return { fast: out, owners: undefined };
+    if ((this.#opts.l2Quorum ?? true) && !hasL2Quorum(rest.length, this.#knownSpeakers(this.#decider.nodeCount))) return { fast: out, owners: undefined };
     const owners = l2OwnerMap(d);
     const d2 = decide({ ...this.#fullInput(config), alive: new Set(rest) });
     for (const [ip, ann] of d2.l2) {
@@ -608,7 +592,7 @@ export class Speaker {
     const bySvc = slicesByService(this.#slices.list());
     const services: ServiceFacts[] = [];
     for (const svc of this.#services.list()) {
-      const f = serviceFacts(svc, bySvc.get(serviceKeyOf(svc)) ?? [], config, this.#o.classPolicy);
+      const f = serviceFacts(svc, bySvc.get(serviceKeyOf(svc)) ?? [], config, this.#opts.classPolicy);
       if (f) services.push(f);
     }
     return { self: this.node, nodes, services, ...policies(config) };
@@ -664,7 +648,7 @@ export class Speaker {
       }
     }
     this.#holding = new Set([...fast.keys()].map((ip) => fastOwners?.get(ip) as string));
-    const port = this.#o.ownerWatch ? this.#o.ownerWatch.port ?? DEFAULT_WATCH_PORT : DEFAULT_WATCH_PORT;
+    const port = this.#opts.ownerWatch ? this.#opts.ownerWatch.port ?? DEFAULT_WATCH_PORT : DEFAULT_WATCH_PORT;
     const peers: WatchPeer[] = this.#nodes
       .list()
       .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '' }))
@@ -677,7 +661,7 @@ export class Speaker {
   }
 
   async #startWatch(address: string, secrets: Buffer[]): Promise<void> {
-    const o = this.#o.ownerWatch;
+    const o = this.#opts.ownerWatch;
     if (o === false) return;
     const s = o ?? {};
     try {
@@ -706,7 +690,7 @@ export class Speaker {
         // A node that took over our addresses on a false suspicion released them: clients that
         // followed its gratuitous ARP/NA must be told again that the addresses are here.
         this.#log.info({ from }, 'a peer released addresses it had taken from this node; announcing them again');
-        this.#o.l2.reannounce?.();
+        this.#opts.l2.reannounce?.();
       });
       this.#log.info({ port: w.boundPort, detectMs: w.detectMs }, 'owner watch running');
     } catch (err) {
@@ -749,11 +733,10 @@ export class Speaker {
   // ---- configuration ---------------------------------------------------------------------------
 
   #syncConfig(): void {
-    const objects: unknown[] = [];
-    for (const [kind, inf] of this.#config) for (const o of inf.list()) objects.push({ ...o, kind });
+    const objects = this.#config.objects();
     // Invalid objects are isolated as in the controller: the accepted set always applies, and a
     // bad edit keeps the object's last accepted version (Events on the objects: the controller's).
-    const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#o.bgpPasswordSecrets ?? [] });
+    const { config, errors, rejected, kept, accepted } = validateConfig(objects, this.#secrets.list(), { previous: this.#accepted, readableSecrets: this.#opts.bgpPasswordSecrets ?? [] });
     this.#accepted = accepted;
     this.metrics.configValid.set(errors.length ? 0 : 1);
     this.metrics.configRejectedObjects.set(rejected.length);
@@ -779,7 +762,7 @@ export class Speaker {
       this.#lastValidTime,
     );
     const name = configStateName(this.node);
-    const ns = this.#o.namespace;
+    const ns = this.#opts.namespace;
     const changed = JSON.stringify(st) !== JSON.stringify(this.#configReport);
     this.#configReport = st;
     if (!changed) return;
@@ -794,8 +777,8 @@ export class Speaker {
 
   /** The membership keys from the Secret (watched: a change rotates keys in place); logs a new problem once. */
   #membershipKeys(): Buffer[] | undefined {
-    const ref = `${this.#o.namespace}/${this.#o.membership.secretName}`;
-    const r = membershipKeys(this.#secrets.get(this.#o.membership.secretName)?.data, ref);
+    const ref = `${this.#opts.namespace}/${this.#opts.membership.secretName}`;
+    const r = membershipKeys(this.#secrets.get(this.#opts.membership.secretName)?.data, ref);
     if (r.ok) {
       this.#keysError = '';
       return r.keys;
@@ -823,7 +806,7 @@ export class Speaker {
     const key = address;
     const peers = this.#nodes
       .list()
-      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '', port: this.#o.membership.port ?? MEMBERSHIP_PORT }))
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '', port: this.#opts.membership.port ?? MEMBERSHIP_PORT }))
       .filter((p) => p.name !== '' && p.address !== '');
     if (this.#membership && key === this.#membershipKey) {
       try {
@@ -853,12 +836,12 @@ export class Speaker {
       const m = new Membership({
         name: this.node,
         address,
-        port: this.#o.membership.port ?? MEMBERSHIP_PORT,
+        port: this.#opts.membership.port ?? MEMBERSHIP_PORT,
         secrets,
         registry: this.metrics.registry,
         // Direct word of a death or leave goes to the nodes taking over its addresses (gossip to the rest).
         mustHear: (member) => takeoverCandidates(this.#decision, member, this.alive()),
-        ...(this.#o.membership.timing ? { timing: this.#o.membership.timing } : {}),
+        ...(this.#opts.membership.timing ? { timing: this.#opts.membership.timing } : {}),
       });
       m.on('change', () => this.#kick());
       m.on('memberDown', (name) => {
@@ -874,7 +857,7 @@ export class Speaker {
       this.#membership = m;
       m.setPeers(peers);
       await this.#startWatch(address, secrets);
-      const joinMs = this.#o.membership.joinMs ?? 1000;
+      const joinMs = this.#opts.membership.joinMs ?? 1000;
       this.#joinUntil = Date.now() + joinMs;
       clearTimeout(this.#joinTimer);
       this.#joinTimer = setTimeout(() => this.#kick(), joinMs + 1);
@@ -907,7 +890,7 @@ export class Speaker {
       this.#globalFamilies = fams;
       this.#kick();
     }
-    const next = this.#o.layer2Disabled ? [] : localSubnets(networkInterfaces(), this.#o.interfaces ?? {});
+    const next = this.#opts.layer2Disabled ? [] : localSubnets(networkInterfaces(), this.#opts.interfaces ?? {});
     if (JSON.stringify(next) === JSON.stringify(this.#subnets)) return;
     this.#subnets = next;
     this.#log.info({ subnets: next }, 'local Layer 2 subnets');
@@ -925,7 +908,7 @@ export class Speaker {
     const l2Subnets = [...new Set(this.#subnets.map((s) => s.cidr))].sort().slice(0, 256);
     const after = this.#configAfter;
     this.#configAfter = undefined;
-    this.#status.set('ConfigurationState', this.#o.namespace, configStateName(this.node), { ...report, l2Subnets } as unknown as Record<string, unknown>, after);
+    this.#status.set('ConfigurationState', this.#opts.namespace, configStateName(this.node), { ...report, l2Subnets } as unknown as Record<string, unknown>, after);
   }
 
   /**
@@ -934,7 +917,7 @@ export class Speaker {
    * older speaker wrote, which keeps mixed versions electing the same owners during an upgrade.
    */
   #publishedSubnets(node: string): readonly string[] | undefined {
-    const st = this.#states.get(configStateName(node), this.#o.namespace) as ConfigurationState | undefined;
+    const st = this.#states.get(configStateName(node), this.#opts.namespace) as ConfigurationState | undefined;
     const subnets = st?.status?.l2Subnets;
     return Array.isArray(subnets) ? subnets : undefined;
   }
@@ -1012,16 +995,8 @@ export class Speaker {
       const nodesNow = announcingNodes(st);
       const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
       const svcObj = this.#services.get(name, namespace);
-      // Another speaker wrote it last (a transition with two writers, one with a stale view): write
-      // ours again even though we wrote this content before. Our own writes are told by resourceVersion.
-      if (
-        cached &&
-        !this.#status.busy('ServiceAnnouncement', namespace, name) &&
-        cached.metadata.resourceVersion !== this.#status.writtenVersion('ServiceAnnouncement', namespace, name) &&
-        !sameStatus(cached.status, st)
-      ) {
-        this.#status.forget('ServiceAnnouncement', namespace, name);
-      }
+      // Another speaker may have written it last: the writer then writes ours again.
+      this.#status.seen('ServiceAnnouncement', namespace, name, cached, st);
       this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
         const was = before?.join(',') ?? '';
         this.#lastNodes.set(svc.key, nodesNow);
@@ -1037,7 +1012,7 @@ export class Speaker {
   #writeSessionStates(): void {
     const bgp = this.#bgp;
     if (!bgp || !this.#engine || this.#stopped) return;
-    const ns = this.#o.namespace;
+    const ns = this.#opts.namespace;
     const peers = new Set(bgp.peers);
     const states: Record<string, number> = { Idle: 0, Connect: 0, Active: 0, OpenSent: 0, OpenConfirm: 0, Established: 0 };
     this.metrics.sessionUp.reset();

@@ -103,6 +103,12 @@ interface Pending {
   after?: (uid: string | undefined) => Promise<void>;
 }
 
+/** An object as a cache holds it: what seen() compares with the writer's own last write. */
+export interface SeenObject {
+  metadata?: { resourceVersion?: string };
+  status?: object;
+}
+
 export interface StatusWriterOptions {
   custom: CustomObjectsApi;
   events: EventRecorder;
@@ -113,7 +119,7 @@ export interface StatusWriterOptions {
 
 /** Coalescing writer of ironlb state objects: the latest desired status per object, written once. */
 export class StatusWriter {
-  #o: StatusWriterOptions;
+  #opts: StatusWriterOptions;
   #log = logger('speaker-status');
   #pending = new Map<string, Pending>();
   #written = new Map<string, string>();
@@ -124,7 +130,7 @@ export class StatusWriter {
   writes = 0;
 
   constructor(o: StatusWriterOptions) {
-    this.#o = o;
+    this.#opts = o;
   }
 
   /** Desired status of an object (undefined deletes it). Unchanged contents are not written again. */
@@ -142,6 +148,17 @@ export class StatusWriter {
     this.#pump();
   }
 
+  /**
+   * The object as the caller's cache holds it, before set() with `status`: when another writer
+   * changed it since our last write (a transition with two writers, one with a stale view) and
+   * left another status there, the next set() writes ours again even if we wrote it before. Our
+   * own writes are told by resourceVersion; nothing is decided while a write is pending or in flight.
+   */
+  seen(kind: string, namespace: string, name: string, seen: SeenObject | undefined, status: object): void {
+    const id = `${kind}/${namespace}/${name}`;
+    if (seen && !this.#busy(id) && seen.metadata?.resourceVersion !== this.#rv.get(id) && !sameStatus(seen.status, status)) this.#written.delete(id);
+  }
+
   /** Forgets what was written (the object changed under us): the next set() writes again. */
   forget(kind: string, namespace: string, name: string): void {
     this.#written.delete(`${kind}/${namespace}/${name}`);
@@ -152,8 +169,7 @@ export class StatusWriter {
     return this.#rv.get(`${kind}/${namespace}/${name}`);
   }
 
-  busy(kind: string, namespace: string, name: string): boolean {
-    const id = `${kind}/${namespace}/${name}`;
+  #busy(id: string): boolean {
     return this.#inflight.has(id) || this.#pending.has(id);
   }
 
@@ -164,7 +180,7 @@ export class StatusWriter {
   }
 
   #pump(): void {
-    const limit = this.#o.concurrency ?? 8;
+    const limit = this.#opts.concurrency ?? 8;
     for (const [id, p] of this.#pending) {
       if (this.#inflight.size >= limit) break;
       if (this.#inflight.has(id)) continue;
@@ -181,7 +197,7 @@ export class StatusWriter {
           },
           (err: unknown) => {
             this.#written.delete(id);
-            this.#o.onError?.(p.kind);
+            this.#opts.onError?.(p.kind);
             this.#log.warn({ object: id, err: errorText(err) }, 'cannot write status object; will write again on the next change');
           },
         )
@@ -195,7 +211,7 @@ export class StatusWriter {
   }
 
   async #write(p: Pending): Promise<{ uid?: string; resourceVersion?: string } | undefined> {
-    const { custom } = this.#o;
+    const { custom } = this.#opts;
     const base = { group: GROUP, version: VERSION, namespace: p.namespace, plural: p.plural };
     this.writes++;
     if (p.status === undefined) {

@@ -32,7 +32,7 @@ type Listed = KubernetesListObject<KubernetesObject>;
 
 /** Emits 'report' (StatusReport) on every change of content, and 'change' (kind, type, object) per watch event. */
 export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change: [string, 'add' | 'update' | 'delete', KubernetesObject] }> {
-  readonly #o: StatusWatcherOptions;
+  readonly #opts: StatusWatcherOptions;
   readonly #inf: Record<'services' | 'announcements' | 'sessions' | 'states' | 'pools' | 'events' | 'nodes' | 'leases', Informer<KubernetesObject>>;
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
@@ -42,7 +42,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
 
   constructor(o: StatusWatcherOptions) {
     super();
-    this.#o = o;
+    this.#opts = o;
     const { kc, core, custom, coordination } = o.clients;
     const ns = o.namespace ?? DEFAULT_NAMESPACE;
     const svcNs = o.serviceNamespace;
@@ -96,7 +96,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
   /** Starts the watches; resolves once each listed (or after syncTimeoutMs, then it says which did not). */
   async start(): Promise<void> {
     this.#stopped = false;
-    const limit = this.#o.syncTimeoutMs ?? 10_000;
+    const limit = this.#opts.syncTimeoutMs ?? 10_000;
     await Promise.all(
       Object.values(this.#inf).map((inf) => {
         let t: NodeJS.Timeout | undefined;
@@ -130,7 +130,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
 
   #schedule(): void {
     if (this.#timer || this.#stopped) return;
-    const wait = Math.max(0, this.#last + (this.#o.minIntervalMs ?? 500) - Date.now());
+    const wait = Math.max(0, this.#last + (this.#opts.minIntervalMs ?? 500) - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#build();
@@ -144,8 +144,8 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
     for (const [kind, inf] of Object.entries(this.#inf)) {
       if (!inf.synced) warnings.push(`cannot list ${kind} yet (missing CRD or permission?); retrying in the background`);
     }
-    const ns = this.#o.namespace ?? DEFAULT_NAMESPACE;
-    const lease = this.#inf.leases.get(this.#o.leaseName ?? 'ironlb-controller', ns) as V1Lease | undefined;
+    const ns = this.#opts.namespace ?? DEFAULT_NAMESPACE;
+    const lease = this.#inf.leases.get(this.#opts.leaseName ?? 'ironlb-controller', ns) as V1Lease | undefined;
     const id = lease?.spec?.holderIdentity;
     const o = this.objects();
     const report = buildReport(
@@ -155,7 +155,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
         ...(id ? { leader: { identity: id, ...(lease?.spec?.renewTime ? { renewTime: new Date(lease.spec.renewTime as unknown as string).toISOString() } : {}) } } : {}),
         warnings,
       },
-      this.#o,
+      this.#opts,
     );
     const text = JSON.stringify(report);
     if (text === this.#lastText) return;

@@ -79,7 +79,7 @@ const WATCHED_FOR_MS = 1000;
 
 export class WatchEngine {
   readonly stats: WatchStats = { sent: 0, received: 0, rejected: { mac: 0, 'unknown-peer': 0, 'wrong-receiver': 0, replay: 0, 'clock-skew': 0, address: 0 }, stalls: 0, heldBack: 0 };
-  #o: WatchEngineOptions;
+  #opts: WatchEngineOptions;
   #keys: Buffer[];
   #peers = new Map<string, Peer>();
   #now: () => number;
@@ -89,14 +89,14 @@ export class WatchEngine {
 
   constructor(o: WatchEngineOptions) {
     if (!(o.intervalMs >= 1) || !(o.multiplier >= 2)) throw new Error(`owner watch: interval ${o.intervalMs} ms × ${o.multiplier}: use an interval of at least 1 ms and a multiplier of at least 2`);
-    this.#o = o;
+    this.#opts = o;
     this.#keys = [...o.keys];
     this.#now = o.now ?? Date.now;
     this.#epoch = this.#now();
   }
 
   get detectMs(): number {
-    return this.#o.intervalMs * this.#o.multiplier;
+    return this.#opts.intervalMs * this.#opts.multiplier;
   }
 
   setKeys(keys: readonly Buffer[]): void {
@@ -108,7 +108,7 @@ export class WatchEngine {
   setPeers(list: readonly WatchPeer[]): void {
     const next = new Map<string, Peer>();
     for (const p of list) {
-      if (p.name === this.#o.self) continue;
+      if (p.name === this.#opts.self) continue;
       const old = this.#peers.get(p.name);
       if (old) {
         const takeovers = !old.holding && p.holding ? old.takeovers + 1 : old.takeovers;
@@ -134,11 +134,11 @@ export class WatchEngine {
     for (const p of this.#peers.values()) {
       if (!p.watch && p.watchedUntil < now) continue;
       const msg = encodeHeartbeat(
-        { flags: (p.watch ? FLAG_WATCHING : 0) | (p.holding ? FLAG_HOLDING : 0), takeovers: p.takeovers, epoch: this.#epoch, seq: ++this.#seq >>> 0, timestamp: now, from: this.#o.self, to: p.name },
+        { flags: (p.watch ? FLAG_WATCHING : 0) | (p.holding ? FLAG_HOLDING : 0), takeovers: p.takeovers, epoch: this.#epoch, seq: ++this.#seq >>> 0, timestamp: now, from: this.#opts.self, to: p.name },
         key,
       );
       this.stats.sent++;
-      this.#o.send(msg, p.address, p.port);
+      this.#opts.send(msg, p.address, p.port);
     }
   }
 
@@ -167,24 +167,24 @@ export class WatchEngine {
       // "Heard" means: some other peer's heartbeat arrived after this one's last plus an interval,
       // so this node's receive path worked while the owner was silent (load-independent).
       const others = active.filter((q) => q !== p);
-      if (others.length > 0 && !others.some((q) => q.lastHeard > p.lastHeard + this.#o.intervalMs)) {
+      if (others.length > 0 && !others.some((q) => q.lastHeard > p.lastHeard + this.#opts.intervalMs)) {
         this.stats.heldBack++;
         continue;
       }
       p.state = 'down';
-      this.#o.onState({ name: p.name, state: 'down', silentMs: silent });
+      this.#opts.onState({ name: p.name, state: 'down', silentMs: silent });
     }
   }
 
   receive(msg: Buffer, from: { address: string }): void {
     const h = decodeHeartbeat(msg, this.#keys);
     if (!h) return void this.stats.rejected.mac++;
-    if (h.to !== this.#o.self) return void this.stats.rejected['wrong-receiver']++;
+    if (h.to !== this.#opts.self) return void this.stats.rejected['wrong-receiver']++;
     const p = this.#peers.get(h.from);
     if (!p) return void this.stats.rejected['unknown-peer']++;
     if (normal(from.address) !== normal(p.address)) return void this.stats.rejected.address++;
     const now = this.#now();
-    const skew = this.#o.maxSkewMs ?? 30_000;
+    const skew = this.#opts.maxSkewMs ?? 30_000;
     if (Math.abs(now - h.timestamp) > skew || h.epoch > now + skew) return void this.stats.rejected['clock-skew']++;
     if (h.epoch < p.epoch || (h.epoch === p.epoch && h.seq <= p.seq)) return void this.stats.rejected.replay++;
     this.stats.received++;
@@ -197,11 +197,11 @@ export class WatchEngine {
     // The peer released what it took over from us: clients that followed it must come back.
     if (h.takeovers !== p.seenTakeovers && !(h.flags & FLAG_HOLDING)) {
       p.seenTakeovers = h.takeovers;
-      if (h.takeovers > 0) this.#o.onReannounce(p.name);
+      if (h.takeovers > 0) this.#opts.onReannounce(p.name);
     }
     if (p.watch && p.state !== 'up') {
       p.state = 'up';
-      this.#o.onState({ name: p.name, state: 'up', silentMs: 0, ...(gap ? { gap } : {}) });
+      this.#opts.onState({ name: p.name, state: 'up', silentMs: 0, ...(gap ? { gap } : {}) });
     }
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { waitFor } from '../support/wait.ts';
 import type { V1Service } from '@kubernetes/client-node';
 import { withCluster, ips } from './controller-harness.ts';
-import { startHealthServer } from '../../src/controller/index.ts';
+import { startHealthServer } from '../../src/util/health-server.ts';
 
 const allocatedCondition = (s: V1Service) => s.status?.conditions?.find((c) => c.type === 'ironlb.io/IPAllocated');
 

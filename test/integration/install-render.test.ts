@@ -10,7 +10,7 @@ import { validateConfig } from '../../src/api/index.ts';
 import { helm, renderChart, CHART_DIR, type K8sObject } from '../../testbed/helm.ts';
 import { MANIFEST_VALUES, OVERLAYS, ROOT, mergeValues, objectKey, sortForInstall, staleFiles } from '../../testbed/install/render.ts';
 import { tool } from '../../testbed/tools.ts';
-import { checkObjects } from '../../src/install/schemas.ts';
+import { checkObjects } from '../../src/install/manifest-check.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const example = (f: string) => parse(readFileSync(join(ROOT, 'deploy/helm/ironlb/examples', f), 'utf8')) as Record<string, unknown>;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { componentClients, startTestApiServer } from '../support/apiserver.ts';
 import { EventRecorder } from '../../src/k8s/index.ts';
-import { StatusWriter, sameStatus, stableJson } from '../../src/speaker/status.ts';
+import { StatusWriter, sameStatus, stableJson, type SeenObject } from '../../src/speaker/status.ts';
 
 
 test('stableJson and sameStatus ignore key order and observedTime', () => {
@@ -35,6 +35,20 @@ test('StatusWriter: the latest content per object is written once; unchanged con
     await w.idle();
     assert.equal(w.writes, before, 'unchanged content is not written again');
     assert.ok(w.writtenVersion('BGPSessionState', 'ironlb-system', 'n0.r1'));
+    // What the cache saw: our own write is not written again; another writer's other content is
+    // (a transition with two writers, one with a stale view), and ours is back.
+    const obj = { group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'bgpsessionstates', name: 'n0.r1' };
+    const ours = (await api.custom.getNamespacedCustomObject(obj)) as SeenObject & { status: { node: string } };
+    w.seen('BGPSessionState', 'ironlb-system', 'n0.r1', ours, st('n49'));
+    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'));
+    await w.idle();
+    assert.equal(w.writes, before, 'our own write, seen in the cache, is not written again');
+    const theirs = (await api.custom.replaceNamespacedCustomObject({ ...obj, body: { ...ours, status: st('stale') } })) as SeenObject;
+    w.seen('BGPSessionState', 'ironlb-system', 'n0.r1', theirs, st('n49'));
+    w.set('BGPSessionState', 'ironlb-system', 'n0.r1', st('n49'));
+    await w.idle();
+    assert.equal(w.writes, before + 1, 'another writer\'s content is overwritten with ours');
+    assert.equal(((await api.custom.getNamespacedCustomObject(obj)) as { status: { node: string } }).status.node, 'n49');
     w.set('BGPSessionState', 'ironlb-system', 'n0.r1', undefined);
     await w.idle();
     await assert.rejects(api.custom.getNamespacedCustomObject({ group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'bgpsessionstates', name: 'n0.r1' }));

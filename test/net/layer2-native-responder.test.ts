@@ -32,6 +32,7 @@ interface ProbeResult {
   };
   again: boolean;
   malformed: { dropped: number; answered: boolean };
+  ignored: { gratuitous: number; notAnnouncedAfterWithdraw: boolean };
   flap: { errorsBefore: string[]; reported: boolean; answeredAfterFlap: boolean };
   errors: string[];
 }
@@ -76,6 +77,7 @@ test('native responder: answers ARP and NS (group, NUD with and without SLLA, be
 
     assert.equal(r.again, true, `answered again after answer(): ${ctx}`);
     assert.deepEqual(r.malformed, { dropped: 2, answered: false }, ctx);
+    assert.deepEqual(r.ignored, { gratuitous: 1, notAnnouncedAfterWithdraw: true }, ctx);
     // A link flap reaches JavaScript as ENETDOWN (the owner reopens and announces again), and the
     // same sockets answer once the link is back.
     assert.deepEqual(r.flap, { errorsBefore: [], reported: true, answeredAfterFlap: true }, ctx);

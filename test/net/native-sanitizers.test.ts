@@ -14,14 +14,17 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const source = path.join(root, 'src/native/ironlb_native.c');
+// The addon's C files as node-gyp builds them (binding.gyp's sources), with the header they share.
+const nativeDir = path.join(root, 'src/native');
+const gyp = JSON.parse(readFileSync(path.join(nativeDir, 'binding.gyp'), 'utf8')) as { targets: { sources: string[] }[] };
+const sources = gyp.targets[0]!.sources.map((s) => path.join(nativeDir, s));
 // Node's own headers: the ones node-gyp builds against (scripts/setup.sh), else next to the binary.
 const nodeInclude = [path.join(path.dirname(process.execPath), '../include/node'), '/usr/include/node'].find((d) => existsSync(path.join(d, 'node_api.h')));
 
 const SAN_FLAGS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-g', '-O1'];
 
-async function compile(src: string, out: string): Promise<void> {
-  await run('nice', ['gcc', '-shared', '-fPIC', '-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter', ...SAN_FLAGS, '-DNAPI_VERSION=8', `-I${nodeInclude}`, src, '-o', out], { timeout: 120_000 });
+async function compile(srcs: readonly string[], out: string): Promise<void> {
+  await run('nice', ['gcc', '-shared', '-fPIC', '-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter', '-fvisibility=hidden', ...SAN_FLAGS, '-DNAPI_VERSION=8', `-I${nodeInclude}`, ...srcs, '-o', out], { timeout: 240_000 });
 }
 
 async function libasan(): Promise<string> {
@@ -59,11 +62,13 @@ test('the native addon built with ASan+UBSan passes its tests; the sanitizer set
   assert.ok(nodeInclude, 'no node_api.h next to node or in /usr/include/node: run ". scripts/setup.sh"');
   const preload = await libasan();
   assert.ok(existsSync(preload), `libasan not found (gcc -print-file-name=libasan.so gave "${preload}"): install gcc's sanitizer runtime (Debian: libasan8)`);
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
-  const dir = path.join(os.tmpdir(), `ironlb-native-asan-${hash}`);
+  const hash = createHash('sha256');
+  for (const f of [...sources, path.join(nativeDir, 'ironlb_native.h')]) hash.update(readFileSync(f));
+  const digest = hash.digest('hex').slice(0, 12);
+  const dir = path.join(os.tmpdir(), `ironlb-native-asan-${digest}`);
   mkdirSync(dir, { recursive: true });
   const addon = path.join(dir, 'ironlb_native.node');
-  if (!existsSync(addon)) await compile(source, `${addon}.tmp`).then(() => run('mv', [`${addon}.tmp`, addon]));
+  if (!existsSync(addon)) await compile(sources, `${addon}.tmp`).then(() => run('mv', [`${addon}.tmp`, addon]));
 
   // 1. The set-up catches a planted heap over-read (ASan) and a signed overflow (UBSan) in an
   //    addon loaded by node.
@@ -89,7 +94,7 @@ test('the native addon built with ASan+UBSan passes its tests; the sanitizer set
       return exports;
     }
   `);
-  if (!existsSync(canary)) await compile(canarySrc, canary);
+  if (!existsSync(canary)) await compile([canarySrc], canary);
   const caught = await node(['-e', `require(${JSON.stringify(canary)}).over()`], sanitizerEnv(addon, preload), 60_000);
   assert.equal(caught.code, 86, `ASan did not stop the planted over-read (exit ${caught.code}): ${caught.out.slice(-2000)}`);
   assert.match(caught.out, /ERROR: AddressSanitizer/);

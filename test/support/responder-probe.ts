@@ -8,6 +8,7 @@
 //             may leave after forget() returned (the native counter must not move)
 //   again     answer() once more: answered again
 //   malformed an NS with hop limit 64 and a truncated one: dropped and counted
+//   ignored   a gratuitous ARP and requests for withdrawn addresses: not answered, counted by reason
 //   flap      r0 down and up: the thread reports ENETDOWN (on the main loop), and the same sockets
 //             answer again once the link is back
 // It exits by itself once its sockets are closed (the threads and their loop handles are gone).
@@ -160,6 +161,16 @@ cli6.send(nsReq(0xf002).subarray(0, 80));
 await waitFor(() => r6.responderStats().dropped.malformed >= before + 2, { what: 'the malformed NS counted', timeoutMs: 10_000, intervalMs: 5 }).catch(() => undefined);
 const malformed = { dropped: r6.responderStats().dropped.malformed - before, answered: got6.has(0xf001) || got6.has(0xf002) };
 
+// 4b. Ignored, each with its reason: someone's gratuitous ARP for the VIP (it passes the filter),
+// and the second burst above, asking for addresses withdrawn by then.
+const gratBefore = r4.responderStats().ignored.gratuitous;
+cli4.send(encodeArp({ ethDst: BROADCAST_MAC, ethSrc: cmac, op: ARP_REQUEST, senderMac: cmac, senderIp: VIP4, targetMac: ZERO_MAC, targetIp: VIP4 }));
+await waitFor(() => r4.responderStats().ignored.gratuitous > gratBefore, { what: 'the gratuitous ARP counted as ignored', timeoutMs: 10_000, intervalMs: 5 }).catch(() => undefined);
+const ignored = {
+  gratuitous: r4.responderStats().ignored.gratuitous - gratBefore,
+  notAnnouncedAfterWithdraw: after.s4.ignored['not-announced'] >= BURST && after.s6.ignored['not-announced'] >= BURST,
+};
+
 // 5. A link flap: reported, and answered again afterwards by the same sockets.
 const errorsBefore = [...errors];
 execFileSync('sh', ['-c', 'printf "link set r0 down\\nlink set r0 up\\n" | ip -batch -'], { timeout: 10_000 });
@@ -175,4 +186,4 @@ const answeredAfterFlap = await waitFor(() => {
 const flap = { errorsBefore, reported, answeredAfterFlap };
 
 for (const s of [cli4, cli6, r4, r6]) s.close();
-process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), args, answers, withdraw, again, malformed, flap, errors })}\n`);
+process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), args, answers, withdraw, again, malformed, ignored, flap, errors })}\n`);

@@ -6,7 +6,7 @@
 // again under ASan/UBSan (answerFrame copies each frame to a buffer of exactly its length).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ETH_P_ARP, ETH_P_IPV6, PacketType, answerFrame, type FrameVerdict } from '../../src/native/index.ts';
+import { ETH_P_ARP, ETH_P_IPV6, PacketType, answerFrame, type FrameVerdict, type ResponderIgnoreReason } from '../../src/native/index.ts';
 import { ARP_REQUEST, arpReply, arpRequestDropReason, decodeArp, encodeArp, gratuitousArp, ipv4ToBytes } from '../../src/layer2/arp.ts';
 import { BROADCAST_MAC, ZERO_MAC, parseMac } from '../../src/layer2/ethernet.ts';
 import { ICMPV6_NS, decodeNdp, encodeNdp, icmpv6Checksum, ipv6ToBytes, multicastMac, naReply, nsDropReason, skipExtensionHeaders, solicitedNode, unsolicitedNa } from '../../src/layer2/ndp.ts';
@@ -22,22 +22,23 @@ type Ref = { undecodable: true } | { undecodable: false; verdict: FrameVerdict }
 
 /** What InterfaceResponder's former JavaScript path did with `frame` when answering `address` (or nothing). */
 function reference(ethertype: number, frame: Buffer, pktType: number, address: string | null): Ref {
-  const ignore = (request: boolean): Ref => ({ undecodable: false, verdict: { action: 'ignore', request } });
+  const ignore = (request: boolean, reason: ResponderIgnoreReason): Ref => ({ undecodable: false, verdict: { action: 'ignore', request, reason } });
   if (ethertype === ETH_P_ARP) {
     const req = decodeArp(frame);
     if (!req) return { undecodable: true };
-    if (req.op !== ARP_REQUEST) return ignore(false);
-    if (pktType !== PacketType.broadcast && pktType !== PacketType.host) return ignore(true);
-    if (req.targetIp !== address || req.senderIp === req.targetIp) return ignore(true);
+    if (req.op !== ARP_REQUEST) return ignore(false, 'not-request');
+    if (pktType !== PacketType.broadcast && pktType !== PacketType.host) return ignore(true, 'other-host');
+    if (req.targetIp !== address) return ignore(true, 'not-announced');
+    if (req.senderIp === req.targetIp) return ignore(true, 'gratuitous');
     const why = arpRequestDropReason(req);
     if (why) return { undecodable: false, verdict: { action: 'drop', request: true, reason: why } };
     return { undecodable: false, verdict: { action: 'answer', request: true, reply: arpReply(req, OURS, req.targetIp) } };
   }
   const ns = decodeNdp(frame);
   if (!ns) return { undecodable: true };
-  if (ns.type !== ICMPV6_NS) return ignore(false);
-  if (pktType !== PacketType.multicast && pktType !== PacketType.host) return ignore(true);
-  if (ns.target !== address) return ignore(true);
+  if (ns.type !== ICMPV6_NS) return ignore(false, 'not-request');
+  if (pktType !== PacketType.multicast && pktType !== PacketType.host) return ignore(true, 'other-host');
+  if (ns.target !== address) return ignore(true, 'not-announced');
   const why = nsDropReason(ns);
   if (why) return { undecodable: false, verdict: { action: 'drop', request: true, reason: why } };
   return { undecodable: false, verdict: { action: 'answer', request: true, reply: naReply(ns, OURS, ns.target) } };
@@ -54,7 +55,7 @@ function agree(ethertype: typeof ETH_P_ARP | typeof ETH_P_IPV6, frame: Buffer, p
   const want = reference(ethertype, frame, pktType, address);
   if (want.undecodable) {
     // The JavaScript decoder refused it: natively it is ignored (not ARP/NS at all) or dropped as malformed.
-    assert.ok(got.action === 'ignore' || (got.action === 'drop' && got.reason === 'malformed'), `${what}: ${JSON.stringify(got)} for a frame the codec refuses (${frame.toString('hex')})`);
+    assert.ok((got.action === 'ignore' && got.reason === 'not-request') || (got.action === 'drop' && got.reason === 'malformed'), `${what}: ${JSON.stringify(got)} for a frame the codec refuses (${frame.toString('hex')})`);
     assert.equal(got.request, false, what);
   } else {
     assert.deepEqual(got, want.verdict, `${what} (${frame.toString('hex')})`);
@@ -115,18 +116,22 @@ test('native drops what RFC 826/5227/4861 say to drop, with the JavaScript path\
     assert.equal(v.action, 'drop', reason);
     assert.equal(v.reason, reason);
   }
-  // Not answered, not dropped: another target, no table, someone else's unicast, gratuitous ARP, NA, MLD behind Hop-by-Hop.
-  const ignored: Array<[typeof ETH_P_ARP | typeof ETH_P_IPV6, Buffer, number, string | null]> = [
-    [ETH_P_ARP, arpReq({ target: '10.0.0.7' }), PacketType.broadcast, VIP4],
-    [ETH_P_ARP, arpReq(), PacketType.broadcast, null],
-    [ETH_P_ARP, arpReq(), PacketType.otherHost, VIP4],
-    [ETH_P_ARP, gratuitousArp(PEER, VIP4)[0], PacketType.broadcast, VIP4],
-    [ETH_P_ARP, gratuitousArp(PEER, VIP4)[1], PacketType.broadcast, VIP4],
-    [ETH_P_IPV6, ns({ target: 'fd00::7', dst: solicitedNode('fd00::7') }), PacketType.multicast, VIP6],
-    [ETH_P_IPV6, ns(), PacketType.otherHost, VIP6],
-    [ETH_P_IPV6, unsolicitedNa(PEER, VIP6), PacketType.multicast, VIP6],
+  // Not answered, not dropped, each with its reason: another target, no table, someone else's
+  // unicast, gratuitous ARP (request and reply), NA.
+  const ignored: Array<[typeof ETH_P_ARP | typeof ETH_P_IPV6, Buffer, number, string | null, ResponderIgnoreReason]> = [
+    [ETH_P_ARP, arpReq({ target: '10.0.0.7' }), PacketType.broadcast, VIP4, 'not-announced'],
+    [ETH_P_ARP, arpReq(), PacketType.broadcast, null, 'not-announced'],
+    [ETH_P_ARP, arpReq(), PacketType.otherHost, VIP4, 'other-host'],
+    [ETH_P_ARP, gratuitousArp(PEER, VIP4)[0], PacketType.broadcast, VIP4, 'gratuitous'],
+    [ETH_P_ARP, gratuitousArp(PEER, VIP4)[1], PacketType.broadcast, VIP4, 'not-request'],
+    [ETH_P_IPV6, ns({ target: 'fd00::7', dst: solicitedNode('fd00::7') }), PacketType.multicast, VIP6, 'not-announced'],
+    [ETH_P_IPV6, ns(), PacketType.otherHost, VIP6, 'other-host'],
+    [ETH_P_IPV6, unsolicitedNa(PEER, VIP6), PacketType.multicast, VIP6, 'not-request'],
   ];
-  for (const [et, frame, pkt, addr] of ignored) assert.equal(agree(et, frame, pkt, addr, 'ignored').action, 'ignore');
+  for (const [et, frame, pkt, addr, reason] of ignored) {
+    const v = agree(et, frame, pkt, addr, `ignored (${reason})`);
+    assert.deepEqual([v.action, v.reason], ['ignore', reason]);
+  }
 });
 
 /** Recomputes the ICMPv6 checksum of an NS/NA frame whose extension chain still walks (so a mutation reaches the later checks). */

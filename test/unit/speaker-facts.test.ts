@@ -4,7 +4,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import { validateConfig, type ParsedConfig } from '../../src/api/index.ts';
 import { decide } from '../../src/speaker/decide.ts';
 import { ANNOTATION_L2_SUBNETS, endpointFacts, nodeAddress, nodeFacts, policies, serviceFacts, slicesByService } from '../../src/speaker/facts.ts';
-import { interfacesFor, localSubnets } from '../../src/speaker/interfaces.ts';
+import { interfacesFor, localSubnets } from '../../src/speaker/l2-interface-choice.ts';
 import { bfdSpecFor, peerConfigFor } from '../../src/speaker/bgp-reconciler.ts';
 import { announcementStatus, statusWriter, sessionStateName } from '../../src/speaker/status.ts';
 

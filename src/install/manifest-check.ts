@@ -4,7 +4,7 @@
 import { parse } from 'yaml';
 import { renderCrds } from '../api/crd.ts';
 import { GROUP } from '../api/kinds.ts';
-import { prune, validate, type Schema, type StatusCause } from '../api/structural.ts';
+import { prune, validate, type Schema, type StatusCause } from '../api/openapi-validator.ts';
 
 interface Validatable {
   validate(): void;

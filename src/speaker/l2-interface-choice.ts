@@ -1,7 +1,7 @@
 // Which local interfaces may carry a Layer 2 address (pure, over os.networkInterfaces()-shaped
 // data): the interface whose subnet holds the address, or the advertisement's named interfaces.
 import ipaddr from 'ipaddr.js';
-import { DEFAULT_EXCLUDE_PATTERNS, globMatch } from '../layer2/interfaces.ts';
+import { DEFAULT_EXCLUDE_PATTERNS, globMatch } from '../layer2/interface-monitor.ts';
 
 /** Interface names never used for Layer 2 by default: the announcer's own defaults. */
 export const DEFAULT_EXCLUDE: readonly string[] = DEFAULT_EXCLUDE_PATTERNS;

@@ -1,19 +1,19 @@
 // The L2Backend over src/layer2's Announcer (ARP and NDP from raw sockets on this node).
 import type { Registry } from 'prom-client';
 import { Announcer, type AddressOptions } from '../layer2/index.ts';
-import type { L2Backend } from './l2.ts';
+import type { L2Backend } from './l2-backend.ts';
 
-export interface AnnouncerBackendOptions {
+export interface RawSocketL2BackendOptions {
   include?: readonly string[];
   exclude?: readonly string[];
   registry?: Registry;
 }
 
-export class AnnouncerBackend implements L2Backend {
+export class RawSocketL2Backend implements L2Backend {
   readonly announcer: Announcer;
   #last = '';
 
-  constructor(o: AnnouncerBackendOptions = {}) {
+  constructor(o: RawSocketL2BackendOptions = {}) {
     this.announcer = new Announcer({
       ...(o.include?.length ? { interfaces: o.include } : {}),
       ...(o.exclude ? { excludePatterns: o.exclude } : {}),

@@ -1,7 +1,7 @@
 // Interface selection (pure): eligibility, exclusion patterns, subnet matching, change detection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffInterfaces, globMatch, ineligibleReason, subnetContains, type Iface } from '../../src/layer2/interfaces.ts';
+import { diffInterfaces, globMatch, ineligibleReason, subnetContains, type Iface } from '../../src/layer2/interface-monitor.ts';
 import type { LinkInfo } from '../../src/native/index.ts';
 
 function link(over: Partial<LinkInfo>): LinkInfo {

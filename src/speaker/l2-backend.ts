@@ -1,5 +1,5 @@
 // The speaker's view of the Layer 2 announcer: a desired set of (address → interfaces), replaced as a
-// whole on every decision. The adapter over src/layer2's Announcer lives in l2-announcer.ts; tests
+// whole on every decision. The adapter over src/layer2's Announcer lives in l2-raw-socket-backend.ts; tests
 // and platforms without raw sockets can pass another implementation.
 
 export interface L2Backend {
