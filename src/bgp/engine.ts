@@ -66,8 +66,8 @@ function resolve(cfg: PeerConfig, engineRouterId: string | undefined): ResolvedP
   if (!routerId && cfg.localAddress && parseAddress(cfg.localAddress).length === 4) routerId = cfg.localAddress;
   routerId ??= defaultRouterId();
   if (!routerId || parseAddress(routerId).length !== 4) throw new Error(`peer ${cfg.name}: routerId must be an IPv4 address (set routerId on the engine or the peer)`);
-  const families = cfg.families?.length ? [...new Set(cfg.families)] : (['ipv4', 'ipv6'] as const).slice();
-  for (const f of families) if (f !== 'ipv4' && f !== 'ipv6') throw new Error(`peer ${cfg.name}: family must be ipv4 or ipv6, got ${String(f)}`);
+  const families = cfg.families?.length ? [...new Set(cfg.families)] : (['IPv4', 'IPv6'] as const).slice();
+  for (const f of families) if (f !== 'IPv4' && f !== 'IPv6') throw new Error(`peer ${cfg.name}: family must be IPv4 or IPv6, got ${String(f)}`);
   if (cfg.gracefulRestart && !(cfg.gracefulRestart.restartTime >= 0 && cfg.gracefulRestart.restartTime <= 4095)) {
     throw new Error(`peer ${cfg.name}: gracefulRestart.restartTime must be 0..4095 seconds`);
   }

@@ -27,7 +27,7 @@ export interface ResolvedPeer extends PeerConfig {
   families: Family[];
 }
 
-const FAMILY_AFI: Record<Family, number> = { ipv4: Afi.IPV4, ipv6: Afi.IPV6 };
+const FAMILY_AFI: Record<Family, number> = { IPv4: Afi.IPV4, IPv6: Afi.IPV6 };
 const CONNECT_TIMEOUT_MS = 30_000;
 /** How long a closing socket may take to flush its last message before it is destroyed. */
 const CLOSE_GRACE_MS = 1_000;
@@ -555,10 +555,10 @@ export class Session {
     const c = this.cfg;
     // Unnumbered: IPv4 goes with the IPv6 link-local next hop (RFC 8950), whatever the interface holds.
     if (!c.familiesFromInterface || c.interface !== undefined) return c.families;
-    const own: Family = this.ipv6Session ? 'ipv6' : 'ipv4';
+    const own: Family = this.ipv6Session ? 'IPv6' : 'IPv4';
     const local = unmapAddress(conn.socket?.localAddress ?? c.localAddress ?? '');
     const iface = local ? interfaceAddresses(local.split('%')[0] as string) : {};
-    const offered = c.families.filter((f) => f === own || (f === 'ipv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
+    const offered = c.families.filter((f) => f === own || (f === 'IPv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
     const dropped = c.families.filter((f) => !offered.includes(f));
     if (dropped.length && !this.warnedSkips.has(`offer:${dropped.join()}`)) {
       this.warnedSkips.add(`offer:${dropped.join()}`);
@@ -574,7 +574,7 @@ export class Session {
     const caps = emptyCapabilities();
     for (const f of families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
     // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
-    if (families.includes('ipv4') && this.ipv6Session) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
+    if (families.includes('IPv4') && this.ipv6Session) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
     caps.routeRefresh = true;
     caps.extendedMessage = true;
     caps.fourOctetAs = c.localAsn;
@@ -643,7 +643,7 @@ export class Session {
         this.dispatch(conn, { type: 'RouteRefreshReceived' });
         if (conn !== this.main || conn.fsm.state !== 'Established') return;
         this.counters.routeRefreshIn++;
-        const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'ipv4' : msg.afi === Afi.IPV6 ? 'ipv6' : undefined;
+        const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'IPv4' : msg.afi === Afi.IPV6 ? 'IPv6' : undefined;
         if (fam && this.families.has(fam)) {
           this.rib.refresh(fam);
           this.flush();
@@ -752,7 +752,7 @@ export class Session {
       ibgp: this.ibgp,
       fourOctetAs: caps.fourOctetAs !== undefined,
       maxSize: caps.extendedMessage ? MAX_EXTENDED_MESSAGE : MAX_MESSAGE,
-      addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
+      addPath: { IPv4: addPath('IPv4'), IPv6: addPath('IPv6') },
       // A link-local source comes with its scope ("fe80::1%eth0"): the bytes are the address.
       localAddress: parseAddress(local.split('%')[0] as string),
     };
@@ -792,7 +792,7 @@ export class Session {
       extendedMessage: caps.extendedMessage,
       extendedNextHop: !!ctx.ipv4WithIpv6NextHop,
       gracefulRestart: !!(caps.gracefulRestart && this.cfg.gracefulRestart),
-      addPath: (['ipv4', 'ipv6'] as const).filter((f) => ctx.addPath[f]),
+      addPath: (['IPv4', 'IPv6'] as const).filter((f) => ctx.addPath[f]),
       holdTime: n?.holdTime ?? 0,
       keepaliveTime: n?.keepaliveTime ?? 0,
     };
@@ -855,7 +855,7 @@ export class Session {
     const out: Buffer[] = [];
     let announced = 0;
     let withdrawn = 0;
-    for (const fam of ['ipv4', 'ipv6'] as const) {
+    for (const fam of ['IPv4', 'IPv6'] as const) {
       const usable = this.families.has(fam);
       if (usable && ch.withdraw[fam].length) {
         enc.withdraw(fam, ch.withdraw[fam], out);
