@@ -109,6 +109,44 @@ export function addressBytes(a: Address): Buffer {
   return out;
 }
 
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Wire form (4 or 16 bytes) of address text, for codecs; throws a readable error when invalid.
+ * Laxer than parseAddress where the wire does not care: a zone (fe80::1%eth0) is local to the
+ * host and dropped, and leading zeros in IPv4 octets are read as decimal.
+ */
+export function addressToBytes(text: string): Buffer {
+  const m = IPV4_RE.exec(text);
+  if (m) {
+    const b = Buffer.allocUnsafe(4);
+    for (let i = 0; i < 4; i++) {
+      const v = Number(m[i + 1]);
+      if (v > 255) throw new Error(`invalid IPv4 address "${text}": octet ${v} is over 255`);
+      b[i] = v;
+    }
+    return b;
+  }
+  if (text.includes(':')) {
+    const bare = text.split('%')[0] ?? text;
+    if (ipaddr.IPv6.isValid(bare)) return Buffer.from(ipaddr.IPv6.parse(bare).toByteArray());
+  }
+  throw new Error(`invalid IP address "${text}": expected dotted IPv4 or IPv6 text`);
+}
+
+/**
+ * Text of 4 or 16 wire bytes (from `off`): dotted quad, or RFC 5952 with IPv4-mapped addresses in
+ * their mixed form (::ffff:192.0.2.1, RFC 5952 section 5), as routers print them.
+ */
+export function bytesToAddress(b: Uint8Array, length: 4 | 16 = b.length === 4 ? 4 : 16, off = 0): string {
+  if (length === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  if (b.length < off + 16) throw new RangeError(`an IPv6 address has 16 bytes, got ${b.length - off}`);
+  let mapped = b[off + 10] === 0xff && b[off + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) mapped = b[off + i] === 0;
+  if (mapped) return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
+  return ipaddr.fromByteArray(Array.from(b.subarray(off, off + 16))).toString();
+}
+
 /** The address of network-order bytes (4 for IPv4, 16 for IPv6). */
 export function addressFromBytes(b: Uint8Array): Address {
   if (b.length !== 4 && b.length !== 16) throw new RangeError(`an address is 4 or 16 bytes, got ${b.length}`);
