@@ -111,7 +111,7 @@ async function startSender(name: SenderName, ns: Netns, n: number, self: string,
   if (name === 'ironlb' || name === 'ironlb-ts') {
     const s = await IronlbSpeaker.start(ns, { routerId: self, listen: { address: self, port: 179 } }, ironlbProcess[name]);
     baseRss = await rssMb(s.pid);
-    await s.call('addPeerRange', { name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: peer, localAddress: self, passive: true, families: ['ipv4'] }, FIRST, n, {});
+    await s.call('addPeerRange', { name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: peer, localAddress: self, passive: true, families: ['IPv4'] }, FIRST, n, {});
     const st = await s.peerStatus('r');
     if (st.routesDesired !== n) throw new Error(`ironlb holds ${st.routesDesired} routes, wanted ${n}`);
     return { pid: s.pid, baseRssMb: baseRss, withdrawAll: () => s.setRoutes('r', new Map()), stop: () => s.close() };

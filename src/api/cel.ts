@@ -10,7 +10,8 @@
 // bounds strings it can size: anything from split(), string(int) or string(ip) counts as
 // unbounded and makes a rule "too costly" (so no split, no string(), and no cel.bind either:
 // `[init].map(v, body)[0]` binds v once).
-import { MAX_POOL_SIZE, RESERVED, familyBits, type Family } from './addr.ts';
+import { MAX_POOL_SIZE, RESERVED } from './addr.ts';
+import { familyBits, type Family } from '../util/address.ts';
 
 let seq = 0;
 /** A fresh variable name: nested comprehensions must not shadow each other. */
@@ -33,7 +34,7 @@ export const addrKey = (a: string) => {
 
 /** The key of an address value (for the RESERVED table and tests). */
 export function keyOf(family: Family, value: bigint): string {
-  return `${family}${value.toString(2).padStart(familyBits(family), '0')}`;
+  return `${family === 'IPv4' ? 4 : 6}${value.toString(2).padStart(familyBits(family), '0')}`;
 }
 
 // Entry forms, on a trimmed entry text `t` (parseRange trims too). Parts by indexOf/substring,
@@ -78,7 +79,7 @@ function sizeOk(f: string, l: string): string {
     const adjacent = `[${Array.from({ length: p }, (_, n) => n).join(', ')}].exists(${i}, ${ah}.substring(0, ${p - 1} - ${i}) == ${bh}.substring(0, ${p - 1} - ${i}) && ${ah}.substring(${p - 1} - ${i}, ${p} - ${i}) == '0' && ${bh}.substring(${p - 1} - ${i}, ${p} - ${i}) == '1' && ${ah}.substring(${p} - ${i}) == ${ones(p)}.substring(0, ${i}) && ${bh}.substring(${p} - ${i}) == ${zeros(p)}.substring(0, ${i}))`;
     return `(${ah} == ${bh} || (${adjacent} && ${l}.substring(${p + 1}) < ${f}.substring(${p + 1})))`;
   };
-  return `(${f}.startsWith('4') ? ${perFamily(4)} : ${perFamily(6)})`;
+  return `(${f}.startsWith('4') ? ${perFamily('IPv4')} : ${perFamily('IPv6')})`;
 }
 
 const RESERVED_KEYS = `[${RESERVED.map((r) => `'${keyOf(r.family, r.first)}|${keyOf(r.family, r.last)}'`).join(', ')}]`;
@@ -107,7 +108,7 @@ export function poolEntryRules(): CelRule[] {
     { rule: on(`!(${isRange(t)} && ${ok}) || ${withKeys((f, l) => `${f} <= ${l}`)}`), message: 'has its start after its end; write start-end with start <= end' },
     {
       rule: on(`!(${ok}) || ${withKeys((f, l) => `${l} < ${f} || ${sizeOk(f, l)}`)}`),
-      message: `is too large: an IPv4 entry may hold at most 2^${familyBits(4) - MAX_POOL_SIZE[4].prefix} addresses (a /${MAX_POOL_SIZE[4].prefix}), an IPv6 entry 2^${familyBits(6) - MAX_POOL_SIZE[6].prefix} (a /${MAX_POOL_SIZE[6].prefix}); list the part you use`,
+      message: `is too large: an IPv4 entry may hold at most 2^${familyBits('IPv4') - MAX_POOL_SIZE.IPv4.prefix} addresses (a /${MAX_POOL_SIZE.IPv4.prefix}), an IPv6 entry 2^${familyBits('IPv6') - MAX_POOL_SIZE.IPv6.prefix} (a /${MAX_POOL_SIZE.IPv6.prefix}); list the part you use`,
     },
     {
       rule: on(`!(${ok}) || ${withKeys((f, l) => `${l} < ${f} || ${RESERVED_KEYS}.all(${r}, ${l} < ${first(r)} || ${last(r)} < ${f})`)}`),

@@ -4,7 +4,8 @@
 // it is reported and skipped (or its last accepted version keeps serving) and the rest applies.
 // The result, ParsedConfig, is what the controller and speaker consume.
 import { matchesAny, type LabelSelector } from '../util/selector.ts';
-import { parseRange, parseDuration, rangeToCidrs, rangeSize, formatIP, type AddrRange, type Family, parseIP, MAX_POOL_SIZE, RESERVED } from './addr.ts';
+import { parseDuration, MAX_POOL_SIZE, RESERVED } from './addr.ts';
+import { parseRange, rangeToCidrs, rangeSize, formatAddress, parseAddress, type AddressRange, type Family } from '../util/address.ts';
 import { KINDS, CONFIG_KINDS, type ConfigKindName, type KindDef, type ObjectMeta } from './kinds.ts';
 import type { IPPoolSpec, L2AdvertisementSpec, BGPPeerSpec, BGPAdvertisementSpec, BFDProfileSpec, CommunitySpec } from './kinds.ts';
 import { describeValue, type FieldError } from './schema-dsl.ts';
@@ -66,7 +67,7 @@ export interface ParsedPool {
   name: string;
   labels: Record<string, string>;
   /** Sorted by family, then by first address. */
-  ranges: AddrRange[];
+  ranges: AddressRange[];
   autoAssign: boolean;
   avoidBuggyIPs: boolean;
   allocateTo?: {
@@ -406,22 +407,22 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
   // ---- pools: the older of two overlapping pools keeps its addresses.
   const pools = new Map<string, ParsedPool>();
   /** Accepted ranges per family, sorted and disjoint, for a binary search per new range. */
-  const taken: Record<Family, Array<{ pool: string; r: AddrRange }>> = { 4: [], 6: [] };
-  const clash = (r: AddrRange) => {
+  const taken: Record<Family, Array<{ pool: string; r: AddressRange }>> = { IPv4: [], IPv6: [] };
+  const clash = (r: AddressRange) => {
     const arr = taken[r.family];
     let lo = 0;
     let hi = arr.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((arr[mid] as { r: AddrRange }).r.last < r.first) lo = mid + 1;
+      if ((arr[mid] as { r: AddressRange }).r.last < r.first) lo = mid + 1;
       else hi = mid;
     }
     const next = arr[lo];
     return next && next.r.first <= r.last ? next : undefined;
   };
   for (const { meta, spec } of list<IPPoolSpec>('IPPool').sort(byAge)) {
-    const ranges: AddrRange[] = [];
-    const size: Record<Family, bigint> = { 4: 0n, 6: 0n };
+    const ranges: AddressRange[] = [];
+    const size: Record<Family, bigint> = { IPv4: 0n, IPv6: 0n };
     let ok = true;
     spec.addresses.forEach((text, i) => {
       const p = parseRange(text);
@@ -429,7 +430,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
       const other = clash(p.range);
       if (other) {
         ok = false;
-        fault('IPPool', meta.name, `spec.addresses[${i}]`, text, `overlaps ${other.r.text} of IPPool/${other.pool} (from ${formatIP(p.range.family, p.range.first > other.r.first ? p.range.first : other.r.first)}); pools must not overlap, and IPPool/${other.pool} (older, or first by name) keeps them: remove or narrow one of the two`);
+        fault('IPPool', meta.name, `spec.addresses[${i}]`, text, `overlaps ${other.r.text} of IPPool/${other.pool} (from ${formatAddress(p.range.family, p.range.first > other.r.first ? p.range.first : other.r.first)}); pools must not overlap, and IPPool/${other.pool} (older, or first by name) keeps them: remove or narrow one of the two`);
       }
       ranges.push(p.range);
       size[p.range.family] += rangeSize(p.range);
@@ -441,7 +442,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
       if (at < 0) at = arr.length;
       arr.splice(at, 0, { pool: meta.name, r });
     }
-    ranges.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    ranges.sort((a, b) => (a.family < b.family ? -1 : a.family > b.family ? 1 : 0) || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
     const pool: ParsedPool = { name: meta.name, labels: meta.labels ?? {}, ranges, autoAssign: spec.autoAssign, avoidBuggyIPs: spec.avoidBuggyIPs, size };
     if (spec.allocateTo) {
       const a = spec.allocateTo;
@@ -513,9 +514,9 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
   const secretsByName = new Map<string, SecretLike>();
   for (const s of secrets) if (s.metadata?.name) secretsByName.set(s.metadata.name, s);
   for (const { meta, spec } of list<BGPPeerSpec>('BGPPeer').sort(byName)) {
-    const peerIP = spec.peerAddress === undefined ? undefined : parseIP(spec.peerAddress);
+    const peerIP = spec.peerAddress === undefined ? undefined : parseAddress(spec.peerAddress);
     // An unnumbered peer (interface) runs over IPv6 link-local addresses.
-    const family: Family = peerIP?.family ?? (spec.interface !== undefined ? 6 : 4);
+    const family: Family = peerIP?.family ?? (spec.interface !== undefined ? 'IPv6' : 'IPv4');
     let ok = true;
     const bad = (field: string, value: unknown, message: string) => {
       ok = false;
@@ -578,10 +579,10 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
     for (const pn of advPools ?? []) {
       const pool = sortedPools.get(pn) as ParsedPool;
       for (const r of pool.ranges) {
-        const agg = r.family === 4 ? spec.aggregationLength : spec.aggregationLengthV6;
+        const agg = r.family === 'IPv4' ? spec.aggregationLength : spec.aggregationLengthV6;
         const widest = Math.min(...rangeToCidrs(r).map((c) => c.prefix));
         if (agg < widest) {
-          const field = r.family === 4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6';
+          const field = r.family === 'IPv4' ? 'spec.aggregationLength' : 'spec.aggregationLengthV6';
           bad(field, agg, `is shorter than the /${widest} prefix of ${r.text} in IPPool/${pn}, so it would announce addresses outside the pool; use ${widest} or longer`);
         }
       }

@@ -2,6 +2,6 @@
 export * from './kinds.ts';
 export * from './service.ts';
 export * from './config.ts';
-export { parseIP, formatIP, parseRange, rangeSize, rangeToCidrs, parseDuration, familyBits, type AddrRange, type Family } from './addr.ts';
+export { parseDuration } from './addr.ts';
 export { crdFor, renderCrds } from './crd.ts';
 export type { FieldError, Infer, Schema } from './schema-dsl.ts';

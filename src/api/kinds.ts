@@ -5,7 +5,8 @@
 // configuration kind lives in the ironlb namespace (`ironlb-system`, as MetalLB does): objects of
 // these kinds in other namespaces are ignored. ServiceAnnouncement lives beside its Service.
 import * as s from './schema-dsl.ts';
-import { parseApiIP, parseRange, durationPattern, parseDurationNs, poolEntryProblem } from './addr.ts';
+import { durationPattern, parseDurationNs, poolEntryProblem } from './addr.ts';
+import { parseApiAddress, parseRange } from '../util/address.ts';
 import { poolEntryRules, poolOverlapRule } from './cel.ts';
 import type { Infer, Schema } from './schema-dsl.ts';
 
@@ -22,14 +23,14 @@ const objName = () => s.string({ pattern: NAME_RE, maxLength: 253, patternHint: 
 const IFNAME_RE = '^[A-Za-z0-9_.@-]{1,15}$';
 // Addresses as Kubernetes' CEL reads them (Go netip: no zones, no leading zeros, no IPv4-mapped IPv6).
 const IP_MESSAGE = 'must be an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1';
-const ipCheck = (v: string): string | undefined => (parseApiIP(v) ? undefined : IP_MESSAGE);
+const ipCheck = (v: string): string | undefined => (parseApiAddress(v) ? undefined : IP_MESSAGE);
 const ipRules = [{ rule: 'isIP(self)', message: IP_MESSAGE }];
 const IPV4_MESSAGE = 'must be an IPv4 address in dotted form (the BGP router ID is 32 bits)';
-const ipv4Check = (v: string): string | undefined => (parseApiIP(v)?.family === 4 ? undefined : IPV4_MESSAGE);
+const ipv4Check = (v: string): string | undefined => (parseApiAddress(v)?.family === 'IPv4' ? undefined : IPV4_MESSAGE);
 const PEER_MESSAGE = 'must be a unicast IPv4 or IPv6 address (not unspecified, not multicast) such as 192.0.2.1 or 2001:db8::1';
 const peerCheck = (v: string): string | undefined => {
-  const ip = parseApiIP(v);
-  const multicast = ip && (ip.family === 4 ? ip.value >> 28n === 0xen : ip.value >> 120n === 0xffn);
+  const ip = parseApiAddress(v);
+  const multicast = ip && (ip.family === 'IPv4' ? ip.value >> 28n === 0xen : ip.value >> 120n === 0xffn);
   return ip && ip.value !== 0n && !multicast ? undefined : PEER_MESSAGE;
 };
 const peerRules = [{ rule: "isIP(self) && !ip(self).isUnspecified() && !cidr('224.0.0.0/4').containsIP(ip(self)) && !cidr('ff00::/8').containsIP(ip(self))", message: PEER_MESSAGE }];
@@ -132,7 +133,7 @@ export function poolOverlap(addresses: readonly string[]): string | undefined {
     const r = parseRange(text);
     return r.ok && poolEntryProblem(text) === undefined ? [{ i, r: r.range }] : [];
   });
-  ranges.sort((a, b) => a.r.family - b.r.family || (a.r.first < b.r.first ? -1 : a.r.first > b.r.first ? 1 : 0));
+  ranges.sort((a, b) => (a.r.family < b.r.family ? -1 : a.r.family > b.r.family ? 1 : 0) || (a.r.first < b.r.first ? -1 : a.r.first > b.r.first ? 1 : 0));
   let reach: (typeof ranges)[number] | undefined;
   for (const cur of ranges) {
     if (reach && reach.r.family === cur.r.family && cur.r.first <= reach.r.last) {
@@ -257,7 +258,7 @@ export const bgpPeerSpec = s.object(
         rule: '!has(self.sourceAddress) || !isIP(self.sourceAddress) || (has(self.peerAddress) ? (!isIP(self.peerAddress) || ip(self.sourceAddress).family() == ip(self.peerAddress).family()) : ip(self.sourceAddress).family() == 6)',
         message: 'sourceAddress must be of the family of peerAddress (both IPv4 or both IPv6); an unnumbered peer (interface) runs over IPv6',
         fieldPath: 'sourceAddress',
-        check: (p) => p.sourceAddress === undefined || parseApiIP(p.sourceAddress)?.family === (p.peerAddress !== undefined ? parseApiIP(p.peerAddress)?.family : 6),
+        check: (p) => p.sourceAddress === undefined || parseApiAddress(p.sourceAddress)?.family === (p.peerAddress !== undefined ? parseApiAddress(p.peerAddress)?.family : 'IPv6'),
       },
     ],
   },

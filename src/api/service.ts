@@ -1,6 +1,6 @@
 // The Service side of the API: annotations under ironlb.io/, loadBalancerIP, loadBalancerClass,
 // and how a Service's request is read (pure; no client calls).
-import { parseIP, type Family } from './addr.ts';
+import { parseAddress, type Family } from '../util/address.ts';
 import { quote } from '../util/text.ts';
 
 /** Requested addresses: comma-separated, at most one IPv4 and one IPv6. */
@@ -98,10 +98,10 @@ export function parseServiceRequest(svc: ServiceLike): RequestParse {
   if (text) {
     const items = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
     for (const item of items) {
-      const ip = parseIP(item);
+      const ip = parseAddress(item);
       if (!ip) return { ok: false, reason: `${source}: ${quote(item)} is not an IP address; expected at most one IPv4 and one IPv6 address, comma-separated` };
       if (request.addresses[ip.family]) {
-        return { ok: false, reason: `${source}: ${quote(text)} has more than one IPv${ip.family} address; at most one per family is allowed` };
+        return { ok: false, reason: `${source}: ${quote(text)} has more than one ${ip.family} address; at most one per family is allowed` };
       }
       request.addresses[ip.family] = item;
     }

@@ -1,5 +1,6 @@
 // RFC 5880 section 4: the BFD Control packet, encoded and decoded as pure functions over Buffers.
 // Authentication sections are carried as typed data here; digests are computed in auth.ts.
+import { ByteReader, ByteWriter, type Fail } from '../util/bytes.ts';
 
 export type BfdState = 'AdminDown' | 'Down' | 'Init' | 'Up';
 export const STATES: readonly BfdState[] = ['AdminDown', 'Down', 'Init', 'Up'];
@@ -73,34 +74,28 @@ export function encodeControl(p: ControlPacket): Buffer {
       authLen = 8 + digestLength(p.auth.type);
     }
   }
-  const buf = Buffer.alloc(HEADER_LENGTH + authLen);
-  buf[0] = ((p.version & 0x7) << 5) | (p.diagnostic & 0x1f);
-  buf[1] = (STATES.indexOf(p.state) << 6) | (p.poll ? 0x20 : 0) | (p.final ? 0x10 : 0) |
-    (p.controlPlaneIndependent ? 0x08 : 0) | (p.auth ? 0x04 : 0) | (p.demand ? 0x02 : 0) | (p.multipoint ? 0x01 : 0);
-  buf[2] = p.detectMult & 0xff;
-  buf[3] = buf.length;
-  buf.writeUInt32BE(p.myDiscriminator >>> 0, 4);
-  buf.writeUInt32BE(p.yourDiscriminator >>> 0, 8);
-  buf.writeUInt32BE(p.desiredMinTxInterval >>> 0, 12);
-  buf.writeUInt32BE(p.requiredMinRxInterval >>> 0, 16);
-  buf.writeUInt32BE(p.requiredMinEchoRxInterval >>> 0, 20);
+  const w = new ByteWriter(HEADER_LENGTH + authLen);
+  w.u8(((p.version & 0x7) << 5) | (p.diagnostic & 0x1f));
+  w.u8((STATES.indexOf(p.state) << 6) | (p.poll ? 0x20 : 0) | (p.final ? 0x10 : 0) |
+    (p.controlPlaneIndependent ? 0x08 : 0) | (p.auth ? 0x04 : 0) | (p.demand ? 0x02 : 0) | (p.multipoint ? 0x01 : 0));
+  w.u8(p.detectMult & 0xff);
+  w.u8(HEADER_LENGTH + authLen);
+  w.u32(p.myDiscriminator).u32(p.yourDiscriminator).u32(p.desiredMinTxInterval).u32(p.requiredMinRxInterval).u32(p.requiredMinEchoRxInterval);
   const a = p.auth;
   if (a) {
-    buf[24] = a.type;
-    buf[25] = authLen;
-    buf[26] = a.keyId & 0xff;
+    w.u8(a.type).u8(authLen).u8(a.keyId & 0xff);
     if (a.type === 1) {
-      a.password.copy(buf, 27);
+      w.bytes(a.password);
     } else {
-      buf[27] = 0;
-      buf.writeUInt32BE(a.sequence >>> 0, 28);
       const len = digestLength(a.type);
       if (a.digest.length !== len) throw new RangeError(`BFD auth type ${a.type} digest must be ${len} bytes, got ${a.digest.length}`);
-      a.digest.copy(buf, 32);
+      w.u8(0).u32(a.sequence).bytes(a.digest);
     }
   }
-  return buf;
+  return w.done();
 }
+
+const truncated: Fail = (what, at) => new BfdDecodeError(`${what} is truncated: ${at.need} bytes needed, ${at.left} left`);
 
 /**
  * Decodes and validates a control packet per RFC 5880 section 6.8.6 (the checks that need no
@@ -108,23 +103,24 @@ export function encodeControl(p: ControlPacket): Buffer {
  * M bit clear, non-zero My Discriminator. Throws BfdDecodeError on anything else; callers drop it.
  */
 export function decodeControl(buf: Uint8Array): ControlPacket {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < HEADER_LENGTH) throw new BfdDecodeError(`packet is ${b.length} bytes, shorter than the 24-byte BFD header`);
-  const version = b[0]! >> 5;
+  const r = new ByteReader(buf, truncated);
+  if (r.remaining < HEADER_LENGTH) throw new BfdDecodeError(`packet is ${r.remaining} bytes, shorter than the 24-byte BFD header`);
+  const first = r.u8('version');
+  const version = first >> 5;
   if (version !== 1) throw new BfdDecodeError(`BFD version ${version}, only version 1 is supported`);
-  const flags = b[1]!;
+  const flags = r.u8('flags');
   const hasAuth = (flags & 0x04) !== 0;
-  const length = b[3]!;
+  const detectMult = r.u8('Detect Mult');
+  const length = r.u8('length');
   if (length < (hasAuth ? 26 : HEADER_LENGTH)) throw new BfdDecodeError(`length field ${length} too small`);
-  if (length > b.length) throw new BfdDecodeError(`length field ${length} exceeds datagram of ${b.length} bytes`);
-  const detectMult = b[2]!;
+  if (length > r.end) throw new BfdDecodeError(`length field ${length} exceeds datagram of ${r.end} bytes`);
   if (detectMult === 0) throw new BfdDecodeError('Detect Mult is zero');
   if (flags & 0x01) throw new BfdDecodeError('Multipoint bit set');
-  const myDiscriminator = b.readUInt32BE(4);
+  const myDiscriminator = r.u32('My Discriminator');
   if (myDiscriminator === 0) throw new BfdDecodeError('My Discriminator is zero');
   const p: ControlPacket = {
     version,
-    diagnostic: b[0]! & 0x1f,
+    diagnostic: first & 0x1f,
     state: STATES[flags >> 6]!,
     poll: (flags & 0x20) !== 0,
     final: (flags & 0x10) !== 0,
@@ -133,27 +129,28 @@ export function decodeControl(buf: Uint8Array): ControlPacket {
     multipoint: false,
     detectMult,
     myDiscriminator,
-    yourDiscriminator: b.readUInt32BE(8),
-    desiredMinTxInterval: b.readUInt32BE(12),
-    requiredMinRxInterval: b.readUInt32BE(16),
-    requiredMinEchoRxInterval: b.readUInt32BE(20),
+    yourDiscriminator: r.u32('Your Discriminator'),
+    desiredMinTxInterval: r.u32('Desired Min TX Interval'),
+    requiredMinRxInterval: r.u32('Required Min RX Interval'),
+    requiredMinEchoRxInterval: r.u32('Required Min Echo RX Interval'),
   };
   if (p.poll && p.final) throw new BfdDecodeError('Poll and Final bits both set');
   if (p.yourDiscriminator === 0 && p.state !== 'Down' && p.state !== 'AdminDown') {
     throw new BfdDecodeError(`Your Discriminator is zero in state ${p.state}`);
   }
   if (hasAuth) {
-    const type = b[24]!;
-    const authLen = b[25]!;
+    const type = r.u8('auth type');
+    const authLen = r.u8('auth length');
     if (HEADER_LENGTH + authLen > length) throw new BfdDecodeError(`auth length ${authLen} overruns packet length ${length}`);
-    const keyId = b[26]!;
+    const keyId = r.u8('auth key ID');
     if (type === 1) {
       if (authLen < 4 || authLen > 19) throw new BfdDecodeError(`simple password auth length ${authLen} not in 4-19`);
-      p.auth = { type: 1, keyId, password: Buffer.from(b.subarray(27, HEADER_LENGTH + authLen)) };
+      p.auth = { type: 1, keyId, password: Buffer.from(r.bytes(authLen - 3, 'password')) };
     } else if (type >= 2 && type <= 5) {
       const want = 8 + digestLength(type);
       if (authLen !== want) throw new BfdDecodeError(`auth type ${type} length ${authLen}, expected ${want}`);
-      p.auth = { type: type as 2 | 3 | 4 | 5, keyId, sequence: b.readUInt32BE(28), digest: Buffer.from(b.subarray(32, 32 + want - 8)) };
+      r.skip(1, 'reserved byte');
+      p.auth = { type: type as 2 | 3 | 4 | 5, keyId, sequence: r.u32('sequence number'), digest: Buffer.from(r.bytes(want - 8, 'digest')) };
     } else {
       throw new BfdDecodeError(`unknown auth type ${type}`);
     }

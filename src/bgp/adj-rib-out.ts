@@ -191,7 +191,7 @@ export class AdjRibOut {
    * large table that finds little to do also returns in bounded time.
    */
   take(limit = Infinity): RibChanges {
-    const ch: RibChanges = { announce: { ipv4: new Map(), ipv6: new Map() }, withdraw: { ipv4: [], ipv6: [] } };
+    const ch: RibChanges = { announce: { IPv4: new Map(), IPv6: new Map() }, withdraw: { IPv4: [], IPv6: [] } };
     let work = 0;
     const over = (): boolean => work >= limit;
     if (this.scan) {

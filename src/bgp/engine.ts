@@ -66,8 +66,8 @@ function resolve(cfg: PeerConfig, engineRouterId: string | undefined): ResolvedP
   if (!routerId && cfg.localAddress && parseAddress(cfg.localAddress).length === 4) routerId = cfg.localAddress;
   routerId ??= defaultRouterId();
   if (!routerId || parseAddress(routerId).length !== 4) throw new Error(`peer ${cfg.name}: routerId must be an IPv4 address (set routerId on the engine or the peer)`);
-  const families = cfg.families?.length ? [...new Set(cfg.families)] : (['ipv4', 'ipv6'] as const).slice();
-  for (const f of families) if (f !== 'ipv4' && f !== 'ipv6') throw new Error(`peer ${cfg.name}: family must be ipv4 or ipv6, got ${String(f)}`);
+  const families = cfg.families?.length ? [...new Set(cfg.families)] : (['IPv4', 'IPv6'] as const).slice();
+  for (const f of families) if (f !== 'IPv4' && f !== 'IPv6') throw new Error(`peer ${cfg.name}: family must be IPv4 or IPv6, got ${String(f)}`);
   if (cfg.gracefulRestart && !(cfg.gracefulRestart.restartTime >= 0 && cfg.gracefulRestart.restartTime <= 4095)) {
     throw new Error(`peer ${cfg.name}: gracefulRestart.restartTime must be 0..4095 seconds`);
   }
@@ -126,7 +126,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
         return;
       }
       this.listener = listener;
-      for (const s of this.sessions.values()) this.applyPassword(s.cfg);
+      for (const s of this.sessions.values()) this.applyPassword(s.config);
       this.log.info({ address: l.address, port: listener.port, sockets: f.name }, 'listening for BGP peers');
     } catch (e) {
       // Active sessions still work; peers that only connect to us will not.
@@ -207,7 +207,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       l = { source, users: 0, keys: new Set() };
       this.links.set(ifname, l);
       source.on('change', () => {
-        for (const s of this.sessions.values()) if (s.cfg.interface === ifname) this.applyLinkPasswords(s.cfg, false);
+        for (const s of this.sessions.values()) if (s.config.interface === ifname) this.applyLinkPasswords(s.config, false);
       });
     }
     l.users++;
@@ -241,14 +241,14 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   async updatePeer(cfg: PeerConfig): Promise<void> {
     const s = this.session(cfg.name);
     const next = resolve(cfg, this.opts.routerId);
-    if (sameSession(s.cfg, next)) {
+    if (sameSession(s.config, next)) {
       s.reconfigure(next);
       return;
     }
-    this.applyPassword(s.cfg, true);
+    this.applyPassword(s.config, true);
     await s.stop(CeaseSub.OTHER_CONFIG_CHANGE);
-    if (s.cfg.interface !== next.interface) {
-      const before = s.cfg.interface;
+    if (s.config.interface !== next.interface) {
+      const before = s.config.interface;
       s.setLink(next.interface !== undefined ? this.acquireLink(next.interface) : undefined);
       this.releaseLink(before);
     }
@@ -261,10 +261,10 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   async removePeer(name: string): Promise<void> {
     const s = this.session(name);
     this.sessions.delete(name);
-    this.applyPassword(s.cfg, true);
+    this.applyPassword(s.config, true);
     await s.stop(CeaseSub.PEER_DECONFIGURED);
     s.setLink(undefined);
-    this.releaseLink(s.cfg.interface);
+    this.releaseLink(s.config.interface);
     s.forgetMetrics();
   }
 
@@ -306,15 +306,13 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       if (canonicalPrefix(p) !== p) canonical = false;
       intern(a);
     }
-    let changed: boolean;
     if (canonical) {
-      changed = s.rib.replaceWith(routes, intern);
+      s.setRoutesWith(routes, intern);
     } else {
       const m = new Map<string, AttrSet>();
       for (const [p, a] of routes) m.set(canonicalPrefix(p), intern(a));
-      changed = s.rib.replace(m);
+      s.setRoutes(m);
     }
-    if (changed) s.scheduleFlush();
     this.collectAttrs();
   }
 
@@ -349,14 +347,14 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
 
   private async replaceSteps(peer: string, s: Session, routes: ReadonlyMap<string, RouteAttributes>, job: Replacement): Promise<void> {
     // Held from the start: a session coming up meanwhile sends End-of-RIB only after the table.
-    const bulk = s.rib.beginBulk();
+    const bulk = s.beginRouteBulk();
     let started = performance.now();
     let n = 0;
     /** True when this turn's share is used up (checked every 256 routes): then yield a turn. */
     const due = (): boolean => ++n % 256 === 0 && (n % ROUTE_CHUNK === 0 || performance.now() - started > ROUTE_STEP_MS);
     /** Yields; false when this job should stop (superseded, engine closed). */
     const yieldTurn = async (): Promise<boolean> => {
-      if (bulk.marked) s.scheduleFlush();
+      if (bulk.marked) s.flushRoutes();
       await new Promise((r) => setImmediate(r));
       started = performance.now();
       return !job.superseded && !this.closed;
@@ -375,14 +373,14 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
         if (due() && !(await yieldTurn())) return;
       }
       // Deleting from a Map while iterating it is safe; entries set above are all in `routes`.
-      for (const p of s.rib.desired.keys()) {
+      for (const p of s.desiredPrefixes()) {
         if (!routes.has(p) && !renamed.has(p)) bulk.remove(p);
         if (due() && !(await yieldTurn())) return;
       }
     } finally {
       bulk.end();
       // Also when nothing changed: an End-of-RIB may have waited for the table (rib.settling).
-      s.scheduleFlush();
+      s.flushRoutes();
     }
     this.collectAttrs();
     // Changes made meanwhile by updateRoutes/announce/withdraw, in order.
@@ -408,9 +406,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   private applyUpdates(peerName: string, changes: ReadonlyArray<[string, AttrSet | null]>): void {
     const s = this.sessions.get(peerName);
     if (!s) return;
-    let changed = false;
-    for (const [p, a] of changes) changed = (a === null ? s.rib.remove(p) : s.rib.set(p, a)) || changed;
-    if (changed) s.scheduleFlush();
+    s.updateRoutes(changes);
     this.collectAttrs();
   }
 
@@ -445,10 +441,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.closed = true;
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.all(all.map((s) => {
-      const gr = opts.gracefulRestart ?? s.cfg.gracefulRestart?.preserveOnShutdown ?? false;
-      return gr && s.cfg.gracefulRestart ? s.dropForGracefulRestart() : s.stop(CeaseSub.ADMIN_SHUTDOWN);
-    }));
+    await Promise.all(all.map((s) => s.shutdown(opts.gracefulRestart)));
     for (const l of this.links.values()) l.source.close();
     this.links.clear();
     await this.listening.catch(() => {});
@@ -467,7 +460,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
   private collectAttrs(): void {
     if (++this.collectCount % 64 !== 0 && this.attrs.size < 10_000) return;
     const used = new Set<AttrSet>();
-    for (const s of this.sessions.values()) s.rib.attrSetsInUse(used);
+    for (const s of this.sessions.values()) s.attrSetsInUse(used);
     this.attrs.retain(used);
   }
 }

@@ -1,22 +1,33 @@
-// One peer's session: sockets, timers and the FSM (fsm.ts) put together, connection collision
-// detection (RFC 4271 §6.8), and the Adj-RIB-Out flushed to the wire as soon as it changes.
+// One peer's session: sockets, timers and the FSM (fsm.ts) put together. Its parts live beside it:
+// the connections (connection.ts), our OPEN (open-message.ts), collision handling (collision.ts),
+// what an established session runs with (negotiation.ts) and its routes on the wire (route-sender.ts).
+// The engine tells a session what to do (its routes, reconfigure, reset, shutdown); it does not
+// reach into the session's Adj-RIB-Out.
 import type net from 'node:net';
-import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SAFI_UNICAST, notificationName } from './codec/constants.ts';
+import { Afi, CeaseSub, Err, MAX_EXTENDED_MESSAGE, SAFI_UNICAST, notificationName } from './codec/constants.ts';
 import { BgpError } from './codec/errors.ts';
-import { emptyCapabilities, ipv4OverIpv6, peerFamilies, type Capabilities } from './codec/capabilities.ts';
-import { decodeMessage, encodeEndOfRib, encodeKeepalive, encodeNotification, encodeOpen, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
-import { isLinkLocal, parseAddress } from './codec/prefix.ts';
+import { emptyCapabilities } from './codec/capabilities.ts';
+import { decodeMessage, encodeKeepalive, encodeNotification, MessageReader, type BgpMessage, type UpdateMessage } from './codec/messages.ts';
+import { parseAddress } from './codec/prefix.ts';
 import type { DecodeContext } from './codec/attributes.ts';
-import { initialState, step, type Action, type FsmConfig, type FsmEvent, type FsmState, type State } from './fsm.ts';
-import { AdjRibOut, type RibChanges } from './adj-rib-out.ts';
-import { UpdateEncoder, type EncodingContext } from './update-builder.ts';
-import { addressesOfInterface, interfaceAddresses, linkLocalFor } from './local-link.ts';
+import { initialState, step, type Action, type FsmConfig, type FsmEvent, type State } from './fsm.ts';
+import type { RibBulk } from './adj-rib-out.ts';
+import type { AttrSet } from './attr-set.ts';
+import { UpdateEncoder } from './update-builder.ts';
 import type { LinkPeerSource } from './unnumbered/link-peers.ts';
 import { unmapAddress, type SocketFactory } from './socket.ts';
 import type { Logger } from '../util/log.ts';
 import type { Family, NegotiatedCapabilities, PeerConfig, PeerCounters, PeerStatus, StateEvent } from './types.ts';
 import { bgpMetrics } from './metrics.ts';
 import { isIbgp } from './open-check.ts';
+import { CLOSE_GRACE_MS, Conn, refuse } from './connection.ts';
+import { offeredFamilies, openMessage } from './open-message.ts';
+import { resolveCollision } from './collision.ts';
+import { negotiate } from './negotiation.ts';
+import { RouteSender } from './route-sender.ts';
+
+export { refuse } from './connection.ts';
+export { FLUSH_BATCH } from './route-sender.ts';
 
 /** A PeerConfig with every default filled in. */
 export interface ResolvedPeer extends PeerConfig {
@@ -27,30 +38,12 @@ export interface ResolvedPeer extends PeerConfig {
   families: Family[];
 }
 
-const FAMILY_AFI: Record<Family, number> = { ipv4: Afi.IPV4, ipv6: Afi.IPV6 };
 const CONNECT_TIMEOUT_MS = 30_000;
-/** How long a closing socket may take to flush its last message before it is destroyed. */
-const CLOSE_GRACE_MS = 1_000;
 const MAX_RETRY_TIME = 60;
-/** A peer that stops reading gets its session reset before our send buffer grows past this. */
-const MAX_SEND_BUFFER = 32 * 1024 * 1024;
-/**
- * Route changes encoded per event-loop turn. A small change goes out whole at once; a large one
- * (a 100k-route table or its withdrawal) in turns of this many, so the loop (other sessions,
- * keepalives, BFD, membership) is never blocked for long: a few ms per turn on an idle core.
- */
-export const FLUSH_BATCH = 4096;
-/** Bytes queued on the socket above which the next batch waits for 'drain'. */
-const SEND_HIGH_WATER = 256 * 1024;
 
 function jitter(seconds: number): number {
   // RFC 4271 §10: jitter the keepalive and connect-retry timers by up to 25% downwards.
   return seconds * (0.75 + Math.random() * 0.25);
-}
-
-function ipNumber(a: string): number {
-  const b = parseAddress(a);
-  return b.length === 4 ? b.readUInt32BE(0) : 0;
 }
 
 function emptyCounters(): PeerCounters {
@@ -59,38 +52,6 @@ function emptyCounters(): PeerCounters {
     prefixesAnnouncedOut: 0, prefixesWithdrawnOut: 0, treatAsWithdraw: 0, attributesDiscarded: 0,
     notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0, endOfRibIn: 0, establishedTransitions: 0, connectAttempts: 0,
   };
-}
-
-/** Refuses a connection with Cease "Connection Rejected" (RFC 4486 §3), then closes it. */
-export function refuse(socket: net.Socket): void {
-  socket.on('error', () => {});
-  socket.end(encodeNotification(Err.CEASE, CeaseSub.CONNECTION_REJECTED));
-  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
-}
-
-/** One TCP connection (or connection attempt) with its own FSM state and hold/keepalive timers. */
-class Conn {
-  fsm: FsmState;
-  socket: net.Socket | undefined;
-  outgoing = false;
-  reader = new MessageReader();
-  hold: NodeJS.Timeout | undefined;
-  keepalive: NodeJS.Timeout | undefined;
-  peerCaps: Capabilities | undefined;
-  connecting: AbortController | undefined;
-  /** Families our OPEN offered on this connection. */
-  offered: Family[] = [];
-
-  constructor(fsm: FsmState) {
-    this.fsm = fsm;
-  }
-
-  clearTimers(): void {
-    clearTimeout(this.hold);
-    clearTimeout(this.keepalive);
-    this.hold = undefined;
-    this.keepalive = undefined;
-  }
 }
 
 export interface SessionDeps {
@@ -102,8 +63,7 @@ export interface SessionDeps {
 }
 
 export class Session {
-  cfg: ResolvedPeer;
-  readonly rib = new AdjRibOut();
+  #cfg: ResolvedPeer;
   private fsmCfg: FsmConfig;
   private current = new Conn(initialState()); // the connection the session runs on
   private colliding: Conn | undefined; // a second connection (the peer's, accepted during ours): collision resolution keeps one
@@ -111,20 +71,14 @@ export class Session {
   private readonly deps: SessionDeps;
   private readonly log: Logger;
   private counters = emptyCounters();
-  private encoder: UpdateEncoder | undefined;
-  private families = new Set<Family>();
+  private readonly routes: RouteSender;
   private establishedAt = 0;
   private negotiated: NegotiatedCapabilities | undefined;
   private localAddress: string | undefined;
   private firstSession = true;
-  private flushScheduled = false;
-  /** End-of-RIB goes out once the initial table has (it may take several turns). */
-  private endOfRibDue = false;
   private lastError: string | undefined;
   private readonly closing = new Set<Promise<void>>();
-  private warnedSkips = new Set<string>();
-  /** Why routes of a family were not sent on this session (reported in status while up). */
-  private notSent = new Map<Family, string>();
+  private warnedOffers = new Set<string>();
   private link: LinkPeerSource | undefined;
   /** The peer address of the last connection (unnumbered: the learned "fe80::..%if"). */
   private remote: string | undefined;
@@ -136,11 +90,68 @@ export class Session {
   };
 
   constructor(cfg: ResolvedPeer, deps: SessionDeps) {
-    this.cfg = cfg;
+    this.#cfg = cfg;
     this.deps = deps;
     this.log = deps.log.child({ peer: cfg.name, ...(cfg.interface !== undefined ? { interface: cfg.interface } : { peerAddress: cfg.peerAddress }) });
     this.fsmCfg = Session.fsmConfig(cfg);
+    this.routes = new RouteSender({
+      peer: cfg.name,
+      log: this.log,
+      counters: this.counters,
+      socket: () => (this.current.fsm.state === 'Established' ? this.current.socket : undefined),
+      write: (msg) => this.write(this.current, msg),
+      overflow: (error) => this.dispatch(this.current, { type: 'MessageError', error }),
+    });
     if (deps.link) this.setLink(deps.link);
+  }
+
+  /** The peer's settings, as the engine last gave them (read-only: change them with reconfigure). */
+  get config(): Readonly<ResolvedPeer> {
+    return this.#cfg;
+  }
+
+  private get cfg(): ResolvedPeer {
+    return this.#cfg;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The routes the engine wants on this session
+
+  /** Replaces this session's routes; the difference goes out. */
+  setRoutes(routes: ReadonlyMap<string, AttrSet>): void {
+    this.routes.replace(routes);
+  }
+
+  /** setRoutes from canonical prefixes and a way to their attribute sets (no copy of the table). */
+  setRoutesWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): void {
+    this.routes.replaceWith(routes, attrsOf);
+  }
+
+  /** Sets (null: withdraws) some routes. */
+  updateRoutes(changes: ReadonlyArray<readonly [string, AttrSet | null]>): void {
+    this.routes.update(changes);
+  }
+
+  /**
+   * A table replaced in steps: End-of-RIB waits for its end. Call flushRoutes between steps and
+   * after end() (also when nothing changed: an End-of-RIB may have waited for the table).
+   */
+  beginRouteBulk(): RibBulk {
+    return this.routes.beginBulk();
+  }
+
+  /** Sends what changed, at the end of this event-loop turn. */
+  flushRoutes(): void {
+    this.routes.scheduleFlush();
+  }
+
+  /** The prefixes this session should announce. */
+  desiredPrefixes(): IterableIterator<string> {
+    return this.routes.desiredPrefixes();
+  }
+
+  attrSetsInUse(into: Set<AttrSet>): void {
+    this.routes.attrSetsInUse(into);
   }
 
   /** Unnumbered: the source of the interface's neighbours (another one when the interface changed). */
@@ -216,7 +227,7 @@ export class Session {
    */
   reconfigure(cfg: ResolvedPeer): void {
     const before = this.fsmCfg;
-    this.cfg = cfg;
+    this.#cfg = cfg;
     this.fsmCfg = Session.fsmConfig(cfg);
     const m = this.current.fsm;
     const waiting = m.state === 'Idle' || m.state === 'Connect' || m.state === 'Active';
@@ -245,10 +256,19 @@ export class Session {
     this.dispatch(this.current, { type: 'Start' });
   }
 
-  /** Sends Cease with `subcode`, closes everything; resolves once the sockets are closed. */
   /** Drops this peer's metric series (the peer is gone). */
   forgetMetrics(): void {
     for (const m of Object.values(bgpMetrics)) m.remove({ peer: this.cfg.name });
+  }
+
+  /**
+   * Ends the session for good: with graceful restart (`gracefulRestart`, else the peer's
+   * preserveOnShutdown) by just closing, so the peer keeps our routes as stale until we are
+   * back; otherwise with Cease, so it drops them now.
+   */
+  shutdown(gracefulRestart?: boolean): Promise<void> {
+    const gr = gracefulRestart ?? this.cfg.gracefulRestart?.preserveOnShutdown ?? false;
+    return gr && this.cfg.gracefulRestart ? this.dropForGracefulRestart() : this.stop(CeaseSub.ADMIN_SHUTDOWN);
   }
 
   async stop(subcode: number = CeaseSub.ADMIN_SHUTDOWN): Promise<void> {
@@ -546,49 +566,15 @@ export class Session {
     this.counters.messagesOut++;
   }
 
-  /**
-   * The families to offer on a connection: the configured ones; with familiesFromInterface, a
-   * family other than the session's only when the interface holding the connection's local
-   * address has an address of it to give as next hop (an IPv6 one must be global).
-   */
-  private offeredFamilies(conn: Conn): Family[] {
-    const c = this.cfg;
-    // Unnumbered: IPv4 goes with the IPv6 link-local next hop (RFC 8950), whatever the interface holds.
-    if (!c.familiesFromInterface || c.interface !== undefined) return c.families;
-    const own: Family = this.ipv6Session ? 'ipv6' : 'ipv4';
-    const local = unmapAddress(conn.socket?.localAddress ?? c.localAddress ?? '');
-    const iface = local ? interfaceAddresses(local.split('%')[0] as string) : {};
-    const offered = c.families.filter((f) => f === own || (f === 'ipv4' ? iface.ipv4 !== undefined : iface.ipv6 !== undefined));
-    const dropped = c.families.filter((f) => !offered.includes(f));
-    if (dropped.length && !this.warnedSkips.has(`offer:${dropped.join()}`)) {
-      this.warnedSkips.add(`offer:${dropped.join()}`);
+  private openMessage(conn: Conn): Buffer {
+    const local = unmapAddress(conn.socket?.localAddress ?? this.cfg.localAddress ?? '');
+    const { offered, dropped } = offeredFamilies(this.cfg, this.ipv6Session, local);
+    if (dropped.length && !this.warnedOffers.has(dropped.join())) {
+      this.warnedOffers.add(dropped.join());
       this.log.info({ localAddress: local, dropped }, `not offering ${dropped.join(', ')}: the session interface has no address of that family for a next hop`);
     }
-    return offered;
-  }
-
-  private openMessage(conn: Conn): Buffer {
-    const c = this.cfg;
-    const families = this.offeredFamilies(conn);
-    conn.offered = families;
-    const caps = emptyCapabilities();
-    for (const f of families) caps.multiprotocol.push({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST });
-    // RFC 8950 on IPv6 sessions, so IPv4 routes can carry the IPv6 session address as next hop.
-    if (families.includes('ipv4') && this.ipv6Session) caps.extendedNextHop = [{ afi: Afi.IPV4, safi: SAFI_UNICAST, nextHopAfi: Afi.IPV6 }];
-    caps.routeRefresh = true;
-    caps.extendedMessage = true;
-    caps.fourOctetAs = c.localAsn;
-    if (c.gracefulRestart) {
-      caps.gracefulRestart = {
-        // R: set on this process's first session, so a peer holding our stale routes does not wait for us.
-        restarting: this.firstSession,
-        notification: false,
-        time: Math.min(Math.max(0, Math.round(c.gracefulRestart.restartTime)), 4095),
-        families: families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, forwarding: true })),
-      };
-    }
-    if (c.addPath) caps.addPath = families.map((f) => ({ afi: FAMILY_AFI[f], safi: SAFI_UNICAST, mode: 2 }));
-    return encodeOpen({ asn: c.localAsn, holdTime: c.holdTime, bgpId: c.routerId, capabilities: caps });
+    conn.offered = offered;
+    return openMessage(this.cfg, offered, this.ipv6Session, this.firstSession);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -643,11 +629,8 @@ export class Session {
         this.dispatch(conn, { type: 'RouteRefreshReceived' });
         if (conn !== this.current || conn.fsm.state !== 'Established') return;
         this.counters.routeRefreshIn++;
-        const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'ipv4' : msg.afi === Afi.IPV6 ? 'ipv6' : undefined;
-        if (fam && this.families.has(fam)) {
-          this.rib.refresh(fam);
-          this.flush();
-        }
+        const fam: Family | undefined = msg.safi !== SAFI_UNICAST ? undefined : msg.afi === Afi.IPV4 ? 'IPv4' : msg.afi === Afi.IPV6 ? 'IPv6' : undefined;
+        if (fam) this.routes.refresh(fam);
         return;
       }
     }
@@ -680,26 +663,11 @@ export class Session {
   // Collision detection and session changes
 
   private afterOpen(conn: Conn): void {
-    const other = conn === this.current ? this.colliding : this.current;
-    if (!other || !other.socket) return;
-    const os = other.fsm.state;
-    if (os !== 'OpenSent' && os !== 'OpenConfirm' && os !== 'Established') return;
-    if (os === 'Established') {
-      // A new OPEN while established: a graceful-restart peer that restarted (RFC 4724 §4.2)
-      // replaces the old session; otherwise the new connection loses (RFC 4271 §6.8).
-      if (conn.peerCaps?.gracefulRestart && conn === this.colliding) this.promoteColliding('silent', 'peer restarted (graceful restart)');
-      else this.dispatch(conn, { type: 'CollisionDump' });
-      return;
-    }
-    const remoteId = conn.fsm.negotiated?.peerRouterId ?? '0.0.0.0';
-    const keepIncoming = ipNumber(this.cfg.routerId) < ipNumber(remoteId);
-    // Close the connection the lower BGP identifier initiated.
-    let loser: Conn;
-    if (conn.outgoing !== other.outgoing) loser = keepIncoming ? (conn.outgoing ? conn : other) : (conn.outgoing ? other : conn);
-    else loser = other === this.current ? this.current : other; // both from the same side: keep the newer
-    this.log.info({ keepIncoming, remoteId }, 'connection collision resolved');
-    if (loser === this.current && this.colliding) this.promoteColliding('collision', 'connection collision');
-    else this.dispatch(loser, { type: 'CollisionDump' });
+    const r = resolveCollision(conn, this.current, this.colliding, this.cfg.routerId);
+    if (r.kind === 'none') return;
+    if (r.keepIncoming !== undefined) this.log.info({ keepIncoming: r.keepIncoming, remoteId: r.remoteId }, 'connection collision resolved');
+    if (r.kind === 'promote') this.promoteColliding(r.how, r.reason);
+    else this.dispatch(r.loser, { type: 'CollisionDump' });
   }
 
   private promoteColliding(how: 'collision' | 'silent', reason: string): void {
@@ -724,13 +692,9 @@ export class Session {
 
   private mainChanged(prev: State, next: State, reason: string | undefined): void {
     if (prev === 'Established') {
-      this.rib.sessionDown();
-      this.encoder = undefined;
+      this.routes.down();
       this.establishedAt = 0;
-      this.flushScheduled = false;
-      this.endOfRibDue = false;
       bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 0);
-      bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, 0);
     }
     if (reason && next === 'Idle' && !this.lastError) this.lastError = reason;
     if (next === 'Established') this.onEstablished();
@@ -740,154 +704,25 @@ export class Session {
 
   private onEstablished(): void {
     const conn = this.current;
-    const caps = conn.peerCaps ?? emptyCapabilities();
-    const sock = conn.socket;
-    const local = unmapAddress(sock?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
+    const local = unmapAddress(conn.socket?.localAddress ?? this.cfg.localAddress ?? '0.0.0.0');
     this.localAddress = local;
-    const theirs = peerFamilies(caps);
-    this.families = new Set(conn.offered.filter((f) => theirs.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST)));
-    const addPath = (f: Family): boolean => !!this.cfg.addPath && caps.addPath.some((x) => x.afi === FAMILY_AFI[f] && x.safi === SAFI_UNICAST && (x.mode & 1) !== 0);
-    const ctx: EncodingContext = {
-      localAsn: this.cfg.localAsn,
+    const n = negotiate({
+      cfg: this.cfg,
       ibgp: this.ibgp,
-      fourOctetAs: caps.fourOctetAs !== undefined,
-      maxSize: caps.extendedMessage ? MAX_EXTENDED_MESSAGE : MAX_MESSAGE,
-      addPath: { ipv4: addPath('ipv4'), ipv6: addPath('ipv6') },
-      // A link-local source comes with its scope ("fe80::1%eth0"): the bytes are the address.
-      localAddress: parseAddress(local.split('%')[0] as string),
-    };
-    if (this.ipv6Session && ipv4OverIpv6(caps.extendedNextHop)) {
-      ctx.ipv4WithIpv6NextHop = true;
-    }
-    if (this.cfg.interface !== undefined) {
-      // Unnumbered: next hops from the interface itself. IPv6 routes (and IPv4 ones, RFC 8950)
-      // go with its global IPv6 plus link-local (32 bytes) when it has a global address, else with
-      // the link-local alone; IPv4 with the interface's IPv4 only when the peer lacks RFC 8950.
-      const iface = addressesOfInterface(this.cfg.interface);
-      // The session's own source when it is link-local (an interface may hold several).
-      const ll = isLinkLocal(ctx.localAddress) ? ctx.localAddress : iface.linkLocal;
-      if (ll) ctx.linkLocal6 = ll;
-      if (iface.ipv6) ctx.ipv6Global = iface.ipv6;
-      if (!ctx.ipv4WithIpv6NextHop && iface.ipv4) ctx.otherFamilyNextHop = iface.ipv4;
-    } else {
-      const peerAddress = this.cfg.peerAddress as string;
-      const iface = interfaceAddresses(local.split('%')[0] as string);
-      const other = ctx.localAddress.length === 4 ? iface.ipv6 : iface.ipv4;
-      if (other) ctx.otherFamilyNextHop = other;
-      // A link-local next hop only when the peer is on-link (RFC 2545 §3): in one of the subnets of
-      // the session's interface; on an IPv4 session only along with the interface's global IPv6.
-      if (this.cfg.ebgpMultihop === undefined || this.cfg.ebgpMultihop <= 1) {
-        const ll = ctx.localAddress.length === 16 || iface.ipv6 ? linkLocalFor(local.split('%')[0] as string, peerAddress) : undefined;
-        if (ll) ctx.linkLocal6 = ll;
-      }
-    }
-    this.notSent.clear();
+      ipv6Session: this.ipv6Session,
+      caps: conn.peerCaps ?? emptyCapabilities(),
+      offered: conn.offered,
+      localAddress: local,
+      timers: conn.fsm.negotiated,
+    });
     this.candidate = 0;
-    this.encoder = new UpdateEncoder(ctx);
-    const n = conn.fsm.negotiated;
-    const neg: NegotiatedCapabilities = {
-      fourOctetAs: ctx.fourOctetAs,
-      families: [...this.families],
-      routeRefresh: caps.routeRefresh,
-      extendedMessage: caps.extendedMessage,
-      extendedNextHop: !!ctx.ipv4WithIpv6NextHop,
-      gracefulRestart: !!(caps.gracefulRestart && this.cfg.gracefulRestart),
-      addPath: (['ipv4', 'ipv6'] as const).filter((f) => ctx.addPath[f]),
-      holdTime: n?.holdTime ?? 0,
-      keepaliveTime: n?.keepaliveTime ?? 0,
-    };
-    if (caps.gracefulRestart) neg.peerRestartTime = caps.gracefulRestart.time;
-    this.negotiated = neg;
+    this.negotiated = n.capabilities;
     this.establishedAt = Date.now();
     this.counters.establishedTransitions++;
     this.firstSession = false;
     this.lastError = undefined;
     bgpMetrics.sessionUp.set({ peer: this.cfg.name }, 1);
-    this.rib.sessionUp();
-    this.endOfRibDue = true;
-    this.flush();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Sending routes
-
-  /** Called after the RIB changed: sends at the end of this tick, batching same-tick changes. */
-  scheduleFlush(): void {
-    if (this.flushScheduled || this.current.fsm.state !== 'Established') return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      if (!this.flushScheduled) return;
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    const conn = this.current;
-    const enc = this.encoder;
-    if (conn.fsm.state !== 'Established' || !conn.socket || !enc) return;
-    const ch = this.rib.take(FLUSH_BATCH);
-    this.send(conn, enc, ch);
-    if (conn.fsm.state !== 'Established') return;
-    if (this.rib.pending) {
-      // The rest in the next turn, after whatever else waits on the loop; when the peer reads
-      // slower than we encode, after the socket drained, so encoded UPDATEs do not pile up here.
-      const sock = conn.socket;
-      if (sock && sock.writableLength > SEND_HIGH_WATER) {
-        this.flushScheduled = true;
-        sock.once('drain', () => {
-          if (!this.flushScheduled) return;
-          this.flushScheduled = false;
-          this.flush();
-        });
-      } else this.scheduleFlush();
-      return;
-    }
-    if (this.endOfRibDue && !this.rib.settling) {
-      // (Not while a large setRoutes is still filling the table: the engine flushes again after.)
-      // End-of-RIB after the initial table (RFC 4724 §2 recommends it even without graceful restart).
-      this.endOfRibDue = false;
-      for (const f of this.families) this.write(conn, encodeEndOfRib(FAMILY_AFI[f]));
-    }
-  }
-
-  private send(conn: Conn, enc: UpdateEncoder, ch: RibChanges): void {
-    const out: Buffer[] = [];
-    let announced = 0;
-    let withdrawn = 0;
-    for (const fam of ['ipv4', 'ipv6'] as const) {
-      const usable = this.families.has(fam);
-      if (usable && ch.withdraw[fam].length) {
-        enc.withdraw(fam, ch.withdraw[fam], out);
-        withdrawn += ch.withdraw[fam].length;
-      }
-      for (const [set, prefixes] of ch.announce[fam]) {
-        const r = usable ? enc.announce(fam, set, prefixes, out) : { skipped: prefixes.length, reason: `${fam} unicast is not negotiated with this peer` };
-        if (r.skipped) {
-          this.rib.unsend(prefixes);
-          if (r.reason) this.notSent.set(fam, r.reason);
-          if (r.reason && !this.warnedSkips.has(r.reason)) {
-            this.warnedSkips.add(r.reason);
-            this.log.warn({ routes: r.skipped }, `routes not sent: ${r.reason}`);
-          }
-        } else announced += prefixes.length;
-      }
-    }
-    const s = conn.socket;
-    if (!out.length || !s) return;
-    s.cork();
-    for (const m of out) s.write(m);
-    s.uncork();
-    const c = this.counters;
-    c.messagesOut += out.length;
-    c.updatesOut += out.length;
-    c.prefixesAnnouncedOut += announced;
-    c.prefixesWithdrawnOut += withdrawn;
-    bgpMetrics.updatesSent.inc({ peer: this.cfg.name }, out.length);
-    bgpMetrics.routesAdvertised.set({ peer: this.cfg.name }, this.rib.advertisedCount);
-    if (s.writableLength > MAX_SEND_BUFFER) {
-      this.dispatch(conn, { type: 'MessageError', error: new BgpError(Err.CEASE, CeaseSub.OUT_OF_RESOURCES, `peer is not reading: ${s.writableLength} bytes wait to be sent`) });
-    }
+    this.routes.up(new UpdateEncoder(n.encoding), n.families);
   }
 
   status(): PeerStatus {
@@ -896,8 +731,8 @@ export class Session {
       peerAddress: this.cfg.peerAddress ?? this.remote ?? '',
       state: this.current.fsm.state,
       uptimeMs: this.establishedAt ? Date.now() - this.establishedAt : 0,
-      routesDesired: this.rib.desired.size,
-      routesAdvertised: this.rib.advertisedCount,
+      routesDesired: this.routes.desiredCount,
+      routesAdvertised: this.routes.advertisedCount,
       counters: { ...this.counters },
     };
     const n = this.current.fsm.negotiated;
@@ -906,7 +741,8 @@ export class Session {
     if (asn !== undefined) st.peerAsn = asn;
     if (this.cfg.interface !== undefined) st.interface = this.cfg.interface;
     if (this.state === 'Established') {
-      if (this.notSent.size) st.notSent = [...this.notSent.values()];
+      const notSent = this.routes.notSent;
+      if (notSent.length) st.notSent = notSent;
       if (this.negotiated) st.negotiated = this.negotiated;
       if (this.localAddress) st.localAddress = this.localAddress;
     }

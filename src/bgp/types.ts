@@ -1,7 +1,8 @@
 // Public types of the BGP engine API.
 import type { Logger } from '../util/log.ts';
+import type { Family } from '../util/address.ts';
 
-export type Family = 'ipv4' | 'ipv6';
+export type { Family };
 
 export interface PeerConfig {
   /** Unique name of the peer in this engine. */

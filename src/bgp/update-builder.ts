@@ -12,7 +12,7 @@ export interface EncodingContext {
   fourOctetAs: boolean;
   /** 4096, or 65535 with RFC 8654 extended messages. */
   maxSize: number;
-  addPath: { ipv4: boolean; ipv6: boolean };
+  addPath: Record<Family, boolean>;
   /** The session's local address: the default next hop of its family. */
   localAddress: Buffer;
   /** The local interface's link-local address, sent with IPv6 next hops when the peer is on-link. */
@@ -90,7 +90,7 @@ export class UpdateEncoder {
     if (c.ibgp) a.localPref = set.localPref ?? 100;
     if (set.communities.length) a.communities = [...set.communities];
     if (set.largeCommunities.length) a.largeCommunities = [...set.largeCommunities];
-    if (family === 'ipv4') {
+    if (family === 'IPv4') {
       const nh = set.nextHop4 ?? (c.localAddress.length === 4 ? c.localAddress : c.otherFamilyNextHop?.length === 4 ? c.otherFamilyNextHop : undefined);
       if (nh) {
         a.nextHop = nh;
@@ -125,7 +125,7 @@ export class UpdateEncoder {
       const attrLenAt = off;
       off += 2;
       off += e.attrs.copy(buf, off);
-      if (family === 'ipv4' && !e.nextHop) {
+      if (family === 'IPv4' && !e.nextHop) {
         buf.writeUInt16BE(off - attrLenAt - 2, attrLenAt);
         return nlri(off, buf.length);
       }
@@ -146,7 +146,7 @@ export class UpdateEncoder {
   withdraw(family: Family, prefixes: readonly string[], out: Buffer[]): void {
     this.pack(family, prefixes, out, (buf, nlri) => {
       let off = HEADER_LENGTH;
-      if (family === 'ipv4' && !this.ipv4InMp) {
+      if (family === 'IPv4' && !this.ipv4InMp) {
         // Withdrawn routes, then an empty path attributes field (2 bytes kept free for it).
         off = nlri(off + 2, buf.length - 2);
         buf.writeUInt16BE(off - HEADER_LENGTH - 2, HEADER_LENGTH);
@@ -197,7 +197,7 @@ export class UpdateEncoder {
 function startMpAttribute(buf: Buffer, off: number, type: number, family: Family): number {
   buf[off] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH;
   buf[off + 1] = type;
-  buf.writeUInt16BE(family === 'ipv4' ? Afi.IPV4 : Afi.IPV6, off + 4);
+  buf.writeUInt16BE(family === 'IPv4' ? Afi.IPV4 : Afi.IPV6, off + 4);
   buf[off + 6] = SAFI_UNICAST;
   return off + 7;
 }
@@ -218,6 +218,6 @@ function finish(buf: Buffer, len: number): Buffer {
 
 /** A route's family from its canonical prefix text. */
 export function familyOf(prefix: string): Family {
-  return prefix.includes(':') ? 'ipv6' : 'ipv4';
+  return prefix.includes(':') ? 'IPv6' : 'IPv4';
 }
 

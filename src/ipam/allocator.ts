@@ -1,7 +1,7 @@
 // The allocator: which Service holds which address, from which pool. Pure and synchronous: plain
 // inputs, plain results, no clock, no I/O. Same calls in the same order give the same assignments
 // (the lowest free address of the first eligible pool).
-import { formatAddress, parseAddress, type Address, type Family } from './address.ts';
+import { FAMILIES, formatAddress, parseAddress, type Address, type Family } from '../util/address.ts';
 import { byPriority, compilePools, describeRestriction, poolAllows, type CompiledPool, type PoolFamily } from './pool.ts';
 import { quote } from '../util/text.ts';
 import type {
@@ -21,7 +21,6 @@ import type {
   SetPoolsResult,
 } from './types.ts';
 
-const FAMILIES: readonly Family[] = ['IPv4', 'IPv6'];
 const EMPTY: Labels = Object.freeze({});
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -222,7 +221,7 @@ export class Allocator {
 
   /** The Services holding an address (sorted), empty when it is free or not an address. */
   holders(address: string): string[] {
-    const a = parseAddress(address);
+    const a = parseAddress(address.trim());
     if (!a) return [];
     const e = this.#entries[a.family].get(a.value);
     return e ? e.holders.map((h) => h.key).sort() : [];
@@ -230,7 +229,7 @@ export class Allocator {
 
   /** The name of the pool containing an address, if any. */
   poolFor(address: string): string | undefined {
-    const a = parseAddress(address);
+    const a = parseAddress(address.trim());
     return a ? this.#poolOf(a)?.name : undefined;
   }
 
@@ -266,7 +265,7 @@ export class Allocator {
     this.#pools = pools;
     this.#byName = new Map(pools.map((p) => [p.name, p]));
     const ranges: Record<Family, RangeRef[]> = { IPv4: [], IPv6: [] };
-    for (const p of pools) for (const r of p.ranges) ranges[r.family].push({ lo: r.lo, hi: r.hi, pool: p });
+    for (const p of pools) for (const r of p.ranges) ranges[r.family].push({ lo: r.first, hi: r.last, pool: p });
     for (const f of FAMILIES) ranges[f].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
     this.#ranges = ranges;
   }
@@ -536,7 +535,7 @@ function parseList(texts: readonly string[], what: string): readonly Address[] |
   if (texts.length === 0) return NONE;
   const out: Address[] = [];
   for (const t of texts) {
-    const a = parseAddress(t);
+    const a = parseAddress(t.trim());
     if (!a) return refuse('InvalidRequest', `${what} ${quote(t)}, which is not an IP address; write a plain address such as 192.0.2.10 or 2001:db8::10`);
     const dup = out.find((x) => x.family === a.family);
     if (dup) {

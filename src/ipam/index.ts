@@ -8,7 +8,8 @@
 //   a.release(key);                             // Service deleted or no longer ours
 
 /** IP address helpers: strict parsing, canonical formatting (RFC 5952 for IPv6). */
-export { parseAddress, formatAddress, canonicalAddress, isBuggyIPv4, type Address, type Family } from './address.ts';
+export { parseAddress, formatAddress, canonicalAddress, type Address, type Family } from '../util/address.ts';
+export { isBuggyIPv4 } from './address.ts';
 
 /**
  * The allocator. One instance holds the pools and every Service's assignment.
@@ -24,8 +25,8 @@ export { Allocator } from './allocator.ts';
 /** A canonical backend key from a Service's pod selector, for `ServiceRequest.backendKey`. */
 export { backendKeyOf } from './allocator.ts';
 
-/** Parses one pool address entry (CIDR, start-end, or address); a string result is the error. */
-export { parseRange, type AddressRange } from './pool.ts';
+/** Parses one pool address entry (CIDR, start-end, or address), with the reason when it is not one. */
+export { parseRange, type AddressRange } from '../util/address.ts';
 
 /** Input and result types; see each for its fields. */
 export type {

@@ -1,17 +1,10 @@
 // Pools compiled from their specs: parsed ranges, the free space per family, and the rules that
 // decide which Services a pool may serve. Configuration errors name the pool, the field and the value.
 import { matchesAny } from '../util/selector.ts';
-import { FAMILY_BITS, formatAddress, isBuggyIPv4, parseAddress, type Family } from './address.ts';
+import { isBuggyIPv4 } from './address.ts';
+import { parseRange, type AddressRange, type Family } from '../util/address.ts';
 import { FreeIntervals } from './intervals.ts';
 import type { AllocateTo, Labels, PoolError, PoolSpec } from './types.ts';
-
-export interface AddressRange {
-  family: Family;
-  lo: bigint;
-  hi: bigint;
-  /** The text it came from, for messages. */
-  text: string;
-}
 
 /**
  * With avoidBuggyIPs, IPv4 addresses are numbered skipping every .0 and .255 (254 per /24), so the
@@ -72,38 +65,6 @@ export interface CompiledPool {
 }
 
 const RANGE_HELP = 'a CIDR (10.0.0.0/24, fd00::/64), a range (10.0.0.10-10.0.0.20) or one address';
-
-/** Parses one pool address entry; a string is the error (without the value, which the caller names). */
-export function parseRange(text: string): AddressRange | string {
-  const t = text.trim();
-  if (t.includes('/')) {
-    const parts = t.split('/');
-    const ip = parseAddress(parts[0] ?? '');
-    const lenText = parts[1] ?? '';
-    if (!ip || parts.length !== 2 || !/^[0-9]{1,3}$/.test(lenText)) return `is not a valid CIDR; write ${RANGE_HELP}`;
-    const bits = FAMILY_BITS[ip.family];
-    const len = Number(lenText);
-    if (len > bits) return `has prefix length ${len}, longer than the ${bits} bits of an ${ip.family} address`;
-    const mask = (1n << BigInt(bits - len)) - 1n;
-    if ((ip.value & mask) !== 0n) {
-      return `has host bits set; write the network address ${formatAddress(ip.family, ip.value & ~mask)}/${len}`;
-    }
-    return { family: ip.family, lo: ip.value, hi: ip.value | mask, text: t };
-  }
-  if (t.includes('-')) {
-    const parts = t.split('-').map((p) => p.trim());
-    if (parts.length !== 2) return `is not a valid range; write ${RANGE_HELP}`;
-    const a = parseAddress(parts[0] ?? '');
-    const b = parseAddress(parts[1] ?? '');
-    if (!a || !b) return `is not a valid range: "${!a ? parts[0] : parts[1]}" is not an IP address; write ${RANGE_HELP}`;
-    if (a.family !== b.family) return 'mixes IPv4 and IPv6; a range must be of one family';
-    if (a.value > b.value) return 'starts after its end; write start-end with start <= end';
-    return { family: a.family, lo: a.value, hi: b.value, text: t };
-  }
-  const ip = parseAddress(t);
-  if (!ip) return `is not an address, CIDR or range; write ${RANGE_HELP}`;
-  return { family: ip.family, lo: ip.value, hi: ip.value, text: t };
-}
 
 function isRestricted(a: AllocateTo | undefined): boolean {
   if (!a) return false;
@@ -168,12 +129,12 @@ export function compilePools(specs: readonly PoolSpec[]): CompileResult {
     }
     const ranges: AddressRange[] = [];
     spec.addresses.forEach((text, i) => {
-      const r = parseRange(text);
-      if (typeof r === 'string') {
-        errors.push({ pool: name, field: `spec.addresses[${i}]`, value: text, message: `"${text}" ${r}` });
+      const p = parseRange(text);
+      if (!p.ok) {
+        errors.push({ pool: name, field: `spec.addresses[${i}]`, value: text, message: `"${text}" ${p.reason}` });
       } else {
-        ranges.push(r);
-        all.push({ ...r, pool: name });
+        ranges.push(p.range);
+        all.push({ ...p.range, pool: name });
       }
     });
     const avoid = spec.avoidBuggyIPs === true;
@@ -197,10 +158,10 @@ export function compilePools(specs: readonly PoolSpec[]): CompileResult {
   }
   // Overlaps: sort every range by family then start; a range overlaps its predecessor iff it starts
   // at or before the furthest end seen so far.
-  all.sort((a, b) => (a.family !== b.family ? (a.family < b.family ? -1 : 1) : a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  all.sort((a, b) => (a.family !== b.family ? (a.family < b.family ? -1 : 1) : a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   let prev: (AddressRange & { pool: string }) | undefined;
   for (const r of all) {
-    if (prev && prev.family === r.family && r.lo <= prev.hi) {
+    if (prev && prev.family === r.family && r.first <= prev.last) {
       const where = prev.pool === r.pool ? `another entry of pool "${r.pool}"` : `pool "${prev.pool}"`;
       errors.push({
         pool: r.pool,
@@ -209,7 +170,7 @@ export function compilePools(specs: readonly PoolSpec[]): CompileResult {
         message: `"${r.text}" overlaps "${prev.text}" of ${where}; pools and their entries must not overlap, remove or narrow one of them`,
       });
     }
-    if (!prev || prev.family !== r.family || r.hi > prev.hi) prev = r;
+    if (!prev || prev.family !== r.family || r.last > prev.last) prev = r;
   }
   if (errors.length > 0) return { pools: [], errors };
   // Free space: every usable address of every range, before any assignment is re-applied.
@@ -220,7 +181,7 @@ export function compilePools(specs: readonly PoolSpec[]): CompileResult {
       let total = 0n;
       for (const r of p.ranges) {
         if (r.family !== family) continue;
-        const ir = f.space.indexRange(r.lo, r.hi);
+        const ir = f.space.indexRange(r.first, r.last);
         if (!ir) continue;
         f.free.addRange(ir[0], ir[1]);
         total += ir[1] - ir[0] + 1n;

@@ -1,7 +1,7 @@
 // The allocator's own plain input and output types: no Kubernetes objects, so the allocator can be
 // table-tested and reasoned about on its own. The controller maps IPPools and Services onto these.
 import type { LabelSelector, Labels } from '../util/selector.ts';
-import type { Family } from './address.ts';
+import type { Family } from '../util/address.ts';
 
 export type { Family, LabelSelector, Labels };
 

@@ -1,4 +1,5 @@
 // ARP for IPv4 over Ethernet (RFC 826, gratuitous forms per RFC 5227): pure encode/decode.
+import { ByteReader } from '../util/bytes.ts';
 import { BROADCAST_MAC, ETH_HEADER_LEN, ETH_MIN_FRAME, ETHERTYPE_ARP, ZERO_MAC, decodeEthernet, writeEthernet } from './ethernet.ts';
 
 export const ARP_REQUEST = 1;
@@ -55,18 +56,18 @@ export function bytesToIpv4(b: Buffer, off = 0): string {
 export function decodeArp(frame: Buffer): ArpPacket | null {
   const eth = decodeEthernet(frame);
   if (!eth || eth.ethertype !== ETHERTYPE_ARP || frame.length < ETH_HEADER_LEN + ARP_LEN) return null;
-  const o = ETH_HEADER_LEN;
-  if (frame.readUInt16BE(o) !== 1 || frame.readUInt16BE(o + 2) !== 0x0800 || frame[o + 4] !== 6 || frame[o + 5] !== 4) return null;
-  const op = frame.readUInt16BE(o + 6);
+  const r = new ByteReader(frame, undefined, ETH_HEADER_LEN, ETH_HEADER_LEN + ARP_LEN);
+  if (r.u16('hardware type') !== 1 || r.u16('protocol type') !== 0x0800 || r.u8('hardware length') !== 6 || r.u8('protocol length') !== 4) return null;
+  const op = r.u16('operation');
   if (op !== ARP_REQUEST && op !== ARP_REPLY) return null;
   return {
     ethDst: eth.dst,
     ethSrc: eth.src,
     op,
-    senderMac: frame.subarray(o + 8, o + 14),
-    senderIp: bytesToIpv4(frame, o + 14),
-    targetMac: frame.subarray(o + 18, o + 24),
-    targetIp: bytesToIpv4(frame, o + 24),
+    senderMac: r.bytes(6, 'sender MAC'),
+    senderIp: bytesToIpv4(r.bytes(4, 'sender IP')),
+    targetMac: r.bytes(6, 'target MAC'),
+    targetIp: bytesToIpv4(r.bytes(4, 'target IP')),
   };
 }
 
@@ -100,17 +101,11 @@ export interface ArpFields {
 /** Encodes an ARP frame, padded to the Ethernet minimum. */
 export function encodeArp(p: ArpFields): Buffer {
   const f = Buffer.alloc(ETH_MIN_FRAME);
-  writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_ARP);
-  const o = ETH_HEADER_LEN;
-  f.writeUInt16BE(1, o);
-  f.writeUInt16BE(0x0800, o + 2);
-  f[o + 4] = 6;
-  f[o + 5] = 4;
-  f.writeUInt16BE(p.op, o + 6);
-  p.senderMac.copy(f, o + 8, 0, 6);
-  writeIpv4(p.senderIp, f, o + 14);
-  p.targetMac.copy(f, o + 18, 0, 6);
-  writeIpv4(p.targetIp, f, o + 24);
+  const w = writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_ARP).u16(1).u16(0x0800).u8(6).u8(4).u16(p.op).bytes(p.senderMac.subarray(0, 6));
+  writeIpv4(p.senderIp, f, w.offset);
+  w.offset += 4;
+  w.bytes(p.targetMac.subarray(0, 6));
+  writeIpv4(p.targetIp, f, w.offset);
   return f;
 }
 

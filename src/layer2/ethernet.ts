@@ -1,4 +1,5 @@
 // Ethernet II framing and MAC address helpers (pure).
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
 
 export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_IPV6 = 0x86dd;
@@ -33,12 +34,11 @@ export interface EthernetHeader {
 /** Reads the Ethernet header; null if the frame is too short. Slices share the frame's memory. */
 export function decodeEthernet(frame: Buffer): EthernetHeader | null {
   if (frame.length < ETH_HEADER_LEN) return null;
-  return { dst: frame.subarray(0, 6), src: frame.subarray(6, 12), ethertype: frame.readUInt16BE(12) };
+  const r = new ByteReader(frame);
+  return { dst: r.bytes(6, 'destination'), src: r.bytes(6, 'source'), ethertype: r.u16('ethertype') };
 }
 
 /** Writes an Ethernet header into `frame` (which must be at least 14 bytes). */
-export function writeEthernet(frame: Buffer, dst: Buffer, src: Buffer, ethertype: number): void {
-  dst.copy(frame, 0, 0, 6);
-  src.copy(frame, 6, 0, 6);
-  frame.writeUInt16BE(ethertype, 12);
+export function writeEthernet(frame: Buffer, dst: Buffer, src: Buffer, ethertype: number): ByteWriter {
+  return new ByteWriter(frame).bytes(dst.subarray(0, 6)).bytes(src.subarray(0, 6)).u16(ethertype);
 }

@@ -1,7 +1,8 @@
 // IPv6 Neighbor Discovery (RFC 4861) Neighbor Solicitation / Advertisement over Ethernet, with the
 // ICMPv6 checksum (RFC 4443): pure encode/decode. The solicited-node group join itself is done by
 // the kernel (see mld.ts), which sends real MLD reports.
-import ipaddr from 'ipaddr.js';
+import { addressToBytes, bytesToAddress } from '../util/address.ts';
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
 import { ETH_HEADER_LEN, ETHERTYPE_IPV6, decodeEthernet, writeEthernet } from './ethernet.ts';
 
 export const ICMPV6_NS = 135;
@@ -24,12 +25,18 @@ export const ALL_NODES = 'ff02::1';
 export const ALL_NODES_MAC = Buffer.from([0x33, 0x33, 0, 0, 0, 1]);
 
 export function ipv6ToBytes(ip: string): Buffer {
-  if (!ipaddr.IPv6.isValid(ip)) throw new Error(`not an IPv6 address: "${ip}"`);
-  return Buffer.from(ipaddr.IPv6.parse(ip).toByteArray());
+  let b: Buffer | undefined;
+  try {
+    b = addressToBytes(ip);
+  } catch {
+    /* reported below, as not IPv6 */
+  }
+  if (b?.length !== 16) throw new Error(`not an IPv6 address: "${ip}"`);
+  return b;
 }
 
 export function bytesToIpv6(b: Buffer, off = 0): string {
-  return ipaddr.fromByteArray(Array.from(b.subarray(off, off + 16))).toString();
+  return bytesToAddress(b, 16, off);
 }
 
 /** ff02::1:ffXX:XXXX for an address (RFC 4291 2.7.1). */
@@ -120,35 +127,39 @@ function decodeNdpUnsafe(frame: Buffer): NdpMessage | null {
   if (!eth || eth.ethertype !== ETHERTYPE_IPV6) return null;
   const ip = ETH_HEADER_LEN;
   if (frame.length < ip + IPV6_HEADER_LEN + 24) return null;
-  if (frame[ip]! >> 4 !== 6) return null;
-  const payloadLen = frame.readUInt16BE(ip + 4);
+  const h = new ByteReader(frame, undefined, ip);
+  if (h.u8('version') >> 4 !== 6) return null;
+  h.skip(3, 'traffic class and flow label');
+  const payloadLen = h.u16('payload length');
   const end = ip + IPV6_HEADER_LEN + payloadLen;
   if (end > frame.length) return null;
+  h.skip(1, 'next header');
+  const hopLimit = h.u8('hop limit');
+  const srcB = h.bytes(16, 'source');
+  const dstB = h.bytes(16, 'destination');
   const chain = skipExtensionHeaders(frame, ip, end);
   if (!chain) return null;
   const icmp = chain.offset;
   if (end - icmp < 24) return null;
-  const hopLimit = frame[ip + 7]!;
   if (hopLimit !== 255) return null;
-  const type = frame[icmp]!;
-  if ((type !== ICMPV6_NS && type !== ICMPV6_NA) || frame[icmp + 1] !== 0) return null;
-  const srcB = frame.subarray(ip + 8, ip + 24);
-  const dstB = frame.subarray(ip + 24, ip + 40);
   // The checksum covers the ICMPv6 message only: its length excludes the extension headers.
+  const r = new ByteReader(frame, undefined, icmp, end);
   const msg = frame.subarray(icmp, end);
-  if (icmpv6Checksum(srcB, dstB, zeroChecksum(msg)) !== msg.readUInt16BE(2)) return null;
-  const targetB = msg.subarray(8, 24);
+  const type = r.u8('ICMPv6 type');
+  if ((type !== ICMPV6_NS && type !== ICMPV6_NA) || r.u8('ICMPv6 code') !== 0) return null;
+  if (icmpv6Checksum(srcB, dstB, zeroChecksum(msg)) !== r.u16('checksum')) return null;
+  const flags = r.u8('flags');
+  r.skip(3, 'reserved');
+  const targetB = r.bytes(16, 'target');
   if (targetB[0] === 0xff) return null;
   let lla: Buffer | undefined;
-  for (let o = 24; o < msg.length; ) {
-    if (o + 2 > msg.length) return null;
-    const len = msg[o + 1]! * 8;
-    if (len === 0 || o + len > msg.length) return null;
-    const t = msg[o]!;
-    if (len >= 8 && ((type === ICMPV6_NS && t === OPT_SOURCE_LLA) || (type === ICMPV6_NA && t === OPT_TARGET_LLA))) {
-      lla = msg.subarray(o + 2, o + 8);
-    }
-    o += len;
+  // Options: each at least 8 bytes and inside the message (a bad length throws, and decodeNdp drops it).
+  while (r.remaining > 0) {
+    const t = r.u8('option type');
+    const len = r.u8('option length') * 8;
+    if (len === 0) return null;
+    const value = r.bytes(len - 2, 'option');
+    if ((type === ICMPV6_NS && t === OPT_SOURCE_LLA) || (type === ICMPV6_NA && t === OPT_TARGET_LLA)) lla = value.subarray(0, 6);
   }
   const src = bytesToIpv6(srcB);
   if (type === ICMPV6_NS && src === '::' && lla) return null;
@@ -159,7 +170,7 @@ function decodeNdpUnsafe(frame: Buffer): NdpMessage | null {
     dst: bytesToIpv6(dstB),
     hopLimit,
     type,
-    flags: type === ICMPV6_NA ? msg[4]! : 0,
+    flags: type === ICMPV6_NA ? flags : 0,
     target: bytesToIpv6(targetB),
     extensionHeaders: chain.headers,
   };
@@ -211,31 +222,17 @@ export function encodeNdp(p: NdpFields): Buffer {
   const msgLen = 24 + (p.lla ? 8 : 0);
   const ext = p.extensionHeaders ?? [];
   const f = Buffer.alloc(ETH_HEADER_LEN + IPV6_HEADER_LEN + ext.length * 8 + msgLen);
-  writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_IPV6);
-  const ip = ETH_HEADER_LEN;
-  f.writeUInt32BE(0x60000000, ip);
-  f.writeUInt16BE(ext.length * 8 + msgLen, ip + 4);
-  f[ip + 6] = ext[0] ?? NEXT_HEADER_ICMPV6;
-  f[ip + 7] = p.hopLimit ?? 255;
   const srcB = ipv6ToBytes(p.src);
   const dstB = ipv6ToBytes(p.dst);
-  srcB.copy(f, ip + 8);
-  dstB.copy(f, ip + 24);
+  const w = writeEthernet(f, p.ethDst, p.ethSrc, ETHERTYPE_IPV6);
+  w.u32(0x60000000).u16(ext.length * 8 + msgLen).u8(ext[0] ?? NEXT_HEADER_ICMPV6).u8(p.hopLimit ?? 255).bytes(srcB).bytes(dstB);
   ext.forEach((_, i) => {
-    const o = ip + IPV6_HEADER_LEN + i * 8;
-    f[o] = ext[i + 1] ?? NEXT_HEADER_ICMPV6; // next header; length 0 = 8 bytes
-    f[o + 2] = 1; // PadN option covering the remaining 4 bytes
-    f[o + 3] = 4;
+    // Next header, length 0 (8 bytes), and a PadN option covering the remaining 4 bytes.
+    w.u8(ext[i + 1] ?? NEXT_HEADER_ICMPV6).u8(0).u8(1).u8(4).fill(0, 4);
   });
-  const icmp = ip + IPV6_HEADER_LEN + ext.length * 8;
-  f[icmp] = p.type;
-  f[icmp + 4] = p.type === ICMPV6_NA ? (p.flags ?? 0) : 0;
-  ipv6ToBytes(p.target).copy(f, icmp + 8);
-  if (p.lla) {
-    f[icmp + 24] = p.type === ICMPV6_NS ? OPT_SOURCE_LLA : OPT_TARGET_LLA;
-    f[icmp + 25] = 1;
-    p.lla.copy(f, icmp + 26, 0, 6);
-  }
+  const icmp = w.offset;
+  w.u8(p.type).u8(0).u16(0).u8(p.type === ICMPV6_NA ? (p.flags ?? 0) : 0).fill(0, 3).bytes(ipv6ToBytes(p.target));
+  if (p.lla) w.u8(p.type === ICMPV6_NS ? OPT_SOURCE_LLA : OPT_TARGET_LLA).u8(1).bytes(p.lla.subarray(0, 6));
   const msg = f.subarray(icmp);
   msg.writeUInt16BE(icmpv6Checksum(srcB, dstB, msg), 2);
   return f;

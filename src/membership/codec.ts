@@ -12,6 +12,8 @@
 // Version 1 (ironlb 0.1) is the same without `toEpoch`: still decoded and encoded (a message without
 // toEpoch) so that a rolling upgrade keeps old and new speakers talking.
 
+import { ByteReader, ByteWriter, type Fail } from '../util/bytes.ts';
+
 export const WIRE_VERSION = 2;
 /** Oldest wire version still understood (speakers of the previous release, during an upgrade). */
 export const MIN_WIRE_VERSION = 1;
@@ -93,34 +95,17 @@ export function encodedBaseSize(h: Pick<Header, 'from' | 'to' | 'toEpoch'>, body
   return n + 1; // update count
 }
 
-class Writer {
-  private readonly buf: Buffer;
-  private off = 0;
-  constructor(size: number) {
-    this.buf = Buffer.alloc(size);
-  }
-  u8(v: number): void {
-    this.buf.writeUInt8(v, this.off);
-    this.off += 1;
-  }
-  u32(v: number): void {
-    this.buf.writeUInt32BE(v >>> 0, this.off);
-    this.off += 4;
-  }
-  u64(v: number, what: string): void {
+/** The membership fields on top of the shared writer: 64-bit counters as safe integers, names. */
+class Writer extends ByteWriter {
+  u64n(v: number, what: string): void {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${v}`);
-    this.buf.writeBigUInt64BE(BigInt(v), this.off);
-    this.off += 8;
+    this.u64(BigInt(v));
   }
   name(s: string, what: string, allowEmpty = false): void {
     const n = nameBytes(s);
     if (n > MAX_NAME_BYTES || (!allowEmpty && n === 0)) throw new RangeError(`${what} must be 1..${MAX_NAME_BYTES} bytes, got ${n}`);
     this.u8(n);
-    this.off += this.buf.write(s, this.off, 'utf8');
-  }
-  done(): Buffer {
-    if (this.off !== this.buf.length) throw new Error(`encoder size mismatch: wrote ${this.off} of ${this.buf.length} bytes`);
-    return this.buf;
+    this.utf8(s);
   }
 }
 
@@ -135,11 +120,11 @@ export function encodeMessage(m: Message): Buffer {
   w.u8(TYPE_CODES[m.body.type]);
   w.name(m.from, 'sender name');
   w.name(m.to, 'receiver name');
-  w.u64(m.epoch, 'epoch');
-  if (m.toEpoch !== undefined) w.u64(m.toEpoch, 'toEpoch');
-  w.u64(m.seq, 'seq');
-  w.u64(m.timestamp, 'timestamp');
-  w.u64(m.incarnation, 'incarnation');
+  w.u64n(m.epoch, 'epoch');
+  if (m.toEpoch !== undefined) w.u64n(m.toEpoch, 'toEpoch');
+  w.u64n(m.seq, 'seq');
+  w.u64n(m.timestamp, 'timestamp');
+  w.u64n(m.incarnation, 'incarnation');
   const b = m.body;
   switch (b.type) {
     case 'ping': w.u32(b.probeId); break;
@@ -151,35 +136,21 @@ export function encodeMessage(m: Message): Buffer {
   for (const u of m.updates) {
     w.u8(STATE_CODES[u.state]);
     w.name(u.name, 'update name');
-    w.u64(u.incarnation, 'update incarnation');
+    w.u64n(u.incarnation, 'update incarnation');
     w.name(u.from ?? '', 'update from', true);
   }
   return w.done();
 }
 
-class Reader {
-  private off = 0;
-  private readonly buf: Buffer;
+const truncatedMessage: Fail = (what, at) => new DecodeError(`truncated: ${what} needs ${at.need} bytes at offset ${at.offset}, ${at.left} left`);
+
+/** The membership fields on top of the shared reader. */
+class Reader extends ByteReader {
   constructor(buf: Buffer) {
-    this.buf = buf;
+    super(buf, truncatedMessage);
   }
-  need(n: number, what: string): void {
-    if (this.off + n > this.buf.length) throw new DecodeError(`truncated: ${what} needs ${n} bytes at offset ${this.off}, ${this.buf.length - this.off} left`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.buf.readUInt8(this.off++);
-  }
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.buf.readUInt32BE(this.off);
-    this.off += 4;
-    return v;
-  }
-  u64(what: string): number {
-    this.need(8, what);
-    const v = this.buf.readBigUInt64BE(this.off);
-    this.off += 8;
+  u64n(what: string): number {
+    const v = this.u64(what);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(`${what} out of range: ${v}`);
     return Number(v);
   }
@@ -187,13 +158,10 @@ class Reader {
     const n = this.u8(`${what} length`);
     if (n === 0 && !allowEmpty) throw new DecodeError(`${what} is empty`);
     if (n > MAX_NAME_BYTES) throw new DecodeError(`${what} is ${n} bytes, at most ${MAX_NAME_BYTES}`);
-    this.need(n, what);
-    const s = this.buf.toString('utf8', this.off, this.off + n);
-    this.off += n;
-    return s;
+    return this.utf8(n, what);
   }
-  end(): void {
-    if (this.off !== this.buf.length) throw new DecodeError(`${this.buf.length - this.off} trailing bytes`);
+  finish(): void {
+    if (this.remaining !== 0) throw new DecodeError(`${this.remaining} trailing bytes`);
   }
 }
 
@@ -229,11 +197,11 @@ export function decodeMessage(buf: Buffer): Message {
   const typeCode = r.u8('type');
   const from = r.name('sender name');
   const to = r.name('receiver name');
-  const epoch = r.u64('epoch');
-  const toEpoch = version >= 2 ? r.u64('toEpoch') : undefined;
-  const seq = r.u64('seq');
-  const timestamp = r.u64('timestamp');
-  const incarnation = r.u64('incarnation');
+  const epoch = r.u64n('epoch');
+  const toEpoch = version >= 2 ? r.u64n('toEpoch') : undefined;
+  const seq = r.u64n('seq');
+  const timestamp = r.u64n('timestamp');
+  const incarnation = r.u64n('incarnation');
   let body: Body;
   switch (typeCode) {
     case 1: body = { type: 'ping', probeId: r.u32('probeId') }; break;
@@ -250,11 +218,11 @@ export function decodeMessage(buf: Buffer): Message {
     const state = STATES_BY_CODE[code];
     if (!state) throw new DecodeError(`unknown member state ${code}`);
     const name = r.name('update name');
-    const inc = r.u64('update incarnation');
+    const inc = r.u64n('update incarnation');
     const uf = r.name('update from', true);
     updates.push(uf ? { name, state, incarnation: inc, from: uf } : { name, state, incarnation: inc });
   }
-  r.end();
+  r.finish();
   const header = { from, to, epoch, seq, timestamp, incarnation };
   return toEpoch === undefined ? { ...header, body, updates } : { ...header, toEpoch, body, updates };
 }

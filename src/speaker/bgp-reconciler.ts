@@ -7,6 +7,7 @@ import { ROUTE_CHUNK, type BgpEngine, type PeerConfig, type RouteAttributes, typ
 import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
 import { matchesAny, type Labels } from '../util/selector.ts';
 import { logger } from '../util/log.ts';
+import { familyOf, type Family } from '../util/address.ts';
 import type { BgpRoute } from './decide.ts';
 
 /** Restart time we offer peers when graceful restart is on (seconds; as FRR's default). */
@@ -30,7 +31,7 @@ export interface BgpNodeContext {
    * or an InternalIP). Every session also carries the other family's routes (MP-BGP) when the node
    * has its next hop; the engine takes it from the session interface. Unset: the peer's family only.
    */
-  nextHopFamilies?: ReadonlySet<4 | 6>;
+  nextHopFamilies?: ReadonlySet<Family>;
 }
 
 /**
@@ -39,11 +40,11 @@ export interface BgpNodeContext {
  * otherwise its own, plus the other when the node has a next hop for it (the engine then checks
  * the session's own interface, per connection: familiesFromInterface).
  */
-export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Array<4 | 6> {
+export function sessionFamilies(p: ParsedBGPPeer, ctx: BgpNodeContext): Family[] {
   if (p.disableMP) return [p.family];
-  if (p.dualStackAddressFamily || p.interface !== undefined) return [4, 6];
-  const other = p.family === 4 ? 6 : 4;
-  return ctx.nextHopFamilies?.has(other) ? [4, 6] : [p.family];
+  if (p.dualStackAddressFamily || p.interface !== undefined) return ['IPv4', 'IPv6'];
+  const other = p.family === 'IPv4' ? 'IPv6' : 'IPv4';
+  return ctx.nextHopFamilies?.has(other) ? ['IPv4', 'IPv6'] : [p.family];
 }
 
 /** The engine's peer settings for a BGPPeer on this node, or a problem that keeps it from running. */
@@ -62,7 +63,7 @@ export function peerConfigFor(p: ParsedBGPPeer, ctx: BgpNodeContext): PeerConfig
     holdTime: Math.round(p.holdTimeMs / 1000),
     keepaliveTime: Math.max(p.holdTimeMs === 0 ? 0 : 1, Math.round(p.keepaliveTimeMs / 1000)),
     connectRetryTime: Math.max(1, p.connectTimeMs / 1000),
-    families: sessionFamilies(p, ctx).map((f) => (f === 4 ? 'ipv4' : 'ipv6')),
+    families: sessionFamilies(p, ctx),
   };
   if (!p.disableMP && !p.dualStackAddressFamily && p.interface === undefined && cfg.families?.length === 2) cfg.familiesFromInterface = true;
   if (p.vrf !== undefined) cfg.device = p.vrf;
@@ -97,7 +98,6 @@ export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSp
   return spec;
 }
 
-const familyOfPrefix = (prefix: string): 4 | 6 => (prefix.includes(':') ? 6 : 4);
 
 /**
  * What changed in the routes since the last apply (the incremental decider's answer): per peer the
@@ -133,7 +133,7 @@ export class BgpReconciler {
   #opts: BgpReconcilerOptions;
   #log = logger('speaker-bgp');
   #peers = new Map<string, string>(); // name → JSON of the applied PeerConfig
-  #families = new Map<string, ReadonlySet<4 | 6>>();
+  #families = new Map<string, ReadonlySet<Family>>();
   #routes = new Map<string, string>(); // name → JSON of the applied routes ('' after changes)
   /** Route changes reported since the last apply ran (applies queue; the routes map is live). */
   #pending: Map<string, Set<string>> | 'all' | undefined;
@@ -247,7 +247,7 @@ export class BgpReconciler {
       }
     }
     for (const name of this.#peers.keys()) {
-      const families = this.#families.get(name) ?? new Set([4]);
+      const families = this.#families.get(name) ?? new Set<Family>(['IPv4']);
       const famKey = [...families].sort().join();
       const attrsOf = attributesOf();
       if (changes !== undefined && changes !== 'all' && !reconfigured.has(name) && this.#routes.has(name) && this.#routeFamilies.get(name) === famKey) {
@@ -258,7 +258,7 @@ export class BgpReconciler {
         const mine = routes.get(name);
         for (const p of prefixes) {
           const r = mine?.get(p);
-          delta.set(p, r && families.has(familyOfPrefix(p)) ? attrsOf(r) : null);
+          delta.set(p, r && families.has(familyOf(p)) ? attrsOf(r) : null);
         }
         engine.updateRoutes(name, delta);
         continue;
@@ -266,7 +266,7 @@ export class BgpReconciler {
       const m = new Map<string, RouteAttributes>();
       let n = 0;
       for (const [prefix, r] of routes.get(name) ?? []) {
-        if (families.has(familyOfPrefix(prefix))) m.set(prefix, attrsOf(r));
+        if (families.has(familyOf(prefix))) m.set(prefix, attrsOf(r));
         // A whole table of 100k routes is built in steps, as the engine takes it: the loop runs.
         if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
       }

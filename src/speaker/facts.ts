@@ -2,7 +2,8 @@
 // Kept apart from the loop so the mapping (endpoint readiness, node conditions, pools, communities)
 // is table-tested without an API server.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { allocatedPool, isOurs, parseIP, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
+import { allocatedPool, isOurs, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
+import { parseAddress, type Family } from '../util/address.ts';
 import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './decide.ts';
 
 /**
@@ -34,10 +35,10 @@ export function nodeFacts(n: V1Node, published?: readonly string[]): NodeFacts {
 }
 
 /** The node's InternalIP of a family (the first one listed), for membership and BGP. */
-export function nodeAddress(n: V1Node, family?: 4 | 6): string | undefined {
+export function nodeAddress(n: V1Node, family?: Family): string | undefined {
   for (const a of n.status?.addresses ?? []) {
     if (a.type !== 'InternalIP') continue;
-    const ip = parseIP(a.address);
+    const ip = parseAddress(a.address);
     if (ip && (family === undefined || ip.family === family)) return a.address;
   }
   return undefined;
@@ -89,7 +90,7 @@ export function slicesByService(slices: readonly V1EndpointSlice[]): Map<string,
 
 /** The pool holding an address, by the configuration's ranges. */
 export function poolOf(ip: string, config: ParsedConfig): string | undefined {
-  const a = parseIP(ip);
+  const a = parseAddress(ip);
   if (!a) return undefined;
   for (const p of config.pools.values()) if (p.ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last)) return p.name;
   return undefined;
@@ -98,7 +99,7 @@ export function poolOf(ip: string, config: ParsedConfig): string | undefined {
 /** Facts of a Service we announce, or undefined when it is not ours or has no address yet. */
 export function serviceFacts(svc: V1Service, slices: readonly V1EndpointSlice[], config: ParsedConfig, policy: ClassPolicy = {}): ServiceFacts | undefined {
   if (!isOurs(svc, policy)) return undefined;
-  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string' && parseIP(ip) !== undefined);
+  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string' && parseAddress(ip) !== undefined);
   if (ips.length === 0) return undefined;
   // The pool decides which advertisements apply: prefer the configuration's ranges (the truth now),
   // then the controller's annotation.

@@ -30,6 +30,7 @@ import { ConfigWatch } from '../k8s/config-watch.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
+import type { Family } from '../util/address.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
 import { decide, type Decision, type DecideInput, type L2Announcement, type NodeFacts, type ServiceFacts } from './decide.ts';
 import { nodeAddress, nodeFacts, nodeReady, policies, serviceFacts, serviceKeyOf, slicesByService, SERVICE_NAME_LABEL } from './facts.ts';
@@ -186,7 +187,7 @@ export class Speaker {
   #lastNodes = new Map<string, string[]>();
   #statusChain: Promise<void> = Promise.resolve();
   #quorate: boolean | undefined;
-  #globalFamilies = new Set<4 | 6>();
+  #globalFamilies = new Set<Family>();
   #watch: OwnerWatch | undefined;
   /** Owners silent on the owner watch while membership still lists them: name → since (ms). */
   #suspects = new Map<string, number>();
@@ -461,8 +462,8 @@ export class Speaker {
     // BGP and BFD (asynchronous, serialised inside the reconciler).
     if (this.#bgp && self) {
       const ctx = { nodeName: this.node, labels: self.metadata?.labels ?? {}, preserveOnShutdown: this.#opts.shutdownMode === 'graceful-restart' } as Parameters<BgpReconciler['apply']>[1];
-      const a4 = nodeAddress(self, 4);
-      const a6 = nodeAddress(self, 6);
+      const a4 = nodeAddress(self, 'IPv4');
+      const a6 = nodeAddress(self, 'IPv6');
       if (a4) ctx.address4 = a4;
       if (a6) ctx.address6 = a6;
       ctx.nextHopFamilies = this.#nextHopFamilies(a4, a6);
@@ -557,7 +558,7 @@ export class Speaker {
 
   /** Speakers the quorum counts: the Nodes membership probes (those with an address). */
   #knownSpeakers(nodeCount: number): number {
-    return this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 4) ?? nodeAddress(n)) !== undefined).length || nodeCount;
+    return this.#nodes.list().filter((n) => (n.metadata?.name ?? '') !== '' && (nodeAddress(n, 'IPv4') ?? nodeAddress(n)) !== undefined).length || nodeCount;
   }
 
   // ---- owner watch -----------------------------------------------------------------------------
@@ -651,7 +652,7 @@ export class Speaker {
     const port = this.#opts.ownerWatch ? this.#opts.ownerWatch.port ?? DEFAULT_WATCH_PORT : DEFAULT_WATCH_PORT;
     const peers: WatchPeer[] = this.#nodes
       .list()
-      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '' }))
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 'IPv4') ?? nodeAddress(n) ?? '' }))
       .filter((p) => p.name !== '' && p.address !== '' && p.name !== this.node)
       .map((p) => ({ ...p, port, watch: this.#watched.has(p.name), holding: this.#holding.has(p.name) }));
     const key = JSON.stringify(peers);
@@ -795,7 +796,7 @@ export class Speaker {
 
   #syncMembership(): void {
     const self = this.#nodes.get(this.node);
-    const address = self && nodeAddress(self, 4) ? nodeAddress(self, 4) : self && nodeAddress(self);
+    const address = self && nodeAddress(self, 'IPv4') ? nodeAddress(self, 'IPv4') : self && nodeAddress(self);
     const secrets = this.#membershipKeys();
     if (!address || !secrets) {
       if (!address && !this.#membership && !this.#membershipStarting) {
@@ -806,7 +807,7 @@ export class Speaker {
     const key = address;
     const peers = this.#nodes
       .list()
-      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 4) ?? nodeAddress(n) ?? '', port: this.#opts.membership.port ?? MEMBERSHIP_PORT }))
+      .map((n) => ({ name: n.metadata?.name ?? '', address: nodeAddress(n, 'IPv4') ?? nodeAddress(n) ?? '', port: this.#opts.membership.port ?? MEMBERSHIP_PORT }))
       .filter((p) => p.name !== '' && p.address !== '');
     if (this.#membership && key === this.#membershipKey) {
       try {
@@ -877,10 +878,10 @@ export class Speaker {
   // ---- local interfaces -------------------------------------------------------------------------
 
   /** Families this node has a next hop for: an InternalIP, or a global address on an interface (read at the interface scan). */
-  #nextHopFamilies(a4: string | undefined, a6: string | undefined): Set<4 | 6> {
-    const out = new Set<4 | 6>(this.#globalFamilies);
-    if (a4) out.add(4);
-    if (a6) out.add(6);
+  #nextHopFamilies(a4: string | undefined, a6: string | undefined): Set<Family> {
+    const out = new Set<Family>(this.#globalFamilies);
+    if (a4) out.add('IPv4');
+    if (a6) out.add('IPv6');
     return out;
   }
 
@@ -1059,13 +1060,13 @@ export class Speaker {
 }
 
 /** Families with a usable next hop on some interface: IPv4, or IPv6 other than link-local. */
-function globalFamilies(ifs: ReturnType<typeof networkInterfaces>): Set<4 | 6> {
-  const out = new Set<4 | 6>();
+function globalFamilies(ifs: ReturnType<typeof networkInterfaces>): Set<Family> {
+  const out = new Set<Family>();
   for (const list of Object.values(ifs)) {
     for (const a of list ?? []) {
       if (a.internal) continue;
-      if (a.family === 'IPv4') out.add(4);
-      else if (!/^fe[89ab]/i.test(a.address)) out.add(6);
+      if (a.family === 'IPv4') out.add('IPv4');
+      else if (!/^fe[89ab]/i.test(a.address)) out.add('IPv6');
     }
   }
   return new Set([...out].sort());

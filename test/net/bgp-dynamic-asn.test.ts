@@ -30,7 +30,7 @@ async function dynamicCase(kind: DaemonKind, net: number): Promise<void> {
         ],
       });
       s = await IronlbSpeaker.start(b!, { routerId: ibgpAddr, listen: false });
-      const common = { peerAddress: l.a4, connectRetryTime: 1, families: ['ipv4' as const] };
+      const common = { peerAddress: l.a4, connectRetryTime: 1, families: ['IPv4' as const] };
       await s.addPeer({ name: 'int', localAsn: 65000, dynamicAsn: 'internal', localAddress: ibgpAddr, routerId: ibgpAddr, ...common });
       await s.addPeer({ name: 'ext', localAsn: 65001, dynamicAsn: 'external', localAddress: ebgpAddr, routerId: ebgpAddr, ...common });
       // ironlb says "internal" (AS 65002 for itself) but the daemon speaks AS 65000: refused.

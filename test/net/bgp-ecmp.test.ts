@@ -22,7 +22,7 @@ async function threeSpeakers(kind: 'bird' | 'frr', net: number, check: (d: PeerD
       await Promise.all(hops.map(async (h) => {
         const s = await IronlbSpeaker.start(b!, { routerId: h, listen: false });
         speakers.push(s);
-        await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: h, connectRetryTime: 1, families: ['ipv4'] });
+        await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: h, connectRetryTime: 1, families: ['IPv4'] });
         await s.announce('r', prefix, { communities: ['65001:1'] });
       }));
       const e = await waitFor(async () => {

@@ -22,7 +22,7 @@ function peerFromCrd(name: string, spec: Record<string, unknown>, localAddress: 
   assert.deepEqual(r.errors, []);
   const p = (r.config as ParsedConfig).bgpPeers.get(name)!;
   // A dual-stack node: the node-wide next-hop check finds both families.
-  const cfg = peerConfigFor(p, { nodeName: 'n1', labels: {}, address4: localAddress, preserveOnShutdown: false, nextHopFamilies: new Set([4, 6]) });
+  const cfg = peerConfigFor(p, { nodeName: 'n1', labels: {}, address4: localAddress, preserveOnShutdown: false, nextHopFamilies: new Set(['IPv4', 'IPv6'] as const) });
   assert.ok(!('message' in cfg), JSON.stringify(cfg));
   return { ...cfg, localAddress, routerId: localAddress };
 }
@@ -53,8 +53,8 @@ async function familiesCase(kind: DaemonKind, net: number): Promise<void> {
       }
       await s.established('mp-off');
       await s.established('dual');
-      assert.deepEqual((await s.peerStatus('mp-off')).negotiated?.families, ['ipv4'], 'disableMP: IPv4 only on the IPv4 session');
-      assert.deepEqual((await s.peerStatus('dual')).negotiated?.families, ['ipv4', 'ipv6'], 'dualStackAddressFamily: both');
+      assert.deepEqual((await s.peerStatus('mp-off')).negotiated?.families, ['IPv4'], 'disableMP: IPv4 only on the IPv4 session');
+      assert.deepEqual((await s.peerStatus('dual')).negotiated?.families, ['IPv4', 'IPv6'], 'dualStackAddressFamily: both');
       const v6 = await waitFor(async () => has(await d!.rib('ipv6'), `fd00:${net}:2::1/128`), { what: `IPv6 route over the dual-stack IPv4 session at ${kind}`, timeoutMs: 20_000 });
       assert.ok(v6.nextHops.some((h) => h.startsWith(`fd00:${net}::`)), `IPv6 next hop: a global address of the session interface, got ${v6.nextHops.join(',')}`);
       const v4 = await waitFor(async () => {
@@ -73,12 +73,12 @@ async function familiesCase(kind: DaemonKind, net: number): Promise<void> {
       await b!.ip('link', 'set', 'x1', 'up');
       await b!.ip('addr', 'add', `fd00:${net}:99::2/64`, 'dev', 'x0', 'nodad');
       const autoCfg = peerFromCrd('auto', { peerAddress: l.a4 }, auto);
-      assert.deepEqual(autoCfg.families, ['ipv4', 'ipv6'], 'the node-wide check offers both');
+      assert.deepEqual(autoCfg.families, ['IPv4', 'IPv6'], 'the node-wide check offers both');
       await s.addPeer(autoCfg);
       await s.announce('auto', `10.${net}.3.1/32`);
       await s.announce('auto', `fd00:${net}:3::1/128`);
       await s.established('auto');
-      assert.deepEqual((await s.peerStatus('auto')).negotiated?.families, ['ipv4'], 'IPv6 not offered: the session interface (eth0) has no global IPv6');
+      assert.deepEqual((await s.peerStatus('auto')).negotiated?.families, ['IPv4'], 'IPv6 not offered: the session interface (eth0) has no global IPv6');
       await waitFor(async () => has(await d!.rib('ipv4'), `10.${net}.3.1/32`), { what: `IPv4 route of the default session at ${kind}`, timeoutMs: 20_000 });
       assert.equal(has(await d.rib('ipv6'), `fd00:${net}:3::1/128`), undefined, 'no IPv6 route without an IPv6 next hop on the session interface');
     } catch (err) {

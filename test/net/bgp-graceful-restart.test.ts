@@ -34,7 +34,7 @@ async function grCase(kind: DaemonKind, net: number): Promise<void> {
     const keep = [`10.${net}.1.1/32`, `10.${net}.1.2/32`];
     const dropped = `10.${net}.1.3/32`;
     const peer: PeerConfig = {
-      name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['ipv4'],
+      name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['IPv4'],
       connectRetryTime: 1, gracefulRestart: { restartTime: 90 },
     };
     const attrs: RouteAttributes = { communities: ['65001:77'] };

@@ -25,8 +25,8 @@ async function caseFor(kind: DaemonKind, net: number): Promise<void> {
         ],
       });
       s = await IronlbSpeaker.start(b!, { routerId: l.b4, listen: false });
-      await s.addPeer({ name: 'ebgp', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['ipv4', 'ipv6'], connectRetryTime: 1 });
-      await s.addPeer({ name: 'ibgp', localAsn: 65000, peerAsn: 65000, peerAddress: l.a6, localAddress: ibgpV6, families: ['ipv4', 'ipv6'], connectRetryTime: 1 });
+      await s.addPeer({ name: 'ebgp', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['IPv4', 'IPv6'], connectRetryTime: 1 });
+      await s.addPeer({ name: 'ibgp', localAsn: 65000, peerAsn: 65000, peerAddress: l.a6, localAddress: ibgpV6, families: ['IPv4', 'IPv6'], connectRetryTime: 1 });
       await s.established('ebgp');
       await s.established('ibgp');
 

@@ -25,8 +25,8 @@ async function md5Case(kind: DaemonKind, net: number): Promise<void> {
         ],
       });
       s = await IronlbSpeaker.start(b!, { routerId: good, listen: false });
-      await s.addPeer({ name: 'good', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: good, password: 's3cret-one', connectRetryTime: 1, families: ['ipv4'] });
-      await s.addPeer({ name: 'bad', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: bad, password: 'not-the-key', connectRetryTime: 1, families: ['ipv4'] });
+      await s.addPeer({ name: 'good', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: good, password: 's3cret-one', connectRetryTime: 1, families: ['IPv4'] });
+      await s.addPeer({ name: 'bad', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: bad, password: 'not-the-key', connectRetryTime: 1, families: ['IPv4'] });
       await s.announce('good', `10.${net}.5.5/32`);
       await s.announce('bad', `10.${net}.6.6/32`);
       await s.established('good');
@@ -67,7 +67,7 @@ test('MD5 on the listening side: BIRD dials a passive ironlb with the key; a wro
     let s: IronlbSpeaker | undefined;
     try {
       s = await IronlbSpeaker.start(b!, { routerId: good, listen: { address: '0.0.0.0', port: 179 } });
-      await s.addPeer({ name: 'good', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: good, password: 'k-good', passive: true, families: ['ipv4'] });
+      await s.addPeer({ name: 'good', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: good, password: 'k-good', passive: true, families: ['IPv4'] });
       await s.announce('good', '10.173.5.5/32');
       // BIRD dials both of ironlb's addresses; the second with a key ironlb does not have for it.
       d = await startDaemon('bird', a!, {

@@ -24,7 +24,7 @@ test(`${N} routes to BIRD: all imported and all withdrawn; the engine's loop is 
     try {
       bird = await Bird.start(r!, { asn: 65000, routerId: l.a4, localAddress: l.a4, neighbors: [{ address: l.b4, asn: 65001, gracefulRestart: false }] }, { receiveOnly: true });
       sp = await IronlbSpeaker.start(s!, { routerId: l.b4, listen: false });
-      await sp.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['ipv4'], connectRetryTime: 1 });
+      await sp.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, families: ['IPv4'], connectRetryTime: 1 });
       await sp.established('r');
       const b = bird;
       const speaker = sp;

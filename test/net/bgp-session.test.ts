@@ -16,7 +16,7 @@ test('hold timer: a dead link ends the session within the 3 s hold time, and it 
     try {
       bird = await Bird.start(a!, { asn: 65000, routerId: l.a4, localAddress: l.a4, neighbors: [{ address: l.b4, asn: 65001, passive: true, holdTime: 3, gracefulRestart: false }] });
       s = await IronlbSpeaker.start(b!, { routerId: l.b4, listen: false });
-      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, holdTime: 3, connectRetryTime: 1, families: ['ipv4'] },
+      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, holdTime: 3, connectRetryTime: 1, families: ['IPv4'] },
         new Map([['10.190.1.1/32', {}]]));
       await s.established('r');
       await waitFor(() => has(bird!, '10.190.1.1/32'), { what: 'route at BIRD' });
@@ -52,7 +52,7 @@ test('peer restart and route refresh with BIRD: routes come back after BIRD rest
       bird = await Bird.start(a!, { asn: 65000, routerId: l.a4, localAddress: l.a4, neighbors: [{ address: l.b4, asn: 65001, passive: true }] });
       s = await IronlbSpeaker.start(b!, { routerId: l.b4, listen: false });
       const routes = new Map([['10.191.1.1/32', { communities: ['65001:1'] }], ['10.191.1.2/32', {}]]);
-      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, connectRetryTime: 1, families: ['ipv4'] }, routes);
+      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, connectRetryTime: 1, families: ['IPv4'] }, routes);
       await waitFor(async () => (await bird!.rib('ipv4')).length === 2, { what: 'two routes at BIRD' });
 
       // Route refresh: BIRD asks, ironlb sends its Adj-RIB-Out again.
@@ -84,7 +84,7 @@ test('NOTIFICATION and route refresh from FRR: shutdown is seen as Cease, routes
     try {
       frr = await Frr.start(a!, { asn: 65000, routerId: l.a4, localAddress: l.a4, neighbors: [{ address: l.b4, asn: 65001, passive: true }] }, { coalesceTimeMs: 0 });
       s = await IronlbSpeaker.start(b!, { routerId: l.b4, listen: false });
-      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, connectRetryTime: 1, families: ['ipv4'] },
+      await s.addPeer({ name: 'r', localAsn: 65001, peerAsn: 65000, peerAddress: l.a4, localAddress: l.b4, connectRetryTime: 1, families: ['IPv4'] },
         new Map([['10.192.1.1/32', {}]]));
       await waitFor(() => has(frr!, '10.192.1.1/32'), { what: 'route at FRR' });
 

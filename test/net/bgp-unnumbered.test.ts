@@ -66,7 +66,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
       s = await IronlbSpeaker.start(b!, { routerId: `10.${net}.255.2` });
       const cfg = peerFromMetallb(`10.${net}.255.2`);
       assert.equal(cfg.interface, 'eth0');
-      assert.deepEqual(cfg.families, ['ipv4', 'ipv6'], 'unnumbered sessions carry both families');
+      assert.deepEqual(cfg.families, ['IPv4', 'IPv6'], 'unnumbered sessions carry both families');
       await s.addPeer(cfg, new Map([[v4, {}], [v4b, {}], [v6, {}]]));
       // No router yet: the status says what the session waits for.
       await waitFor(async () => /no BGP neighbour heard on eth0 yet/.test((await s!.peerStatus('tor')).lastError ?? ''), { what: 'status naming the missing neighbour', timeoutMs: 10_000 });
@@ -82,7 +82,7 @@ async function unnumberedCase(kind: DaemonKind, net: number): Promise<void> {
       assert.equal(st.peerAsn, 65000, 'dynamic ASN learned from the OPEN');
       assert.equal(st.localAddress, `${llB}%eth0`);
       assert.equal(st.negotiated?.extendedNextHop, true, 'RFC 8950 negotiated');
-      assert.deepEqual(st.negotiated?.families, ['ipv4', 'ipv6']);
+      assert.deepEqual(st.negotiated?.families, ['IPv4', 'IPv6']);
 
       // The router's kernel: IPv4 via the IPv6 link-local (RTA_VIA), IPv6 via the link-local.
       const r4 = await waitFor(async () => {

@@ -178,7 +178,7 @@ test('a valid configuration parses: defaults, ranges as bigints, resolved refere
   const web = cfg.pools.get('web')!;
   assert.equal(web.autoAssign, true);
   assert.equal(web.avoidBuggyIPs, false);
-  assert.deepEqual(web.size, { 4: 16n, 6: 16n });
+  assert.deepEqual(web.size, { IPv4: 16n, IPv6: 16n });
   assert.equal(web.ranges[0]!.first, 0xc0000200n);
   assert.deepEqual(web.allocateTo, { priority: 5, namespaces: ['web'], namespaceSelectors: [], serviceSelectors: [] });
   assert.equal(cfg.pools.get('other')!.autoAssign, false);
@@ -193,7 +193,7 @@ test('a valid configuration parses: defaults, ranges as bigints, resolved refere
   assert.equal(r1.holdTimeMs, 9000);
   assert.equal(r1.keepaliveTimeMs, 3000);
   assert.equal(r1.peerPort, 179);
-  assert.equal(cfg.bgpPeers.get('r2')!.family, 6);
+  assert.equal(cfg.bgpPeers.get('r2')!.family, 'IPv6');
   assert.equal(cfg.bfdProfiles.get('fast')!.transmitInterval, 300);
   assert.equal(cfg.bfdProfiles.get('fast')!.receiveInterval, 100);
 });
@@ -202,9 +202,9 @@ test('service requests: annotation, loadBalancerIP, conflicts and per-family lim
   const svc = (annotations: Record<string, string>, loadBalancerIP?: string) => ({ metadata: { name: 's', namespace: 'd', annotations }, spec: { type: 'LoadBalancer', ...(loadBalancerIP ? { loadBalancerIP } : {}) } });
   assert.deepEqual(parseServiceRequest(svc({ 'ironlb.io/loadBalancerIPs': '10.0.0.5, fd00::5', 'ironlb.io/address-pool': 'web', 'ironlb.io/allow-shared-ip': 'k' })), {
     ok: true,
-    request: { addresses: { 4: '10.0.0.5', 6: 'fd00::5' }, pool: 'web', sharingKey: 'k' },
+    request: { addresses: { IPv4: '10.0.0.5', IPv6: 'fd00::5' }, pool: 'web', sharingKey: 'k' },
   });
-  assert.deepEqual(parseServiceRequest(svc({}, '10.0.0.7')), { ok: true, request: { addresses: { 4: '10.0.0.7' } } });
+  assert.deepEqual(parseServiceRequest(svc({}, '10.0.0.7')), { ok: true, request: { addresses: { IPv4: '10.0.0.7' } } });
   const both = parseServiceRequest(svc({ 'ironlb.io/loadBalancerIPs': '10.0.0.5' }, '10.0.0.7'));
   assert.equal(both.ok, false);
   assert.match(!both.ok ? both.reason : '', /both spec\.loadBalancerIP \("10\.0\.0\.7"\) and annotation ironlb\.io\/loadBalancerIPs/);
@@ -284,7 +284,8 @@ test('isolation: a rejected edit keeps the last accepted version; a new bad obje
 });
 
 test('pool entries: the TypeScript twin of the CEL rules (exact bounds, keys)', async () => {
-  const { poolEntryProblem, parseDurationNs, parseApiIP } = await import('../../src/api/addr.ts');
+  const { poolEntryProblem, parseDurationNs } = await import('../../src/api/addr.ts');
+  const { parseApiAddress: parseApiIP } = await import('../../src/util/address.ts');
   const ok = ['10.0.0.0/8', '10.0.0.0-10.255.255.255', ' 10.0.0.1 - 10.0.0.9 ', 'fd00::/48', 'fd00:0:0:ffff::-fd00:0:1:fffe::', '223.255.255.255', '::2', 'fec0::1', '64:ff9b::10.0.0.1'];
   const bad = ['10.0.0.0-11.0.0.0', 'fd00::/47', 'fd00:0:0:ffff::-fd00:0:1:ffff::', '224.0.0.0', '0.0.0.1', '::1', 'febf::1', '::ffff:10.0.0.1', '10.0.0.0/024', '010.0.0.1'];
   for (const e of ok) assert.equal(poolEntryProblem(e), undefined, e);

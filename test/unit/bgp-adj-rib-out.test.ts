@@ -15,7 +15,7 @@ for (const n of [1, 5, 1024, 1025, 5000]) {
     assert.equal(rib.advertisedCount, n);
     assert.equal(rib.replace(new Map()), true);
     const ch = rib.take();
-    assert.equal(ch.withdraw.ipv4.length, n);
+    assert.equal(ch.withdraw.IPv4.length, n);
     assert.equal(rib.advertisedCount, 0);
     assert.equal(rib.pending, false);
   });
@@ -30,5 +30,5 @@ test('replacing one route of many withdraws exactly that one', () => {
   const fewer = new Map(all);
   fewer.delete('10.1.0.7/32');
   rib.replace(fewer);
-  assert.deepEqual(rib.take().withdraw.ipv4, ['10.1.0.7/32']);
+  assert.deepEqual(rib.take().withdraw.IPv4, ['10.1.0.7/32']);
 });

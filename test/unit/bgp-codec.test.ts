@@ -223,13 +223,13 @@ test('update builder: packing by attributes, size limit, withdrawals, IPv6 next 
   const a = table.intern({ communities: ['65000:1'], med: 10 });
   const b = table.intern({ communities: ['65000:2'] });
   assert.equal(table.intern({ med: 10, communities: ['65000:1', '65000:1'] }), a, 'equal attributes intern to one set');
-  const ctxE: EncodingContext = { localAsn: 65001, ibgp: false, fourOctetAs: true, maxSize: 4096, addPath: { ipv4: false, ipv6: false }, localAddress: c.parseAddress('10.0.0.1') };
+  const ctxE: EncodingContext = { localAsn: 65001, ibgp: false, fourOctetAs: true, maxSize: 4096, addPath: { IPv4: false, IPv6: false }, localAddress: c.parseAddress('10.0.0.1') };
   const enc = new UpdateEncoder(ctxE);
   const prefixes = Array.from({ length: 2000 }, (_, i) => `10.${i >> 8}.${i & 255}.1/32`);
   const out: Buffer[] = [];
-  enc.announce('ipv4', a, prefixes, out);
+  enc.announce('IPv4', a, prefixes, out);
   const nA = out.length;
-  enc.announce('ipv4', b, prefixes.slice(0, 3), out);
+  enc.announce('IPv4', b, prefixes.slice(0, 3), out);
   assert.ok(nA <= Math.ceil((2000 * 5) / (4096 - 60)), `2000 /32 routes fit in ${nA} messages`);
   assert.equal(out.length, nA + 1);
   const seen = new Map<string, number[] | undefined>();
@@ -246,9 +246,9 @@ test('update builder: packing by attributes, size limit, withdrawals, IPv6 next 
   assert.deepEqual(seen.get('10.7.207.1/32'), [0xfde80001]);
   // Withdrawals, both families, and IPv6 with the mapped next hop on an IPv4 session.
   const w: Buffer[] = [];
-  enc.withdraw('ipv4', prefixes, w);
-  enc.withdraw('ipv6', ['fd00::1/128', 'fd00::2/128'], w);
-  enc.announce('ipv6', b, ['fd00::3/128'], w);
+  enc.withdraw('IPv4', prefixes, w);
+  enc.withdraw('IPv6', ['fd00::1/128', 'fd00::2/128'], w);
+  enc.announce('IPv6', b, ['fd00::3/128'], w);
   const ws = w.map((m) => decodeOne(m) as c.UpdateMessage);
   assert.equal(ws.slice(0, -2).reduce((n, u) => n + u.withdrawn.length, 0), 2000);
   assert.deepEqual(ws.at(-2)?.attrs.mpUnreach?.withdrawn.map((n) => n.prefix), ['fd00::1/128', 'fd00::2/128']);
@@ -256,20 +256,20 @@ test('update builder: packing by attributes, size limit, withdrawals, IPv6 next 
   // With the interface's own IPv6 address (and link-local) known, those are used instead.
   const withV6 = new UpdateEncoder({ ...ctxE, otherFamilyNextHop: c.parseAddress('fd00::5'), linkLocal6: c.parseAddress('fe80::5') });
   const o: Buffer[] = [];
-  withV6.announce('ipv6', b, ['fd00::3/128'], o);
+  withV6.announce('IPv6', b, ['fd00::3/128'], o);
   assert.deepEqual((decodeOne(o[0] as Buffer) as c.UpdateMessage).attrs.mpReach?.nextHops, ['fd00::5', 'fe80::5']);
   // iBGP on an IPv6 session with a link-local: LOCAL_PREF 100 by default, 32-byte next hop, path IDs.
-  const v6: EncodingContext = { ...ctxE, ibgp: true, localAddress: c.parseAddress('fd00::1'), linkLocal6: c.parseAddress('fe80::1'), addPath: { ipv4: true, ipv6: true } };
+  const v6: EncodingContext = { ...ctxE, ibgp: true, localAddress: c.parseAddress('fd00::1'), linkLocal6: c.parseAddress('fe80::1'), addPath: { IPv4: true, IPv6: true } };
   const e6 = new UpdateEncoder(v6);
   const o6: Buffer[] = [];
-  e6.announce('ipv6', table.intern({}), ['fd00::9/128'], o6);
-  const v4res = e6.announce('ipv4', table.intern({}), ['10.9.9.9/32'], o6);
+  e6.announce('IPv6', table.intern({}), ['fd00::9/128'], o6);
+  const v4res = e6.announce('IPv4', table.intern({}), ['10.9.9.9/32'], o6);
   assert.match(v4res.reason ?? '', /needs an IPv4 next hop: set nextHop.ipv4/);
-  e6.announce('ipv4', table.intern({ nextHop: '10.0.0.9', localPref: 300 }), ['10.9.9.9/32'], o6);
+  e6.announce('IPv4', table.intern({ nextHop: '10.0.0.9', localPref: 300 }), ['10.9.9.9/32'], o6);
   // RFC 8950: with the extended next hop capability, IPv4 routes go in MP_REACH with the IPv6 address.
-  const enh = new UpdateEncoder({ ...v6, addPath: { ipv4: false, ipv6: false }, ipv4WithIpv6NextHop: true });
+  const enh = new UpdateEncoder({ ...v6, addPath: { IPv4: false, IPv6: false }, ipv4WithIpv6NextHop: true });
   const oe: Buffer[] = [];
-  assert.deepEqual(enh.announce('ipv4', table.intern({}), ['10.9.9.8/32'], oe), { skipped: 0 });
+  assert.deepEqual(enh.announce('IPv4', table.intern({}), ['10.9.9.8/32'], oe), { skipped: 0 });
   assert.deepEqual((decodeOne(oe[0] as Buffer, ctx({ ibgp: true })) as c.UpdateMessage).attrs.mpReach, { afi: 1, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: [{ prefix: '10.9.9.8/32' }] });
   const u6 = decodeOne(o6[0] as Buffer, ctx({ addPathReceive: () => true, ibgp: true })) as c.UpdateMessage;
   assert.deepEqual(u6.attrs.mpReach, { afi: 2, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: [{ prefix: 'fd00::9/128', pathId: 1 }] });

@@ -68,7 +68,7 @@ test('eBGP: IPv4 and IPv6 routes with their attributes reach the peer at once, E
   const st = engine.peerStatus('p');
   assert.equal(st.state, 'Established');
   assert.equal(st.routesAdvertised, 1);
-  assert.deepEqual(st.negotiated?.families, ['ipv4', 'ipv6']);
+  assert.deepEqual(st.negotiated?.families, ['IPv4', 'IPv6']);
   assert.equal(st.peerRouterId, '10.9.9.9');
   assert.equal(st.counters.prefixesWithdrawnOut, 2);
 });
@@ -376,7 +376,7 @@ test('ADD-PATH send and extended messages when the peer offers them', async (t) 
   assert.deepEqual(fake.of('open')[0]?.capabilities.addPath, [{ afi: 1, safi: 1, mode: 2 }, { afi: 2, safi: 1, mode: 2 }]);
   assert.equal(fake.routes.get('10.8.0.1/32')?.pathId, 1);
   const st = engine.peerStatus('p');
-  assert.deepEqual(st.negotiated?.addPath, ['ipv4']);
+  assert.deepEqual(st.negotiated?.addPath, ['IPv4']);
   assert.equal(st.negotiated?.extendedMessage, true);
   assert.equal(fake.of('update').filter((u) => u.nlri.length).length, 1, '2000 routes in one extended UPDATE');
 });
@@ -485,14 +485,14 @@ test('IPv6 session: IPv4 routes take the session interface\'s IPv4 address; exte
 
 test('familiesFromInterface: a family the session interface has no address of is not offered (lo: no global IPv6)', async (t) => {
   // The fake peer offers both families; lo holds 127.0.0.1 and ::1 but no global IPv6 to give as next hop.
-  const { engine, fake } = await engineWithFake(t, { families: ['ipv4', 'ipv6'], familiesFromInterface: true });
+  const { engine, fake } = await engineWithFake(t, { families: ['IPv4', 'IPv6'], familiesFromInterface: true });
   const ours = fake.of('open')[0];
   assert.ok(ours, 'our OPEN reached the fake peer');
   assert.deepEqual(ours.capabilities.multiprotocol, [{ afi: 1, safi: 1 }], 'only IPv4 unicast offered');
-  assert.deepEqual(engine.peerStatus('p').negotiated?.families, ['ipv4']);
+  assert.deepEqual(engine.peerStatus('p').negotiated?.families, ['IPv4']);
   // Without the check both families are offered (the peer's interface is not consulted).
-  const plain = await engineWithFake(t, { families: ['ipv4', 'ipv6'] });
-  assert.deepEqual(plain.engine.peerStatus('p').negotiated?.families, ['ipv4', 'ipv6']);
+  const plain = await engineWithFake(t, { families: ['IPv4', 'IPv6'] });
+  assert.deepEqual(plain.engine.peerStatus('p').negotiated?.families, ['IPv4', 'IPv6']);
 });
 
 test('the peer\'s connection carries on when ours fails meanwhile (it never becomes an unseen Established session)', async (t) => {

@@ -70,14 +70,14 @@ test('Extended Next Hop decoding is fuzz-safe: random values only ever give entr
 test('IPv4 NLRI with IPv6 next hops from a link-local session: 16 bytes (link-local alone) or 32 (global + link-local); MP_UNREACH withdrawals', () => {
   const table = new AttrTable();
   const ll = c.parseAddress('fe80::2');
-  const base: EncodingContext = { localAsn: 65001, ibgp: false, fourOctetAs: true, maxSize: 4096, addPath: { ipv4: false, ipv6: false }, localAddress: ll, linkLocal6: ll, ipv4WithIpv6NextHop: true };
+  const base: EncodingContext = { localAsn: 65001, ibgp: false, fourOctetAs: true, maxSize: 4096, addPath: { IPv4: false, IPv6: false }, localAddress: ll, linkLocal6: ll, ipv4WithIpv6NextHop: true };
   const attrs = table.intern({});
 
   // Pure unnumbered: no global address on the interface. Link-local alone, as FRR and BIRD take it.
   const bare = new UpdateEncoder(base);
   const out: Buffer[] = [];
-  assert.deepEqual(bare.announce('ipv4', attrs, ['10.0.0.1/32', '10.0.0.2/32'], out), { skipped: 0 });
-  assert.deepEqual(bare.announce('ipv6', attrs, ['fd00::1/128'], out), { skipped: 0 });
+  assert.deepEqual(bare.announce('IPv4', attrs, ['10.0.0.1/32', '10.0.0.2/32'], out), { skipped: 0 });
+  assert.deepEqual(bare.announce('IPv6', attrs, ['fd00::1/128'], out), { skipped: 0 });
   const u4 = decodeUpdate(out[0]!);
   assert.deepEqual(u4.nlri, [], 'no classic NLRI: IPv4 goes in MP_REACH_NLRI');
   assert.equal(u4.attrs.nextHop, undefined, 'no NEXT_HOP attribute');
@@ -86,7 +86,7 @@ test('IPv4 NLRI with IPv6 next hops from a link-local session: 16 bytes (link-lo
   assert.ok(out[0]!.includes(hex('0001 01 10 fe800000000000000000000000000002 00')), out[0]!.toString('hex'));
   assert.deepEqual(decodeUpdate(out[1]!).attrs.mpReach, { afi: 2, safi: 1, nextHops: ['fe80::2'], nlri: [{ prefix: 'fd00::1/128' }] });
   const w: Buffer[] = [];
-  bare.withdraw('ipv4', ['10.0.0.1/32'], w);
+  bare.withdraw('IPv4', ['10.0.0.1/32'], w);
   const wu = decodeUpdate(w[0]!);
   assert.deepEqual(wu.withdrawn, [], 'withdrawn the way it was announced: in MP_UNREACH_NLRI');
   assert.deepEqual(wu.attrs.mpUnreach, { afi: 1, safi: 1, withdrawn: [{ prefix: '10.0.0.1/32' }] });
@@ -94,21 +94,21 @@ test('IPv4 NLRI with IPv6 next hops from a link-local session: 16 bytes (link-lo
   // With a global address on the interface: global first, then the link-local (32 bytes).
   const global = new UpdateEncoder({ ...base, ipv6Global: c.parseAddress('fd00:9::2') });
   const o2: Buffer[] = [];
-  global.announce('ipv4', attrs, ['10.0.0.3/32'], o2);
-  global.announce('ipv6', attrs, ['fd00::3/128'], o2);
+  global.announce('IPv4', attrs, ['10.0.0.3/32'], o2);
+  global.announce('IPv6', attrs, ['fd00::3/128'], o2);
   assert.deepEqual(decodeUpdate(o2[0]!).attrs.mpReach?.nextHops, ['fd00:9::2', 'fe80::2']);
   assert.ok(o2[0]!.includes(hex('0001 01 20 fd000009000000000000000000000002 fe800000000000000000000000000002 00')));
   assert.deepEqual(decodeUpdate(o2[1]!).attrs.mpReach?.nextHops, ['fd00:9::2', 'fe80::2']);
 
   // The peer did not offer RFC 8950: IPv4 is not sent, and the reason says what to enable.
   const noEnh = new UpdateEncoder({ ...base, ipv4WithIpv6NextHop: false });
-  const r = noEnh.announce('ipv4', attrs, ['10.0.0.4/32'], []);
+  const r = noEnh.announce('IPv4', attrs, ['10.0.0.4/32'], []);
   assert.equal(r.skipped, 1);
   assert.match(r.reason ?? '', /extended next hop capability \(RFC 8950\).*capability extended-nexthop.*extended next hop on/);
   // A numbered IPv6 session keeps the classic IPv4 withdrawal when IPv4 has its own next hop.
   const numbered = new UpdateEncoder({ ...base, localAddress: c.parseAddress('fd00::2'), otherFamilyNextHop: c.parseAddress('10.0.0.9') });
   const o3: Buffer[] = [];
-  numbered.withdraw('ipv4', ['10.0.0.1/32'], o3);
+  numbered.withdraw('IPv4', ['10.0.0.1/32'], o3);
   assert.deepEqual(decodeUpdate(o3[0]!).withdrawn, [{ prefix: '10.0.0.1/32' }]);
 });
 

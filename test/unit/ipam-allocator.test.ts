@@ -508,9 +508,9 @@ test('pool configuration errors name the pool, the field and the value', () => {
   if (r.ok) return;
   const got = r.errors.map((e) => `${e.pool} | ${e.field} | ${e.value} | ${e.message}`);
   const want = [
-    /^bad \| spec\.addresses\[0\] \| 10\.0\.0\.1\/24 \| .*host bits set; write the network address 10\.0\.0\.0\/24/,
+    /^bad \| spec\.addresses\[0\] \| 10\.0\.0\.1\/24 \| .*host bits set; the network address is 10\.0\.0\.0\/24/,
     /^bad \| spec\.addresses\[1\] \| 10\.1\.0\.0\/33 \| .*prefix length 33, longer than the 32 bits/,
-    /^bad \| spec\.addresses\[2\] \| .*starts after its end/,
+    /^bad \| spec\.addresses\[2\] \| .*has its start after its end/,
     /^bad \| spec\.addresses\[3\] \| .*mixes IPv4 and IPv6/,
     /^bad \| spec\.addresses\[4\] \| banana \| .*not an address, CIDR or range/,
     /^bad \| spec\.addresses\[5\] \| .*"fd00::g" is not an IP address/,

@@ -250,7 +250,7 @@ spec:
   // On a node of rack r1 the speaker configures an unnumbered session, not a problem.
   const pc = peerConfigFor(peer, { nodeName: 'n1', labels: { rack: 'r1' }, address4: '192.0.2.11', preserveOnShutdown: false });
   assert.ok(!('message' in pc), JSON.stringify(pc));
-  assert.deepEqual({ interface: pc.interface, dynamicAsn: pc.dynamicAsn, families: pc.families, holdTime: pc.holdTime }, { interface: 'enp1s0', dynamicAsn: 'external', families: ['ipv4', 'ipv6'], holdTime: 9 });
+  assert.deepEqual({ interface: pc.interface, dynamicAsn: pc.dynamicAsn, families: pc.families, holdTime: pc.holdTime }, { interface: 'enp1s0', dynamicAsn: 'external', families: ['IPv4', 'IPv6'], holdTime: 9 });
   // And the engine takes it: the session waits for a neighbour on the interface, saying so.
   const sources: string[] = [];
   const engine = new BgpEngine({ routerId: '192.0.2.11', listen: false, linkPeers: (ifname) => {

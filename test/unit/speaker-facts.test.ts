@@ -52,8 +52,8 @@ test('nodes: NetworkUnavailable, InternalIP per family, published subnets', () =
     },
   };
   assert.deepEqual(nodeFacts(n), { name: 'n1', labels: { a: 'b' }, networkUnavailable: true, subnets: ['10.0.0.0/24', 'fd00::/64'] });
-  assert.equal(nodeAddress(n, 4), '10.0.0.5');
-  assert.equal(nodeAddress(n, 6), 'fd00::5');
+  assert.equal(nodeAddress(n, 'IPv4'), '10.0.0.5');
+  assert.equal(nodeAddress(n, 'IPv6'), 'fd00::5');
   assert.equal(nodeAddress(n), 'fd00::5');
 });
 
@@ -126,7 +126,7 @@ test('BGP peer settings: selectors, timers, password, multihop, GR; dynamic ASN 
   const r1 = peerConfigFor(cfg.bgpPeers.get('r1')!, ctx);
   assert.deepEqual(r1, {
     name: 'r1', localAsn: 64512, peerAsn: 64500, peerAddress: '10.0.0.1', peerPort: 179, holdTime: 9, keepaliveTime: 3, connectRetryTime: 10,
-    families: ['ipv4'], routerId: '10.0.0.5', password: 's3cret', ebgpMultihop: 255, gracefulRestart: { restartTime: 120, preserveOnShutdown: true },
+    families: ['IPv4'], routerId: '10.0.0.5', password: 's3cret', ebgpMultihop: 255, gracefulRestart: { restartTime: 120, preserveOnShutdown: true },
   });
   const r2 = peerConfigFor(cfg.bgpPeers.get('r2')!, ctx);
   assert.ok(!('message' in r2), `dynamicASN peer not configured: ${JSON.stringify(r2)}`);

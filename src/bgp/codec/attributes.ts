@@ -2,6 +2,7 @@
 // RFC 7606 revised error handling (treat-as-withdraw, attribute discard, session reset).
 import { Afi, AsSegment, Attr, AttrFlag, AS_TRANS, Err, SAFI_UNICAST, UpdateSub } from './constants.ts';
 import { BgpError } from './errors.ts';
+import { ByteReader, type Fail } from '../../util/bytes.ts';
 import { decodeNlri, formatAddress, parseAddress, type AfiNumber, type DecodedNlri } from './prefix.ts';
 import type { LargeCommunity } from './communities.ts';
 
@@ -177,20 +178,21 @@ class Malformed extends Error {
   }
 }
 
+const malformedAsPath: Fail = (what) => new Malformed(UpdateSub.MALFORMED_AS_PATH, what);
+const malformedOptional: Fail = (what) => new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, what);
+
 function decodeAsPath(v: Buffer, width: 2 | 4): AsPathSegment[] {
   const segs: AsPathSegment[] = [];
-  let off = 0;
-  while (off < v.length) {
-    if (off + 2 > v.length) throw new Malformed(UpdateSub.MALFORMED_AS_PATH, 'AS_PATH segment header is truncated');
-    const type = v[off] ?? 0;
-    const n = v[off + 1] ?? 0;
+  const r = new ByteReader(v, malformedAsPath);
+  while (r.remaining > 0) {
+    r.need(2, 'AS_PATH segment header is truncated');
+    const type = r.u8('AS_PATH segment type');
+    const n = r.u8('AS_PATH segment length');
     if (type < AsSegment.AS_SET || type > AsSegment.AS_CONFED_SET) throw new Malformed(UpdateSub.MALFORMED_AS_PATH, `AS_PATH segment type ${type} is unknown`);
     if (n === 0) throw new Malformed(UpdateSub.MALFORMED_AS_PATH, 'AS_PATH segment is empty');
-    off += 2;
-    if (off + n * width > v.length) throw new Malformed(UpdateSub.MALFORMED_AS_PATH, 'AS_PATH segment overruns the attribute');
+    r.need(n * width, 'AS_PATH segment overruns the attribute');
     const asns: number[] = [];
-    for (let i = 0; i < n; i++) asns.push(width === 4 ? v.readUInt32BE(off + i * 4) : v.readUInt16BE(off + i * 2));
-    off += n * width;
+    for (let i = 0; i < n; i++) asns.push(width === 4 ? r.u32('AS number') : r.u16('AS number'));
     segs.push({ type, asns });
   }
   return segs;
@@ -208,13 +210,15 @@ function bare(e: unknown): string {
 }
 
 function decodeMpReach(v: Buffer, ctx: DecodeContext): MpReach {
-  if (v.length < 5) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, 'MP_REACH_NLRI is shorter than 5 bytes');
-  const afi = v.readUInt16BE(0);
-  const safi = v[2] ?? 0;
-  const nhLen = v[3] ?? 0;
-  if (4 + nhLen + 1 > v.length) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, 'MP_REACH_NLRI next hop overruns the attribute');
-  const nh = v.subarray(4, 4 + nhLen);
-  const rest = v.subarray(4 + nhLen + 1); // skip the reserved byte
+  const r = new ByteReader(v, malformedOptional);
+  r.need(5, 'MP_REACH_NLRI is shorter than 5 bytes');
+  const afi = r.u16('AFI');
+  const safi = r.u8('SAFI');
+  const nhLen = r.u8('next hop length');
+  r.need(nhLen + 1, 'MP_REACH_NLRI next hop overruns the attribute');
+  const nh = r.bytes(nhLen, 'next hop');
+  r.skip(1, 'reserved byte');
+  const rest = r.rest();
   if (safi !== SAFI_UNICAST || (afi !== Afi.IPV4 && afi !== Afi.IPV6)) {
     // A family we never negotiate: nothing to validate inside, and nothing to do with it.
     return { afi, safi, nextHops: [], nlri: [] };
@@ -233,12 +237,13 @@ function decodeMpReach(v: Buffer, ctx: DecodeContext): MpReach {
 }
 
 function decodeMpUnreach(v: Buffer, ctx: DecodeContext): MpUnreach {
-  if (v.length < 3) throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, 'MP_UNREACH_NLRI is shorter than 3 bytes');
-  const afi = v.readUInt16BE(0);
-  const safi = v[2] ?? 0;
+  const r = new ByteReader(v, malformedOptional);
+  r.need(3, 'MP_UNREACH_NLRI is shorter than 3 bytes');
+  const afi = r.u16('AFI');
+  const safi = r.u8('SAFI');
   if (safi !== SAFI_UNICAST || (afi !== Afi.IPV4 && afi !== Afi.IPV6)) return { afi, safi, withdrawn: [] };
   try {
-    return { afi, safi, withdrawn: decodeNlri(v.subarray(3), afi as AfiNumber, ctx.addPathReceive(afi, safi)) };
+    return { afi, safi, withdrawn: decodeNlri(r.rest(), afi as AfiNumber, ctx.addPathReceive(afi, safi)) };
   } catch (e) {
     throw new Malformed(UpdateSub.OPTIONAL_ATTRIBUTE, `MP_UNREACH_NLRI: ${bare(e)}`);
   }
@@ -329,22 +334,22 @@ export function decodeAttributes(field: Buffer, ctx: DecodeContext): AttributesR
   const attrs: DecodedAttributes = { unknown: [] };
   const problems: AttributeProblem[] = [];
   const seen = new Set<number>();
-  let off = 0;
-  while (off < field.length) {
-    if (off + 3 > field.length) {
+  // Truncation here is not an exception: RFC 7606 makes most of it treat-as-withdraw.
+  const r = new ByteReader(field);
+  while (r.remaining > 0) {
+    if (r.remaining < 3) {
       problems.push({ action: 'treat-as-withdraw', code: 0, reason: 'attribute header is truncated' });
       break;
     }
-    const flags = field[off] ?? 0;
-    const code = field[off + 1] ?? 0;
+    const flags = r.u8('attribute flags');
+    const code = r.u8('attribute type');
     const ext = (flags & AttrFlag.EXTENDED_LENGTH) !== 0;
-    if (ext && off + 4 > field.length) {
+    if (ext && r.remaining < 2) {
       problems.push({ action: 'treat-as-withdraw', code, reason: 'attribute header is truncated' });
       break;
     }
-    const len = ext ? field.readUInt16BE(off + 2) : (field[off + 2] ?? 0);
-    const start = off + (ext ? 4 : 3);
-    if (start + len > field.length) {
+    const len = ext ? r.u16('attribute length') : r.u8('attribute length');
+    if (len > r.remaining) {
       // RFC 7606 §4: an attribute overrunning the field makes the rest unparseable.
       if (code === Attr.MP_REACH_NLRI || code === Attr.MP_UNREACH_NLRI) {
         throw new BgpError(Err.UPDATE, UpdateSub.MALFORMED_ATTRIBUTE_LIST, `attribute ${code} overruns the path attributes`);
@@ -352,8 +357,7 @@ export function decodeAttributes(field: Buffer, ctx: DecodeContext): AttributesR
       problems.push({ action: 'treat-as-withdraw', code, reason: `attribute ${code} length ${len} overruns the path attributes` });
       break;
     }
-    const value = field.subarray(start, start + len);
-    off = start + len;
+    const value = r.bytes(len, 'attribute value');
 
     if (seen.has(code)) {
       if (code === Attr.MP_REACH_NLRI || code === Attr.MP_UNREACH_NLRI) {

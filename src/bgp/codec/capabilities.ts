@@ -1,6 +1,9 @@
 // OPEN optional parameters and capabilities (RFC 5492, RFC 9072 extended parameters).
 import { Afi, Cap, Err, OpenSub, SAFI_UNICAST } from './constants.ts';
 import { BgpError } from './errors.ts';
+import { ByteReader, type Fail } from '../../util/bytes.ts';
+
+const openError: Fail = (what) => new BgpError(Err.OPEN, 0, what);
 
 export interface AfiSafi {
   afi: number;
@@ -125,34 +128,29 @@ export function encodeCapabilities(c: Capabilities): Buffer {
  */
 export function decodeOptionalParameters(params: Buffer): Capabilities {
   const c = emptyCapabilities();
-  let off = 0;
+  const r = new ByteReader(params, openError);
   // RFC 9072: a first parameter of type 255 announces 2-byte lengths.
   const extended = params.length >= 3 && params[0] === 255;
-  if (extended) off = 3;
-  while (off < params.length) {
-    const hdr = extended ? 3 : 2;
-    if (off + hdr > params.length) throw new BgpError(Err.OPEN, 0, 'optional parameter header is truncated');
-    const type = params[off] ?? 0;
-    const len = extended ? params.readUInt16BE(off + 1) : (params[off + 1] ?? 0);
-    off += hdr;
-    if (off + len > params.length) throw new BgpError(Err.OPEN, 0, 'optional parameter overruns the OPEN message');
+  if (extended) r.skip(3, 'extended parameters header');
+  while (r.remaining > 0) {
+    r.need(extended ? 3 : 2, 'optional parameter header is truncated');
+    const type = r.u8('parameter type');
+    const len = extended ? r.u16('parameter length') : r.u8('parameter length');
+    const value = r.bytes(len, 'optional parameter overruns the OPEN message');
     if (type !== 2) throw new BgpError(Err.OPEN, OpenSub.UNSUPPORTED_OPTIONAL_PARAMETER, `unsupported optional parameter type ${type}`);
-    decodeCapabilityList(params.subarray(off, off + len), c);
-    off += len;
+    decodeCapabilityList(value, c);
   }
   return c;
 }
 
 function decodeCapabilityList(b: Buffer, c: Capabilities): void {
-  let off = 0;
-  while (off < b.length) {
-    if (off + 2 > b.length) throw new BgpError(Err.OPEN, 0, 'capability header is truncated');
-    const code = b[off] ?? 0;
-    const len = b[off + 1] ?? 0;
-    off += 2;
-    if (off + len > b.length) throw new BgpError(Err.OPEN, 0, `capability ${code} overruns its parameter`);
-    const d = b.subarray(off, off + len);
-    off += len;
+  const r = new ByteReader(b, openError);
+  while (r.remaining > 0) {
+    r.need(2, 'capability header is truncated');
+    const code = r.u8('capability code');
+    const len = r.u8('capability length');
+    if (len > r.remaining) throw openError(`capability ${code} overruns its parameter`, { need: len, offset: r.offset, left: r.remaining });
+    const d = r.bytes(len, 'capability value');
     switch (code) {
       case Cap.MULTIPROTOCOL:
         if (len !== 4) throw new BgpError(Err.OPEN, 0, `multiprotocol capability has length ${len}, expected 4`);

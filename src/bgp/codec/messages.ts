@@ -2,6 +2,7 @@
 // functions over Buffers (RFC 4271 §4, RFC 2918, RFC 8654).
 import { Afi, AttrFlag, Attr, AS_TRANS, Err, HEADER_LENGTH, HeaderSub, MAX_MESSAGE, MsgType, OpenSub, SAFI_UNICAST, UpdateSub } from './constants.ts';
 import { BgpError } from './errors.ts';
+import { ByteReader, ByteWriter, type Fail } from '../../util/bytes.ts';
 import { decodeOptionalParameters, encodeCapabilities, type Capabilities } from './capabilities.ts';
 import { decodeAttributes, type AttributeProblem, type DecodeContext, type DecodedAttributes } from './attributes.ts';
 import { decodeNlri, formatAddress, parseAddress, type DecodedNlri } from './prefix.ts';
@@ -89,11 +90,13 @@ export class MessageReader {
   next(): RawMessage | undefined {
     const p = this.pending;
     if (!p || p.length < HEADER_LENGTH) return undefined;
+    const h = new ByteReader(p, badLength, 0, HEADER_LENGTH);
+    const marker = h.bytes(16, 'marker');
     for (let i = 0; i < 16; i++) {
-      if (p[i] !== 0xff) throw new BgpError(Err.HEADER, HeaderSub.NOT_SYNCHRONIZED, 'message marker is not all ones');
+      if (marker[i] !== 0xff) throw new BgpError(Err.HEADER, HeaderSub.NOT_SYNCHRONIZED, 'message marker is not all ones');
     }
-    const length = p.readUInt16BE(16);
-    const type = p[18] ?? 0;
+    const length = h.u16('message length');
+    const type = h.u8('message type');
     checkHeader(length, type, this.maxSize);
     if (p.length < length) return undefined;
     const body = p.subarray(HEADER_LENGTH, length);
@@ -101,6 +104,8 @@ export class MessageReader {
     return { type, body };
   }
 }
+
+const badLength: Fail = (what) => new BgpError(Err.HEADER, HeaderSub.BAD_LENGTH, what);
 
 function checkHeader(length: number, type: number, maxSize: number): void {
   const bad = (): never => {
@@ -144,30 +149,22 @@ export interface OpenFields {
 export function encodeOpen(o: OpenFields): Buffer {
   const params = encodeCapabilities(o.capabilities);
   if (params.length > 255) throw new Error(`OPEN optional parameters are ${params.length} bytes, over 255`);
-  const body = Buffer.allocUnsafe(10 + params.length);
-  body[0] = 4;
-  body.writeUInt16BE(o.asn > 0xffff ? AS_TRANS : o.asn, 1);
-  body.writeUInt16BE(o.holdTime, 3);
-  parseAddress(o.bgpId).copy(body, 5);
-  body[9] = params.length;
-  params.copy(body, 10);
-  return encodeMessage(MsgType.OPEN, body);
+  const w = new ByteWriter(10 + params.length);
+  w.u8(4).u16(o.asn > 0xffff ? AS_TRANS : o.asn).u16(o.holdTime).bytes(parseAddress(o.bgpId)).u8(params.length).bytes(params);
+  return encodeMessage(MsgType.OPEN, w.done());
 }
 
 export function decodeOpen(body: Buffer): OpenMessage {
-  if (body.length < 10) throw new BgpError(Err.HEADER, HeaderSub.BAD_LENGTH, 'OPEN is shorter than 29 bytes');
-  const version = body[0] ?? 0;
+  const r = new ByteReader(body, badLength);
+  r.need(10, 'OPEN is shorter than 29 bytes');
+  const version = r.u8('version');
   if (version !== 4) throw new BgpError(Err.OPEN, OpenSub.UNSUPPORTED_VERSION, `BGP version ${version} is not supported; only 4`, Buffer.from([0, 4]));
-  const paramLen = body[9] ?? 0;
-  if (10 + paramLen !== body.length) throw new BgpError(Err.OPEN, 0, `OPEN optional parameter length ${paramLen} does not match the message`);
-  return {
-    type: 'open',
-    version,
-    myAs: body.readUInt16BE(1),
-    holdTime: body.readUInt16BE(3),
-    bgpId: formatAddress(body.subarray(5, 9)),
-    capabilities: decodeOptionalParameters(body.subarray(10)),
-  };
+  const myAs = r.u16('My AS');
+  const holdTime = r.u16('Hold Time');
+  const bgpId = formatAddress(r.bytes(4, 'BGP Identifier'));
+  const paramLen = r.u8('optional parameters length');
+  if (paramLen !== r.remaining) throw new BgpError(Err.OPEN, 0, `OPEN optional parameter length ${paramLen} does not match the message`);
+  return { type: 'open', version, myAs, holdTime, bgpId, capabilities: decodeOptionalParameters(r.rest()) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,19 +173,10 @@ export function decodeOpen(body: Buffer): OpenMessage {
 /** Builds an UPDATE from its three already-encoded fields. */
 export function encodeUpdate(withdrawn: Buffer, attributes: Buffer, nlri: Buffer): Buffer {
   const total = HEADER_LENGTH + 4 + withdrawn.length + attributes.length + nlri.length;
-  const b = Buffer.allocUnsafe(total);
-  b.fill(0xff, 0, 16);
-  b.writeUInt16BE(total, 16);
-  b[18] = MsgType.UPDATE;
-  let off = HEADER_LENGTH;
-  b.writeUInt16BE(withdrawn.length, off);
-  off += 2;
-  off += withdrawn.copy(b, off);
-  b.writeUInt16BE(attributes.length, off);
-  off += 2;
-  off += attributes.copy(b, off);
-  nlri.copy(b, off);
-  return b;
+  const w = new ByteWriter(Buffer.allocUnsafe(total));
+  w.fill(0xff, 16).u16(total).u8(MsgType.UPDATE);
+  w.u16(withdrawn.length).bytes(withdrawn).u16(attributes.length).bytes(attributes).bytes(nlri);
+  return w.done();
 }
 
 /** End-of-RIB: an empty UPDATE for IPv4 unicast, an empty MP_UNREACH_NLRI otherwise (RFC 4724 §2). */
@@ -198,20 +186,24 @@ export function encodeEndOfRib(afi: number, safi: number = SAFI_UNICAST): Buffer
   return encodeUpdate(Buffer.alloc(0), attr, Buffer.alloc(0));
 }
 
+const malformedAttributeList: Fail = (what) => new BgpError(Err.UPDATE, UpdateSub.MALFORMED_ATTRIBUTE_LIST, what);
+
 export function decodeUpdate(body: Buffer, ctx: DecodeContext): UpdateMessage {
-  if (body.length < 4) throw new BgpError(Err.UPDATE, UpdateSub.MALFORMED_ATTRIBUTE_LIST, 'UPDATE is shorter than 23 bytes');
-  const wLen = body.readUInt16BE(0);
-  if (2 + wLen + 2 > body.length) throw new BgpError(Err.UPDATE, UpdateSub.MALFORMED_ATTRIBUTE_LIST, `withdrawn routes length ${wLen} overruns the UPDATE`);
-  const aLen = body.readUInt16BE(2 + wLen);
-  const aStart = 4 + wLen;
-  if (aStart + aLen > body.length) throw new BgpError(Err.UPDATE, UpdateSub.MALFORMED_ATTRIBUTE_LIST, `path attribute length ${aLen} overruns the UPDATE`);
+  const r = new ByteReader(body, malformedAttributeList);
+  r.need(4, 'UPDATE is shorter than 23 bytes');
+  const wLen = r.u16('withdrawn routes length');
+  if (wLen + 2 > r.remaining) throw malformedAttributeList(`withdrawn routes length ${wLen} overruns the UPDATE`, { need: wLen + 2, offset: r.offset, left: r.remaining });
+  const withdrawnField = r.bytes(wLen, 'withdrawn routes');
+  const aLen = r.u16('path attribute length');
+  if (aLen > r.remaining) throw malformedAttributeList(`path attribute length ${aLen} overruns the UPDATE`, { need: aLen, offset: r.offset, left: r.remaining });
+  const attributeField = r.bytes(aLen, 'path attributes');
   const v4AddPath = ctx.addPathReceive(Afi.IPV4, SAFI_UNICAST);
-  const withdrawn = decodeNlri(body.subarray(2, 2 + wLen), Afi.IPV4, v4AddPath);
-  const nlri = decodeNlri(body.subarray(aStart + aLen), Afi.IPV4, v4AddPath);
+  const withdrawn = decodeNlri(withdrawnField, Afi.IPV4, v4AddPath);
+  const nlri = decodeNlri(r.rest(), Afi.IPV4, v4AddPath);
   if (wLen === 0 && aLen === 0 && nlri.length === 0) {
     return { type: 'update', withdrawn, attrs: { unknown: [] }, nlri, problems: [], treatAsWithdraw: false, endOfRib: { afi: Afi.IPV4, safi: SAFI_UNICAST } };
   }
-  const { attrs, problems } = decodeAttributes(body.subarray(aStart, aStart + aLen), ctx);
+  const { attrs, problems } = decodeAttributes(attributeField, ctx);
   const msg: UpdateMessage = { type: 'update', withdrawn, attrs, nlri, problems, treatAsWithdraw: false };
   const announces = nlri.length > 0 || (attrs.mpReach?.nlri.length ?? 0) > 0;
   if (announces) {

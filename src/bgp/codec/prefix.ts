@@ -1,7 +1,8 @@
 // IP prefixes: text <-> bytes, and the NLRI encoding (RFC 4271 §4.3, RFC 4760, RFC 7911 path IDs).
-import ipaddr from 'ipaddr.js';
+import { addressToBytes as parseAddress, bytesToAddress } from '../../util/address.ts';
 import { Afi, Err, UpdateSub } from './constants.ts';
 import { BgpError } from './errors.ts';
+import { ByteReader, type Fail } from '../../util/bytes.ts';
 
 export type AfiNumber = typeof Afi.IPV4 | typeof Afi.IPV6;
 
@@ -12,37 +13,13 @@ export interface Prefix {
   addr: Buffer;
 }
 
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** Parses an IPv4 or IPv6 address into 4 or 16 bytes; throws a readable error when invalid. */
-export function parseAddress(text: string): Buffer {
-  const m = IPV4_RE.exec(text);
-  if (m) {
-    const b = Buffer.allocUnsafe(4);
-    for (let i = 0; i < 4; i++) {
-      const v = Number(m[i + 1]);
-      if (v > 255) throw new Error(`invalid IPv4 address "${text}": octet ${v} is over 255`);
-      b[i] = v;
-    }
-    return b;
-  }
-  if (text.includes(':')) {
-    // Zone IDs (fe80::1%eth0) are local to the host: the wire carries the bare address.
-    const bare = text.split('%')[0] ?? text;
-    if (ipaddr.IPv6.isValid(bare)) return Buffer.from(ipaddr.IPv6.parse(bare).toByteArray());
-  }
-  throw new Error(`invalid IP address "${text}": expected dotted IPv4 or IPv6 text`);
-}
+/** Address text to 4 or 16 bytes (throws a readable error), and back; see src/util/address.ts. */
+export { addressToBytes as parseAddress } from '../../util/address.ts';
 
 /** Formats 4 or 16 address bytes as text (RFC 5952 form for IPv6). */
 export function formatAddress(addr: Uint8Array): string {
-  if (addr.length === 4) return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
-  if (addr.length === 16) {
-    // IPv4-mapped addresses in their usual mixed form (RFC 5952 §5).
-    if (addr.subarray(0, 10).every((x) => x === 0) && addr[10] === 0xff && addr[11] === 0xff) return `::ffff:${addr[12]}.${addr[13]}.${addr[14]}.${addr[15]}`;
-    return ipaddr.fromByteArray(Array.from(addr)).toString();
-  }
-  throw new Error(`an IP address has 4 or 16 bytes, got ${addr.length}`);
+  if (addr.length !== 4 && addr.length !== 16) throw new Error(`an IP address has 4 or 16 bytes, got ${addr.length}`);
+  return bytesToAddress(addr);
 }
 
 /** Parses "10.0.0.1/32" or "fd00::/64" (a bare address means a host route); clears host bits. */
@@ -189,27 +166,19 @@ export interface DecodedNlri {
  * "Invalid Network Field" error (RFC 4271 §6.3; RFC 7606 §5.3: session reset, since the rest
  * of the field cannot be located).
  */
+const invalidNetworkField: Fail = (what) => new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, what);
+
 export function decodeNlri(buf: Uint8Array, afi: AfiNumber, addPath: boolean): DecodedNlri[] {
   const out: DecodedNlri[] = [];
   const size = afi === Afi.IPV4 ? 4 : 16;
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = 0;
-  while (off < view.length) {
-    let pathId: number | undefined;
-    if (addPath) {
-      if (off + 4 > view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI path identifier is truncated');
-      pathId = view.readUInt32BE(off);
-      off += 4;
-    }
-    if (off >= view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI entry is truncated');
-    const length = view[off++] ?? 0;
+  const r = new ByteReader(buf, invalidNetworkField);
+  while (r.remaining > 0) {
+    const pathId = addPath ? r.u32('NLRI path identifier is truncated') : undefined;
+    const length = r.u8('NLRI entry is truncated');
     if (length > size * 8) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, `NLRI prefix length ${length} is over ${size * 8}`);
-    const n = (length + 7) >> 3;
-    if (off + n > view.length) throw new BgpError(Err.UPDATE, UpdateSub.INVALID_NETWORK_FIELD, 'NLRI prefix bytes are truncated');
     const addr = Buffer.alloc(size);
-    view.copy(addr, 0, off, off + n);
+    r.bytes((length + 7) >> 3, 'NLRI prefix bytes are truncated').copy(addr);
     maskInPlace(addr, length);
-    off += n;
     const entry: DecodedNlri = { prefix: `${formatAddress(addr)}/${length}` };
     if (pathId !== undefined) entry.pathId = pathId;
     out.push(entry);
