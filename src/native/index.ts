@@ -76,6 +76,8 @@ interface Addon {
   tcpListen(opts: RawSockOpts): Handle;
   udpOpen(opts: RawSockOpts, onMessage: (payload: Buffer, address: string, port: number, ttl: number) => void): Handle;
   udpSend(h: Handle, payload: Buffer, address: string, port: number): number;
+  setThreadRealtime(priority: number): void;
+  threadScheduling(): ThreadScheduling;
 }
 
 /** Kernel counters of a packet socket since it opened (PACKET_STATISTICS, accumulated). */
@@ -682,4 +684,25 @@ export class UdpSocket extends NativeSocket {
   localAddress(): { family: 4 | 6; address: string; port: number } {
     return addon().localAddress(this.live('localAddress'));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduling (src/native/ironlb_sched.c)
+
+/** The calling thread's scheduling policy ("fifo", "rr", "other", "batch", "idle") and real-time priority (0 if none). */
+export interface ThreadScheduling {
+  policy: string;
+  priority: number;
+}
+
+/**
+ * Puts the CALLING thread (not the process) under SCHED_FIFO at `priority` (1..99), not inherited
+ * by children. Throws a NativeError (EPERM without CAP_SYS_NICE) otherwise.
+ */
+export function setThreadRealtime(priority: number): void {
+  addon().setThreadRealtime(priority);
+}
+
+export function threadScheduling(): ThreadScheduling {
+  return addon().threadScheduling();
 }

@@ -2461,6 +2461,10 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
 
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
+// ironlb_sched.c
+napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info);
+napi_value ironlb_js_thread_scheduling(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       FN("close", js_close),
@@ -2491,6 +2495,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("tcpListen", js_tcp_listen),
       FN("udpOpen", js_udp_open),
       FN("udpSend", js_udp_send),
+      FN("setThreadRealtime", ironlb_js_set_thread_realtime),
+      FN("threadScheduling", ironlb_js_thread_scheduling),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

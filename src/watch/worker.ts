@@ -5,9 +5,10 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { isIPv6 } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import { setThreadRealtime } from '../native/index.ts';
 import { deriveWatchKey } from './codec.ts';
 import { WatchEngine } from './engine.ts';
-import type { Reply, Request, WorkerConfig } from './messages.ts';
+import type { Reply, Request, WatchPriority, WorkerConfig } from './messages.ts';
 
 const port = parentPort;
 if (!port) throw new Error('src/watch/worker.ts must run as a worker thread (started by OwnerWatch)');
@@ -41,16 +42,32 @@ try {
   port.close();
   process.exit(0);
 }
-if (cfg.nice !== undefined) {
-  try {
-    // /proc/thread-self -> "<pid>/task/<tid>"; setpriority(PRIO_PROCESS, tid) sets this thread only.
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
-    setPriority(tid, cfg.nice);
-    post({ type: 'priority', nice: cfg.nice });
-  } catch (err) {
-    post({ type: 'priority', nice: cfg.nice, error: err instanceof Error ? err.message : String(err) });
+const priority = raisePriority();
+
+/** Real-time first, else nice (each needs CAP_SYS_NICE); what applies and why the others did not. */
+function raisePriority(): WatchPriority {
+  const errors: string[] = [];
+  const why = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+  if (cfg.realtimePriority) {
+    try {
+      setThreadRealtime(cfg.realtimePriority);
+      return { scheduling: 'realtime', realtimePriority: cfg.realtimePriority, errors };
+    } catch (err) {
+      errors.push(`SCHED_FIFO ${cfg.realtimePriority}: ${why(err)}`);
+    }
   }
+  if (cfg.nice !== undefined) {
+    try {
+      // /proc/thread-self -> "<pid>/task/<tid>"; setpriority(PRIO_PROCESS, tid) sets this thread only.
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
+      setPriority(tid, cfg.nice);
+      return { scheduling: 'nice', nice: cfg.nice, errors };
+    } catch (err) {
+      errors.push(`nice ${cfg.nice}: ${why(err)}`);
+    }
+  }
+  return { scheduling: 'inherited', errors };
 }
 // The check runs in the check phase (setImmediate), after the poll phase has read what arrived.
 const timer = setInterval(() => {
@@ -69,4 +86,4 @@ port.on('message', (req: Request) => {
       break;
   }
 });
-post({ type: 'ready', port: sock.address().port });
+post({ type: 'ready', port: sock.address().port, priority });
