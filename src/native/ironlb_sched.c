@@ -13,26 +13,12 @@
 // threadScheduling(): {policy: "fifo"|"rr"|"other"|..., priority} of the calling thread.
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "ironlb_errno.h"
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
-static void sched_throw(napi_env env, const char* call, int err) {
-  char msg[256];
-  const char* name = strerrorname_np(err);
-  snprintf(msg, sizeof msg, "%s: %s (%s)", call, strerror(err), name ? name : "E?");
-  napi_value m, e, v;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &v);
-  napi_set_named_property(env, e, "errno", v);
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "code", v);
-  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
-}
 
 napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -51,7 +37,7 @@ napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info) 
   struct sched_param p = {.sched_priority = prio};
   // RESET_ON_FORK: a child process started from this thread does not inherit real-time priority.
   if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &p) != 0) {
-    sched_throw(env, "sched_setscheduler(SCHED_FIFO)", errno);
+    ironlb_throw_errno(env, "sched_setscheduler(SCHED_FIFO)", errno);
     return NULL;
   }
   return NULL;
@@ -60,12 +46,12 @@ napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info) 
 napi_value ironlb_js_thread_scheduling(napi_env env, napi_callback_info info) {
   int pol = sched_getscheduler(0);
   if (pol < 0) {
-    sched_throw(env, "sched_getscheduler", errno);
+    ironlb_throw_errno(env, "sched_getscheduler", errno);
     return NULL;
   }
   struct sched_param p = {0};
   if (sched_getparam(0, &p) != 0) {
-    sched_throw(env, "sched_getparam", errno);
+    ironlb_throw_errno(env, "sched_getparam", errno);
     return NULL;
   }
   pol &= ~SCHED_RESET_ON_FORK;

@@ -24,6 +24,7 @@
 // watchClose(h)
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "ironlb_errno.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -224,21 +225,6 @@ static void* w_main(void* arg) {
 // ---------------------------------------------------------------------------------------------
 // JS side
 
-static void w_throw_errno(napi_env env, const char* call, int err) {
-  char msg[256];
-  const char* name = strerrorname_np(err);
-  snprintf(msg, sizeof msg, "%s: %s (%s)", call, strerror(err), name ? name : "E?");
-  napi_value m, e, v;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &v);
-  napi_set_named_property(env, e, "errno", v);
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "code", v);
-  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
-}
 
 static void w_stop(w_state* w) {
   if (w->thread_started) {
@@ -291,12 +277,17 @@ static socklen_t w_addr(int family, const char* a, int port, struct sockaddr_sto
   return inet_pton(AF_INET, a, &s->sin_addr) == 1 ? sizeof *s : 0;
 }
 
-static w_state* w_handle(napi_env env, napi_value v) {
+/** The handle (first argument) and the second argument if any; NULL with a TypeError thrown. */
+static w_state* w_args(napi_env env, napi_callback_info info, napi_value* second) {
+  size_t argc = 2;
+  napi_value a[2];
   void* p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "owner watch: not a watch handle");
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc < (second ? 2u : 1u) || napi_get_value_external(env, a[0], &p) != napi_ok || !p) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "owner watch: want a watch handle (and an argument)");
     return NULL;
   }
+  if (second) *second = a[1];
   return p;
 }
 
@@ -328,7 +319,7 @@ napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info) {
   w_entry* ring = calloc(W_RING, sizeof *ring);
   if (!w || !ring) {
     free(w), free(ring);
-    w_throw_errno(env, "calloc", ENOMEM);
+    ironlb_throw_errno(env, "calloc", ENOMEM);
     return NULL;
   }
   w->ring = ring;
@@ -338,7 +329,7 @@ napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info) {
     int e = errno;
     w_stop(w);
     free(ring), free(w);
-    w_throw_errno(env, "watchOpen bind", e);
+    ironlb_throw_errno(env, "watchOpen bind", e);
     return NULL;
   }
   struct sockaddr_storage bound;
@@ -379,7 +370,7 @@ napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info) {
     w_stop(w);
     pthread_mutex_destroy(&w->mu);
     free(ring), free(w);
-    w_throw_errno(env, "pthread_create", err);
+    ironlb_throw_errno(env, "pthread_create", err);
     return NULL;
   }
   w->thread_started = 1;
@@ -392,10 +383,8 @@ napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a, r, v, arr;
-  napi_get_cb_info(env, info, &argc, &a, NULL, NULL);
-  w_state* w = argc ? w_handle(env, a) : NULL;
+  napi_value r, v, arr;
+  w_state* w = w_args(env, info, NULL);
   if (!w) return NULL;
   // The thread sets `scheduling` to "nice" at its start: wait for that first instruction to run.
   for (int i = 0; i < 200 && w->want_nice && strcmp(w->scheduling, "inherited") == 0 && w->nerrors == 0; i++) usleep(1000);
@@ -414,13 +403,11 @@ napi_value ironlb_js_watch_info(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_set_keys(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value a[2];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  w_state* w = argc >= 2 ? w_handle(env, a[0]) : NULL;
+  napi_value list;
+  w_state* w = w_args(env, info, &list);
   if (!w) return NULL;
   uint32_t n = 0;
-  if (napi_get_array_length(env, a[1], &n) != napi_ok || n == 0 || n > W_MAX_KEYS) {
+  if (napi_get_array_length(env, list, &n) != napi_ok || n == 0 || n > W_MAX_KEYS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "watchSetKeys: 1..8 keys");
     return NULL;
   }
@@ -429,7 +416,7 @@ napi_value ironlb_js_watch_set_keys(napi_env env, napi_callback_info info) {
     napi_value k;
     void* d;
     size_t l = 0;
-    if (napi_get_element(env, a[1], i, &k) != napi_ok || napi_get_buffer_info(env, k, &d, &l) != napi_ok || l != W_KEY) {
+    if (napi_get_element(env, list, i, &k) != napi_ok || napi_get_buffer_info(env, k, &d, &l) != napi_ok || l != W_KEY) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "watchSetKeys: each key a 32-byte Buffer (deriveWatchKey)");
       return NULL;
     }
@@ -443,19 +430,17 @@ napi_value ironlb_js_watch_set_keys(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_set_targets(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value a[2];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  w_state* w = argc >= 2 ? w_handle(env, a[0]) : NULL;
+  napi_value list;
+  w_state* w = w_args(env, info, &list);
   if (!w) return NULL;
   uint32_t n = 0;
-  if (napi_get_array_length(env, a[1], &n) != napi_ok || n > W_MAX_TARGETS) {
+  if (napi_get_array_length(env, list, &n) != napi_ok || n > W_MAX_TARGETS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "watchSetTargets: at most 64 targets");
     return NULL;
   }
   w_target* ts = calloc(W_MAX_TARGETS, sizeof *ts);
   if (!ts) {
-    w_throw_errno(env, "calloc", ENOMEM);
+    ironlb_throw_errno(env, "calloc", ENOMEM);
     return NULL;
   }
   for (uint32_t i = 0; i < n; i++) {
@@ -463,7 +448,7 @@ napi_value ironlb_js_watch_set_targets(napi_env env, napi_callback_info info) {
     char to[W_NAME + 2], addr[INET6_ADDRSTRLEN + 1];
     size_t tl = 0, al = 0;
     int32_t port = 0, flags = 0, takeovers = 0;
-    if (napi_get_element(env, a[1], i, &t) != napi_ok || !w_get_str(env, t, "to", to, sizeof to, &tl) || !w_get_str(env, t, "address", addr, sizeof addr, &al) ||
+    if (napi_get_element(env, list, i, &t) != napi_ok || !w_get_str(env, t, "to", to, sizeof to, &tl) || !w_get_str(env, t, "address", addr, sizeof addr, &al) ||
         !w_get_int(env, t, "port", &port) || !w_get_int(env, t, "flags", &flags) || !w_get_int(env, t, "takeovers", &takeovers) || tl == 0 || tl > W_NAME ||
         !(ts[i].addr_len = w_addr(w->family, addr, port, &ts[i].addr))) {
       free(ts);
@@ -484,10 +469,8 @@ napi_value ironlb_js_watch_set_targets(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a, arr;
-  napi_get_cb_info(env, info, &argc, &a, NULL, NULL);
-  w_state* w = argc ? w_handle(env, a) : NULL;
+  napi_value arr;
+  w_state* w = w_args(env, info, NULL);
   if (!w) return NULL;
   // Copy out under the lock, build JS values after it: the lock is held for a memcpy only.
   pthread_mutex_lock(&w->mu);
@@ -516,10 +499,8 @@ napi_value ironlb_js_watch_drain(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a, r, v;
-  napi_get_cb_info(env, info, &argc, &a, NULL, NULL);
-  w_state* w = argc ? w_handle(env, a) : NULL;
+  napi_value r, v;
+  w_state* w = w_args(env, info, NULL);
   if (!w) return NULL;
   pthread_mutex_lock(&w->mu);
   double f[] = {w->sent, w->send_errors, w->verified, w->rejected_mac, w->dropped, w->ticks, w->late_ticks, w->max_late_ms};
@@ -534,10 +515,7 @@ napi_value ironlb_js_watch_stats(napi_env env, napi_callback_info info) {
 }
 
 napi_value ironlb_js_watch_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a;
-  napi_get_cb_info(env, info, &argc, &a, NULL, NULL);
-  w_state* w = argc ? w_handle(env, a) : NULL;
+  w_state* w = w_args(env, info, NULL);
   if (w) w_stop(w);
   return NULL;
 }
