@@ -38,7 +38,7 @@ async function counters(c: SpeakerCluster): Promise<Counters> {
 }
 
 test(`owner watch soak: ${MINUTES} min at ${LOSS_PERCENT}% loss on every node, machine loaded: no false takeover, no false death`, { timeout: (MINUTES + 6) * 60_000 }, async () => {
-  const c = await SpeakerCluster.create({ prefix: 'ilba', nodes: 3, net: 88, localVips: [VIP] });
+  const c = await SpeakerCluster.create({ prefix: 'ilba', nodes: 3, net: 88, client: true, localVips: [VIP] });
   try {
     await c.apply('IPPool', 'p1', { addresses: ['10.88.0.100-10.88.0.120'] });
     await c.apply('L2Advertisement', 'l2', {});
