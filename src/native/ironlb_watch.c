@@ -92,6 +92,7 @@ typedef struct {
   char errors[2][160];
   int nerrors;
   int want_nice, nice;
+  int prio_done;  // set by the thread once its own priority step ran (watchInfo waits for it)
   double sent, send_errors, verified, rejected_mac, dropped, ticks, late_ticks, max_late_ms;
 } w_state;
 
@@ -198,6 +199,7 @@ static void* w_main(void* arg) {
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice) == 0) w->scheduling = "nice";
     else if (w->nerrors < 2) snprintf(w->errors[w->nerrors++], sizeof w->errors[0], "nice %d: %s", w->nice, strerror(errno));
   }
+  __atomic_store_n(&w->prio_done, 1, __ATOMIC_RELEASE);
   double next = w_mono_ms();
   struct pollfd pf[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
   for (;;) {
@@ -386,8 +388,8 @@ napi_value ironlb_js_watch_info(napi_env env, napi_callback_info info) {
   napi_value r, v, arr;
   w_state* w = w_args(env, info, NULL);
   if (!w) return NULL;
-  // The thread sets `scheduling` to "nice" at its start: wait for that first instruction to run.
-  for (int i = 0; i < 200 && w->want_nice && strcmp(w->scheduling, "inherited") == 0 && w->nerrors == 0; i++) usleep(1000);
+  // The thread sets its nice value first thing: wait (bounded) until it has, to report the outcome.
+  for (int i = 0; i < 1000 && !__atomic_load_n(&w->prio_done, __ATOMIC_ACQUIRE); i++) usleep(1000);
   napi_create_object(env, &r);
   napi_create_int32(env, w->port, &v);
   napi_set_named_property(env, r, "port", v);
