@@ -84,7 +84,10 @@ function takeover(c: SpeakerCluster, o: SpeakerNode, marks: Map<string, number>,
   for (const n of c.nodes) {
     if (n === o) continue;
     const l = n.log.slice(marks.get(n.name)).find((x) => x.includes('took over address') && x.includes(`"${VIP}"`));
-    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}`;
+    // Where the time went: the watch's detection (silentMs) and the wait for the main thread (queuedMs).
+    const s = n.log.slice(marks.get(n.name)).find((x) => x.includes('owner silent on the owner watch'));
+    const detail = s ? ` (silentMs ${/"silentMs":(\d+)/.exec(s)?.[1]}, queuedMs ${/"queuedMs":(-?\d+)/.exec(s)?.[1]})` : '';
+    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}${detail}`;
   }
   return 'no takeover logged';
 }

@@ -702,11 +702,11 @@ export class Speaker {
       for (const k of ['realtime', 'nice', 'inherited'] as const) this.metrics.watchScheduling.set({ scheduling: k }, p.scheduling === k ? 1 : 0);
       if (p.scheduling !== 'realtime') {
         // A heartbeat thread that waits for the CPU behind the node's other work can look dead to its watchers.
-        this.#log.warn({ scheduling: p.scheduling, nice: p.nice, refused: p.errors }, 'owner-watch heartbeat thread is not real-time (it needs CAP_SYS_NICE: the chart grants SYS_NICE to the speaker): on a loaded node its heartbeats can be late enough to cause false takeovers; grant the capability or raise --owner-watch-multiplier (docs/troubleshooting.md, "Owner watch")');
+        this.#log.warn({ scheduling: p.scheduling, nice: p.nice, refused: p.errors }, 'owner-watch heartbeat thread is not real-time (it needs CAP_SYS_NICE: the chart grants SYS_NICE to the speaker): on a loaded node its heartbeats can be late enough to cause false takeovers; grant the capability or raise --owner-watch-multiplier (docs/troubleshooting.md, "Fast failover: the owner watch")');
       }
       w.on('state', (c) => {
         if (c.gap) this.#log.info({ peer: c.name, ...c.gap }, 'owner heard again on the owner watch after a silence');
-        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000);
+        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000, c.at);
       });
       w.on('reannounce', (from) => {
         // A node that took over our addresses on a false suspicion released them: clients that
@@ -720,7 +720,7 @@ export class Speaker {
     }
   }
 
-  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number): void {
+  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number, at?: number): void {
     if (this.#stopped) return;
     if (state === 'up') {
       this.#watchHeard.add(name);
@@ -737,7 +737,8 @@ export class Speaker {
     const since = Date.now();
     this.#suspects.set(name, since);
     this.metrics.fastTakeovers.inc({ result: 'suspected' });
-    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
+    // queuedMs: from the watch's decision to here (this main thread's lateness on a loaded node).
+    this.#log.info({ peer: name, silentMs, queuedMs: at === undefined ? undefined : since - at }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
     setTimeout(() => {
       if (this.#suspects.get(name) !== since || this.#stopped) return;
       this.#suspects.delete(name);

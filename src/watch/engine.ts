@@ -39,6 +39,8 @@ export interface StateChange {
   state: 'up' | 'down';
   /** Time since the last valid heartbeat (ms) when declared down. */
   silentMs: number;
+  /** When the engine declared it (its clock, ms): how long the news waited for the main thread. */
+  at?: number;
   /**
    * On 'up' after a silence: where the silence came from. senderGapMs: between the sender's clock
    * readings in the last heartbeat before and the first after (large: the sender did not send);
@@ -195,7 +197,7 @@ export class WatchEngine {
         continue;
       }
       p.state = 'down';
-      this.#o.onState({ name: p.name, state: 'down', silentMs: silent });
+      this.#o.onState({ name: p.name, state: 'down', silentMs: silent, at: now });
     }
   }
 
