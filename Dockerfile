@@ -44,14 +44,14 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-# The speaker runs as non-root too: its Pod adds NET_RAW (ARP/NDP raw sockets) and NET_BIND_SERVICE
-# (BGP on port 179), and starts node through ironlb-caps, whose file capabilities (permitted only,
+# The speaker runs as non-root too: its Pod adds NET_RAW (ARP/NDP raw sockets), NET_BIND_SERVICE
+# (BGP on port 179) and SYS_NICE (the owner watch's real-time heartbeat thread), and starts node through ironlb-caps, whose file capabilities (permitted only,
 # no effective bit) let it raise what the Pod's bounding set allows into the ambient set.
 # setcap is installed for this step only.
 COPY --from=build /src/ironlb-caps /usr/local/bin/ironlb-caps
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
- && setcap cap_net_raw,cap_net_bind_service=+p /usr/local/bin/ironlb-caps \
+ && setcap cap_net_raw,cap_net_bind_service,cap_sys_nice=+p /usr/local/bin/ironlb-caps \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/*
 USER 65532:65532

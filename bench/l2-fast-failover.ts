@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'soak-minutes': { type: 'string', default: '0' },
     loss: { type: 'string', default: '5' },
     client: { type: 'string', default: 'open' },
+    // Namespace prefix (test/support/netns.ts): a distinct one lets two runs share a host.
+    prefix: { type: 'string', default: 'ilbl' },
   },
 });
 const rounds = Number(values.rounds);
@@ -35,7 +37,7 @@ const soakMin = Number(values['soak-minutes']);
 const loss = Number(values.loss);
 const openLoop = values.client !== 'sequential';
 const VIP = '10.86.0.100';
-const speakerArgs = watch ? ['--owner-watch'] : [];
+const speakerArgs = watch ? [] : ['--no-owner-watch'];
 
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
@@ -82,7 +84,10 @@ function takeover(c: SpeakerCluster, o: SpeakerNode, marks: Map<string, number>,
   for (const n of c.nodes) {
     if (n === o) continue;
     const l = n.log.slice(marks.get(n.name)).find((x) => x.includes('took over address') && x.includes(`"${VIP}"`));
-    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}`;
+    // Where the time went: the watch's detection (silentMs) and the wait for the main thread (queuedMs).
+    const s = n.log.slice(marks.get(n.name)).find((x) => x.includes('owner silent on the owner watch'));
+    const detail = s ? ` (silentMs ${/"silentMs":(\d+)/.exec(s)?.[1]}, queuedMs ${/"queuedMs":(-?\d+)/.exec(s)?.[1]})` : '';
+    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}${detail}`;
   }
   return 'no takeover logged';
 }
@@ -169,7 +174,7 @@ async function soak(c: SpeakerCluster): Promise<void> {
   );
 }
 
-const c = await SpeakerCluster.create({ prefix: 'ilbl', nodes: 3, net: 86, client: true, localVips: [VIP] });
+const c = await SpeakerCluster.create({ prefix: values.prefix, nodes: 3, net: 86, client: true, localVips: [VIP] });
 try {
   await c.apply('IPPool', 'p1', { addresses: ['10.86.0.100-10.86.0.199'] });
   await c.apply('L2Advertisement', 'l2', {});

@@ -6,7 +6,7 @@ import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_NAMESPACE } from '../api/index.ts'
 import { EVENT_LOOP_SAMPLE_MS, httpOptions, startHttpServers, type HttpOpts } from './http-servers.ts';
 import { loadKubeConfig, makeClients } from '../k8s/index.ts';
 import { DEFAULT_PORT as MEMBERSHIP_PORT, DEFAULT_TIMING } from '../membership/index.ts';
-import { DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT } from '../watch/index.ts';
+import { DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, DEFAULT_WATCH_RT_PRIORITY } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import { RawSocketL2Backend } from '../speaker/l2-raw-socket-backend.ts';
 import { NullL2 } from '../speaker/l2-backend.ts';
@@ -37,6 +37,7 @@ interface Opts extends HttpOpts {
   ownerWatchMultiplier: string;
   ownerWatchHoldMs: string;
   ownerWatchNice: string;
+  ownerWatchRtPriority: string;
 }
 
 function num(flag: string, text: string, min: number, max: number): number {
@@ -71,8 +72,10 @@ export function registerSpeaker(program: Command): void {
     .option('--owner-watch-interval-ms <ms>', 'owner-watch heartbeat interval', String(DEFAULT_WATCH_INTERVAL_MS))
     .option('--owner-watch-multiplier <n>', 'an owner silent for this many intervals is taken over before membership confirms', String(DEFAULT_WATCH_MULTIPLIER))
     .option('--owner-watch-hold-ms <ms>', 'release a fast takeover when membership has not confirmed the owner\'s loss within this time', '3000')
-    .option('--owner-watch-nice <n>', 'nice value of the heartbeat thread (-20..19; below the process\'s needs CAP_SYS_NICE, else it is left as is)', String(DEFAULT_WATCH_NICE))
-    .option('--owner-watch', 'run the owner watch (experimental, off by default): Layer 2 failover in ~0.2 s instead of ~0.5 s, at the price of false takeovers when a node\'s heartbeat thread is starved for more than --owner-watch-multiplier intervals (docs/performance.md, "Layer 2 failover with the owner watch")')
+    .option('--owner-watch-rt-priority <n>', 'SCHED_FIFO priority of the heartbeat thread (1..99; 0: none). Needs CAP_SYS_NICE; refused, --owner-watch-nice applies', String(DEFAULT_WATCH_RT_PRIORITY))
+    .option('--owner-watch-nice <n>', 'nice value of the heartbeat thread when real-time scheduling is off or refused (-20..19; below the process\'s needs CAP_SYS_NICE, else it is left as is)', String(DEFAULT_WATCH_NICE))
+    .option('--owner-watch', 'run the owner watch (the default): Layer 2 failover in ~0.2 s instead of ~0.5 s; its heartbeat thread runs at real-time priority when the process has CAP_SYS_NICE (docs/performance.md, "Layer 2 failover with the owner watch")')
+    .option('--no-owner-watch', 'Layer 2 failover by membership alone (~0.5 s)')
     .option('--l2-quorum <bool>', 'answer ARP/NDP only while at least half of the known speakers are alive (a cut-off node stops): true or false', 'true')
   httpOptions(cmd, { metricsPort: 7473, healthHost: '127.0.0.1' })
     .action(async (o: Opts) => {
@@ -102,13 +105,14 @@ export function registerSpeaker(program: Command): void {
         l2,
         layer2Disabled: !o.layer2,
         l2Quorum: o.l2Quorum === 'true',
-        ownerWatch: o.ownerWatch
+        ownerWatch: o.ownerWatch !== false
           ? {
               port: num('--owner-watch-port', o.ownerWatchPort, 1, 65535),
               intervalMs: num('--owner-watch-interval-ms', o.ownerWatchIntervalMs, 5, 1000),
               multiplier: num('--owner-watch-multiplier', o.ownerWatchMultiplier, 3, 50),
               holdMs: num('--owner-watch-hold-ms', o.ownerWatchHoldMs, 500, 60_000),
               nice: num('--owner-watch-nice', o.ownerWatchNice, -20, 19),
+              realtimePriority: num('--owner-watch-rt-priority', o.ownerWatchRtPriority, 0, 99),
             }
           : false,
         metrics,

@@ -47,7 +47,7 @@ interface RawLink {
   slaveKind: string;
 }
 
-interface Addon {
+interface Addon extends WatchAddon {
   close(h: Handle): void;
   setRef(h: Handle, ref: boolean): void;
   handleFd(h: Handle): number;
@@ -76,6 +76,8 @@ interface Addon {
   tcpListen(opts: RawSockOpts): Handle;
   udpOpen(opts: RawSockOpts, onMessage: (payload: Buffer, address: string, port: number, ttl: number) => void): Handle;
   udpSend(h: Handle, payload: Buffer, address: string, port: number): number;
+  setThreadRealtime(priority: number): void;
+  threadScheduling(): ThreadScheduling;
 }
 
 /** Kernel counters of a packet socket since it opened (PACKET_STATISTICS, accumulated). */
@@ -691,5 +693,125 @@ export class UdpSocket extends NativeSocket {
 
   localAddress(): { family: 4 | 6; address: string; port: number } {
     return addon().localAddress(this.live('localAddress'));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduling (src/native/ironlb_sched.c)
+
+/** The calling thread's scheduling policy ("fifo", "rr", "other", "batch", "idle") and real-time priority (0 if none). */
+export interface ThreadScheduling {
+  policy: string;
+  priority: number;
+}
+
+/**
+ * Puts the CALLING thread (not the process) under SCHED_FIFO at `priority` (1..99), not inherited
+ * by children. Throws a NativeError (EPERM without CAP_SYS_NICE) otherwise.
+ */
+export function setThreadRealtime(priority: number): void {
+  addon().setThreadRealtime(priority);
+}
+
+export function threadScheduling(): ThreadScheduling {
+  return addon().threadScheduling();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Owner-watch wire (src/native/ironlb_watch.c): heartbeats sent and received on a native thread
+
+export interface WatchWireOptions {
+  family: 4 | 6;
+  address: string;
+  /** 0: any free port. */
+  port: number;
+  /** This node's name (the heartbeats' sender). */
+  self: string;
+  intervalMs: number;
+  /** SCHED_FIFO priority of the thread (1..99); 0: none. Refused without CAP_SYS_NICE, then `nice` applies. */
+  realtimePriority: number;
+  nice?: number;
+}
+
+/** One heartbeat to send every interval (src/watch/codec.ts fields the JS side decides). */
+export interface WatchTarget {
+  to: string;
+  address: string;
+  port: number;
+  flags: number;
+  takeovers: number;
+}
+
+/** A datagram whose MAC verified with one of the keys, with the thread's receipt time (ms, as Date.now). */
+export interface WatchReceived {
+  packet: Buffer;
+  address: string;
+  receivedAt: number;
+}
+
+export interface WatchWireStats {
+  sent: number;
+  sendErrors: number;
+  verified: number;
+  rejectedMac: number;
+  /** Verified datagrams dropped because the JS side did not drain the queue (2048) in time. */
+  dropped: number;
+  ticks: number;
+  /** Ticks the thread ran more than one interval late, and the worst lateness (ms). */
+  lateTicks: number;
+  maxLateMs: number;
+}
+
+interface WatchAddon {
+  watchOpen(o: WatchWireOptions): Handle;
+  watchInfo(h: Handle): { port: number; scheduling: 'realtime' | 'nice' | 'inherited'; errors: string[] };
+  watchSetKeys(h: Handle, keys: Buffer[]): void;
+  watchSetTargets(h: Handle, targets: WatchTarget[]): void;
+  watchDrain(h: Handle): WatchReceived[];
+  watchStats(h: Handle): WatchWireStats;
+  watchClose(h: Handle): void;
+}
+
+/**
+ * The owner watch's heartbeat thread: sends to the targets every interval and queues the
+ * authenticated datagrams it receives, whatever the JavaScript threads are doing. Throws a
+ * NativeError when the socket cannot be bound (e.g. EADDRINUSE).
+ */
+export class WatchWire {
+  readonly #a: WatchAddon;
+  readonly #h: Handle;
+  private constructor(a: WatchAddon, h: Handle) {
+    this.#a = a;
+    this.#h = h;
+  }
+
+  static open(o: WatchWireOptions): WatchWire {
+    const a = addon();
+    return new WatchWire(a, a.watchOpen(o));
+  }
+
+  /** Bound port and how the thread is scheduled (errors: what was refused). */
+  info(): { port: number; scheduling: 'realtime' | 'nice' | 'inherited'; errors: string[] } {
+    return this.#a.watchInfo(this.#h);
+  }
+
+  setKeys(keys: Buffer[]): void {
+    this.#a.watchSetKeys(this.#h, keys);
+  }
+
+  setTargets(targets: WatchTarget[]): void {
+    this.#a.watchSetTargets(this.#h, targets);
+  }
+
+  drain(): WatchReceived[] {
+    return this.#a.watchDrain(this.#h);
+  }
+
+  stats(): WatchWireStats {
+    return this.#a.watchStats(this.#h);
+  }
+
+  close(): void {
+    this.#a.watchClose(this.#h);
   }
 }

@@ -17,6 +17,7 @@ export interface SpeakerMetrics {
   apiErrors: Counter<'op'>;
   unannounced: Gauge;
   fastTakeovers: Counter<'result'>;
+  watchScheduling: Gauge<'scheduling'>;
   watchedOwners: Gauge;
 }
 
@@ -43,6 +44,7 @@ export function createSpeakerMetrics(registry: Registry = new Registry()): Speak
     apiErrors: new Counter({ name: 'ironlb_speaker_api_errors_total', help: 'Failed Kubernetes API writes by operation.', labelNames: ['op'], registers }),
     // For the "should be announced and is not" alert: the view is cluster-wide, so any speaker with quorum can tell.
     fastTakeovers: new Counter({ name: 'ironlb_speaker_fast_takeovers_total', help: 'Owner-watch suspicions of a Layer 2 owner still listed by membership (suspected: its addresses taken), and how each ended (confirmed by membership, or refuted: released after the hold time). Heard-again ends are not counted.', labelNames: ['result'], registers }),
+    watchScheduling: new Gauge({ name: 'ironlb_speaker_owner_watch_scheduling', help: 'How the owner-watch heartbeat thread is scheduled: 1 for the one that applies (realtime: SCHED_FIFO; nice: a raised nice value, real-time refused; inherited: the process\'s own, both refused, e.g. no CAP_SYS_NICE).', labelNames: ['scheduling'], registers }),
     watchedOwners: new Gauge({ name: 'ironlb_speaker_watched_owners', help: 'Layer 2 owners this node watches with owner-watch heartbeats (those it would take addresses over from).', registers }),
     unannounced: new Gauge({ name: 'ironlb_speaker_services_unannounced', help: 'Services with an address and a ready endpoint that no node announces, in this speaker\'s cluster-wide view.', registers }),
   };

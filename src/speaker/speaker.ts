@@ -28,7 +28,7 @@ import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { ConfigWatch } from '../k8s/config-watch.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
-import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
+import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, DEFAULT_WATCH_RT_PRIORITY, type WatchPeer } from '../watch/index.ts';
 import { logger } from '../util/log.ts';
 import type { Family } from '../util/address.ts';
 import { BgpReconciler } from './bgp-reconciler.ts';
@@ -104,8 +104,10 @@ export interface OwnerWatchSettings {
    * are released and this owner is not taken fast again until its heartbeats come back.
    */
   holdMs?: number;
-  /** Nice value of the heartbeat thread (default -10; needs CAP_SYS_NICE, else it keeps the process's). */
+  /** Nice value of the heartbeat thread when real-time scheduling is off or refused (default -10; needs CAP_SYS_NICE, else it keeps the process's). */
   nice?: number;
+  /** SCHED_FIFO priority of the heartbeat thread (default 10; 0: none, use `nice`). Needs CAP_SYS_NICE. */
+  realtimePriority?: number;
 }
 
 /** Owners whose successor set is computed exactly (one decide() each); beyond, a deterministic sample. */
@@ -674,18 +676,22 @@ export class Speaker {
         multiplier: s.multiplier ?? DEFAULT_WATCH_MULTIPLIER,
         secrets: secrets.map((k) => new Uint8Array(k)),
         nice: s.nice ?? DEFAULT_WATCH_NICE,
+        realtimePriority: s.realtimePriority ?? DEFAULT_WATCH_RT_PRIORITY,
       });
       if (this.#stopped) return void (await w.close());
       this.#watch = w;
       this.#watchPeersKey = '';
       this.#watchSetKey = '';
       w.on('error', (err) => this.#log.error({ err: err.message }, 'owner watch failed; failover falls back to membership alone'));
-      w.on('priority', (p) => {
-        if (p.error) this.#log.info({ nice: p.nice, err: p.error }, 'owner-watch heartbeat thread keeps the process\'s priority (raising it needs CAP_SYS_NICE): on a loaded node a late heartbeat can look like a dead owner; consider a larger --owner-watch-multiplier');
-      });
+      const p = w.priority;
+      for (const k of ['realtime', 'nice', 'inherited'] as const) this.metrics.watchScheduling.set({ scheduling: k }, p.scheduling === k ? 1 : 0);
+      if (p.scheduling !== 'realtime') {
+        // A heartbeat thread that waits for the CPU behind the node's other work can look dead to its watchers.
+        this.#log.warn({ scheduling: p.scheduling, nice: p.nice, refused: p.errors }, 'owner-watch heartbeat thread is not real-time (it needs CAP_SYS_NICE: the chart grants SYS_NICE to the speaker): on a loaded node its heartbeats can be late enough to cause false takeovers; grant the capability or raise --owner-watch-multiplier (docs/troubleshooting.md, "Fast failover: the owner watch")');
+      }
       w.on('state', (c) => {
         if (c.gap) this.#log.info({ peer: c.name, ...c.gap }, 'owner heard again on the owner watch after a silence');
-        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000);
+        this.#onWatchState(c.name, c.state, c.silentMs, s.holdMs ?? 3000, c.at);
       });
       w.on('reannounce', (from) => {
         // A node that took over our addresses on a false suspicion released them: clients that
@@ -693,13 +699,13 @@ export class Speaker {
         this.#log.info({ from }, 'a peer released addresses it had taken from this node; announcing them again');
         this.#opts.l2.reannounce?.();
       });
-      this.#log.info({ port: w.boundPort, detectMs: w.detectMs }, 'owner watch running');
+      this.#log.info({ port: w.boundPort, detectMs: w.detectMs, scheduling: p.scheduling, realtimePriority: p.realtimePriority, nice: p.nice }, 'owner watch running');
     } catch (err) {
       this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'owner watch not started; failover falls back to membership alone');
     }
   }
 
-  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number): void {
+  #onWatchState(name: string, state: 'up' | 'down', silentMs: number, holdMs: number, at?: number): void {
     if (this.#stopped) return;
     if (state === 'up') {
       this.#watchHeard.add(name);
@@ -716,7 +722,8 @@ export class Speaker {
     const since = Date.now();
     this.#suspects.set(name, since);
     this.metrics.fastTakeovers.inc({ result: 'suspected' });
-    this.#log.info({ peer: name, silentMs }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
+    // queuedMs: from the watch's decision to here (this main thread's lateness on a loaded node).
+    this.#log.info({ peer: name, silentMs, queuedMs: at === undefined ? undefined : since - at }, 'owner silent on the owner watch: suspected; taking the addresses that fall to this node (quorum permitting) before membership confirms');
     setTimeout(() => {
       if (this.#suspects.get(name) !== since || this.#stopped) return;
       this.#suspects.delete(name);

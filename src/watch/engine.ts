@@ -25,11 +25,22 @@ export interface WatchPeer {
 
 export type PeerState = 'unknown' | 'up' | 'down';
 
+/** A heartbeat to send: to whom, where, and the flags and takeover count it carries. */
+export interface HeartbeatTarget {
+  to: string;
+  address: string;
+  port: number;
+  flags: number;
+  takeovers: number;
+}
+
 export interface StateChange {
   name: string;
   state: 'up' | 'down';
   /** Time since the last valid heartbeat (ms) when declared down. */
   silentMs: number;
+  /** When the engine declared it (its clock, ms): how long the news waited for the main thread. */
+  at?: number;
   /**
    * On 'up' after a silence: where the silence came from. senderGapMs: between the sender's clock
    * readings in the last heartbeat before and the first after (large: the sender did not send);
@@ -45,7 +56,8 @@ export interface WatchEngineOptions {
   multiplier: number;
   maxSkewMs?: number;
   now?: () => number;
-  send: (msg: Buffer, address: string, port: number) => void;
+  /** Transport for tick() (unit tests); the worker sends through the native thread instead (targets()). */
+  send?: (msg: Buffer, address: string, port: number) => void;
   onState: (c: StateChange) => void;
   /** A peer that had taken over our addresses has released them: announce them again. */
   onReannounce: (from: string) => void;
@@ -73,6 +85,9 @@ export interface WatchStats {
   stalls: number;
   /** Silences not declared because every other peer was silent too (this node's problem, or the network's). */
   heldBack: number;
+  /** The native sender thread's ticks more than one interval late, and its worst lateness (ms). */
+  senderLateTicks?: number;
+  senderMaxLateMs?: number;
 }
 
 const WATCHED_FOR_MS = 1000;
@@ -126,19 +141,29 @@ export class WatchEngine {
     return this.#peers.get(name)?.state;
   }
 
+  /**
+   * Whom to send heartbeats to now (watched peers and peers watching us), with what flags. The
+   * worker hands this list to the native sender thread (src/native/ironlb_watch.c), which sends
+   * them every interval; tick() sends them from here (unit tests).
+   */
+  targets(now = this.#now()): HeartbeatTarget[] {
+    const out: HeartbeatTarget[] = [];
+    for (const p of this.#peers.values()) {
+      if (!p.watch && p.watchedUntil < now) continue;
+      out.push({ to: p.name, address: p.address, port: p.port, flags: (p.watch ? FLAG_WATCHING : 0) | (p.holding ? FLAG_HOLDING : 0), takeovers: p.takeovers });
+    }
+    return out;
+  }
+
   /** One transmit interval: heartbeats to watched peers and to peers watching us. */
   tick(): void {
     const now = this.#now();
     const key = this.#keys[0];
     if (!key) return;
-    for (const p of this.#peers.values()) {
-      if (!p.watch && p.watchedUntil < now) continue;
-      const msg = encodeHeartbeat(
-        { flags: (p.watch ? FLAG_WATCHING : 0) | (p.holding ? FLAG_HOLDING : 0), takeovers: p.takeovers, epoch: this.#epoch, seq: ++this.#seq >>> 0, timestamp: now, from: this.#opts.self, to: p.name },
-        key,
-      );
+    for (const t of this.targets(now)) {
+      const msg = encodeHeartbeat({ flags: t.flags, takeovers: t.takeovers, epoch: this.#epoch, seq: ++this.#seq >>> 0, timestamp: now, from: this.#opts.self, to: t.to }, key);
       this.stats.sent++;
-      this.#opts.send(msg, p.address, p.port);
+      this.#opts.send?.(msg, t.address, t.port);
     }
   }
 
@@ -172,18 +197,19 @@ export class WatchEngine {
         continue;
       }
       p.state = 'down';
-      this.#opts.onState({ name: p.name, state: 'down', silentMs: silent });
+      this.#opts.onState({ name: p.name, state: 'down', silentMs: silent, at: now });
     }
   }
 
-  receive(msg: Buffer, from: { address: string }): void {
+  /** One datagram; `receivedAt`: when it arrived if not now (the native thread's receipt time). */
+  receive(msg: Buffer, from: { address: string }, receivedAt?: number): void {
     const h = decodeHeartbeat(msg, this.#keys);
     if (!h) return void this.stats.rejected.mac++;
     if (h.to !== this.#opts.self) return void this.stats.rejected['wrong-receiver']++;
     const p = this.#peers.get(h.from);
     if (!p) return void this.stats.rejected['unknown-peer']++;
     if (normal(from.address) !== normal(p.address)) return void this.stats.rejected.address++;
-    const now = this.#now();
+    const now = receivedAt ?? this.#now();
     const skew = this.#opts.maxSkewMs ?? 30_000;
     if (Math.abs(now - h.timestamp) > skew || h.epoch > now + skew) return void this.stats.rejected['clock-skew']++;
     if (h.epoch < p.epoch || (h.epoch === p.epoch && h.seq <= p.seq)) return void this.stats.rejected.replay++;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { StateChange, WatchPeer, WatchStats } from './engine.ts';
-import type { Reply, Request, WorkerConfig } from './messages.ts';
+import type { Reply, Request, WatchPriority, WorkerConfig } from './messages.ts';
 
 export { WatchEngine, type StateChange, type WatchPeer, type WatchStats, type PeerState } from './engine.ts';
 export { deriveWatchKey, encodeHeartbeat, decodeHeartbeat, type Heartbeat } from './codec.ts';
@@ -13,13 +13,14 @@ export const DEFAULT_WATCH_PORT = 7948;
 export const DEFAULT_WATCH_INTERVAL_MS = 20;
 export const DEFAULT_WATCH_MULTIPLIER = 8;
 export const DEFAULT_WATCH_NICE = -10;
+export const DEFAULT_WATCH_RT_PRIORITY = 10;
+export type { WatchPriority, WatchScheduling } from './messages.ts';
 
 export type OwnerWatchOptions = WorkerConfig;
 
 export interface OwnerWatchEvents {
   state: [StateChange];
   reannounce: [string];
-  priority: [{ nice: number; error?: string }];
   error: [Error];
 }
 
@@ -27,6 +28,7 @@ export class OwnerWatch extends EventEmitter<OwnerWatchEvents> {
   readonly detectMs: number;
   #worker: Worker;
   #port = 0;
+  #priority: WatchPriority = { scheduling: 'inherited', errors: [] };
   #closed = false;
   #statsId = 0;
 
@@ -44,6 +46,7 @@ export class OwnerWatch extends EventEmitter<OwnerWatchEvents> {
       const onMsg = (m: Reply): void => {
         if (m.type === 'ready') {
           w.#port = m.port;
+          w.#priority = m.priority;
           resolve();
         } else if (m.type === 'failed') reject(new Error(m.error));
       };
@@ -56,7 +59,6 @@ export class OwnerWatch extends EventEmitter<OwnerWatchEvents> {
     w.#worker.on('message', (m: Reply) => {
       if (m.type === 'state') w.emit('state', m.change);
       else if (m.type === 'reannounce') w.emit('reannounce', m.from);
-      else if (m.type === 'priority') w.emit('priority', m.error === undefined ? { nice: m.nice } : { nice: m.nice, error: m.error });
     });
     w.#worker.on('exit', (code) => {
       if (!w.#closed) w.emit('error', new Error(`owner-watch worker exited (code ${code})`));
@@ -66,6 +68,11 @@ export class OwnerWatch extends EventEmitter<OwnerWatchEvents> {
 
   get boundPort(): number {
     return this.#port;
+  }
+
+  /** How the heartbeat thread is scheduled (set once at start). */
+  get priority(): WatchPriority {
+    return this.#priority;
   }
 
   setPeers(peers: WatchPeer[]): void {

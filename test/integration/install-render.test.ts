@@ -111,7 +111,7 @@ test('the plain manifest is the chart with the manifest values', async () => {
   assert.deepEqual(docs, await withCrds(MANIFEST_VALUES));
 });
 
-test('security: namespace Pod Security labels, controller non-root and read-only, speaker only NET_RAW (+NET_BIND_SERVICE below 1024)', async () => {
+test('security: namespace Pod Security labels, controller non-root and read-only, speaker only NET_RAW (+NET_BIND_SERVICE below 1024, +SYS_NICE with the owner watch)', async () => {
   const list = await objs(MANIFEST_VALUES);
   const ns = find(list, 'Namespace', 'ironlb-system');
   assert.equal(ns.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
@@ -138,10 +138,16 @@ test('security: namespace Pod Security labels, controller non-root and read-only
     return { add: sc.securityContext.capabilities.add as string[] | undefined, drop: sc.securityContext.capabilities.drop as string[], args: sc.args as string[] };
   };
   const def = await caps({});
-  assert.deepEqual(def, { add: ['NET_RAW', 'NET_BIND_SERVICE'], drop: ['ALL'], args: def.args });
-  assert.deepEqual((await caps({ speaker: { bgp: { port: 1179 } } })).add, ['NET_RAW']);
+  // The owner watch is on by default; SYS_NICE lets its heartbeat thread run at SCHED_FIFO.
+  assert.deepEqual(def, { add: ['NET_RAW', 'NET_BIND_SERVICE', 'SYS_NICE'], drop: ['ALL'], args: def.args });
+  assert.ok(!def.args.includes('--no-owner-watch'));
+  const noWatch = await caps({ speaker: { ownerWatch: false } });
+  assert.deepEqual(noWatch.add, ['NET_RAW', 'NET_BIND_SERVICE']);
+  assert.ok(noWatch.args.includes('--no-owner-watch'));
+  assert.deepEqual((await caps({ speaker: { bgp: { port: 1179 } } })).add, ['NET_RAW', 'SYS_NICE']);
   assert.ok((await caps({ speaker: { bgp: { port: 1179 } } })).args.includes('--bgp-port=1179'));
-  assert.deepEqual((await caps({ speaker: { bgp: { listen: false } } })).add, ['NET_RAW']);
+  assert.deepEqual((await caps({ speaker: { bgp: { listen: false }, ownerWatch: false } })).add, ['NET_RAW']);
+  // The owner watch is a Layer 2 mechanism: no SYS_NICE without Layer 2.
   assert.deepEqual((await caps({ speaker: { layer2: { enabled: false } } })).add, ['NET_BIND_SERVICE']);
   assert.ok((await caps({ speaker: { layer2: { enabled: false } } })).args.includes('--no-layer2'));
   assert.equal((await caps({ speaker: { layer2: { enabled: false }, bgp: { listen: false } } })).add, undefined);

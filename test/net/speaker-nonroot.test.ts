@@ -19,6 +19,8 @@ const NODE = process.execPath;
 // the capabilities it gets, which is what these tests are about.
 const ANNOUNCE = join(ROOT, 'testbed/tools/layer2-announce.ts');
 const CAPS = 'net_raw,net_bind_service';
+// The image's launcher (Dockerfile): also SYS_NICE, for the owner watch's real-time heartbeat thread.
+const FILE_CAPS = 'cap_net_raw,cap_net_bind_service,cap_sys_nice=+p';
 const BOUNDING = ['--bounding-set=-all,+net_raw,+net_bind_service'];
 const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs'];
 const withAmbient = [...asNobody, ...BOUNDING, `--inh-caps=-all,+${CAPS.replace(',', ',+')}`, `--ambient-caps=-all,+${CAPS.replace(',', ',+')}`];
@@ -95,7 +97,7 @@ test('ironlb-caps (file capabilities +p, as in the image) gives a non-root node 
     const launcher = join(dir, 'ironlb-caps');
     await sh('cc', ['-O2', '-Wall', '-Werror', '-o', launcher, join(ROOT, 'src/native/ironlb-caps.c')]);
     // As the Dockerfile does: permitted only, no effective bit.
-    await sh('setcap', [`cap_${CAPS.replace(',', ',cap_')}=+p`, launcher]);
+    await sh('setcap', [FILE_CAPS, launcher]);
     // The container's view: uid 65534, bounding set = what the Pod adds, nothing inherited, no_new_privs.
     const caps = async (bounding: string): Promise<string> =>
       a.exec('setpriv', [...asNobody, `--bounding-set=-all${bounding}`, '--inh-caps=-all', launcher, NODE, '-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status','utf8').split('\\n').filter((l)=>/^(Uid|CapEff|CapAmb|NoNewPrivs)/.test(l)).join(';'))"]);
@@ -113,6 +115,42 @@ test('ironlb-caps (file capabilities +p, as in the image) gives a non-root node 
   } finally {
     await a.destroy();
     await b.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The owner watch's heartbeat thread (src/native/ironlb_watch.c) as the image runs it: non-root
+// through ironlb-caps. With SYS_NICE in the Pod's capabilities it runs at SCHED_FIFO; without, the
+// speaker still runs, the thread keeps the process's priority, and what was refused is reported.
+const WATCH_PROBE = `
+import { WatchWire } from ${JSON.stringify(join(ROOT, 'src/native/index.ts'))};
+const w = WatchWire.open({ family: 4, address: '127.0.0.1', port: 0, self: 'n0', intervalMs: 20, realtimePriority: 10, nice: -10 });
+console.log(JSON.stringify(w.info()));
+w.close();
+`;
+
+test('ironlb-caps with SYS_NICE: the owner-watch heartbeat thread of a non-root speaker runs at SCHED_FIFO; without it, at the process\'s priority with the refusal reported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ilbcaps-'));
+  chmodSync(dir, 0o755);
+  const a = await Netns.create('ilbp');
+  try {
+    const launcher = join(dir, 'ironlb-caps');
+    await sh('cc', ['-O2', '-Wall', '-Werror', '-o', launcher, join(ROOT, 'src/native/ironlb-caps.c')]);
+    await sh('setcap', [FILE_CAPS, launcher]);
+    await a.ip('link', 'set', 'lo', 'up');
+    const probe = async (bounding: string): Promise<{ scheduling: string; errors: string[] }> => {
+      const out = await a.exec('setpriv', [...asNobody, `--bounding-set=-all${bounding}`, '--inh-caps=-all', launcher, NODE, '--input-type=module', '-e', WATCH_PROBE]);
+      return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { scheduling: string; errors: string[] };
+    };
+    const granted = await probe(',+net_raw,+sys_nice');
+    assert.equal(granted.scheduling, 'realtime', JSON.stringify(granted));
+    assert.deepEqual(granted.errors, []);
+    const refused = await probe(',+net_raw');
+    assert.equal(refused.scheduling, 'inherited', JSON.stringify(refused));
+    assert.match(refused.errors.join('; '), /SCHED_FIFO 10: Operation not permitted/);
+    assert.match(refused.errors.join('; '), /nice -10: Permission denied/);
+  } finally {
+    await a.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 });

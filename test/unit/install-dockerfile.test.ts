@@ -100,7 +100,7 @@ test('Dockerfile: the speaker\'s capability launcher is built inside and gets fi
   assert.match(r, /COPY --from=build \/src\/ironlb-caps \/usr\/local\/bin\/ironlb-caps/);
   // +p, never +ep: with the effective bit the kernel refuses the exec when the Pod adds fewer
   // capabilities than the file lists (e.g. NET_RAW alone with BGP off).
-  assert.match(r, /setcap cap_net_raw,cap_net_bind_service=\+p \/usr\/local\/bin\/ironlb-caps/);
+  assert.match(r, /setcap cap_net_raw,cap_net_bind_service,cap_sys_nice=\+p \/usr\/local\/bin\/ironlb-caps/);
   const speaker = readFileSync(join(ROOT, 'deploy/helm/ironlb/templates/speaker.yaml'), 'utf8');
   assert.match(speaker, /command: \["\/usr\/local\/bin\/ironlb-caps", "node"/);
   assert.match(speaker, /runAsNonRoot: true/);
