@@ -5,6 +5,7 @@
 // Usage: node bench/speaker-routes-child.ts '{"services":100000,"nodes":100,"peer":"10.61.0.1","local":"10.61.0.2"}'
 import { startLoopStats } from '../test/support/loop-stats.ts';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { validateConfig } from '../src/api/index.ts';
 import { BgpEngine } from '../src/bgp/index.ts';
@@ -14,7 +15,7 @@ import { IncrementalDecider } from '../src/speaker/incremental.ts';
 import { logger } from '../src/util/log.ts';
 import { watchGcPauses } from './support/gc-pauses.ts';
 
-const o = JSON.parse(process.argv[2] ?? '{}') as { services: number; nodes: number; peer: string; local: string };
+const o = JSON.parse(process.argv[2] ?? '{}') as { services: number; nodes: number; peer: string; local: string; heapSnapshot?: string };
 const NS = 'ironlb-system';
 const out = (x: unknown): void => void process.stdout.write(`${JSON.stringify(x)}\n`);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -94,6 +95,7 @@ await reconciler.apply(config, ctx, r.decision.bgp, r.bgpChanges);
 out({ phase: 'initial', decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0: Math.round(rss0) });
 await next(); // the peer holds every route
 out({ phase: 'loaded', ...stats(), advertised: engine.peerStatus('r').routesAdvertised });
+if (o.heapSnapshot) writeHeapSnapshot(o.heapSnapshot);
 
 // Phase 2: steady state, 20 changes a second for 10 s: a Service moved to a new address (one
 // route withdrawn, one announced), the speaker's own path (decide, then the reconciler's delta).

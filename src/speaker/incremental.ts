@@ -209,8 +209,11 @@ export class IncrementalDecider {
   #nodes = new Map<string, NodeFacts>();
   #alive = new Set<string>();
   #svcs = new Map<string, Svc>();
-  /** Every Service's current facts (compact), whatever state a rebuild is in. */
-  #facts = new Map<string, ServiceFacts>();
+  /**
+   * During a rebuild: every Service's facts as of its start (#svcs is being refilled). Otherwise
+   * the facts are those of #svcs with #pendingSvcs applied: no second 100k-entry map.
+   */
+  #rebuildFacts: Map<string, ServiceFacts> | undefined;
   /** The decision being kept (during a rebuild in steps: being built). */
   #decision: Decision = { l2: new Map(), bgp: new Map(), services: new Map() };
   /** The decision callers see: the last complete one. */
@@ -307,18 +310,18 @@ export class IncrementalDecider {
 
   setService(f: ServiceFacts): void {
     const c = compactFacts(f);
-    this.#facts.set(f.key, c);
     this.#pendingSvcs.set(f.key, c);
   }
 
   forgetService(key: string): void {
-    this.#facts.delete(key);
     this.#pendingSvcs.set(key, null);
   }
 
   /** The facts kept for a service (Cluster services without their endpoint nodes). */
   service(key: string): ServiceFacts | undefined {
-    return this.#facts.get(key);
+    const p = this.#pendingSvcs.get(key);
+    if (p !== undefined) return p ?? undefined;
+    return this.#rebuildFacts ? this.#rebuildFacts.get(key) : this.#svcs.get(key)?.f;
   }
 
   node(name: string): NodeFacts | undefined {
@@ -345,12 +348,19 @@ export class IncrementalDecider {
 
   /** Current facts (for tests and the full-recompute comparison). */
   facts(): { nodes: NodeFacts[]; alive: Set<string>; services: ServiceFacts[]; policies: Policies } {
-    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: this.#currentFacts(), policies: this.#pol };
+    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: [...this.#currentFacts().values()], policies: this.#pol };
   }
 
   /** Service facts with the pending changes applied. */
-  #currentFacts(): ServiceFacts[] {
-    return [...this.#facts.values()];
+  #currentFacts(): Map<string, ServiceFacts> {
+    const m = new Map<string, ServiceFacts>();
+    if (this.#rebuildFacts) for (const [k, f] of this.#rebuildFacts) m.set(k, f);
+    else for (const [k, sv] of this.#svcs) m.set(k, sv.f);
+    for (const [k, f] of this.#pendingSvcs) {
+      if (f) m.set(k, f);
+      else m.delete(k);
+    }
+    return m;
   }
 
   // ---- deciding --------------------------------------------------------------------------------
@@ -375,6 +385,7 @@ export class IncrementalDecider {
         if (performance.now() > until) return this.#result(false, true);
       }
       this.#building = undefined;
+      this.#rebuildFacts = undefined;
       this.#visible = this.#decision;
       return this.#result(true, this.#pendingSvcs.size > 0 || this.#livenessDirty || this.#full);
     }
@@ -475,13 +486,12 @@ export class IncrementalDecider {
   *#rebuildSteps(): Generator<void, void> {
     // Every view counts as changed (comparing 100k views costs more than it saves).
     const old = this.#visible;
-    const oldViews = new Set(old.services.keys());
     const oldL2 = new Map<string, string>();
     for (const [ip, a] of old.l2) oldL2.set(ip, JSON.stringify(a));
     const oldBgp = new Set(old.bgp.keys());
     yield;
 
-    const facts = this.#currentFacts();
+    const facts = (this.#rebuildFacts = this.#currentFacts());
     this.#pendingSvcs = new Map();
     for (const n of this.#nodes.values()) this.#nodeIndex(n.name);
     this.#peersOf = new Map();
@@ -518,7 +528,7 @@ export class IncrementalDecider {
 
     const units: Unit[] = [];
     let n = 0;
-    for (const f of facts) {
+    for (const f of facts.values()) {
       const s = this.#newSvc(f);
       this.#svcs.set(f.key, s);
       d.services.set(f.key, s.view);
@@ -551,7 +561,8 @@ export class IncrementalDecider {
       this.#changed.add(k);
       if (++n % 4096 === 0) yield;
     }
-    for (const k of oldViews) {
+    // The previous decision stays unchanged (callers see it) until this one is complete.
+    for (const k of old.services.keys()) {
       this.#changed.add(k);
       if (++n % 4096 === 0) yield;
     }
