@@ -93,6 +93,8 @@ await reset();
 t = performance.now();
 await reconciler.apply(config, ctx, r.decision.bgp, r.bgpChanges);
 out({ phase: 'initial', decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0: Math.round(rss0) });
+// The speaker keeps a decision's result only until the next one (here: none pending, nothing changed).
+r = dec.decide();
 await next(); // the peer holds every route
 out({ phase: 'loaded', ...stats(), advertised: engine.peerStatus('r').routesAdvertised });
 if (o.heapSnapshot) writeHeapSnapshot(o.heapSnapshot);

@@ -155,21 +155,48 @@ interface RouteAttrs {
   largeCommunities: string[];
 }
 
-interface Svc {
-  f: ServiceFacts;
-  view: ServiceView;
-  l2ads: L2Policy[];
-  bgpads: BgpPolicy[];
-  unit: Unit | undefined;
-  group: BgpGroup | undefined;
-  /** The plan this service's routes were added with (null: none). */
-  plan: PlanPair[] | null;
-}
-
 const NO_NODES: string[] = [];
 /** The owners of a service without any: one shared object (views replace it, never write into it). */
 const NO_OWNERS = Object.freeze({}) as Record<string, string>;
 const NO_ENDPOINTS: ReadonlySet<string> = new Set();
+
+/**
+ * A Service: its facts and its decided state in one object (one per Service, not two: ~3 MB at
+ * 100k). `f` is the facts part, the object itself.
+ */
+class Svc implements ServiceFacts {
+  readonly key: string;
+  readonly labels: ServiceFacts['labels'];
+  readonly ips: readonly string[];
+  readonly pool: string;
+  readonly externalTrafficPolicy: ServiceFacts['externalTrafficPolicy'];
+  readonly endpointNodes: ReadonlySet<string>;
+  readonly hasServingEndpoint: boolean;
+  view: ServiceView = { l2Owners: NO_OWNERS, bgpNodes: NO_NODES };
+  l2ads: L2Policy[];
+  bgpads: BgpPolicy[];
+  unit: Unit | undefined = undefined;
+  group: BgpGroup | undefined = undefined;
+  /** The plan this service's routes were added with (null: none). */
+  plan: PlanPair[] | null = null;
+
+  constructor(f: ServiceFacts, l2ads: L2Policy[], bgpads: BgpPolicy[]) {
+    this.key = f.key;
+    this.labels = f.labels;
+    this.ips = f.ips;
+    this.pool = f.pool;
+    this.externalTrafficPolicy = f.externalTrafficPolicy;
+    this.endpointNodes = f.endpointNodes;
+    this.hasServingEndpoint = f.hasServingEndpoint;
+    this.l2ads = l2ads;
+    this.bgpads = bgpads;
+  }
+
+  get f(): ServiceFacts {
+    return this;
+  }
+}
+
 
 function lowerBound(list: readonly Unit[], key: string): number {
   let lo = 0;
@@ -430,7 +457,7 @@ export class IncrementalDecider {
       return { decision: this.#visible, changed: new Set(), sharedChanged: [], bgpPeers: new Set(), bgpChanges: new Map(), l2: new Set(), l2Previous: new Map(), fullL2: false, more: true, building: true };
     }
     const shared = this.#shared.map((g) => keysOf(g.members));
-    return {
+    const r: IncrementalResult = {
       decision: this.#visible,
       changed: this.#changed,
       sharedChanged: shared,
@@ -442,6 +469,9 @@ export class IncrementalDecider {
       more,
       building: false,
     };
+    // The caller's now: not kept here until the next decision (after a rebuild, 100k keys).
+    this.#resetOutputs(false);
+    return r;
   }
 
   // ---- node-level state ------------------------------------------------------------------------
@@ -629,15 +659,11 @@ export class IncrementalDecider {
   // ---- services --------------------------------------------------------------------------------
 
   #newSvc(f: ServiceFacts): Svc {
-    return {
+    return new Svc(
       f,
-      view: { l2Owners: NO_OWNERS, bgpNodes: NO_NODES },
-      l2ads: this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
-      bgpads: this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
-      unit: undefined,
-      group: undefined,
-      plan: null,
-    };
+      this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
+      this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
+    );
   }
 
   #adLists = new Map<string, readonly object[]>();
