@@ -124,7 +124,6 @@ interface BgpGroup {
   /** Live nodes announcing a Cluster service of this group, sorted; shared by the views, updated in place. */
   nodes: string[];
   set: Set<string>;
-  members: Set<Svc>;
   plan: PlanPair[] | null;
   planEpoch: number;
 }
@@ -456,7 +455,8 @@ export class IncrementalDecider {
       // Mid-rebuild: the previous decision, unchanged.
       return { decision: this.#visible, changed: new Set(), sharedChanged: [], bgpPeers: new Set(), bgpChanges: new Map(), l2: new Set(), l2Previous: new Map(), fullL2: false, more: true, building: true };
     }
-    const shared = this.#shared.map((g) => keysOf(g.members));
+    const svcs = this.#svcs;
+    const shared = this.#shared.map((g) => clusterKeysOf(svcs, g));
     const r: IncrementalResult = {
       decision: this.#visible,
       changed: this.#changed,
@@ -635,7 +635,7 @@ export class IncrementalDecider {
       for (const n of next) g.nodes.push(n);
       g.set = nextSet;
       this.#shared.push(g);
-      if (emptiness) for (const s of g.members) if (s.f.externalTrafficPolicy !== 'Local') this.#refreshReason(s);
+      if (emptiness) for (const s of this.#svcs.values()) if (s.group === g && s.f.externalTrafficPolicy !== 'Local') this.#refreshReason(s);
       for (const n of diff) for (const s of this.#localBgp.get(n) ?? []) if (s.group === g) touchedLocal.add(s);
     }
     for (const s of touchedLocal) {
@@ -1189,9 +1189,8 @@ export class IncrementalDecider {
     let g = this.#groups.get(key);
     if (!g) {
       const nodes = this.#groupNodes(s.bgpads);
-      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), members: new Set(), plan: null, planEpoch: -1 }));
+      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), plan: null, planEpoch: -1 }));
     }
-    g.members.add(s);
     s.group = g;
     if (s.f.externalTrafficPolicy === 'Local') {
       for (const n of s.f.endpointNodes) {
@@ -1205,7 +1204,6 @@ export class IncrementalDecider {
   }
 
   #bgpDetach(s: Svc): void {
-    s.group?.members.delete(s);
     if (s.f.externalTrafficPolicy === 'Local') {
       for (const n of s.f.endpointNodes) {
         const set = this.#localBgp.get(n);
@@ -1425,6 +1423,10 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-function* keysOf(members: ReadonlySet<Svc>): Generator<string> {
-  for (const s of members) if (s.f.externalTrafficPolicy !== 'Local') yield s.f.key;
+/**
+ * The Cluster services of a BGP group (they share its node list), found when asked: a set of
+ * members per group would cost ~25 bytes per Service, and only a node lost or back asks.
+ */
+function* clusterKeysOf(svcs: ReadonlyMap<string, Svc>, g: BgpGroup): Generator<string> {
+  for (const s of svcs.values()) if (s.group === g && s.f.externalTrafficPolicy !== 'Local') yield s.f.key;
 }
