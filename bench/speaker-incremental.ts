@@ -9,7 +9,7 @@
 // Kubernetes objects are made one at a time and dropped, as the informers' caches are not part of
 // the decider); RSS figures are that process's own. --ts runs the sources in this process instead.
 // Usage: node bench/speaker-incremental.ts [--services 100000] [--nodes 1000] [--ts]
-//        [--node-args="..."] (instead of the chart's) [--heap-snapshot FILE]
+//        [--node-args="..."] (instead of the chart's; note the =) [--heap-snapshot FILE]
 // (--heap-snapshot writes one at the end, with the decider's state live, to see where its memory goes.)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ if (!args.child && !args.ts) {
   const built = await compileBench(fileURLToPath(import.meta.url));
   try {
     console.log(`compiled, node ${nodeArgs.join(' ')}`);
-    const pass = process.argv.slice(2).filter((a) => !a.startsWith('--node-args'));
+    const pass = ['--services', args.services, '--nodes', args.nodes, ...(args['heap-snapshot'] ? ['--heap-snapshot', args['heap-snapshot']] : [])];
     const r = spawnSync(process.execPath, [...nodeArgs, '--expose-gc', built.entry, '--child', ...pass], { stdio: 'inherit', timeout: 600_000 });
     if (r.status !== 0) throw new Error(`the bench child failed (status ${r.status}, signal ${r.signal})`);
   } finally {
