@@ -35,6 +35,11 @@ export class AdjRibOut {
   private differ = new Map<string, AttrSet | null>();
   private synced = false;
   private sentCount = 0;
+  /** Changes to desired or sent, counted: a settle check in progress starts over after one. */
+  private changes = 0;
+  /** The settle check in steps (see settleSteps), and the change count when it last failed. */
+  private settling_: Iterator<boolean> | undefined;
+  private settleFailedAt = -1;
   private dirty = new Set<string>();
   /**
    * Compares the whole of desired and sent across take() calls, instead of tracking each prefix
@@ -62,6 +67,7 @@ export class AdjRibOut {
 
   /** Records what was sent for `p` (undefined: nothing). */
   private setSent(p: string, v: AttrSet | undefined): void {
+    this.changes++;
     const had = this.sentOf(p);
     if (had === undefined && v !== undefined) this.sentCount++;
     else if (had !== undefined && v === undefined) this.sentCount--;
@@ -76,6 +82,7 @@ export class AdjRibOut {
 
   /** Changes a prefix's desired attributes (undefined: none), keeping what was sent. */
   private want(p: string, a: AttrSet | undefined): void {
+    this.changes++;
     const sent = this.sentOf(p);
     if (a === undefined) this.#desired.delete(p);
     else this.#desired.set(p, a);
@@ -91,7 +98,12 @@ export class AdjRibOut {
 
   /** True while changes wait to be taken. */
   get pending(): boolean {
-    return this.scan !== undefined || this.dirty.size > 0;
+    return this.scan !== undefined || this.dirty.size > 0 || this.settleDue;
+  }
+
+  /** A new session's record of what it was sent can be dropped (checked in take(), in steps). */
+  private get settleDue(): boolean {
+    return !this.synced && this.up && this.settleFailedAt !== this.changes;
   }
 
   /** Sets a route; returns true when the wire needs to change. */
@@ -138,7 +150,11 @@ export class AdjRibOut {
         }
         this.differ = sent;
         this.#desired = new Map();
-      } else this.#desired.clear();
+        this.changes++;
+      } else {
+        this.#desired.clear();
+        this.changes++;
+      }
     } else {
       for (const p of this.#desired.keys()) {
         if (!routes.has(p)) {
@@ -234,19 +250,32 @@ export class AdjRibOut {
     this.differ.clear();
     this.synced = false;
     this.sentCount = 0;
+    this.changes++;
+    this.settling_ = undefined;
   }
 
   /**
-   * After a new session's first pass (every desired prefix taken, each recorded as a difference):
-   * from now on what is sent is implied by desired, and only differences are kept. One pass.
+   * After a new session's first pass every route is recorded as sent, one by one. Once nothing is
+   * pending, this checks in steps (yielding true per prefix) that exactly the desired routes were
+   * sent; then the record is dropped at once and what is sent is implied by desired from then on.
+   * A change meanwhile starts the check over; if the check fails (routes that could not be sent)
+   * the record stays, and the check runs again after the next change.
    */
-  private settle(): void {
-    if (this.synced) return;
+  private *settleSteps(): Generator<boolean> {
+    const at = this.changes;
+    let ok = this.differ.size === this.#desired.size;
     for (const [p, a] of this.#desired) {
-      const d = this.differ.get(p);
-      if (d === undefined) this.differ.set(p, null);
-      else if (d === a) this.differ.delete(p);
+      if (!ok) break;
+      yield true;
+      if (this.changes !== at) return;
+      if (this.differ.get(p) !== a) ok = false;
     }
+    if (this.changes !== at) return;
+    if (!ok) {
+      this.settleFailedAt = at;
+      return;
+    }
+    this.differ = new Map();
     this.synced = true;
   }
 
@@ -279,7 +308,6 @@ export class AdjRibOut {
         const r = this.scan.next();
         if (r.done) {
           this.scan = undefined;
-          this.settle();
           break;
         }
         work += this.takeOne(r.value, ch) ? 1 : 0.25;
@@ -289,6 +317,13 @@ export class AdjRibOut {
       if (over()) break;
       this.dirty.delete(p);
       if (this.takeOne(p, ch)) work++;
+    }
+    // Nothing left to send: drop a new session's record of what it was sent, in steps.
+    while (!over() && this.scan === undefined && this.dirty.size === 0 && this.settleDue) {
+      this.settling_ ??= this.settleSteps();
+      const r = this.settling_.next();
+      if (r.done) this.settling_ = undefined;
+      else work += 0.25;
     }
     return ch;
   }
