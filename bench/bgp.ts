@@ -13,17 +13,15 @@
 // container image runs; "ironlb-ts" the TypeScript sources (Node's type stripping costs ~30 MB).
 // --ironlb-node-args="...": Node.js options for both, e.g. --ironlb-node-args=--max-semi-space-size=1.
 // "frr" runs with coalesce-time 0; "frr-coalesce" with FRR's default update-group coalescing.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { withNamespaces, type Netns } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { Bird, Frr, Gobgp, IronlbSpeaker, link, type DaemonConfig, type SpeakerProcess } from '../test/support/peers/index.ts';
 import { mrtRib, nthAddress } from './bgp-mrt.ts';
+import { compileBench } from './support/compiled.ts';
 import { drawFigure, type RunInfo } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
@@ -31,24 +29,6 @@ const SENDERS = ['ironlb', 'ironlb-ts', 'gobgp', 'frr', 'frr-coalesce'] as const
 type SenderName = (typeof SENDERS)[number];
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/**
- * Compiles the speaker child (and the sources it imports) as the image's build does, into a temp
- * dir that resolves packages and the native addon from this checkout. Returns the dir.
- */
-async function buildIronlb(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ilbg-bench-'));
-  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
-    extends: join(ROOT, 'tsconfig.build.json'),
-    compilerOptions: { rootDir: ROOT, outDir: dir, sourceMap: false, typeRoots: [join(ROOT, 'node_modules/@types')] },
-    include: [join(ROOT, 'test/support/peers/ironlb-child.ts')],
-  }));
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')]);
-  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  await symlink(join(ROOT, 'src/native/build'), join(dir, 'src/native/build'));
-  return dir;
-}
 
 /** How each ironlb variant runs (set in main). */
 const ironlbProcess: Partial<Record<SenderName, SpeakerProcess>> = {};
@@ -262,13 +242,13 @@ async function main(): Promise<void> {
   const senders = values.senders.split(',') as SenderName[];
   for (const s of senders) if (!SENDERS.includes(s)) throw new Error(`unknown sender "${s}"; use ${SENDERS.join(', ')}`);
   const nodeArgs = values['ironlb-node-args'].split(' ').filter(Boolean);
-  const build = senders.includes('ironlb') ? await buildIronlb() : undefined;
-  if (build) ironlbProcess.ironlb = { script: join(build, 'test/support/peers/ironlb-child.js'), nodeArgs };
+  const build = senders.includes('ironlb') ? await compileBench(join(ROOT, 'test/support/peers/ironlb-child.ts')) : undefined;
+  if (build) ironlbProcess.ironlb = { script: build.entry, nodeArgs };
   ironlbProcess['ironlb-ts'] = { nodeArgs };
   try {
     await runAll(sizes, repeats, senders, values.json, values.plots, info);
   } finally {
-    if (build) await rm(build, { recursive: true, force: true });
+    await build?.remove();
   }
 }
 

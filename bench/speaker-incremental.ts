@@ -4,16 +4,50 @@
 // changed (labels, endpoints, removed and added back, a new one), then a node lost and back.
 // (bench/speaker-decide.ts measures decide(), the full recompute it replaces.)
 // Wall time includes waiting for a core on a shared machine; CPU time is the decision's own cost.
-// Usage: node --expose-gc bench/speaker-incremental.ts [--services 100000] [--nodes 1000] [--heap-snapshot FILE]
+// It runs as the image does: this file compiled (bench/support/compiled.ts) in a child process
+// started with the chart's speaker Node options, which holds only what a speaker holds (the
+// Kubernetes objects are made one at a time and dropped, as the informers' caches are not part of
+// the decider); RSS figures are that process's own. --ts runs the sources in this process instead.
+// Usage: node bench/speaker-incremental.ts [--services 100000] [--nodes 1000] [--ts]
+//        [--node-args="..."] (instead of the chart's; note the =) [--heap-snapshot FILE]
 // (--heap-snapshot writes one at the end, with the decider's state live, to see where its memory goes.)
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { validateConfig, type ParsedConfig } from '../src/api/index.ts';
 import { nodeFacts, policies, serviceFacts } from '../src/speaker/facts.ts';
 import { IncrementalDecider } from '../src/speaker/incremental.ts';
+import { compileBench, ownRss } from './support/compiled.ts';
+import { watchGcPauses } from './support/gc-pauses.ts';
 
-const { values: args } = parseArgs({ options: { services: { type: 'string', default: '100000' }, nodes: { type: 'string', default: '1000' }, 'heap-snapshot': { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    services: { type: 'string', default: '100000' },
+    nodes: { type: 'string', default: '1000' },
+    'heap-snapshot': { type: 'string' },
+    ts: { type: 'boolean', default: false },
+    child: { type: 'boolean', default: false },
+    'node-args': { type: 'string' },
+  },
+});
+
+if (!args.child && !args.ts) {
+  // The parent: compile this file, run it as the speaker runs, report its figures.
+  const { chartNodeOptions } = await import('../testbed/lab/image.ts');
+  const nodeArgs = args['node-args'] !== undefined ? args['node-args'].split(' ').filter(Boolean) : chartNodeOptions('speaker');
+  const built = await compileBench(fileURLToPath(import.meta.url));
+  try {
+    console.log(`compiled, node ${nodeArgs.join(' ')}`);
+    const pass = ['--services', args.services, '--nodes', args.nodes, ...(args['heap-snapshot'] ? ['--heap-snapshot', args['heap-snapshot']] : [])];
+    const r = spawnSync(process.execPath, [...nodeArgs, '--expose-gc', built.entry, '--child', ...pass], { stdio: 'inherit', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`the bench child failed (status ${r.status}, signal ${r.signal})`);
+  } finally {
+    await built.remove();
+  }
+  process.exit(0);
+}
 
 const pct = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,17 +101,10 @@ const heapMiB = (): number => {
   gc?.();
   return process.memoryUsage().heapUsed / 2 ** 20;
 };
+const gcs = watchGcPauses();
 const heap0 = heapMiB();
 const rss0 = rssMiB();
-const svcObjs: V1Service[] = [];
-const sliceObjs: V1EndpointSlice[] = [];
-for (let i = 0; i < S; i++) {
-  svcObjs.push(k8sService(i));
-  sliceObjs.push(k8sSlice(i));
-}
 const nodeObjs = Array.from({ length: N }, (_, i) => k8sNode(i));
-const rssObjects = rssMiB();
-const heapObjects = heapMiB();
 
 const dec = new IncrementalDecider('node-0');
 let t = performance.now();
@@ -86,7 +113,7 @@ dec.setPolicies(policies(config));
 for (const n of nodeObjs) dec.setNode(nodeFacts(n, ['10.64.0.0/14', '10.128.0.0/14']));
 dec.setAlive(new Set(nodeObjs.map((n) => n.metadata?.name ?? '')));
 for (let i = 0; i < S; i++) {
-  const f = serviceFacts(svcObjs[i] as V1Service, [sliceObjs[i] as V1EndpointSlice], config);
+  const f = serviceFacts(k8sService(i), [k8sSlice(i)], config);
   if (f) dec.setService(f);
 }
 let r = dec.decide();
@@ -95,8 +122,9 @@ const firstCpu = cpuMs(process.cpuUsage(c));
 let routes = 0;
 for (const m of r.decision.bgp.values()) routes += m.size;
 console.log(`incremental: ${S} services, ${N} nodes: first decision ${firstMs.toFixed(0)} ms wall, ${firstCpu.toFixed(0)} ms CPU; this node owns ${r.decision.l2.size} L2 addresses, ${routes} routes to 3 peers`);
-const rssState = rssMiB();
-const heapState = heapMiB();
+// As the speaker runs: no forced GC before these (the heap V8 keeps is the speaker's RSS).
+const afterFirst = await ownRss();
+const gcFirst = gcs.read();
 
 // One Service changed, each kind in turn, through serviceFacts as the speaker does.
 const kinds = ['labels', 'endpoints', 'removed', 'added back', 'new'] as const;
@@ -117,12 +145,12 @@ for (let round = 0; round < ROUNDS; round++) {
     c = process.cpuUsage();
     switch (kind) {
       case 'labels': {
-        const f = serviceFacts(k8sService(i, `b${round % 7}`), [sliceObjs[i] as V1EndpointSlice], config);
+        const f = serviceFacts(k8sService(i, `b${round % 7}`), [k8sSlice(i)], config);
         if (f) dec.setService(f);
         break;
       }
       case 'endpoints': {
-        const f = serviceFacts(svcObjs[i] as V1Service, [k8sSlice(i, rnd(N), rnd(N))], config);
+        const f = serviceFacts(k8sService(i), [k8sSlice(i, rnd(N), rnd(N))], config);
         if (f) dec.setService(f);
         break;
       }
@@ -130,7 +158,7 @@ for (let round = 0; round < ROUNDS; round++) {
         dec.forgetService(`ns${i % 50}/svc-${i}`);
         break;
       case 'added back': {
-        const f = serviceFacts(svcObjs[i] as V1Service, [sliceObjs[i] as V1EndpointSlice], config);
+        const f = serviceFacts(k8sService(i), [k8sSlice(i)], config);
         if (f) dec.setService(f);
         break;
       }
@@ -180,7 +208,12 @@ for (let k = 0; k < 10; k++) {
   back.push(performance.now() - t);
 }
 console.log(`  node lost: p50 ${f2(pct(lost, 0.5))} ms, max ${f2(Math.max(...lost))} ms wall (CPU p50 ${f2(pct(lostCpu, 0.5))} ms); node back: p50 ${f2(pct(back, 0.5))} ms, max ${f2(Math.max(...back))} ms wall (CPU p50 ${f2(pct(backCpu, 0.5))} ms); ${Math.round(moved / 10)} Service views changed per loss, and ${Math.round(sharedMoved / 10)} by their shared BGP node list`);
-console.log(`  RSS: ${rssState.toFixed(0)} MiB with the state (process at start ${rss0.toFixed(0)} MiB, with the ${S} Service + EndpointSlice objects ${rssObjects.toFixed(0)} MiB); live heap: objects ${(heapObjects - heap0).toFixed(0)} MiB, decider state ${(heapState - heapObjects).toFixed(0)} MiB${gc ? '' : ' (run with --expose-gc for settled figures)'}`);
+const end = await ownRss();
+const heapState = heapMiB();
+const rssSettled = rssMiB();
+const gcMax = (g: ReturnType<typeof gcs.read>): string => Object.entries(g).map(([k, v]) => `${k} ${v.n}× max ${v.maxMs} ms`).join(', ');
+console.log(`  RSS of this process: ${afterFirst.rssMiB.toFixed(0)} MiB after the first decision, ${end.rssMiB.toFixed(0)} MiB at the end, peak ${end.peakMiB.toFixed(0)} MiB (${rss0.toFixed(0)} MiB at start; ${rssSettled.toFixed(0)} MiB after a forced full GC)`);
+console.log(`  live heap: decider state ${(heapState - heap0).toFixed(0)} MiB (after a full GC); GC during the first decision: ${gcMax(gcFirst)}; over the whole run: ${gcMax(gcs.read())}`);
 if (args['heap-snapshot']) {
   writeHeapSnapshot(args['heap-snapshot']);
   // Keeps the state reachable until the snapshot is written.

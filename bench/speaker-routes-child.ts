@@ -5,6 +5,7 @@
 // Usage: node bench/speaker-routes-child.ts '{"services":100000,"nodes":100,"peer":"10.61.0.1","local":"10.61.0.2"}'
 import { startLoopStats } from '../test/support/loop-stats.ts';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { validateConfig } from '../src/api/index.ts';
 import { BgpEngine } from '../src/bgp/index.ts';
@@ -12,20 +13,32 @@ import { BgpReconciler } from '../src/speaker/bgp-reconciler.ts';
 import { nodeFacts, policies, serviceFacts } from '../src/speaker/facts.ts';
 import { IncrementalDecider } from '../src/speaker/incremental.ts';
 import { logger } from '../src/util/log.ts';
+import { watchGcPauses } from './support/gc-pauses.ts';
 
-const o = JSON.parse(process.argv[2] ?? '{}') as { services: number; nodes: number; peer: string; local: string };
+const o = JSON.parse(process.argv[2] ?? '{}') as { services: number; nodes: number; peer: string; local: string; heapSnapshot?: string };
 const NS = 'ironlb-system';
 const out = (x: unknown): void => void process.stdout.write(`${JSON.stringify(x)}\n`);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const next = async (): Promise<void> => void (await lines.next());
 
 const loop = startLoopStats();
+const gcs = watchGcPauses();
 const reset = async (): Promise<void> => {
   await new Promise((r) => setTimeout(r, 20));
   loop.reset();
+  gcs.reset();
   await new Promise((r) => setTimeout(r, 10));
 };
-const stats = () => ({ loopMaxMs: loop.read().maxMs, loopP99Ms: loop.read().p99Ms, ownCpuMaxMs: loop.read().cpuMaxMs, rssMiB: process.memoryUsage().rss / 2 ** 20, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 });
+const mib = (b: number): number => Math.round(b / 2 ** 20);
+const stats = () => ({
+  loopMaxMs: loop.read().maxMs,
+  loopP99Ms: loop.read().p99Ms,
+  ownCpuMaxMs: loop.read().cpuMaxMs,
+  gc: gcs.read(),
+  rssMiB: mib(process.memoryUsage().rss),
+  peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  heapMiB: mib(process.memoryUsage().heapUsed),
+});
 
 const { config, errors } = validateConfig([
   { kind: 'IPPool', metadata: { name: 'bgp' }, spec: { addresses: ['10.128.0.0/14'] } },
@@ -79,9 +92,12 @@ const firstBlock = stats();
 await reset();
 t = performance.now();
 await reconciler.apply(config, ctx, r.decision.bgp, r.bgpChanges);
-out({ phase: 'initial', decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0 });
+out({ phase: 'initial', decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0: Math.round(rss0) });
+// The speaker keeps a decision's result only until the next one (here: none pending, nothing changed).
+r = dec.decide();
 await next(); // the peer holds every route
 out({ phase: 'loaded', ...stats(), advertised: engine.peerStatus('r').routesAdvertised });
+if (o.heapSnapshot) writeHeapSnapshot(o.heapSnapshot);
 
 // Phase 2: steady state, 20 changes a second for 10 s: a Service moved to a new address (one
 // route withdrawn, one announced), the speaker's own path (decide, then the reconciler's delta).
@@ -100,12 +116,12 @@ for (let k = 0; k < 200; k++) {
   await new Promise((res) => setTimeout(res, 50));
 }
 per.sort((a, b) => a - b);
-out({ phase: 'changes', moved, p50Ms: per[per.length >> 1], maxMs: per.at(-1), ...stats(), maxRssMiB: process.resourceUsage().maxRSS / 1024 });
+out({ phase: 'changes', moved, p50Ms: per[per.length >> 1], maxMs: per.at(-1), ...stats() });
 await next();
 // Phase 3: withdraw everything (the configuration no longer advertises the pool).
 await reset();
 await reconciler.apply(config, ctx, new Map(), 'all');
 await next(); // the peer holds nothing
-out({ phase: 'withdrawn', ...stats(), maxRssMiB: process.resourceUsage().maxRSS / 1024 });
+out({ phase: 'withdrawn', ...stats() });
 await engine.close();
 process.exit(0);

@@ -4,23 +4,34 @@
 // longest event-loop delay (monitorEventLoopDelay; on a loaded machine it also counts waiting for
 // a core) and its own longest CPU stretch between two ticks of a 2 ms timer, its RSS, and how long
 // BIRD took to hold every route, while loading, under 20 Service changes a second, withdrawing.
-// Usage (root): node bench/speaker-routes.ts [--services 100000] [--nodes 100]
-import { spawn } from 'node:child_process';
+// The child runs as the image does: compiled (bench/support/compiled.ts) and started with the
+// chart's speaker Node options (--node-args="..." instead; --ts runs the TypeScript sources).
+// Usage (root): node bench/speaker-routes.ts [--services 100000] [--nodes 100] [--node-args="..."] [--ts]
+//        [--heap-snapshot FILE] (written by the speaker child once the peer holds every route)
+// IRONLB_NETNS_PREFIX=ilbX names the network namespaces (default ilbi; must start with ilb).
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { withNamespaces } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { Bird, link } from '../test/support/peers/index.ts';
+import { chartNodeOptions } from '../testbed/lab/image.ts';
+import { compileBench } from './support/compiled.ts';
 
-const { values: args } = parseArgs({ options: { services: { type: 'string', default: '100000' }, nodes: { type: 'string', default: '100' } } });
+const { values: args } = parseArgs({
+  options: { services: { type: 'string', default: '100000' }, nodes: { type: 'string', default: '100' }, 'node-args': { type: 'string' }, 'heap-snapshot': { type: 'string' }, ts: { type: 'boolean', default: false } },
+});
 const S = Number(args.services);
-const child = fileURLToPath(new URL('./speaker-routes-child.ts', import.meta.url));
+const source = fileURLToPath(new URL('./speaker-routes-child.ts', import.meta.url));
+const built = args.ts ? undefined : await compileBench(source);
+const child = built?.entry ?? source;
+const nodeArgs = args['node-args'] !== undefined ? args['node-args'].split(' ').filter(Boolean) : chartNodeOptions('speaker');
+console.log(`${built ? 'compiled' : 'TypeScript sources'}, node ${nodeArgs.join(' ')}`);
 
-await withNamespaces('ilbi', 2, async ([r, s]) => {
+await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbi', 2, async ([r, s]) => {
   const l = await link(r!, s!, 62);
   const bird = await Bird.start(r!, { asn: 65000, routerId: l.a4, localAddress: l.a4, neighbors: [{ address: l.b4, asn: 65001, gracefulRestart: false }] }, { receiveOnly: true });
-  const p = s!.spawn(process.execPath, ['--expose-gc', child, JSON.stringify({ services: S, nodes: Number(args.nodes), peer: l.a4, local: l.b4 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = s!.spawn(process.execPath, [...nodeArgs, child, JSON.stringify({ services: S, nodes: Number(args.nodes), peer: l.a4, local: l.b4, heapSnapshot: args['heap-snapshot'] })], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const lines = createInterface({ input: p.stdout! })[Symbol.asyncIterator]();
     // The child's own lines carry a "phase"; its log lines are skipped.
@@ -53,3 +64,4 @@ await withNamespaces('ilbi', 2, async ([r, s]) => {
     await bird.stop();
   }
 });
+await built?.remove();

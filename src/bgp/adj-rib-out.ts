@@ -1,5 +1,6 @@
 // Adj-RIB-Out of one peer: the routes we want the peer to have (desired), what the current
-// session has been told (sent), and which prefixes differ (dirty). Changes are taken as a batch,
+// session has been told (sent, kept as its difference from desired), and which prefixes differ
+// (dirty). Changes are taken as a batch,
 // grouped by AttrSet so the encoder can pack them.
 import type { AttrSet } from './attr-set.ts';
 import { familyOf } from './update-builder.ts';
@@ -24,8 +25,21 @@ export interface RibBulk {
 const MAX_MARKED = 1024;
 
 export class AdjRibOut {
-  readonly desired = new Map<string, AttrSet>();
-  private readonly sent = new Map<string, AttrSet>();
+  #desired = new Map<string, AttrSet>();
+  /**
+   * What the session has been told, as its difference from `desired`: prefixes whose sent
+   * attributes are not the desired ones, with those sent (null: none). Once `synced`, every other
+   * prefix was sent as desired; before (a new session's first pass), none was. In the steady state
+   * it is empty: no second map of every route (3.5 MB at 100k).
+   */
+  private differ = new Map<string, AttrSet | null>();
+  private synced = false;
+  private sentCount = 0;
+  /** Changes to desired or sent, counted: a settle check in progress starts over after one. */
+  private changes = 0;
+  /** The settle check in steps (see settleSteps), and the change count when it last failed. */
+  private settling_: Iterator<boolean> | undefined;
+  private settleFailedAt = -1;
   private dirty = new Set<string>();
   /**
    * Compares the whole of desired and sent across take() calls, instead of tracking each prefix
@@ -36,8 +50,43 @@ export class AdjRibOut {
   private scan: Iterator<string> | undefined;
   private up = false;
 
+  /** The routes we want the peer to have. */
+  get desired(): ReadonlyMap<string, AttrSet> {
+    return this.#desired;
+  }
+
   get advertisedCount(): number {
-    return this.sent.size;
+    return this.sentCount;
+  }
+
+  private sentOf(p: string): AttrSet | undefined {
+    const d = this.differ.get(p);
+    if (d !== undefined) return d ?? undefined;
+    return this.synced ? this.#desired.get(p) : undefined;
+  }
+
+  /** Records what was sent for `p` (undefined: nothing). */
+  private setSent(p: string, v: AttrSet | undefined): void {
+    this.changes++;
+    const had = this.sentOf(p);
+    if (had === undefined && v !== undefined) this.sentCount++;
+    else if (had !== undefined && v === undefined) this.sentCount--;
+    this.keep(p, v);
+  }
+
+  /** Stores a prefix's sent attributes as a difference, or none when desired implies them. */
+  private keep(p: string, sent: AttrSet | undefined): void {
+    if (sent === (this.synced ? this.#desired.get(p) : undefined)) this.differ.delete(p);
+    else this.differ.set(p, sent ?? null);
+  }
+
+  /** Changes a prefix's desired attributes (undefined: none), keeping what was sent. */
+  private want(p: string, a: AttrSet | undefined): void {
+    this.changes++;
+    const sent = this.sentOf(p);
+    if (a === undefined) this.#desired.delete(p);
+    else this.#desired.set(p, a);
+    if (this.synced) this.keep(p, sent);
   }
 
   /** Whole-table changes in progress (the engine's chunked setRoutes): End-of-RIB waits for them. */
@@ -49,18 +98,24 @@ export class AdjRibOut {
 
   /** True while changes wait to be taken. */
   get pending(): boolean {
-    return this.scan !== undefined || this.dirty.size > 0;
+    return this.scan !== undefined || this.dirty.size > 0 || this.settleDue;
+  }
+
+  /** A new session's record of what it was sent can be dropped (checked in take(), in steps). */
+  private get settleDue(): boolean {
+    return !this.synced && this.up && this.settleFailedAt !== this.changes;
   }
 
   /** Sets a route; returns true when the wire needs to change. */
   set(prefix: string, attrs: AttrSet): boolean {
-    if (this.desired.get(prefix) === attrs) return false;
-    this.desired.set(prefix, attrs);
+    if (this.#desired.get(prefix) === attrs) return false;
+    this.want(prefix, attrs);
     return this.mark(prefix);
   }
 
   remove(prefix: string): boolean {
-    if (!this.desired.delete(prefix)) return false;
+    if (!this.#desired.has(prefix)) return false;
+    this.want(prefix, undefined);
     return this.mark(prefix);
   }
 
@@ -83,21 +138,35 @@ export class AdjRibOut {
     if (routes.size === 0) {
       // Withdraw all: one clear instead of a lookup and a delete per route. A small table is
       // marked prefix by prefix like any change; a large one is found by the scan.
-      if (this.desired.size <= MAX_MARKED) for (const p of this.desired.keys()) changed(p);
-      else changes = this.desired.size;
-      this.desired.clear();
+      if (this.#desired.size <= MAX_MARKED) for (const p of this.#desired.keys()) changed(p);
+      else changes = this.#desired.size;
+      if (this.synced) {
+        // What was sent becomes all difference: the desired map itself, with the differences
+        // applied (few in the steady state), instead of a copy of 100k routes.
+        const sent: Map<string, AttrSet | null> = this.#desired;
+        for (const [p, d] of this.differ) {
+          if (d === null) sent.delete(p);
+          else sent.set(p, d);
+        }
+        this.differ = sent;
+        this.#desired = new Map();
+        this.changes++;
+      } else {
+        this.#desired.clear();
+        this.changes++;
+      }
     } else {
-      for (const p of this.desired.keys()) {
+      for (const p of this.#desired.keys()) {
         if (!routes.has(p)) {
-          this.desired.delete(p);
+          this.want(p, undefined);
           changed(p);
         }
       }
     }
     for (const [p, v] of routes) {
       const a = attrsOf(v);
-      if (this.desired.get(p) !== a) {
-        this.desired.set(p, a);
+      if (this.#desired.get(p) !== a) {
+        this.want(p, a);
         changed(p);
       }
     }
@@ -127,12 +196,14 @@ export class AdjRibOut {
         return marked;
       },
       set: (p, a) => {
-        if (this.desired.get(p) === a) return;
-        this.desired.set(p, a);
+        if (this.#desired.get(p) === a) return;
+        this.want(p, a);
         changed(p);
       },
       remove: (p) => {
-        if (this.desired.delete(p)) changed(p);
+        if (!this.#desired.has(p)) return;
+        this.want(p, undefined);
+        changed(p);
       },
       end: () => {
         if (open) this.bulks--;
@@ -156,30 +227,67 @@ export class AdjRibOut {
   }
 
   private *scanAll(): Generator<string> {
-    for (const p of this.sent.keys()) if (!this.desired.has(p)) yield p;
-    yield* this.desired.keys();
+    // Sent and no longer desired: only differences can be.
+    for (const [p, a] of this.differ) if (a !== null && !this.#desired.has(p)) yield p;
+    yield* this.#desired.keys();
   }
 
   /** A new session: it knows nothing, so every desired route is pending. */
   sessionUp(): void {
     this.up = true;
-    this.sent.clear();
+    this.forgetSent();
     this.startScan();
   }
 
   sessionDown(): void {
     this.up = false;
-    this.sent.clear();
+    this.forgetSent();
     this.dirty.clear();
     this.scan = undefined;
+  }
+
+  private forgetSent(): void {
+    this.differ.clear();
+    this.synced = false;
+    this.sentCount = 0;
+    this.changes++;
+    this.settling_ = undefined;
+  }
+
+  /**
+   * After a new session's first pass every route is recorded as sent, one by one. Once nothing is
+   * pending, this checks in steps (yielding true per prefix) that exactly the desired routes were
+   * sent; then the record is dropped at once and what is sent is implied by desired from then on.
+   * A change meanwhile starts the check over; if the check fails (routes that could not be sent)
+   * the record stays, and the check runs again after the next change.
+   */
+  private *settleSteps(): Generator<boolean> {
+    const at = this.changes;
+    let ok = this.differ.size === this.#desired.size;
+    for (const [p, a] of this.#desired) {
+      if (!ok) break;
+      yield true;
+      if (this.changes !== at) return;
+      if (this.differ.get(p) !== a) ok = false;
+    }
+    if (this.changes !== at) return;
+    if (!ok) {
+      this.settleFailedAt = at;
+      return;
+    }
+    this.differ = new Map();
+    this.synced = true;
   }
 
   /** ROUTE-REFRESH: send the family's routes again. */
   refresh(family: Family): void {
     if (!this.up) return;
-    for (const p of this.sent.keys()) {
+    const sent: string[] = [];
+    for (const [p, a] of this.differ) if (a !== null) sent.push(p);
+    if (this.synced) for (const p of this.#desired.keys()) if (!this.differ.has(p)) sent.push(p);
+    for (const p of sent) {
       if (familyOf(p) === family) {
-        this.sent.delete(p);
+        this.setSent(p, undefined);
         this.dirty.add(p);
       }
     }
@@ -210,19 +318,25 @@ export class AdjRibOut {
       this.dirty.delete(p);
       if (this.takeOne(p, ch)) work++;
     }
+    // Nothing left to send: drop a new session's record of what it was sent, in steps.
+    while (!over() && this.scan === undefined && this.dirty.size === 0 && this.settleDue) {
+      this.settling_ ??= this.settleSteps();
+      const r = this.settling_.next();
+      if (r.done) this.settling_ = undefined;
+      else work += 0.25;
+    }
     return ch;
   }
 
   private takeOne(p: string, ch: RibChanges): boolean {
-    const want = this.desired.get(p);
-    const had = this.sent.get(p);
+    const want = this.#desired.get(p);
+    const had = this.sentOf(p);
     if (want === had) return false;
     const fam = familyOf(p);
+    this.setSent(p, want);
     if (want === undefined) {
-      this.sent.delete(p);
       ch.withdraw[fam].push(p);
     } else {
-      this.sent.set(p, want);
       const group = ch.announce[fam].get(want);
       if (group) group.push(p);
       else ch.announce[fam].set(want, [p]);
@@ -232,10 +346,10 @@ export class AdjRibOut {
 
   /** Forgets that these were sent (they could not be encoded for this session). */
   unsend(prefixes: readonly string[]): void {
-    for (const p of prefixes) this.sent.delete(p);
+    for (const p of prefixes) this.setSent(p, undefined);
   }
 
   attrSetsInUse(into: Set<AttrSet>): void {
-    for (const a of this.desired.values()) into.add(a);
+    for (const a of this.#desired.values()) into.add(a);
   }
 }

@@ -124,7 +124,6 @@ interface BgpGroup {
   /** Live nodes announcing a Cluster service of this group, sorted; shared by the views, updated in place. */
   nodes: string[];
   set: Set<string>;
-  members: Set<Svc>;
   plan: PlanPair[] | null;
   planEpoch: number;
 }
@@ -134,17 +133,19 @@ interface PlanPair {
   peer: string;
 }
 
-/** One route to one peer: the advertisements and services contributing to it, with counts. */
-interface RouteState {
-  peer: string;
-  prefix: string;
-  route: BgpRoute;
+/**
+ * The contributions to a route made by more than one (advertisement, service, address): the
+ * advertisements with their counts, and the services contributing more than once. A route with a
+ * single contribution (nearly all: one Service, one advertisement) keeps none of this: it is only
+ * its BgpRoute in the decision, its advertisement found from its one service's plan when needed
+ * (~250 bytes less per route and peer: at 100k Services and 3 peers, ~70 MB).
+ */
+interface Contributions {
   ads: BgpPolicy[];
   adN: number[];
   /** Services contributing more than once (several advertisements or addresses): their counts. */
   multi: Map<string, number> | undefined;
   n: number;
-  touched: boolean;
 }
 
 interface RouteAttrs {
@@ -153,19 +154,48 @@ interface RouteAttrs {
   largeCommunities: string[];
 }
 
-interface Svc {
-  f: ServiceFacts;
-  view: ServiceView;
+const NO_NODES: string[] = [];
+/** The owners of a service without any: one shared object (views replace it, never write into it). */
+const NO_OWNERS = Object.freeze({}) as Record<string, string>;
+const NO_ENDPOINTS: ReadonlySet<string> = new Set();
+
+/**
+ * A Service: its facts and its decided state in one object (one per Service, not two: ~3 MB at
+ * 100k). `f` is the facts part, the object itself.
+ */
+class Svc implements ServiceFacts {
+  readonly key: string;
+  readonly labels: ServiceFacts['labels'];
+  readonly ips: readonly string[];
+  readonly pool: string;
+  readonly externalTrafficPolicy: ServiceFacts['externalTrafficPolicy'];
+  readonly endpointNodes: ReadonlySet<string>;
+  readonly hasServingEndpoint: boolean;
+  view: ServiceView = { l2Owners: NO_OWNERS, bgpNodes: NO_NODES };
   l2ads: L2Policy[];
   bgpads: BgpPolicy[];
-  unit: Unit | undefined;
-  group: BgpGroup | undefined;
+  unit: Unit | undefined = undefined;
+  group: BgpGroup | undefined = undefined;
   /** The plan this service's routes were added with (null: none). */
-  plan: PlanPair[] | null;
+  plan: PlanPair[] | null = null;
+
+  constructor(f: ServiceFacts, l2ads: L2Policy[], bgpads: BgpPolicy[]) {
+    this.key = f.key;
+    this.labels = f.labels;
+    this.ips = f.ips;
+    this.pool = f.pool;
+    this.externalTrafficPolicy = f.externalTrafficPolicy;
+    this.endpointNodes = f.endpointNodes;
+    this.hasServingEndpoint = f.hasServingEndpoint;
+    this.l2ads = l2ads;
+    this.bgpads = bgpads;
+  }
+
+  get f(): ServiceFacts {
+    return this;
+  }
 }
 
-const NO_NODES: string[] = [];
-const NO_ENDPOINTS: ReadonlySet<string> = new Set();
 
 function lowerBound(list: readonly Unit[], key: string): number {
   let lo = 0;
@@ -205,8 +235,11 @@ export class IncrementalDecider {
   #nodes = new Map<string, NodeFacts>();
   #alive = new Set<string>();
   #svcs = new Map<string, Svc>();
-  /** Every Service's current facts (compact), whatever state a rebuild is in. */
-  #facts = new Map<string, ServiceFacts>();
+  /**
+   * During a rebuild: every Service's facts as of its start (#svcs is being refilled). Otherwise
+   * the facts are those of #svcs with #pendingSvcs applied: no second 100k-entry map.
+   */
+  #rebuildFacts: Map<string, ServiceFacts> | undefined;
   /** The decision being kept (during a rebuild in steps: being built). */
   #decision: Decision = { l2: new Map(), bgp: new Map(), services: new Map() };
   /** The decision callers see: the last complete one. */
@@ -250,7 +283,8 @@ export class IncrementalDecider {
   #groups = new Map<string, BgpGroup>();
   /** Local services announced over BGP, by endpoint node: a node's liveness touches only its own. */
   #localBgp = new Map<string, Set<Svc>>();
-  #routes = new Map<string, Map<string, RouteState>>();
+  /** Routes with more than one contribution (the others have one: see Contributions). */
+  #contrib = new Map<BgpRoute, Contributions>();
   #attrs = new Map<string, RouteAttrs>();
   #planEpoch = 0;
   #unannounced = new Set<Svc>();
@@ -302,18 +336,18 @@ export class IncrementalDecider {
 
   setService(f: ServiceFacts): void {
     const c = compactFacts(f);
-    this.#facts.set(f.key, c);
     this.#pendingSvcs.set(f.key, c);
   }
 
   forgetService(key: string): void {
-    this.#facts.delete(key);
     this.#pendingSvcs.set(key, null);
   }
 
   /** The facts kept for a service (Cluster services without their endpoint nodes). */
   service(key: string): ServiceFacts | undefined {
-    return this.#facts.get(key);
+    const p = this.#pendingSvcs.get(key);
+    if (p !== undefined) return p ?? undefined;
+    return this.#rebuildFacts ? this.#rebuildFacts.get(key) : this.#svcs.get(key)?.f;
   }
 
   node(name: string): NodeFacts | undefined {
@@ -340,12 +374,19 @@ export class IncrementalDecider {
 
   /** Current facts (for tests and the full-recompute comparison). */
   facts(): { nodes: NodeFacts[]; alive: Set<string>; services: ServiceFacts[]; policies: Policies } {
-    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: this.#currentFacts(), policies: this.#pol };
+    return { nodes: [...this.#nodes.values()], alive: new Set(this.#alive), services: [...this.#currentFacts().values()], policies: this.#pol };
   }
 
   /** Service facts with the pending changes applied. */
-  #currentFacts(): ServiceFacts[] {
-    return [...this.#facts.values()];
+  #currentFacts(): Map<string, ServiceFacts> {
+    const m = new Map<string, ServiceFacts>();
+    if (this.#rebuildFacts) for (const [k, f] of this.#rebuildFacts) m.set(k, f);
+    else for (const [k, sv] of this.#svcs) m.set(k, sv.f);
+    for (const [k, f] of this.#pendingSvcs) {
+      if (f) m.set(k, f);
+      else m.delete(k);
+    }
+    return m;
   }
 
   // ---- deciding --------------------------------------------------------------------------------
@@ -370,6 +411,7 @@ export class IncrementalDecider {
         if (performance.now() > until) return this.#result(false, true);
       }
       this.#building = undefined;
+      this.#rebuildFacts = undefined;
       this.#visible = this.#decision;
       return this.#result(true, this.#pendingSvcs.size > 0 || this.#livenessDirty || this.#full);
     }
@@ -413,8 +455,9 @@ export class IncrementalDecider {
       // Mid-rebuild: the previous decision, unchanged.
       return { decision: this.#visible, changed: new Set(), sharedChanged: [], bgpPeers: new Set(), bgpChanges: new Map(), l2: new Set(), l2Previous: new Map(), fullL2: false, more: true, building: true };
     }
-    const shared = this.#shared.map((g) => keysOf(g.members));
-    return {
+    const svcs = this.#svcs;
+    const shared = this.#shared.map((g) => clusterKeysOf(svcs, g));
+    const r: IncrementalResult = {
       decision: this.#visible,
       changed: this.#changed,
       sharedChanged: shared,
@@ -426,6 +469,9 @@ export class IncrementalDecider {
       more,
       building: false,
     };
+    // The caller's now: not kept here until the next decision (after a rebuild, 100k keys).
+    this.#resetOutputs(false);
+    return r;
   }
 
   // ---- node-level state ------------------------------------------------------------------------
@@ -470,13 +516,12 @@ export class IncrementalDecider {
   *#rebuildSteps(): Generator<void, void> {
     // Every view counts as changed (comparing 100k views costs more than it saves).
     const old = this.#visible;
-    const oldViews = new Set(old.services.keys());
     const oldL2 = new Map<string, string>();
     for (const [ip, a] of old.l2) oldL2.set(ip, JSON.stringify(a));
     const oldBgp = new Set(old.bgp.keys());
     yield;
 
-    const facts = this.#currentFacts();
+    const facts = (this.#rebuildFacts = this.#currentFacts());
     this.#pendingSvcs = new Map();
     for (const n of this.#nodes.values()) this.#nodeIndex(n.name);
     this.#peersOf = new Map();
@@ -502,8 +547,9 @@ export class IncrementalDecider {
     this.#placeable = 0;
     this.#groups = new Map();
     this.#localBgp = new Map();
-    this.#routes = new Map();
+    this.#contrib = new Map();
     this.#attrs = new Map();
+    this.#attrs1 = new Map();
     this.#adLists = new Map();
     this.#unannounced = new Set();
     this.#svcs = new Map();
@@ -512,7 +558,7 @@ export class IncrementalDecider {
 
     const units: Unit[] = [];
     let n = 0;
-    for (const f of facts) {
+    for (const f of facts.values()) {
       const s = this.#newSvc(f);
       this.#svcs.set(f.key, s);
       d.services.set(f.key, s.view);
@@ -545,7 +591,8 @@ export class IncrementalDecider {
       this.#changed.add(k);
       if (++n % 4096 === 0) yield;
     }
-    for (const k of oldViews) {
+    // The previous decision stays unchanged (callers see it) until this one is complete.
+    for (const k of old.services.keys()) {
       this.#changed.add(k);
       if (++n % 4096 === 0) yield;
     }
@@ -588,7 +635,7 @@ export class IncrementalDecider {
       for (const n of next) g.nodes.push(n);
       g.set = nextSet;
       this.#shared.push(g);
-      if (emptiness) for (const s of g.members) if (s.f.externalTrafficPolicy !== 'Local') this.#refreshReason(s);
+      if (emptiness) for (const s of this.#svcs.values()) if (s.group === g && s.f.externalTrafficPolicy !== 'Local') this.#refreshReason(s);
       for (const n of diff) for (const s of this.#localBgp.get(n) ?? []) if (s.group === g) touchedLocal.add(s);
     }
     for (const s of touchedLocal) {
@@ -612,15 +659,11 @@ export class IncrementalDecider {
   // ---- services --------------------------------------------------------------------------------
 
   #newSvc(f: ServiceFacts): Svc {
-    return {
+    return new Svc(
       f,
-      view: { l2Owners: {}, bgpNodes: NO_NODES },
-      l2ads: this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
-      bgpads: this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
-      unit: undefined,
-      group: undefined,
-      plan: null,
-    };
+      this.#interned(this.#pol.l2.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.l2),
+      this.#interned(this.#pol.bgp.filter((ad) => poolCovered(ad, f.pool) && matchesAny(ad.serviceSelectors, f.labels)), this.#pol.bgp),
+    );
   }
 
   #adLists = new Map<string, readonly object[]>();
@@ -1065,8 +1108,11 @@ export class IncrementalDecider {
         // Same addresses, new owner: in place (a fresh object per service is a new hidden class each).
         for (const ip of s.f.ips) had[ip] = owner;
       } else {
-        const owners: Record<string, string> = {};
-        if (owner !== undefined) for (const ip of s.f.ips) owners[ip] = owner;
+        let owners = NO_OWNERS;
+        if (owner !== undefined) {
+          owners = {};
+          for (const ip of s.f.ips) owners[ip] = owner;
+        }
         s.view.l2Owners = owners;
         this.#refreshReason(s);
       }
@@ -1107,7 +1153,7 @@ export class IncrementalDecider {
     for (const s of u.services) {
       if (s.unit !== undefined && s.unit !== u) continue;
       if (hasKeys(s.view.l2Owners)) {
-        s.view.l2Owners = {};
+        s.view.l2Owners = NO_OWNERS;
         this.#changed.add(s.f.key);
       }
       this.#refreshReason(s);
@@ -1143,9 +1189,8 @@ export class IncrementalDecider {
     let g = this.#groups.get(key);
     if (!g) {
       const nodes = this.#groupNodes(s.bgpads);
-      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), members: new Set(), plan: null, planEpoch: -1 }));
+      this.#groups.set(key, (g = { ads: s.bgpads, nodes, set: new Set(nodes), plan: null, planEpoch: -1 }));
     }
-    g.members.add(s);
     s.group = g;
     if (s.f.externalTrafficPolicy === 'Local') {
       for (const n of s.f.endpointNodes) {
@@ -1159,7 +1204,6 @@ export class IncrementalDecider {
   }
 
   #bgpDetach(s: Svc): void {
-    s.group?.members.delete(s);
     if (s.f.externalTrafficPolicy === 'Local') {
       for (const n of s.f.endpointNodes) {
         const set = this.#localBgp.get(n);
@@ -1199,86 +1243,118 @@ export class IncrementalDecider {
     const old = s.plan;
     if (old === next) return;
     s.plan = next;
-    const touched: RouteState[] = [];
     const key = s.f.key;
-    for (const { ad, peer } of old ?? []) {
-      const routes = this.#routes.get(peer);
-      for (const ip of s.f.ips) {
-        const r = routes?.get(aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6));
-        if (!r) continue;
-        const i = r.ads.indexOf(ad);
-        if (i >= 0 && --(r.adN[i] as number) === 0) {
-          // Exact-size copies: arrays grown by push keep spare room, which adds up at 100k routes.
-          r.ads = r.ads.filter((_, k) => k !== i);
-          r.adN = r.adN.filter((_, k) => k !== i);
-        }
-        const m = r.multi?.get(key);
-        if (m !== undefined) {
-          if (m > 2) r.multi?.set(key, m - 1);
-          else r.multi?.delete(key);
-        } else sortedRemove(r.route.services, key);
-        r.n--;
-        if (!r.touched) touched.push(r);
-        r.touched = true;
-      }
-      this.#bgpPeers.add(peer);
-    }
+    const bgp = this.#decision.bgp;
     let prefixesOf: BgpPolicy | undefined;
-    let prefixes: string[] = [];
-    for (const { ad, peer } of next ?? []) {
-      let routes = this.#routes.get(peer);
-      if (!routes) this.#routes.set(peer, (routes = new Map()));
+    let prefixes: readonly string[] = NO_NODES;
+    const prefixesFor = (ad: BgpPolicy): readonly string[] => {
       if (prefixesOf !== ad) {
         prefixesOf = ad;
-        prefixes = s.f.ips.map((ip) => aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6));
+        prefixes = s.f.ips.length === 1 ? [aggregate(s.f.ips[0] as string, ad.aggregationLength, ad.aggregationLengthV6)] : s.f.ips.map((ip) => aggregate(ip, ad.aggregationLength, ad.aggregationLengthV6));
       }
-      for (const prefix of prefixes) {
-        let r = routes.get(prefix);
-        if (!r) routes.set(prefix, (r = { peer, prefix, route: { communities: NO_NODES, largeCommunities: NO_NODES, services: [] }, ads: [], adN: [], multi: undefined, n: 0, touched: false }));
-        const i = r.ads.indexOf(ad);
-        if (i >= 0) r.adN[i] = (r.adN[i] as number) + 1;
+      return prefixes;
+    };
+    for (const { ad, peer } of old ?? []) {
+      const routes = bgp.get(peer);
+      for (const prefix of prefixesFor(ad)) {
+        const route = routes?.get(prefix);
+        if (!route || !routes) continue;
+        const c = this.#contrib.get(route);
+        if (c === undefined || c.n === 1) {
+          // Its only contribution: the route goes.
+          this.#contrib.delete(route);
+          routes.delete(prefix);
+          if (routes.size === 0) bgp.delete(peer);
+        } else {
+          const i = c.ads.indexOf(ad);
+          if (i >= 0 && --(c.adN[i] as number) === 0) {
+            // Exact-size copies: arrays grown by push keep spare room.
+            c.ads = c.ads.filter((_, k) => k !== i);
+            c.adN = c.adN.filter((_, k) => k !== i);
+          }
+          const m = c.multi?.get(key);
+          if (m !== undefined) {
+            if (m > 2) c.multi?.set(key, m - 1);
+            else c.multi?.delete(key);
+          } else sortedRemove(route.services, key);
+          c.n--;
+          this.#setAttrs(route, this.#routeAttrs(c.ads));
+        }
+        this.#routeChanged(peer, prefix);
+      }
+    }
+    // Routes this call created with one contribution, and its advertisement (this service's plan
+    // is `next` already, so it cannot tell which pair made them).
+    let mine: Map<BgpRoute, BgpPolicy> | undefined;
+    for (const { ad, peer } of next ?? []) {
+      let routes = bgp.get(peer);
+      if (!routes) bgp.set(peer, (routes = new Map()));
+      for (const prefix of prefixesFor(ad)) {
+        const route = routes.get(prefix);
+        this.#routeChanged(peer, prefix);
+        if (!route) {
+          const attrs = this.#routeAttrs1(ad);
+          const r: BgpRoute = attrs.localPref === undefined
+            ? { communities: attrs.communities, largeCommunities: attrs.largeCommunities, services: [key] }
+            : { localPref: attrs.localPref, communities: attrs.communities, largeCommunities: attrs.largeCommunities, services: [key] };
+          routes.set(prefix, r);
+          if ((next?.length ?? 0) > 1 || s.f.ips.length > 1) (mine ??= new Map()).set(r, ad);
+          continue;
+        }
+        let c = this.#contrib.get(route);
+        if (c === undefined) {
+          // A second contribution: record the first one's.
+          const first = mine?.get(route) ?? this.#onlyAd(route, peer, prefix);
+          c = { ads: [first], adN: [1], multi: undefined, n: 1 };
+          this.#contrib.set(route, c);
+        }
+        const i = c.ads.indexOf(ad);
+        if (i >= 0) c.adN = c.adN.map((x, k) => (k === i ? x + 1 : x));
         else {
-          r.ads = r.ads.length === 0 ? [ad] : r.ads.concat(ad);
-          r.adN = r.adN.length === 0 ? [1] : r.adN.concat(1);
+          c.ads = c.ads.concat(ad);
+          c.adN = c.adN.concat(1);
         }
-        if (sortedIndex(r.route.services, key) >= 0) {
-          r.multi ??= new Map();
-          r.multi.set(key, (r.multi.get(key) ?? 1) + 1);
-        } else if (r.route.services.length === 0) r.route.services = [key];
-        else sortedInsert(r.route.services, key);
-        r.n++;
-        if (!r.touched) touched.push(r);
-        r.touched = true;
+        if (sortedIndex(route.services, key) >= 0) {
+          c.multi ??= new Map();
+          c.multi.set(key, (c.multi.get(key) ?? 1) + 1);
+        } else sortedInsert(route.services, key);
+        c.n++;
+        this.#setAttrs(route, this.#routeAttrs(c.ads));
       }
-      this.#bgpPeers.add(peer);
     }
-    for (const r of touched) {
-      r.touched = false;
-      if (!this.#bgpAll) {
-        let set = this.#bgpChanges.get(r.peer);
-        if (!set) this.#bgpChanges.set(r.peer, (set = new Set()));
-        set.add(r.prefix);
-      }
-      const routes = this.#routes.get(r.peer);
-      let out = this.#decision.bgp.get(r.peer);
-      if (r.n === 0) {
-        routes?.delete(r.prefix);
-        out?.delete(r.prefix);
-        if (routes?.size === 0) {
-          this.#routes.delete(r.peer);
-          this.#decision.bgp.delete(r.peer);
-        }
-        continue;
-      }
-      const attrs = this.#routeAttrs(r.ads);
-      const route = r.route;
-      if (attrs.localPref === undefined) delete route.localPref;
-      else route.localPref = attrs.localPref;
-      route.communities = attrs.communities;
-      route.largeCommunities = attrs.largeCommunities;
-      if (!out) this.#decision.bgp.set(r.peer, (out = new Map()));
-      if (out.get(r.prefix) !== route) out.set(r.prefix, route);
+  }
+
+  #routeChanged(peer: string, prefix: string): void {
+    this.#bgpPeers.add(peer);
+    if (this.#bgpAll) return;
+    let set = this.#bgpChanges.get(peer);
+    if (!set) this.#bgpChanges.set(peer, (set = new Set()));
+    set.add(prefix);
+  }
+
+  /** The advertisement of a route's only contribution: the pair of its one service's plan that makes it. */
+  #onlyAd(route: BgpRoute, peer: string, prefix: string): BgpPolicy {
+    const s = this.#svcs.get(route.services[0] as string);
+    for (const p of s?.plan ?? []) {
+      if (p.peer !== peer) continue;
+      for (const ip of s?.f.ips ?? []) if (aggregate(ip, p.ad.aggregationLength, p.ad.aggregationLengthV6) === prefix) return p.ad;
     }
+    throw new Error(`incremental decide: no contribution found for route ${prefix} to ${peer} (a bug): restart the speaker`);
+  }
+
+  #setAttrs(route: BgpRoute, attrs: RouteAttrs): void {
+    if (attrs.localPref === undefined) delete route.localPref;
+    else route.localPref = attrs.localPref;
+    route.communities = attrs.communities;
+    route.largeCommunities = attrs.largeCommunities;
+  }
+
+  #attrs1 = new Map<BgpPolicy, RouteAttrs>();
+  /** #routeAttrs of one advertisement, without building its key (nearly every route). */
+  #routeAttrs1(ad: BgpPolicy): RouteAttrs {
+    let a = this.#attrs1.get(ad);
+    if (!a) this.#attrs1.set(ad, (a = this.#routeAttrs([ad])));
+    return a;
   }
 
   /** A route's attributes from its contributing advertisements, as decide() merges them (shared arrays). */
@@ -1347,6 +1423,10 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-function* keysOf(members: ReadonlySet<Svc>): Generator<string> {
-  for (const s of members) if (s.f.externalTrafficPolicy !== 'Local') yield s.f.key;
+/**
+ * The Cluster services of a BGP group (they share its node list), found when asked: a set of
+ * members per group would cost ~25 bytes per Service, and only a node lost or back asks.
+ */
+function* clusterKeysOf(svcs: ReadonlyMap<string, Svc>, g: BgpGroup): Generator<string> {
+  for (const s of svcs.values()) if (s.group === g && s.f.externalTrafficPolicy !== 'Local') yield s.f.key;
 }
