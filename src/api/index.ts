@@ -5,3 +5,4 @@ export * from './config.ts';
 export { parseIP, formatIP, parseRange, rangeSize, rangeToCidrs, parseDuration, familyBits, type AddrRange, type Family } from './addr.ts';
 export { crdFor, renderCrds } from './crd.ts';
 export type { FieldError, Infer, Schema } from './schema.ts';
+export { expandAnnouncements, isAnnounced, LOCAL_BGP_SAMPLE, type AnnouncementEntry } from './announcements.ts';
