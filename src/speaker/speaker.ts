@@ -27,7 +27,7 @@ import {
 import { describeValue } from '../api/schema.ts';
 import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
-import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
+import { EventRecorder, Informer, isNotFound, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
 import { OwnerWatch, DEFAULT_WATCH_INTERVAL_MS, DEFAULT_WATCH_MULTIPLIER, DEFAULT_WATCH_NICE, DEFAULT_WATCH_PORT, type WatchPeer } from '../watch/index.ts';
@@ -62,6 +62,11 @@ import {
 export const COMPONENT = 'ironlb-speaker';
 /** Longest a rebuild of the decision runs per event-loop turn (ms). */
 const DECIDE_STEP_MS = 10;
+/**
+ * How long a ServiceAnnouncement written by a speaker of an earlier version is left to it before
+ * this version writes it again (during an upgrade both would otherwise rewrite it in turn).
+ */
+const OLD_WRITER_BACKOFF_MS = 5 * 60_000;
 /** Longest ServiceAnnouncement contents are computed per event-loop turn (ms). */
 const STATUS_STEP_MS = 5;
 export { MEMBERSHIP_SECRET_KEY };
@@ -206,6 +211,9 @@ export class Speaker {
   #peerSeen = new Map<string, PeerSeen>();
   /** Services' announcement summaries as last written by this node (announcementSummary). */
   #lastNodes = new Map<string, string>();
+  /** ServiceAnnouncements last written by a speaker of an earlier version (no writer label) → since (ms). */
+  #oldWriter = new Map<string, number>();
+  #oldWriterTimer: NodeJS.Timeout | undefined;
   /** Live nodes at the last status pass: the first live node removes the NodeAnnouncements of nodes gone since. */
   #prevAlive = new Set<string>();
   #statusChain: Promise<void> = Promise.resolve();
@@ -315,11 +323,7 @@ export class Speaker {
         kick();
       });
     }
-    this.#announcements.on('delete', (a) => {
-      this.#status.forget('ServiceAnnouncement', a.metadata?.namespace ?? '', a.metadata?.name ?? '');
-      this.#dirtyStatus.add(serviceKeyOf(a));
-      kick();
-    });
+    this.#announcements.on('delete', (a) => void this.#leftSelection(a));
     // Our NodeAnnouncement removed (another node took this one for lost): write it again.
     this.#ownNodeAnnouncement.on('delete', (a) => {
       this.#status.forget('NodeAnnouncement', a.metadata?.namespace ?? '', a.metadata?.name ?? '');
@@ -368,6 +372,7 @@ export class Speaker {
    */
   async stop(): Promise<void> {
     clearTimeout(this.#watchRefresh);
+    clearTimeout(this.#oldWriterTimer);
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
@@ -1147,6 +1152,49 @@ export class Speaker {
         labels,
       );
     }
+  }
+
+  /**
+   * One of our ServiceAnnouncements left our selection: deleted, or written by another speaker.
+   * Another speaker of this version (a transition, one view stale): correct it if we are still its
+   * writer. A speaker of an earlier version (no writer label; its writer rule differs for BGP):
+   * leave it for OLD_WRITER_BACKOFF_MS rather than rewrite it back and forth during an upgrade.
+   */
+  async #leftSelection(a: KubernetesObject): Promise<void> {
+    const namespace = a.metadata?.namespace ?? '';
+    const name = a.metadata?.name ?? '';
+    const key = serviceKeyOf(a);
+    let labels: Record<string, string> | undefined;
+    try {
+      const cur = (await this.#o.clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.ServiceAnnouncement.plural, name })) as KubernetesObject;
+      labels = cur.metadata?.labels ?? {};
+    } catch (err) {
+      if (!isNotFound(err)) this.#log.debug({ object: key, err: String(err) }, 'cannot read a ServiceAnnouncement that left our selection');
+    }
+    if (this.#stopped) return;
+    if (labels && labels[WRITER_LABEL] === undefined) {
+      if (!this.#oldWriter.size) this.#log.info({ object: key }, 'a speaker of an earlier version wrote a ServiceAnnouncement; left to it for now (upgrade in progress?)');
+      this.#oldWriter.set(key, Date.now());
+      clearTimeout(this.#oldWriterTimer);
+      this.#oldWriterTimer = setTimeout(() => this.#retryOldWriter(), OLD_WRITER_BACKOFF_MS).unref();
+      return;
+    }
+    this.#status.forget('ServiceAnnouncement', namespace, name);
+    this.#dirtyStatus.add(key);
+    this.#kick();
+  }
+
+  #retryOldWriter(): void {
+    const now = Date.now();
+    for (const [key, since] of this.#oldWriter) {
+      if (now - since < OLD_WRITER_BACKOFF_MS) continue;
+      this.#oldWriter.delete(key);
+      const [namespace, name] = splitKey(key);
+      this.#status.forget('ServiceAnnouncement', namespace, name);
+      this.#dirtyStatus.add(key);
+    }
+    if (this.#oldWriter.size) this.#oldWriterTimer = setTimeout(() => this.#retryOldWriter(), OLD_WRITER_BACKOFF_MS).unref();
+    this.#kick();
   }
 
   #writeSessionStates(): void {
