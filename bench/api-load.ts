@@ -23,7 +23,9 @@
 //     cluster's announcements are switched to BGP through etcd, and a node is lost.
 // Membership is UDP between speakers and costs the API server nothing.
 //
-// Usage: node bench/api-load.ts [--speakers 1000] [--services 10000] [--list-speakers 100] [--steady-seconds 60]
+// Usage: node bench/api-load.ts [--speakers 1000] [--services 10000] [--list-speakers 100] [--steady-seconds 60] [--result FILE]
+// (bench/api-load-scale.ts runs it at several sizes and plots the figures against them.)
+import { appendFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type V1EndpointSlice } from '@kubernetes/client-node';
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     'list-speakers': { type: 'string', default: '100' },
     'steady-seconds': { type: 'string', default: '60' },
     namespaces: { type: 'string', default: '100' },
+    /** Appends this run's figures as one JSON line (bench/api-load-scale.ts reads them). */
+    result: { type: 'string', default: '' },
   },
 });
 const K = Math.max(2, Number(values.speakers));
@@ -55,6 +59,8 @@ const nameOf = (i: number) => `s-${i}`;
 const nodeOf = (k: number) => `node-${k}`;
 const NS = DEFAULT_NAMESPACE;
 const say = (line: string) => process.stdout.write(`${line}\n`);
+/** This run's figures, for --result. */
+const result: Record<string, unknown> = { speakers: K, services: S };
 
 // ---- a simulated speaker: the speaker's informers, objects counted, not kept ------------------
 
@@ -249,6 +255,9 @@ try {
   const coldEtcdCpu = procStats(etcdPid).cpuMs - cpuEtcd0;
   const coldBytes = totals.listBytes;
   const coldRss = procStats(apiPid);
+  result.coldMiBPerSpeaker = coldBytes / Math.max(1, LISTERS) / 2 ** 20;
+  result.coldObjectsPerSpeaker = totals.listObjects / Math.max(1, LISTERS);
+  result.coldApiCpuMsPerSpeaker = coldApiCpu / Math.max(1, LISTERS);
   say(
     `cold start of ${LISTERS} speakers (16 at a time): ${coldMs} ms, ${(coldBytes / 2 ** 20).toFixed(0)} MiB listed (${totals.listObjects} objects, ${(coldBytes / Math.max(1, LISTERS) / 2 ** 20).toFixed(1)} MiB per speaker); ` +
       `kube-apiserver CPU ${coldApiCpu} ms (${(coldApiCpu / Math.max(1, LISTERS)).toFixed(0)} ms per speaker), etcd CPU ${coldEtcdCpu} ms; load ${load0} → ${load()}`,
@@ -291,6 +300,7 @@ try {
   let after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const steady = diff(before, after);
   const steadyCpu = procStats(apiPid).cpuMs - c0;
+  result.steadyWritesPerMin = (writesOf(steady) * 60) / STEADY_S;
   const apiRss = procStats(apiPid);
   say(
     `steady state, ${STEADY_S} s: ${((writesOf(steady) * 60) / STEADY_S).toFixed(1)} writes/min (the bench's own metric reads included in: ${steady.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); watch events delivered ${totals.watchEvents - ev0} (bookmarks included); ` +
@@ -362,6 +372,7 @@ try {
   await sleep(2000);
   after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const loss = diff(before, after);
+  result.l2 = { changed, writes: writesOf(loss), statusKiB: l2Bytes / 1024, watchEvents: totals.watchEvents - e0, ms: lossMs };
   say(
     `node lost (Layer 2): ${changed} ServiceAnnouncements change (of ${S}; ${(l2Bytes / 1024).toFixed(0)} KiB of status), written by ${writers.size} nodes in ${lossMs} ms, and the lost node's NodeAnnouncement removed: ${writesOf(loss)} writes (${loss.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
       `${totals.watchEvents - e0} watch events delivered; kube-apiserver CPU ${procStats(apiPid).cpuMs - c0} ms; decide() without the node ${decide1Ms} ms; load ${nLoad0} → ${load()}`,
@@ -412,6 +423,7 @@ try {
   await sleep(2000);
   after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const bLoss = diff(before, after);
+  result.bgp = { changed: bChanged, writerMoved: bWriterMoved, writes: writesOf(bLoss), statusKiB: bBytes / 1024, watchEvents: totals.watchEvents - e0, ms: bLossMs, announcementBytes: bSize / S };
   say(
     `node lost (BGP, written): ${bChanged} ServiceAnnouncements change content, ${bWriterMoved} change writer only (the lost node wrote them; ${(bBytes / 1024).toFixed(1)} KiB of status), and the lost node's NodeAnnouncement removed, by ${writers.size} nodes in ${bLossMs} ms: ${writesOf(bLoss)} writes (${bLoss.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
       `${totals.watchEvents - e0} watch events delivered; kube-apiserver CPU ${procStats(apiPid).cpuMs - c0} ms; load ${bLoad0} → ${load()}`,
@@ -420,6 +432,7 @@ try {
   for (const e of (await admin.core.listEventForAllNamespaces()).items) reasons.set(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`, (reasons.get(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`) ?? 0) + (e.count ?? 1));
   say(`Events in the cluster by source and reason: ${[...reasons].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   say(`total ${((Date.now() - t00) / 1000).toFixed(0)} s; load average at the start ${loadStart}, at the end ${load()}`);
+  if (values.result) appendFileSync(values.result, `${JSON.stringify({ ...result, loadStart, loadEnd: load() })}\n`);
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;
