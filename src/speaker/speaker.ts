@@ -1164,6 +1164,13 @@ export class Speaker {
     const namespace = a.metadata?.namespace ?? '';
     const name = a.metadata?.name ?? '';
     const key = serviceKeyOf(a);
+    // No longer ours by our own latest decision (its owner moved): the new writer took it.
+    const ctx = this.#statusCtx;
+    const view = ctx?.d.services.get(key);
+    if (view && statusWriter(view, ctx?.firstAlive === undefined ? [] : [ctx.firstAlive], key) !== this.node) {
+      this.#status.forget('ServiceAnnouncement', namespace, name);
+      return;
+    }
     let labels: Record<string, string> | undefined;
     try {
       const cur = (await this.#o.clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.ServiceAnnouncement.plural, name })) as KubernetesObject;

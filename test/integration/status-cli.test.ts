@@ -147,7 +147,7 @@ async function speakerAnnouncement(svc: { name: string; ips: string[]; pool: str
   return { st, nodeAnns: facts.map((n) => nodeAnnouncementStatus(n, pol.bgp, pol.peers)) };
 }
 
-test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner once; kubectl lists each node's advertisements; status -w follows changes at a bounded rate', async () => {
+test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner once; kubectl lists the advertisements of each node; status -w follows changes at a bounded rate', async () => {
   await withCluster(async (h) => {
     await h.startController({ leaderElection: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 } });
     await h.pool('web-pool', { addresses: ['192.0.2.10/32'] });
