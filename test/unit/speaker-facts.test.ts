@@ -6,7 +6,7 @@ import { decide } from '../../src/speaker/decide.ts';
 import { ANNOTATION_L2_SUBNETS, endpointFacts, nodeAddress, nodeFacts, policies, serviceFacts, slicesByService } from '../../src/speaker/facts.ts';
 import { interfacesFor, localSubnets } from '../../src/speaker/interfaces.ts';
 import { bfdSpecFor, peerConfigFor } from '../../src/speaker/bgp-reconciler.ts';
-import { announcementStatus, nodeAnnouncementStatus, statusWriter, sessionStateName } from '../../src/speaker/status.ts';
+import { announcementStatus, nodeAnnouncementStatus, statusWriter, sessionStateName, writerLabelValue } from '../../src/speaker/status.ts';
 import { expandAnnouncements } from '../../src/api/index.ts';
 
 const ns = 'ironlb-system';
@@ -181,6 +181,14 @@ test('status: one writer per service, interfaces and peers listed, reason when n
     writers.set(w, (writers.get(w) ?? 0) + 1);
   }
   assert.equal(writers.size, 10, 'every node writes some');
+  // The writer label: the node name when it is a valid label value, else a stable hash.
+  assert.equal(writerLabelValue('node-1.example'), 'node-1.example');
+  const long = `n${'x'.repeat(80)}`;
+  assert.match(writerLabelValue(long), /^h-[0-9a-f]{40}$/);
+  assert.equal(writerLabelValue(long), writerLabelValue(long));
+  // An object written by an earlier version (every BGP node listed, no bgp field) reads as written.
+  const old = { service: 's', announcements: [{ node: 'a', mode: 'bgp' as const, peers: ['r1'] }] };
+  assert.deepEqual(expandAnnouncements(old, nodeAnns), old.announcements);
   const none = decide({ self: 'a', nodes, alive: new Set(['a', 'b']), services: [{ ...svc, hasServingEndpoint: false }], ...pol }).services.get('default/s')!;
   assert.equal(statusWriter(none, ['b', 'a'], svc.key), 'a');
   assert.match(announcementStatus({ ...svc, hasServingEndpoint: false }, none, { self: 'a', selfInterfaces: () => [], nodes: new Map(), bgp: pol.bgp, peers: pol.peers }).message ?? '', /no ready or serving endpoint/);
