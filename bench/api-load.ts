@@ -5,11 +5,12 @@
 // What is simulated, and how:
 //   - the cluster: K Node objects, S LoadBalancer Services holding addresses, one EndpointSlice
 //     per Service (endpoints on two nodes), one ServiceAnnouncement per Service (as the speakers
-//     left it), an IPPool and an L2Advertisement. Services, EndpointSlices and ServiceAnnouncements
+//     left it, labelled with its writer), one NodeAnnouncement per node, an IPPool and an L2Advertisement. Services, EndpointSlices and ServiceAnnouncements
 //     are written straight into etcd (bench/scale-support.ts), Nodes through the API;
 //   - the speakers' reads: K simulated speakers, each one HTTP/2 connection with the speaker
 //     ServiceAccount's token and exactly the speaker's informers (the same paths: Services,
-//     EndpointSlices, Nodes, ConfigurationStates, ServiceAnnouncements, the six configuration
+//     EndpointSlices, Nodes, ConfigurationStates, the ServiceAnnouncements it writes, its own
+//     NodeAnnouncement, the six configuration
 //     kinds, and its Secret by name): a paged list (500 per page, as an informer's) then a watch
 //     from the list's resourceVersion. Objects are counted, not kept. `--list-speakers` of them
 //     list everything first (a cold start, timed); the others start their watches from the
@@ -18,10 +19,13 @@
 //     every node alive, then without the lost one), the real announcementStatus() says what each
 //     Service's ServiceAnnouncement becomes and statusWriter() which live node writes it, and each
 //     writer node's real StatusWriter and EventRecorder write the changes (one client connection
-//     for all writers). The same is computed, not written, for BGP mode.
+//     for all writers). Then the same for BGP mode (every node announces every Service): the
+//     cluster's announcements are switched to BGP through etcd, and a node is lost.
 // Membership is UDP between speakers and costs the API server nothing.
 //
-// Usage: node bench/api-load.ts [--speakers 1000] [--services 10000] [--list-speakers 100] [--steady-seconds 60]
+// Usage: node bench/api-load.ts [--speakers 1000] [--services 10000] [--list-speakers 100] [--steady-seconds 60] [--result FILE]
+// (bench/api-load-scale.ts runs it at several sizes and plots the figures against them.)
+import { appendFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type V1EndpointSlice } from '@kubernetes/client-node';
@@ -29,7 +33,7 @@ import { componentClients, startTestApiServer } from '../test/support/apiserver.
 import { makeClients, EventRecorder } from '../src/k8s/index.ts';
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION } from '../src/api/index.ts';
 import { decide, type DecideInput, type NodeFacts, type ServiceFacts } from '../src/speaker/decide.ts';
-import { announcementStatus, sameStatus, statusWriter, StatusWriter } from '../src/speaker/status.ts';
+import { announcementStatus, nodeAnnouncementName, nodeAnnouncementStatus, sameStatus, statusWriter, StatusWriter, WRITER_LABEL, writerLabelValue } from '../src/speaker/status.ts';
 import { apiMetrics, etcdPut, etcdUrl, k8sTime, load, procStats, randomUUID, seedServicesEtcd, serviceTemplates, sleep, strip } from './scale-support.ts';
 
 const { values } = parseArgs({
@@ -39,6 +43,8 @@ const { values } = parseArgs({
     'list-speakers': { type: 'string', default: '100' },
     'steady-seconds': { type: 'string', default: '60' },
     namespaces: { type: 'string', default: '100' },
+    /** Appends this run's figures as one JSON line (bench/api-load-scale.ts reads them). */
+    result: { type: 'string', default: '' },
   },
 });
 const K = Math.max(2, Number(values.speakers));
@@ -53,19 +59,31 @@ const nameOf = (i: number) => `s-${i}`;
 const nodeOf = (k: number) => `node-${k}`;
 const NS = DEFAULT_NAMESPACE;
 const say = (line: string) => process.stdout.write(`${line}\n`);
+/** This run's figures, for --result. */
+const result: Record<string, unknown> = { speakers: K, services: S };
 
 // ---- a simulated speaker: the speaker's informers, objects counted, not kept ------------------
 
 const CONFIG_PLURALS = (['IPPool', 'L2Advertisement', 'BGPPeer', 'BGPAdvertisement', 'BFDProfile', 'Community'] as const).map((k) => (KINDS[k].scope === 'Cluster' ? `/apis/${GROUP}/${VERSION}/${KINDS[k].plural}` : `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS[k].plural}`));
-const SPEAKER_PATHS: ReadonlyArray<{ path: string; fieldSelector?: string }> = [
+interface SpeakerPath {
+  path: string;
+  fieldSelector?: string;
+  labelSelector?: string;
+}
+/** Speaker k's informers: ServiceAnnouncements only those it writes (by label), its own NodeAnnouncement. */
+const speakerPaths = (k: number): SpeakerPath[] => [
   { path: '/api/v1/services' },
   { path: '/apis/discovery.k8s.io/v1/endpointslices' },
   { path: '/api/v1/nodes' },
   { path: `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS.ConfigurationState.plural}` },
-  { path: `/apis/${GROUP}/${VERSION}/${KINDS.ServiceAnnouncement.plural}` },
+  { path: `/apis/${GROUP}/${VERSION}/${KINDS.ServiceAnnouncement.plural}`, labelSelector: `${WRITER_LABEL}=${writerLabelValue(nodeOf(k))}` },
+  { path: `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS.NodeAnnouncement.plural}`, fieldSelector: `metadata.name=${nodeAnnouncementName(nodeOf(k))}` },
   ...CONFIG_PLURALS.map((path) => ({ path })),
   { path: `/api/v1/namespaces/${NS}/secrets`, fieldSelector: 'metadata.name=ironlb-membership' },
 ];
+const PATHS_PER_SPEAKER = speakerPaths(0).length;
+
+const selectors = (p: SpeakerPath): Record<string, string> => ({ ...(p.fieldSelector ? { fieldSelector: p.fieldSelector } : {}), ...(p.labelSelector ? { labelSelector: p.labelSelector } : {}) });
 
 const totals = { listBytes: 0, listObjects: 0, watchEvents: 0, watchBytes: 0, watchErrors: 0 };
 
@@ -92,10 +110,11 @@ class SimSpeaker {
   }
 
   /** A paged list, as an informer's; returns the resourceVersion to watch from. */
-  async list(path: string, fieldSelector?: string, limit = 500): Promise<string> {
+  async list(p: SpeakerPath, limit = 500): Promise<string> {
+    const { path } = p;
     let cont = '';
     for (let page = 0; page < 100_000; page++) {
-      const q = new URLSearchParams({ limit: String(limit), ...(cont ? { continue: cont } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
+      const q = new URLSearchParams({ limit: String(limit), ...(cont ? { continue: cont } : {}), ...selectors(p) });
       const chunks: Buffer[] = [];
       const { done } = this.#get(`${path}?${q}`, (c) => chunks.push(c));
       const status = await done;
@@ -110,8 +129,9 @@ class SimSpeaker {
     throw new Error(`list ${path}: too many pages`);
   }
 
-  watch(path: string, rv: string, fieldSelector?: string): void {
-    const q = new URLSearchParams({ watch: '1', resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: '3600', ...(fieldSelector ? { fieldSelector } : {}) });
+  watch(p: SpeakerPath, rv: string): void {
+    const { path } = p;
+    const q = new URLSearchParams({ watch: '1', resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: '3600', ...selectors(p) });
     const { stream, done } = this.#get(`${path}?${q}`, (c) => {
       totals.watchBytes += c.length;
       for (const b of c) if (b === 10) totals.watchEvents++;
@@ -190,14 +210,24 @@ try {
   const nodeMap = new Map(nodes.map((n) => [n.name, n]));
   const ctx = { self: '', selfInterfaces: () => ['eth0'], nodes: nodeMap, bgp: [], peers: [] };
   const status0 = new Map(services.map((s) => [s.key, announcementStatus(s, d0.services.get(s.key) ?? { l2Owners: {}, bgpNodes: [] }, { ...ctx, self: (d0.services.get(s.key)?.l2Owners[s.ips[0] as string] ?? '') })]));
+  const allNodes = nodes.map((n) => n.name);
   const saPlural = KINDS.ServiceAnnouncement.plural;
-  const sas: Array<[string, unknown]> = [];
-  for (const s of services) {
-    const [ns, name] = s.key.split('/') as [string, string];
-    sas.push([`/registry/${GROUP}/${saPlural}/${ns}/${name}`, { apiVersion: API_VERSION, kind: 'ServiceAnnouncement', metadata: { name, namespace: ns, uid: randomUUID(), creationTimestamp: now, generation: 1 }, status: { ...status0.get(s.key), observedTime: new Date().toISOString() } }]);
-  }
-  await etcdPut(etcd, sas);
-  sas.length = 0;
+  const naPlural = KINDS.NodeAnnouncement.plural;
+  // ServiceAnnouncements (labelled with their writer) and NodeAnnouncements as the speakers left them.
+  const seedAnnouncements = async (statuses: ReadonlyMap<string, object>, writerOf: (s: ServiceFacts) => string, nodeStatus: (n: NodeFacts) => object): Promise<void> => {
+    const sas: Array<[string, unknown]> = [];
+    for (const s of services) {
+      const [ns, name] = s.key.split('/') as [string, string];
+      const labels = { [WRITER_LABEL]: writerLabelValue(writerOf(s)) };
+      sas.push([`/registry/${GROUP}/${saPlural}/${ns}/${name}`, { apiVersion: API_VERSION, kind: 'ServiceAnnouncement', metadata: { name, namespace: ns, uid: randomUUID(), creationTimestamp: now, generation: 1, labels }, status: { ...statuses.get(s.key), observedTime: new Date().toISOString() } }]);
+    }
+    for (const n of nodes) {
+      const name = nodeAnnouncementName(n.name);
+      sas.push([`/registry/${GROUP}/${naPlural}/${NS}/${name}`, { apiVersion: API_VERSION, kind: 'NodeAnnouncement', metadata: { name, namespace: NS, uid: randomUUID(), creationTimestamp: now, generation: 1 }, status: { ...nodeStatus(n), observedTime: new Date().toISOString() } }]);
+    }
+    await etcdPut(etcd, sas);
+  };
+  await seedAnnouncements(status0, (s) => statusWriter(d0.services.get(s.key) ?? { l2Owners: {}, bgpNodes: [] }, allNodes, s.key) as string, (n) => nodeAnnouncementStatus(n, [], []));
   const seedMs = Date.now() - t;
   say(`# API load: ${K} speakers (simulated), ${S} Services, ${S} EndpointSlices, ${S} ServiceAnnouncements, ${K} Nodes; seeded in ${seedMs} ms; decide() for ${S} Services on ${K} nodes ${decideMs} ms; load ${loadStart} → ${load()}`);
   await sleep(3000);
@@ -216,7 +246,7 @@ try {
       for (let k = nextS++; k < LISTERS; k = nextS++) {
         const sp = new SimSpeaker(api.url, api.cp.caPem, token);
         speakers.push(sp);
-        for (const p of SPEAKER_PATHS) sp.watch(p.path, await sp.list(p.path, p.fieldSelector), p.fieldSelector);
+        for (const p of speakerPaths(k)) sp.watch(p, await sp.list(p));
       }
     }),
   );
@@ -225,30 +255,33 @@ try {
   const coldEtcdCpu = procStats(etcdPid).cpuMs - cpuEtcd0;
   const coldBytes = totals.listBytes;
   const coldRss = procStats(apiPid);
+  result.coldMiBPerSpeaker = coldBytes / Math.max(1, LISTERS) / 2 ** 20;
+  result.coldObjectsPerSpeaker = totals.listObjects / Math.max(1, LISTERS);
+  result.coldApiCpuMsPerSpeaker = coldApiCpu / Math.max(1, LISTERS);
   say(
     `cold start of ${LISTERS} speakers (16 at a time): ${coldMs} ms, ${(coldBytes / 2 ** 20).toFixed(0)} MiB listed (${totals.listObjects} objects, ${(coldBytes / Math.max(1, LISTERS) / 2 ** 20).toFixed(1)} MiB per speaker); ` +
       `kube-apiserver CPU ${coldApiCpu} ms (${(coldApiCpu / Math.max(1, LISTERS)).toFixed(0)} ms per speaker), etcd CPU ${coldEtcdCpu} ms; load ${load0} → ${load()}`,
   );
   const sp0 = new SimSpeaker(api.url, api.cp.caPem, token);
-  for (const p of SPEAKER_PATHS) rvs.set(p.path, await sp0.list(p.path, p.fieldSelector, 1));
+  for (const p of speakerPaths(0)) rvs.set(p.path, await sp0.list(p, 1));
   sp0.close();
   t = Date.now();
   for (let k = LISTERS; k < K; k++) {
     const sp = new SimSpeaker(api.url, api.cp.caPem, token);
     speakers.push(sp);
-    for (const p of SPEAKER_PATHS) sp.watch(p.path, rvs.get(p.path) as string, p.fieldSelector);
+    for (const p of speakerPaths(k)) sp.watch(p, rvs.get(p.path) as string);
     if (k % 50 === 0) await sleep(50);
   }
   const watchNames = ['apiserver_registered_watchers', 'apiserver_longrunning_requests', 'apiserver_request_total', 'process_resident_memory_bytes'];
   let m = await apiMetrics(api.cp, watchNames);
   const longrunning = () => m.filter((x) => x.name === 'apiserver_longrunning_requests' && x.labels.verb === 'WATCH').reduce((a, x) => a + x.value, 0);
-  for (let i = 0; i < 60 && longrunning() < K * SPEAKER_PATHS.length; i++) {
+  for (let i = 0; i < 60 && longrunning() < K * PATHS_PER_SPEAKER; i++) {
     await sleep(1000);
     m = await apiMetrics(api.cp, watchNames);
   }
   const watchers = m.filter((x) => x.name === 'apiserver_registered_watchers').reduce((a, x) => a + x.value, 0);
   const watchersByKind = m.filter((x) => x.name === 'apiserver_registered_watchers' && x.value > 0).map((x) => `${x.labels.kind ?? x.labels.resource}=${x.value}`).join(', ');
-  say(`watches open: ${longrunning()} long-running WATCH requests (${SPEAKER_PATHS.length} per speaker); apiserver_registered_watchers ${watchers} (${watchersByKind}); opened in ${Date.now() - t} ms; watch errors ${totals.watchErrors}`);
+  say(`watches open: ${longrunning()} long-running WATCH requests (${PATHS_PER_SPEAKER} per speaker); apiserver_registered_watchers ${watchers} (${watchersByKind}); opened in ${Date.now() - t} ms; watch errors ${totals.watchErrors}`);
 
   // Steady state.
   const reqs = (rows: typeof m) => {
@@ -259,6 +292,9 @@ try {
   const diff = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
   const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY']);
   const writesOf = (d: ReadonlyArray<readonly [string, number]>) => d.filter(([k]) => WRITES.has(k.split(' ')[0] as string)).reduce((a, [, v]) => a + v, 0);
+  // ironlb's own writes (the API server's ClusterIP repair re-creates IPAddress objects after the etcd seeding meanwhile).
+  const OURS = new Set(['serviceannouncements', 'nodeannouncements', 'events']);
+  const ourWritesOf = (d: ReadonlyArray<readonly [string, number]>) => d.filter(([k]) => WRITES.has(k.split(' ')[0] as string) && OURS.has(k.split(' ')[1] as string)).reduce((a, [, v]) => a + v, 0);
   let before = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const ev0 = totals.watchEvents;
   let c0 = procStats(apiPid).cpuMs;
@@ -267,6 +303,7 @@ try {
   let after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const steady = diff(before, after);
   const steadyCpu = procStats(apiPid).cpuMs - c0;
+  result.steadyWritesPerMin = (writesOf(steady) * 60) / STEADY_S;
   const apiRss = procStats(apiPid);
   say(
     `steady state, ${STEADY_S} s: ${((writesOf(steady) * 60) / STEADY_S).toFixed(1)} writes/min (the bench's own metric reads included in: ${steady.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); watch events delivered ${totals.watchEvents - ev0} (bookmarks included); ` +
@@ -291,7 +328,18 @@ try {
   const writers = new Map<string, StatusWriter>();
   const recorders = new Map<string, EventRecorder>();
   const speakerClients = makeClients(kc, { userAgent: 'ironlb-speaker' });
+  const writerFor = (w: string): StatusWriter => {
+    let sw = writers.get(w);
+    if (!sw) {
+      const rec = new EventRecorder({ api: speakerClients.core, component: 'ironlb-speaker', host: w });
+      recorders.set(w, rec);
+      sw = new StatusWriter({ custom: speakerClients.custom, events: rec });
+      writers.set(w, sw);
+    }
+    return sw;
+  };
   let changed = 0;
+  let l2Bytes = 0;
   before = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   e0 = totals.watchEvents;
   c0 = procStats(apiPid).cpuMs;
@@ -303,57 +351,91 @@ try {
     const st = announcementStatus(s, view, { ...ctx, self: owner });
     if (sameStatus(st, status0.get(s.key))) continue;
     changed++;
-    const w = statusWriter(view, [...alive1]) as string;
-    let sw = writers.get(w);
-    if (!sw) {
-      const rec = new EventRecorder({ api: speakerClients.core, component: 'ironlb-speaker', host: w });
-      recorders.set(w, rec);
-      sw = new StatusWriter({ custom: speakerClients.custom, events: rec });
-      writers.set(w, sw);
-    }
+    const w = statusWriter(view, [...alive1], s.key) as string;
+    const sw = writerFor(w);
     const [namespace, name] = s.key.split('/') as [string, string];
     const rec = recorders.get(w) as EventRecorder;
-    sw.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
-      await rec.record({ apiVersion: 'v1', kind: 'Service', name, namespace }, 'Normal', 'AnnouncingNodesChanged', `announced: ${(st.announcements ?? []).map((a) => `${a.address} from ${a.node}`).join('; ')} (was ${lost})`);
-    });
+    l2Bytes += JSON.stringify(st).length;
+    sw.set(
+      'ServiceAnnouncement',
+      namespace,
+      name,
+      st as unknown as Record<string, unknown>,
+      async () => {
+        await rec.record({ apiVersion: 'v1', kind: 'Service', name, namespace }, 'Normal', 'AnnouncingNodesChanged', `announced: ${(st.announcements ?? []).map((a) => `${a.address} from ${a.node}`).join('; ')} (was ${lost})`);
+      },
+      { [WRITER_LABEL]: writerLabelValue(w) },
+    );
   }
+  // The first live node removes the lost node's NodeAnnouncement.
+  const first = writerFor([...alive1].sort()[0] as string);
+  first.set('NodeAnnouncement', NS, nodeAnnouncementName(lost), undefined);
   await Promise.all([...writers.values()].map((w) => w.idle()));
   const lossMs = Date.now() - t;
   await sleep(2000);
   after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
   const loss = diff(before, after);
+  result.l2 = { changed, writes: ourWritesOf(loss), statusKiB: l2Bytes / 1024, watchEvents: totals.watchEvents - e0, ms: lossMs };
   say(
-    `node lost (Layer 2): ${changed} ServiceAnnouncements change (of ${S}), written by ${writers.size} nodes in ${lossMs} ms: ${writesOf(loss)} writes (${loss.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+    `node lost (Layer 2): ${changed} ServiceAnnouncements change (of ${S}; ${(l2Bytes / 1024).toFixed(0)} KiB of status), written by ${writers.size} nodes in ${lossMs} ms, and the lost node's NodeAnnouncement removed: ${ourWritesOf(loss)} writes by ironlb (all requests: ${loss.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
       `${totals.watchEvents - e0} watch events delivered; kube-apiserver CPU ${procStats(apiPid).cpuMs - c0} ms; decide() without the node ${decide1Ms} ms; load ${nLoad0} → ${load()}`,
   );
 
-  // BGP mode, computed: every node announces every Service, and each ServiceAnnouncement lists them.
+  // BGP mode, written: every node announces every Service (externalTrafficPolicy Cluster). The
+  // cluster is switched to BGP (seeded through etcd, not counted), then a node is lost: the real
+  // decision, status, writer choice and StatusWriters, as for Layer 2.
   const bgpInput: DecideInput = { ...l2Input, l2: [], bgp: [{ name: 'all', pools: null, nodeSelectors: [], serviceSelectors: [], communities: [], largeCommunities: [], peers: [] }], peers: [{ name: 'router', nodeSelectors: [] }] };
-  const sample = services.slice(0, Math.min(S, 2000));
-  const b0 = decide({ ...bgpInput, services: sample });
-  const b1 = decide({ ...bgpInput, services: sample, self: nodeOf(1), alive: alive1 });
   const bctx = { ...ctx, bgp: bgpInput.bgp, peers: bgpInput.peers };
+  td = Date.now();
+  const b0 = decide(bgpInput);
+  const bView = (d: typeof b0, s: ServiceFacts) => d.services.get(s.key) ?? { l2Owners: {}, bgpNodes: [] };
+  const bStatus0 = new Map(services.map((s) => [s.key, announcementStatus(s, bView(b0, s), bctx)]));
+  const bWriter0 = new Map(services.map((s) => [s.key, statusWriter(bView(b0, s), allNodes, s.key) as string]));
+  await seedAnnouncements(bStatus0, (s) => bWriter0.get(s.key) as string, (n) => nodeAnnouncementStatus(n, bgpInput.bgp, bgpInput.peers));
+  const bSize = [...bStatus0.values()].reduce((a, x) => a + JSON.stringify(x).length, 0);
+  say(`BGP mode seeded (${((Date.now() - td) / 1000).toFixed(1)} s): each ServiceAnnouncement ${(bSize / S).toFixed(0)} B (${(bSize / 2 ** 20).toFixed(1)} MiB in all), each NodeAnnouncement ${JSON.stringify(nodeAnnouncementStatus(nodes[0] as NodeFacts, bgpInput.bgp, bgpInput.peers)).length} B`);
+  await sleep(5000);
+  const bLost = nodeOf(K - 1);
+  const bAlive = new Set(allNodes.filter((n) => n !== bLost));
+  const b1 = decide({ ...bgpInput, self: nodeOf(0), alive: bAlive });
+  for (const w of writers.values()) await w.idle();
+  writers.clear();
+  recorders.clear();
   let bChanged = 0;
+  let bWriterMoved = 0;
   let bBytes = 0;
-  let bSize = 0;
-  for (const s of sample) {
-    const a = announcementStatus(s, b0.services.get(s.key) ?? { l2Owners: {}, bgpNodes: [] }, bctx);
-    const b = announcementStatus(s, b1.services.get(s.key) ?? { l2Owners: {}, bgpNodes: [] }, bctx);
-    bSize += JSON.stringify(a).length;
-    if (!sameStatus(a, b)) {
-      bChanged++;
-      bBytes += JSON.stringify(b).length;
-    }
+  before = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
+  e0 = totals.watchEvents;
+  c0 = procStats(apiPid).cpuMs;
+  const bLoad0 = load();
+  t = Date.now();
+  for (const s of services) {
+    const st = announcementStatus(s, bView(b1, s), bctx);
+    const w = statusWriter(bView(b1, s), [...bAlive], s.key) as string;
+    const same = sameStatus(st, bStatus0.get(s.key));
+    if (same && w === bWriter0.get(s.key)) continue;
+    if (same) bWriterMoved++;
+    else bChanged++;
+    bBytes += JSON.stringify(st).length;
+    const [namespace, name] = s.key.split('/') as [string, string];
+    writerFor(w).set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, undefined, { [WRITER_LABEL]: writerLabelValue(w) });
   }
-  const scale = S / sample.length;
+  writerFor([...bAlive].sort()[0] as string).set('NodeAnnouncement', NS, nodeAnnouncementName(bLost), undefined);
+  await Promise.all([...writers.values()].map((w) => w.idle()));
+  const bLossMs = Date.now() - t;
+  await sleep(2000);
+  after = reqs(await apiMetrics(api.cp, ['apiserver_request_total']));
+  const bLoss = diff(before, after);
+  result.bgp = { changed: bChanged, writerMoved: bWriterMoved, writes: ourWritesOf(bLoss), statusKiB: bBytes / 1024, watchEvents: totals.watchEvents - e0, ms: bLossMs, announcementBytes: bSize / S };
   say(
-    `node lost (BGP, computed on ${sample.length} Services and scaled to ${S}): ${Math.round(bChanged * scale)} ServiceAnnouncements change, ${((bBytes * scale) / 2 ** 20).toFixed(0)} MiB rewritten; ` +
-      `each ServiceAnnouncement ${(bSize / sample.length / 1024).toFixed(1)} KiB (${K} nodes listed, capped at 1,024), ${((bSize * scale) / 2 ** 20).toFixed(0)} MiB in all`,
+    `node lost (BGP, written): ${bChanged} ServiceAnnouncements change content, ${bWriterMoved} change writer only (the lost node wrote them; ${(bBytes / 1024).toFixed(1)} KiB of status), and the lost node's NodeAnnouncement removed, by ${writers.size} nodes in ${bLossMs} ms: ${ourWritesOf(bLoss)} writes by ironlb (all requests: ${bLoss.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+      `${totals.watchEvents - e0} watch events delivered; kube-apiserver CPU ${procStats(apiPid).cpuMs - c0} ms; load ${bLoad0} → ${load()}`,
   );
   const reasons = new Map<string, number>();
   for (const e of (await admin.core.listEventForAllNamespaces()).items) reasons.set(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`, (reasons.get(`${e.source?.component ?? e.reportingComponent ?? '?'} ${e.reason}`) ?? 0) + (e.count ?? 1));
   say(`Events in the cluster by source and reason: ${[...reasons].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   say(`total ${((Date.now() - t00) / 1000).toFixed(0)} s; load average at the start ${loadStart}, at the end ${load()}`);
+  if (values.result) appendFileSync(values.result, `${JSON.stringify({ ...result, loadStart, loadEnd: load() })}\n`);
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;

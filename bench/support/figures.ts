@@ -371,12 +371,51 @@ export function compareFailoverPlots(file: string, title: string, samples: reado
   return [{ file, svg: compareFailoverSvg(title, samples, failures, impls, info) }];
 }
 
+// ---- bench/api-load-scale.ts ------------------------------------------------------------------
+
+export interface ApiLoadRow {
+  speakers: number;
+  services: number;
+  /** Per node loss: API writes (PUT, POST, DELETE) and KiB of status written. */
+  l2: { writes: number; statusKiB: number };
+  bgp: { writes: number; statusKiB: number };
+  /** Cold start of one speaker: MiB listed. */
+  coldMiBPerSpeaker: number;
+}
+
+/** API cost per node loss against the cluster size (Services fixed) and against the Services (nodes fixed). */
+export function apiLoadPlots(rows: readonly ApiLoadRow[], fixedServices: number, fixedSpeakers: number, info: RunInfo): Plot[] {
+  const chart = (file: string, title: string, pick: readonly ApiLoadRow[], x: (r: ApiLoadRow) => number, xLabel: string): Plot => {
+    const sorted = [...pick].sort((a, b) => x(a) - x(b));
+    const line = (name: string, y: (r: ApiLoadRow) => number, color: string, dashed = false): LineSeries => ({ name, color, dashed, points: sorted.map((r) => ({ x: x(r), y: Math.max(0.1, y(r)) })) });
+    const svg = lineChart({
+      title,
+      subtitle: 'one node lost; Layer 2: owners moved, GET + PUT + Event each; BGP: the lost node\'s NodeAnnouncement removed and the Services it wrote given a new writer. Cold start: MiB one speaker lists',
+      footer: provenance(info),
+      series: [
+        line('Layer 2: API writes', (r) => r.l2.writes, '#0072B2'),
+        line('Layer 2: KiB of status written', (r) => r.l2.statusKiB, '#0072B2', true),
+        line('BGP: API writes', (r) => r.bgp.writes, '#D55E00'),
+        line('BGP: KiB of status written', (r) => r.bgp.statusKiB, '#D55E00', true),
+        line('cold start: MiB listed per speaker', (r) => r.coldMiBPerSpeaker, '#009E73'),
+      ],
+      x: { label: xLabel, scale: 'log', ticks: sorted.map((r) => ({ value: x(r), label: formatNumber(x(r)) })) },
+      y: { label: 'per node loss (writes, KiB); per speaker (MiB)', scale: 'log' },
+    });
+    return { file, svg };
+  };
+  return [
+    chart('api-load-nodes.svg', `API server: cost of a node loss against the nodes (${formatNumber(fixedServices)} Services)`, rows.filter((r) => r.services === fixedServices), (r) => r.speakers, 'nodes (speakers)'),
+    chart('api-load-services.svg', `API server: cost of a node loss against the Services (${formatNumber(fixedSpeakers)} nodes)`, rows.filter((r) => r.speakers === fixedSpeakers), (r) => r.services, 'Services'),
+  ];
+}
+
 // ---- the figures' own data -----------------------------------------------------------------------
 
 /** Every bench's figure function, by name. */
 export const FIGURES = {
   ipamPlots, speakerDecidePlots, membershipSimPlots, membershipPlots, bgpPlots, bfdJitterPlots, layer2Plots,
-  failoverPlots, speakerFailoverPlots, controllerThroughputPlots, cliPlots, compareFailoverPlots,
+  failoverPlots, speakerFailoverPlots, controllerThroughputPlots, cliPlots, compareFailoverPlots, apiLoadPlots,
 } as const;
 export type FigureName = keyof typeof FIGURES;
 

@@ -5,3 +5,4 @@ export * from './config.ts';
 export { parseDuration } from './addr.ts';
 export { crdFor, renderCrds } from './crd.ts';
 export type { FieldError, Infer, Schema } from './schema-dsl.ts';
+export { expandAnnouncements, isAnnounced, LOCAL_BGP_SAMPLE, type AnnouncementEntry } from './announcements.ts';

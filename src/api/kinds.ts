@@ -406,8 +406,32 @@ export const serviceAnnouncementStatus = s.object({
   ),
   // A printer column of `announcements[*].node` shows only the first node (the API server takes the
   // first JSONPath result): this list is what `kubectl get serviceannouncements` shows.
-  nodes: s.array(s.string({ maxLength: 253 }), { maxItems: 1024 }).describe('Nodes announcing the Service (each once, sorted), over Layer 2 or BGP.'),
+  nodes: s.array(s.string({ maxLength: 253 }), { maxItems: 1024 }).describe('Nodes listed in announcements (each once, sorted): the Layer 2 owners, and for externalTrafficPolicy Local the first BGP nodes. BGP nodes of externalTrafficPolicy Cluster are in the NodeAnnouncements (see bgp).'),
+  // Per Service only what is per Service: a node lost or back must not rewrite every Service's
+  // object (at 1,000 nodes that was 61 KiB each). Which nodes announce an advertisement, and to
+  // which peers, is per node (NodeAnnouncement).
+  bgp: s
+    .object({
+      advertisements: s.array(s.string({ maxLength: 253 }), { maxItems: 64 }).describe('BGPAdvertisements announcing the Service. Every node whose NodeAnnouncement lists one of them announces it (externalTrafficPolicy Cluster).'),
+      externalTrafficPolicy: s.enumOf(['Cluster', 'Local'] as const),
+      localNodes: s.int({ min: 0 }).describe('externalTrafficPolicy Local: how many nodes announce the Service (those with a ready endpoint); the first 16 are in announcements.'),
+    })
+    .describe('Present when the Service is announced over BGP.'),
   message: s.string({ maxLength: 4096, description: 'Why the Service is not announced, when it is not.' }),
+  observedTime: s.string({ format: 'date-time' }),
+});
+
+export const nodeAnnouncementStatus = s.object({
+  node: s.string({ maxLength: 253 }).required(),
+  bgp: s
+    .array(
+      s.object({
+        advertisement: s.string({ maxLength: 253 }).required(),
+        peers: s.array(s.string({ maxLength: 253 }), { maxItems: 256 }),
+      }),
+      { maxItems: 64 },
+    )
+    .describe('BGPAdvertisements this node announces (it is selected and reaches at least one of their peers), with the BGPPeers each goes to. Empty: the node announces nothing over BGP.'),
   observedTime: s.string({ format: 'date-time' }),
 });
 
@@ -463,6 +487,7 @@ export type CommunitySpec = Infer<typeof communitySpec>;
 export type ConfigurationStateStatus = Infer<typeof configurationStateStatus>;
 export type ServiceAnnouncementStatus = Infer<typeof serviceAnnouncementStatus>;
 export type BGPSessionStateStatus = Infer<typeof bgpSessionStateStatus>;
+export type NodeAnnouncementStatus = Infer<typeof nodeAnnouncementStatus>;
 
 export type IPPool = KubeObject<'IPPool', IPPoolSpec, IPPoolStatus>;
 export type L2Advertisement = KubeObject<'L2Advertisement', L2AdvertisementSpec>;
@@ -473,6 +498,7 @@ export type Community = KubeObject<'Community', CommunitySpec>;
 export type ConfigurationState = StateObject<'ConfigurationState', ConfigurationStateStatus>;
 export type ServiceAnnouncement = StateObject<'ServiceAnnouncement', ServiceAnnouncementStatus>;
 export type BGPSessionState = StateObject<'BGPSessionState', BGPSessionStateStatus>;
+export type NodeAnnouncement = StateObject<'NodeAnnouncement', NodeAnnouncementStatus>;
 
 // ---- the kinds table (drives CRDs, validation and the clients) --------------------------------
 
@@ -702,11 +728,27 @@ export const KINDS = {
     scope: 'Namespaced',
     status: serviceAnnouncementStatus,
     statusSubresource: false,
-    description: 'Written by ironlb: which nodes announce a Service, on which interfaces or to which BGP peers.',
+    description: 'Written by ironlb: which nodes announce a Service over Layer 2 (on which interfaces), and which BGPAdvertisements announce it (their nodes and peers: NodeAnnouncements).',
     columns: [
       { name: 'Service', type: 'string', jsonPath: '.status.service' },
       { name: 'Addresses', type: 'string', jsonPath: '.status.addresses' },
       { name: 'Nodes', type: 'string', jsonPath: '.status.nodes' },
+      { name: 'BGP', type: 'string', jsonPath: '.status.bgp.advertisements' },
+      age,
+    ],
+  },
+  NodeAnnouncement: {
+    kind: 'NodeAnnouncement',
+    plural: 'nodeannouncements',
+    singular: 'nodeannouncement',
+    shortNames: ['nodeann'],
+    scope: 'Namespaced',
+    status: nodeAnnouncementStatus,
+    statusSubresource: false,
+    description: 'Written by ironlb speakers, one per live node: which BGPAdvertisements the node announces, to which peers. Removed when the node is lost.',
+    columns: [
+      { name: 'Node', type: 'string', jsonPath: '.status.node' },
+      { name: 'Advertisements', type: 'string', jsonPath: '.status.bgp[*].advertisement' },
       age,
     ],
   },

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
-import type { ServiceAnnouncement } from '../api/index.ts';
+import { expandAnnouncements, type NodeAnnouncement, type ServiceAnnouncement } from '../api/index.ts';
 import type { Clients } from '../k8s/index.ts';
 import { StatusWatcher, type StatusReport } from '../status/index.ts';
 import type { ClassPolicy } from '../api/index.ts';
@@ -73,7 +73,8 @@ function vendorFile(pkg: 'preact' | 'htm'): string {
 }
 
 const nodeReady = (n: V1Node): boolean => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-const announcers = (a: ServiceAnnouncement | undefined): string[] => a?.status?.nodes ?? [...new Set((a?.status?.announcements ?? []).map((x) => x.node))];
+/** A Service's announcing nodes: those its ServiceAnnouncement lists, and its BGP nodes from the NodeAnnouncements. */
+const announcers = (a: ServiceAnnouncement | undefined, nodes: readonly NodeAnnouncement[]): string[] => [...new Set(expandAnnouncements(a?.status, nodes.map((n) => n.status)).map((x) => x.node))];
 
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const log = logger('dashboard');
@@ -125,7 +126,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (kind === 'announcements') {
       const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
       if (type === 'delete') timeline.forget(key);
-      else timeline.announcement(key, announcers(obj as ServiceAnnouncement), now);
+      else timeline.announcement(key, announcers(obj as ServiceAnnouncement, watcher.objects().nodeAnnouncements), now);
+    } else if (kind === 'nodeAnnouncements') {
+      // A node's BGP announcements changed (or it was lost): every Service announced by advertisement.
+      const { announcements, nodeAnnouncements } = watcher.objects();
+      for (const a of announcements) if (a.status?.bgp?.externalTrafficPolicy === 'Cluster') timeline.announcement(`${a.metadata.namespace}/${a.metadata.name}`, announcers(a, nodeAnnouncements), now);
     } else if (kind === 'nodes') {
       const n = obj as V1Node;
       const name = n.metadata?.name ?? '';
@@ -139,7 +144,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   });
   watcher.on('report', push);
   await watcher.start();
-  for (const a of watcher.objects().announcements) timeline.announcement(`${a.metadata.namespace}/${a.metadata.name}`, announcers(a), Date.now());
+  for (const a of watcher.objects().announcements) timeline.announcement(`${a.metadata.namespace}/${a.metadata.name}`, announcers(a, watcher.objects().nodeAnnouncements), Date.now());
   timeline.prime();
 
   // Speakers' views: one scrape round at a time, a bounded interval apart.

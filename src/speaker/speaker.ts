@@ -19,12 +19,14 @@ import {
   type ConfigurationState,
   type ConfigurationStateStatus,
   type ParsedConfig,
+  isAnnounced,
   type ServiceAnnouncement,
+  type ServiceAnnouncementStatus,
 } from '../api/index.ts';
 import { describeValue } from '../api/schema-dsl.ts';
 import { BfdManager } from '../bfd/index.ts';
 import { BgpEngine, type SessionState } from '../bgp/index.ts';
-import { EventRecorder, Informer, type Clients } from '../k8s/index.ts';
+import { EventRecorder, Informer, isNotFound, type Clients } from '../k8s/index.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { ConfigWatch } from '../k8s/config-watch.ts';
 import { Membership, DEFAULT_PORT as MEMBERSHIP_PORT, type Timing } from '../membership/index.ts';
@@ -42,11 +44,30 @@ import { createSpeakerMetrics, type SpeakerMetrics } from './metrics.ts';
 import { rankCandidates } from './owner.ts';
 import { hasL2Quorum } from './quorum.ts';
 import { takeoverCandidates } from './successors.ts';
-import { StatusWriter, announcementStatus, announcingNodes, configStateName, configStatus, sessionStateName, sessionStatus, statusWriter } from './status.ts';
+import {
+  StatusWriter,
+  sameStatus,
+  announcementStatus,
+  announcementSummary,
+  configStateName,
+  configStatus,
+  nodeAnnouncementName,
+  nodeAnnouncementStatus,
+  sessionStateName,
+  sessionStatus,
+  statusWriter,
+  WRITER_LABEL,
+  writerLabelValue,
+} from './status.ts';
 
 export const COMPONENT = 'ironlb-speaker';
 /** Longest a rebuild of the decision runs per event-loop turn (ms). */
 const DECIDE_STEP_MS = 10;
+/**
+ * How long a ServiceAnnouncement written by a speaker of an earlier version is left to it before
+ * this version writes it again (during an upgrade both would otherwise rewrite it in turn).
+ */
+const OLD_WRITER_BACKOFF_MS = 5 * 60_000;
 /** Longest ServiceAnnouncement contents are computed per event-loop turn (ms). */
 const STATUS_STEP_MS = 5;
 export { MEMBERSHIP_SECRET_KEY };
@@ -133,8 +154,11 @@ export class Speaker {
   #secrets: NamedSecrets;
   /** ConfigurationStates: each speaker publishes its node's Layer 2 subnets in its own (speaker-<node>). */
   #states: Informer<KubernetesObject>;
+  /** ServiceAnnouncements this node writes (by WRITER_LABEL): not every one (a third of a speaker's list and fan-out at scale). */
   #announcements: Informer<KubernetesObject>;
   #config: ConfigWatch;
+  /** This node's own NodeAnnouncement (to write it again if another node removed it). */
+  #ownNodeAnnouncement: Informer<KubernetesObject>;
   #events: EventRecorder;
   #status: StatusWriter;
   #bgp: BgpReconciler | undefined;
@@ -186,7 +210,13 @@ export class Speaker {
   #lastInterfaces = new Map<string, string>();
   #downAt = new Map<string, number>();
   #peerSeen = new Map<string, PeerSeen>();
-  #lastNodes = new Map<string, string[]>();
+  /** Services' announcement summaries as last written by this node (announcementSummary). */
+  #lastNodes = new Map<string, string>();
+  /** ServiceAnnouncements last written by a speaker of an earlier version (no writer label) → since (ms). */
+  #oldWriter = new Map<string, number>();
+  #oldWriterTimer: NodeJS.Timeout | undefined;
+  /** Live nodes at the last status pass: the first live node removes the NodeAnnouncements of nodes gone since. */
+  #prevAlive = new Set<string>();
   #statusChain: Promise<void> = Promise.resolve();
   #quorate: boolean | undefined;
   #globalFamilies = new Set<Family>();
@@ -229,11 +259,22 @@ export class Speaker {
       list: async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: statePlural })) as KubernetesListObject<KubernetesObject>,
     });
     const saPlural = KINDS.ServiceAnnouncement.plural;
+    const writer = `${WRITER_LABEL}=${writerLabelValue(o.nodeName)}`;
     this.#announcements = new Informer<KubernetesObject>({
       kc,
       name: saPlural,
       path: `/apis/${GROUP}/${VERSION}/${saPlural}`,
-      list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: saPlural })) as KubernetesListObject<KubernetesObject>,
+      labelSelector: writer,
+      list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: saPlural, labelSelector: writer })) as KubernetesListObject<KubernetesObject>,
+    });
+    const naPlural = KINDS.NodeAnnouncement.plural;
+    const own = `metadata.name=${nodeAnnouncementName(o.nodeName)}`;
+    this.#ownNodeAnnouncement = new Informer<KubernetesObject>({
+      kc,
+      name: naPlural,
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${naPlural}`,
+      fieldSelector: own,
+      list: async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: naPlural, fieldSelector: own })) as KubernetesListObject<KubernetesObject>,
     });
     const cfgChanged = (): void => {
       this.#configDirty = true;
@@ -266,13 +307,20 @@ export class Speaker {
         kick();
       });
     }
-    // A ServiceAnnouncement changed by another speaker may need correcting by its writer.
+    // A ServiceAnnouncement changed by another speaker may need correcting by its writer. Another
+    // speaker writing one of ours takes it out of our selection: a delete here (as is a deletion).
     for (const ev of ['add', 'update'] as const) {
       this.#announcements.on(ev, (a) => {
         this.#dirtyStatus.add(serviceKeyOf(a));
         kick();
       });
     }
+    this.#announcements.on('delete', (a) => void this.#leftSelection(a));
+    // Our NodeAnnouncement removed (another node took this one for lost): write it again.
+    this.#ownNodeAnnouncement.on('delete', (a) => {
+      this.#status.forget('NodeAnnouncement', a.metadata?.namespace ?? '', a.metadata?.name ?? '');
+      kick();
+    });
   }
 
   // ---- life cycle ----------------------------------------------------------------------------
@@ -298,7 +346,7 @@ export class Speaker {
     this.#scanInterfaces();
     this.#scanTimer = setInterval(() => this.#scanInterfaces(), this.#opts.interfaceScanMs ?? 5000);
     this.#scanTimer.unref();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.start()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#ownNodeAnnouncement, this.#config].map((i) => i.start()));
     if (this.#stopped) return;
     this.#synced = true;
     this.#log.info('caches synced');
@@ -311,6 +359,7 @@ export class Speaker {
    */
   async stop(): Promise<void> {
     clearTimeout(this.#watchRefresh);
+    clearTimeout(this.#oldWriterTimer);
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
@@ -327,7 +376,7 @@ export class Speaker {
     await Promise.race([this.#statusChain.then(() => this.#status.idle()), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.#membership?.close();
     await this.#opts.l2.close();
-    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#config].map((i) => i.stop()));
+    await Promise.all([this.#services, this.#slices, this.#nodes, this.#secrets, this.#states, this.#announcements, this.#ownNodeAnnouncement, this.#config].map((i) => i.stop()));
   }
 
   healthz(): { ok: boolean; detail: Record<string, unknown> } {
@@ -934,8 +983,9 @@ export class Speaker {
 
   /**
    * ServiceAnnouncements of the Services whose view changed (and those another speaker rewrote),
-   * for the ones this node writes. All of them after a rebuild or when the first live node (the
-   * writer of unannounced Services and the cleaner of stale objects) changed.
+   * for the ones this node writes; this node's NodeAnnouncement. All Services after a rebuild or
+   * when the first live node (the writer of unannounced Services and the cleaner of stale objects)
+   * changed.
    */
   #writeAnnouncements(r: IncrementalResult, alive: string[], desired: Map<string, string[]>): void {
     const d = r.decision;
@@ -950,18 +1000,73 @@ export class Speaker {
     for (const key of every || firstChanged ? d.services.keys() : changedKeys(r, [])) queue.add(key);
     for (const key of dirty) queue.add(key);
     this.#statusCtx = { d, firstAlive, desired };
+    this.#writeNodeAnnouncements(alive, firstAlive, every || firstChanged);
     // ServiceAnnouncements of Services gone (or no longer ours): after a rebuild or a new first
-    // live node, that node looks at all of them; otherwise gone Services came as changes above.
-    if ((every || firstChanged) && firstAlive === this.node) {
-      for (const o of this.#announcements.list()) {
-        const key = serviceKeyOf(o);
-        if (d.services.has(key)) continue;
-        const [namespace, name] = splitKey(key);
-        this.#lastNodes.delete(key);
-        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+    // live node, that node looks at all of them (a list: speakers watch only their own); otherwise
+    // gone Services came as changes above.
+    if ((every || firstChanged) && firstAlive === this.node) void this.#sweepAnnouncements(d);
+    if (!this.#statusTimer) this.#drainStatus();
+  }
+
+  /**
+   * This node's NodeAnnouncement (what it announces over BGP, to which peers); the first live node
+   * removes those of nodes gone (the ones that left since the last pass, or after a rebuild or a
+   * new first live node, every one listed whose node is not alive).
+   */
+  #writeNodeAnnouncements(alive: readonly string[], firstAlive: string | undefined, sweep: boolean): void {
+    const ns = this.#opts.namespace;
+    const aliveSet = new Set(alive);
+    const self = this.#decider.node(this.node);
+    if (self && aliveSet.has(this.node) && this.#deciderConfig) {
+      const pol = policies(this.#deciderConfig);
+      const st = nodeAnnouncementStatus(self, pol.bgp, pol.peers);
+      const name = nodeAnnouncementName(this.node);
+      const cached = this.#ownNodeAnnouncement.get(name, ns) as { status?: Record<string, unknown>; metadata?: { resourceVersion?: string } } | undefined;
+      if (cached?.status && !this.#status.known('NodeAnnouncement', ns, name) && sameStatus(cached.status, st)) {
+        this.#status.adopt('NodeAnnouncement', ns, name, st as unknown as Record<string, unknown>, undefined, cached.metadata?.resourceVersion);
+      }
+      this.#status.set('NodeAnnouncement', ns, name, st as unknown as Record<string, unknown>);
+    }
+    if (firstAlive === this.node) {
+      for (const n of this.#prevAlive) if (!aliveSet.has(n)) this.#removeNodeAnnouncement(n);
+      if (sweep) {
+        void this.#opts.clients.custom
+          .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.NodeAnnouncement.plural })
+          .then((list) => {
+            for (const o of (list as KubernetesListObject<KubernetesObject & { status?: { node?: string } }>).items) {
+              const node = o.status?.node;
+              if (node !== undefined && !this.alive().includes(node)) this.#removeNodeAnnouncement(node);
+            }
+          })
+          .catch((err: unknown) => this.#log.warn({ err: String(err) }, 'cannot list NodeAnnouncements to remove those of lost nodes; will again when the first live node changes'));
       }
     }
-    if (!this.#statusTimer) this.#drainStatus();
+    this.#prevAlive = aliveSet;
+  }
+
+  #removeNodeAnnouncement(node: string): void {
+    const ns = this.#opts.namespace;
+    const name = nodeAnnouncementName(node);
+    // A node may go and come back more than once: each removal is a write, not deduplicated.
+    this.#status.forget('NodeAnnouncement', ns, name);
+    this.#status.set('NodeAnnouncement', ns, name, undefined);
+  }
+
+  /** The first live node removes ServiceAnnouncements whose Service is gone (or no longer ours). */
+  async #sweepAnnouncements(d: Decision): Promise<void> {
+    try {
+      const list = (await this.#opts.clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural })) as KubernetesListObject<KubernetesObject>;
+      for (const o of list.items) {
+        const key = serviceKeyOf(o);
+        if (d.services.has(key) || this.#decider.service(key)) continue;
+        const [namespace, name] = splitKey(key);
+        this.#lastNodes.delete(key);
+        this.#status.forget('ServiceAnnouncement', namespace, name);
+        this.#status.set('ServiceAnnouncement', namespace, name, undefined);
+      }
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'cannot list ServiceAnnouncements to remove those of gone Services; will again when the first live node changes');
+    }
   }
 
   /**
@@ -978,6 +1083,7 @@ export class Speaker {
     const decider = this.#decider;
     const nodeMap = { get: (name: string) => decider.node(name) } as ReadonlyMap<string, NodeFacts>;
     const writerOf = firstAlive === undefined ? [] : [firstAlive];
+    const labels = { [WRITER_LABEL]: writerLabelValue(this.node) };
     const until = performance.now() + STATUS_STEP_MS;
     let n = 0;
     for (const key of this.#statusQueue) {
@@ -989,32 +1095,96 @@ export class Speaker {
       const svc = decider.service(key);
       const [namespace, name] = splitKey(key);
       if (!svc) {
-        // Gone (or no longer ours): the first live node removes its ServiceAnnouncement.
-        if (firstAlive === this.node && this.#announcements.get(name, namespace)) {
+        // Gone (or no longer ours): its writer removes its ServiceAnnouncement (the writer is alive:
+        // a lost writer's Services have a new one; the first live node sweeps after a rebuild).
+        if (this.#announcements.get(name, namespace) || this.#status.known('ServiceAnnouncement', namespace, name)) {
           this.#lastNodes.delete(key);
           this.#status.set('ServiceAnnouncement', namespace, name, undefined);
         }
         continue;
       }
       const view = d.services.get(svc.key);
-      if (!view || statusWriter(view, writerOf) !== this.node) continue;
+      if (!view || statusWriter(view, writerOf, svc.key) !== this.node) continue;
       const st = announcementStatus(svc, view, { self: this.node, selfInterfaces: (ip) => desired.get(ip) ?? [], nodes: nodeMap, bgp: pol.bgp, peers: pol.peers });
       const cached = this.#announcements.get(name, namespace) as ServiceAnnouncement | undefined;
-      const nodesNow = announcingNodes(st);
-      const before = this.#lastNodes.get(svc.key) ?? (cached ? announcingNodes(cached.status) : undefined);
+      const now = announcementSummary(st);
       const svcObj = this.#services.get(name, namespace);
+      if (cached && !this.#status.known('ServiceAnnouncement', namespace, name) && sameStatus(cached.status, st)) {
+        // Ours from before a restart, and still right: not written again.
+        this.#status.adopt('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, labels, cached.metadata.resourceVersion);
+        this.#lastNodes.set(svc.key, now);
+      }
       // Another speaker may have written it last: the writer then writes ours again.
       this.#status.seen('ServiceAnnouncement', namespace, name, cached, st);
-      this.#status.set('ServiceAnnouncement', namespace, name, st as unknown as Record<string, unknown>, async () => {
-        const was = before?.join(',') ?? '';
-        this.#lastNodes.set(svc.key, nodesNow);
-        if (was === nodesNow.join(',')) return;
-        const ref = { apiVersion: 'v1', kind: 'Service', name, namespace, ...(svcObj?.metadata?.uid ? { uid: svcObj.metadata.uid } : {}) };
-        const how = st.announcements?.map((a) => (a.mode === 'layer2' ? `${a.address} from ${a.node}${a.interfaces?.length ? ` on ${a.interfaces.join(',')}` : ''}` : `BGP from ${a.node}`)).join('; ');
-        if (nodesNow.length === 0) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
-        else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${how}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
-      });
+      const bgpNodes = view.bgpNodes;
+      this.#status.set(
+        'ServiceAnnouncement',
+        namespace,
+        name,
+        st as unknown as Record<string, unknown>,
+        async (_uid, previous) => {
+          // What the object said before this write (another node may have written it): the Event
+          // says what changed for the Service, whoever wrote it last.
+          const was = previous !== undefined ? announcementSummary(previous as ServiceAnnouncementStatus) : (this.#lastNodes.get(svc.key) ?? '');
+          this.#lastNodes.set(svc.key, now);
+          if (was === now) return;
+          const ref = { apiVersion: 'v1', kind: 'Service', name, namespace, ...(svcObj?.metadata?.uid ? { uid: svcObj.metadata.uid } : {}) };
+          if (!isAnnounced(st)) await this.#events.record(ref, 'Warning', 'NotAnnounced', `not announced: ${st.message ?? 'no eligible node'}${was ? ` (was ${was})` : ''}`);
+          else await this.#events.record(ref, 'Normal', 'AnnouncingNodesChanged', `announced: ${describeAnnouncement(st, bgpNodes)}${was ? ` (was ${was})` : ''}`.slice(0, 1024));
+        },
+        labels,
+      );
     }
+  }
+
+  /**
+   * One of our ServiceAnnouncements left our selection: deleted, or written by another speaker.
+   * Another speaker of this version (a transition, one view stale): correct it if we are still its
+   * writer. A speaker of an earlier version (no writer label; its writer rule differs for BGP):
+   * leave it for OLD_WRITER_BACKOFF_MS rather than rewrite it back and forth during an upgrade.
+   */
+  async #leftSelection(a: KubernetesObject): Promise<void> {
+    const namespace = a.metadata?.namespace ?? '';
+    const name = a.metadata?.name ?? '';
+    const key = serviceKeyOf(a);
+    // No longer ours by our own latest decision (its owner moved): the new writer took it.
+    const ctx = this.#statusCtx;
+    const view = ctx?.d.services.get(key);
+    if (view && statusWriter(view, ctx?.firstAlive === undefined ? [] : [ctx.firstAlive], key) !== this.node) {
+      this.#status.forget('ServiceAnnouncement', namespace, name);
+      return;
+    }
+    let labels: Record<string, string> | undefined;
+    try {
+      const cur = (await this.#opts.clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.ServiceAnnouncement.plural, name })) as KubernetesObject;
+      labels = cur.metadata?.labels ?? {};
+    } catch (err) {
+      if (!isNotFound(err)) this.#log.debug({ object: key, err: String(err) }, 'cannot read a ServiceAnnouncement that left our selection');
+    }
+    if (this.#stopped) return;
+    if (labels && labels[WRITER_LABEL] === undefined) {
+      if (!this.#oldWriter.size) this.#log.info({ object: key }, 'a speaker of an earlier version wrote a ServiceAnnouncement; left to it for now (upgrade in progress?)');
+      this.#oldWriter.set(key, Date.now());
+      clearTimeout(this.#oldWriterTimer);
+      this.#oldWriterTimer = setTimeout(() => this.#retryOldWriter(), OLD_WRITER_BACKOFF_MS).unref();
+      return;
+    }
+    this.#status.forget('ServiceAnnouncement', namespace, name);
+    this.#dirtyStatus.add(key);
+    this.#kick();
+  }
+
+  #retryOldWriter(): void {
+    const now = Date.now();
+    for (const [key, since] of this.#oldWriter) {
+      if (now - since < OLD_WRITER_BACKOFF_MS) continue;
+      this.#oldWriter.delete(key);
+      const [namespace, name] = splitKey(key);
+      this.#status.forget('ServiceAnnouncement', namespace, name);
+      this.#dirtyStatus.add(key);
+    }
+    if (this.#oldWriter.size) this.#oldWriterTimer = setTimeout(() => this.#retryOldWriter(), OLD_WRITER_BACKOFF_MS).unref();
+    this.#kick();
   }
 
   #writeSessionStates(): void {
@@ -1091,6 +1261,16 @@ function l2OwnerMap(d: Decision): Map<string, string> {
   const out = new Map<string, string>();
   for (const v of d.services.values()) for (const [ip, o] of Object.entries(v.l2Owners)) out.set(ip, o);
   return out;
+}
+
+/** "10.0.0.1 from n1 on eth0; BGP (advertisements a) from 999 nodes", for an Event. */
+function describeAnnouncement(st: ServiceAnnouncementStatus, bgpNodes: readonly string[]): string {
+  const parts = (st.announcements ?? []).filter((a) => a.mode === 'layer2').map((a) => `${a.address} from ${a.node}${a.interfaces?.length ? ` on ${a.interfaces.join(',')}` : ''}`);
+  if (st.bgp) {
+    const ads = `advertisement${st.bgp.advertisements?.length === 1 ? '' : 's'} ${(st.bgp.advertisements ?? []).join(',')}`;
+    parts.push(st.bgp.externalTrafficPolicy === 'Local' ? `BGP (${ads}) from ${bgpNodes.slice(0, 8).join(',')}${bgpNodes.length > 8 ? ` and ${bgpNodes.length - 8} more` : ''}` : `BGP (${ads}) from ${bgpNodes.length} node${bgpNodes.length === 1 ? '' : 's'}`);
+  }
+  return parts.join('; ');
 }
 
 function splitKey(key: string): [string, string] {

@@ -1,5 +1,5 @@
 // Reads what `ironlb status` shows from the Kubernetes API: Services of type LoadBalancer with their
-// addresses, announcing nodes (ServiceAnnouncement), BGP sessions (BGPSessionState), pool usage
+// addresses, announcing nodes (ServiceAnnouncement, with NodeAnnouncements for BGP), BGP sessions (BGPSessionState), pool usage
 // (IPPool status), each component's view of the configuration (ConfigurationState), and for a
 // Service without an address the reason (its latest AllocationFailed Event, or an invalid configuration).
 import type { CoordinationV1Api, CoreV1Api, CoreV1Event, CustomObjectsApi, V1Service } from '@kubernetes/client-node';
@@ -11,11 +11,13 @@ import {
   KINDS,
   VERSION,
   allocatedPool,
+  expandAnnouncements,
   isOurs,
   type BGPSessionState,
   type ClassPolicy,
   type ConfigurationState,
   type IPPool,
+  type NodeAnnouncement,
   type ServiceAnnouncement,
   type ServiceAnnouncementStatus,
 } from '../api/index.ts';
@@ -137,10 +139,11 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     throw new Error(`cannot read Services: ${errorText(err)}`);
   }
 
-  const [pools, sessions, states, announcements] = await Promise.all([
+  const [pools, sessions, states, nodeAnnouncements, announcements] = await Promise.all([
     custom<IPPool>(KINDS.IPPool.plural, undefined, 'IPPools'),
     custom<BGPSessionState>(KINDS.BGPSessionState.plural, ns, 'BGP sessions'),
     custom<ConfigurationState>(KINDS.ConfigurationState.plural, ns, 'configuration states'),
+    custom<NodeAnnouncement>(KINDS.NodeAnnouncement.plural, ns, 'node announcements'),
     o.serviceNamespace ? custom<ServiceAnnouncement>(KINDS.ServiceAnnouncement.plural, o.serviceNamespace, 'announcements') : custom<ServiceAnnouncement>(KINDS.ServiceAnnouncement.plural, undefined, 'announcements'),
   ]);
 
@@ -169,7 +172,7 @@ export async function collectStatus(o: CollectOptions): Promise<StatusReport> {
     }
   }
 
-  return buildReport({ services, pools, sessions, states, announcements, events, ...(leader ? { leader } : {}), warnings }, o);
+  return buildReport({ services, pools, sessions, states, announcements, nodeAnnouncements, events, ...(leader ? { leader } : {}), warnings }, o);
 }
 
 /** What a report is made of: the objects as listed (collectStatus) or as cached by watches (StatusWatcher). */
@@ -179,6 +182,8 @@ export interface StatusInputs {
   sessions: readonly BGPSessionState[];
   states: readonly ConfigurationState[];
   announcements: readonly ServiceAnnouncement[];
+  /** Which nodes announce which BGPAdvertisements (the BGP nodes of externalTrafficPolicy Cluster Services). */
+  nodeAnnouncements: readonly NodeAnnouncement[];
   /** Events about Services (others are ignored). */
   events: readonly CoreV1Event[];
   leader?: StatusReport['leader'];
@@ -209,6 +214,7 @@ export function buildReport(inp: StatusInputs, o: BuildOptions = {}): StatusRepo
 
   const controllerState = states.find((s) => s.status?.component === 'controller');
   const annByKey = new Map(announcements.map((a) => [`${a.metadata.namespace}/${a.metadata.name}`, a]));
+  const nodeAnns = [...inp.nodeAnnouncements].map((n) => n.status);
   const out: ServiceStatus[] = [];
   for (const svc of [...services].sort(byName)) {
     const namespace = svc.metadata?.namespace ?? '';
@@ -239,7 +245,7 @@ export function buildReport(inp: StatusInputs, o: BuildOptions = {}): StatusRepo
       else setReason('no address yet; the controller has not decided (no AllocationFailed Event)');
     } else {
       const a = annByKey.get(key)?.status;
-      st.announcements = a?.announcements ?? [];
+      st.announcements = expandAnnouncements(a, nodeAnns);
       if (st.announcements.length) st.state = 'announced';
       else {
         st.state = 'not-announced';

@@ -5,7 +5,7 @@
 // `ironlb dashboard`.
 import { EventEmitter } from 'node:events';
 import type { CoreV1Event, KubernetesListObject, KubernetesObject, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
-import { DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, type BGPSessionState, type ConfigurationState, type IPPool, type ServiceAnnouncement } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, type BGPSessionState, type ConfigurationState, type IPPool, type NodeAnnouncement, type ServiceAnnouncement } from '../api/index.ts';
 import { Informer, type Clients } from '../k8s/index.ts';
 import { buildReport, type BuildOptions, type StatusReport } from './collect.ts';
 
@@ -22,6 +22,7 @@ export interface StatusWatcherOptions extends BuildOptions {
 export interface WatchedObjects {
   services: readonly V1Service[];
   announcements: readonly ServiceAnnouncement[];
+  nodeAnnouncements: readonly NodeAnnouncement[];
   sessions: readonly BGPSessionState[];
   states: readonly ConfigurationState[];
   pools: readonly IPPool[];
@@ -33,7 +34,7 @@ type Listed = KubernetesListObject<KubernetesObject>;
 /** Emits 'report' (StatusReport) on every change of content, and 'change' (kind, type, object) per watch event. */
 export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change: [string, 'add' | 'update' | 'delete', KubernetesObject] }> {
   readonly #opts: StatusWatcherOptions;
-  readonly #inf: Record<'services' | 'announcements' | 'sessions' | 'states' | 'pools' | 'events' | 'nodes' | 'leases', Informer<KubernetesObject>>;
+  readonly #inf: Record<'services' | 'announcements' | 'nodeAnnouncements' | 'sessions' | 'states' | 'pools' | 'events' | 'nodes' | 'leases', Informer<KubernetesObject>>;
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
   #lastText = '';
@@ -66,6 +67,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
         list: async () => (svcNs ? await core.listNamespacedService({ namespace: svcNs }) : await core.listServiceForAllNamespaces()) as Listed,
       }),
       announcements: crd('ServiceAnnouncement', svcNs),
+      nodeAnnouncements: crd('NodeAnnouncement', ns),
       sessions: crd('BGPSessionState', ns),
       states: crd('ConfigurationState', ns),
       pools: crd('IPPool'),
@@ -121,6 +123,7 @@ export class StatusWatcher extends EventEmitter<{ report: [StatusReport]; change
     return {
       services: this.#inf.services.list() as V1Service[],
       announcements: this.#inf.announcements.list() as ServiceAnnouncement[],
+      nodeAnnouncements: this.#inf.nodeAnnouncements.list() as NodeAnnouncement[],
       sessions: this.#inf.sessions.list() as BGPSessionState[],
       states: this.#inf.states.list() as ConfigurationState[],
       pools: this.#inf.pools.list() as IPPool[],

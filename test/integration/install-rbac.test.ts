@@ -66,13 +66,13 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       // NamedSecrets: the membership Secret and the BGP password Secrets, each by name.
       listNamespacedSecret: named(ns(['secrets'], LW), ['ironlb-membership', 'bgp-pw']),
       listClusterCustomObject: cl(['ironlb.io/ippools', 'ironlb.io/serviceannouncements'], LW),
-      listNamespacedCustomObject: ns([...CONFIG, 'configurationstates'].map((p) => `ironlb.io/${p}`), LW),
+      listNamespacedCustomObject: ns([...CONFIG, 'configurationstates', 'nodeannouncements'].map((p) => `ironlb.io/${p}`), LW),
       // StatusWriter: ServiceAnnouncements beside their Service; session and configuration states in ironlb's namespace.
-      getNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['get']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['get'])],
-      replaceNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['update']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['update'])],
-      createNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['create']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates'], ['create'])],
+      getNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['get']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates', 'ironlb.io/nodeannouncements'], ['get'])],
+      replaceNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['update']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates', 'ironlb.io/nodeannouncements'], ['update'])],
+      createNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['create']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates', 'ironlb.io/nodeannouncements'], ['create'])],
       // Deleted when a Service is no longer announced / a peer is gone (ConfigurationState never is).
-      deleteNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['delete']), ...ns(['ironlb.io/bgpsessionstates'], ['delete'])],
+      deleteNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['delete']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/nodeannouncements'], ['delete'])],
       readNamespacedEvent: cl(['events'], ['get']),
       replaceNamespacedEvent: cl(['events'], ['update']),
       createNamespacedEvent: cl(['events'], ['create']),

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { API_VERSION, GROUP, VERSION, type ServiceAnnouncementStatus } from '../../src/api/index.ts';
+import { API_VERSION, GROUP, VERSION, type NodeAnnouncementStatus, type ServiceAnnouncementStatus } from '../../src/api/index.ts';
 import { collectStatus, formatStatus, type StatusReport } from '../../src/status/index.ts';
 import { waitFor } from '../support/wait.ts';
 import { NS, withCluster } from './controller-harness.ts';
@@ -128,11 +128,11 @@ test('ironlb status [service] -n: NAMESPACE/NAME, NAME with -n or the context na
 });
 
 // What the speakers write, made by the speaker's own code: the decision and the writer's status.
-async function speakerAnnouncement(svc: { name: string; ips: string[]; pool: string }, nodes: string[], mode: 'layer2' | 'bgp'): Promise<ServiceAnnouncementStatus> {
+async function speakerAnnouncement(svc: { name: string; ips: string[]; pool: string }, nodes: string[], mode: 'layer2' | 'bgp'): Promise<{ st: ServiceAnnouncementStatus; nodeAnns: NodeAnnouncementStatus[] }> {
   const { validateConfig } = await import('../../src/api/index.ts');
   const { decide } = await import('../../src/speaker/decide.ts');
   const { policies } = await import('../../src/speaker/facts.ts');
-  const { announcementStatus, statusWriter } = await import('../../src/speaker/status.ts');
+  const { announcementStatus, nodeAnnouncementStatus, statusWriter } = await import('../../src/speaker/status.ts');
   const objs: unknown[] = [{ kind: 'IPPool', metadata: { name: svc.pool }, spec: { addresses: svc.ips.map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`)) } }];
   if (mode === 'layer2') objs.push({ kind: 'L2Advertisement', metadata: { name: 'l2', namespace: NS }, spec: {} });
   else objs.push({ kind: 'BGPPeer', metadata: { name: 'tor-a', namespace: NS }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } }, { kind: 'BGPAdvertisement', metadata: { name: 'b', namespace: NS }, spec: {} });
@@ -142,11 +142,12 @@ async function speakerAnnouncement(svc: { name: string; ips: string[]; pool: str
   const facts = nodes.map((name) => ({ name, labels: {}, networkUnavailable: false }));
   const s = { key: `default/${svc.name}`, labels: {}, ips: svc.ips, pool: svc.pool, externalTrafficPolicy: 'Cluster' as const, endpointNodes: new Set<string>(), hasServingEndpoint: true };
   const view = decide({ self: nodes[0]!, nodes: facts, alive: new Set(nodes), services: [s], ...pol }).services.get(s.key)!;
-  const writer = statusWriter(view, nodes)!;
-  return announcementStatus(s, view, { self: writer, selfInterfaces: () => ['eth0'], nodes: new Map(facts.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
+  const writer = statusWriter(view, nodes, s.key)!;
+  const st = announcementStatus(s, view, { self: writer, selfInterfaces: () => ['eth0'], nodes: new Map(facts.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
+  return { st, nodeAnns: facts.map((n) => nodeAnnouncementStatus(n, pol.bgp, pol.peers)) };
 }
 
-test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner once; kubectl lists every BGP node; status -w follows changes at a bounded rate', async () => {
+test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner once; kubectl lists the advertisements of each node; status -w follows changes at a bounded rate', async () => {
   await withCluster(async (h) => {
     await h.startController({ leaderElection: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 } });
     await h.pool('web-pool', { addresses: ['192.0.2.10/32'] });
@@ -162,10 +163,14 @@ test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner
     const put = async (name: string, status: ServiceAnnouncementStatus) =>
       custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: 'serviceannouncements', body: { apiVersion: API_VERSION, kind: 'ServiceAnnouncement', metadata: { name, namespace: 'default' }, status } });
     const three = ['node0', 'node1', 'node2'];
-    const routedSt = await speakerAnnouncement({ name: 'routed', ips: routedIps, pool: 'bgp-pool' }, three, 'bgp');
-    assert.deepEqual(routedSt.nodes, three, 'the writer lists every announcing node');
-    await put('routed', routedSt);
-    await put('ds', await speakerAnnouncement({ name: 'ds', ips: dsIps, pool: 'ds-pool' }, ['node0'], 'layer2'));
+    const routed = await speakerAnnouncement({ name: 'routed', ips: routedIps, pool: 'bgp-pool' }, three, 'bgp');
+    assert.deepEqual(routed.st.bgp, { advertisements: ['b'], externalTrafficPolicy: 'Cluster' }, 'the writer names the advertisements, not every node');
+    await put('routed', routed.st);
+    // Each node's speaker writes its own NodeAnnouncement.
+    for (const na of routed.nodeAnns) {
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'nodeannouncements', body: { apiVersion: API_VERSION, kind: 'NodeAnnouncement', metadata: { name: na.node, namespace: NS }, status: na } });
+    }
+    await put('ds', (await speakerAnnouncement({ name: 'ds', ips: dsIps, pool: 'ds-pool' }, ['node0'], 'layer2')).st);
     for (const [node, peer] of [['node0', 'tor-a'], ['node1', 'tor-a'], ['node2', 'tor-a'], ['node0', 'tor-b']] as const) {
       await custom.createNamespacedCustomObject({
         group: GROUP,
@@ -195,9 +200,11 @@ test('ironlb status SERVICE shows its pool and sessions only; a dual-stack owner
     assert.match(text, /^default\s+ds\s+Announced\s+\S+\s+ds-pool\s+node0 \(L2 eth0\)$/m);
     assert.match(text, /^default\s+routed\s+Announced\s+\S+\s+bgp-pool\s+node0 \(BGP tor-a\), node1 \(BGP tor-a\), node2 \(BGP tor-a\)$/m);
 
-    // kubectl get serviceannouncements: every node (the printer column reads status.nodes).
+    // kubectl get serviceannouncements: the advertisements (BGP column); nodeannouncements: each node's.
     const table = await h.api.kubectl(['get', 'serviceannouncements', '-n', 'default', 'routed']);
-    assert.match(table, /\["node0","node1","node2"\]/, table);
+    assert.match(table, /\["b"\]/, table);
+    const nodesTable = await h.api.kubectl(['get', 'nodeannouncements', '-n', NS]);
+    for (const n of three) assert.match(nodesTable, new RegExp(`^${n}\\s+${n}\\s+b\\s`, 'm'), nodesTable);
 
     // The CLI for one Service prints its pool and sessions only.
     const env = { ...process.env, KUBECONFIG: h.api.kubeconfigPath, HOME: h.api.dir, KUBECACHEDIR: `${h.api.dir}/kube-cache` };

@@ -81,6 +81,22 @@ test('speaker BGP: every node announces with its own next hop; ETP Local; attrib
     assert.equal((await sessionState(c, 'n0', 'r1'))?.lastTransitionTime, since, 'n0.r1 never left Established');
     assert.ok((await c.routers[0]!.sessions()).every((s) => s.state === 'established'));
     assert.equal(await c.nodes[0]!.metric('ironlb_speaker_bgp_session_up', 'peer="r1"'), 1);
+
+    // ---- a node lost: its NodeAnnouncement goes; the Service's own ServiceAnnouncement is not rewritten
+    const naName = (n: string) => ({ group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'nodeannouncements', name: n });
+    const rvOf = async () => ((await c.api.custom.getNamespacedCustomObject({ group: 'ironlb.io', version: 'v1alpha1', namespace: 'default', plural: 'serviceannouncements', name: 'web' })) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    assert.ok(await c.api.custom.getNamespacedCustomObject(naName('n2')), 'n2 wrote its NodeAnnouncement');
+    const rv = await rvOf();
+    await c.nodes[2]!.kill('SIGKILL');
+    await route(c, 0, '10.183.0.10/32', (e) => e?.nextHops.length === 2, 'two next hops once n2 is gone');
+    await waitFor(async () => ((await c.api.custom.getNamespacedCustomObject(naName('n2')).catch(() => undefined)) === undefined ? true : undefined), { what: "n2's NodeAnnouncement removed", timeoutMs: 15_000 });
+    await waitFor(async () => JSON.stringify((await c.announcement('web'))?.announcements?.map((a) => a.node)) === JSON.stringify(['n0', 'n1']), { what: 'web announced by n0 and n1', timeoutMs: 10_000 });
+    // The writer of 'web' may have been n2 (a rendezvous hash picks it): then one write moves it to a live node.
+    const rvAfter = await rvOf();
+    if (rvAfter !== rv) {
+      const o = (await c.api.custom.getNamespacedCustomObject({ group: 'ironlb.io', version: 'v1alpha1', namespace: 'default', plural: 'serviceannouncements', name: 'web' })) as { metadata: { labels?: Record<string, string> } };
+      assert.notEqual(o.metadata.labels?.['ironlb.io/writer'], 'n2', 'rewritten only to change its writer');
+    }
   } finally {
     await c.destroy();
   }

@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
-import { API_VERSION, DEFAULT_NAMESPACE } from '../../src/api/index.ts';
+import { API_VERSION, DEFAULT_NAMESPACE, expandAnnouncements, type NodeAnnouncementStatus, type ServiceAnnouncementStatus } from '../../src/api/index.ts';
 import { isNotFound } from '../../src/k8s/index.ts';
 import { relayToUnixSocket } from '../../testbed/lab/relay.ts';
 import { kubeconfigWithServer } from '../../testbed/controlplane.ts';
@@ -400,8 +400,11 @@ export class SpeakerCluster {
 
   async announcement(service: string): Promise<{ announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }>; message?: string } | undefined> {
     try {
-      const o = (await this.api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'serviceannouncements', namespace: 'default', name: service })) as { status?: never };
-      return o.status;
+      const o = (await this.api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'serviceannouncements', namespace: 'default', name: service })) as { status?: ServiceAnnouncementStatus };
+      if (!o.status?.bgp) return o.status;
+      // BGP nodes of externalTrafficPolicy Cluster are in the NodeAnnouncements: joined back per node.
+      const nodes = (await this.api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'nodeannouncements', namespace: DEFAULT_NAMESPACE })) as { items: Array<{ status?: NodeAnnouncementStatus }> };
+      return { ...o.status, announcements: expandAnnouncements(o.status, nodes.items.map((n) => n.status)) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

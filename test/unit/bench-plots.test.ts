@@ -120,6 +120,7 @@ test("bench plots: each bench's plot function writes valid SVGs from a small fix
     ['failover', figures.drawFigure('failoverPlots', { 'L2, speaker killed': [530, 639, 464], 'BGP, speaker killed': [85, 312, 4], 'L2, link cut': [600], 'BGP, link cut': [] }, info)],
     ['speaker-failover', figures.drawFigure('speakerFailoverPlots', { kill: [[539, 573], [754, 877], [NaN, 1095]], term: [[67, 118]] }, info)],
     ['controller-throughput', figures.drawFigure('controllerThroughputPlots', { services: 2000, backlogPerS: 36, livePerS: 20, createsPerS: 53 }, info)],
+    ['api-load', figures.drawFigure('apiLoadPlots', [[100, 3000], [300, 3000], [300, 1000]].map(([speakers, services]) => ({ speakers: speakers!, services: services!, l2: { writes: services! / 10, statusKiB: services! / 50 }, bgp: { writes: 3, statusKiB: 0.5 }, coldMiBPerSpeaker: services! / 500 })), 3000, 300, info)],
     ['cli', figures.drawFigure('cliPlots', [{ command: 'ironlb --help', form: 'sources', wallMs: [125, 107, 168], targetMs: 150 }, { command: 'ironlb status', form: 'compiled', wallMs: [949, 737, 1300], targetMs: 700 }], info)],
     ['compare', figures.drawFigure('compareFailoverPlots', 'performance-compare-l2.svg', 'L2', [{ failure: 'power-off', impl: 'ironlb', ms: 683 }, { failure: 'power-off', impl: 'metallb', ms: 5618 }, { failure: 'power-off', impl: 'metallb', ms: null }, { failure: 'graceful', impl: 'ironlb', ms: 0 }], ['power-off', 'graceful'], ['ironlb', 'metallb'])],
   ];

@@ -52,7 +52,7 @@ test('random changes, sessions, refreshes and partial takes: the peer ends with 
     const take = (limit = Infinity): string[] => {
       const ch = rib.take(limit);
       const taken: string[] = [];
-      for (const fam of ['ipv4', 'ipv6'] as const) {
+      for (const fam of ['IPv4', 'IPv6'] as const) {
         for (const p of ch.withdraw[fam]) {
           assert.ok(peer.has(p), `seed ${seed}: withdrew ${p}, which the peer does not have`);
           peer.delete(p);
@@ -94,9 +94,9 @@ test('random changes, sessions, refreshes and partial takes: the peer ends with 
         peer.clear();
       } else if (op < 67 && up) {
         // The peer asked for the family again: everything of it is sent anew.
-        const fam = pick(['ipv4', 'ipv6'] as const);
+        const fam = pick(['IPv4', 'IPv6'] as const);
         rib.refresh(fam);
-        for (const p of [...peer.keys()]) if (p.includes(':') === (fam === 'ipv6')) peer.delete(p);
+        for (const p of [...peer.keys()]) if (p.includes(':') === (fam === 'IPv6')) peer.delete(p);
       } else if (up) take(1 + rnd(30));
       assert.equal(rib.advertisedCount, up ? peer.size : 0, `${where}: routes advertised`);
       if (up && rnd(10) === 0) {
@@ -115,14 +115,14 @@ test('unsent routes (not encodable for the session) are not advertised, and go o
   const rib = new AdjRibOut();
   rib.sessionUp();
   rib.replace(new Map([['10.3.0.1/32', a], ['10.3.0.2/32', a]]));
-  assert.equal(rib.take().announce.ipv4.get(a)?.length, 2);
+  assert.equal(rib.take().announce.IPv4.get(a)?.length, 2);
   rib.unsend(['10.3.0.2/32']);
   assert.equal(rib.advertisedCount, 1);
   assert.equal(rib.pending, false);
   rib.set('10.3.0.2/32', b);
-  assert.deepEqual(rib.take().announce.ipv4.get(b), ['10.3.0.2/32']);
+  assert.deepEqual(rib.take().announce.IPv4.get(b), ['10.3.0.2/32']);
   assert.equal(rib.advertisedCount, 2);
   rib.remove('10.3.0.2/32');
-  assert.deepEqual(rib.take().withdraw.ipv4, ['10.3.0.2/32']);
+  assert.deepEqual(rib.take().withdraw.IPv4, ['10.3.0.2/32']);
   assert.equal(rib.advertisedCount, 1);
 });

@@ -6,7 +6,8 @@ import { decide } from '../../src/speaker/decide.ts';
 import { ANNOTATION_L2_SUBNETS, endpointFacts, nodeAddress, nodeFacts, policies, serviceFacts, slicesByService } from '../../src/speaker/facts.ts';
 import { interfacesFor, localSubnets } from '../../src/speaker/l2-interface-choice.ts';
 import { bfdSpecFor, peerConfigFor } from '../../src/speaker/bgp-reconciler.ts';
-import { announcementStatus, statusWriter, sessionStateName } from '../../src/speaker/status.ts';
+import { announcementStatus, nodeAnnouncementStatus, statusWriter, sessionStateName, writerLabelValue } from '../../src/speaker/status.ts';
+import { expandAnnouncements } from '../../src/api/index.ts';
 
 const ns = 'ironlb-system';
 function config(extra: unknown[] = [], secrets: unknown[] = []): ParsedConfig {
@@ -147,17 +148,49 @@ test('status: one writer per service, interfaces and peers listed, reason when n
   const svc = { key: 'default/s', labels: {}, ips: ['10.0.0.101'], pool: 'p1', externalTrafficPolicy: 'Cluster' as const, endpointNodes: new Set<string>(), hasServingEndpoint: true };
   const d = decide({ self: 'a', nodes, alive: new Set(['a', 'b']), services: [svc], ...pol });
   const view = d.services.get('default/s')!;
-  const writer = statusWriter(view, ['a', 'b']);
+  const writer = statusWriter(view, ['a', 'b'], svc.key);
   assert.equal(writer, view.l2Owners['10.0.0.101']);
   const st = announcementStatus(svc, view, { self: writer!, selfInterfaces: () => ['eth0'], nodes: new Map(nodes.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
-  assert.deepEqual(st.announcements, [
+  // Per Service only what is per Service: the Layer 2 owner and the advertisements; the BGP nodes
+  // of externalTrafficPolicy Cluster are in the NodeAnnouncements, joined back by expandAnnouncements.
+  assert.deepEqual(st.announcements, [{ node: writer, mode: 'layer2', address: '10.0.0.101', interfaces: ['eth0'] }]);
+  assert.deepEqual(st.bgp, { advertisements: ['b'], externalTrafficPolicy: 'Cluster' });
+  assert.deepEqual(st.nodes, [writer], 'the listed nodes once (the kubectl column)');
+  const nodeAnns = nodes.map((n) => nodeAnnouncementStatus(n, pol.bgp, pol.peers));
+  assert.deepEqual(nodeAnns[0], { node: 'a', bgp: [{ advertisement: 'b', peers: ['r1'] }] });
+  assert.deepEqual(expandAnnouncements(st, nodeAnns), [
     { node: writer, mode: 'layer2', address: '10.0.0.101', interfaces: ['eth0'] },
     { node: 'a', mode: 'bgp', peers: ['r1'] },
     { node: 'b', mode: 'bgp', peers: ['r1'] },
   ]);
-  assert.deepEqual(st.nodes, ['a', 'b'], 'every announcing node once (the kubectl column)');
+  // A node lost: the Service's status is unchanged (its NodeAnnouncement goes instead).
+  const lost = decide({ self: 'a', nodes, alive: new Set(['a']), services: [svc], ...pol }).services.get('default/s')!;
+  const stLost = announcementStatus(svc, lost, { self: 'a', selfInterfaces: () => ['eth0'], nodes: new Map(nodes.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
+  assert.deepEqual(stLost.bgp, st.bgp);
+  // externalTrafficPolicy Local: the nodes with an endpoint are the Service's own facts, listed (and counted).
+  const local = { ...svc, externalTrafficPolicy: 'Local' as const, endpointNodes: new Set(['b']) };
+  const lv = decide({ self: 'a', nodes, alive: new Set(['a', 'b']), services: [local], l2: [], bgp: pol.bgp, peers: pol.peers }).services.get('default/s')!;
+  const lst = announcementStatus(local, lv, { self: 'b', selfInterfaces: () => [], nodes: new Map(nodes.map((n) => [n.name, n])), bgp: pol.bgp, peers: pol.peers });
+  assert.deepEqual(lst.bgp, { advertisements: ['b'], externalTrafficPolicy: 'Local', localNodes: 1 });
+  assert.deepEqual(expandAnnouncements(lst, nodeAnns), [{ node: 'b', mode: 'bgp', peers: ['r1'] }]);
+  // BGP writer: rendezvous by Service, not the first node by name (which wrote them all).
+  const writers = new Map<string, number>();
+  const many = Array.from({ length: 10 }, (_, i) => `n${i}`);
+  for (let i = 0; i < 200; i++) {
+    const w = statusWriter({ l2Owners: {}, bgpNodes: many }, many, `default/s${i}`)!;
+    writers.set(w, (writers.get(w) ?? 0) + 1);
+  }
+  assert.equal(writers.size, 10, 'every node writes some');
+  // The writer label: the node name when it is a valid label value, else a stable hash.
+  assert.equal(writerLabelValue('node-1.example'), 'node-1.example');
+  const long = `n${'x'.repeat(80)}`;
+  assert.match(writerLabelValue(long), /^h-[0-9a-f]{40}$/);
+  assert.equal(writerLabelValue(long), writerLabelValue(long));
+  // An object written by an earlier version (every BGP node listed, no bgp field) reads as written.
+  const old = { service: 's', announcements: [{ node: 'a', mode: 'bgp' as const, peers: ['r1'] }] };
+  assert.deepEqual(expandAnnouncements(old, nodeAnns), old.announcements);
   const none = decide({ self: 'a', nodes, alive: new Set(['a', 'b']), services: [{ ...svc, hasServingEndpoint: false }], ...pol }).services.get('default/s')!;
-  assert.equal(statusWriter(none, ['b', 'a']), 'a');
+  assert.equal(statusWriter(none, ['b', 'a'], svc.key), 'a');
   assert.match(announcementStatus({ ...svc, hasServingEndpoint: false }, none, { self: 'a', selfInterfaces: () => [], nodes: new Map(), bgp: pol.bgp, peers: pol.peers }).message ?? '', /no ready or serving endpoint/);
   assert.equal(sessionStateName('Node_1', 'r1'), 'node-1.r1');
 });

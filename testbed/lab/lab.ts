@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
-import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, type KindName } from '../../src/api/index.ts';
+import { API_VERSION, DEFAULT_NAMESPACE, GROUP, KINDS, VERSION, expandAnnouncements, type KindName, type NodeAnnouncement, type ServiceAnnouncementStatus } from '../../src/api/index.ts';
 import { isNotFound } from '../../src/k8s/index.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { freePort, kubeconfigWithServer } from '../controlplane.ts';
@@ -983,8 +983,11 @@ export class Lab {
     if (isMetalLB(this.implementation)) return this.metallbAnnouncements(name, namespace);
     if (this.implementation === 'kube-vip') return this.kubeVipAnnouncements(name, namespace);
     try {
-      const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: { announcements?: Array<{ node: string; mode: string; address?: string; interfaces?: string[]; peers?: string[] }> } };
-      return o.status?.announcements ?? [];
+      const o = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.ServiceAnnouncement.plural, namespace, name })) as { status?: ServiceAnnouncementStatus };
+      if (!o.status?.bgp) return o.status?.announcements ?? [];
+      // BGP nodes of externalTrafficPolicy Cluster are in the NodeAnnouncements: joined back per node.
+      const nodes = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.NodeAnnouncement.plural, namespace: DEFAULT_NAMESPACE })) as { items: NodeAnnouncement[] };
+      return expandAnnouncements(o.status, nodes.items.map((n) => n.status));
     } catch (err) {
       if (isNotFound(err)) return [];
       throw err;
