@@ -106,7 +106,7 @@ class SharedConnections implements SecurityAuthentication {
 }
 
 /** Token bucket: `burst` calls at once, then `qps` per second; waiters are served in order. */
-class TokenBucket {
+export class TokenBucket {
   #qps: number;
   #burst: number;
   #tokens: number;
@@ -119,11 +119,23 @@ class TokenBucket {
     this.#tokens = this.#burst;
   }
 
+  #refill(): void {
+    const now = Date.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#qps);
+    this.#at = now;
+  }
+
+  /** Takes a token if one is there now; never waits (for callers that do something else when not). */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
   take(): Promise<void> {
     const turn = this.#tail.then(async () => {
-      const now = Date.now();
-      this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#qps);
-      this.#at = now;
+      this.#refill();
       if (this.#tokens < 1) {
         const waitMs = ((1 - this.#tokens) / this.#qps) * 1000;
         await new Promise((r) => setTimeout(r, waitMs));

@@ -1,7 +1,7 @@
 // Kubernetes plumbing shared by the controller and the speaker: clients, informers, leader
 // election on a Lease, Events, and API error helpers.
-export { loadKubeConfig, kubeConfigForServer, makeClients, type Clients, type ClientOptions } from './client.ts';
+export { loadKubeConfig, kubeConfigForServer, makeClients, TokenBucket, type Clients, type ClientOptions } from './client.ts';
 export { Informer, trimMetadata, WATCH_IDLE_TIMEOUT_MS, type InformerOptions, type InformerEvent, type ListPage } from './informer.ts';
 export { LeaderElector, type LeaderElectionOptions } from './leader.ts';
-export { EventRecorder, type EventRecorderOptions, type EventType, type ObjectRef } from './events.ts';
+export { EventRecorder, MAX_EVENT_MESSAGE, type EventRecorderOptions, type EventType, type ObjectRef } from './events.ts';
 export { statusCode, isNotFound, isConflict, isAlreadyExists, errorText, retryOnConflict } from './errors.ts';
