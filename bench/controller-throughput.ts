@@ -16,7 +16,10 @@
 // etcd's WAL fsyncs (etcd_disk_wal_fsync_duration_seconds).
 // etcd fsyncs its log as in production (--fsync, the default); --no-fsync runs it as the test
 // control plane does (--unsafe-no-fsync), a test-bed choice.
-// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live] [--no-fsync] [--pprof DIR] [--plots DIR]
+// --own-events: every first assignment its own Event, as before bursts were summarised (with
+// --qps 500 --burst 1000, the client limit of then: the "before" of docs/performance.md).
+// --http1: the controller's calls on HTTP/1.1 connections instead of HTTP/2 streams.
+// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live] [--no-fsync] [--own-events] [--qps N] [--burst N] [--http1] [--pprof DIR] [--plots DIR]
 // --pprof DIR: a 20 s CPU profile of kube-apiserver during the backlog (go tool pprof -top DIR/...).
 // Plot: DIR/controller-throughput.svg, Services/s beside the API server's create rate (default
 // docs/img/perf; --plots '' for none).
@@ -35,10 +38,11 @@ import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 import { apiMetrics, etcdMetrics, procStats } from './scale-support.ts';
 
-const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, 'no-fsync': { type: 'boolean', default: false }, pprof: { type: 'string', default: '' }, ...plotsOption } });
+const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, 'no-fsync': { type: 'boolean', default: false }, pprof: { type: 'string', default: '' }, 'own-events': { type: 'boolean', default: false }, http1: { type: 'boolean', default: false }, qps: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.qps) }, burst: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.burst) }, ...plotsOption } });
 const info = startRun();
 const N = Math.max(100, Math.min(100_000, Number(values.services)));
 const CONCURRENCY = Math.max(1, Number(values.concurrency));
+const RATE_LIMIT = { qps: Math.max(1, Number(values.qps)), burst: Math.max(1, Number(values.burst)) };
 
 const body = (ns: string, i: number): V1Service => ({ metadata: { name: `s-${i}`, namespace: ns }, spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }], selector: { app: `a${i}` } } });
 
@@ -147,8 +151,10 @@ function costs(phase: string, a: Sample, b: Sample, services: number): string {
   const apiMs = b.apiMs - a.apiMs;
   const waits = b.apfWait.n - a.apfWait.n;
   const fs = b.fsync.n - a.fsync.n;
+  // The three together on 2 cores and nothing else: the rate this CPU cost allows.
+  const totalMs = (b.ctlMs - a.ctlMs + apiMs + (b.etcdMs - a.etcdMs)) / services;
   return (
-    `${phase}: ${(((b.at - a.at) / 1000)).toFixed(1)} s; CPU ms per Service: controller ${per(b.ctlMs - a.ctlMs)}, kube-apiserver ${per(apiMs)}, etcd ${per(b.etcdMs - a.etcdMs)}; ` +
+    `${phase}: ${((b.at - a.at) / 1000).toFixed(1)} s; CPU ms per Service: controller ${per(b.ctlMs - a.ctlMs)}, kube-apiserver ${per(apiMs)}, etcd ${per(b.etcdMs - a.etcdMs)}, together ${totalMs.toFixed(2)} (${(2000 / totalMs).toFixed(0)}/s on 2 cores of its own); ` +
     `API requests ${requests} (${(requests / services).toFixed(2)} per Service, ${requests ? (apiMs / requests).toFixed(2) : '-'} ms API server CPU each): ${verbs.join('; ')}; ` +
     `APF wait mean ${waits ? (((b.apfWait.s - a.apfWait.s) / waits) * 1000).toFixed(2) : '-'} ms; etcd WAL fsyncs ${fs} (mean ${fs ? (((b.fsync.s - a.fsync.s) / fs) * 1000).toFixed(2) : '-'} ms); load ${load()}`
   );
@@ -176,8 +182,8 @@ const costLines: string[] = [];
 const loadStart = load();
 try {
   await api.custom.createClusterCustomObject({ group: 'ironlb.io', version: 'v1alpha1', plural: 'ippools', body: { apiVersion: 'ironlb.io/v1alpha1', kind: 'IPPool', metadata: { name: 'big' }, spec: { addresses: ['10.64.0.0/14'] } } });
-  // As the controller command makes them: shared connections and its default rate limit.
-  const clients = makeClients((await componentClients(api, 'controller')).kc, { rateLimit: CONTROLLER_RATE_LIMIT });
+  // As the controller command makes them: shared connections and its rate limit (default as the command's).
+  const clients = makeClients((await componentClients(api, 'controller')).kc, { rateLimit: RATE_LIMIT, http1: values.http1 });
   for (const ns of ['backlog', 'live']) await api.core.createNamespace({ body: { metadata: { name: ns } } });
 
   // Backlog.
@@ -194,7 +200,7 @@ try {
   s0 = await sample(api);
   const cpu0 = process.cpuUsage();
   t = Date.now();
-  const c = new Controller({ clients, namespace: DEFAULT_NAMESPACE, identity: 'bench', leaderElection: false, concurrency: CONCURRENCY });
+  const c = new Controller({ clients, namespace: DEFAULT_NAMESPACE, identity: 'bench', leaderElection: false, concurrency: CONCURRENCY, ...(values['own-events'] ? { allocationEvents: { burst: 1e9 } } : {}) });
   const profiled = values.pprof ? (mkdirSync(values.pprof, { recursive: true }), profileApiServer(api, 20, join(values.pprof, 'kube-apiserver-backlog.pprof'))) : undefined;
   await c.start();
   await until(c, N, 600_000);
@@ -235,7 +241,7 @@ try {
   writePlots(values.plots, drawFigure('controllerThroughputPlots', { services: N, backlogPerS: (N / backlogMs) * 1000, ...(livePerS !== undefined ? { livePerS } : {}), createsPerS: (N / seedMs) * 1000 }, endRun(info)));
   process.stdout.write(
     `| scenario | ms until all have addresses | Services/s | CPU ms (this process) | API writes | load average at the end |\n|---|---|---|---|---|---|\n${results.join('\n')}\n\n` +
-      `write concurrency ${CONCURRENCY}; client rate limit ${CONTROLLER_RATE_LIMIT.qps}/s burst ${CONTROLLER_RATE_LIMIT.burst}; etcd ${values['no-fsync'] ? '--unsafe-no-fsync (test-bed choice)' : 'fsyncs its log (as in production)'}; creates retried after 429/5xx: ${retries}; seeding ${N} Services took ${seedMs} ms (${((N / seedMs) * 1000).toFixed(0)}/s, 32 in flight: the API server's own create rate in this run); ` +
+      `write concurrency ${CONCURRENCY}; client rate limit ${RATE_LIMIT.qps}/s burst ${RATE_LIMIT.burst}; ${values['own-events'] ? 'every first assignment its own Event (--own-events)' : 'a burst of first assignments summarised per pool'}; the controller on ${values.http1 ? 'HTTP/1.1' : 'HTTP/2'}; etcd ${values['no-fsync'] ? '--unsafe-no-fsync (test-bed choice)' : 'fsyncs its log (as in production)'}; creates retried after 429/5xx: ${retries}; seeding ${N} Services took ${seedMs} ms (${((N / seedMs) * 1000).toFixed(0)}/s, 32 in flight: the API server's own create rate in this run); ` +
       `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (bench and controller in one process); load average at the start ${loadStart}, at the end ${load()}\n\n` +
       costLines.map((l) => `- ${l}`).join('\n') +
       '\n',

@@ -58,6 +58,8 @@ export interface MakeClientsOptions {
   rateLimit?: RateLimit;
   /** User-Agent, which the API server also takes as the field manager of writes. Default "ironlb". */
   userAgent?: string;
+  /** HTTP/1.1 connections (one per call in flight) instead of HTTP/2 streams on one connection. */
+  http1?: boolean;
 }
 
 /** Shared connections are replaced this often, so a rotated client certificate or CA is picked up. */
@@ -76,10 +78,12 @@ class SharedConnections implements SecurityAuthentication {
   #dispatcher: Dispatcher | undefined;
   #since = 0;
   #limiter: TokenBucket | undefined;
+  #http1: boolean;
 
-  constructor(kc: KubeConfig, rateLimit: RateLimit | undefined) {
+  constructor(kc: KubeConfig, rateLimit: RateLimit | undefined, http1 = false) {
     this.#kc = kc;
     this.#limiter = rateLimit ? new TokenBucket(rateLimit) : undefined;
+    this.#http1 = http1;
   }
 
   getName(): string {
@@ -94,7 +98,10 @@ class SharedConnections implements SecurityAuthentication {
     const now = Date.now();
     if (!this.#dispatcher || now - this.#since > DISPATCHER_MAX_AGE_MS) {
       const old = this.#dispatcher;
-      this.#dispatcher = fresh;
+      // undici's Agent takes allowH2 per request (undocumented in its types): false keeps a pool of
+      // HTTP/1.1 connections.
+      this.#dispatcher = this.#http1 ? fresh.compose((dispatch) => (opts, handler) => dispatch(Object.assign({}, opts, { allowH2: false }), handler)) : fresh;
+      if (this.#http1) context.setDispatcher(this.#dispatcher);
       this.#since = now;
       // close() lets requests in flight finish; errors of a pool being retired do not matter.
       old?.close().catch(() => undefined);
@@ -161,7 +168,7 @@ function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, userAgent: s
 }
 
 export function makeClients(kc: KubeConfig, o: MakeClientsOptions = {}): Clients {
-  const auth = new SharedConnections(kc, o.rateLimit);
+  const auth = new SharedConnections(kc, o.rateLimit, o.http1);
   const ua = o.userAgent ?? 'ironlb';
   return { kc, core: apiClient(kc, auth, ua, CoreV1Api), custom: apiClient(kc, auth, ua, CustomObjectsApi), coordination: apiClient(kc, auth, ua, CoordinationV1Api) };
 }
