@@ -19,7 +19,9 @@
 // --own-events: every first assignment its own Event, as before bursts were summarised (with
 // --qps 500 --burst 1000, the client limit of then: the "before" of docs/performance.md).
 // --http1: the controller's calls on HTTP/1.1 connections instead of HTTP/2 streams.
-// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live] [--no-fsync] [--own-events] [--qps N] [--burst N] [--http1] [--pprof DIR] [--plots DIR]
+// --seed etcd: the backlog written straight into etcd (bench/scale-support.ts), when the machine is
+// too loaded to create 10,000 Services through the API server in minutes; default api.
+// Usage: node bench/controller-throughput.ts [--services N] [--concurrency N] [--no-live] [--no-fsync] [--own-events] [--qps N] [--burst N] [--http1] [--seed api|etcd] [--pprof DIR] [--plots DIR]
 // --pprof DIR: a 20 s CPU profile of kube-apiserver during the backlog (go tool pprof -top DIR/...).
 // Plot: DIR/controller-throughput.svg, Services/s beside the API server's create rate (default
 // docs/img/perf; --plots '' for none).
@@ -36,9 +38,10 @@ import { DEFAULT_NAMESPACE } from '../src/api/index.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
 import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
-import { apiMetrics, etcdMetrics, procStats } from './scale-support.ts';
+import { apiMetrics, etcdMetrics, procStats, seedServicesEtcd, serviceTemplates } from './scale-support.ts';
+import { waitFor } from '../test/support/wait.ts';
 
-const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, 'no-fsync': { type: 'boolean', default: false }, pprof: { type: 'string', default: '' }, 'own-events': { type: 'boolean', default: false }, http1: { type: 'boolean', default: false }, qps: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.qps) }, burst: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.burst) }, ...plotsOption } });
+const { values } = parseArgs({ options: { services: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, 'no-live': { type: 'boolean', default: false }, 'no-fsync': { type: 'boolean', default: false }, pprof: { type: 'string', default: '' }, 'own-events': { type: 'boolean', default: false }, http1: { type: 'boolean', default: false }, seed: { type: 'string', default: 'api' }, qps: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.qps) }, burst: { type: 'string', default: String(CONTROLLER_RATE_LIMIT.burst) }, ...plotsOption } });
 const info = startRun();
 const N = Math.max(100, Math.min(100_000, Number(values.services)));
 const CONCURRENCY = Math.max(1, Number(values.concurrency));
@@ -173,7 +176,8 @@ function profileApiServer(api: TestApiServer, seconds: number, file: string): Pr
   });
 }
 
-const api = await startTestApiServer({ etcdFsync: !values['no-fsync'], ...(values.pprof ? { apiServerArgs: ['--profiling=true'] } : {}) });
+// A /12 of ClusterIPs: the etcd seeding gives the backlog 10.100.0.0 onwards.
+const api = await startTestApiServer({ etcdFsync: !values['no-fsync'], apiServerArgs: ['--service-cluster-ip-range=10.96.0.0/12,fd00:10:96::/108', ...(values.pprof ? ['--profiling=true'] : [])] });
 // The admin's clients with one shared connection (as the controller's): the seeding rate is then
 // the API server's, not this process's TLS handshakes.
 const admin = makeClients(api.kc);
@@ -189,10 +193,16 @@ try {
   // Backlog.
   let s0 = await sample(api);
   let t = Date.now();
-  await createAll(admin, 'backlog');
+  if (values.seed === 'etcd') {
+    const tpl = await serviceTemplates(api, admin, 'big', '10.67.255.254');
+    await admin.core.deleteNamespacedService({ name: 'template', namespace: 'default' });
+    await seedServicesEtcd(api, tpl, 0, N, (i) => ({ namespace: 'backlog', name: `s-${i}`, clusterIP: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, ip: '', labels: { app: `a${i}` } }));
+    await waitFor(async () => ((await admin.core.listNamespacedService({ namespace: 'backlog', limit: 1 })).metadata?.remainingItemCount ?? 0) + 1 >= N || undefined, { what: 'the seeded backlog listed', timeoutMs: 120_000, intervalMs: 500 });
+  } else await createAll(admin, 'backlog');
   const seedMs = Date.now() - t;
   let s1 = await sample(api);
-  costLines.push(costs(`seeding (${N} creates, 32 in flight)`, s0, s1, N));
+  costLines.push(costs(values.seed === 'etcd' ? `seeding (${N} Services written into etcd)` : `seeding (${N} creates, 32 in flight)`, s0, s1, N));
+  process.stdout.write(`progress: ${costLines.at(-1)}\n`);
   let modified = 0;
   const watch = await new Watch(api.kc).watch('/api/v1/namespaces/backlog/services', {}, (type) => {
     if (type === 'MODIFIED') modified++;
@@ -217,7 +227,9 @@ try {
   const events = own + summaries;
   watch.abort();
   const cpuMsB = (cpuB.user + cpuB.system) / 1000;
+  process.stdout.write(`progress: ${costLines.at(-1)}\n`);
   results.push(`| backlog: ${N} Services, controller starts | ${backlogMs} | ${((N / backlogMs) * 1000).toFixed(0)} | ${cpuMsB.toFixed(0)} (${(cpuMsB / N).toFixed(2)} per Service) | ${(modified / N).toFixed(2)} Service writes + ${(events / N).toFixed(2)} Events per Service (${own} own, ${summaries} summaries) | ${loadBacklog} |`);
+  process.stdout.write(`progress: ${results.at(-1)}\n`);
 
   // Live.
   let livePerS: number | undefined;

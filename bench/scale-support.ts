@@ -218,7 +218,7 @@ export interface SeedService {
   namespace: string;
   name: string;
   clusterIP: string;
-  /** Its held load-balancer address. */
+  /** Its held load-balancer address; '' for none (a new Service, no status). */
   ip: string;
   labels: Record<string, string>;
 }
@@ -240,7 +240,7 @@ export async function seedServicesEtcd(api: TestApiServer, t: Templates, from: n
         ...svc,
         metadata: { ...svc.metadata, name, namespace: ns, uid: randomUUID(), creationTimestamp: now, labels },
         spec: { ...svc.spec, clusterIP: cip, clusterIPs: [cip], selector: labels },
-        status: { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } },
+        status: ip ? { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } } : { loadBalancer: {} },
       },
     ]);
     if (entries.length >= 20_000) await etcdPut(etcdUrl(api.cp), entries.splice(0));
