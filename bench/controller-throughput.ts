@@ -30,10 +30,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Watch, type V1Service } from '@kubernetes/client-node';
+import { Watch, type CoreV1Event, type V1Service } from '@kubernetes/client-node';
 import { componentClients, startTestApiServer, type TestApiServer } from '../test/support/apiserver.ts';
 import { tool } from '../testbed/tools.ts';
-import { Controller, CONTROLLER_RATE_LIMIT } from '../src/controller/index.ts';
+import { Controller, COMPONENT, CONTROLLER_RATE_LIMIT } from '../src/controller/index.ts';
 import { DEFAULT_NAMESPACE } from '../src/api/index.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
 import { drawFigure } from './support/figures.ts';
@@ -222,8 +222,10 @@ try {
   costLines.push(costs(`backlog (${N} Services, from the controller's start until idle)`, s0, s1, N));
   await profiled;
   // The Services' own Events, and the summaries of a burst on the IPPool (src/controller/allocation-events.ts).
-  const own = (await admin.core.listNamespacedEvent({ namespace: 'backlog' })).items.length;
-  const summaries = (await admin.core.listNamespacedEvent({ namespace: 'default' })).items.filter((e) => e.involvedObject.kind === 'IPPool' && e.reason === 'IPAllocated').length;
+  // (Only the controller's: the API server's ClusterIP repair writes Events about etcd-seeded Services.)
+  const ours = (e: CoreV1Event) => e.reportingComponent === COMPONENT;
+  const own = (await admin.core.listNamespacedEvent({ namespace: 'backlog' })).items.filter(ours).length;
+  const summaries = (await admin.core.listNamespacedEvent({ namespace: 'default' })).items.filter((e) => ours(e) && e.involvedObject.kind === 'IPPool' && e.reason === 'IPAllocated').length;
   const events = own + summaries;
   watch.abort();
   const cpuMsB = (cpuB.user + cpuB.system) / 1000;
