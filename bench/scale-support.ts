@@ -152,10 +152,11 @@ export const k8sTime = (d = new Date()): string => d.toISOString().replace(/\.\d
 
 export { randomUUID };
 
-/** The API server's /metrics, parsed into (name, labels, value) rows for the names asked. */
-export async function apiMetrics(cp: ControlPlane, names: readonly string[]): Promise<Array<{ name: string; labels: Record<string, string>; value: number }>> {
-  const text = await cp.kubectl(['get', '--raw', '/metrics'], { timeoutMs: 60_000 });
-  const out: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+export type MetricRow = { name: string; labels: Record<string, string>; value: number };
+
+/** Prometheus text exposition, parsed into (name, labels, value) rows for the names asked. */
+export function parseMetrics(text: string, names: readonly string[]): MetricRow[] {
+  const out: MetricRow[] = [];
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
@@ -165,6 +166,18 @@ export async function apiMetrics(cp: ControlPlane, names: readonly string[]): Pr
     out.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
   return out;
+}
+
+/** The API server's /metrics, parsed into (name, labels, value) rows for the names asked. */
+export async function apiMetrics(cp: ControlPlane, names: readonly string[]): Promise<MetricRow[]> {
+  return parseMetrics(await cp.kubectl(['get', '--raw', '/metrics'], { timeoutMs: 60_000 }), names);
+}
+
+/** etcd's /metrics, parsed likewise. */
+export async function etcdMetrics(cp: ControlPlane, names: readonly string[]): Promise<MetricRow[]> {
+  const res = await fetch(`${etcdUrl(cp)}/metrics`, { signal: AbortSignal.timeout(30_000) });
+  if (!res.ok) throw new Error(`etcd /metrics answered ${res.status}`);
+  return parseMetrics(await res.text(), names);
 }
 
 // ---- seeding Services straight into etcd ---------------------------------------------------------
@@ -205,7 +218,7 @@ export interface SeedService {
   namespace: string;
   name: string;
   clusterIP: string;
-  /** Its held load-balancer address. */
+  /** Its held load-balancer address; '' for none (a new Service, no status). */
   ip: string;
   labels: Record<string, string>;
 }
@@ -227,7 +240,7 @@ export async function seedServicesEtcd(api: TestApiServer, t: Templates, from: n
         ...svc,
         metadata: { ...svc.metadata, name, namespace: ns, uid: randomUUID(), creationTimestamp: now, labels },
         spec: { ...svc.spec, clusterIP: cip, clusterIPs: [cip], selector: labels },
-        status: { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } },
+        status: ip ? { ...svc.status, loadBalancer: { ingress: [{ ...svc.status.loadBalancer.ingress[0], ip }] } } : { loadBalancer: {} },
       },
     ]);
     if (entries.length >= 20_000) await etcdPut(etcdUrl(api.cp), entries.splice(0));

@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: string[];
+  /** etcd fsyncs its log as in production (benchmarks); default off, a test store. */
+  etcdFsync?: boolean;
 }
 
 /** What the lab and the tests need from kube-controller-manager, and nothing that expects kubelets. */
@@ -241,7 +243,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
           `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
           `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
           // A test store: durability across a host crash is not needed, speed is.
-          '--unsafe-no-fsync',
+          ...(o.etcdFsync ? [] : ['--unsafe-no-fsync']),
           '--log-level=warn',
         ],
         log: join(dir, 'etcd.log'),

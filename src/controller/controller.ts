@@ -45,6 +45,7 @@ import { NamedSecrets } from '../k8s/secrets.ts';
 import { ConfigWatch } from '../k8s/config-watch.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
 import { namespaceView, serviceView } from './cache-view.ts';
+import { AllocationEvents, type AllocationEventsOptions } from './allocation-events.ts';
 import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
 
 export const COMPONENT = 'ironlb-controller';
@@ -73,11 +74,11 @@ export const CONFIG_STATE_NAME = 'controller';
 
 /**
  * Default client-side rate limit of the controller's API calls (--kube-api-qps, --kube-api-burst):
- * about two calls per Service (a status patch and an Event), so room for some 250 Services per
- * second sustained; a safety net against a retry storm, well above what one API server takes from
- * one client here (docs/performance.md).
+ * about one call per Service in a burst (its status patch; Events are summarised, see
+ * allocation-events.ts), so room for twice issue 13's target of 500 Services per second; a safety
+ * net against a retry storm, above what one API server on 2 cores takes (docs/performance.md).
  */
-export const CONTROLLER_RATE_LIMIT = { qps: 500, burst: 1000 } as const;
+export const CONTROLLER_RATE_LIMIT = { qps: 1000, burst: 2000 } as const;
 
 export interface ControllerOptions {
   clients: Clients;
@@ -98,6 +99,8 @@ export interface ControllerOptions {
   concurrency?: number;
   /** The only Secrets (in `namespace`) read: those BGPPeers may name as passwordSecret, each watched by name. */
   bgpPasswordSecrets?: readonly string[];
+  /** Own IPAllocated Events before a burst is summarised per pool (allocation-events.ts). */
+  allocationEvents?: Pick<AllocationEventsOptions, 'burst' | 'perSecond' | 'summaryDelayMs'>;
 }
 
 
@@ -108,7 +111,8 @@ interface Desired {
   pool: string | undefined;
 }
 
-type EventSpec = [type: 'Normal' | 'Warning', reason: string, message: string];
+/** An Event to write; `first` marks a first assignment, which a burst may summarise per pool. */
+type EventSpec = [type: 'Normal' | 'Warning', reason: string, message: string, first?: { pool: string; addresses: string[] }];
 
 /** JSON with object keys sorted: the API server returns custom objects' fields in its own order. */
 function stableJson(v: unknown): string {
@@ -134,6 +138,7 @@ export class Controller {
   #secrets: NamedSecrets;
   #config: ConfigWatch;
   #events: EventRecorder;
+  #allocEvents: AllocationEvents;
   #elector: LeaderElector | undefined;
 
   #allocator: Allocator | undefined;
@@ -217,6 +222,11 @@ export class Controller {
     };
     this.#config = new ConfigWatch({ kc, custom, namespace: ns, secrets: this.#secrets, onChange, changes });
     this.#events = new EventRecorder({ api: core, component: COMPONENT, host: this.identity });
+    const poolRef = (name: string) => {
+      const uid = this.#config.informer('IPPool').get(name)?.metadata?.uid;
+      return { apiVersion: API_VERSION, kind: 'IPPool', name, ...(uid ? { uid } : {}) };
+    };
+    this.#allocEvents = new AllocationEvents({ recorder: this.#events, poolRef, ...o.allocationEvents });
 
     this.#services.on('add', (s) => this.#enqueue(serviceKey(s)));
     this.#services.on('update', (s) => this.#enqueue(serviceKey(s)));
@@ -289,16 +299,18 @@ export class Controller {
     this.#stopLeading();
     await this.#pumping;
     await this.#poolWrite;
+    await this.#allocEvents.flush();
     await Promise.all([this.#services, this.#namespaces, this.#secrets, this.#config].map((i) => i.stop()));
   }
 
-  /** Resolves when nothing is queued or being written, scheduled pool status included (for tests and orderly shutdown). */
+  /** Resolves when nothing is queued or being written, scheduled pool status and Event summaries included (for tests and orderly shutdown). */
   async idle(): Promise<void> {
     for (let i = 0; i < 1000 && (this.#pumping || this.#poolWrite || this.#poolTimer); i++) {
       await this.#pumping;
       if (this.#poolTimer) this.#flushPoolStatus();
       await this.#poolWrite;
     }
+    await this.#allocEvents.flush();
   }
 
   // ---- leadership ---------------------------------------------------------------------------
@@ -720,6 +732,8 @@ export class Controller {
         this.metrics.allocations.inc({ result: 'allocated' });
         const moved = lost.length ? ` (moved from ${lost.join(', ')}: ${why})` : '';
         event = ['Normal', 'IPAllocated', `Assigned ${now.join(', ')} from pool ${result.pool}${moved}`];
+        // A first assignment (nothing held, nothing released) may be summarised in a burst.
+        if (lost.length === 0 && had.length === 0) event[3] = { pool: result.pool, addresses: now };
         this.#log.info({ service: key, addresses: now, pool: result.pool, released: lost }, 'addresses assigned');
       }
       return this.#write(svc, { ips: now, pool: result.pool }, event);
@@ -756,7 +770,7 @@ export class Controller {
       return;
     }
     const ref = { apiVersion: 'v1', kind: 'Service', name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', ...(svc.metadata?.uid ? { uid: svc.metadata.uid } : {}) };
-    for (const e of events) if (e) await this.#events.record(ref, e[0], e[1], e[2]);
+    for (const e of events) if (e) await (e[3] ? this.#allocEvents.assigned(ref, e[3].pool, e[3].addresses, e[2]) : this.#events.record(ref, e[0], e[1], e[2]));
   }
 
   /**

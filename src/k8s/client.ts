@@ -58,6 +58,8 @@ export interface MakeClientsOptions {
   rateLimit?: RateLimit;
   /** User-Agent, which the API server also takes as the field manager of writes. Default "ironlb". */
   userAgent?: string;
+  /** HTTP/1.1 connections (one per call in flight) instead of HTTP/2 streams on one connection. */
+  http1?: boolean;
 }
 
 /** Shared connections are replaced this often, so a rotated client certificate or CA is picked up. */
@@ -76,10 +78,12 @@ class SharedConnections implements SecurityAuthentication {
   #dispatcher: Dispatcher | undefined;
   #since = 0;
   #limiter: TokenBucket | undefined;
+  #http1: boolean;
 
-  constructor(kc: KubeConfig, rateLimit: RateLimit | undefined) {
+  constructor(kc: KubeConfig, rateLimit: RateLimit | undefined, http1 = false) {
     this.#kc = kc;
     this.#limiter = rateLimit ? new TokenBucket(rateLimit) : undefined;
+    this.#http1 = http1;
   }
 
   getName(): string {
@@ -94,7 +98,10 @@ class SharedConnections implements SecurityAuthentication {
     const now = Date.now();
     if (!this.#dispatcher || now - this.#since > DISPATCHER_MAX_AGE_MS) {
       const old = this.#dispatcher;
-      this.#dispatcher = fresh;
+      // undici's Agent takes allowH2 per request (undocumented in its types): false keeps a pool of
+      // HTTP/1.1 connections.
+      this.#dispatcher = this.#http1 ? fresh.compose((dispatch) => (opts, handler) => dispatch(Object.assign({}, opts, { allowH2: false }), handler)) : fresh;
+      if (this.#http1) context.setDispatcher(this.#dispatcher);
       this.#since = now;
       // close() lets requests in flight finish; errors of a pool being retired do not matter.
       old?.close().catch(() => undefined);
@@ -106,7 +113,7 @@ class SharedConnections implements SecurityAuthentication {
 }
 
 /** Token bucket: `burst` calls at once, then `qps` per second; waiters are served in order. */
-class TokenBucket {
+export class TokenBucket {
   #qps: number;
   #burst: number;
   #tokens: number;
@@ -119,11 +126,23 @@ class TokenBucket {
     this.#tokens = this.#burst;
   }
 
+  #refill(): void {
+    const now = Date.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#qps);
+    this.#at = now;
+  }
+
+  /** Takes a token if one is there now; never waits (for callers that do something else when not). */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
   take(): Promise<void> {
     const turn = this.#tail.then(async () => {
-      const now = Date.now();
-      this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#qps);
-      this.#at = now;
+      this.#refill();
       if (this.#tokens < 1) {
         const waitMs = ((1 - this.#tokens) / this.#qps) * 1000;
         await new Promise((r) => setTimeout(r, waitMs));
@@ -149,7 +168,7 @@ function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, userAgent: s
 }
 
 export function makeClients(kc: KubeConfig, o: MakeClientsOptions = {}): Clients {
-  const auth = new SharedConnections(kc, o.rateLimit);
+  const auth = new SharedConnections(kc, o.rateLimit, o.http1);
   const ua = o.userAgent ?? 'ironlb';
   return { kc, core: apiClient(kc, auth, ua, CoreV1Api), custom: apiClient(kc, auth, ua, CustomObjectsApi), coordination: apiClient(kc, auth, ua, CoordinationV1Api) };
 }

@@ -1,6 +1,6 @@
 // Event recorder (core/v1 Events, as `kubectl describe` shows them). Repeats of the same event on
 // the same object within a window bump the count of the existing Event instead of creating another.
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import { logger } from '../util/log.ts';
 import { clip } from '../util/text.ts';
 import { errorText } from './errors.ts';
@@ -66,8 +66,8 @@ export class EventRecorder {
       if (prev && now.getTime() - prev.at < window) {
         prev.count++;
         prev.at = now.getTime();
-        const existing = await this.#opts.api.readNamespacedEvent({ name: prev.name, namespace: prev.namespace });
-        await this.#opts.api.replaceNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { ...existing, count: prev.count, lastTimestamp: now } });
+        // One merge patch of the two fields, no read first: this recorder is the Event's only writer.
+        await this.#opts.api.patchNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now.toISOString() } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         return;
       }
       const name = `${obj.name}.${now.getTime().toString(16)}${(this.#seq++ % 4096).toString(16).padStart(3, '0')}`;

@@ -115,3 +115,39 @@ test('hostile annotation values reach Event messages cut and escaped', async () 
     for (const m of [big, forged]) assert.doesNotMatch(m, /[\u0000-\u001f\u202a-\u202e]/, 'no raw control or direction character');
   });
 });
+
+test('a burst of first assignments: a few own IPAllocated Events, the rest in one summary on the IPPool; a release keeps its own Event naming the address', async () => {
+  await withCluster(async (h) => {
+    await h.pool('p', { addresses: ['10.97.0.0/28'] });
+    const names = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'];
+    for (const n of names) await h.service(n);
+    // A backlog of six at start-up; an own Event for two, the bucket never refills in this test.
+    const c = await h.startController({ leaderElection: false, allocationEvents: { burst: 2, perSecond: 0.001, summaryDelayMs: 100 } });
+    const got = new Map<string, string>();
+    for (const n of names) got.set(n, (await h.waitIPs(n))[0] as string);
+    await c.idle();
+    const own = new Set<string>();
+    for (const n of names) {
+      const evs = (await h.events(n)).filter((e) => e.reason === 'IPAllocated');
+      assert.ok(evs.length <= 1, `${n}: ${evs.length} IPAllocated Events`);
+      if (evs[0]) {
+        assert.equal(evs[0].message, `Assigned ${got.get(n)} from pool p`);
+        own.add(n);
+      }
+    }
+    assert.equal(own.size, 2, 'two Services have their own Event');
+    const summaries = (await h.clients.core.listNamespacedEvent({ namespace: 'default' })).items.filter((e) => e.involvedObject.kind === 'IPPool' && e.involvedObject.name === 'p' && e.reason === 'IPAllocated');
+    const text = summaries.map((e) => e.message ?? '').join('\n');
+    assert.match(text, /^Assigned addresses of pool p to \d+ Services? at once/m);
+    // Every Service without its own Event is named in a summary with its address.
+    for (const n of names) if (!own.has(n)) assert.ok(text.includes(`default/${n} ${got.get(n)}`), `${n} (${got.get(n)}) in the summaries: ${text}`);
+    assert.ok(summaries.every((e) => e.involvedObject.uid), 'the summary names the IPPool by uid');
+
+    // Releases are never summarised: the Service's own Event names the address it gave back.
+    const victim = names.find((n) => !own.has(n)) as string;
+    const svc = await h.get(victim);
+    await h.clients.core.replaceNamespacedService({ name: victim, namespace: 'default', body: { ...svc, spec: { ...svc.spec, type: 'ClusterIP' } } });
+    const ev = await h.waitEvent(victim, 'ClearAssignment');
+    assert.match(ev.message ?? '', new RegExp(`released ${(got.get(victim) as string).replace(/\./g, '\\.')}`));
+  });
+});

@@ -41,8 +41,8 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       getClusterCustomObject: cl(['ironlb.io/ippools'], ['get']),
       replaceClusterCustomObjectStatus: cl(['ironlb.io/ippools/status'], ['update']),
       // EventRecorder: Events beside Services (any namespace) and in "default" for IPPools.
-      readNamespacedEvent: cl(['events'], ['get']),
-      replaceNamespacedEvent: cl(['events'], ['update']),
+      // Repeats: one merge patch of count and lastTimestamp, no read first.
+      patchNamespacedEvent: cl(['events'], ['patch']),
       createNamespacedEvent: cl(['events'], ['create']),
       // AdmissionWebhook: its certificate Secret and the caBundle of its configuration (by name).
       readNamespacedSecret: named(ns(['secrets'], ['get']), ['ironlb-webhook-cert']),
@@ -73,8 +73,8 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
       createNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['create']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/configurationstates', 'ironlb.io/nodeannouncements'], ['create'])],
       // Deleted when a Service is no longer announced / a peer is gone (ConfigurationState never is).
       deleteNamespacedCustomObject: [...cl(['ironlb.io/serviceannouncements'], ['delete']), ...ns(['ironlb.io/bgpsessionstates', 'ironlb.io/nodeannouncements'], ['delete'])],
-      readNamespacedEvent: cl(['events'], ['get']),
-      replaceNamespacedEvent: cl(['events'], ['update']),
+      // Repeats: one merge patch of count and lastTimestamp, no read first.
+      patchNamespacedEvent: cl(['events'], ['patch']),
       createNamespacedEvent: cl(['events'], ['create']),
       ...REVIEWS,
     },
