@@ -34,7 +34,7 @@ test('helm install, then helm upgrade: CRDs established, RBAC bound, the members
       const out = await helmInstall(s.cp, {});
       assert.match(out, /STATUS: deployed/);
       const crds = (await s.kubectl(['get', 'crds', '-o', 'name'])).split('\n').filter((l) => l.endsWith('.ironlb.io')).sort();
-      assert.equal(crds.length, 9, crds.join(', '));
+      assert.equal(crds.length, 10, crds.join(', '));
       await s.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
       const key = async (): Promise<string> => JSON.parse(await s.kubectl(['get', 'secret', '-n', 'ironlb-system', 'ironlb-membership', '-o', 'json'])).data.secretkey as string;
       const first = await key();

@@ -25,7 +25,7 @@ const REVIEWS = {
 
 const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string[]> }> = {
   controller: {
-    files: ['src/controller', 'src/cli/controller.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/leader.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts'],
+    files: ['src/controller', 'src/cli/controller.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/leader.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts', 'src/k8s/config-watch.ts'],
     calls: {
       listServiceForAllNamespaces: cl(['services'], LW),
       listNamespace: cl(['namespaces'], LW),
@@ -57,7 +57,7 @@ const COMPONENTS: Record<string, { files: string[]; calls: Record<string, string
     },
   },
   speaker: {
-    files: ['src/speaker', 'src/cli/speaker.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts'],
+    files: ['src/speaker', 'src/cli/speaker.ts', 'src/cli/http-servers.ts', 'src/util/metrics-auth.ts', 'src/k8s/events.ts', 'src/k8s/informer.ts', 'src/k8s/secrets.ts', 'src/k8s/config-watch.ts'],
     calls: {
       listServiceForAllNamespaces: cl(['services'], LW),
       listEndpointSliceForAllNamespaces: cl(['discovery.k8s.io/endpointslices'], LW),
