@@ -25,17 +25,20 @@
 // Usage: node bench/controller-scale.ts [--sizes 10000,100000] [--seed etcd|api] [--updates 500]
 //          [--creates 100] [--churn-seconds 60] [--churn-rate 20] [--no-hostile]
 //          [--sources]
-// The controller runs compiled (tsc -p tsconfig.build.json into a temp dir), as the image runs it;
-// --sources runs the TypeScript sources (Node's type stripping costs it some 100 MiB of RSS).
-// CONTROLLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the controller process.
+// The controller runs as the image runs it: dist/ (scripts/build-dist.sh) with the chart's Node
+// options (testbed/lab/image.ts); --sources runs the TypeScript sources (Node's type stripping
+// costs it some 100 MiB of RSS). CONTROLLER_NODE_ARGS are added after the chart's
+// ("--cpu-prof --cpu-prof-dir=DIR" profiles the controller, "--heapsnapshot-signal=SIGUSR2" lets
+// one take heap snapshots).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, createWriteStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import { componentClients, startTestApiServer, type TestApiServer } from '../test/support/apiserver.ts';
 import { freePort } from '../testbed/controlplane.ts';
+import { chartNodeOptions, DIST_CLI, ensureDist } from '../testbed/lab/image.ts';
 import { makeClients, statusCode, type Clients } from '../src/k8s/index.ts';
 import { apiMetrics, fmtProbe, load, Prober, procStats, RssSampler, seedServicesEtcd, serviceTemplates, sleep, type SeedService, type Templates } from './scale-support.ts';
 
@@ -137,23 +140,15 @@ interface Running {
   exitCode: number | null | undefined;
 }
 
-/** The sources compiled as the image's build does, into `dir`; returns the command's entry point. */
-function compile(dir: string): string {
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), compilerOptions: { rootDir: join(ROOT, 'src'), outDir: join(dir, 'dist'), sourceMap: false, typeRoots: [join(ROOT, 'node_modules/@types')] }, include: [join(ROOT, 'src/**/*.ts')] }));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
-  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json')); // ESM, and the version the command prints
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return join(dir, 'dist/cli/main.js');
-}
-
 let entry = join(ROOT, 'src/cli/main.ts');
+let nodeOptions: string[] = [];
 
 async function startController(kubeconfig: string, logFile: string): Promise<Running> {
   const [mp, hp] = [await freePort(), await freePort()];
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    [...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), entry, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
+    [...nodeOptions, ...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), entry, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(log);
@@ -213,7 +208,11 @@ const mib = (x: number) => x.toFixed(0);
 // ---- the run ------------------------------------------------------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'ironlb-scale-'));
-if (!values.sources) entry = compile(dir);
+if (!values.sources) {
+  await ensureDist();
+  entry = DIST_CLI;
+  nodeOptions = chartNodeOptions('controller');
+}
 const loadStart = load();
 const t00 = Date.now();
 const api = await startTestApiServer({ apiServerArgs: ['--service-cluster-ip-range=10.96.0.0/12,fd00:10:96::/108'] });
@@ -226,7 +225,7 @@ try {
   const tpl = values.seed === 'etcd' ? await serviceTemplates(api, admin, POOL, '10.67.255.253') : undefined;
   const { kubeconfigPath } = await componentClients(api, 'controller');
   const logFile = join(dir, 'controller.log');
-  say(`# controller at scale: sizes ${SIZES.join(', ')}, seeding through ${values.seed}, ${NAMESPACES} namespaces, the controller ${values.sources ? 'from the TypeScript sources' : 'compiled'}; load average ${loadStart}`);
+  say(`# controller at scale: sizes ${SIZES.join(', ')}, seeding through ${values.seed}, ${NAMESPACES} namespaces, the controller ${values.sources ? 'from the TypeScript sources' : `compiled, node ${[...nodeOptions, process.env.CONTROLLER_NODE_ARGS ?? ''].join(' ').trim()}`}; load average ${loadStart}`);
 
   let seeded = 0;
   let extra = 0; // Services made through the API beyond the seeded ones (late, created, hostile)
@@ -462,6 +461,5 @@ try {
   await prober?.stop().catch(() => undefined);
   if (running) await stopController(running).catch(() => undefined);
   await api.close();
-  // The controller's log stays (its path is printed); the compiled copy goes.
-  rmSync(join(dir, 'dist'), { recursive: true, force: true });
+  // The controller's log stays (its path is printed).
 }

@@ -543,7 +543,27 @@ function parseList(texts: readonly string[], what: string): readonly Address[] |
     }
     out.push(a);
   }
-  return out;
+  return [...out]; // exact size: kept in the Service's request
+}
+
+const FAMILY_LISTS: ReadonlyArray<readonly Family[]> = ([[], ['IPv4'], ['IPv6'], ['IPv4', 'IPv6'], ['IPv6', 'IPv4']] as Family[][]).map((l) => Object.freeze(l));
+
+/** The request's families as one of the shared lists (a repeated family counts once). */
+function familyList(fams: readonly Family[]): readonly Family[] {
+  const uniq = fams.length === 2 && fams[0] === fams[1] ? [fams[0] as Family] : fams;
+  return FAMILY_LISTS.find((l) => l.length === uniq.length && l.every((f, i) => f === uniq[i])) ?? Object.freeze([...uniq]);
+}
+
+/** Short port lists shared between Services (most have one of a few); bounded, past it exact copies. */
+const SHARED_PORTS_LIMIT = 10_000;
+const sharedPortLists = new Map<string, readonly Port[]>();
+function sharedPorts(list: readonly Port[]): readonly Port[] {
+  const k = list.map(portText).join(',');
+  const hit = sharedPortLists.get(k);
+  if (hit) return hit;
+  const copy = Object.freeze(list.map((p) => Object.freeze({ protocol: p.protocol, port: p.port })));
+  if (sharedPortLists.size < SHARED_PORTS_LIMIT) sharedPortLists.set(k, copy);
+  return copy;
 }
 
 function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
@@ -552,9 +572,9 @@ function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
   const requested = parseList(req.requestedAddresses ?? [], `Service ${key} requests`);
   if (isRefusal(requested)) return requested;
   const policy = req.ipFamilyPolicy ?? 'SingleStack';
-  // Shared empty arrays and the caller's own family list: one NormalizedRequest is kept per Service.
-  const fams = req.ipFamilies ?? NONE;
-  const families: readonly Family[] = fams.length === 2 && fams[0] === fams[1] ? [fams[0] as Family] : fams;
+  // One NormalizedRequest is kept per Service: its family and port lists are shared with other Services where
+  // equal, and its shape is one literal (fields added later spill into a separate property array).
+  const families = familyList(req.ipFamilies ?? NONE);
   let ports: readonly Port[] = NONE;
   let portSet: ReadonlySet<string> | undefined;
   if (req.ports && req.ports.length > 0) {
@@ -567,8 +587,10 @@ function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
         list.push({ protocol: p.protocol, port: p.port });
       }
     }
-    ports = list;
-    if (list.length > PORT_SET_MIN) portSet = seen;
+    if (list.length > PORT_SET_MIN) {
+      portSet = seen;
+      ports = [...list];
+    } else ports = sharedPorts(list);
   }
   const n: NormalizedRequest = {
     key,
@@ -580,7 +602,7 @@ function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
     sharingKey: req.sharingKey ?? '',
     backendKey: req.externalTrafficPolicy === 'Local' ? (req.backendKey ?? '') : '',
     ports,
-    ...(portSet ? { portSet } : {}),
+    portSet,
     policy,
     families,
   };
