@@ -45,24 +45,24 @@ export async function waitOwners(ip: string, owners: () => Promise<string[]>, wa
 /**
  * Waits until the announcement status and the wire agree on one owner, and keep agreeing for
  * `stableMs` (0: the first agreement); returns it. Ownership moves back when a node rejoins, so a
- * first agreement may pass.
+ * first agreement may pass. `statusOwner` undefined: the wire alone (one node answering).
  */
-export async function settledOwner(ip: string, statusOwner: () => Promise<string | undefined>, wireOwners: () => Promise<string[]>, o: { timeoutMs?: number; stableMs?: number } = {}): Promise<string> {
+export async function settledOwner(ip: string, statusOwner: (() => Promise<string | undefined>) | undefined, wireOwners: () => Promise<string[]>, o: { timeoutMs?: number; stableMs?: number; intervalMs?: number } = {}): Promise<string> {
   let seen = '';
   let since = 0;
   let cur = '';
   const stableMs = o.stableMs ?? 0;
   return waitFor(async () => {
-    const status = (await statusOwner().catch(() => undefined)) ?? '';
     const wire = await wireOwners();
-    seen = `status ${status || 'none'}, wire ${wire.join(',') || 'none'}`;
+    const status = statusOwner ? ((await statusOwner().catch(() => undefined)) ?? '') : (wire.length === 1 ? wire[0]! : '');
+    seen = `status ${statusOwner ? status || 'none' : 'not asked'}, wire ${wire.join(',') || 'none'}`;
     const agreed = status && wire.length === 1 && wire[0] === status ? status : '';
     if (agreed !== cur) {
       cur = agreed;
       since = Date.now();
     }
     return cur && Date.now() - since >= stableMs ? cur : undefined;
-  }, { what: `status and ARP/NDP to agree on the owner of ${ip}${stableMs ? ` for ${stableMs} ms` : ''}`, timeoutMs: o.timeoutMs ?? 20_000, intervalMs: stableMs ? 250 : 200 }).catch((err: Error) => {
+  }, { what: `${statusOwner ? 'status and ARP/NDP to agree on the owner' : 'one node answering ARP/NDP'} of ${ip}${stableMs ? ` for ${stableMs} ms` : ''}`, timeoutMs: o.timeoutMs ?? 20_000, intervalMs: o.intervalMs ?? (stableMs ? 250 : 200) }).catch((err: Error) => {
     throw new Error(`${err.message} (${seen})`);
   });
 }
