@@ -14,6 +14,7 @@ const MAIN_MODULE: Record<string, string> = {
   helm: 'helm.sh/helm/v3',
   // Only for the comparison (scripts/go-tools.sh peers).
   metallb: 'go.universe.tf/metallb',
+  'kube-vip': 'github.com/kube-vip/kube-vip',
 };
 
 export function toolVersion(name: string): string {

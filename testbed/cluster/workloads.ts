@@ -14,6 +14,8 @@ export interface ServiceShape {
   family?: 'IPv4' | 'IPv6';
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
+  /** spec.loadBalancerClass (kube-vip in the lab: its engine's class). */
+  loadBalancerClass?: string;
   /** Ingress addresses written into status, as ironlb's controller would (no controller runs). */
   ips?: string[];
 }
@@ -29,6 +31,7 @@ export async function createService(core: CoreV1Api, name: string, namespace: st
         ports: [{ ...(s.targetPort !== undefined ? { name: 'http', targetPort: s.targetPort } : {}), port: s.port, protocol: 'TCP' }],
         selector: { app: name },
         externalTrafficPolicy: s.etp ?? 'Cluster',
+        ...(s.loadBalancerClass ? { loadBalancerClass: s.loadBalancerClass } : {}),
         ...(s.dualStack ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : s.family ? { ipFamilyPolicy: 'SingleStack', ipFamilies: [s.family] } : {}),
       },
     },

@@ -30,8 +30,8 @@ async function settle(lab: Lab, timeoutMs: number): Promise<void> {
   for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
     const s = await summarize(lab, { requests: 0 }).catch(() => undefined);
     const want = lab.plan.nodes.length > 0 ? 3 : 0;
-    // MetalLB's native BGP has IPv4 sessions only: the router's IPv6 sessions to it stay down.
-    const sessionsUp = lab.implementation === 'metallb' ? s && s.sessions.established >= lab.plan.nodes.length : s && s.sessions.established === s.sessions.total && s.sessions.total > 0;
+    // MetalLB's native BGP and kube-vip's (one IPv4 peer) have IPv4 sessions only: the router's IPv6 sessions to them stay down.
+    const sessionsUp = lab.implementation === 'metallb' || lab.implementation === 'kube-vip' ? s && s.sessions.established >= lab.plan.nodes.length : s && s.sessions.established === s.sessions.total && s.sessions.total > 0;
     if (s && s.services.length >= want && s.services.every((v) => v.addresses.length && v.announced.length) && s.routes.length >= 2 && sessionsUp) return;
     await new Promise((r) => setTimeout(r, 250));
   }

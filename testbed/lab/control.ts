@@ -31,6 +31,8 @@ export async function startControlPlane(lab: LabContext): Promise<string> {
 
 /** Starts the controller of the lab's implementation (MetalLB's needs a free metrics port first). */
 export async function startControllerAsync(lab: LabContext): Promise<void> {
+  // kube-vip has no controller of its own (kube-vip-cloud-provider's part is the lab's: kube-vip-node.ts).
+  if (lab.implementation === 'kube-vip') return;
   if (!isMetalLB(lab.implementation)) return startController(lab);
   // Root namespace, loopback: a port of its own, since several labs may run at once.
   const port = await freePort();
@@ -38,6 +40,7 @@ export async function startControllerAsync(lab: LabContext): Promise<void> {
 }
 
 export function startController(lab: LabContext): void {
+  if (lab.implementation === 'kube-vip') return;
   if (isMetalLB(lab.implementation)) {
     void startControllerAsync(lab);
     return;

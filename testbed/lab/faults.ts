@@ -3,7 +3,7 @@
 import { frrPidKeys } from './metallb-frr.ts';
 import { setSwitchPort } from './network.ts';
 import { ensureFrr, ensureRelay, speakerPodKeys, speakerRunning, startBackend, startSpeaker, waitSpeaker } from './nodes.ts';
-import { alive, signal, waitGone } from './proc.ts';
+import { alive, nsIp, signal, waitGone } from './proc.ts';
 import type { LabContext } from './state.ts';
 import { setNodeLink } from './unnumbered.ts';
 
@@ -42,14 +42,30 @@ async function cable(lab: LabContext, i: number, state: 'up' | 'down'): Promise<
 export async function killNode(lab: LabContext, i: number): Promise<number> {
   const n = lab.node(i);
   const t = Date.now();
-  const keys = [`${n.name}-speaker`, `${n.name}-backend`, `${n.name}-relay`, ...frrPidKeys(n.name)];
+  const keys = [`${n.name}-speaker`, `${n.name}-speaker-bgp`, `${n.name}-backend`, `${n.name}-relay`, ...frrPidKeys(n.name)];
   const pids = pidsOf(lab, keys);
   await cable(lab, i, 'down');
   // Process groups too (each daemon leads its own): the FRR reloader's `sleep` child dies with it.
   for (const p of pids) signal(-p, 'SIGKILL') || signal(p, 'SIGKILL');
   await waitGone(pids, 10_000);
+  await forgetRuntimeAddresses(lab, i);
   forget(lab, keys);
   return t;
+}
+
+/**
+ * A powered-off node comes back without what programs configured at run time: addresses a load
+ * balancer put on eth0 (kube-vip's ARP leader adds its Service addresses there) are gone after
+ * the reboot. The node's own addresses stay (its network configuration).
+ */
+async function forgetRuntimeAddresses(lab: LabContext, i: number): Promise<void> {
+  const n = lab.node(i);
+  const out = await nsIp(n.ns, '-j', 'addr', 'show', 'dev', 'eth0');
+  const infos = (JSON.parse(out || '[]') as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string }> }>).flatMap((x) => x.addr_info ?? []);
+  for (const a of infos) {
+    if (!a.local || a.scope === 'link' || a.local === n.ipv4 || a.local === n.ipv6) continue;
+    await nsIp(n.ns, 'addr', 'del', `${a.local}/${a.prefixlen ?? (a.local.includes(':') ? 128 : 32)}`, 'dev', 'eth0').catch(() => undefined);
+  }
 }
 
 /** Brings a killed node back: link up, backend, speaker; waits until the speaker runs. */

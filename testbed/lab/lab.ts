@@ -34,6 +34,7 @@ import { cutLink, healLink, killNode, killSpeaker, reviveNode } from './faults.t
 import { applyConfig, applyExample, createLabService, deleteLabService, labEndpoints, waitAddresses, type ServiceOptions } from './objects.ts';
 import { daemons, labAnnouncements, neighOwners, probe, requests, routeNodes } from './observe.ts';
 import { labDown, labNamespaces } from './teardown.ts';
+import { installKubeVip } from './kube-vip-node.ts';
 
 export { DEFAULT_DIR, DEFAULT_PREFIX, SECRET_NAME, urlFor, type LabOptions, type LabState } from './state.ts';
 export type { ServiceOptions } from './objects.ts';
@@ -73,7 +74,7 @@ export class Lab extends LabContext {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const say = o.progress ?? ((): void => {});
     // Before anything is created: a first build takes minutes and must not count against the lab's deadlines.
-    if (isMetalLB(impl)) await ensurePeersBuilt(say);
+    if (isMetalLB(impl) || impl === 'kube-vip') await ensurePeersBuilt(say);
     // ironlb runs as the image runs it: dist/ from the current sources (rebuilt only when they changed).
     else await ensureDist();
     const lab = new Lab({ version: 1, dir, plan, router: router.kind, bfd: router.bfd, holdTime: router.holdTime, pids: {}, macs: {}, logOffsets: {}, cut: [], createdAt: new Date().toISOString(), implementation: impl, ...(o.nodeArgs?.length ? { nodeArgs: o.nodeArgs } : {}), ...(o.speakerArgs?.length ? { speakerArgs: o.speakerArgs } : {}) });
@@ -92,14 +93,18 @@ export class Lab extends LabContext {
         say('installing MetalLB from its module source (CRDs, namespace, ServiceAccounts, RBAC; no webhook)');
         await installMetalLB(ready);
       }
+      if (impl === 'kube-vip') {
+        say('installing kube-vip\'s RBAC (from "kube-vip manifest rbac") and its ServiceAccount token');
+        await installKubeVip(ready);
+      }
       say(`starting the router (${ready.state.router})`);
       await startRouter(ready);
-      say(`starting the ${impl} controller`);
-      if (!isMetalLB(impl)) ready.state.webhookPort = await freePort();
+      say(impl === 'kube-vip' ? 'kube-vip has no controller (the lab gives Services their addresses, as kube-vip-cloud-provider would)' : `starting the ${impl} controller`);
+      if (impl === 'ironlb') ready.state.webhookPort = await freePort();
       await startControllerAsync(ready);
-      if (!isMetalLB(impl)) await routeWebhook(ready);
+      if (impl === 'ironlb') await routeWebhook(ready);
       say(`starting ${plan.nodes.length} ${impl} speakers and hostname backends`);
-      if (!isMetalLB(impl)) writeSpeakerKubeconfig(ready);
+      if (impl === 'ironlb') writeSpeakerKubeconfig(ready);
       await Promise.all(plan.nodes.map((n) => ensureRelay(ready, n.index)));
       if (impl === 'metallb-frr') await Promise.all(plan.nodes.map((n) => ensureFrr(ready, n.index)));
       for (const n of plan.nodes) {
@@ -175,6 +180,10 @@ export class Lab extends LabContext {
   }
   installMetalLB(): Promise<void> {
     return installMetalLB(this);
+  }
+  /** kube-vip's RBAC (its own generator's) and a kubeconfig with its ServiceAccount's token through each node's relay. */
+  installKubeVip(): Promise<void> {
+    return installKubeVip(this);
   }
 
   // ---- faults (testbed/lab/faults.ts) --------------------------------------------------------------

@@ -14,6 +14,7 @@ import { chartNodeOptions, DIST_CLI } from './image.ts';
 import { daemonArgv, FRR_DAEMONS, frrNodeDirs, frrPidKeys, prepareNode, reloaderArgv, speakerEnv } from './metallb-frr.ts';
 import { isMetalLB, METALLB_NS, metallbProgram, RELAY_PORT, SPEAKER_LABELS } from './peers.ts';
 import { alive, sh, spawnDaemon } from './proc.ts';
+import { startKubeVip, waitKubeVipBgp } from './kube-vip-node.ts';
 import { METRICS_PORT, type LabContext } from './state.ts';
 
 const agent = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
@@ -67,6 +68,7 @@ function spawnSpeaker(lab: LabContext, node: string, ns: string, prog: string, a
 /** Starts node i's speaker; the log file is appended to, so waitSpeaker looks past the returned offset. */
 export function startSpeaker(lab: LabContext, i: number, extra: string[] = []): number {
   const n = lab.node(i);
+  if (lab.implementation === 'kube-vip') return startKubeVip(lab, i, extra);
   if (isMetalLB(lab.implementation)) {
     const args = [
       '--kubeconfig', join(lab.dir, 'metallb-speaker.kubeconfig'), '--node-name', n.name, '--pod-name', `speaker-${n.name}`, '--namespace', METALLB_NS,
@@ -88,22 +90,23 @@ export async function waitSpeaker(lab: LabContext, i: number, timeoutMs = 120_00
   const file = lab.logFile(speakerKey(n.name));
   const from = lab.state.logOffsets[n.name] ?? 0;
   // ironlb says so when its membership runs; MetalLB's speaker once its informers have synced.
-  const ready = isMetalLB(lab.implementation) ? /"event":"startUpdate"|Starting workers/ : /membership running/;
+  const ready = isMetalLB(lab.implementation) ? /"event":"startUpdate"|Starting workers/ : lab.implementation === 'kube-vip' ? /beginning watching services/ : /membership running/;
   await waitFor(() => {
     const text = readFileSync(file).subarray(from).toString();
     if (!alive(lab.state.pids[speakerKey(n.name)] ?? 0)) throw new Error(`${n.name}'s speaker exited: ${text.split('\n').slice(-15).join('\n')}`);
     return ready.test(text);
   }, { what: `${n.name}'s speaker to start`, timeoutMs, intervalMs: 200 });
+  if (lab.implementation === 'kube-vip') await waitKubeVipBgp(lab, i, timeoutMs);
 }
 
 export function speakerRunning(lab: LabContext, i: number): boolean {
   return alive(lab.state.pids[speakerKey(lab.node(i).name)] ?? 0);
 }
 
-/** PID keys of node i's speaker "Pod": the speaker, and in FRR mode (`withFrr`) its FRR daemons and reloader. */
+/** PID keys of node i's speaker "Pod": the speaker (kube-vip: both engines), and in FRR mode (`withFrr`) its FRR daemons and reloader. */
 export function speakerPodKeys(lab: LabContext, i: number, withFrr = true): string[] {
   const n = lab.node(i);
-  return [speakerKey(n.name), ...(lab.implementation === 'metallb-frr' && withFrr ? frrPidKeys(n.name) : [])];
+  return [speakerKey(n.name), `${speakerKey(n.name)}-bgp`, ...(lab.implementation === 'metallb-frr' && withFrr ? frrPidKeys(n.name) : [])];
 }
 
 /** PIDs of node i's speaker "Pod" that are alive. */

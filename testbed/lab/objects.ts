@@ -9,6 +9,7 @@ import { waitFor } from '../cluster/wait.ts';
 import { kubectl, metallbObjects, serviceAnnotations } from './peers.ts';
 import type { LabContext } from './state.ts';
 import { applyUnnumberedConfig } from './unnumbered.ts';
+import { kubeVipService } from './kube-vip-node.ts';
 
 export interface ServiceOptions {
   pool?: string;
@@ -38,6 +39,8 @@ export async function applyConfig(lab: LabContext): Promise<void> {
   const { bfd, holdTime } = lab.state;
   const apply = (kind: KindName, name: string, spec: unknown, labels?: Record<string, string>): Promise<void> => applyObject(lab.custom, kind, name, spec, labels);
   if (p.unnumbered) return applyUnnumberedConfig({ dir: lab.dir, plan: p, state: lab.state, apply });
+  // kube-vip takes its configuration from its flags (kubeVipCommand): one engine per process.
+  if (lab.implementation === 'kube-vip') return;
   if (lab.implementation === 'metallb') {
     // The same pools and router in MetalLB's CRDs. Its native BGP speaks IPv4 only (it refuses the
     // whole configuration if a BGP-advertised pool holds IPv6) and has no BFD, so: one peer (v4), an
@@ -96,10 +99,13 @@ export async function applyExample(lab: LabContext): Promise<void> {
 /** Creates a Service of type LoadBalancer and its backend Pods (the node's backend process answers for them). */
 export async function createLabService(lab: LabContext, name: string, o: ServiceOptions = {}): Promise<V1Service> {
   const namespace = o.namespace ?? 'default';
+  // kube-vip: the lab gives the address (kube-vip-cloud-provider's part) and the engine's class.
+  const kubeVip = lab.implementation === 'kube-vip' ? await kubeVipService(lab, o) : undefined;
   const svc = await createService(lab.core, name, namespace, {
     port: o.port ?? lab.plan.appPort,
     targetPort: lab.plan.appPort,
-    annotations: serviceAnnotations(lab.implementation, o),
+    annotations: { ...serviceAnnotations(lab.implementation, o), ...kubeVip?.annotations },
+    ...(kubeVip ? { loadBalancerClass: kubeVip.loadBalancerClass } : {}),
     ...(o.labels ? { labels: o.labels } : {}),
     ...(o.etp ? { etp: o.etp } : {}),
     ...(o.dualStack ? { dualStack: true } : {}),

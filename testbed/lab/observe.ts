@@ -9,10 +9,12 @@ import { isMetalLB, METALLB_GROUP, METALLB_NS } from './peers.ts';
 import { alive, nsExec } from './proc.ts';
 import { routerRoutes } from './router-daemon.ts';
 import type { LabContext } from './state.ts';
+import { kubeVipAnnouncements } from './kube-vip-node.ts';
 
 /** Who announces the Service (its ServiceAnnouncement status, or MetalLB's statuses). */
 export async function labAnnouncements(lab: LabContext, name: string, namespace = 'default'): Promise<Announcement[]> {
   if (isMetalLB(lab.implementation)) return metallbAnnouncements(lab, name, namespace);
+  if (lab.implementation === 'kube-vip') return kubeVipAnnouncements(lab, name, namespace);
   return (await readAnnouncement(lab.custom, name, namespace))?.announcements ?? [];
 }
 

@@ -4,9 +4,7 @@
 // ServiceAccounts, RBAC) and configured with its own CRDs. Nothing here imitates MetalLB: the lab
 // only does what Kubernetes would have done for its Deployment and DaemonSet (start the programs with
 // their ServiceAccounts' credentials, write the speaker Pods as a kubelet would).
-//
-// kube-vip cannot be built here (the Go module proxy answers 403 for github.com/kube-vip/kube-vip),
-// so `--implementation kube-vip` stops with that explanation instead of half-running.
+// kube-vip: testbed/lab/kube-vip.ts.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,9 +34,6 @@ export function unavailable(impl: Implementation): string | undefined {
       if (!existsSync(f)) return `MetalLB's FRR mode needs FRR and its reload tool from Debian (${f} is missing): run scripts/setup.sh (it installs frr and frr-pythontools).`;
     }
   }
-  if (impl === 'kube-vip') {
-    return 'kube-vip cannot be built here: the Go module proxy refuses github.com/kube-vip/kube-vip ("403 Forbidden: This module version is not available."), and no other registry this machine reaches ships it. Use --implementation ironlb or metallb.';
-  }
   return undefined;
 }
 
@@ -49,16 +44,17 @@ export const SPEAKER_LABELS: Record<string, string> = { app: 'metallb', componen
 /** Port of the per-node relay to the API server inside each node namespace (loopback of that namespace). */
 export const RELAY_PORT = 16443;
 
-/** Builds the peers' programs if they are not built yet (idempotent; seconds when they are). */
+/** Builds the peers' programs (MetalLB, kube-vip) if they are not built yet (idempotent; seconds when they are). */
 export async function ensurePeersBuilt(say: (s: string) => void = () => {}): Promise<void> {
   const dir = join(ROOT, '.tools', `metallb-${toolVersion('metallb')}`);
-  if (existsSync(join(dir, 'controller')) && existsSync(join(dir, 'speaker'))) return;
-  say('building MetalLB (scripts/go-tools.sh peers; minutes the first time)');
+  const kubeVip = join(ROOT, '.tools', `kube-vip-${toolVersion('kube-vip')}`, 'kube-vip');
+  if (existsSync(join(dir, 'controller')) && existsSync(join(dir, 'speaker')) && existsSync(kubeVip)) return;
+  say('building MetalLB and kube-vip (scripts/go-tools.sh peers; minutes the first time)');
   try {
     await run(join(ROOT, 'scripts', 'go-tools.sh'), ['peers'], { timeout: 30 * 60_000, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`building MetalLB failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-10).join('\n')}\nRun scripts/go-tools.sh peers by hand to see the whole output.`);
+    throw new Error(`building MetalLB or kube-vip failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-10).join('\n')}\nRun scripts/go-tools.sh peers by hand to see the whole output.`);
   }
 }
 
@@ -203,6 +199,8 @@ export function metallbObjects(c: MetalLBConfig): K8sObject[] {
 
 /** Service annotations of each implementation: pool, requested addresses, sharing key. */
 export function serviceAnnotations(impl: Implementation, o: { pool?: string; ips?: string[]; sharingKey?: string }): Record<string, string> {
+  // kube-vip reads only its address annotation (the lab writes it: Lab.service) and shares no address.
+  if (impl === 'kube-vip') return {};
   const p = isMetalLB(impl) ? 'metallb.io' : 'ironlb.io';
   const ann: Record<string, string> = {};
   if (o.pool) ann[isMetalLB(impl) ? 'metallb.io/address-pool' : ANNOTATION_ADDRESS_POOL] = o.pool;
