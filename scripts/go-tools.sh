@@ -4,29 +4,31 @@
 #   etcd:       etcd                                              (go.etcd.io/etcd/server/v3)
 #   helm:       helm                                              (helm.sh/helm/v3)
 #   metallb:    controller, speaker                               (go.universe.tf/metallb)
+#   kube-vip:   kube-vip                                          (github.com/kube-vip/kube-vip)
 # into .tools/NAME-VERSION/. Idempotent: a program already built for that version is kept.
 # Needs Go >= 1.26; without one, fetches the Go toolchain module from the Go module proxy.
 # Usage: scripts/go-tools.sh [NAME ...]   (default: kubernetes etcd helm)
-# The peers ironlb is compared with (set `peers` = metallb) are built only on request: by the lab's
-# --implementation, bench/compare.ts and test/e2e/peers.test.ts, never by a plain set-up or CI run.
-# (kube-vip would belong there too, but the Go module proxy refuses github.com/kube-vip/kube-vip
-# with 403 "This module version is not available.": see docs/performance.md.)
+# The peers ironlb is compared with (set `peers` = metallb kube-vip) are built only on request: by the
+# lab's --implementation, bench/compare.ts and test/e2e/peers.test.ts, never by a plain set-up or CI run.
+# (The Go module proxy lists no version of github.com/kube-vip/kube-vip, 403 "This module version is
+# not available.", but serves the exact version v1.0.0 that tools/kube-vip/go.mod pins.)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GO_MIN=1.26
 GO_FALLBACK=go1.26.8
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-declare -A MAIN=([kubernetes]=k8s.io/kubernetes [etcd]=go.etcd.io/etcd/server/v3 [helm]=helm.sh/helm/v3 [metallb]=go.universe.tf/metallb)
+declare -A MAIN=([kubernetes]=k8s.io/kubernetes [etcd]=go.etcd.io/etcd/server/v3 [helm]=helm.sh/helm/v3 [metallb]=go.universe.tf/metallb [kube-vip]=github.com/kube-vip/kube-vip)
 declare -A PROGS=(
   [kubernetes]="kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager kubectl=k8s.io/kubernetes/cmd/kubectl"
   [etcd]="etcd=go.etcd.io/etcd/server/v3"
   [helm]="helm=helm.sh/helm/v3/cmd/helm"
   [metallb]="controller=go.universe.tf/metallb/controller speaker=go.universe.tf/metallb/speaker"
+  [kube-vip]="kube-vip=github.com/kube-vip/kube-vip"
 )
 sets=()
 for a in "$@"; do
-  case "$a" in peers) sets+=(metallb) ;; *) sets+=("$a") ;; esac
+  case "$a" in peers) sets+=(metallb kube-vip) ;; *) sets+=("$a") ;; esac
 done
 ((${#sets[@]})) || sets=(kubernetes etcd helm)
 
