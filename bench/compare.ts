@@ -36,6 +36,7 @@ import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { ensurePeersBuilt, isMetalLB, kubectl, metallbObjects, parseImplementation, serviceAnnotations, unavailable, type Implementation } from '../testbed/lab/peers.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { nsExec } from '../testbed/lab/proc.ts';
+import { settledOwner as settledOwnerOnWire } from '../testbed/cluster/owners.ts';
 import { drawFigure } from './support/figures.ts';
 
 const { values } = parseArgs({
@@ -199,17 +200,9 @@ async function downLab(b: Bench): Promise<void> {
 
 /** The Layer 2 owner once the wire (ARP from the LAN client) has named one node for 2 s. */
 async function settledOwner(b: Bench): Promise<string> {
-  let cur = '';
-  let since = 0;
-  return waitFor(async () => {
-    const wire = await b.lab.neighOwners(b.l2ip);
-    const o = wire.length === 1 ? wire[0]! : '';
-    if (o !== cur) {
-      cur = o;
-      since = Date.now();
-    }
-    return cur && Date.now() - since >= 2000 ? cur : undefined;
-  }, { what: `${b.impl}: one node answering ARP for ${b.l2ip} for 2 s`, timeoutMs: 90_000, intervalMs: 300 });
+  return settledOwnerOnWire(b.l2ip, undefined, () => b.lab.neighOwners(b.l2ip), { timeoutMs: 90_000, stableMs: 2000, intervalMs: 300 }).catch((err: Error) => {
+    throw new Error(`${b.impl}: ${err.message}`);
+  });
 }
 
 async function fail(b: Bench, node: number, f: Failure): Promise<number> {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab, urlFor, type ProbeResult } from '../testbed/lab/index.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { settledOwner } from '../testbed/cluster/owners.ts';
 import { drawFigure } from './support/figures.ts';
 import { endRun, plotsOption, startRun, writePlots } from './support/plot-files.ts';
 
@@ -50,18 +51,8 @@ function moved(results: ProbeResult[], t0: number, old: string): number | undefi
  * ownership moves back when the node rejoins, and a round must not start in the middle of that.
  */
 async function owner(lab: Lab, ip: string): Promise<string> {
-  let cur = '';
-  let since = 0;
-  return waitFor(async () => {
-    const a = (await lab.announcements('l2')).find((x) => x.mode === 'layer2');
-    const wire = await lab.neighOwners(ip);
-    const agreed = a && wire.length === 1 && wire[0] === a.node ? a.node : '';
-    if (agreed !== cur) {
-      cur = agreed;
-      since = Date.now();
-    }
-    return cur && Date.now() - since >= 3000 ? cur : undefined;
-  }, { what: 'a settled Layer 2 owner', timeoutMs: 90_000, intervalMs: 250 });
+  const status = async (): Promise<string | undefined> => (await lab.announcements('l2')).find((x) => x.mode === 'layer2')?.node;
+  return settledOwner(ip, status, () => lab.neighOwners(ip), { timeoutMs: 90_000, stableMs: 3000 });
 }
 
 const parent = mkdtempSync(join(tmpdir(), 'ilbx-bench-'));

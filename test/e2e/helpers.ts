@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, urlFor, type LabOptions, type ProbeResult } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { settledOwner as settledOwnerOnWire } from '../../testbed/cluster/owners.ts';
 
 export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: LabOptions = {}): Promise<T> {
   const parent = mkdtempSync(join(tmpdir(), 'ilbx-'));
@@ -48,22 +49,8 @@ export async function l2Owner(lab: Lab, svc: string, o: { notOn?: string; timeou
  * keep agreeing for a second (ownership moves back when a node rejoins: a first agreement may pass).
  */
 export async function settledOwner(lab: Lab, svc: string, ip: string, timeoutMs = 20_000): Promise<string> {
-  let seen = '';
-  let since = 0;
-  let cur = '';
-  return waitFor(async () => {
-    const o = await l2Owner(lab, svc, { timeoutMs: 2000 }).catch(() => '');
-    const wire = await lab.neighOwners(ip);
-    seen = `status ${o || 'none'}, wire ${wire.join(',') || 'none'}`;
-    const agreed = o && wire.length === 1 && wire[0] === o ? o : '';
-    if (agreed !== cur) {
-      cur = agreed;
-      since = Date.now();
-    }
-    return cur && Date.now() - since >= 1000 ? cur : undefined;
-  }, { what: `status and ARP/NDP to agree on the owner of ${ip} for a second`, timeoutMs, intervalMs: 250 }).catch((err: Error) => {
-    throw new Error(`${err.message} (${seen})`);
-  });
+  const status = (): Promise<string> => l2Owner(lab, svc, { timeoutMs: 2000 }).catch(() => '');
+  return settledOwnerOnWire(ip, status, () => lab.neighOwners(ip), { timeoutMs, stableMs: 1000 });
 }
 
 /** Waits until the router's next hops for `prefix` are exactly `nodes` (names). */

@@ -81,55 +81,25 @@ export function registerLab(program: Command): void {
       out(formatSummary(l, await summarize(l, { requests: Number(o.requests) })));
     }));
 
-  lab
-    .command('kill-node <node>')
-    .description('stop a node (index or name): its speaker and backend die and its link goes down')
-    .option(...dirOpt)
-    .action(act(async (ref: string, o: { dir: string }) => {
-      const l = Lab.open(o.dir);
-      await l.killNode(nodeIndex(l, ref));
-      out(`${l.node(ref).name} stopped; "ironlb lab status" shows who took over; "ironlb lab revive-node ${ref}" brings it back`);
-    }));
-
-  lab
-    .command('kill-speaker <node>')
-    .description('kill only the speaker of a node (SIGKILL); its backend keeps running')
-    .option(...dirOpt)
-    .action(act(async (ref: string, o: { dir: string }) => {
-      const l = Lab.open(o.dir);
-      await l.killSpeaker(nodeIndex(l, ref));
-      out(`${l.node(ref).name}'s speaker killed; "ironlb lab revive-node ${ref}" starts it again`);
-    }));
-
-  lab
-    .command('revive-node <node>')
-    .description('bring a node back: link up, backend and speaker started')
-    .option(...dirOpt)
-    .action(act(async (ref: string, o: { dir: string }) => {
-      const l = Lab.open(o.dir);
-      await l.reviveNode(nodeIndex(l, ref));
-      out(`${l.node(ref).name} running again`);
-    }));
-
-  lab
-    .command('cut-link <node>')
-    .description('cut a node\'s cable (its switch port goes down; its processes keep running)')
-    .option(...dirOpt)
-    .action(act(async (ref: string, o: { dir: string }) => {
-      const l = Lab.open(o.dir);
-      await l.cutLink(nodeIndex(l, ref));
-      out(`${l.node(ref).name}'s link cut; "ironlb lab heal-link ${ref}" restores it`);
-    }));
-
-  lab
-    .command('heal-link <node>')
-    .description('restore a node\'s link')
-    .option(...dirOpt)
-    .action(act(async (ref: string, o: { dir: string }) => {
-      const l = Lab.open(o.dir);
-      await l.healLink(nodeIndex(l, ref));
-      out(`${l.node(ref).name}'s link restored`);
-    }));
+  // The node faults: one command each, all alike (open the lab, act on the node, say what to do next).
+  const faults: Array<{ cmd: string; description: string; run: (l: Lab, i: number) => Promise<unknown>; done: (name: string, ref: string) => string }> = [
+    { cmd: 'kill-node', description: 'stop a node (index or name): its speaker and backend die and its link goes down', run: (l, i) => l.killNode(i), done: (n, ref) => `${n} stopped; "ironlb lab status" shows who took over; "ironlb lab revive-node ${ref}" brings it back` },
+    { cmd: 'kill-speaker', description: 'kill only the speaker of a node (SIGKILL); its backend keeps running', run: (l, i) => l.killSpeaker(i), done: (n, ref) => `${n}'s speaker killed; "ironlb lab revive-node ${ref}" starts it again` },
+    { cmd: 'revive-node', description: 'bring a node back: link up, backend and speaker started', run: (l, i) => l.reviveNode(i), done: (n) => `${n} running again` },
+    { cmd: 'cut-link', description: 'cut a node\'s cable (its switch port goes down; its processes keep running)', run: (l, i) => l.cutLink(i), done: (n, ref) => `${n}'s link cut; "ironlb lab heal-link ${ref}" restores it` },
+    { cmd: 'heal-link', description: 'restore a node\'s link', run: (l, i) => l.healLink(i), done: (n) => `${n}'s link restored` },
+  ];
+  for (const f of faults) {
+    lab
+      .command(`${f.cmd} <node>`)
+      .description(f.description)
+      .option(...dirOpt)
+      .action(act(async (ref: string, o: { dir: string }) => {
+        const l = Lab.open(o.dir);
+        await f.run(l, nodeIndex(l, ref));
+        out(f.done(l.node(ref).name, ref));
+      }));
+  }
 
   lab
     .command('owner <service>')

@@ -1,29 +1,10 @@
 // Running commands for the lab: one-shot commands (optionally inside a network namespace) and
 // detached daemons whose PIDs the lab records, so `lab down` can stop them from another process.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 
-const run = promisify(execFile);
-
-export async function sh(cmd: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-/** Runs a command inside a network namespace. */
-export function nsExec(ns: string, cmd: string, args: readonly string[], timeoutMs?: number): Promise<string> {
-  return sh('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
-}
-
-export function nsIp(ns: string, ...args: string[]): Promise<string> {
-  return nsExec(ns, 'ip', args);
-}
+// One-shot commands are the cluster harness's; re-exported for the lab's and the tests' imports.
+export { sh, nsExec, nsIp } from '../cluster/shell.ts';
 
 /**
  * Starts a daemon that outlives this process (the CLI returns while the lab runs), with stdout and

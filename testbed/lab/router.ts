@@ -3,7 +3,9 @@
 // through `ip` (kernel routes, what traffic actually follows) and birdc/vtysh (sessions).
 import type { LabPlan } from './plan.ts';
 
-export type RouterKind = 'bird' | 'frr';
+// The router kinds are the cluster topology's (testbed/cluster/topology.ts).
+import type { RouterKind } from '../cluster/topology.ts';
+export type { RouterKind };
 
 export interface RouterOptions {
   /** BFD on the sessions (the example BGPPeers then name a BFDProfile). */
