@@ -23,6 +23,10 @@ export interface Layer2Metrics {
   /** Frames the packet sockets' filters let through (including dropped ones). */
   receivedFrames: Counter<Labels>;
   receiveBuffer: Gauge<Labels>;
+  /** 1 while the socket's answering thread runs real-time (SCHED_FIFO), else 0. */
+  responderRealtime: Gauge<Labels>;
+  /** Times a flood of frames sent a real-time answering thread back to normal priority for a second. */
+  responderDemotions: Counter<Labels>;
   /** Socket errors (ENETDOWN on a link flap, ...), each followed by a reopen. */
   socketErrors: Counter<Labels>;
   /** Runs `fn` before each scrape (to read kernel counters); returns the unregister function. */
@@ -67,6 +71,8 @@ export function layer2Metrics(registry: Registry): Layer2Metrics {
     receiveDrops: counter(registry, 'ironlb_layer2_receive_drops_total', 'Frames the kernel dropped because a packet socket receive buffer was full (PACKET_STATISTICS)', L),
     receivedFrames: counter(registry, 'ironlb_layer2_received_frames_total', 'Frames that passed the packet socket filters, dropped ones included (PACKET_STATISTICS)', L),
     receiveBuffer: gauge(registry, 'ironlb_layer2_receive_buffer_bytes', 'Receive buffer in effect per packet socket (SO_RCVBUF, as the kernel reports it)'),
+    responderRealtime: gauge(registry, 'ironlb_layer2_responder_realtime', '1 while the socket\'s answering thread runs at real-time priority (SCHED_FIFO; needs CAP_SYS_NICE), else 0'),
+    responderDemotions: counter(registry, 'ironlb_layer2_responder_realtime_demotions_total', 'Times a flood of frames (over 20,000/s) sent a real-time answering thread back to normal priority for a second', L),
     socketErrors: counter(registry, 'ironlb_layer2_socket_errors_total', 'Packet socket errors (e.g. ENETDOWN on a link flap), each followed by reopening the sockets', L),
     onCollect(fn) {
       let set = hooks.get(registry);

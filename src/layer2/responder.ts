@@ -71,9 +71,17 @@ export function nsFilter(v6: Iterable<string>): BpfInsn[] {
 /** Receive buffer of each packet socket by default: room for bursts (see receiveBufferBytes). */
 export const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 
+/** The answering threads' default SCHED_FIFO priority (below the owner watch's heartbeat thread, 10). */
+export const DEFAULT_REALTIME_PRIORITY = 5;
+
 export interface ResponderOptions {
   /** SO_RCVBUF(FORCE) of each packet socket, bytes. */
   receiveBufferBytes?: number;
+  /**
+   * SCHED_FIFO priority of the answering threads (1..99; 0: normal priority). Applied when the
+   * process may (CAP_SYS_NICE), below the owner watch's heartbeat thread (10).
+   */
+  realtimePriority?: number;
   /** A socket reported an error (e.g. ENETDOWN on a link flap): the owner should reopen. */
   onSocketError?: (protocol: 'arp' | 'ndp', err: NativeError) => void;
 }
@@ -107,14 +115,14 @@ export class InterfaceResponder {
   /** Opens the sockets ahead of need, so acquiring an address costs only the sends. Idempotent. */
   open(): void {
     if (!this.arp) {
-      const s = new ResponderSocket(this.index, ETH_P_ARP, (err) => this.onSocketError('arp', s, err));
+      const s = new ResponderSocket(this.index, ETH_P_ARP, (err) => this.onSocketError('arp', s, err), this.opts.realtimePriority ?? DEFAULT_REALTIME_PRIORITY);
       this.arp = s;
       this.sizeBuffer(s, 'arp');
       for (const ip of this.v4) s.answer(ipv4ToBytes(ip), this.mac);
       s.setFilter(arpFilter(this.v4));
     }
     if (!this.ip6) {
-      const s = new ResponderSocket(this.index, ETH_P_IPV6, (err) => this.onSocketError('ndp', s, err));
+      const s = new ResponderSocket(this.index, ETH_P_IPV6, (err) => this.onSocketError('ndp', s, err), this.opts.realtimePriority ?? DEFAULT_REALTIME_PRIORITY);
       this.ip6 = s;
       this.sizeBuffer(s, 'ndp');
       for (const ip of this.v6) s.answer(ipv6ToBytes(ip), this.mac);
@@ -151,6 +159,8 @@ export class InterfaceResponder {
         if (n > 0) this.metrics.ignored.inc({ ...labels, reason }, n);
       }
       this.metrics.receiveBuffer.set(labels, kernel.receiveBuffer);
+      this.metrics.responderRealtime.set(labels, responder.scheduling === 'realtime' ? 1 : 0);
+      add(this.metrics.responderDemotions, responder.realtimeDemotions, before?.responder.realtimeDemotions);
       this.seen.set(s, { kernel, responder });
     }
   }

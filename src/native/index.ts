@@ -58,7 +58,7 @@ interface Addon extends WatchAddon {
   packetSetFilter(h: Handle, program: Buffer): void;
   packetSetReceiveBuffer(h: Handle, bytes: number): number;
   packetStats(h: Handle): PacketStats;
-  packetResponderOpen(ifindex: number, ethertype: number, onError: (err: NativeError) => void): Handle;
+  packetResponderOpen(ifindex: number, ethertype: number, onError: (err: NativeError) => void, realtimePriority?: number): Handle;
   packetAnswer(h: Handle, address: Buffer, mac: Buffer | null): boolean;
   packetResponderStats(h: Handle): ResponderStats;
   answerFrame(ethertype: number, frame: Buffer, pktType: number, address: Buffer | null, mac: Buffer | null): FrameVerdict;
@@ -116,6 +116,14 @@ export interface ResponderStats {
   sendErrors: number;
   dropped: Record<ResponderDropReason, number>;
   ignored: Record<ResponderIgnoreReason, number>;
+  /**
+   * How its thread runs: "realtime" (SCHED_FIFO at the priority asked for), "demoted" (back at
+   * normal priority for a second after a flood of frames), "inherited" (the process's scheduling:
+   * no priority asked for, or refused without CAP_SYS_NICE).
+   */
+  scheduling: 'realtime' | 'demoted' | 'inherited';
+  /** Times a flood (over 20,000 frames/s) sent the real-time thread back to normal priority. */
+  realtimeDemotions: number;
 }
 
 /** The responder's verdict on one frame (answerFrame, for tests and fuzzing). */
@@ -288,8 +296,9 @@ export class PacketSocket extends RawPacketSocket {
  * until close() or unref(); `onError` as for PacketSocket.
  */
 export class ResponderSocket extends RawPacketSocket {
-  constructor(ifindex: number, ethertype: typeof ETH_P_ARP | typeof ETH_P_IPV6, onError: (err: NativeError) => void = () => {}) {
-    super('ResponderSocket', addon().packetResponderOpen(ifindex, ethertype, onError), ifindex, ethertype);
+  /** `realtimePriority` 1..99: its thread answers at SCHED_FIFO when the process may (CAP_SYS_NICE); 0: normal priority. */
+  constructor(ifindex: number, ethertype: typeof ETH_P_ARP | typeof ETH_P_IPV6, onError: (err: NativeError) => void = () => {}, realtimePriority = 0) {
+    super('ResponderSocket', addon().packetResponderOpen(ifindex, ethertype, onError, realtimePriority), ifindex, ethertype);
   }
 
   /** Answers for `address` (4 bytes on an ARP socket, 16 on an IPv6 one) with `mac`. True if the table changed. */

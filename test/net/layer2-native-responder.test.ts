@@ -2,7 +2,8 @@
 // answers ARP and Neighbor Solicitations (to the group, unicast NUD probes with and without a
 // source link-layer option, behind Hop-by-Hop) from its own thread, stops answering the instant an
 // address is withdrawn (no reply leaves after forget() returns, even while a burst is being
-// answered), answers again when re-installed, and drops and counts malformed solicitations.
+// answered), answers again when re-installed, and drops and counts malformed solicitations. Its
+// threads answer at real-time priority; a flood sends them back to normal priority for a second.
 // One namespace (prefix ilba) with a veth pair r0 <-> c0; test/support/responder-probe.ts runs in it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,7 @@ interface ProbeResult {
   malformed: { dropped: number; answered: boolean };
   ignored: { gratuitous: number; notAnnouncedAfterWithdraw: boolean };
   flap: { errorsBefore: string[]; reported: boolean; answeredAfterFlap: boolean };
+  realtime: { atStart: string[]; floodSendMs: number; demotions: number; schedulingAfterFlood: string; answeredInFlood: number; realtimeAgain: boolean };
   errors: string[];
 }
 
@@ -81,5 +83,12 @@ test('native responder: answers ARP and NS (group, NUD with and without SLLA, be
     // A link flap reaches JavaScript as ENETDOWN (the owner reopens and announces again), and the
     // same sockets answer once the link is back.
     assert.deepEqual(r.flap, { errorsBefore: [], reported: true, answeredAfterFlap: true }, ctx);
+    // Real-time answering: both threads at SCHED_FIFO (root may); a flood sends the ARP thread back
+    // to normal priority and it keeps answering; after its back-off it is real-time again.
+    assert.deepEqual(r.realtime.atStart, ['realtime', 'realtime'], ctx);
+    assert.ok(r.realtime.demotions >= 1, `the flood (20,000 requests sent in ${r.realtime.floodSendMs} ms) demoted the thread: ${ctx}`);
+    assert.ok(r.realtime.answeredInFlood > 0, `answered during the flood: ${ctx}`);
+    assert.equal(r.realtime.realtimeAgain, true, ctx);
+    console.log(`real-time: flood of 20,000 sent in ${r.realtime.floodSendMs} ms, ${r.realtime.demotions} demotion(s), ${r.realtime.answeredInFlood} answered during it`);
   });
 });

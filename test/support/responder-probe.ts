@@ -11,6 +11,9 @@
 //   ignored   a gratuitous ARP and requests for withdrawn addresses: not answered, counted by reason
 //   flap      r0 down and up: the thread reports ENETDOWN (on the main loop), and the same sockets
 //             answer again once the link is back
+//   realtime  the answering threads run at SCHED_FIFO (asked for, and root may); a flood of ARP
+//             requests (over 20,000/s) sends the ARP thread back to normal priority (counted), it
+//             keeps answering, and a request a second later finds it real-time again
 // It exits by itself once its sockets are closed (the threads and their loop handles are gone).
 import { execFileSync } from 'node:child_process';
 import * as n from '../../src/native/index.ts';
@@ -49,8 +52,10 @@ const cli6 = new n.PacketSocket(C.index, n.ETH_P_IPV6, (f) => {
   const m = decodeNdp(f);
   if (m && m.type === ICMPV6_NA) got6.set(num6(m.dst), { ethDst: m.ethDst.toString('hex'), target: m.target, flags: m.flags, lla: m.lla?.toString('hex') ?? '', ext: m.extensionHeaders });
 });
-const r4 = new n.ResponderSocket(R.index, n.ETH_P_ARP, (e) => errors.push(`arp ${e.code}`));
-const r6 = new n.ResponderSocket(R.index, n.ETH_P_IPV6, (e) => errors.push(`ndp ${e.code}`));
+const r4 = new n.ResponderSocket(R.index, n.ETH_P_ARP, (e) => errors.push(`arp ${e.code}`), 5);
+const r6 = new n.ResponderSocket(R.index, n.ETH_P_IPV6, (e) => errors.push(`ndp ${e.code}`), 5);
+// The threads set their own scheduling when they start.
+const rtStart = await waitFor(() => (r4.responderStats().scheduling !== 'inherited' && r6.responderStats().scheduling !== 'inherited' ? [r4.responderStats().scheduling, r6.responderStats().scheduling] : undefined), { what: 'the answering threads to run real-time', timeoutMs: 5000, intervalMs: 5 }).catch(() => [r4.responderStats().scheduling, r6.responderStats().scheduling]);
 // Room for the bursts: the point is what is answered, not what a full buffer drops.
 for (const s of [cli4, cli6, r4, r6]) s.setReceiveBuffer(32 * 1024 * 1024);
 r6.addMembership(multicastMac(GROUP));
@@ -185,5 +190,25 @@ const answeredAfterFlap = await waitFor(() => {
 }, { what: 'answers after the flap', timeoutMs: 15_000, intervalMs: 200 }).catch(() => false);
 const flap = { errorsBefore, reported, answeredAfterFlap };
 
+// 6. A flood of ARP requests for the VIP (20,000 back to back: far over 20,000/s): the ARP thread
+// returns to normal priority (counted) and still answers; after its one-second back-off the next
+// request finds it real-time again.
+const FLOOD = 20_000;
+const demotions0 = r4.responderStats().realtimeDemotions;
+const replies1 = r4.responderStats().replies;
+const t0 = performance.now();
+for (let i = 0; i < FLOOD; i++) cli4.send(arpReq(0x10000 + i));
+const floodSendMs = Math.round(performance.now() - t0);
+await settled('every request of the flood judged');
+const afterFlood = r4.responderStats();
+const floodAt = performance.now();
+let j = 0x30000;
+const realtimeAgain = await waitFor(() => {
+  if (performance.now() - floodAt > 1100 && r4.responderStats().scheduling === 'realtime') return true;
+  cli4.send(arpReq(j++));
+  return undefined;
+}, { what: 'the ARP thread real-time again after its back-off', timeoutMs: 10_000, intervalMs: 100 }).catch(() => false);
+const realtime = { atStart: rtStart, floodSendMs, demotions: afterFlood.realtimeDemotions - demotions0, schedulingAfterFlood: afterFlood.scheduling, answeredInFlood: afterFlood.replies - replies1, realtimeAgain };
+
 for (const s of [cli4, cli6, r4, r6]) s.close();
-process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), args, answers, withdraw, again, malformed, ignored, flap, errors })}\n`);
+process.stdout.write(`${JSON.stringify({ rmac: rmac.toString('hex'), cmac: cmac.toString('hex'), args, answers, withdraw, again, malformed, ignored, flap, realtime, errors })}\n`);
