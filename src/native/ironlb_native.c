@@ -26,18 +26,6 @@ unsigned char recv_buf[RECV_BUF_SIZE];
 
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
-// ironlb_sched.c
-napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info);
-napi_value ironlb_js_thread_scheduling(napi_env env, napi_callback_info info);
-// ironlb_watch.c
-napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_info(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_set_keys(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_set_targets(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_drain(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_stats(napi_env env, napi_callback_info info);
-napi_value ironlb_js_watch_close(napi_env env, napi_callback_info info);
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       FN("close", js_close),

@@ -151,6 +151,17 @@ napi_value js_close(napi_env env, napi_callback_info info);
 napi_value js_set_ref(napi_env env, napi_callback_info info);
 napi_value js_fd(napi_env env, napi_callback_info info);
 napi_value js_socket_ref(napi_env env, napi_callback_info info);
+// ironlb_sched.c
+napi_value ironlb_js_set_thread_realtime(napi_env env, napi_callback_info info);
+napi_value ironlb_js_thread_scheduling(napi_env env, napi_callback_info info);
+// ironlb_watch.c
+napi_value ironlb_js_watch_open(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_info(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_set_keys(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_set_targets(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_drain(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_stats(napi_env env, napi_callback_info info);
+napi_value ironlb_js_watch_close(napi_env env, napi_callback_info info);
 // packet.c
 int packet_socket(napi_env env, int ifindex, int proto, const char* call);
 napi_value js_packet_open(napi_env env, napi_callback_info info);
