@@ -20,6 +20,19 @@ export interface ConfigError {
   message: string;
 }
 
+/** How every message about a reference to an object that does not exist (yet) begins. */
+const NAMES_NO = 'names no ';
+
+/**
+ * Whether the error is a reference to an object not in the cluster (yet): objects are created in
+ * any order (kubectl apply of a folder goes by file name, GitOps tools by their own order), so
+ * admission warns about these instead of refusing; the components report them until the object
+ * named appears.
+ */
+export function isDanglingReference(e: ConfigError): boolean {
+  return e.message.startsWith(NAMES_NO);
+}
+
 export function formatConfigError(e: ConfigError): string {
   return `${e.kind}/${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.field}: ${describeValue(e.value)}: ${e.message}`;
 }
@@ -401,7 +414,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
   // Rejected before this round, or at fault in it (an earlier kind of this round).
   const isRejected = (kind: string, name: string) => [...rejected, ...faults.keys()].some((k) => k.startsWith(`${kind}/`) && k.endsWith(`/${name}`));
   const missing = (kind: string, name: string, existing: Iterable<string>) =>
-    isRejected(kind, name) ? `names ${kind}/${name}, which is rejected (see its own errors); fix it or name another` : `names no ${kind}; existing: ${[...existing].join(', ') || '(none)'}`;
+    isRejected(kind, name) ? `names ${kind}/${name}, which is rejected (see its own errors); fix it or name another` : `${NAMES_NO}${kind}; existing: ${[...existing].join(', ') || '(none)'}`;
   const list = <S>(k: ConfigKindName): Array<Valid<S>> => cands.filter((c) => c.kind === k).map((c) => ({ meta: c.meta, spec: c.spec as S }));
 
   // ---- pools: the older of two overlapping pools keeps its addresses.
@@ -529,7 +542,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
       const sec = secretsByName.get(sname);
       if (!sec && readable && !readable.includes(sname)) {
         bad('spec.passwordSecret.name', sname, `names a Secret ironlb may not read: it reads only the Secrets listed in the chart value bgpPasswordSecrets (flag --bgp-password-secrets; now ${readable.length ? readable.join(', ') : 'none'}); add "${sname}" there and upgrade the release (helm upgrade --reuse-values --set-json 'bgpPasswordSecrets=[...]')`);
-      } else if (!sec) bad('spec.passwordSecret.name', sname, `names no Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
+      } else if (!sec) bad('spec.passwordSecret.name', sname, `${NAMES_NO}Secret in the ironlb namespace; create a ${BGP_PASSWORD_SECRET_TYPE} Secret with a "${BGP_PASSWORD_SECRET_KEY}" key`);
       else if (sec.type !== BGP_PASSWORD_SECRET_TYPE) bad('spec.passwordSecret.name', sname, `names a Secret of type ${JSON.stringify(sec.type ?? 'Opaque')}; it must be of type ${BGP_PASSWORD_SECRET_TYPE}`);
       else {
         password = decodeSecretValue(sec, BGP_PASSWORD_SECRET_KEY);
@@ -604,7 +617,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
       }
       const v = parseStandardCommunity(c);
       if (v !== undefined) std.push(v);
-      else bad(field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
+      else bad(field, c, `${NAMES_NO}Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
     });
     const large: LargeCommunity[] = [];
     (spec.largeCommunities ?? []).forEach((c, i) => {
@@ -617,7 +630,7 @@ function buildConfig(cands: readonly Candidate[], secrets: readonly SecretLike[]
       }
       const v = parseLargeCommunity(c.startsWith('large:') ? c.slice(6) : c);
       if (v) large.push(v);
-      else bad(field, c, `names no Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
+      else bad(field, c, `${NAMES_NO}Community alias; known aliases: ${[...communities.keys()].join(', ') || '(none)'}`);
     });
     if (!ok) continue;
     const adv: ParsedBGPAdvertisement = {

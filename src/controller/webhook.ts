@@ -1,7 +1,8 @@
 // The validating admission webhook: the rules that span objects, which the CRDs' own schema and CEL
 // rules cannot see (pools overlapping other pools, references to objects that do not exist), are
 // checked when an object is created or updated. A change is refused when it would add errors to the
-// configuration; errors that existed before it are not its fault and do not block it.
+// configuration; errors that existed before it are not its fault and do not block it. A reference
+// to an object not in the cluster (yet) is only warned about: objects arrive in any order.
 //
 // Its serving certificate is made and rotated here: a CA and a leaf certificate kept in a Secret
 // (created empty by the chart, so all replicas share one), the CA published as the caBundle of the
@@ -12,7 +13,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdmissionregistrationV1Api, type V1Secret } from '@kubernetes/client-node';
-import { formatConfigError, validateConfig, type ConfigError } from '../api/index.ts';
+import { formatConfigError, isDanglingReference, validateConfig, type ConfigError } from '../api/index.ts';
 import { errorText, isConflict, isNotFound, type Clients } from '../k8s/index.ts';
 import { createCA, issue, notAfterOf, type Issuer } from '../k8s/x509.ts';
 import * as x509 from '@peculiar/x509';
@@ -23,6 +24,9 @@ import { clip } from '../util/text.ts';
 export const WEBHOOK_PATH = '/validate';
 const MAX_BODY = 3 * 1024 * 1024;
 const MAX_MESSAGE = 2000;
+/** Admission warnings travel as HTTP Warning headers: a few short ones. */
+const MAX_WARNINGS = 5;
+const MAX_WARNING = 240;
 
 export interface WebhookOptions {
   clients: Clients;
@@ -287,17 +291,26 @@ export class AdmissionWebhook {
     reply(200, {
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
-      response: { uid: r.uid, allowed: verdict.allowed, ...(verdict.allowed ? {} : { status: { code: 422, reason: 'Invalid', message: verdict.message } }) },
+      response: {
+        uid: r.uid,
+        allowed: verdict.allowed,
+        ...(verdict.allowed ? (verdict.warnings.length ? { warnings: verdict.warnings } : {}) : { status: { code: 422, reason: 'Invalid', message: verdict.message } }),
+      },
     });
   }
 
-  /** The decision on one request: refused when the object would add configuration errors. */
-  review(r: AdmissionRequest): { allowed: true } | { allowed: false; message: string } {
-    if (r.operation !== 'CREATE' && r.operation !== 'UPDATE') return { allowed: true };
+  /**
+   * The decision on one request: refused when the object would add configuration errors. A
+   * reference to an object not in the cluster yet is a warning (kubectl prints it), not a
+   * refusal: objects arrive in any order, and the controller's cache may not hold one created a
+   * moment ago (an IPPool and its L2Advertisement applied from one file).
+   */
+  review(r: AdmissionRequest): { allowed: true; warnings: string[] } | { allowed: false; message: string } {
+    if (r.operation !== 'CREATE' && r.operation !== 'UPDATE') return { allowed: true, warnings: [] };
     const obj = r.object;
     const kind = r.kind?.kind ?? obj?.kind;
     const name = obj?.metadata?.name ?? r.name;
-    if (!obj || !kind || !name) return { allowed: true };
+    if (!obj || !kind || !name) return { allowed: true, warnings: [] };
     const ns = obj.metadata?.namespace ?? r.namespace ?? '';
     const { objects, secrets } = this.#opts.snapshot();
     const same = (o: unknown): boolean => {
@@ -308,8 +321,13 @@ export class AdmissionWebhook {
     const key = (e: ConfigError): string => formatConfigError(e);
     const before = new Set(validateConfig(objects, secrets).errors.map(key));
     const after = validateConfig([...others, { ...obj, kind }], secrets).errors.filter((e) => !before.has(key(e)));
-    if (!after.length) return { allowed: true };
-    const message = `${kind} ${name} conflicts with the configuration in the cluster: ${after.slice(0, 5).map(formatConfigError).join('; ')}${after.length > 5 ? `; and ${after.length - 5} more` : ''}`;
+    const refusals = after.filter((e) => !isDanglingReference(e));
+    if (!refusals.length) {
+      // Warnings are short header lines: the first few, each clipped.
+      const warnings = after.slice(0, MAX_WARNINGS).map((e) => clip(`${formatConfigError(e)} (not applied until it exists)`, MAX_WARNING));
+      return { allowed: true, warnings };
+    }
+    const message = `${kind} ${name} conflicts with the configuration in the cluster: ${refusals.slice(0, 5).map(formatConfigError).join('; ')}${refusals.length > 5 ? `; and ${refusals.length - 5} more` : ''}`;
     return { allowed: false, message: clip(message, MAX_MESSAGE) };
   }
 }

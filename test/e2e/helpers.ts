@@ -53,6 +53,18 @@ export async function settledOwner(lab: Lab, svc: string, ip: string, timeoutMs 
   return settledOwnerOnWire(ip, status, () => lab.neighOwners(ip), { timeoutMs, stableMs: 1000 });
 }
 
+/**
+ * Waits until `owner` is the settled owner of `ip` again (status and the wire agree on it); on
+ * timeout the error says what status and the wire showed last.
+ */
+export async function waitOwnerAgain(lab: Lab, svc: string, ip: string, owner: string, what: string, timeoutMs = 45_000): Promise<void> {
+  await waitFor(async () => {
+    const got = await settledOwner(lab, svc, ip, 5000);
+    if (got !== owner) throw new Error(`settled on ${got}, not ${owner}`);
+    return true;
+  }, { what, timeoutMs, intervalMs: 200 });
+}
+
 /** Waits until the router's next hops for `prefix` are exactly `nodes` (names). */
 export async function waitRoute(lab: Lab, prefix: string, nodes: string[], timeoutMs = 20_000): Promise<void> {
   let last: string[] = [];

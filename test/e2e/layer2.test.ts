@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { urlFor } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
-import { firstAnswerElsewhere, l2Owner, settledOwner, spread, waitEvent, withLab } from './helpers.ts';
+import { firstAnswerElsewhere, l2Owner, settledOwner, spread, waitEvent, waitOwnerAgain, withLab } from './helpers.ts';
 
 const NET = 152;
 const ip4 = (last: number): string => `10.${NET}.0.${last}`;
@@ -52,7 +52,7 @@ test('Layer 2 end to end: assignment, failover (speaker killed, link cut), ETP C
       assert.notEqual(await settledOwner(lab, 'web', vip!), owner);
       await lab.reviveNode(lab.node(owner).index);
       // Ownership is a function of the live nodes: with the same nodes back, the same owner.
-      await waitFor(async () => (await settledOwner(lab, 'web', vip!, 5000).catch(() => '')) === owner, { what: `${owner} to own web again once revived`, timeoutMs: 45_000, intervalMs: 200 });
+      await waitOwnerAgain(lab, 'web', vip!, owner, `${owner} to own web again once revived`);
     });
 
     await t.test('failover: cutting the owner\'s link moves the address; healing it leaves one owner', async () => {
@@ -70,7 +70,7 @@ test('Layer 2 end to end: assignment, failover (speaker killed, link cut), ETP C
       }
       await lab.healLink(lab.node(owner).index);
       // Healed, the node rejoins and gets its address back (same nodes, same owner); only it answers.
-      await waitFor(async () => (await settledOwner(lab, 'web', vip!, 5000).catch(() => '')) === owner, { what: `${owner} to own web again once its link is back`, timeoutMs: 45_000, intervalMs: 200 });
+      await waitOwnerAgain(lab, 'web', vip!, owner, `${owner} to own web again once its link is back`);
       assert.deepEqual(await spread(lab, 'ext', vip!, 4), { [owner]: 4 });
     });
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { firstAnswerElsewhere, hostPrefix, settledOwner, spread, waitRoute, withLab } from './helpers.ts';
+import { firstAnswerElsewhere, hostPrefix, settledOwner, spread, waitOwnerAgain, waitRoute, withLab } from './helpers.ts';
 import { urlFor } from '../../testbed/lab/index.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -57,7 +57,7 @@ test('proof of concept: three workers, hostname backend, L2 and BGP traffic with
     await lab.reviveNode(lab.node(owner).index);
     await waitRoute(lab, hostPrefix(bgp), all, 30_000);
     // Same nodes, same owner: the address returns to the revived node, and only it answers.
-    await waitFor(async () => (await settledOwner(lab, 'hello-l2', l2v4, 5000).catch(() => '')) === owner, { what: `${owner} to own hello-l2 again`, timeoutMs: 45_000, intervalMs: 200 });
+    await waitOwnerAgain(lab, 'hello-l2', l2v4, owner, `${owner} to own hello-l2 again`);
     assert.deepEqual(await spread(lab, 'lan', l2v4, 3), { [owner]: 3 });
   });
 });
