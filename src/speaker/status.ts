@@ -211,6 +211,8 @@ export class StatusWriter {
   #inflight = new Set<string>();
   #inflightKey = new Map<string, string>();
   #rv = new Map<string, string>();
+  /** Writes in flight that another writer's change overtook (forget() during the write). */
+  #overtaken = new Set<string>();
   #idle: Array<() => void> = [];
   writes = 0;
 
@@ -262,9 +264,19 @@ export class StatusWriter {
     return this.#written.has(id) || this.#pending.has(id) || this.#inflight.has(id);
   }
 
-  /** Forgets what was written (the object changed under us): the next set() writes again. */
+  /**
+   * Forgets what was written (the object changed under us): the next set() writes again. A write
+   * in flight may have landed before the change that made us forget (its answer comes later than
+   * the watch event): it no longer counts as written, and a set() of its content while it is in
+   * flight queues another write.
+   */
   forget(kind: string, namespace: string, name: string): void {
-    this.#written.delete(`${kind}/${namespace}/${name}`);
+    const id = `${kind}/${namespace}/${name}`;
+    this.#written.delete(id);
+    if (this.#inflight.has(id)) {
+      this.#inflightKey.delete(id);
+      this.#overtaken.add(id);
+    }
   }
 
   /** resourceVersion of our last write of an object (to tell our writes from another writer's). */
@@ -293,7 +305,7 @@ export class StatusWriter {
       void this.#write(p)
         .then(
           (meta) => {
-            this.#written.set(id, p.key);
+            if (!this.#overtaken.has(id)) this.#written.set(id, p.key);
             if (meta?.resourceVersion) this.#rv.set(id, meta.resourceVersion);
             else this.#rv.delete(id);
             return p.after?.(meta?.uid, meta?.previous);
@@ -307,6 +319,7 @@ export class StatusWriter {
         .finally(() => {
           this.#inflight.delete(id);
           this.#inflightKey.delete(id);
+          this.#overtaken.delete(id);
           this.#pump();
           if (this.#pending.size === 0 && this.#inflight.size === 0) for (const r of this.#idle.splice(0)) r();
         });

@@ -56,3 +56,66 @@ test('StatusWriter: the latest content per object is written once; unchanged con
     await api.close();
   }
 });
+
+test('StatusWriter: a write that another writer overtook while its answer was on the way is written again', async () => {
+  const api = await startTestApiServer();
+  try {
+    const speaker = await componentClients(api, 'speaker');
+    // Our writes land at once, but their answers wait at a gate: the watch event of another
+    // writer's later change (and the forget() it causes) can come before our answer.
+    let gate: (() => void) | undefined;
+    let landed: (() => void) | undefined;
+    const held = <T>(p: Promise<T>): Promise<T> =>
+      p.then(async (v) => {
+        landed?.();
+        if (gate === undefined) await new Promise<void>((r) => (gate = r));
+        return v;
+      });
+    const custom = new Proxy(speaker.custom, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if ((prop === 'replaceNamespacedCustomObject' || prop === 'createNamespacedCustomObject') && typeof v === 'function') {
+          return (...args: unknown[]) => held((v as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        }
+        return v;
+      },
+    });
+    const w = new StatusWriter({ custom, events: new EventRecorder({ api: speaker.core, component: 'test' }) });
+    const obj = { group: 'ironlb.io', version: 'v1alpha1', namespace: 'ironlb-system', plural: 'bgpsessionstates', name: 'n1.r1' };
+    const st = (node: string) => ({ node, peer: 'r1', peerAddress: '10.0.0.1', state: 'Established', advertisedPrefixes: 1 });
+    const nodeNow = async () => ((await api.custom.getNamespacedCustomObject(obj)) as { status: { node: string } }).status.node;
+    const overtake = async (node: string): Promise<void> => {
+      const cur = (await api.custom.getNamespacedCustomObject(obj)) as SeenObject;
+      await api.custom.replaceNamespacedCustomObject({ ...obj, body: { ...cur, status: st(node) } });
+    };
+
+    // 1. forget() and set() of the same content while the write is in flight: written again after.
+    let arrived = new Promise<void>((r) => (landed = r));
+    w.set('BGPSessionState', 'ironlb-system', 'n1.r1', st('n1'));
+    await arrived;
+    await overtake('n0');
+    w.forget('BGPSessionState', 'ironlb-system', 'n1.r1');
+    w.set('BGPSessionState', 'ironlb-system', 'n1.r1', st('n1'));
+    gate!();
+    await w.idle();
+    assert.equal(await nodeNow(), 'n1', 'ours is written again after the other writer\'s');
+    assert.equal(w.writes, 2);
+
+    // 2. forget() during the write, set() only after it: the overtaken write does not count as written.
+    gate = undefined;
+    arrived = new Promise<void>((r) => (landed = r));
+    w.set('BGPSessionState', 'ironlb-system', 'n1.r1', st('n2'));
+    await arrived;
+    await overtake('n0');
+    w.forget('BGPSessionState', 'ironlb-system', 'n1.r1');
+    gate!();
+    await w.idle();
+    assert.equal(await nodeNow(), 'n0');
+    w.set('BGPSessionState', 'ironlb-system', 'n1.r1', st('n2'));
+    await w.idle();
+    assert.equal(await nodeNow(), 'n2');
+    assert.equal(w.writes, 4);
+  } finally {
+    await api.close();
+  }
+});
