@@ -1169,6 +1169,7 @@ export class Speaker {
       this.#oldWriterTimer = setTimeout(() => this.#retryOldWriter(), OLD_WRITER_BACKOFF_MS).unref();
       return;
     }
+    this.#log.debug({ object: key, writer: labels?.[WRITER_LABEL] ?? '(deleted)' }, 'another speaker wrote a ServiceAnnouncement this node writes; writing ours again');
     this.#status.forget('ServiceAnnouncement', namespace, name);
     this.#dirtyStatus.add(key);
     this.#kick();

@@ -305,7 +305,9 @@ export class StatusWriter {
       void this.#write(p)
         .then(
           (meta) => {
-            if (!this.#overtaken.has(id)) this.#written.set(id, p.key);
+            const overtaken = this.#overtaken.has(id);
+            if (!overtaken) this.#written.set(id, p.key);
+            this.#log.debug({ object: id, resourceVersion: meta?.resourceVersion, ...(overtaken ? { overtaken } : {}) }, p.status === undefined ? 'status object deleted' : 'status object written');
             if (meta?.resourceVersion) this.#rv.set(id, meta.resourceVersion);
             else this.#rv.delete(id);
             return p.after?.(meta?.uid, meta?.previous);
