@@ -79,15 +79,26 @@ s.setTimeout(${timeoutMs},()=>fin({err:'timeout'}));s.on('data',(d)=>{buf+=d;if(
   return { results, stop: () => proc.kill('SIGKILL') };
 }
 
-/** The first takeover log line of VIP by another node since the marks: [ms after t, fast or membership]. */
-function takeover(c: SpeakerCluster, o: SpeakerNode, marks: Map<string, number>, t: number): string {
+/** Time of a log line (pino's "time"), ms. */
+const logTime = (l: string): number => Number(/"time":(\d+)/.exec(l)?.[1]);
+
+/**
+ * Where a round's time went, from the takers' logs since the marks: the failure (t) to the
+ * watcher's suspicion, the suspicion to the takeover of VIP, the takeover to the client's first
+ * answer through another node (`answeredAt`).
+ */
+function takeover(c: SpeakerCluster, o: SpeakerNode, marks: Map<string, number>, t: number, answeredAt: number): string {
   for (const n of c.nodes) {
     if (n === o) continue;
     const l = n.log.slice(marks.get(n.name)).find((x) => x.includes('took over address') && x.includes(`"${VIP}"`));
-    // Where the time went: the watch's detection (silentMs) and the wait for the main thread (queuedMs).
+    if (!l) continue;
+    // The watch's detection (silentMs) and the wait for the main thread (queuedMs).
     const s = n.log.slice(marks.get(n.name)).find((x) => x.includes('owner silent on the owner watch'));
-    const detail = s ? ` (silentMs ${/"silentMs":(\d+)/.exec(s)?.[1]}, queuedMs ${/"queuedMs":(-?\d+)/.exec(s)?.[1]})` : '';
-    if (l) return `${Number(/"time":(\d+)/.exec(l)?.[1]) - t} ms by ${n.name}, ${l.includes('"fast":true') ? 'owner watch' : 'membership'}${detail}`;
+    const took = logTime(l) - t;
+    const detail = s
+      ? `suspected at ${logTime(s) - t} ms (silentMs ${/"silentMs":(\d+)/.exec(s)?.[1]}, queuedMs ${/"queuedMs":(-?\d+)/.exec(s)?.[1]}), took over at ${took} ms`
+      : `took over at ${took} ms`;
+    return `${detail} by ${n.name} (${l.includes('"fast":true') ? 'owner watch' : 'membership'}), client answered ${answeredAt - t - took} ms after the takeover`;
   }
   return 'no takeover logged';
 }
@@ -96,6 +107,9 @@ async function round(c: SpeakerCluster): Promise<number> {
   const o = await owner(c);
   const marks = new Map(c.nodes.map((n) => [n.name, n.log.length]));
   const client = openLoop ? openLoopClient(c, VIP, 20, 120_000) : c.tcpClient(VIP, 20, 120_000);
+  // The link is cut by an `ip` already running in X's namespace (one write to its stdin): the
+  // failure time is not a process start later, which on a loaded machine can be tens of ms.
+  const cutter = failure === 'link' ? o.ns.spawn('ip', ['-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] }) : undefined;
   try {
     // Settled: the last 15 answers all from X (after a revive ownership moves back).
     await waitFor(() => {
@@ -104,7 +118,7 @@ async function round(c: SpeakerCluster): Promise<number> {
     }, { what: 'answers from the owner', timeoutMs: 60_000 });
     const t = Date.now();
     if (failure === 'kill') o.proc?.kill('SIGKILL');
-    else await o.ns.ip('link', 'set', 'eth0', 'down');
+    else cutter?.stdin?.write('link set eth0 down\n');
     // The first connection started after the failure and answered by another node (an open-loop
     // connection started earlier may still be pending: wait until all started before it ended).
     const r = await waitFor(() => {
@@ -112,10 +126,11 @@ async function round(c: SpeakerCluster): Promise<number> {
       return x && Date.now() > x.t + 200 ? client.results.find((y) => y.t >= t && y.node && y.node !== o.name) : undefined;
     }, { what: 'answers after', timeoutMs: 20_000 });
     await new Promise((res) => setTimeout(res, 300));
-    console.log(`    takeover logged ${takeover(c, o, marks, t)}`);
+    console.log(`    ${takeover(c, o, marks, t, r.t)}`);
     return r.t - t;
   } finally {
     client.stop();
+    cutter?.stdin?.end();
     if (failure === 'kill') {
       await waitFor(() => !o.running, { what: 'exit', timeoutMs: 15_000 });
       const from = o.log.length;
