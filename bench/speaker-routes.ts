@@ -34,10 +34,16 @@ await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbi', 2, async ([r, s]
   const p = s!.spawn(process.execPath, [...nodeArgs, child, JSON.stringify({ services: S, nodes: Number(args.nodes), peer: l.a4, local: l.b4, heapSnapshot: args['heap-snapshot'] })], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const lines = createInterface({ input: p.stdout! })[Symbol.asyncIterator]();
-    // The child's own lines carry a "phase"; its log lines are skipped.
+    // The child's own lines carry a "phase"; its log lines are skipped, and lines that are not
+    // JSON (V8's --trace-gc in --node-args) go to stderr.
     const read = async (): Promise<Record<string, unknown>> => {
-      for (let i = 0; i < 1000; i++) {
-        const x = JSON.parse(String((await lines.next()).value)) as Record<string, unknown>;
+      for (let i = 0; i < 100_000; i++) {
+        const line = String((await lines.next()).value);
+        if (!line.startsWith('{')) {
+          process.stderr.write(`${line}\n`);
+          continue;
+        }
+        const x = JSON.parse(line) as Record<string, unknown>;
         if (x.phase) return x;
       }
       throw new Error('no report from the speaker child');
