@@ -272,9 +272,11 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
    * Desired routes of a peer, as a whole: only the difference goes on the wire. A table of up to
    * ROUTE_CHUNK routes is taken at once; a larger one over several event-loop turns, ROUTE_CHUNK
    * routes per turn, so 100k routes never block the loop (BFD, membership and the other sessions
-   * share it). Then the engine reads `routes` after this call returns: pass a map you do not change
-   * afterwards. Resolves when the table is the peer's desired state (the wire follows); a bad
-   * route changes nothing and throws (small table) or rejects (large). A later setRoutes for the peer supersedes a running
+   * share it). Then the engine reads `routes` after this call returns, without a copy: a map (or
+   * a view of one, util/map-view.ts) changed meanwhile may be read in either state for the routes
+   * that changed, so send those with updateRoutes afterwards (they apply after the table is in).
+   * Resolves when the table is the peer's desired state (the wire follows); a bad route (one of
+   * `routes` as it was when called) changes nothing and throws (small table) or rejects (large). A later setRoutes for the peer supersedes a running
    * one (its promise resolves when the later one is in); updateRoutes, announce and withdraw wait
    * for it, in order.
    */
@@ -359,6 +361,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       started = performance.now();
       return !job.superseded && !this.closed;
     };
+    let count = 0;
     try {
       const intern = this.interner();
       const renamed = new Map<string, string>(); // canonical → given, for keys not in canonical form
@@ -370,6 +373,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
       }
       for (const [p, a] of routes) {
         bulk.set(renamed.size && canonicalPrefix(p) !== p ? canonicalPrefix(p) : p, intern(a));
+        count++;
         if (due() && !(await yieldTurn())) return;
       }
       // Deleting from a Map while iterating it is safe; entries set above are all in `routes`.
@@ -385,7 +389,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.collectAttrs();
     // Changes made meanwhile by updateRoutes/announce/withdraw, in order.
     for (const q of job.queued) this.applyUpdates(peer, q);
-    this.log.debug({ peer, routes: routes.size }, 'route table replaced');
+    this.log.debug({ peer, routes: count }, 'route table replaced');
   }
 
   /**

@@ -78,11 +78,11 @@ export class RouteSender {
   }
 
   desiredPrefixes(): IterableIterator<string> {
-    return this.#rib.desired.keys();
+    return this.#rib.desiredPrefixes();
   }
 
   get desiredCount(): number {
-    return this.#rib.desired.size;
+    return this.#rib.desiredCount;
   }
 
   get advertisedCount(): number {

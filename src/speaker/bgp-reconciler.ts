@@ -8,6 +8,7 @@ import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
 import { matchesAny, type Labels } from '../util/selector.ts';
 import { logger } from '../util/log.ts';
 import { familyOf, type Family } from '../util/address.ts';
+import { MapView } from '../util/map-view.ts';
 import type { BgpRoute } from './decide.ts';
 
 /** Restart time we offer peers when graceful restart is on (seconds; as FRR's default). */
@@ -104,6 +105,8 @@ export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSp
  * prefixes, or 'all'. Without it, apply compares whole tables (and needs no engine.updateRoutes).
  */
 export type RouteChanges = ReadonlyMap<string, ReadonlySet<string>> | 'all';
+
+const NO_ROUTES: ReadonlyMap<string, BgpRoute> = new Map();
 
 /** Engine attributes of a decided route; routes sharing attribute arrays share one object. */
 function attributesOf(): (r: BgpRoute) => RouteAttributes {
@@ -263,22 +266,28 @@ export class BgpReconciler {
         engine.updateRoutes(name, delta);
         continue;
       }
-      const m = new Map<string, RouteAttributes>();
-      let n = 0;
-      for (const [prefix, r] of routes.get(name) ?? []) {
-        if (families.has(familyOf(prefix))) m.set(prefix, attrsOf(r));
-        // A whole table of 100k routes is built in steps, as the engine takes it: the loop runs.
-        if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
-      }
+      // The peer's routes as the engine's attributes, of the families the session carries: a view
+      // of the decision's map, not a copy of 100k routes. The engine reads it over several turns;
+      // what changes meanwhile is noted in #pending and goes out with updateRoutes after it.
+      const mine = routes.get(name) ?? NO_ROUTES;
+      let table: ReadonlyMap<string, RouteAttributes> = new MapView(mine, (r: BgpRoute, p: string) => (families.has(familyOf(p)) ? attrsOf(r) : undefined), { keepsAll: families.size === 2 });
       this.#routeFamilies.set(name, famKey);
       if (changes === undefined) {
         // Whole tables compared (callers without change tracking): unchanged, nothing to do.
+        const m = new Map<string, RouteAttributes>();
+        let n = 0;
+        for (const [prefix, a] of table) {
+          m.set(prefix, a);
+          // Built in steps, as the engine takes it: the loop runs.
+          if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
+        }
         const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
         if (this.#routes.get(name) === key) continue;
         this.#routes.set(name, key);
+        table = m;
       } else this.#routes.set(name, '');
       // Large tables go in over several turns; awaited so a bad route fails this apply.
-      await engine.setRoutes(name, m);
+      await engine.setRoutes(name, table);
     }
     // BFD, per peer with a profile.
     for (const name of [...this.#bfd.keys()]) {

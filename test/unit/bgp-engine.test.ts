@@ -6,6 +6,7 @@ import { BgpEngine, type PeerConfig, type StateEvent } from '../../src/bgp/index
 import { FakePeer, standardCapabilities, type FakeOpen } from '../../src/bgp/testing/fake-peer.ts';
 import * as c from '../../src/bgp/codec/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { MapView } from '../../src/util/map-view.ts';
 import { pino } from 'pino';
 
 // Engine logs only when asked for (IRONLB_LOG_LEVEL=debug), to keep test output readable.
@@ -305,6 +306,44 @@ test('large setRoutes in steps: updateRoutes meanwhile apply after it, a later s
   await assert.rejects(engine.setRoutes('p', table(4, N, { '10.4.255.0/33': {} })), /length must be 0..32/);
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(fake.routes.size === N && [...fake.routes.keys()].every((k) => k.startsWith('10.3.')), 'a rejected table changes nothing');
+});
+
+test('setRoutes reading a view of a map that changes meanwhile: with the changed prefixes sent by updateRoutes after, the peer ends with the map as it is', async (t) => {
+  // As the speaker's reconciler does: a view of the decision's routes (IPv4 only, attributes by a
+  // route's community), not a copy; the map changes between the engine's steps, and the changed
+  // prefixes go out with updateRoutes once setRoutes resolves.
+  const N = 12_000;
+  const { engine, fake } = await engineWithFake(t, { families: ['IPv4'] });
+  const attrs = [{ communities: ['65001:1'] }, { communities: ['65001:2'] }];
+  const prefix = (i: number): string => (i % 10 === 9 ? `fd00::${i.toString(16)}/128` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
+  for (let seed = 1; seed <= 3; seed++) {
+    let x = seed * 7919;
+    const rnd = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const decision = new Map<string, number>();
+    for (let i = 0; i < N; i++) if (rnd(4) !== 0) decision.set(prefix(i), rnd(2));
+    const view = new MapView(decision, (a: number, p: string) => (p.includes(':') ? undefined : attrs[a]));
+    const changed = new Set<string>();
+    let done = false;
+    const table = engine.setRoutes('p', view).then(() => (done = true));
+    for (let turn = 0; !done && turn < 10_000; turn++) {
+      for (let k = rnd(200); k > 0; k--) {
+        const p = prefix(rnd(N + 2000));
+        if (rnd(3) === 0) decision.delete(p);
+        else decision.set(p, rnd(2));
+        changed.add(p);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await table;
+    assert.ok(changed.size > 0, `seed ${seed}: the map changed while the table went in`);
+    engine.updateRoutes('p', new Map([...changed].map((p) => [p, view.get(p) ?? null] as const)));
+    const want = new Map([...view].map(([p, a]) => [p, a.communities[0] === '65001:1' ? 0xfde90001 : 0xfde90002]));
+    await waitFor(() => fake.routes.size === want.size && [...want].every(([p, c]) => fake.routes.get(p)?.attrs.communities?.[0] === c), { what: `seed ${seed}: the peer holding the map's ${want.size} IPv4 routes`, timeoutMs: 30_000 });
+    assert.equal(engine.peerStatus('p').routesDesired, want.size);
+  }
 });
 
 test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {
