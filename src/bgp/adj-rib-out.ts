@@ -163,14 +163,6 @@ export class AdjRibOut {
 
   /** Makes `routes` the whole desired state; returns true when anything changed. */
   replace(routes: ReadonlyMap<string, AttrSet>): boolean {
-    return this.replaceWith(routes, (a) => a);
-  }
-
-  /**
-   * The same without building a map of AttrSets: `routes` has canonical prefixes as keys,
-   * `attrsOf` turns each value into its AttrSet.
-   */
-  replaceWith<V>(routes: ReadonlyMap<string, V>, setOf: (v: V) => AttrSet): boolean {
     // A few changes are marked one by one, so they go out in the next turn without a scan of
     // the whole table; past MAX_MARKED a scan is cheaper than the set.
     let changes = 0;
@@ -202,8 +194,7 @@ export class AdjRibOut {
         }
       }
     }
-    for (const [p, v] of routes) {
-      const a = setOf(v);
+    for (const [p, a] of routes) {
       const e = this.#desired.get(p);
       if (e === undefined || attrsOf(e) !== a) {
         this.want(p, a);
@@ -218,7 +209,7 @@ export class AdjRibOut {
   /**
    * A whole-table change made over several event-loop turns (the engine's chunked setRoutes): the
    * first MAX_MARKED changes are marked one by one (they go out at once), the rest are found by a
-   * scan started by end(), as replaceWith does.
+   * scan started by end(), as replace does.
    */
   beginBulk(): RibBulk {
     let changes = 0;

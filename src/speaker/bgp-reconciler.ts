@@ -8,7 +8,6 @@ import type { ParsedBGPPeer, ParsedConfig } from '../api/index.ts';
 import { matchesAny, type Labels } from '../util/selector.ts';
 import { logger } from '../util/log.ts';
 import { familyOf, type Family } from '../util/address.ts';
-import { MapView } from '../util/map-view.ts';
 import type { BgpRoute } from './decide.ts';
 
 /** Restart time we offer peers when graceful restart is on (seconds; as FRR's default). */
@@ -266,28 +265,31 @@ export class BgpReconciler {
         engine.updateRoutes(name, delta);
         continue;
       }
-      // The peer's routes as the engine's attributes, of the families the session carries: a view
-      // of the decision's map, not a copy of 100k routes. The engine reads it over several turns;
-      // what changes meanwhile is noted in #pending and goes out with updateRoutes after it.
+      // The peer's routes, of the families the session carries, as the engine's attributes.
       const mine = routes.get(name) ?? NO_ROUTES;
-      let table: ReadonlyMap<string, RouteAttributes> = new MapView(mine, (r: BgpRoute, p: string) => (families.has(familyOf(p)) ? attrsOf(r) : undefined), { keepsAll: families.size === 2 });
+      const pick = (r: BgpRoute, p: string): RouteAttributes | undefined => (families.has(familyOf(p)) ? attrsOf(r) : undefined);
       this.#routeFamilies.set(name, famKey);
       if (changes === undefined) {
         // Whole tables compared (callers without change tracking): unchanged, nothing to do.
         const m = new Map<string, RouteAttributes>();
         let n = 0;
-        for (const [prefix, a] of table) {
-          m.set(prefix, a);
+        for (const [prefix, r] of mine) {
+          const a = pick(r, prefix);
+          if (a) m.set(prefix, a);
           // Built in steps, as the engine takes it: the loop runs.
           if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
         }
         const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
         if (this.#routes.get(name) === key) continue;
         this.#routes.set(name, key);
-        table = m;
-      } else this.#routes.set(name, '');
-      // Large tables go in over several turns; awaited so a bad route fails this apply.
-      await engine.setRoutes(name, table);
+        await engine.setRoutes(name, m);
+        continue;
+      }
+      this.#routes.set(name, '');
+      // The decision's own map, not a copy of 100k routes: the engine reads it over several turns
+      // (awaited, so a bad route fails this apply); what changes meanwhile is noted in #pending
+      // and goes out with updateRoutes after it.
+      await engine.setRoutes(name, mine, pick);
     }
     // BFD, per peer with a profile.
     for (const name of [...this.#bfd.keys()]) {
