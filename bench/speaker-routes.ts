@@ -1,9 +1,11 @@
 // The speaker's route path at scale against a real BIRD (issue 16 item 5): S Services announced
 // over BGP by one speaker process (bench/speaker-routes-child.ts: the facts path, the incremental
-// decider, the BGP reconciler and engine) to BIRD in another namespace. Prints the speaker's
-// longest event-loop delay (monitorEventLoopDelay; on a loaded machine it also counts waiting for
-// a core) and its own longest CPU stretch between two ticks of a 2 ms timer, its RSS, and how long
-// BIRD took to hold every route, while loading, under 20 Service changes a second, withdrawing.
+// decider, the BGP reconciler and engine) to BIRD in another namespace. Prints, per phase (the
+// first decision, loading, 20 Service changes a second, withdrawing), the speaker's longest
+// event-loop delay (monitorEventLoopDelay; on a loaded machine it also counts waiting for a core),
+// its longest CPU stretch between two ticks of a 2 ms timer (the process's, GC threads included,
+// and the main thread's alone), GC pauses, its RSS at the phase's end and the phase's own peak
+// (VmHWM reset per phase) with the heap at the highest sampled RSS, and how long BIRD took.
 // The child runs as the image does: compiled (bench/support/compiled.ts) and started with the
 // chart's speaker Node options (--node-args="..." instead; --ts runs the TypeScript sources).
 // Usage (root): node bench/speaker-routes.ts [--services 100000] [--nodes 100] [--node-args="..."] [--ts]

@@ -7,6 +7,7 @@ import { FakePeer, standardCapabilities, type FakeOpen } from '../../src/bgp/tes
 import * as c from '../../src/bgp/codec/index.ts';
 import { waitFor } from '../support/wait.ts';
 import { MapView } from '../../src/util/map-view.ts';
+import { prng } from '../support/prng.ts';
 import { pino } from 'pino';
 
 // Engine logs only when asked for (IRONLB_LOG_LEVEL=debug), to keep test output readable.
@@ -317,11 +318,8 @@ test('setRoutes reading a map (with pick, or a view) that changes meanwhile: wit
   const attrs = [{ communities: ['65001:1'] }, { communities: ['65001:2'] }];
   const prefix = (i: number): string => (i % 10 === 9 ? `fd00::${i.toString(16)}/128` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
   for (let seed = 1; seed <= 4; seed++) {
-    let x = seed * 7919;
-    const rnd = (n: number): number => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return (x >>> 8) % n;
-    };
+    const random = prng(seed);
+    const rnd = (n: number): number => Math.floor(random() * n);
     const decision = new Map<string, number>();
     for (let i = 0; i < N; i++) if (rnd(4) !== 0) decision.set(prefix(i), rnd(2));
     const pick = (a: number, p: string): { communities: string[] } | undefined => (p.includes(':') ? undefined : attrs[a]);
