@@ -55,10 +55,10 @@ export class AdjRibOut {
    * other value: nothing sent). Never holds a prefix whose desired entry is a current mark. Empty
    * in the steady state.
    */
-  private differ = new Map<string, Entry | null>();
-  /** The current session (marks of others are stale), and its marks by attribute set. */
+  private differ = new Map<string, Entry>();
+  /** The current session (marks of others are stale), and its marks by attribute set (weakly: sets no route uses go). */
   private session = 0;
-  private marks = new Map<AttrSet, Sent>();
+  private marks = new WeakMap<AttrSet, Sent>();
   private sentCount = 0;
   private dirty = new Set<string>();
   /**
@@ -88,7 +88,7 @@ export class AdjRibOut {
   }
 
   /** What an entry says was sent (a current mark), or undefined. */
-  private sentIn(e: Entry | null | undefined): AttrSet | undefined {
+  private sentIn(e: Entry | undefined): AttrSet | undefined {
     return e instanceof Sent && e.session === this.session ? e.set : undefined;
   }
 
@@ -178,7 +178,7 @@ export class AdjRibOut {
         // What was sent becomes all difference: the desired map itself (its marks say what was
         // sent), with the differences applied (few in the steady state), instead of a copy of
         // 100k routes. Entries without a current mark say "not sent"; the scan drops them.
-        const sent: Map<string, Entry | null> = this.#desired;
+        const sent = this.#desired;
         for (const [p, d] of this.differ) sent.set(p, d);
         this.differ = sent;
         this.#desired = new Map();
@@ -286,7 +286,7 @@ export class AdjRibOut {
   private forgetSent(): void {
     this.differ = new Map();
     this.session++;
-    this.marks = new Map();
+    this.marks = new WeakMap();
     this.sentCount = 0;
   }
 
