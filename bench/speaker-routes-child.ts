@@ -4,6 +4,7 @@
 // Reports as JSON lines on stdout; waits for a line on stdin between phases.
 // Usage: node bench/speaker-routes-child.ts '{"services":100000,"nodes":100,"peer":"10.61.0.1","local":"10.61.0.2"}'
 import { startLoopStats } from '../test/support/loop-stats.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
@@ -22,11 +23,25 @@ const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const next = async (): Promise<void> => void (await lines.next());
 
 const loop = startLoopStats();
+// The phase's largest RSS, sampled every 5 ms, with the heap and external memory at that moment
+// (VmHWM says how high, this says what it was made of).
+let top = process.memoryUsage();
+setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss > top.rss) top = m;
+}, 5).unref();
+// Each phase's own peak RSS: VmHWM, reset at the start of the phase (writing 5 to clear_refs also
+// resets getrusage's maxrss, so the run's peak is the largest phase peak).
+const hwmMiB = (): number => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'latin1'))?.[1]) / 1024);
+let runPeakMiB = 0;
 const gcs = watchGcPauses();
 const reset = async (): Promise<void> => {
   await new Promise((r) => setTimeout(r, 20));
+  runPeakMiB = Math.max(runPeakMiB, hwmMiB());
+  writeFileSync('/proc/self/clear_refs', '5');
   loop.reset();
   gcs.reset();
+  top = process.memoryUsage();
   await new Promise((r) => setTimeout(r, 10));
 };
 const mib = (b: number): number => Math.round(b / 2 ** 20);
@@ -34,10 +49,13 @@ const stats = () => ({
   loopMaxMs: loop.read().maxMs,
   loopP99Ms: loop.read().p99Ms,
   ownCpuMaxMs: loop.read().cpuMaxMs,
+  mainCpuMaxMs: loop.read().mainCpuMaxMs,
   gc: gcs.read(),
   rssMiB: mib(process.memoryUsage().rss),
-  peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  phasePeakRssMiB: hwmMiB(),
+  peakRssMiB: Math.max(runPeakMiB, hwmMiB()),
   heapMiB: mib(process.memoryUsage().heapUsed),
+  phaseTop: { rssMiB: mib(top.rss), heapTotalMiB: mib(top.heapTotal), heapUsedMiB: mib(top.heapUsed), externalMiB: mib(top.external) },
 });
 
 const { config, errors } = validateConfig([
@@ -77,6 +95,7 @@ for (let i = 0; i < o.services; i++) {
   const f = serviceFacts(service(i), [slice(i)], config);
   if (f) dec.setService(f);
 }
+const fed = stats();
 await reset();
 let t = performance.now();
 // As the speaker does: the first decision in steps of ~10 ms, one per event-loop turn.
@@ -92,7 +111,7 @@ const firstBlock = stats();
 await reset();
 t = performance.now();
 await reconciler.apply(config, ctx, r.decision.bgp, r.bgpChanges);
-out({ phase: 'initial', decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0: Math.round(rss0) });
+out({ phase: 'initial', fedTop: fed.phaseTop, decideMs, steps, decisionBlock: firstBlock, routes: r.decision.bgp.get('r')?.size, applyMs: performance.now() - t, rss0: Math.round(rss0) });
 // The speaker keeps a decision's result only until the next one (here: none pending, nothing changed).
 r = dec.decide();
 await next(); // the peer holds every route

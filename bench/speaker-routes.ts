@@ -1,9 +1,11 @@
 // The speaker's route path at scale against a real BIRD (issue 16 item 5): S Services announced
 // over BGP by one speaker process (bench/speaker-routes-child.ts: the facts path, the incremental
-// decider, the BGP reconciler and engine) to BIRD in another namespace. Prints the speaker's
-// longest event-loop delay (monitorEventLoopDelay; on a loaded machine it also counts waiting for
-// a core) and its own longest CPU stretch between two ticks of a 2 ms timer, its RSS, and how long
-// BIRD took to hold every route, while loading, under 20 Service changes a second, withdrawing.
+// decider, the BGP reconciler and engine) to BIRD in another namespace. Prints, per phase (the
+// first decision, loading, 20 Service changes a second, withdrawing), the speaker's longest
+// event-loop delay (monitorEventLoopDelay; on a loaded machine it also counts waiting for a core),
+// its longest CPU stretch between two ticks of a 2 ms timer (the process's, GC threads included,
+// and the main thread's alone), GC pauses, its RSS at the phase's end and the phase's own peak
+// (VmHWM reset per phase) with the heap at the highest sampled RSS, and how long BIRD took.
 // The child runs as the image does: compiled (bench/support/compiled.ts) and started with the
 // chart's speaker Node options (--node-args="..." instead; --ts runs the TypeScript sources).
 // Usage (root): node bench/speaker-routes.ts [--services 100000] [--nodes 100] [--node-args="..."] [--ts]
@@ -34,10 +36,16 @@ await withNamespaces(process.env.IRONLB_NETNS_PREFIX ?? 'ilbi', 2, async ([r, s]
   const p = s!.spawn(process.execPath, [...nodeArgs, child, JSON.stringify({ services: S, nodes: Number(args.nodes), peer: l.a4, local: l.b4, heapSnapshot: args['heap-snapshot'] })], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const lines = createInterface({ input: p.stdout! })[Symbol.asyncIterator]();
-    // The child's own lines carry a "phase"; its log lines are skipped.
+    // The child's own lines carry a "phase"; its log lines are skipped, and lines that are not
+    // JSON (V8's --trace-gc in --node-args) go to stderr.
     const read = async (): Promise<Record<string, unknown>> => {
-      for (let i = 0; i < 1000; i++) {
-        const x = JSON.parse(String((await lines.next()).value)) as Record<string, unknown>;
+      for (let i = 0; i < 100_000; i++) {
+        const line = String((await lines.next()).value);
+        if (!line.startsWith('{')) {
+          process.stderr.write(`${line}\n`);
+          continue;
+        }
+        const x = JSON.parse(line) as Record<string, unknown>;
         if (x.phase) return x;
       }
       throw new Error('no report from the speaker child');

@@ -1,9 +1,10 @@
 // Adj-RIB-Out of one peer: the routes we want the peer to have (desired), what the current
-// session has been told (sent, kept as its difference from desired), and which prefixes differ
-// (dirty). Changes are taken as a batch,
-// grouped by AttrSet so the encoder can pack them.
+// session has been told (sent: a mark on each desired route sent as it is, and the differences
+// from desired), and which prefixes differ (dirty). Changes are taken as a batch, grouped by
+// AttrSet so the encoder can pack them.
 import type { AttrSet } from './attr-set.ts';
 import { familyOf } from './update-builder.ts';
+import { MapView } from '../util/map-view.ts';
 import type { Family } from './types.ts';
 
 export interface RibChanges {
@@ -24,22 +25,41 @@ export interface RibBulk {
 /** Changes of one replace() tracked one by one; more make the next take() scan the table. */
 const MAX_MARKED = 1024;
 
+/**
+ * A desired route that the current session was sent as it is: its attribute set, marked. One mark
+ * per attribute set and session, so marking a route costs no memory; a new session makes every
+ * earlier mark stale (not sent) at once.
+ */
+class Sent {
+  readonly set: AttrSet;
+  readonly session: number;
+  constructor(set: AttrSet, session: number) {
+    this.set = set;
+    this.session = session;
+  }
+}
+
+type Entry = AttrSet | Sent;
+
+const attrsOf = (e: Entry): AttrSet => (e instanceof Sent ? e.set : e);
+
 export class AdjRibOut {
-  #desired = new Map<string, AttrSet>();
   /**
-   * What the session has been told, as its difference from `desired`: prefixes whose sent
-   * attributes are not the desired ones, with those sent (null: none). Once `synced`, every other
-   * prefix was sent as desired; before (a new session's first pass), none was. In the steady state
-   * it is empty: no second map of every route (3.5 MB at 100k).
+   * The routes we want the peer to have, each marked (Sent) when the session was sent exactly
+   * that: what was sent is kept in this map's values, without a second map of every route.
    */
-  private differ = new Map<string, AttrSet | null>();
-  private synced = false;
+  #desired = new Map<string, Entry>();
+  /**
+   * What the session was sent where the desired routes do not say it: prefixes sent something
+   * other than their desired attributes, or no longer desired (a current mark: sent that; any
+   * other value: nothing sent). Never holds a prefix whose desired entry is a current mark. Empty
+   * in the steady state.
+   */
+  private differ = new Map<string, Entry>();
+  /** The current session (marks of others are stale), and its marks by attribute set (weakly: sets no route uses go). */
+  private session = 0;
+  private marks = new WeakMap<AttrSet, Sent>();
   private sentCount = 0;
-  /** Changes to desired or sent, counted: a settle check in progress starts over after one. */
-  private changes = 0;
-  /** The settle check in steps (see settleSteps), and the change count when it last failed. */
-  private settling_: Iterator<boolean> | undefined;
-  private settleFailedAt = -1;
   private dirty = new Set<string>();
   /**
    * Compares the whole of desired and sent across take() calls, instead of tracking each prefix
@@ -50,43 +70,69 @@ export class AdjRibOut {
   private scan: Iterator<string> | undefined;
   private up = false;
 
-  /** The routes we want the peer to have. */
+  /** The routes we want the peer to have (a read-only view, not a copy). */
   get desired(): ReadonlyMap<string, AttrSet> {
-    return this.#desired;
+    return new MapView(this.#desired, attrsOf, { keepsAll: true });
+  }
+
+  get desiredCount(): number {
+    return this.#desired.size;
+  }
+
+  desiredPrefixes(): IterableIterator<string> {
+    return this.#desired.keys();
   }
 
   get advertisedCount(): number {
     return this.sentCount;
   }
 
+  /** What an entry says was sent (a current mark), or undefined. */
+  private sentIn(e: Entry | undefined): AttrSet | undefined {
+    return e instanceof Sent && e.session === this.session ? e.set : undefined;
+  }
+
+  private markOf(a: AttrSet): Sent {
+    let m = this.marks.get(a);
+    if (!m) this.marks.set(a, (m = new Sent(a, this.session)));
+    return m;
+  }
+
   private sentOf(p: string): AttrSet | undefined {
     const d = this.differ.get(p);
-    if (d !== undefined) return d ?? undefined;
-    return this.synced ? this.#desired.get(p) : undefined;
+    return this.sentIn(d !== undefined ? d : this.#desired.get(p));
   }
 
   /** Records what was sent for `p` (undefined: nothing). */
   private setSent(p: string, v: AttrSet | undefined): void {
-    this.changes++;
     const had = this.sentOf(p);
     if (had === undefined && v !== undefined) this.sentCount++;
     else if (had !== undefined && v === undefined) this.sentCount--;
     this.keep(p, v);
   }
 
-  /** Stores a prefix's sent attributes as a difference, or none when desired implies them. */
+  /** Stores a prefix's sent attributes: as a mark on its desired entry when they are the desired ones, else in `differ`. */
   private keep(p: string, sent: AttrSet | undefined): void {
-    if (sent === (this.synced ? this.#desired.get(p) : undefined)) this.differ.delete(p);
-    else this.differ.set(p, sent ?? null);
+    const e = this.#desired.get(p);
+    if (e !== undefined) {
+      const want = attrsOf(e);
+      if (sent === want) {
+        this.#desired.set(p, this.markOf(want));
+        this.differ.delete(p);
+        return;
+      }
+      if (e !== want) this.#desired.set(p, want);
+    }
+    if (sent === undefined) this.differ.delete(p);
+    else this.differ.set(p, this.markOf(sent));
   }
 
   /** Changes a prefix's desired attributes (undefined: none), keeping what was sent. */
   private want(p: string, a: AttrSet | undefined): void {
-    this.changes++;
     const sent = this.sentOf(p);
     if (a === undefined) this.#desired.delete(p);
     else this.#desired.set(p, a);
-    if (this.synced) this.keep(p, sent);
+    this.keep(p, sent);
   }
 
   /** Whole-table changes in progress (the engine's chunked setRoutes): End-of-RIB waits for them. */
@@ -98,17 +144,13 @@ export class AdjRibOut {
 
   /** True while changes wait to be taken. */
   get pending(): boolean {
-    return this.scan !== undefined || this.dirty.size > 0 || this.settleDue;
-  }
-
-  /** A new session's record of what it was sent can be dropped (checked in take(), in steps). */
-  private get settleDue(): boolean {
-    return !this.synced && this.up && this.settleFailedAt !== this.changes;
+    return this.scan !== undefined || this.dirty.size > 0;
   }
 
   /** Sets a route; returns true when the wire needs to change. */
   set(prefix: string, attrs: AttrSet): boolean {
-    if (this.#desired.get(prefix) === attrs) return false;
+    const e = this.#desired.get(prefix);
+    if (e !== undefined && attrsOf(e) === attrs) return false;
     this.want(prefix, attrs);
     return this.mark(prefix);
   }
@@ -121,14 +163,6 @@ export class AdjRibOut {
 
   /** Makes `routes` the whole desired state; returns true when anything changed. */
   replace(routes: ReadonlyMap<string, AttrSet>): boolean {
-    return this.replaceWith(routes, (a) => a);
-  }
-
-  /**
-   * The same without building a map of AttrSets: `routes` has canonical prefixes as keys,
-   * `attrsOf` turns each value into its AttrSet.
-   */
-  replaceWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): boolean {
     // A few changes are marked one by one, so they go out in the next turn without a scan of
     // the whole table; past MAX_MARKED a scan is cheaper than the set.
     let changes = 0;
@@ -140,20 +174,17 @@ export class AdjRibOut {
       // marked prefix by prefix like any change; a large one is found by the scan.
       if (this.#desired.size <= MAX_MARKED) for (const p of this.#desired.keys()) changed(p);
       else changes = this.#desired.size;
-      if (this.synced) {
-        // What was sent becomes all difference: the desired map itself, with the differences
-        // applied (few in the steady state), instead of a copy of 100k routes.
-        const sent: Map<string, AttrSet | null> = this.#desired;
-        for (const [p, d] of this.differ) {
-          if (d === null) sent.delete(p);
-          else sent.set(p, d);
-        }
+      if (this.sentCount > 0) {
+        // What was sent becomes all difference: the desired map itself (its marks say what was
+        // sent), with the differences applied (few in the steady state), instead of a copy of
+        // 100k routes. Entries without a current mark say "not sent"; the scan drops them.
+        const sent = this.#desired;
+        for (const [p, d] of this.differ) sent.set(p, d);
         this.differ = sent;
         this.#desired = new Map();
-        this.changes++;
       } else {
         this.#desired.clear();
-        this.changes++;
+        this.differ.clear();
       }
     } else {
       for (const p of this.#desired.keys()) {
@@ -163,9 +194,9 @@ export class AdjRibOut {
         }
       }
     }
-    for (const [p, v] of routes) {
-      const a = attrsOf(v);
-      if (this.#desired.get(p) !== a) {
+    for (const [p, a] of routes) {
+      const e = this.#desired.get(p);
+      if (e === undefined || attrsOf(e) !== a) {
         this.want(p, a);
         changed(p);
       }
@@ -178,7 +209,7 @@ export class AdjRibOut {
   /**
    * A whole-table change made over several event-loop turns (the engine's chunked setRoutes): the
    * first MAX_MARKED changes are marked one by one (they go out at once), the rest are found by a
-   * scan started by end(), as replaceWith does.
+   * scan started by end(), as replace does.
    */
   beginBulk(): RibBulk {
     let changes = 0;
@@ -196,7 +227,8 @@ export class AdjRibOut {
         return marked;
       },
       set: (p, a) => {
-        if (this.#desired.get(p) === a) return;
+        const e = this.#desired.get(p);
+        if (e !== undefined && attrsOf(e) === a) return;
         this.want(p, a);
         changed(p);
       },
@@ -227,8 +259,12 @@ export class AdjRibOut {
   }
 
   private *scanAll(): Generator<string> {
-    // Sent and no longer desired: only differences can be.
-    for (const [p, a] of this.differ) if (a !== null && !this.#desired.has(p)) yield p;
+    // Sent and no longer desired: only differences can be. Entries saying "not sent" (left by a
+    // withdraw-all) are dropped on the way.
+    for (const [p, a] of this.differ) {
+      if (this.sentIn(a) === undefined) this.differ.delete(p);
+      else if (!this.#desired.has(p)) yield p;
+    }
     yield* this.#desired.keys();
   }
 
@@ -246,45 +282,20 @@ export class AdjRibOut {
     this.scan = undefined;
   }
 
+  /** Nothing was sent: a new session's marks are all new, so every earlier one is stale at once. */
   private forgetSent(): void {
-    this.differ.clear();
-    this.synced = false;
-    this.sentCount = 0;
-    this.changes++;
-    this.settling_ = undefined;
-  }
-
-  /**
-   * After a new session's first pass every route is recorded as sent, one by one. Once nothing is
-   * pending, this checks in steps (yielding true per prefix) that exactly the desired routes were
-   * sent; then the record is dropped at once and what is sent is implied by desired from then on.
-   * A change meanwhile starts the check over; if the check fails (routes that could not be sent)
-   * the record stays, and the check runs again after the next change.
-   */
-  private *settleSteps(): Generator<boolean> {
-    const at = this.changes;
-    let ok = this.differ.size === this.#desired.size;
-    for (const [p, a] of this.#desired) {
-      if (!ok) break;
-      yield true;
-      if (this.changes !== at) return;
-      if (this.differ.get(p) !== a) ok = false;
-    }
-    if (this.changes !== at) return;
-    if (!ok) {
-      this.settleFailedAt = at;
-      return;
-    }
     this.differ = new Map();
-    this.synced = true;
+    this.session++;
+    this.marks = new WeakMap();
+    this.sentCount = 0;
   }
 
   /** ROUTE-REFRESH: send the family's routes again. */
   refresh(family: Family): void {
     if (!this.up) return;
     const sent: string[] = [];
-    for (const [p, a] of this.differ) if (a !== null) sent.push(p);
-    if (this.synced) for (const p of this.#desired.keys()) if (!this.differ.has(p)) sent.push(p);
+    for (const [p, a] of this.differ) if (this.sentIn(a)) sent.push(p);
+    for (const [p, a] of this.#desired) if (this.sentIn(a)) sent.push(p);
     for (const p of sent) {
       if (familyOf(p) === family) {
         this.setSent(p, undefined);
@@ -318,18 +329,12 @@ export class AdjRibOut {
       this.dirty.delete(p);
       if (this.takeOne(p, ch)) work++;
     }
-    // Nothing left to send: drop a new session's record of what it was sent, in steps.
-    while (!over() && this.scan === undefined && this.dirty.size === 0 && this.settleDue) {
-      this.settling_ ??= this.settleSteps();
-      const r = this.settling_.next();
-      if (r.done) this.settling_ = undefined;
-      else work += 0.25;
-    }
     return ch;
   }
 
   private takeOne(p: string, ch: RibChanges): boolean {
-    const want = this.#desired.get(p);
+    const e = this.#desired.get(p);
+    const want = e === undefined ? undefined : attrsOf(e);
     const had = this.sentOf(p);
     if (want === had) return false;
     const fam = familyOf(p);
@@ -350,6 +355,6 @@ export class AdjRibOut {
   }
 
   attrSetsInUse(into: Set<AttrSet>): void {
-    for (const a of this.#desired.values()) into.add(a);
+    for (const e of this.#desired.values()) into.add(attrsOf(e));
   }
 }

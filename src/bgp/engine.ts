@@ -272,47 +272,45 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
    * Desired routes of a peer, as a whole: only the difference goes on the wire. A table of up to
    * ROUTE_CHUNK routes is taken at once; a larger one over several event-loop turns, ROUTE_CHUNK
    * routes per turn, so 100k routes never block the loop (BFD, membership and the other sessions
-   * share it). Then the engine reads `routes` after this call returns: pass a map you do not change
-   * afterwards. Resolves when the table is the peer's desired state (the wire follows); a bad
-   * route changes nothing and throws (small table) or rejects (large). A later setRoutes for the peer supersedes a running
-   * one (its promise resolves when the later one is in); updateRoutes, announce and withdraw wait
-   * for it, in order.
+   * share it). With `pick`, `routes` may hold anything: pick gives a value's attributes, or
+   * undefined to leave it out (the caller's own table, without a copy of it).
+   *
+   * The engine reads `routes` after this call returns, without a copy: for routes changed
+   * meanwhile it may read either state, so send those with updateRoutes afterwards (they apply
+   * after the table is in), or pass a map you do not change. Resolves when the table is the peer's
+   * desired state (the wire follows); a bad route (of `routes` as it was when called) changes
+   * nothing and throws (small table) or rejects (large). A later setRoutes for the peer supersedes a
+   * running one (its promise resolves when the later one is in); updateRoutes, announce and
+   * withdraw wait for it, in order.
    */
-  setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): Promise<void> {
+  setRoutes(peerName: string, routes: ReadonlyMap<string, RouteAttributes>): Promise<void>;
+  setRoutes<V>(peerName: string, routes: ReadonlyMap<string, V>, pick: (v: V, prefix: string) => RouteAttributes | undefined): Promise<void>;
+  setRoutes<V>(peerName: string, routes: ReadonlyMap<string, V>, pick: (v: V, prefix: string) => RouteAttributes | undefined = (v) => v as RouteAttributes): Promise<void> {
     const s = this.session(peerName);
     const running = this.replacing.get(peerName);
     if (running) running.superseded = true;
     if (routes.size <= ROUTE_CHUNK && !running) {
       // Throws at once on a bad route, as before chunking (callers that do not await still see it).
-      this.replaceNow(s, routes);
+      this.replaceNow(s, routes, pick);
       return Promise.resolve();
     }
     const job: Replacement = { superseded: false, queued: [], done: Promise.resolve() };
     this.replacing.set(peerName, job);
-    job.done = this.replaceChunked(peerName, s, routes, job, running).finally(() => {
+    job.done = this.replaceChunked(peerName, s, routes, pick, job, running).finally(() => {
       if (this.replacing.get(peerName) === job) this.replacing.delete(peerName);
     });
     return job.done;
   }
 
-  /** Small tables: validated, then the difference taken, in one go. */
-  private replaceNow(s: Session, routes: ReadonlyMap<string, RouteAttributes>): void {
-    // Validate everything first, so a bad route changes nothing. Keys already in canonical form
-    // (the usual case) are used as they are, without a copy of the table; interning is cached
-    // per attributes object, so the second pass costs a lookup.
+  /** Small tables: validated into a map of canonical prefixes (a bad route changes nothing), then the difference taken. */
+  private replaceNow<V>(s: Session, routes: ReadonlyMap<string, V>, pick: (v: V, prefix: string) => RouteAttributes | undefined): void {
     const intern = this.interner();
-    let canonical = true;
-    for (const [p, a] of routes) {
-      if (canonicalPrefix(p) !== p) canonical = false;
-      intern(a);
+    const m = new Map<string, AttrSet>();
+    for (const [p, v] of routes) {
+      const a = pick(v, p);
+      if (a !== undefined) m.set(canonicalPrefix(p), intern(a));
     }
-    if (canonical) {
-      s.setRoutesWith(routes, intern);
-    } else {
-      const m = new Map<string, AttrSet>();
-      for (const [p, a] of routes) m.set(canonicalPrefix(p), intern(a));
-      s.setRoutes(m);
-    }
+    s.setRoutes(m);
     this.collectAttrs();
   }
 
@@ -333,11 +331,11 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
    * A large table in bounded steps: validate all (nothing changes if one is bad), set each route,
    * then drop the prefixes the table no longer has; ROUTE_CHUNK routes per event-loop turn.
    */
-  private async replaceChunked(peer: string, s: Session, routes: ReadonlyMap<string, RouteAttributes>, job: Replacement, before: Replacement | undefined): Promise<void> {
+  private async replaceChunked<V>(peer: string, s: Session, routes: ReadonlyMap<string, V>, pick: (v: V, prefix: string) => RouteAttributes | undefined, job: Replacement, before: Replacement | undefined): Promise<void> {
     // The superseded job stops at its next turn; wait for it so two never interleave.
     await before?.done.catch(() => {});
     try {
-      await this.replaceSteps(peer, s, routes, job);
+      await this.replaceSteps(peer, s, routes, pick, job);
     } catch (e) {
       // Nothing of the bad table was applied; changes that waited for it still apply.
       if (!job.superseded) for (const q of job.queued) this.applyUpdates(peer, q);
@@ -345,38 +343,57 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     }
   }
 
-  private async replaceSteps(peer: string, s: Session, routes: ReadonlyMap<string, RouteAttributes>, job: Replacement): Promise<void> {
+  private async replaceSteps<V>(peer: string, s: Session, routes: ReadonlyMap<string, V>, pick: (v: V, prefix: string) => RouteAttributes | undefined, job: Replacement): Promise<void> {
     // Held from the start: a session coming up meanwhile sends End-of-RIB only after the table.
     const bulk = s.beginRouteBulk();
     let started = performance.now();
     let n = 0;
-    /** True when this turn's share is used up (checked every 256 routes): then yield a turn. */
-    const due = (): boolean => ++n % 256 === 0 && (n % ROUTE_CHUNK === 0 || performance.now() - started > ROUTE_STEP_MS);
-    /** Yields; false when this job should stop (superseded, engine closed). */
-    const yieldTurn = async (): Promise<boolean> => {
-      if (bulk.marked) s.flushRoutes();
-      await new Promise((r) => setImmediate(r));
-      started = performance.now();
-      return !job.superseded && !this.closed;
+    /**
+     * Runs `fn` on items until they run out (true) or this turn's share is used up (false; checked
+     * every 256). A plain loop over the map's keys: no entry arrays or generator steps per route,
+     * which at 100k routes per pass would be megabytes of garbage.
+     */
+    const turn = (items: Iterator<string>, fn: (p: string) => void): boolean => {
+      for (;;) {
+        const r = items.next();
+        if (r.done) return true;
+        fn(r.value);
+        if (++n % 256 === 0 && (n % ROUTE_CHUNK === 0 || performance.now() - started > ROUTE_STEP_MS)) return false;
+      }
     };
+    /** All of `items`, yielding the loop between turns; false when this job should stop (superseded, engine closed). */
+    const each = async (items: Iterator<string>, fn: (p: string) => void): Promise<boolean> => {
+      while (!turn(items, fn)) {
+        if (bulk.marked) s.flushRoutes();
+        await new Promise((r) => setImmediate(r));
+        started = performance.now();
+        if (job.superseded || this.closed) return false;
+      }
+      return true;
+    };
+    let count = 0;
     try {
       const intern = this.interner();
       const renamed = new Map<string, string>(); // canonical → given, for keys not in canonical form
-      for (const [p, a] of routes) {
+      const validate = (p: string): void => {
+        const a = pick(routes.get(p) as V, p);
+        if (a === undefined) return;
         const c = canonicalPrefix(p);
         if (c !== p) renamed.set(c, p);
         intern(a);
-        if (due() && !(await yieldTurn())) return;
-      }
-      for (const [p, a] of routes) {
+      };
+      const set = (p: string): void => {
+        const a = pick(routes.get(p) as V, p);
+        if (a === undefined) return;
         bulk.set(renamed.size && canonicalPrefix(p) !== p ? canonicalPrefix(p) : p, intern(a));
-        if (due() && !(await yieldTurn())) return;
-      }
+        count++;
+      };
       // Deleting from a Map while iterating it is safe; entries set above are all in `routes`.
-      for (const p of s.desiredPrefixes()) {
-        if (!routes.has(p) && !renamed.has(p)) bulk.remove(p);
-        if (due() && !(await yieldTurn())) return;
-      }
+      const drop = (p: string): void => {
+        const v = routes.get(p);
+        if ((v === undefined || pick(v, p) === undefined) && !renamed.has(p)) bulk.remove(p);
+      };
+      if (!(await each(routes.keys(), validate)) || !(await each(routes.keys(), set)) || !(await each(s.desiredPrefixes(), drop))) return;
     } finally {
       bulk.end();
       // Also when nothing changed: an End-of-RIB may have waited for the table (rib.settling).
@@ -385,7 +402,7 @@ export class BgpEngine extends EventEmitter<BgpEngineEvents> {
     this.collectAttrs();
     // Changes made meanwhile by updateRoutes/announce/withdraw, in order.
     for (const q of job.queued) this.applyUpdates(peer, q);
-    this.log.debug({ peer, routes: routes.size }, 'route table replaced');
+    this.log.debug({ peer, routes: count }, 'route table replaced');
   }
 
   /**

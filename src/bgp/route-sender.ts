@@ -60,11 +60,6 @@ export class RouteSender {
     if (this.#rib.replace(routes)) this.scheduleFlush();
   }
 
-  /** Replaces the desired routes from canonical prefixes and a way to their attribute sets. */
-  replaceWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): void {
-    if (this.#rib.replaceWith(routes, attrsOf)) this.scheduleFlush();
-  }
-
   /** Sets (or, with null, withdraws) some routes. */
   update(changes: ReadonlyArray<readonly [string, AttrSet | null]>): void {
     let changed = false;
@@ -78,11 +73,11 @@ export class RouteSender {
   }
 
   desiredPrefixes(): IterableIterator<string> {
-    return this.#rib.desired.keys();
+    return this.#rib.desiredPrefixes();
   }
 
   get desiredCount(): number {
-    return this.#rib.desired.size;
+    return this.#rib.desiredCount;
   }
 
   get advertisedCount(): number {

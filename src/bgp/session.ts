@@ -122,11 +122,6 @@ export class Session {
     this.routes.replace(routes);
   }
 
-  /** setRoutes from canonical prefixes and a way to their attribute sets (no copy of the table). */
-  setRoutesWith<V>(routes: ReadonlyMap<string, V>, attrsOf: (v: V) => AttrSet): void {
-    this.routes.replaceWith(routes, attrsOf);
-  }
-
   /** Sets (null: withdraws) some routes. */
   updateRoutes(changes: ReadonlyArray<readonly [string, AttrSet | null]>): void {
     this.routes.update(changes);

@@ -105,6 +105,8 @@ export function bfdSpecFor(p: ParsedBGPPeer, config: ParsedConfig): BfdSessionSp
  */
 export type RouteChanges = ReadonlyMap<string, ReadonlySet<string>> | 'all';
 
+const NO_ROUTES: ReadonlyMap<string, BgpRoute> = new Map();
+
 /** Engine attributes of a decided route; routes sharing attribute arrays share one object. */
 function attributesOf(): (r: BgpRoute) => RouteAttributes {
   let last: BgpRoute | undefined;
@@ -263,22 +265,31 @@ export class BgpReconciler {
         engine.updateRoutes(name, delta);
         continue;
       }
-      const m = new Map<string, RouteAttributes>();
-      let n = 0;
-      for (const [prefix, r] of routes.get(name) ?? []) {
-        if (families.has(familyOf(prefix))) m.set(prefix, attrsOf(r));
-        // A whole table of 100k routes is built in steps, as the engine takes it: the loop runs.
-        if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
-      }
+      // The peer's routes, of the families the session carries, as the engine's attributes.
+      const mine = routes.get(name) ?? NO_ROUTES;
+      const pick = (r: BgpRoute, p: string): RouteAttributes | undefined => (families.has(familyOf(p)) ? attrsOf(r) : undefined);
       this.#routeFamilies.set(name, famKey);
       if (changes === undefined) {
         // Whole tables compared (callers without change tracking): unchanged, nothing to do.
+        const m = new Map<string, RouteAttributes>();
+        let n = 0;
+        for (const [prefix, r] of mine) {
+          const a = pick(r, prefix);
+          if (a) m.set(prefix, a);
+          // Built in steps, as the engine takes it: the loop runs.
+          if (++n % ROUTE_CHUNK === 0) await new Promise((res) => setImmediate(res));
+        }
         const key = JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
         if (this.#routes.get(name) === key) continue;
         this.#routes.set(name, key);
-      } else this.#routes.set(name, '');
-      // Large tables go in over several turns; awaited so a bad route fails this apply.
-      await engine.setRoutes(name, m);
+        await engine.setRoutes(name, m);
+        continue;
+      }
+      this.#routes.set(name, '');
+      // The decision's own map, not a copy of 100k routes: the engine reads it over several turns
+      // (awaited, so a bad route fails this apply); what changes meanwhile is noted in #pending
+      // and goes out with updateRoutes after it.
+      await engine.setRoutes(name, mine, pick);
     }
     // BFD, per peer with a profile.
     for (const name of [...this.#bfd.keys()]) {

@@ -5,6 +5,7 @@
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { matchesAny, type LabelSelector, type Labels } from '../util/selector.ts';
+import { joined } from '../util/text.ts';
 import { assignOwners, DEFAULT_LOAD_FACTOR } from './owner.ts';
 
 /** Nodes carrying this label never announce (Kubernetes' well-known label). */
@@ -163,7 +164,7 @@ export function aggregate(ip: string, v4Len = 32, v6Len = 128): string {
   // A host route of an IPv4 address in its usual form is the address itself: no parse, no cache
   // entry (100k of them at 100k Services).
   // (net.isIPv4 accepts only the dotted-decimal form without leading zeros: already canonical.)
-  if (v4Len === 32 && isIPv4(ip)) return `${ip}/32`;
+  if (v4Len === 32 && isIPv4(ip)) return joined(ip, '/32');
   const key = `${ip}|${v4Len}|${v6Len}`;
   let out = aggCache.get(key);
   if (out !== undefined) return out;

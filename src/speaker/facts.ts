@@ -4,6 +4,7 @@
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { allocatedPool, isOurs, type ClassPolicy, type ParsedConfig } from '../api/index.ts';
 import { parseAddress, type Family } from '../util/address.ts';
+import { joined } from '../util/text.ts';
 import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './decide.ts';
 
 /**
@@ -15,7 +16,8 @@ import type { BgpPolicy, L2Policy, NodeFacts, PeerFacts, ServiceFacts } from './
 export const ANNOTATION_L2_SUBNETS = 'ironlb.io/l2-subnets';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-export const serviceKeyOf = (s: { metadata?: { namespace?: string; name?: string } }): string => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`;
+/** namespace/name (one flat string: kept once per Service by the decider, util/text.ts). */
+export const serviceKeyOf = (s: { metadata?: { namespace?: string; name?: string } }): string => joined(s.metadata?.namespace ?? '', '/', s.metadata?.name ?? '');
 
 /**
  * `published`: the node's subnets from its speaker's ConfigurationState (status.l2Subnets), which

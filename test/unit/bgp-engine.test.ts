@@ -6,6 +6,8 @@ import { BgpEngine, type PeerConfig, type StateEvent } from '../../src/bgp/index
 import { FakePeer, standardCapabilities, type FakeOpen } from '../../src/bgp/testing/fake-peer.ts';
 import * as c from '../../src/bgp/codec/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { MapView } from '../../src/util/map-view.ts';
+import { prng } from '../support/prng.ts';
 import { pino } from 'pino';
 
 // Engine logs only when asked for (IRONLB_LOG_LEVEL=debug), to keep test output readable.
@@ -305,6 +307,43 @@ test('large setRoutes in steps: updateRoutes meanwhile apply after it, a later s
   await assert.rejects(engine.setRoutes('p', table(4, N, { '10.4.255.0/33': {} })), /length must be 0..32/);
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(fake.routes.size === N && [...fake.routes.keys()].every((k) => k.startsWith('10.3.')), 'a rejected table changes nothing');
+});
+
+test('setRoutes reading a map (with pick, or a view) that changes meanwhile: with the changed prefixes sent by updateRoutes after, the peer ends with the map as it is', async (t) => {
+  // As the speaker's reconciler does: the decision's routes with a pick function (IPv4 only,
+  // attributes by a route's community), not a copy; the map changes between the engine's steps,
+  // and the changed prefixes go out with updateRoutes once setRoutes resolves.
+  const N = 12_000;
+  const { engine, fake } = await engineWithFake(t, { families: ['IPv4'] });
+  const attrs = [{ communities: ['65001:1'] }, { communities: ['65001:2'] }];
+  const prefix = (i: number): string => (i % 10 === 9 ? `fd00::${i.toString(16)}/128` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
+  for (let seed = 1; seed <= 4; seed++) {
+    const random = prng(seed);
+    const rnd = (n: number): number => Math.floor(random() * n);
+    const decision = new Map<string, number>();
+    for (let i = 0; i < N; i++) if (rnd(4) !== 0) decision.set(prefix(i), rnd(2));
+    const pick = (a: number, p: string): { communities: string[] } | undefined => (p.includes(':') ? undefined : attrs[a]);
+    const view = new MapView(decision, pick);
+    const changed = new Set<string>();
+    let done = false;
+    // Half the seeds hand over the map with a pick function, the others a view of it.
+    const table = (seed % 2 ? engine.setRoutes('p', decision, pick) : engine.setRoutes('p', view)).then(() => (done = true));
+    for (let turn = 0; !done && turn < 10_000; turn++) {
+      for (let k = rnd(200); k > 0; k--) {
+        const p = prefix(rnd(N + 2000));
+        if (rnd(3) === 0) decision.delete(p);
+        else decision.set(p, rnd(2));
+        changed.add(p);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await table;
+    assert.ok(changed.size > 0, `seed ${seed}: the map changed while the table went in`);
+    engine.updateRoutes('p', new Map([...changed].map((p) => [p, view.get(p) ?? null] as const)));
+    const want = new Map([...view].map(([p, a]) => [p, a.communities[0] === '65001:1' ? 0xfde90001 : 0xfde90002]));
+    await waitFor(() => fake.routes.size === want.size && [...want].every(([p, c]) => fake.routes.get(p)?.attrs.communities?.[0] === c), { what: `seed ${seed}: the peer holding the map's ${want.size} IPv4 routes`, timeoutMs: 30_000 });
+    assert.equal(engine.peerStatus('p').routesDesired, want.size);
+  }
 });
 
 test('graceful restart: GR capability with R and F bits; close keeps the routes (no NOTIFICATION); End-of-RIB after restart', async (t) => {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { clip, quote, MAX_VALUE } from '../../src/util/text.ts';
+import { clip, joined, quote, MAX_VALUE } from '../../src/util/text.ts';
 import { logOptions, MAX_LOG_VALUE } from '../../src/util/log.ts';
 
 test('clip: short printable text is returned as is', () => {
@@ -60,4 +60,10 @@ test('logs: every string field of a log line is clipped and escaped, nested ones
   }
   assert.equal(obj.count, 3);
   assert.equal(obj.service, 'default/x');
+});
+
+test('joined: the parts as one string, equal to their concatenation', () => {
+  assert.equal(joined('ns-with-a-long-name', '/', 'svc-12345'), 'ns-with-a-long-name/svc-12345');
+  assert.equal(joined('10.128.0.1', '/32'), '10.128.0.1/32');
+  assert.equal(joined(), '');
 });
