@@ -27,7 +27,9 @@
 //          [--sources] [--restarts 1]
 // --restarts N repeats the last restart (with the hostile Services in place) N times, for medians;
 // with CONTROLLER_BASELINE=path/to/another/dist/cli/main.js they alternate between that build
-// (first) and this one, on the same control plane (a before/after comparison under the same load).
+// (first) and this one, on the same control plane (a before/after comparison under the same load);
+// CONTROLLER_BASELINE_NODE_OPTIONS="..." gives the baseline other Node options than the chart's
+// (this build, unless CONTROLLER_BASELINE is set too).
 // The controller runs as the image runs it: dist/ (scripts/build-dist.sh) with the chart's Node
 // options (testbed/lab/image.ts); --sources runs the TypeScript sources (Node's type stripping
 // costs it some 100 MiB of RSS). CONTROLLER_NODE_ARGS are added after the chart's
@@ -66,7 +68,8 @@ const CHURN_S = Math.max(0, Number(values['churn-seconds']));
 const CHURN_RATE = Math.max(1, Number(values['churn-rate']));
 const NAMESPACES = Math.max(1, Number(values.namespaces));
 const RESTARTS = Math.max(1, Math.min(20, Number(values.restarts)));
-const BASELINE = process.env.CONTROLLER_BASELINE;
+const BASELINE_OPTIONS = process.env.CONTROLLER_BASELINE_NODE_OPTIONS?.split(' ').filter(Boolean);
+const BASELINE = process.env.CONTROLLER_BASELINE ?? (BASELINE_OPTIONS ? '' : undefined);
 if (values.seed !== 'etcd' && values.seed !== 'api') throw new Error(`--seed must be etcd or api, got ${values.seed}`);
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -149,12 +152,12 @@ interface Running {
 let entry = join(ROOT, 'src/cli/main.ts');
 let nodeOptions: string[] = [];
 
-async function startController(kubeconfig: string, logFile: string, cli = entry): Promise<Running> {
+async function startController(kubeconfig: string, logFile: string, cli = entry, options = nodeOptions): Promise<Running> {
   const [mp, hp] = [await freePort(), await freePort()];
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    [...nodeOptions, ...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), cli, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
+    [...options, ...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), cli, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(log);
@@ -437,7 +440,7 @@ try {
         const which = BASELINE ? (base ? 'baseline' : 'this build') : '';
         const rLoad0 = load();
         t = Date.now();
-        running = await startController(kubeconfigPath, logFile, base ? BASELINE : entry);
+        running = await startController(kubeconfigPath, logFile, base && BASELINE ? BASELINE : entry, base && BASELINE_OPTIONS ? BASELINE_OPTIONS : nodeOptions);
         const r2 = running;
         const rss2 = new RssSampler(r2.pid);
         await until('health server up', 120_000, r2, async () => ((await fetch(`${r2.health}/healthz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);

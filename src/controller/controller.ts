@@ -114,6 +114,38 @@ function stableJson(v: unknown): string {
   return JSON.stringify(norm(v, 0));
 }
 
+/**
+ * The status patch that brings the cached Service to `want`, only for what differs: the ingress
+ * list (replaced whole) and our condition (merged by type, other conditions untouched); undefined
+ * when nothing differs.
+ */
+function statusPatch(cached: V1Service, want: Desired): Record<string, unknown> | undefined {
+  const status: Record<string, unknown> = {};
+  if (want.ips !== undefined) {
+    const ing = cached.status?.loadBalancer?.ingress ?? [];
+    // ipMode is written but not compared: API servers without the field drop it, and comparing
+    // it would then rewrite the status forever.
+    const same = ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips?.[n] && !i.hostname);
+    if (!same) status.loadBalancer = { ingress: want.ips.map((ip) => ({ ip, ipMode: 'VIP' })) };
+  }
+  const cond = allocatedCondition(cached);
+  // The annotation of older versions counts as the record while no condition exists (upgrades
+  // write nothing); releasing writes the condition False, which then hides the annotation.
+  if (originPool(cached) !== want.pool || (want.pool === undefined && cond?.status === 'True')) {
+    const st = want.pool === undefined ? 'False' : 'True';
+    status.conditions = [
+      {
+        type: CONDITION_ALLOCATED,
+        status: st,
+        reason: want.pool === undefined ? 'Released' : CONDITION_ALLOCATED_REASON,
+        message: want.pool ?? 'no address of ironlb is allocated',
+        lastTransitionTime: cond?.status === st && cond.lastTransitionTime ? new Date(cond.lastTransitionTime).toISOString() : new Date().toISOString(),
+      },
+    ];
+  }
+  return Object.keys(status).length === 0 ? undefined : status;
+}
+
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly identity: string;
@@ -767,10 +799,20 @@ export class Controller {
     if (this.#kept.delete(key)) this.metrics.keptAssignments.set(this.#kept.size);
   }
 
-  async #write(svc: V1Service, want: Desired, ...events: Array<EventSpec | undefined>): Promise<void> {
+  /**
+   * The writes a decision needs: the status patch (if the cached status differs) and the Events.
+   * None: undefined at once, no promise (a restart decides 100,000 Services, nearly all unchanged).
+   */
+  #write(svc: V1Service, want: Desired, ...events: Array<EventSpec | undefined>): Promise<void> | undefined {
+    const status = statusPatch(svc, want);
+    if (!status && !events.some((e) => e !== undefined)) return undefined;
+    return this.#writeAll(svc, status, events);
+  }
+
+  async #writeAll(svc: V1Service, status: Record<string, unknown> | undefined, events: ReadonlyArray<EventSpec | undefined>): Promise<void> {
     const key = serviceKey(svc);
     try {
-      await this.#writeService(svc, want);
+      if (status) await this.#writeService(svc, status);
     } catch (err) {
       this.metrics.apiErrors.inc({ op: 'service' });
       this.#log.warn({ service: key, err: errorText(err) }, 'cannot update the Service status; will retry');
@@ -782,39 +824,14 @@ export class Controller {
   }
 
   /**
-   * One strategic-merge patch of the status subresource, only for what differs from the cached
-   * Service: the ingress list (replaced whole) and our condition (merged by type, other
-   * conditions untouched). No read first and no resourceVersion: the leader is the only writer of
-   * both, and a stale decision is corrected by the update event that follows. The uid makes the
-   * patch fail on a Service deleted and re-created under the same name meanwhile.
+   * One strategic-merge patch of the status subresource (statusPatch). No read first and no
+   * resourceVersion: the leader is the only writer of both, and a stale decision is corrected by
+   * the update event that follows. The uid makes the patch fail on a Service deleted and re-created
+   * under the same name meanwhile.
    */
-  async #writeService(cached: V1Service, want: Desired): Promise<void> {
+  async #writeService(cached: V1Service, status: Record<string, unknown>): Promise<void> {
     const name = cached.metadata?.name ?? '';
     const namespace = cached.metadata?.namespace ?? '';
-    const status: Record<string, unknown> = {};
-    if (want.ips !== undefined) {
-      const ing = cached.status?.loadBalancer?.ingress ?? [];
-      // ipMode is written but not compared: API servers without the field drop it, and comparing
-      // it would then rewrite the status forever.
-      const same = ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips?.[n] && !i.hostname);
-      if (!same) status.loadBalancer = { ingress: want.ips.map((ip) => ({ ip, ipMode: 'VIP' })) };
-    }
-    const cond = allocatedCondition(cached);
-    // The annotation of older versions counts as the record while no condition exists (upgrades
-    // write nothing); releasing writes the condition False, which then hides the annotation.
-    if (originPool(cached) !== want.pool || (want.pool === undefined && cond?.status === 'True')) {
-      const st = want.pool === undefined ? 'False' : 'True';
-      status.conditions = [
-        {
-          type: CONDITION_ALLOCATED,
-          status: st,
-          reason: want.pool === undefined ? 'Released' : CONDITION_ALLOCATED_REASON,
-          message: want.pool ?? 'no address of ironlb is allocated',
-          lastTransitionTime: cond?.status === st && cond.lastTransitionTime ? new Date(cond.lastTransitionTime).toISOString() : new Date().toISOString(),
-        },
-      ];
-    }
-    if (Object.keys(status).length === 0) return;
     const body = { metadata: { ...(cached.metadata?.uid ? { uid: cached.metadata.uid } : {}) }, status };
     try {
       await this.#opts.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
