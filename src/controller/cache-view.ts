@@ -68,6 +68,12 @@ function ports(list: NonNullable<Spec['ports']>): NonNullable<Spec['ports']> {
   return share(`p:${list.map((p) => `${p.port}/${p.protocol ?? ''}`).join(',')}`, make);
 }
 
+function sameRecord(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  if (!a || !b) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
 /**
  * The Service as the controller's cache keeps it: identity and version, labels, ironlb's
  * annotations, the spec fields of an allocation request, the ingress addresses and ironlb's own
@@ -78,8 +84,9 @@ export function serviceView(svc: V1Service): V1Service {
   const spec = svc.spec;
   const ingress = svc.status?.loadBalancer?.ingress;
   const cond = svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
+  const meta = metadata(svc.metadata, SERVICE_ANNOTATIONS);
   return {
-    metadata: metadata(svc.metadata, SERVICE_ANNOTATIONS),
+    metadata: meta,
     spec: spec
       ? {
           type: str(spec.type),
@@ -88,7 +95,8 @@ export function serviceView(svc: V1Service): V1Service {
           ipFamilies: spec.ipFamilies ? share(`f:${spec.ipFamilies.join(',')}`, () => Object.freeze([...spec.ipFamilies!]) as string[]) : undefined,
           ipFamilyPolicy: str(spec.ipFamilyPolicy),
           externalTrafficPolicy: str(spec.externalTrafficPolicy),
-          selector: spec.selector,
+          // Often the Service's own labels: then one object for both.
+          selector: sameRecord(spec.selector, meta.labels) ? meta.labels : spec.selector,
           ports: spec.ports ? ports(spec.ports) : undefined,
         }
       : undefined,

@@ -44,7 +44,8 @@ function randomService(r: () => number, i: number): V1Service {
       ipFamilies: pick(r, [['IPv4'], ['IPv6'], ['IPv4', 'IPv6']]),
       ipFamilyPolicy: pick(r, ['SingleStack', 'PreferDualStack', 'RequireDualStack']),
       externalTrafficPolicy: pick(r, ['Cluster', 'Local']),
-      selector: r() < 0.9 ? { app: `a${i % 3}` } : undefined,
+      // Mostly the Service's own labels (the view then shares one object), sometimes not.
+      selector: r() < 0.8 ? { app: `a${i % 3}` } : r() < 0.5 ? { app: `a${i % 3}`, tier: 'x' } : undefined,
       ports,
       clusterIP: '10.96.0.10',
       clusterIPs: ['10.96.0.10'],
@@ -76,6 +77,7 @@ test('service view: every input of a decision is the same as on the full Service
     assert.equal(isOurs(v), isOurs(s));
     assert.equal(isOurs(v, { handleServicesWithoutClass: false }), isOurs(s, { handleServicesWithoutClass: false }));
     assert.equal(v.metadata?.uid, s.metadata?.uid);
+    assert.deepEqual(v.spec?.selector, s.spec?.selector);
     assert.equal(v.metadata?.resourceVersion, s.metadata?.resourceVersion);
     assert.equal(startupOrder(v, s), 0);
     assert.deepEqual(v.status?.loadBalancer?.ingress?.map((x) => x.hostname), s.status?.loadBalancer?.ingress?.map((x) => x.hostname));
