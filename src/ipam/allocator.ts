@@ -674,6 +674,16 @@ const PORT_SET_MIN = 16;
 function portClash(a: NormalizedRequest, b: NormalizedRequest): Port | undefined {
   const [small, big] = a.ports.length <= b.ports.length ? [a, b] : [b, a];
   if (big.portSet) {
+    if (small.portSet) {
+      // Both large (hostile Services sharing an address): the small one's texts are in its set, in
+      // the order of its ports; no text built per lookup.
+      let i = 0;
+      for (const t of small.portSet) {
+        if (big.portSet.has(t)) return small.ports[i];
+        i++;
+      }
+      return undefined;
+    }
     for (const p of small.ports) if (big.portSet.has(portText(p))) return p;
     return undefined;
   }
