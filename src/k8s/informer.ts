@@ -10,6 +10,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type Kubernet
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
 import type { GetJson } from './client.ts';
+import { dropManagedFields } from './json-text.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -53,11 +54,12 @@ export type ListPage<T extends KubernetesObject> = (page: { limit: number; _cont
 /**
  * A ListPage of `path` as plain JSON (Clients.getJson): the objects as the API server sent them,
  * timestamps as strings (as watch events carry them), without client-node's typed deserialization
- * (class instances and Dates for every object and field, then dropped by the transform).
+ * (class instances and Dates for every object and field, then dropped by the transform), and
+ * without managedFields (cut from the text before it is parsed: json-text.ts).
  */
 export function jsonListPage<T extends KubernetesObject>(getJson: GetJson, path: string): ListPage<T> {
   return async ({ limit, _continue }) => {
-    const l = (await getJson(path, { limit, continue: _continue })) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
+    const l = (await getJson(path, { limit, continue: _continue }, { prepareText: dropManagedFields })) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
     if (typeof l !== 'object' || l === null || !Array.isArray(l.items)) throw new Error(`GET ${path} did not return a list (no items array); is the path a collection?`);
     const m = l.metadata;
     const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
