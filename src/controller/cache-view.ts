@@ -3,6 +3,7 @@
 // port names and node ports, cluster IPs, other controllers' conditions) were most of the
 // process's memory; a hostile Service with a 200 KB annotation of another tool costs nothing here.
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
+import { sameLabels } from '../util/selector.ts';
 import { ANNOTATION_ALLOCATED_FROM_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_ADDRESS_POOL, ANNOTATION_LOAD_BALANCER_IPS, CONDITION_ALLOCATED } from '../api/index.ts';
 
 /** The annotations the controller reads (src/api/service.ts); every other one is dropped. */
@@ -68,12 +69,6 @@ function ports(list: NonNullable<Spec['ports']>): NonNullable<Spec['ports']> {
   return share(`p:${list.map((p) => `${p.port}/${p.protocol ?? ''}`).join(',')}`, make);
 }
 
-function sameRecord(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  if (!a || !b) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
 /**
  * The Service as the controller's cache keeps it: identity and version, labels, ironlb's
  * annotations, the spec fields of an allocation request, the ingress addresses and ironlb's own
@@ -96,7 +91,7 @@ export function serviceView(svc: V1Service): V1Service {
           ipFamilyPolicy: str(spec.ipFamilyPolicy),
           externalTrafficPolicy: str(spec.externalTrafficPolicy),
           // Often the Service's own labels: then one object for both.
-          selector: sameRecord(spec.selector, meta.labels) ? meta.labels : spec.selector,
+          selector: sameLabels(spec.selector, meta.labels) ? meta.labels : spec.selector,
           ports: spec.ports ? ports(spec.ports) : undefined,
         }
       : undefined,

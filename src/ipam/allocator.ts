@@ -4,6 +4,7 @@
 import { FAMILIES, formatAddress, parseAddress, type Address, type Family } from '../util/address.ts';
 import { byPriority, compilePools, describeRestriction, poolAllows, type CompiledPool, type PoolFamily } from './pool.ts';
 import { quote } from '../util/text.ts';
+import { sameLabels } from '../util/selector.ts';
 import type {
   AssignResult,
   Assignment,
@@ -621,12 +622,6 @@ function normalize(req: ServiceRequest): NormalizedRequest | Refusal {
 }
 
 const sameList = <T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean => a === b || (a.length === b.length && a.every((x, i) => eq(x, b[i] as T)));
-
-function sameLabels(a: Labels, b: Labels): boolean {
-  if (a === b) return true;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
 
 /** Whether two normalized requests ask for the same thing (every field the allocator reads). */
 function sameRequest(a: NormalizedRequest, b: NormalizedRequest): boolean {
