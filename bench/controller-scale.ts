@@ -435,9 +435,10 @@ try {
       await prober.stop();
       prober = undefined;
       await stopController(r);
-      for (let n = 0; n < RESTARTS * (BASELINE ? 2 : 1); n++) {
-        const base = BASELINE !== undefined && n % 2 === 0;
-        const which = BASELINE ? (base ? 'baseline' : 'this build') : '';
+      const alternate = BASELINE !== undefined;
+      for (let n = 0; n < RESTARTS * (alternate ? 2 : 1); n++) {
+        const base = alternate && n % 2 === 0;
+        const which = alternate ? (base ? `baseline${BASELINE_OPTIONS ? ` (node ${BASELINE_OPTIONS.join(' ')})` : ''}` : 'this build') : '';
         const rLoad0 = load();
         t = Date.now();
         running = await startController(kubeconfigPath, logFile, base && BASELINE ? BASELINE : entry, base && BASELINE_OPTIONS ? BASELINE_OPTIONS : nodeOptions);
@@ -453,7 +454,7 @@ try {
         say(`restart with hostile Services at ${size}${which ? ` (${which})` : ''}: ready ${ready2} ms; CPU ${st3.cpuMs} ms; RSS ${mib(st3.rssMiB)} MiB, peak ${mib(st3.hwmMiB)} MiB; healthz ${fmtProbe(probes2)}; load ${rLoad0} → ${load()}`);
         rows.push(`| restart with hostile Services, ${size.toLocaleString('en')}${which ? `, ${which}` : ''} | ${ready2.toLocaleString('en')} | | ${st3.cpuMs.toLocaleString('en')} | ${mib(st3.rssMiB)} / ${mib(st3.hwmMiB)} | ${probes2.p50.toFixed(0)} / ${probes2.p99.toFixed(0)} / ${probes2.max.toFixed(0)} (p50 / p99 / max) | | | | ${rLoad0} → ${load()} |`);
         rss2.stop();
-        if (n < RESTARTS * (BASELINE ? 2 : 1) - 1) {
+        if (n < RESTARTS * (alternate ? 2 : 1) - 1) {
           await prober.stop();
           prober = undefined;
           await stopController(r2);
