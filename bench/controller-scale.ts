@@ -24,7 +24,12 @@
 //
 // Usage: node bench/controller-scale.ts [--sizes 10000,100000] [--seed etcd|api] [--updates 500]
 //          [--creates 100] [--churn-seconds 60] [--churn-rate 20] [--no-hostile]
-//          [--sources]
+//          [--sources] [--restarts 1]
+// --restarts N repeats the last restart (with the hostile Services in place) N times, for medians;
+// with CONTROLLER_BASELINE=path/to/another/dist/cli/main.js they alternate between that build
+// (first) and this one, on the same control plane (a before/after comparison under the same load);
+// CONTROLLER_BASELINE_NODE_OPTIONS="..." gives the baseline other Node options than the chart's
+// (this build, unless CONTROLLER_BASELINE is set too).
 // The controller runs as the image runs it: dist/ (scripts/build-dist.sh) with the chart's Node
 // options (testbed/lab/image.ts); --sources runs the TypeScript sources (Node's type stripping
 // costs it some 100 MiB of RSS). CONTROLLER_NODE_ARGS are added after the chart's
@@ -52,6 +57,7 @@ const { values } = parseArgs({
     'churn-rate': { type: 'string', default: '20' },
     'no-hostile': { type: 'boolean', default: false },
     sources: { type: 'boolean', default: false },
+    restarts: { type: 'string', default: '1' },
     namespaces: { type: 'string', default: '100' },
   },
 });
@@ -61,6 +67,9 @@ const CREATES = Math.max(0, Number(values.creates));
 const CHURN_S = Math.max(0, Number(values['churn-seconds']));
 const CHURN_RATE = Math.max(1, Number(values['churn-rate']));
 const NAMESPACES = Math.max(1, Number(values.namespaces));
+const RESTARTS = Math.max(1, Math.min(20, Number(values.restarts)));
+const BASELINE_OPTIONS = process.env.CONTROLLER_BASELINE_NODE_OPTIONS?.split(' ').filter(Boolean);
+const BASELINE = process.env.CONTROLLER_BASELINE ?? (BASELINE_OPTIONS ? '' : undefined);
 if (values.seed !== 'etcd' && values.seed !== 'api') throw new Error(`--seed must be etcd or api, got ${values.seed}`);
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -143,12 +152,12 @@ interface Running {
 let entry = join(ROOT, 'src/cli/main.ts');
 let nodeOptions: string[] = [];
 
-async function startController(kubeconfig: string, logFile: string): Promise<Running> {
+async function startController(kubeconfig: string, logFile: string, cli = entry, options = nodeOptions): Promise<Running> {
   const [mp, hp] = [await freePort(), await freePort()];
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    [...nodeOptions, ...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), entry, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
+    [...options, ...(process.env.CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean), cli, 'controller', '--kubeconfig', kubeconfig, '--no-leader-elect', '--identity', 'scale-bench', '--metrics-host', '127.0.0.1', '--metrics-port', String(mp), '--health-host', '127.0.0.1', '--health-port', String(hp)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(log);
@@ -421,26 +430,37 @@ try {
       );
       rows.push(`| hostile + churn at ${size.toLocaleString('en')} | | | ${(hostileCpu + churnCpu).toLocaleString('en')} | ${mib(rss.peakMiB)} (peak) | ${probesChurn.p99.toFixed(0)} / ${Math.max(probesHostile.max, probesChurn.max).toFixed(0)} (p99 of churn / max) | | | ${mib(procStats(r.pid).rssMiB)} | ${hLoad0} → ${load()} |`);
 
-      // And a restart with all of it in place.
+      // And restarts with all of it in place.
       rss.stop();
       await prober.stop();
       prober = undefined;
       await stopController(r);
-      const rLoad0 = load();
-      t = Date.now();
-      running = await startController(kubeconfigPath, logFile);
-      const r2 = running;
-      const rss2 = new RssSampler(r2.pid);
-      await until('health server up', 120_000, r2, async () => ((await fetch(`${r2.health}/healthz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
-      prober = new Prober(`${r2.health}/healthz`);
-      await until('ready again', 600_000, r2, async () => ((await fetch(`${r2.health}/readyz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
-      const ready2 = Date.now() - t;
-      await idle(r2);
-      const st3 = procStats(r2.pid);
-      const probes2 = await prober.take();
-      say(`restart with hostile Services at ${size}: ready ${ready2} ms; CPU ${st3.cpuMs} ms; RSS ${mib(st3.rssMiB)} MiB, peak ${mib(st3.hwmMiB)} MiB; healthz ${fmtProbe(probes2)}; load ${rLoad0} → ${load()}`);
-      rows.push(`| restart with hostile Services, ${size.toLocaleString('en')} | ${ready2.toLocaleString('en')} | | ${st3.cpuMs.toLocaleString('en')} | ${mib(st3.rssMiB)} / ${mib(st3.hwmMiB)} | ${probes2.p99.toFixed(0)} / ${probes2.max.toFixed(0)} | | | | ${rLoad0} → ${load()} |`);
-      rss2.stop();
+      const alternate = BASELINE !== undefined;
+      for (let n = 0; n < RESTARTS * (alternate ? 2 : 1); n++) {
+        const base = alternate && n % 2 === 0;
+        const which = alternate ? (base ? `baseline${BASELINE_OPTIONS ? ` (node ${BASELINE_OPTIONS.join(' ')})` : ''}` : 'this build') : '';
+        const rLoad0 = load();
+        t = Date.now();
+        running = await startController(kubeconfigPath, logFile, base && BASELINE ? BASELINE : entry, base && BASELINE_OPTIONS ? BASELINE_OPTIONS : nodeOptions);
+        const r2 = running;
+        const rss2 = new RssSampler(r2.pid);
+        await until('health server up', 120_000, r2, async () => ((await fetch(`${r2.health}/healthz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
+        prober = new Prober(`${r2.health}/healthz`);
+        await until('ready again', 600_000, r2, async () => ((await fetch(`${r2.health}/readyz`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined), 100);
+        const ready2 = Date.now() - t;
+        await idle(r2);
+        const st3 = procStats(r2.pid);
+        const probes2 = await prober.take();
+        say(`restart with hostile Services at ${size}${which ? ` (${which})` : ''}: ready ${ready2} ms; CPU ${st3.cpuMs} ms; RSS ${mib(st3.rssMiB)} MiB, peak ${mib(st3.hwmMiB)} MiB; healthz ${fmtProbe(probes2)}; load ${rLoad0} → ${load()}`);
+        rows.push(`| restart with hostile Services, ${size.toLocaleString('en')}${which ? `, ${which}` : ''} | ${ready2.toLocaleString('en')} | | ${st3.cpuMs.toLocaleString('en')} | ${mib(st3.rssMiB)} / ${mib(st3.hwmMiB)} | ${probes2.p50.toFixed(0)} / ${probes2.p99.toFixed(0)} / ${probes2.max.toFixed(0)} (p50 / p99 / max) | | | | ${rLoad0} → ${load()} |`);
+        rss2.stop();
+        if (n < RESTARTS * (alternate ? 2 : 1) - 1) {
+          await prober.stop();
+          prober = undefined;
+          await stopController(r2);
+          if (r2.exitCode !== 0 && r2.exitCode !== null) throw new Error(`the controller exited with ${r2.exitCode}; log ${logFile}`);
+        }
+      }
     } else rss.stop();
     await prober?.stop();
     prober = undefined;

@@ -3,6 +3,7 @@
 // port names and node ports, cluster IPs, other controllers' conditions) were most of the
 // process's memory; a hostile Service with a 200 KB annotation of another tool costs nothing here.
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
+import { sameLabels } from '../util/selector.ts';
 import { ANNOTATION_ALLOCATED_FROM_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_ADDRESS_POOL, ANNOTATION_LOAD_BALANCER_IPS, CONDITION_ALLOCATED } from '../api/index.ts';
 
 /** The annotations the controller reads (src/api/service.ts); every other one is dropped. */
@@ -78,8 +79,9 @@ export function serviceView(svc: V1Service): V1Service {
   const spec = svc.spec;
   const ingress = svc.status?.loadBalancer?.ingress;
   const cond = svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
+  const meta = metadata(svc.metadata, SERVICE_ANNOTATIONS);
   return {
-    metadata: metadata(svc.metadata, SERVICE_ANNOTATIONS),
+    metadata: meta,
     spec: spec
       ? {
           type: str(spec.type),
@@ -88,7 +90,8 @@ export function serviceView(svc: V1Service): V1Service {
           ipFamilies: spec.ipFamilies ? share(`f:${spec.ipFamilies.join(',')}`, () => Object.freeze([...spec.ipFamilies!]) as string[]) : undefined,
           ipFamilyPolicy: str(spec.ipFamilyPolicy),
           externalTrafficPolicy: str(spec.externalTrafficPolicy),
-          selector: spec.selector,
+          // Often the Service's own labels: then one object for both.
+          selector: sameLabels(spec.selector, meta.labels) ? meta.labels : spec.selector,
           ports: spec.ports ? ports(spec.ports) : undefined,
         }
       : undefined,

@@ -39,14 +39,15 @@ import {
 } from '../api/index.ts';
 import { describeValue } from '../api/schema-dsl.ts';
 import { quote } from '../util/text.ts';
-import { EventRecorder, Informer, LeaderElector, errorText, isNotFound, isConflict, retryOnConflict, type Clients, type InformerEvent } from '../k8s/index.ts';
+import { EventRecorder, Informer, LeaderElector, jsonListPage, errorText, isNotFound, isConflict, retryOnConflict, type Clients, type InformerEvent } from '../k8s/index.ts';
 import { logger } from '../util/log.ts';
 import { NamedSecrets } from '../k8s/secrets.ts';
 import { ConfigWatch } from '../k8s/config-watch.ts';
 import { createMetrics, type ControllerMetrics } from './metrics.ts';
 import { namespaceView, serviceView } from './cache-view.ts';
 import { AllocationEvents, type AllocationEventsOptions } from './allocation-events.ts';
-import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartup, toAllocatorRequest, type Service } from './requests.ts';
+import { allocatedCondition, ingressIPs, originPool, poolSpecs, serviceKey, sortForStartupInSlices, toAllocatorRequest, type Service } from './requests.ts';
+import { Slicer } from '../util/slices.ts';
 
 export const COMPONENT = 'ironlb-controller';
 
@@ -55,21 +56,6 @@ const NEVER_FIXED_BY_A_RELEASE: ReadonlySet<string> = new Set(['InvalidRequest',
 /** Refusals about a requested address another Service holds: only its release can change them. */
 const ADDRESS_WANTED: ReadonlySet<string> = new Set(['AddressInUse', 'SharingKeyMismatch', 'BackendKeyMismatch', 'PortConflict']);
 
-/**
- * Longest stretch of work before the event loop gets a turn (health probes, watch events, write
- * responses): a restart decides 100,000 Services, most of which need no write and so never wait.
- */
-const SLICE_MS = 10;
-
-class Slicer {
-  #since = performance.now();
-  /** Resolves at once, or on the next turn of the event loop once SLICE_MS have passed. */
-  async turn(): Promise<void> {
-    if (performance.now() - this.#since < SLICE_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.#since = performance.now();
-  }
-}
 export const CONFIG_STATE_NAME = 'controller';
 
 /**
@@ -128,6 +114,38 @@ function stableJson(v: unknown): string {
   return JSON.stringify(norm(v, 0));
 }
 
+/**
+ * The status patch that brings the cached Service to `want`, only for what differs: the ingress
+ * list (replaced whole) and our condition (merged by type, other conditions untouched); undefined
+ * when nothing differs.
+ */
+function statusPatch(cached: V1Service, want: Desired): Record<string, unknown> | undefined {
+  const status: Record<string, unknown> = {};
+  if (want.ips !== undefined) {
+    const ing = cached.status?.loadBalancer?.ingress ?? [];
+    // ipMode is written but not compared: API servers without the field drop it, and comparing
+    // it would then rewrite the status forever.
+    const same = ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips?.[n] && !i.hostname);
+    if (!same) status.loadBalancer = { ingress: want.ips.map((ip) => ({ ip, ipMode: 'VIP' })) };
+  }
+  const cond = allocatedCondition(cached);
+  // The annotation of older versions counts as the record while no condition exists (upgrades
+  // write nothing); releasing writes the condition False, which then hides the annotation.
+  if (originPool(cached) !== want.pool || (want.pool === undefined && cond?.status === 'True')) {
+    const st = want.pool === undefined ? 'False' : 'True';
+    status.conditions = [
+      {
+        type: CONDITION_ALLOCATED,
+        status: st,
+        reason: want.pool === undefined ? 'Released' : CONDITION_ALLOCATED_REASON,
+        message: want.pool ?? 'no address of ironlb is allocated',
+        lastTransitionTime: cond?.status === st && cond.lastTransitionTime ? new Date(cond.lastTransitionTime).toISOString() : new Date().toISOString(),
+      },
+    ];
+  }
+  return Object.keys(status).length === 0 ? undefined : status;
+}
+
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly identity: string;
@@ -154,6 +172,11 @@ export class Controller {
   #stopped = true;
 
   #queue = new Set<string>();
+  /**
+   * Services with events while leading but before the start-up's queue is filled (the lists it
+   * orders are snapshots, taken with turns of the event loop in between): queued after them.
+   */
+  #early = new Set<string>();
   #configDirty = false;
   #pumping: Promise<void> | undefined;
   #retryTimers = new Map<string, NodeJS.Timeout>();
@@ -188,18 +211,18 @@ export class Controller {
     this.identity = o.identity ?? `${hostname()}-${process.pid}`;
     this.metrics = o.metrics ?? createMetrics();
     this.#log = logger('controller', { identity: this.identity });
-    const { kc, core, custom } = o.clients;
+    const { kc, core, custom, getJson } = o.clients;
     const ns = o.namespace;
-    // The caches keep only what decisions read (cache-view.ts), listed in pages.
+    // The caches keep only what decisions read (cache-view.ts), listed in pages of plain JSON.
     this.#services = new Informer<V1Service>({
       kc,
       name: 'services',
       path: '/api/v1/services',
       list: () => core.listServiceForAllNamespaces(),
-      listPage: (p) => core.listServiceForAllNamespaces(p),
+      listPage: jsonListPage(getJson, '/api/v1/services'),
       transform: serviceView,
     });
-    this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), listPage: (p) => core.listNamespace(p), transform: namespaceView });
+    this.#namespaces = new Informer<V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), listPage: jsonListPage(getJson, '/api/v1/namespaces'), transform: namespaceView });
     this.#secrets = new NamedSecrets({ kc, core, namespace: ns, names: o.bgpPasswordSecrets ?? [] });
     // IPPool status is written by this controller: an update that changes neither the spec (its
     // generation) nor the labels is our own write and changes no configuration.
@@ -325,6 +348,7 @@ export class Controller {
     this.#appliedKey = '';
     this.#lastConfigState = '';
     this.#startupDone = false;
+    this.#early.clear();
     this.#configDirty = true;
     this.#kick();
   }
@@ -336,6 +360,7 @@ export class Controller {
     this.#allocator = undefined;
     this.#startupDone = false;
     this.#queue.clear();
+    this.#early.clear();
     this.#revoked.clear();
     this.#originHint.clear();
     this.#kept.clear();
@@ -348,7 +373,11 @@ export class Controller {
   // ---- the queue ----------------------------------------------------------------------------
 
   #enqueue(key: string): void {
-    if (!this.#leading || !this.#startupDone) return; // start-up enqueues every Service itself
+    if (!this.#leading) return;
+    if (!this.#startupDone) {
+      this.#early.add(key); // start-up enqueues every Service itself, these after the others
+      return;
+    }
     this.#queue.add(key);
     this.#kick();
   }
@@ -501,15 +530,18 @@ export class Controller {
       this.#revoked.set(rv.key, { addresses: rv.addresses, message: `${rv.reason}: ${rv.message}` });
       this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
     }
-    if (!(await this.#confirmHeld(alloc, config, first && !this.#startupDone))) return; // leadership lost meanwhile
-    this.#startupDone = true;
+    const slice = new Slicer();
+    if (!(await this.#confirmHeld(alloc, config, first && !this.#startupDone, slice))) return; // leadership lost meanwhile
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
     // Services no longer ours that still carry our record too, so their release is said and recorded.
     // Those holding nothing in the allocator first (new, pending, refused): after a restart with
     // 100,000 Services a new one is served once every held address is confirmed, not after
     // 100,000 confirmations have been decided again (each of which writes nothing).
+    const ordered = await sortForStartupInSlices(this.#services.list(), slice);
+    if (this.#allocator !== alloc || this.#stopped) return;
+    // From here to the end of the start-up, synchronous: no event slips between the lists.
     const later: string[] = [];
-    for (const s of sortForStartup(this.#services.list())) {
+    for (const s of ordered) {
       const key = serviceKey(s);
       const held = alloc.lookup(key) !== undefined;
       if (!isOurs(s, this.#classPolicy()) && !held && originPool(s) === undefined) continue;
@@ -517,6 +549,11 @@ export class Controller {
       else this.#queue.add(key);
     }
     for (const key of later) this.#queue.add(key);
+    // Services with events meanwhile (new ones included), and Services deleted meanwhile (held
+    // ones release), decided after; a start-up before this point had none.
+    for (const key of this.#early) this.#queue.add(key);
+    this.#early.clear();
+    this.#startupDone = true;
     for (const rv of r.revoked) this.#queue.add(rv.key);
     this.#schedulePoolStatus();
   }
@@ -528,20 +565,23 @@ export class Controller {
    * duplicates an address. A refusal that configuration missing explains keeps the address (see
    * #keepable); any other is decided by #decide, which then names the address it releases.
    */
-  async #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean): Promise<boolean> {
+  async #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean, slice: Slicer): Promise<boolean> {
     const t0 = performance.now();
-    const ours = sortForStartup(this.#services.list().filter((s) => isOurs(s, this.#classPolicy()) && ingressIPs(s).length > 0));
+    const ordered = await sortForStartupInSlices(this.#services.list(), slice);
+    let ours = 0;
     let confirmed = 0;
     const refused: string[] = [];
     const kept = new Set<string>();
-    const slice = new Slicer();
-    for (const s of ours) {
+    for (const s of ordered) {
       // Yields now and then (health probes); nothing else decides meanwhile, since the pump runs this.
       await slice.turn();
       if (this.#allocator !== alloc || this.#stopped) return false;
+      if (!isOurs(s, this.#classPolicy())) continue;
+      const ips = ingressIPs(s);
+      if (ips.length === 0) continue;
+      ours++;
       const key = serviceKey(s);
       if (!all && alloc.lookup(key)) continue;
-      const ips = ingressIPs(s);
       const req = toAllocatorRequest(s, this.#nsLabels(s));
       if (!req.ok) {
         refused.push(key);
@@ -561,7 +601,7 @@ export class Controller {
     this.#kept = kept;
     this.metrics.keptAssignments.set(kept.size);
     if (kept.size) this.#log.warn({ services: kept.size, examples: [...kept].slice(0, 10) }, 'Services keep addresses that no valid pool covers (their pool is missing or invalid); they keep them until a valid pool covers or refuses them');
-    this.#log.info({ services: ours.length, confirmed, refused: refused.length, kept: kept.size, startup: all, ms: Math.round(performance.now() - t0) }, 'held addresses confirmed');
+    this.#log.info({ services: ours, confirmed, refused: refused.length, kept: kept.size, startup: all, ms: Math.round(performance.now() - t0) }, 'held addresses confirmed');
     return true;
   }
 
@@ -759,10 +799,20 @@ export class Controller {
     if (this.#kept.delete(key)) this.metrics.keptAssignments.set(this.#kept.size);
   }
 
-  async #write(svc: V1Service, want: Desired, ...events: Array<EventSpec | undefined>): Promise<void> {
+  /**
+   * The writes a decision needs: the status patch (if the cached status differs) and the Events.
+   * None: undefined at once, no promise (a restart decides 100,000 Services, nearly all unchanged).
+   */
+  #write(svc: V1Service, want: Desired, ...events: Array<EventSpec | undefined>): Promise<void> | undefined {
+    const status = statusPatch(svc, want);
+    if (!status && !events.some((e) => e !== undefined)) return undefined;
+    return this.#writeAll(svc, status, events);
+  }
+
+  async #writeAll(svc: V1Service, status: Record<string, unknown> | undefined, events: ReadonlyArray<EventSpec | undefined>): Promise<void> {
     const key = serviceKey(svc);
     try {
-      await this.#writeService(svc, want);
+      if (status) await this.#writeService(svc, status);
     } catch (err) {
       this.metrics.apiErrors.inc({ op: 'service' });
       this.#log.warn({ service: key, err: errorText(err) }, 'cannot update the Service status; will retry');
@@ -774,39 +824,14 @@ export class Controller {
   }
 
   /**
-   * One strategic-merge patch of the status subresource, only for what differs from the cached
-   * Service: the ingress list (replaced whole) and our condition (merged by type, other
-   * conditions untouched). No read first and no resourceVersion: the leader is the only writer of
-   * both, and a stale decision is corrected by the update event that follows. The uid makes the
-   * patch fail on a Service deleted and re-created under the same name meanwhile.
+   * One strategic-merge patch of the status subresource (statusPatch). No read first and no
+   * resourceVersion: the leader is the only writer of both, and a stale decision is corrected by
+   * the update event that follows. The uid makes the patch fail on a Service deleted and re-created
+   * under the same name meanwhile.
    */
-  async #writeService(cached: V1Service, want: Desired): Promise<void> {
+  async #writeService(cached: V1Service, status: Record<string, unknown>): Promise<void> {
     const name = cached.metadata?.name ?? '';
     const namespace = cached.metadata?.namespace ?? '';
-    const status: Record<string, unknown> = {};
-    if (want.ips !== undefined) {
-      const ing = cached.status?.loadBalancer?.ingress ?? [];
-      // ipMode is written but not compared: API servers without the field drop it, and comparing
-      // it would then rewrite the status forever.
-      const same = ing.length === want.ips.length && ing.every((i, n) => i.ip === want.ips?.[n] && !i.hostname);
-      if (!same) status.loadBalancer = { ingress: want.ips.map((ip) => ({ ip, ipMode: 'VIP' })) };
-    }
-    const cond = allocatedCondition(cached);
-    // The annotation of older versions counts as the record while no condition exists (upgrades
-    // write nothing); releasing writes the condition False, which then hides the annotation.
-    if (originPool(cached) !== want.pool || (want.pool === undefined && cond?.status === 'True')) {
-      const st = want.pool === undefined ? 'False' : 'True';
-      status.conditions = [
-        {
-          type: CONDITION_ALLOCATED,
-          status: st,
-          reason: want.pool === undefined ? 'Released' : CONDITION_ALLOCATED_REASON,
-          message: want.pool ?? 'no address of ironlb is allocated',
-          lastTransitionTime: cond?.status === st && cond.lastTransitionTime ? new Date(cond.lastTransitionTime).toISOString() : new Date().toISOString(),
-        },
-      ];
-    }
-    if (Object.keys(status).length === 0) return;
     const body = { metadata: { ...(cached.metadata?.uid ? { uid: cached.metadata.uid } : {}) }, status };
     try {
       await this.#opts.clients.core.patchNamespacedServiceStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));

@@ -1,7 +1,8 @@
-// Pure mapping from Kubernetes objects to the allocator's plain inputs (and back).
+// Pure mapping from Kubernetes objects to the allocator's plain inputs (and back), and the start-up order.
 import type { ServiceRequest as AllocRequest, PoolSpec, Protocol, Family } from '../ipam/index.ts';
 import { backendKeyOf } from '../ipam/index.ts';
 import { parseServiceRequest, allocatedPool, CONDITION_ALLOCATED, type ServiceLike, type ParsedConfig } from '../api/index.ts';
+import { Slicer, sortInSlices } from '../util/slices.ts';
 
 /** A Service as the controller reads it (V1Service is structurally compatible). */
 export interface Service extends ServiceLike {
@@ -81,12 +82,28 @@ export function startupOrder(a: Service, b: Service): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+interface Keyed<S> {
+  s: S;
+  t: number;
+  k: string;
+}
+const keyed = <S extends Service>(s: S): Keyed<S> => ({ s, t: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).getTime() || 0 : 0, k: serviceKey(s) });
+const byKeyed = <S>(a: Keyed<S>, b: Keyed<S>): number => (a.t !== b.t ? a.t - b.t : a.k < b.k ? -1 : a.k > b.k ? 1 : 0);
+
 /**
  * Services in start-up order (as startupOrder), each creation time read once: sorting 100,000
  * Services with startupOrder parsed two dates per comparison (some 3 million parses).
  */
 export function sortForStartup<S extends Service>(services: readonly S[]): S[] {
-  const keyed = services.map((s) => ({ s, t: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).getTime() || 0 : 0, k: serviceKey(s) }));
-  keyed.sort((a, b) => (a.t !== b.t ? a.t - b.t : a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.s);
+  return services.map(keyed).sort(byKeyed).map((x) => x.s);
+}
+
+/** sortForStartup, with the event loop given a turn between slices (100,000 Services at a restart). */
+export async function sortForStartupInSlices<S extends Service>(services: readonly S[], slicer: Slicer = new Slicer()): Promise<S[]> {
+  const ks: Array<Keyed<S>> = [];
+  for (const s of services) {
+    ks.push(keyed(s));
+    if ((ks.length & 1023) === 0) await slicer.turn();
+  }
+  return (await sortInSlices(ks, byKeyed, slicer)).map((x) => x.s);
 }

@@ -1,10 +1,13 @@
 // Client set-up: kubeconfig file, in-cluster service account, or the default search path; one
 // shared connection pool per client set, and optionally a client-side rate limit.
 import {
+  ApiException,
   KubeConfig,
   CoreV1Api,
   CustomObjectsApi,
   CoordinationV1Api,
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
   ServerConfiguration,
   createConfiguration,
   setHeaderMiddleware,
@@ -44,7 +47,16 @@ export interface Clients {
   core: CoreV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
+  /** GET of an API path as parsed JSON, through the same connections, rate limit and User-Agent. */
+  getJson: GetJson;
 }
+
+/**
+ * GET of an API path (e.g. /api/v1/services) with query parameters, as parsed JSON: plain objects,
+ * timestamps as strings. client-node's typed calls turn every object into class instances and Dates
+ * first: at 100,000 Services that was two thirds of the list's CPU and most of its garbage.
+ */
+export type GetJson = (path: string, query?: Readonly<Record<string, string | number | undefined>>, opts?: { /** Applied to the response text before it is parsed. */ prepareText?: (text: string) => string }) => Promise<unknown>;
 
 export interface RateLimit {
   /** Requests per second, sustained. */
@@ -156,19 +168,41 @@ export class TokenBucket {
   }
 }
 
-function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, userAgent: string, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
+function server(kc: KubeConfig): ServerConfiguration<Record<string, string>> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod with a service account');
+  return new ServerConfiguration(cluster.server, {});
+}
+
+function apiClient<T>(kc: KubeConfig, auth: SecurityAuthentication, userAgent: string, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
   const config = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
+    baseServer: server(kc),
     authMethods: { default: auth },
     middleware: [setHeaderMiddleware('User-Agent', userAgent)],
   });
   return new type(config);
 }
 
+/** GetJson over the kubeconfig's server and the given authentication (client-node's own HTTP library). */
+function jsonGetter(kc: KubeConfig, auth: SecurityAuthentication, userAgent: string): GetJson {
+  const base = server(kc);
+  const http = new IsomorphicFetchHttpLibrary();
+  return async (path, query = {}, opts = {}) => {
+    const ctx = base.makeRequestContext(path, HttpMethod.GET);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) ctx.setQueryParam(k, String(v));
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('User-Agent', userAgent);
+    await auth.applySecurityAuthentication(ctx);
+    const rsp = await http.send(ctx).toPromise();
+    const text = await rsp.body.text();
+    // The same error as client-node's typed calls (statusCode(), errorText() read it alike).
+    if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) throw new ApiException(rsp.httpStatusCode, `HTTP-Code: ${rsp.httpStatusCode}\nMessage: GET ${path} failed\nBody: ${text.slice(0, 1024)}`, text, rsp.headers);
+    return JSON.parse(opts.prepareText ? opts.prepareText(text) : text) as unknown;
+  };
+}
+
 export function makeClients(kc: KubeConfig, o: MakeClientsOptions = {}): Clients {
   const auth = new SharedConnections(kc, o.rateLimit, o.http1);
   const ua = o.userAgent ?? 'ironlb';
-  return { kc, core: apiClient(kc, auth, ua, CoreV1Api), custom: apiClient(kc, auth, ua, CustomObjectsApi), coordination: apiClient(kc, auth, ua, CoordinationV1Api) };
+  return { kc, core: apiClient(kc, auth, ua, CoreV1Api), custom: apiClient(kc, auth, ua, CustomObjectsApi), coordination: apiClient(kc, auth, ua, CoordinationV1Api), getJson: jsonGetter(kc, auth, ua) };
 }

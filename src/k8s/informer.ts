@@ -9,6 +9,8 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
+import type { GetJson } from './client.ts';
+import { dropManagedFields } from './json-text.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -48,6 +50,22 @@ export interface InformerOptions<T extends KubernetesObject> {
 }
 
 export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+
+/**
+ * A ListPage of `path` as plain JSON (Clients.getJson): the objects as the API server sent them,
+ * timestamps as strings (as watch events carry them), without client-node's typed deserialization
+ * (class instances and Dates for every object and field, then dropped by the transform), and
+ * without managedFields (cut from the text before it is parsed: json-text.ts).
+ */
+export function jsonListPage<T extends KubernetesObject>(getJson: GetJson, path: string): ListPage<T> {
+  return async ({ limit, _continue }) => {
+    const l = (await getJson(path, { limit, continue: _continue }, { prepareText: dropManagedFields })) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
+    if (typeof l !== 'object' || l === null || !Array.isArray(l.items)) throw new Error(`GET ${path} did not return a list (no items array); is the path a collection?`);
+    const m = l.metadata;
+    const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
+    return { apiVersion: 'v1', kind: 'List', items: l.items as T[], metadata: { resourceVersion: str(m?.resourceVersion), _continue: str(m?.continue) } };
+  };
+}
 
 /** Bound on the pages of one list (at 500 a page: 50 million objects). */
 const MAX_PAGES = 100_000;
@@ -225,7 +243,14 @@ export class Informer<T extends KubernetesObject> {
   }
 
   list(namespace?: string): readonly T[] {
-    return this.#inf.list(namespace);
+    if (namespace) return this.#inf.list(namespace);
+    // client-node's list() spreads each namespace's objects into one push(): past about 120,000
+    // objects in one namespace that overflows the stack. Its per-namespace maps, read directly.
+    const byNs = (this.#inf as unknown as { objects?: unknown }).objects;
+    if (!(byNs instanceof Map)) return this.#inf.list();
+    const all: T[] = [];
+    for (const objs of (byNs as Map<string, Map<string, T>>).values()) for (const o of objs.values()) all.push(o);
+    return all;
   }
 
   get(name: string, namespace?: string): T | undefined {

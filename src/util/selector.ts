@@ -45,3 +45,11 @@ export function matchesAny(selectors: readonly LabelSelector[] | undefined, labe
   if (!selectors || selectors.length === 0) return true;
   return selectors.some((s) => matchesSelector(s, labels));
 }
+
+/** Whether two label maps hold the same keys and values (either may be absent: then false). */
+export function sameLabels(a: Labels | undefined, b: Labels | undefined): boolean {
+  if (!a || !b) return false;
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}

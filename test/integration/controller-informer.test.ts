@@ -10,7 +10,7 @@ import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { kubeconfigWithServer } from '../../testbed/controlplane.ts';
 import { waitFor } from '../support/wait.ts';
 import { withApiServer } from '../support/apiserver.ts';
-import { EventRecorder, Informer, retryOnConflict } from '../../src/k8s/index.ts';
+import { EventRecorder, Informer, errorText, jsonListPage, makeClients, retryOnConflict, statusCode } from '../../src/k8s/index.ts';
 import { serviceBody } from './controller-harness.ts';
 
 test('informer: resumes by resourceVersion after a dropped watch, relists on 410 Gone', async () => {
@@ -160,6 +160,54 @@ test('informer: paged list and transform before the cache; a quiet watch is not 
       } finally {
         await inf.stop();
       }
+    },
+    { install: false },
+  );
+});
+
+// The controller lists Services as plain JSON (jsonListPage over Clients.getJson): the pages as the
+// API server sent them, through the component's own connections; errors as client-node's.
+test('informer: paged list of plain JSON through getJson; its errors read as the typed calls\'', async () => {
+  await withApiServer(
+    async (api) => {
+      const clients = makeClients(api.kc, { userAgent: 'json-list-test' });
+      await api.core.createNamespace({ body: { metadata: { name: 'json' } } });
+      for (let i = 0; i < 5; i++) await api.core.createNamespacedConfigMap({ namespace: 'json', body: { metadata: { name: `cm-${i}`, labels: { i: String(i) } }, data: { k: String(i) } } });
+      const pages: Array<string | undefined> = [];
+      type CM = { metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+      const page = jsonListPage<CM>(clients.getJson, '/api/v1/namespaces/json/configmaps');
+      const inf = new Informer<CM>({
+        kc: api.kc,
+        name: 'configmaps',
+        path: '/api/v1/namespaces/json/configmaps',
+        list: () => api.core.listNamespacedConfigMap({ namespace: 'json' }),
+        listPage: (p) => {
+          pages.push(p._continue);
+          return page(p);
+        },
+        pageSize: 2,
+      });
+      try {
+        await inf.start();
+        assert.equal(pages.length, 3, 'five objects (and the namespace\'s root CA ConfigMap, maybe) in pages of two');
+        const got = inf.list().filter((o) => o.metadata?.name?.startsWith('cm-'));
+        assert.equal(got.length, 5);
+        const one = inf.get('cm-3', 'json');
+        assert.deepEqual([one?.data, one?.metadata?.labels], [{ k: '3' }, { i: '3' }]);
+        assert.equal(typeof (one?.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp, 'string', 'plain JSON: timestamps as the API server wrote them');
+        // The watch resumes from the paged list's resourceVersion.
+        await api.core.createNamespacedConfigMap({ namespace: 'json', body: { metadata: { name: 'cm-late' } } });
+        await waitFor(() => inf.get('cm-late', 'json'), { what: 'cm-late watched', timeoutMs: 10_000 });
+      } finally {
+        await inf.stop();
+      }
+      const err = await clients.getJson('/api/v1/namespaces/json/configmaps/nope').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.equal(statusCode(err), 404);
+      assert.match(errorText(err), /^404 configmaps "nope" not found$/);
+      await assert.rejects(jsonListPage(clients.getJson, '/api/v1/namespaces/json/configmaps/cm-1')({ limit: 2 }), /did not return a list/);
     },
     { install: false },
   );

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Service } from '@kubernetes/client-node';
-import { ingressIPs, namespaceView, serviceView, sortForStartup, startupOrder, toAllocatorRequest } from '../../src/controller/index.ts';
+import { ingressIPs, namespaceView, serviceView, sortForStartup, sortForStartupInSlices, startupOrder, toAllocatorRequest } from '../../src/controller/index.ts';
 import { allocatedCondition } from '../../src/controller/requests.ts';
 import { allocatedPool, isOurs } from '../../src/api/index.ts';
 import { prng as mulberry32 } from '../support/prng.ts';
@@ -44,7 +44,8 @@ function randomService(r: () => number, i: number): V1Service {
       ipFamilies: pick(r, [['IPv4'], ['IPv6'], ['IPv4', 'IPv6']]),
       ipFamilyPolicy: pick(r, ['SingleStack', 'PreferDualStack', 'RequireDualStack']),
       externalTrafficPolicy: pick(r, ['Cluster', 'Local']),
-      selector: r() < 0.9 ? { app: `a${i % 3}` } : undefined,
+      // Mostly the Service's own labels (the view then shares one object), sometimes not.
+      selector: r() < 0.8 ? { app: `a${i % 3}` } : r() < 0.5 ? { app: `a${i % 3}`, tier: 'x' } : undefined,
       ports,
       clusterIP: '10.96.0.10',
       clusterIPs: ['10.96.0.10'],
@@ -56,12 +57,13 @@ function randomService(r: () => number, i: number): V1Service {
   };
 }
 
-test('service view: every input of a decision is the same as on the full Service', () => {
+test('service view: every input of a decision is the same as on the full Service, typed or as listed in plain JSON', async () => {
   const r = mulberry32(16);
   const all: V1Service[] = [];
   for (let i = 0; i < 2000; i++) {
     const s = randomService(r, i);
-    const v = serviceView(s);
+    // As jsonListPage and the watch hand it over: plain JSON, timestamps as strings.
+    const v = i % 2 === 0 ? serviceView(s) : serviceView(JSON.parse(JSON.stringify(s)) as V1Service);
     all.push(s);
     const ns = { team: 'x' };
     assert.deepEqual(toAllocatorRequest(v, ns), toAllocatorRequest(s, ns), `request of ${i}`);
@@ -75,6 +77,7 @@ test('service view: every input of a decision is the same as on the full Service
     assert.equal(isOurs(v), isOurs(s));
     assert.equal(isOurs(v, { handleServicesWithoutClass: false }), isOurs(s, { handleServicesWithoutClass: false }));
     assert.equal(v.metadata?.uid, s.metadata?.uid);
+    assert.deepEqual(v.spec?.selector, s.spec?.selector);
     assert.equal(v.metadata?.resourceVersion, s.metadata?.resourceVersion);
     assert.equal(startupOrder(v, s), 0);
     assert.deepEqual(v.status?.loadBalancer?.ingress?.map((x) => x.hostname), s.status?.loadBalancer?.ingress?.map((x) => x.hostname));
@@ -82,6 +85,9 @@ test('service view: every input of a decision is the same as on the full Service
   // The order of a start-up is the same computed on views, and sortForStartup agrees with startupOrder.
   const byOrder = [...all].sort(startupOrder).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`);
   assert.deepEqual(sortForStartup(all.map(serviceView)).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`), byOrder);
+  // And in slices (the controller's start-up), on typed and plain JSON views alike.
+  const mixed = all.map((s, i) => serviceView(i % 3 === 0 ? (JSON.parse(JSON.stringify(s)) as V1Service) : s));
+  assert.deepEqual((await sortForStartupInSlices(mixed)).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`), byOrder);
 });
 
 test('service view: what the controller does not read is dropped', () => {

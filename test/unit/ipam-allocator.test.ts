@@ -651,3 +651,34 @@ test('Services with 10,000 ports each share an address at the cost of set lookup
   const small = a.assign(svc('ns/small', { sharingKey: 'k', ports: [{ protocol: 'UDP', port: 53 }] }));
   assert.deepEqual(small.ok ? small.addresses : small.message, ['10.9.0.1'], 'a UDP port is still free');
 });
+
+// A restart decides every Service again with the request it made before: the assignment stays as
+// it is (no objects replaced); any change of the request, a dual-stack upgrade now possible, or a
+// shared address still takes the general path.
+test('assign again with an unchanged request keeps the assignment; changes still apply', () => {
+  const a = new Allocator();
+  a.setPools([{ name: 'p', addresses: ['10.0.0.0/30'], allocateTo: { serviceSelectors: [{ matchLabels: { tier: 'web' } }] } }, { name: 'q', addresses: ['10.1.0.0/30'] }]);
+  const req = (labels: Record<string, string>, extra: Partial<ServiceRequest> = {}) => svc('a/s', { labels: { ...labels }, ports: [{ protocol: 'TCP', port: 80 }], ipFamilyPolicy: 'PreferDualStack', ...extra });
+  const first = a.assign(req({ tier: 'web' }));
+  assert.deepEqual([first.ok, first.ok && first.addresses, first.ok && first.pool], [true, ['10.0.0.0'], 'p']);
+  // Equal by value, other objects: unchanged.
+  assert.deepEqual(a.assign(req({ tier: 'web' })), { ok: true, key: 'a/s', pool: 'p', addresses: ['10.0.0.0'], changed: false, released: [] });
+  assert.deepEqual(a.lookup('a/s'), { key: 'a/s', pool: 'p', addresses: ['10.0.0.0'] });
+  // A label change that the pool's selector refuses moves it (the general path).
+  const moved = a.assign(req({ tier: 'db' }));
+  assert.deepEqual([moved.ok, moved.ok && moved.addresses, moved.ok && moved.changed, moved.released], [true, ['10.1.0.0'], true, ['10.0.0.0']]);
+  // A second family becomes available: the same request now gets its upgrade.
+  a.setPools([{ name: 'q', addresses: ['10.1.0.0/30', 'fd01::/126'] }]);
+  const up = a.assign(req({ tier: 'db' }));
+  assert.deepEqual([up.ok, up.ok && up.addresses, up.ok && up.changed], [true, ['10.1.0.0', 'fd01::'], true]);
+  assert.deepEqual(a.assign(req({ tier: 'db' })), { ok: true, key: 'a/s', pool: 'q', addresses: ['10.1.0.0', 'fd01::'], changed: false, released: [] });
+  // Shared addresses: the same answers (through the general path).
+  a.assign(svc('a/t', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 1 }] }));
+  a.assign(svc('a/u', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 2 }] }));
+  assert.deepEqual(a.assign(svc('a/t', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 1 }] })), { ok: true, key: 'a/t', pool: 'q', addresses: ['10.1.0.1'], changed: false, released: [] });
+  assert.deepEqual(a.holders('10.1.0.1').sort(), ['a/t', 'a/u']);
+  // A port change of a sharer that now clashes is refused as before.
+  const clash = a.assign(svc('a/u', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 1 }] }));
+  assert.equal(clash.ok, true, 'moved to another address rather than clash');
+  assert.notDeepEqual(clash.ok && clash.addresses, ['10.1.0.1']);
+});

@@ -49,3 +49,33 @@ test('informer watch: asks for bookmarks and a 5-10 minute server timeout; resum
     await new Promise((r) => server.close(r));
   }
 });
+
+test('informer list: 130,000 objects in one namespace (client-node\'s own list() overflows the stack there)', async () => {
+  const server = http.createServer((req, res) => {
+    // The watch: headers, then silence until the test ends.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.flushHeaders();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const n = 130_000;
+  const items = Array.from({ length: n }, (_, i) => ({ metadata: { name: `s${i}`, namespace: 'one', resourceVersion: '1' } }));
+  items.push({ metadata: { name: 'x', namespace: 'two', resourceVersion: '1' } });
+  const inf = new Informer<KubernetesObject>({
+    kc: kubeConfigForServer(`http://127.0.0.1:${port}`),
+    name: 'services',
+    path: '/api/v1/services',
+    list: async () => ({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '7' }, items }),
+    trim: false,
+  });
+  try {
+    await inf.start();
+    assert.equal(inf.list().length, n + 1);
+    assert.equal(inf.list('two').length, 1);
+    assert.equal(inf.get('s129999', 'one')?.metadata?.name, 's129999');
+  } finally {
+    await inf.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
