@@ -48,7 +48,9 @@ function stats(xs: number[]): string {
 }
 
 async function owner(c: SpeakerCluster): Promise<SpeakerNode> {
-  return c.settledL2Owner('s0', VIP);
+  // Settled for 2 s: after X comes back ownership moves back to it, and a round started while it
+  // moves measures a client still sent to the old owner (every node serves the VIP here).
+  return c.settledL2Owner('s0', VIP, 60_000, 2000);
 }
 
 /**
@@ -115,7 +117,14 @@ async function round(c: SpeakerCluster): Promise<number> {
     await waitFor(() => {
       const answered = client.results.filter((r) => r.node);
       return answered.length >= 15 && answered.slice(-15).every((r) => r.node === o.name);
-    }, { what: 'answers from the owner', timeoutMs: 60_000 });
+    }, { what: 'answers from the owner', timeoutMs: 60_000 }).catch(async (err: Error) => {
+      // Who answered instead, and where the client's neighbour entry points (a taker's MAC kept
+      // fresh by the taker's own answers is the suspect).
+      const last = client.results.slice(-30).map((r) => r.node ?? r.err).join(' ');
+      const neigh = await c.client!.ip('neigh', 'show', VIP).catch((e: Error) => e.message);
+      const macs = c.nodes.map((n) => `${n.name} ${n.mac}`).join(', ');
+      throw new Error(`${err.message}; owner ${o.name}; last 30: ${last}; client's entry: ${neigh.trim()}; MACs: ${macs}`);
+    });
     const t = Date.now();
     if (failure === 'kill') o.proc?.kill('SIGKILL');
     else cutter?.stdin?.write('link set eth0 down\n');

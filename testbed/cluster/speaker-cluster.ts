@@ -320,9 +320,9 @@ export class SpeakerClusterHarness<R extends { stop(): Promise<void> }> {
   }
 
   /** The node that Service `svc`'s status names as Layer 2 owner of `ip` once ARP agrees (only it answers). */
-  async settledL2Owner(svc: string, ip: string, timeoutMs = 60_000): Promise<SpeakerNode> {
+  async settledL2Owner(svc: string, ip: string, timeoutMs = 60_000, stableMs = 0): Promise<SpeakerNode> {
     const status = async (): Promise<string | undefined> => (await this.announcement(svc))?.announcements?.find((a) => a.mode === 'layer2')?.node;
-    return this.nodeNamed(await settledOwner(ip, status, () => this.arpOwners(ip), { timeoutMs }));
+    return this.nodeNamed(await settledOwner(ip, status, () => this.arpOwners(ip), { timeoutMs, stableMs }));
   }
 
   /** Waits until exactly the given nodes answer ARP for ip (none: nobody answers). */
