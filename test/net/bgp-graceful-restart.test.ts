@@ -58,6 +58,10 @@ async function grCase(kind: DaemonKind, net: number): Promise<void> {
       await waitFor(async () => (await d!.rib('ipv4')).filter((e) => keep.includes(e.prefix) && e.stale).length === keep.length,
         { what: `${kind} holding the routes as stale after the speaker died`, timeoutMs: 10_000 });
       const staleSince = Date.now();
+      // Enough samples of the stale state before the speaker comes back (its End-of-RIB follows its
+      // routes at once, so the stale period can be shorter than ten samples).
+      const sampled = poll.samples.length;
+      await waitFor(() => poll!.samples.length >= sampled + 10, { what: `ten samples of ${kind}'s RIB while stale`, timeoutMs: 10_000, intervalMs: 20 });
 
       // The restarted speaker announces all but one route, then End-of-RIB.
       s = await IronlbSpeaker.start(b!, { routerId: l.b4, listen: false });
