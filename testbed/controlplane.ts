@@ -79,15 +79,28 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * A port to listen on that nothing holds now, below Linux's ephemeral range (32768-60999 by
+ * default): a port the kernel handed out for listening (port 0) is in that range, and until the
+ * server binds it, any outgoing connection on the host may take it as its source port (one such
+ * race made kube-apiserver exit with "address already in use" in CI).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+      });
+      return port;
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`no free port found in 100 tries between 20000 and 31999: ${String(last)}`);
 }
 
 function tail(file: string, lines = 25): string {
