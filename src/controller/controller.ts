@@ -531,14 +531,16 @@ export class Controller {
       this.#log.info({ service: rv.key, addresses: rv.addresses, reason: rv.reason }, 'assignment revoked by the new configuration');
     }
     const slice = new Slicer();
-    if (!(await this.#confirmHeld(alloc, config, first && !this.#startupDone, slice))) return; // leadership lost meanwhile
+    // One ordered snapshot for the confirmation and the queue below: what changes after it comes
+    // as events (#early during a start-up, the queue otherwise).
+    const ordered = await sortForStartupInSlices(this.#services.list(), slice);
+    if (this.#allocator !== alloc || this.#stopped) return;
+    if (!(await this.#confirmHeld(alloc, config, first && !this.#startupDone, slice, ordered))) return; // leadership lost meanwhile
     // Pools changed: every Service may now fit elsewhere or better (pending ones in particular).
     // Services no longer ours that still carry our record too, so their release is said and recorded.
     // Those holding nothing in the allocator first (new, pending, refused): after a restart with
     // 100,000 Services a new one is served once every held address is confirmed, not after
     // 100,000 confirmations have been decided again (each of which writes nothing).
-    const ordered = await sortForStartupInSlices(this.#services.list(), slice);
-    if (this.#allocator !== alloc || this.#stopped) return;
     // From here to the end of the start-up, synchronous: no event slips between the lists.
     const later: string[] = [];
     for (const s of ordered) {
@@ -565,9 +567,8 @@ export class Controller {
    * duplicates an address. A refusal that configuration missing explains keeps the address (see
    * #keepable); any other is decided by #decide, which then names the address it releases.
    */
-  async #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean, slice: Slicer): Promise<boolean> {
+  async #confirmHeld(alloc: Allocator, config: ParsedConfig, all: boolean, slice: Slicer, ordered: readonly Service[]): Promise<boolean> {
     const t0 = performance.now();
-    const ordered = await sortForStartupInSlices(this.#services.list(), slice);
     let ours = 0;
     let confirmed = 0;
     const refused: string[] = [];

@@ -91,14 +91,10 @@ const keyed = <S extends Service>(s: S): Keyed<S> => ({ s, t: s.metadata?.creati
 const byKeyed = <S>(a: Keyed<S>, b: Keyed<S>): number => (a.t !== b.t ? a.t - b.t : a.k < b.k ? -1 : a.k > b.k ? 1 : 0);
 
 /**
- * Services in start-up order (as startupOrder), each creation time read once: sorting 100,000
- * Services with startupOrder parsed two dates per comparison (some 3 million parses).
+ * Services in start-up order (as startupOrder), each creation time read once (sorting 100,000
+ * Services with startupOrder parsed two dates per comparison, some 3 million parses), with the
+ * event loop given a turn between slices (100,000 Services at a restart).
  */
-export function sortForStartup<S extends Service>(services: readonly S[]): S[] {
-  return services.map(keyed).sort(byKeyed).map((x) => x.s);
-}
-
-/** sortForStartup, with the event loop given a turn between slices (100,000 Services at a restart). */
 export async function sortForStartupInSlices<S extends Service>(services: readonly S[], slicer: Slicer = new Slicer()): Promise<S[]> {
   const ks: Array<Keyed<S>> = [];
   for (const s of services) {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Service } from '@kubernetes/client-node';
-import { ingressIPs, namespaceView, serviceView, sortForStartup, sortForStartupInSlices, startupOrder, toAllocatorRequest } from '../../src/controller/index.ts';
+import { ingressIPs, namespaceView, serviceView, sortForStartupInSlices, startupOrder, toAllocatorRequest } from '../../src/controller/index.ts';
 import { allocatedCondition } from '../../src/controller/requests.ts';
 import { allocatedPool, isOurs } from '../../src/api/index.ts';
 import { prng as mulberry32 } from '../support/prng.ts';
@@ -82,9 +82,9 @@ test('service view: every input of a decision is the same as on the full Service
     assert.equal(startupOrder(v, s), 0);
     assert.deepEqual(v.status?.loadBalancer?.ingress?.map((x) => x.hostname), s.status?.loadBalancer?.ingress?.map((x) => x.hostname));
   }
-  // The order of a start-up is the same computed on views, and sortForStartup agrees with startupOrder.
+  // The order of a start-up is the same computed on views, and sortForStartupInSlices agrees with startupOrder.
   const byOrder = [...all].sort(startupOrder).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`);
-  assert.deepEqual(sortForStartup(all.map(serviceView)).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`), byOrder);
+  assert.deepEqual((await sortForStartupInSlices(all.map(serviceView))).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`), byOrder);
   // And in slices (the controller's start-up), on typed and plain JSON views alike.
   const mixed = all.map((s, i) => serviceView(i % 3 === 0 ? (JSON.parse(JSON.stringify(s)) as V1Service) : s));
   assert.deepEqual((await sortForStartupInSlices(mixed)).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`), byOrder);
