@@ -20,6 +20,18 @@ export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: L
     rmSync(parent, { recursive: true, force: true });
     throw err;
   }
+  // The lab's daemons are detached (a lab outlives `ironlb lab up`): a test process ended by a
+  // signal (a runner's timeout, Ctrl-C) takes them down first, bounded, instead of leaving them.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    const bound = setTimeout(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)), 60_000);
+    void lab.destroy().finally(() => {
+      clearTimeout(bound);
+      rmSync(parent, { recursive: true, force: true });
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
     return await fn(lab);
   } catch (err) {
@@ -31,6 +43,8 @@ export async function withLab<T>(net: number, fn: (lab: Lab) => Promise<T>, o: L
   } finally {
     // Subtests report failures without throwing: with IRONLB_KEEP_LAB_LOGS the logs are kept anyway.
     if (process.env.IRONLB_KEEP_LAB_LOGS) cpSync(join(dir, 'logs'), join(process.env.IRONLB_KEEP_LAB_LOGS, `lab-${net}-${Date.now()}-end`), { recursive: true });
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await lab.destroy();
     rmSync(parent, { recursive: true, force: true });
   }
