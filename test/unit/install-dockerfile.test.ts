@@ -35,7 +35,7 @@ function parseDockerfile(text: string): { args: Record<string, string>; stages: 
 }
 
 const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-const { stages } = parseDockerfile(text);
+const { args, stages } = parseDockerfile(text);
 
 test('Dockerfile: multi-stage, both stages on the Node LTS of scripts/setup.sh, allowed by package.json engines', () => {
   assert.equal(stages.length, 2);
@@ -78,19 +78,15 @@ test('.dockerignore keeps developer builds (addon, dist, node_modules) out of th
   for (const needed of ['!package.json', '!package-lock.json', '!tsconfig.json', '!tsconfig.build.json', '!src/']) assert.ok(lines.includes(needed), needed);
 });
 
-test('Dockerfile: base images pinned by digest (a todo until the digest is verified)', (t) => {
-  const pinned = stages.map((s) => /@(sha256:[0-9a-f]{64})$/.exec(s.base)?.[1]);
-  if (pinned.every((d) => d === undefined)) {
-    // Not pinned: the Dockerfile must say so and how to pin (the digest of node:24.21.0-bookworm-slim
-    // could not be verified from the build machine: Docker Hub is not reachable from it).
-    assert.match(text, /NOT PINNED YET/);
-    assert.match(text, /docker buildx imagetools inspect node:\$?\{?NODE_VERSION\}?|docker buildx imagetools inspect node:\d+\.\d+\.\d+-bookworm-slim/);
-    t.todo('pin node:<version>-bookworm-slim by its index digest (see the Dockerfile comment and docs/upgrade.md)');
-    return;
-  }
-  assert.ok(pinned.every((d) => d !== undefined), `every stage pinned, got ${stages.map((s) => s.base).join(', ')}`);
+test('Dockerfile: both stages pinned by the index digest recorded for the NODE_VERSION they use', () => {
+  const pinned = stages.map((s) => /^node:[^@]+@(sha256:[0-9a-f]{64})$/.exec(s.base)?.[1]);
+  assert.ok(pinned.every((d) => d !== undefined), `every stage pinned by a sha256 digest, got ${stages.map((s) => s.base).join(', ')}`);
   assert.equal(new Set(pinned).size, 1, 'both stages on the same digest');
-  assert.doesNotMatch(text, /NOT PINNED YET/, 'the placeholder goes once the pin is set');
+  // The digest belongs to one tag: a NODE_VERSION bump without a new digest would build the old Node.
+  const of = /index digest of node:(\d+\.\d+\.\d+)-bookworm-slim/.exec(text)?.[1];
+  assert.equal(of, args['NODE_VERSION'], 'the digest comment names the NODE_VERSION it was taken for');
+  assert.match(text, new RegExp(`docker buildx imagetools inspect node:${args['NODE_VERSION']?.replace(/\./g, '\\.')}-bookworm-slim`), 'how to refresh it');
+  assert.doesNotMatch(text, /NOT PINNED YET/);
 });
 
 test('Dockerfile: the speaker\'s capability launcher is built inside and gets file capabilities, permitted only', () => {
