@@ -133,6 +133,12 @@ export interface MembershipEvents {
   change: [alive: string[]];
   memberUp: [name: string];
   memberDown: [name: string, reason: DownReason];
+  /**
+   * Another member says this node is dead (refuted or not: a claim below the incarnation this node
+   * has already refuted with still means that member declared it dead and may have taken over what
+   * it announced).
+   */
+  declaredDead: [by: string];
 }
 
 /** A member's state as one speaker sees it: 'unknown' until first heard of. */
@@ -810,12 +816,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.listenerCount('change') > 0) this.emit('change', this.alive());
   }
 
-  private refute(claimed: number, accusers: readonly string[]): void {
+  private refute(claimed: number, accusers: readonly string[], claim: 'suspect' | 'dead' | 'left'): void {
     this.incarnation = Math.max(this.incarnation, claimed) + 1;
     this.metrics.refutations.inc();
     // Being suspected means our acks are not getting through in time: slow our own probing down.
     this.adjustHealth(+1);
-    this.log.info({ incarnation: this.incarnation }, 'refuting a suspicion about this node');
+    this.log.info({ incarnation: this.incarnation, claim }, 'refuting a suspicion about this node');
     this.spread({ name: this.name, state: 'alive', incarnation: this.incarnation });
     // The accusers first (their suspicion timers run), everyone else through gossip.
     this.tell(accusers);
@@ -829,7 +835,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private applyUpdate(u: Update, via: string): void {
     if (u.name === this.name) {
-      if (!this.leaving && u.state !== 'alive' && u.incarnation >= this.incarnation) this.refute(u.incarnation, u.from && u.from !== via ? [via, u.from] : [via]);
+      if (u.state === 'dead' && !this.leaving) this.emit('declaredDead', u.from ?? via);
+      if (!this.leaving && u.state !== 'alive' && u.incarnation >= this.incarnation) this.refute(u.incarnation, u.from && u.from !== via ? [via, u.from] : [via], u.state);
       return;
     }
     const m = this.members.get(u.name);

@@ -227,6 +227,8 @@ export class Speaker {
   #refuted = new Set<string>();
   /** Owners whose addresses this node holds by a fast takeover (told to them in heartbeats). */
   #holding = new Set<string>();
+  /** When a claim of this node's death last made it announce its addresses again. */
+  #declaredDeadAt = 0;
   /** Owners heard on the owner watch since membership last declared them dead. */
   #watchHeard = new Set<string>();
   #watched = new Set<string>();
@@ -905,6 +907,18 @@ export class Speaker {
         this.#downAt.set(name, Date.now());
         this.#watchHeard.delete(name);
         this.#kick();
+      });
+      m.on('declaredDead', (by) => {
+        // Declared dead while alive (a stall, a one-way loss): others may have taken this node's
+        // addresses and moved clients with their gratuitous ARP/NA, and nothing changes in this node's
+        // own decision when they give them back. So tell the clients again; the burst's later packets
+        // follow the taker's release (a release cancels the taker's own burst). The claim is gossiped
+        // for a while: one new burst per second at most.
+        const now = Date.now();
+        if (this.#stopped || now - this.#declaredDeadAt < 1000) return;
+        this.#declaredDeadAt = now;
+        this.#log.info({ by }, 'this node was declared dead by others, who may have taken over its addresses; announcing them again');
+        this.#opts.l2.reannounce?.();
       });
       await m.start();
       if (this.#stopped) {

@@ -375,6 +375,21 @@ test('an incarnation near 2^53 is refused, and no datagram can throw out of the 
   await m.close();
 });
 
+test('a claim of this node\'s death is reported, refuted or already refuted; a suspicion is not', async () => {
+  const { m, deliver, msg, state } = await solo();
+  deliver(msg({}));
+  const by: string[] = [];
+  m.on('declaredDead', (x) => by.push(x));
+  const inc = state('a')!.incarnation;
+  deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'a', state: 'suspect', incarnation: inc, from: 'b' }] }));
+  assert.deepEqual(by, [], 'a suspicion takes nothing over');
+  assert.ok(state('a')!.incarnation > inc, 'refuted');
+  // The death declared before the refutation arrived, with the old incarnation: still news.
+  deliver(msg({ body: { type: 'gossip' }, updates: [{ name: 'a', state: 'dead', incarnation: inc, from: 'b' }] }));
+  assert.deepEqual(by, ['b']);
+  await m.close();
+});
+
 test('one signed message cannot mute a member: future epochs, sequence jumps, second-hand "left"', async () => {
   const { m, clock, deliver, msg, acks, bEpoch, state } = await solo(['b', 'c']);
   deliver(msg({ seq: 100, body: { type: 'ping', probeId: 1 } }));
