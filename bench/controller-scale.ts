@@ -189,6 +189,14 @@ async function metric(r: Running, name: string, label?: string): Promise<number>
   return sum;
 }
 
+/** The JS heap as the controller's metrics give it: used / committed, external memory, the largest spaces. */
+async function heapLine(r: Running): Promise<string> {
+  const text = await (await fetch(r.metrics, { signal: AbortSignal.timeout(10_000) })).text();
+  const v = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const spaces = [...text.matchAll(/^nodejs_heap_space_size_used_bytes\{[^}]*space="(\w+)"[^}]*\} (\S+)$/gm)].map((m) => [m[1] as string, Number(m[2]) / 2 ** 20] as const).filter(([, x]) => x >= 1).sort((a, b) => b[1] - a[1]);
+  return `heap used ${v(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m).toFixed(0)} / committed ${v(/^nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)$/m).toFixed(0)} MiB, external ${v(/^nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)$/m).toFixed(0)} MiB (${spaces.map(([k, x]) => `${k} ${x.toFixed(0)}`).join(', ')})`;
+}
+
 async function until<T>(what: string, timeoutMs: number, r: Running | undefined, fn: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -451,7 +459,7 @@ try {
         await idle(r2);
         const st3 = procStats(r2.pid);
         const probes2 = await prober.take();
-        say(`restart with hostile Services at ${size}${which ? ` (${which})` : ''}: ready ${ready2} ms; CPU ${st3.cpuMs} ms; RSS ${mib(st3.rssMiB)} MiB, peak ${mib(st3.hwmMiB)} MiB; healthz ${fmtProbe(probes2)}; load ${rLoad0} → ${load()}`);
+        say(`restart with hostile Services at ${size}${which ? ` (${which})` : ''}: ready ${ready2} ms; CPU ${st3.cpuMs} ms; RSS ${mib(st3.rssMiB)} MiB, peak ${mib(st3.hwmMiB)} MiB (${await heapLine(r2).catch(() => 'heap: no metrics')}); healthz ${fmtProbe(probes2)}; load ${rLoad0} → ${load()}`);
         rows.push(`| restart with hostile Services, ${size.toLocaleString('en')}${which ? `, ${which}` : ''} | ${ready2.toLocaleString('en')} | | ${st3.cpuMs.toLocaleString('en')} | ${mib(st3.rssMiB)} / ${mib(st3.hwmMiB)} | ${probes2.p50.toFixed(0)} / ${probes2.p99.toFixed(0)} / ${probes2.max.toFixed(0)} (p50 / p99 / max) | | | | ${rLoad0} → ${load()} |`);
         rss2.stop();
         if (n < RESTARTS * (alternate ? 2 : 1) - 1) {

@@ -4,6 +4,7 @@
 // process's memory; a hostile Service with a 200 KB annotation of another tool costs nothing here.
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
 import { sameLabels } from '../util/selector.ts';
+import { packPorts } from '../ipam/index.ts';
 import { ANNOTATION_ALLOCATED_FROM_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_ADDRESS_POOL, ANNOTATION_LOAD_BALANCER_IPS, CONDITION_ALLOCATED } from '../api/index.ts';
 
 /** The annotations the controller reads (src/api/service.ts); every other one is dropped. */
@@ -69,6 +70,19 @@ function ports(list: NonNullable<Spec['ports']>): NonNullable<Spec['ports']> {
   return share(`p:${list.map((p) => `${p.port}/${p.protocol ?? ''}`).join(',')}`, make);
 }
 
+/** Beyond this many ports the cache keeps them packed (src/ipam/ports.ts), as the allocator does. */
+const PACK_MIN = 16;
+const KNOWN_PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
+
+/** The spec as the cache keeps it: a Service with many ports has them packed instead of `ports`. */
+type ViewSpec = Spec & { packedPorts?: Int32Array | undefined };
+
+/** The packed ports of a cached Service with many ports (the allocator's `packedPorts`), else undefined. */
+export function packedPortsOf(svc: { spec?: object | undefined }): Int32Array | undefined {
+  const p = (svc.spec as ViewSpec | undefined)?.packedPorts;
+  return p instanceof Int32Array ? p : undefined;
+}
+
 /**
  * The Service as the controller's cache keeps it: identity and version, labels, ironlb's
  * annotations, the spec fields of an allocation request, the ingress addresses and ironlb's own
@@ -80,10 +94,12 @@ export function serviceView(svc: V1Service): V1Service {
   const ingress = svc.status?.loadBalancer?.ingress;
   const cond = svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
   const meta = metadata(svc.metadata, SERVICE_ANNOTATIONS);
+  // Unknown protocols count as TCP, as the allocator request reads them (requests.ts).
+  const packed = spec?.ports && spec.ports.length > PACK_MIN ? packPorts(spec.ports.map((p) => ({ protocol: KNOWN_PROTOCOLS.includes(p.protocol ?? 'TCP') ? p.protocol : 'TCP', port: p.port }))) : undefined;
   return {
     metadata: meta,
     spec: spec
-      ? {
+      ? ({
           type: str(spec.type),
           loadBalancerIP: spec.loadBalancerIP || undefined,
           loadBalancerClass: str(spec.loadBalancerClass),
@@ -92,8 +108,9 @@ export function serviceView(svc: V1Service): V1Service {
           externalTrafficPolicy: str(spec.externalTrafficPolicy),
           // Often the Service's own labels: then one object for both.
           selector: sameLabels(spec.selector, meta.labels) ? meta.labels : spec.selector,
-          ports: spec.ports ? ports(spec.ports) : undefined,
-        }
+          ports: spec.ports && !packed ? ports(spec.ports) : undefined,
+          packedPorts: packed,
+        } as ViewSpec)
       : undefined,
     status:
       ingress || cond

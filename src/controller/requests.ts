@@ -3,6 +3,7 @@ import type { ServiceRequest as AllocRequest, PoolSpec, Protocol, Family } from 
 import { backendKeyOf } from '../ipam/index.ts';
 import { parseServiceRequest, allocatedPool, CONDITION_ALLOCATED, type ServiceLike, type ParsedConfig } from '../api/index.ts';
 import { Slicer, sortInSlices } from '../util/slices.ts';
+import { packedPortsOf } from './cache-view.ts';
 
 /** A Service as the controller reads it (V1Service is structurally compatible). */
 export interface Service extends ServiceLike {
@@ -42,7 +43,8 @@ export function toAllocatorRequest(svc: Service, namespaceLabels: Readonly<Recor
   const parsed = parseServiceRequest(svc);
   if (!parsed.ok) return parsed;
   const spec = svc.spec ?? {};
-  const ports = (spec.ports ?? []).map((p) => ({ protocol: (PROTOCOLS.includes(p.protocol ?? 'TCP') ? (p.protocol ?? 'TCP') : 'TCP') as Protocol, port: p.port }));
+  const packed = packedPortsOf(svc);
+  const ports = packed ? [] : (spec.ports ?? []).map((p) => ({ protocol: (PROTOCOLS.includes(p.protocol ?? 'TCP') ? (p.protocol ?? 'TCP') : 'TCP') as Protocol, port: p.port }));
   const policy = spec.ipFamilyPolicy;
   const request: AllocRequest = {
     key: serviceKey(svc),
@@ -56,6 +58,7 @@ export function toAllocatorRequest(svc: Service, namespaceLabels: Readonly<Recor
     backendKey: backendKeyOf(spec.selector),
     externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
   };
+  if (packed) request.packedPorts = packed;
   if (parsed.request.pool) request.pool = parsed.request.pool;
   if (parsed.request.sharingKey) request.sharingKey = parsed.request.sharingKey;
   return { ok: true, request };

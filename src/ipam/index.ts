@@ -24,6 +24,8 @@ export { Allocator } from './allocator.ts';
 
 /** A canonical backend key from a Service's pod selector, for `ServiceRequest.backendKey`. */
 export { backendKeyOf } from './allocator.ts';
+/** Port lists packed into numbers: what the controller's cache keeps of Services with many ports. */
+export { packPorts, keyPort, portKey } from './ports.ts';
 
 /** Parses one pool address entry (CIDR, start-end, or address), with the reason when it is not one. */
 export { parseRange, type AddressRange } from '../util/address.ts';

@@ -55,6 +55,11 @@ export interface ServiceRequest {
   sharingKey?: string;
   /** The Service's ports: two Services sharing an address may not use the same (protocol, port). */
   ports?: readonly Port[];
+  /**
+   * The ports packed (protocol index × 65536 + port, sorted, each once: `packPorts`), used instead
+   * of `ports` when given: what the controller's cache keeps of a Service with many ports.
+   */
+  packedPorts?: Int32Array;
   /** Default SingleStack. */
   ipFamilyPolicy?: IpFamilyPolicy;
   /** spec.ipFamilies, primary first. Empty or absent: any family for SingleStack, both otherwise. */

@@ -10,7 +10,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type Kubernet
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
 import type { GetJson } from './client.ts';
-import { dropManagedFields } from './json-text.ts';
+import { dropManagedFields, listItemRanges } from './json-text.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -49,40 +49,72 @@ export interface InformerOptions<T extends KubernetesObject> {
   transform?: (obj: T) => T;
 }
 
-export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+/**
+ * One page of a list. Given `prepare`, a page may apply it to its objects itself (as it reads them)
+ * and say so with `prepared: true`; otherwise the informer applies it.
+ */
+export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string }, prepare?: (obj: T) => T) => Promise<KubernetesListObject<T> & { prepared?: boolean }>;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Longest synchronous step while a page's objects are parsed and prepared one by one. */
+const PAGE_STEP_MS = 8;
 
 /**
  * A ListPage of `path` as plain JSON (Clients.getJson): the objects as the API server sent them,
  * timestamps as strings (as watch events carry them), without client-node's typed deserialization
  * (class instances and Dates for every object and field, then dropped by the transform), and
- * without managedFields (cut from the text before it is parsed: json-text.ts).
+ * without managedFields (cut from the text before it is parsed: json-text.ts). Each object is
+ * parsed and prepared on its own, yielding to the event loop every few milliseconds: a page never
+ * exists as objects all at once, and one holding huge objects does not hold the loop.
  */
 export function jsonListPage<T extends KubernetesObject>(getJson: GetJson, path: string): ListPage<T> {
-  return async ({ limit, _continue }) => {
-    const l = (await getJson(path, { limit, continue: _continue }, { prepareText: dropManagedFields })) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
-    if (typeof l !== 'object' || l === null || !Array.isArray(l.items)) throw new Error(`GET ${path} did not return a list (no items array); is the path a collection?`);
-    const m = l.metadata;
+  return async ({ limit, _continue }, prepare) => {
+    const text = (await getJson(path, { limit, continue: _continue }, { parse: (t) => t })) as string;
+    const split = listItemRanges(text);
+    let l: { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
+    let items: T[];
+    if (split) {
+      l = JSON.parse(split.envelope) as typeof l;
+      items = [];
+      let t0 = performance.now();
+      for (const [s, e] of split.items) {
+        const o = JSON.parse(dropManagedFields(text.slice(s, e))) as T;
+        items.push(prepare ? prepare(o) : o);
+        if (performance.now() - t0 >= PAGE_STEP_MS) {
+          await nextTurn();
+          t0 = performance.now();
+        }
+      }
+    } else {
+      l = JSON.parse(dropManagedFields(text)) as typeof l;
+      if (typeof l !== 'object' || l === null || !Array.isArray(l.items)) throw new Error(`GET ${path} did not return a list (no items array); is the path a collection?`);
+      items = prepare ? (l.items as T[]).map(prepare) : (l.items as T[]);
+    }
+    const m = l?.metadata;
     const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
-    return { apiVersion: 'v1', kind: 'List', items: l.items as T[], metadata: { resourceVersion: str(m?.resourceVersion), _continue: str(m?.continue) } };
+    return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: str(m?.resourceVersion), _continue: str(m?.continue) }, prepared: true };
   };
 }
 
 /** Bound on the pages of one list (at 500 a page: 50 million objects). */
 const MAX_PAGES = 100_000;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The list from `listPage`, page by page, each object prepared as it arrives. */
 async function pagedList<T extends KubernetesObject>(listPage: ListPage<T>, limit: number, prepare: ((obj: T) => T) | undefined): Promise<KubernetesListObject<T>> {
   const items: T[] = [];
   let cont: string | undefined;
   for (let n = 0; n < MAX_PAGES; n++) {
-    const page = await listPage(cont === undefined ? { limit } : { limit, _continue: cont });
-    for (const o of page.items) items.push(prepare ? prepare(o) : o);
+    const page = await listPage(cont === undefined ? { limit } : { limit, _continue: cont }, prepare);
+    for (const o of page.items) items.push(prepare && !page.prepared ? prepare(o) : o);
     cont = page.metadata?._continue || undefined;
     // The resourceVersion of a paged list is the first page's, repeated on every page: the watch
     // resumes from the snapshot the pages came from.
-    if (cont === undefined) return { ...page, items, metadata: { ...page.metadata } };
+    if (cont === undefined) {
+      const { prepared: _p, ...rest } = page;
+      return { ...rest, items, metadata: { ...page.metadata } };
+    }
     await nextTurn(); // between pages, the process's other work (health probes) runs
   }
   throw new Error(`list did not end within ${MAX_PAGES} pages of ${limit}`);

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import type { V1Service } from '@kubernetes/client-node';
 import { ingressIPs, namespaceView, serviceView, sortForStartupInSlices, startupOrder, toAllocatorRequest } from '../../src/controller/index.ts';
 import { allocatedCondition } from '../../src/controller/requests.ts';
+import { packedPortsOf } from '../../src/controller/cache-view.ts';
+import { Allocator } from '../../src/ipam/index.ts';
 import { allocatedPool, isOurs } from '../../src/api/index.ts';
 import { prng as mulberry32 } from '../support/prng.ts';
 
@@ -109,4 +111,28 @@ test('namespace view: name and labels only', () => {
   const v = namespaceView({ metadata: { name: 'n', labels: { a: 'b' }, resourceVersion: '5', annotations: { big: 'x' }, managedFields: [] }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
   // Absent fields are undefined keys (one shape for every view): compared as JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(v)), { metadata: { name: 'n', labels: { a: 'b' }, resourceVersion: '5' } });
+});
+
+test('service view: a Service with many ports keeps them packed, and asks the allocator for the same thing', () => {
+  const ports = Array.from({ length: 10_000 }, (_, k) => ({ name: `p${k}`, port: 1 + (k % 9_000), protocol: k % 3 === 0 ? 'UDP' : k % 7 === 0 ? 'QUIC' : 'TCP', targetPort: 8080, nodePort: 30000 }));
+  const s: V1Service = { metadata: { name: 'many', namespace: 'h', annotations: { 'ironlb.io/allow-shared-ip': 'k' } }, spec: { type: 'LoadBalancer', ports } };
+  const v = serviceView(JSON.parse(JSON.stringify(s)) as V1Service);
+  assert.equal(v.spec?.ports, undefined, 'no port objects in the cache');
+  const packed = packedPortsOf(v);
+  assert.ok(packed instanceof Int32Array && packed.byteLength <= 40_000, 'packed: at most 4 bytes a port');
+  // The allocator sees the same ports: it refuses the same clash, and admits the same free port.
+  const a = new Allocator();
+  const b = new Allocator();
+  for (const x of [a, b]) x.setPools([{ name: 'p', addresses: ['10.9.0.1/32'] }]);
+  const [rv, rs] = [toAllocatorRequest(v, {}), toAllocatorRequest(s, {})];
+  assert.ok(rv.ok && rs.ok);
+  assert.deepEqual(rv.request.ports, []);
+  assert.deepEqual([a.assign(rv.request).ok, b.assign(rs.request).ok], [true, true]);
+  for (const [port, protocol] of [[8_999, 'TCP'], [9_500, 'TCP'], [6, 'UDP'], [7, 'TCP'], [3, 'SCTP']] as const) {
+    const other = { key: 'h/other', namespace: 'h', sharingKey: 'k', requestedAddresses: ['10.9.0.1'], ports: [{ protocol, port }] };
+    const [x, y] = [a.assign(other), b.assign(other)];
+    assert.deepEqual(x, y, `${protocol}/${port}`);
+    a.release('h/other');
+    b.release('h/other');
+  }
 });

@@ -2,7 +2,7 @@
 // whatever the strings hold (quotes, backslashes, brackets, the key's own text inside a value).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropManagedFields } from '../../src/k8s/json-text.ts';
+import { dropManagedFields, listItemRanges } from '../../src/k8s/json-text.ts';
 import { prng } from '../support/prng.ts';
 
 const TRICKY = ['plain', 'managedFields', '"managedFields":[1,2]', 'a\\', '\\"', ']}', '{[', '\\\\"managedFields\\":', 'é \u2028 \u0000', ',"managedFields":{}', ''];
@@ -53,4 +53,28 @@ test('dropManagedFields: text without the key is returned as it is; pretty-print
   const broken = '{"metadata":{"managedFields":[{"a":"unterminated';
   assert.equal(dropManagedFields(broken), broken);
   assert.throws(() => JSON.parse(dropManagedFields(broken)));
+});
+
+test('listItemRanges: each element of the top-level items array, and the list without them, as JSON.parse reads them', () => {
+  const r = prng(29);
+  for (let i = 0; i < 3000; i++) {
+    const items = Array.from({ length: Math.floor(r() * 5) }, () => randomValue(r, 0));
+    // "items" inside an element or another member, and at any position among the members.
+    const before: Record<string, unknown> = r() < 0.5 ? { kind: 'List', items2: { items: [1] } } : { metadata: { items: randomValue(r, 1) } };
+    const after: Record<string, unknown> = r() < 0.5 ? { note: randomValue(r, 0) } : {};
+    const obj = { ...before, items, ...after };
+    const text = JSON.stringify(obj);
+    const got = listItemRanges(text);
+    assert.ok(got, `case ${i}: ${text.slice(0, 300)}`);
+    assert.deepEqual(got.items.map(([s, e]) => JSON.parse(text.slice(s, e)) as unknown), items, `case ${i}: ${text.slice(0, 300)}`);
+    assert.deepEqual(JSON.parse(got.envelope), { ...obj, items: [] });
+  }
+});
+
+test('listItemRanges: undefined for what is not a compact object with an items array (the caller parses it whole)', () => {
+  for (const text of ['', '[]', '{}', '{"items":{}}', '{"kind":"List"}', JSON.stringify({ items: [1] }, null, 1), '{"items":[1,2', '{"items":[{"a":"x}]}', '{"items":[1]} x', '{"items":[1]']) {
+    assert.equal(listItemRanges(text), undefined, text);
+  }
+  assert.deepEqual(listItemRanges('{"items":[]}'), { envelope: '{"items":[]}', items: [] });
+  assert.deepEqual(listItemRanges('{"items":[1],"items":[2]}')?.items, [[10, 11]], 'a repeated key: the first (JSON.parse would keep the last; the API server writes one)');
 });
