@@ -14,6 +14,7 @@ import {
   type RequestContext,
   type SecurityAuthentication,
 } from '@kubernetes/client-node';
+import { ListScanner } from './json-text.ts';
 
 export interface ClientOptions {
   /** Path to a kubeconfig; else $KUBECONFIG / ~/.kube/config, else the in-cluster service account. */
@@ -56,7 +57,20 @@ export interface Clients {
  * timestamps as strings. client-node's typed calls turn every object into class instances and Dates
  * first: at 100,000 Services that was two thirds of the list's CPU and most of its garbage.
  */
-export type GetJson = (path: string, query?: Readonly<Record<string, string | number | undefined>>, opts?: { /** Reads the response text instead of JSON.parse (e.g. element by element). */ parse?: (text: string) => unknown }) => Promise<unknown>;
+export type GetJson = (
+  path: string,
+  query?: Readonly<Record<string, string | number | undefined>>,
+  opts?: {
+    /**
+     * For a list: each element of its `items` is handed over as text while the body arrives
+     * (json-text.ts, ListScanner), and the list comes back without them. The body is never held whole.
+     */
+    onItem?: (text: string) => void;
+  },
+) => Promise<unknown>;
+
+/** Longest synchronous stretch while a streamed list body is read (the loop serves probes between). */
+const STREAM_STEP_MS = 8;
 
 export interface RateLimit {
   /** Requests per second, sustained. */
@@ -194,10 +208,44 @@ function jsonGetter(kc: KubeConfig, auth: SecurityAuthentication, userAgent: str
     ctx.setHeaderParam('User-Agent', userAgent);
     await auth.applySecurityAuthentication(ctx);
     const rsp = await http.send(ctx).toPromise();
+    const ok = rsp.httpStatusCode >= 200 && rsp.httpStatusCode <= 299;
+    // client-node's fetch library hands the body's stream out too (not in its types).
+    const stream = (rsp.body as { stream?: () => ReadableStream<Uint8Array> | null }).stream?.();
+    if (ok && opts.onItem && stream) {
+      const scanner = new ListScanner(opts.onItem);
+      const reader = stream.getReader();
+      try {
+        let t0 = performance.now();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          scanner.push(value);
+          if (performance.now() - t0 >= STREAM_STEP_MS) {
+            await new Promise((r) => setImmediate(r));
+            t0 = performance.now();
+          }
+        }
+      } catch (err) {
+        await reader.cancel().catch(() => undefined);
+        throw err;
+      }
+      try {
+        return JSON.parse(scanner.end()) as unknown;
+      } catch (err) {
+        throw new Error(`GET ${path}: ${err instanceof Error ? err.message : String(err)}; is the path a collection?`);
+      }
+    }
     const text = await rsp.body.text();
     // The same error as client-node's typed calls (statusCode(), errorText() read it alike).
-    if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) throw new ApiException(rsp.httpStatusCode, `HTTP-Code: ${rsp.httpStatusCode}\nMessage: GET ${path} failed\nBody: ${text.slice(0, 1024)}`, text, rsp.headers);
-    return opts.parse ? opts.parse(text) : (JSON.parse(text) as unknown);
+    if (!ok) throw new ApiException(rsp.httpStatusCode, `HTTP-Code: ${rsp.httpStatusCode}\nMessage: GET ${path} failed\nBody: ${text.slice(0, 1024)}`, text, rsp.headers);
+    const parsed = JSON.parse(text) as unknown;
+    if (opts.onItem) {
+      const items = (parsed as { items?: unknown } | null)?.items;
+      if (!Array.isArray(items)) throw new Error(`GET ${path}: not a list: no "items" array; is the path a collection?`);
+      for (const o of items) opts.onItem(JSON.stringify(o));
+      return { ...(parsed as object), items: [] };
+    }
+    return parsed;
   };
 }
 

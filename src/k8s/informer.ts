@@ -10,7 +10,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type Kubernet
 import { logger } from '../util/log.ts';
 import { errorText } from './errors.ts';
 import type { GetJson } from './client.ts';
-import { dropManagedFields, listItemRanges } from './json-text.ts';
+import { dropManagedFields } from './json-text.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -57,40 +57,23 @@ export type ListPage<T extends KubernetesObject> = (page: { limit: number; _cont
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Longest synchronous step while a page's objects are parsed and prepared one by one. */
-const PAGE_STEP_MS = 8;
-
 /**
  * A ListPage of `path` as plain JSON (Clients.getJson): the objects as the API server sent them,
  * timestamps as strings (as watch events carry them), without client-node's typed deserialization
  * (class instances and Dates for every object and field, then dropped by the transform), and
  * without managedFields (cut from the text before it is parsed: json-text.ts). Each object is
- * parsed and prepared on its own, yielding to the event loop every few milliseconds: a page never
- * exists as objects all at once, and one holding huge objects does not hold the loop.
+ * parsed and prepared on its own as the body arrives (getJson's onItem), yielding to the event loop
+ * every few milliseconds: a page never exists whole, as text or as objects, and one holding huge
+ * objects does not hold the loop.
  */
 export function jsonListPage<T extends KubernetesObject>(getJson: GetJson, path: string): ListPage<T> {
   return async ({ limit, _continue }, prepare) => {
-    const text = (await getJson(path, { limit, continue: _continue }, { parse: (t) => t })) as string;
-    const split = listItemRanges(text);
-    let l: { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
-    let items: T[];
-    if (split) {
-      l = JSON.parse(split.envelope) as typeof l;
-      items = [];
-      let t0 = performance.now();
-      for (const [s, e] of split.items) {
-        const o = JSON.parse(dropManagedFields(text.slice(s, e))) as T;
-        items.push(prepare ? prepare(o) : o);
-        if (performance.now() - t0 >= PAGE_STEP_MS) {
-          await nextTurn();
-          t0 = performance.now();
-        }
-      }
-    } else {
-      l = JSON.parse(dropManagedFields(text)) as typeof l;
-      if (typeof l !== 'object' || l === null || !Array.isArray(l.items)) throw new Error(`GET ${path} did not return a list (no items array); is the path a collection?`);
-      items = prepare ? (l.items as T[]).map(prepare) : (l.items as T[]);
-    }
+    const items: T[] = [];
+    const onItem = (text: string): void => {
+      const o = JSON.parse(dropManagedFields(text)) as T;
+      items.push(prepare ? prepare(o) : o);
+    };
+    const l = (await getJson(path, { limit, continue: _continue }, { onItem })) as { metadata?: { resourceVersion?: unknown; continue?: unknown } } | null;
     const m = l?.metadata;
     const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
     return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: str(m?.resourceVersion), _continue: str(m?.continue) }, prepared: true };

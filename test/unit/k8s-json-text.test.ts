@@ -2,7 +2,7 @@
 // whatever the strings hold (quotes, backslashes, brackets, the key's own text inside a value).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropManagedFields, listItemRanges } from '../../src/k8s/json-text.ts';
+import { ListScanner, dropManagedFields } from '../../src/k8s/json-text.ts';
 import { prng } from '../support/prng.ts';
 
 const TRICKY = ['plain', 'managedFields', '"managedFields":[1,2]', 'a\\', '\\"', ']}', '{[', '\\\\"managedFields\\":', 'é \u2028 \u0000', ',"managedFields":{}', ''];
@@ -55,26 +55,43 @@ test('dropManagedFields: text without the key is returned as it is; pretty-print
   assert.throws(() => JSON.parse(dropManagedFields(broken)));
 });
 
-test('listItemRanges: each element of the top-level items array, and the list without them, as JSON.parse reads them', () => {
+/** The scanner fed `text` in chunks cut at random byte offsets (inside UTF-8 sequences too). */
+function scan(text: string, r: () => number, maxChunk: number): { items: unknown[]; envelope: unknown } {
+  const bytes = Buffer.from(text, 'utf8');
+  const items: unknown[] = [];
+  const sc = new ListScanner((t) => items.push(JSON.parse(t) as unknown));
+  for (let i = 0; i < bytes.length; ) {
+    const n = 1 + Math.floor(r() * maxChunk);
+    sc.push(new Uint8Array(bytes.subarray(i, i + n)));
+    i += n;
+  }
+  return { items, envelope: JSON.parse(sc.end()) as unknown };
+}
+
+test('ListScanner: each element of the top-level items array, and the list without them, as JSON.parse reads them, however the bytes are cut', () => {
   const r = prng(29);
   for (let i = 0; i < 3000; i++) {
     const items = Array.from({ length: Math.floor(r() * 5) }, () => randomValue(r, 0));
-    // "items" inside an element or another member, and at any position among the members.
-    const before: Record<string, unknown> = r() < 0.5 ? { kind: 'List', items2: { items: [1] } } : { metadata: { items: randomValue(r, 1) } };
+    // "items" inside an element or another member, names that start like it, at any position.
+    const before: Record<string, unknown> = r() < 0.5 ? { kind: 'List', item: 1, itemsX: { items: [1] } } : { metadata: { items: randomValue(r, 1) }, 'it\\"ems': 2 };
     const after: Record<string, unknown> = r() < 0.5 ? { note: randomValue(r, 0) } : {};
     const obj = { ...before, items, ...after };
-    const text = JSON.stringify(obj);
-    const got = listItemRanges(text);
-    assert.ok(got, `case ${i}: ${text.slice(0, 300)}`);
-    assert.deepEqual(got.items.map(([s, e]) => JSON.parse(text.slice(s, e)) as unknown), items, `case ${i}: ${text.slice(0, 300)}`);
-    assert.deepEqual(JSON.parse(got.envelope), { ...obj, items: [] });
+    const text = r() < 0.2 ? JSON.stringify(obj, null, 1) : JSON.stringify(obj);
+    const got = scan(text, r, r() < 0.5 ? 8 : 4096);
+    assert.deepEqual(got.items, items, `case ${i}: ${text.slice(0, 300)}`);
+    assert.deepEqual(got.envelope, { ...obj, items: [] });
   }
 });
 
-test('listItemRanges: undefined for what is not a compact object with an items array (the caller parses it whole)', () => {
-  for (const text of ['', '[]', '{}', '{"items":{}}', '{"kind":"List"}', JSON.stringify({ items: [1] }, null, 1), '{"items":[1,2', '{"items":[{"a":"x}]}', '{"items":[1]} x', '{"items":[1]']) {
-    assert.equal(listItemRanges(text), undefined, text);
+test('ListScanner: what is not a JSON object with an items array is an error, not a wrong list', () => {
+  const r = prng(3);
+  for (const text of ['', '[]', '{}', '{"items":{}}', '{"items":null}', '{"kind":"List"}', '{"items":[1,2', '{"items":[{"a":"x}]}', '{"items":[1]} x', '{"items":[1]}{}', '}{"items":[]}']) {
+    assert.throws(() => scan(text, r, 3), /not a list/, text);
   }
-  assert.deepEqual(listItemRanges('{"items":[]}'), { envelope: '{"items":[]}', items: [] });
-  assert.deepEqual(listItemRanges('{"items":[1],"items":[2]}')?.items, [[10, 11]], 'a repeated key: the first (JSON.parse would keep the last; the API server writes one)');
+  assert.deepEqual(scan('{"items":[]}', r, 2), { items: [], envelope: { items: [] } });
+  // An error from the reader of an element ends the scan with it.
+  const sc = new ListScanner(() => {
+    throw new Error('bad element');
+  });
+  assert.throws(() => sc.push(Buffer.from('{"items":[1,2]}')), /bad element/);
 });
