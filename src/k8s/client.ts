@@ -72,6 +72,26 @@ export type GetJson = (
 /** Longest synchronous stretch while a streamed list body is read (the loop serves probes between). */
 const STREAM_STEP_MS = 8;
 
+/** Each chunk of `stream` to `take`, with a turn of the event loop every STREAM_STEP_MS; cancelled when `take` throws. */
+async function readInSteps(stream: ReadableStream<Uint8Array>, take: (chunk: Uint8Array) => void): Promise<void> {
+  const reader = stream.getReader();
+  try {
+    let t0 = performance.now();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      take(value);
+      if (performance.now() - t0 >= STREAM_STEP_MS) {
+        await new Promise((r) => setImmediate(r));
+        t0 = performance.now();
+      }
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => undefined);
+    throw err;
+  }
+}
+
 export interface RateLimit {
   /** Requests per second, sustained. */
   qps: number;
@@ -209,26 +229,12 @@ function jsonGetter(kc: KubeConfig, auth: SecurityAuthentication, userAgent: str
     await auth.applySecurityAuthentication(ctx);
     const rsp = await http.send(ctx).toPromise();
     const ok = rsp.httpStatusCode >= 200 && rsp.httpStatusCode <= 299;
-    // client-node's fetch library hands the body's stream out too (not in its types).
-    const stream = (rsp.body as { stream?: () => ReadableStream<Uint8Array> | null }).stream?.();
-    if (ok && opts.onItem && stream) {
+    if (ok && opts.onItem) {
       const scanner = new ListScanner(opts.onItem);
-      const reader = stream.getReader();
-      try {
-        let t0 = performance.now();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          scanner.push(value);
-          if (performance.now() - t0 >= STREAM_STEP_MS) {
-            await new Promise((r) => setImmediate(r));
-            t0 = performance.now();
-          }
-        }
-      } catch (err) {
-        await reader.cancel().catch(() => undefined);
-        throw err;
-      }
+      // client-node's fetch library hands the body's stream out too (not in its types).
+      const stream = (rsp.body as { stream?: () => ReadableStream<Uint8Array> | null }).stream?.();
+      if (stream) await readInSteps(stream, (chunk) => scanner.push(chunk));
+      else scanner.push(Buffer.from(await rsp.body.text()));
       try {
         return JSON.parse(scanner.end()) as unknown;
       } catch (err) {
@@ -238,14 +244,7 @@ function jsonGetter(kc: KubeConfig, auth: SecurityAuthentication, userAgent: str
     const text = await rsp.body.text();
     // The same error as client-node's typed calls (statusCode(), errorText() read it alike).
     if (!ok) throw new ApiException(rsp.httpStatusCode, `HTTP-Code: ${rsp.httpStatusCode}\nMessage: GET ${path} failed\nBody: ${text.slice(0, 1024)}`, text, rsp.headers);
-    const parsed = JSON.parse(text) as unknown;
-    if (opts.onItem) {
-      const items = (parsed as { items?: unknown } | null)?.items;
-      if (!Array.isArray(items)) throw new Error(`GET ${path}: not a list: no "items" array; is the path a collection?`);
-      for (const o of items) opts.onItem(JSON.stringify(o));
-      return { ...(parsed as object), items: [] };
-    }
-    return parsed;
+    return JSON.parse(text) as unknown;
   };
 }
 
