@@ -4,7 +4,7 @@
 // process's memory; a hostile Service with a 200 KB annotation of another tool costs nothing here.
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
 import { sameLabels } from '../util/selector.ts';
-import { packPorts } from '../ipam/index.ts';
+import { packPorts, type Port, type Protocol } from '../ipam/index.ts';
 import { ANNOTATION_ALLOCATED_FROM_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_ADDRESS_POOL, ANNOTATION_LOAD_BALANCER_IPS, CONDITION_ALLOCATED } from '../api/index.ts';
 
 /** The annotations the controller reads (src/api/service.ts); every other one is dropped. */
@@ -72,7 +72,12 @@ function ports(list: NonNullable<Spec['ports']>): NonNullable<Spec['ports']> {
 
 /** Beyond this many ports the cache keeps them packed (src/ipam/ports.ts), as the allocator does. */
 const PACK_MIN = 16;
-const KNOWN_PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
+const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
+
+/** A Service port as the allocator reads it: no protocol or one it does not know counts as TCP. */
+export function requestPort(p: { protocol?: string | undefined; port: number }): Port {
+  return { protocol: (p.protocol !== undefined && PROTOCOLS.includes(p.protocol) ? p.protocol : 'TCP') as Protocol, port: p.port };
+}
 
 /** The spec as the cache keeps it: a Service with many ports has them packed instead of `ports`. */
 type ViewSpec = Spec & { packedPorts?: Int32Array | undefined };
@@ -94,8 +99,7 @@ export function serviceView(svc: V1Service): V1Service {
   const ingress = svc.status?.loadBalancer?.ingress;
   const cond = svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
   const meta = metadata(svc.metadata, SERVICE_ANNOTATIONS);
-  // Unknown protocols count as TCP, as the allocator request reads them (requests.ts).
-  const packed = spec?.ports && spec.ports.length > PACK_MIN ? packPorts(spec.ports.map((p) => ({ protocol: KNOWN_PROTOCOLS.includes(p.protocol ?? 'TCP') ? p.protocol : 'TCP', port: p.port }))) : undefined;
+  const packed = spec?.ports && spec.ports.length > PACK_MIN ? packPorts(spec.ports.map(requestPort)) : undefined;
   return {
     metadata: meta,
     spec: spec

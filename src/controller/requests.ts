@@ -1,9 +1,9 @@
 // Pure mapping from Kubernetes objects to the allocator's plain inputs (and back), and the start-up order.
-import type { ServiceRequest as AllocRequest, PoolSpec, Protocol, Family } from '../ipam/index.ts';
+import type { ServiceRequest as AllocRequest, PoolSpec, Family } from '../ipam/index.ts';
 import { backendKeyOf } from '../ipam/index.ts';
 import { parseServiceRequest, allocatedPool, CONDITION_ALLOCATED, type ServiceLike, type ParsedConfig } from '../api/index.ts';
 import { Slicer, sortInSlices } from '../util/slices.ts';
-import { packedPortsOf } from './cache-view.ts';
+import { packedPortsOf, requestPort } from './cache-view.ts';
 
 /** A Service as the controller reads it (V1Service is structurally compatible). */
 export interface Service extends ServiceLike {
@@ -33,7 +33,6 @@ export function allocatedCondition(svc: Service): NonNullable<NonNullable<Servic
   return svc.status?.conditions?.find((c) => c.type === CONDITION_ALLOCATED);
 }
 
-const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 const FAMILIES: readonly string[] = ['IPv4', 'IPv6'];
 
 export type RequestResult = { ok: true; request: AllocRequest } | { ok: false; reason: string };
@@ -44,7 +43,7 @@ export function toAllocatorRequest(svc: Service, namespaceLabels: Readonly<Recor
   if (!parsed.ok) return parsed;
   const spec = svc.spec ?? {};
   const packed = packedPortsOf(svc);
-  const ports = packed ? [] : (spec.ports ?? []).map((p) => ({ protocol: (PROTOCOLS.includes(p.protocol ?? 'TCP') ? (p.protocol ?? 'TCP') : 'TCP') as Protocol, port: p.port }));
+  const ports = packed ? [] : (spec.ports ?? []).map(requestPort);
   const policy = spec.ipFamilyPolicy;
   const request: AllocRequest = {
     key: serviceKey(svc),
